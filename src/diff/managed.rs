@@ -1,0 +1,256 @@
+//! managedFields: who set which field, and when.
+//!
+//! Each entry of `metadata.managedFields` holds a FieldsV1 set: a tree whose
+//! keys are `f:<field>` for struct/map fields, `k:<json>` for list items
+//! identified by their merge keys, `v:<json>` for set items, `i:<index>` for
+//! items of atomic-by-position lists, and `.` for "the item itself". A leaf is an
+//! empty object. (sigs.k8s.io/structured-merge-diff `fieldpath` serialization.)
+//!
+//! A path is owned by a manager when walking its set along the path reaches
+//! the end (it owns the field, or fields under it), or reaches a leaf first (it
+//! owns an atomic ancestor).
+
+use serde_json::{Map, Value};
+
+/// One `metadata.managedFields` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedEntry {
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    /// RFC 3339, as the API server wrote it.
+    pub time: Option<String>,
+    /// `status`, `scale`, ... for writes through a subresource.
+    pub subresource: Option<String>,
+    fields: Value,
+}
+
+impl ManagedEntry {
+    /// Does this entry own `path` (JSON Pointer tokens) of the `live` object?
+    pub fn owns(&self, live: &Value, path: &[String]) -> bool {
+        owns(&self.fields, live, path)
+    }
+}
+
+/// Reads `metadata.managedFields`; entries without a FieldsV1 set are skipped.
+pub fn entries(object: &Value) -> Vec<ManagedEntry> {
+    let Some(list) = object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|entry| {
+            let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_string);
+            Some(ManagedEntry {
+                manager: text("manager").unwrap_or_default(),
+                operation: text("operation").unwrap_or_default(),
+                time: text("time"),
+                subresource: text("subresource").filter(|s| !s.is_empty()),
+                fields: entry.get("fieldsV1")?.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The entries owning `path` of `live`, latest first (entries without a time last).
+pub fn owners<'a>(
+    entries: &'a [ManagedEntry],
+    live: &Value,
+    path: &[String],
+) -> Vec<&'a ManagedEntry> {
+    let mut found: Vec<&ManagedEntry> = entries.iter().filter(|e| e.owns(live, path)).collect();
+    // RFC 3339 in UTC (as the API server writes it) sorts as text.
+    found.sort_by(|a, b| b.time.cmp(&a.time));
+    found
+}
+
+/// When the field at `path` (plain field names) was last set, by whichever
+/// manager owns it. Used for "suspended since".
+pub fn field_set_time(object: &Value, path: &[&str]) -> Option<String> {
+    let tokens: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+    let all = entries(object);
+    owners(&all, object, &tokens)
+        .first()
+        .and_then(|e| e.time.clone())
+}
+
+fn owns(set: &Value, live: &Value, path: &[String]) -> bool {
+    let mut node = set;
+    let mut current = Some(live);
+    for token in path {
+        let Some(children) = node.as_object() else {
+            return false;
+        };
+        if children.is_empty() {
+            // A leaf above the end of the path: an atomic ancestor is owned.
+            return true;
+        }
+        let here = current;
+        current = match here {
+            Some(Value::Array(items)) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Some(Value::Object(map)) => map.get(token),
+            _ => None,
+        };
+        let next = match here {
+            Some(Value::Array(_)) => {
+                let index = token.parse::<usize>().ok();
+                list_item(children, current, index)
+            }
+            _ => children.get(&format!("f:{token}")),
+        };
+        match next {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Finds the child of a list node that stands for `item` (at `index`).
+fn list_item<'a>(
+    children: &'a Map<String, Value>,
+    item: Option<&Value>,
+    index: Option<usize>,
+) -> Option<&'a Value> {
+    children.iter().find_map(|(key, child)| {
+        let matched = if let Some(json) = key.strip_prefix("k:") {
+            match (serde_json::from_str::<Map<String, Value>>(json), item) {
+                (Ok(keys), Some(Value::Object(fields))) => keys
+                    .iter()
+                    .all(|(k, v)| fields.get(k).is_some_and(|f| same_key_value(f, v))),
+                _ => false,
+            }
+        } else if let Some(json) = key.strip_prefix("v:") {
+            matches!((serde_json::from_str::<Value>(json), item), (Ok(v), Some(i)) if &v == i)
+        } else if let Some(i) = key.strip_prefix("i:") {
+            i.parse::<usize>().ok() == index
+        } else {
+            false
+        };
+        matched.then_some(child)
+    })
+}
+
+/// Merge-key values compare as JSON, except that numbers compare by value
+/// (`8080` in a key matches `8080.0` read from YAML).
+fn same_key_value(field: &Value, key: &Value) -> bool {
+    match (field.as_f64(), key.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => field == key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tokens(path: &str) -> Vec<String> {
+        path.split('/').skip(1).map(str::to_string).collect()
+    }
+
+    fn deployment() -> Value {
+        json!({
+            "metadata": {"name": "docs-portal", "managedFields": [
+                {"manager": "kustomize-controller", "operation": "Apply", "time": "2026-11-01T10:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                     "k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {},
+                        "f:env": {"k:{\"name\":\"MODE\"}": {".": {}, "f:name": {}, "f:value": {}}},
+                        "f:args": {}}}}}}}},
+                {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-20T08:15:00Z",
+                 "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                {"manager": "kubectl-set", "operation": "Update", "time": "2026-11-21T09:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                     "k:{\"name\":\"web\"}": {"f:env": {"k:{\"name\":\"DEBUG\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}
+            ]},
+            "spec": {"replicas": 5, "template": {"spec": {"containers": [
+                {"name": "web", "image": "docs:1", "args": ["a", "b"],
+                 "env": [{"name": "MODE", "value": "prod"}, {"name": "DEBUG", "value": "1"}]}]}}}
+        })
+    }
+
+    #[test]
+    fn attributes_a_scalar_to_its_updater() {
+        let live = deployment();
+        let all = entries(&live);
+        let owners = owners(&all, &live, &tokens("/spec/replicas"));
+        assert_eq!(
+            owners
+                .iter()
+                .map(|e| e.manager.as_str())
+                .collect::<Vec<_>>(),
+            ["kubectl-edit"]
+        );
+        assert_eq!(owners[0].time.as_deref(), Some("2026-11-20T08:15:00Z"));
+    }
+
+    #[test]
+    fn attributes_list_items_by_merge_key() {
+        let live = deployment();
+        let all = entries(&live);
+        let managers = |p: &str| {
+            owners(&all, &live, &tokens(p))
+                .iter()
+                .map(|e| e.manager.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            managers("/spec/template/spec/containers/0/env/1"),
+            ["kubectl-set"]
+        );
+        assert_eq!(
+            managers("/spec/template/spec/containers/0/env/0/value"),
+            ["kustomize-controller"]
+        );
+        // `containers/0` is touched by both: latest first.
+        assert_eq!(
+            managers("/spec/template/spec/containers/0"),
+            ["kubectl-set", "kustomize-controller"]
+        );
+    }
+
+    #[test]
+    fn an_atomic_ancestor_owns_what_is_below_it() {
+        let live = deployment();
+        let all = entries(&live);
+        let owners = owners(
+            &all,
+            &live,
+            &tokens("/spec/template/spec/containers/0/args/1"),
+        );
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].manager, "kustomize-controller");
+    }
+
+    #[test]
+    fn unowned_fields_have_no_owner() {
+        let live = deployment();
+        let all = entries(&live);
+        assert!(owners(&all, &live, &tokens("/spec/strategy")).is_empty());
+    }
+
+    #[test]
+    fn set_items_match_by_value() {
+        let live = json!({"metadata": {"finalizers": ["a", "b"], "managedFields": [
+            {"manager": "m", "operation": "Update", "fieldsV1": {"f:metadata": {"f:finalizers": {".": {}, "v:\"b\"": {}}}}}]}});
+        let all = entries(&live);
+        assert_eq!(
+            owners(&all, &live, &tokens("/metadata/finalizers/1")).len(),
+            1
+        );
+        assert!(owners(&all, &live, &tokens("/metadata/finalizers/0")).is_empty());
+    }
+
+    #[test]
+    fn reads_when_a_field_was_last_set() {
+        let ks = json!({"metadata": {"managedFields": [
+            {"manager": "flux", "operation": "Update", "time": "2026-11-22T17:40:00Z",
+             "fieldsV1": {"f:spec": {"f:suspend": {}}}}]}, "spec": {"suspend": true}});
+        assert_eq!(
+            field_set_time(&ks, &["spec", "suspend"]).as_deref(),
+            Some("2026-11-22T17:40:00Z")
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Stage `diff`: what differs between a rendered object and its live counterpart.
+
+pub mod managed;
