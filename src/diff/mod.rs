@@ -1,3 +1,140 @@
-//! Stage `diff`: what differs between a rendered object and its live counterpart.
+//! Stage `diff`: what differs between a rendered object and its live copy,
+//! and who changed it.
+//!
+//! Input: a rendered object and the live object (managedFields included).
+//! Output: [`Change`]s, each a JSON Pointer with the rendered and live values
+//! and the field manager that last set the live value, with Secret values masked.
+//! Pure: no I/O, no cluster client.
 
+mod compare;
 pub mod managed;
+pub mod mask;
+pub mod normalize;
+mod quantity;
+pub mod schema;
+
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::object::{self, Object};
+
+/// One field that differs, as a JSON Patch operation from git to live.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    /// JSON Pointer into the object (`""` for the whole object).
+    pub path: String,
+    pub op: Op,
+    /// The value git declares (`None` for a field added live).
+    pub desired: Option<Value>,
+    /// The live value (`None` for a field removed live).
+    pub live: Option<Value>,
+    /// The field manager that last set the live value, from managedFields.
+    pub manager: Option<String>,
+    /// When that manager last wrote the object (RFC 3339).
+    pub time: Option<String>,
+}
+
+/// What happened to a field, seen from git: JSON Patch operation names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// A declared field has another value live.
+    Replace,
+    /// A field git does not declare was set live.
+    Add,
+    /// A declared field is absent live.
+    Remove,
+}
+
+/// Which field managers are Flux and which are people.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    flux: Vec<String>,
+    people: Vec<Regex>,
+}
+
+/// Field managers of Flux's controllers.
+pub const FLUX_MANAGERS: &[&str] = &["kustomize-controller"];
+
+/// Field managers of interactive clients: kubectl's (`kubectl-edit`,
+/// `kubectl-set`, `kubectl-patch`, `kubectl-client-side-apply`, ...), k9s, Lens,
+/// and browser-based dashboards (whose manager is their user agent).
+pub const PERSON_MANAGERS: &[&str] = &[
+    "kubectl*",
+    "k9s*",
+    "lens*",
+    "openlens*",
+    "headlamp*",
+    "Mozilla*",
+];
+
+impl Policy {
+    /// `people` are wildcard patterns (`*` matches any text), case-insensitive.
+    pub fn new(flux: &[String], people: &[String]) -> Result<Self, regex::Error> {
+        let people = people
+            .iter()
+            .map(|p| {
+                let body = p
+                    .split('*')
+                    .map(regex::escape)
+                    .collect::<Vec<_>>()
+                    .join(".*");
+                Regex::new(&format!("(?i)^{body}$"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            flux: flux.to_vec(),
+            people,
+        })
+    }
+
+    /// Is this manager one of Flux's controllers?
+    pub fn is_flux(&self, manager: &str) -> bool {
+        self.flux.iter().any(|f| f == manager)
+    }
+
+    /// Is this manager an interactive client driven by a person?
+    pub fn is_person(&self, manager: &str) -> bool {
+        self.people.iter().any(|p| p.is_match(manager))
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let strings = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Self::new(&strings(FLUX_MANAGERS), &strings(PERSON_MANAGERS))
+            .expect("built-in patterns are valid")
+    }
+}
+
+/// Compares a rendered object with its live copy. Both are normalized first
+/// (see [`normalize`]); Secret values in the result are masked.
+pub fn compare(desired: &Object, live: &Object, policy: &Policy) -> Vec<Change> {
+    let mut want = desired.clone();
+    normalize::desired(&mut want);
+    let mut have = live.clone();
+    normalize::live(&mut have);
+    let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
+    let mut changes = compare::Comparison::new(object::group_of(api_version), kind, live, policy)
+        .run(&want, &have);
+    if kind == "Secret" {
+        mask::secret_changes(&mut changes);
+    }
+    changes
+}
+
+/// The manager and time of the latest write to an object's spec or metadata
+/// (status writes excluded): who created or last touched an orphan.
+pub fn last_writer(live: &Object) -> (Option<String>, Option<String>) {
+    let entries = managed::entries(live);
+    entries
+        .iter()
+        .filter(|e| e.subresource.is_none())
+        .max_by(|a, b| a.time.cmp(&b.time))
+        .map_or((None, None), |e| (Some(e.manager.clone()), e.time.clone()))
+}
+
+#[cfg(test)]
+mod tests;

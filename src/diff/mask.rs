@@ -1,0 +1,87 @@
+//! Secret values never leave the process.
+//!
+//! Changes to a Secret's `data` or `stringData` keep their paths but lose their
+//! values, the way Flux masks Secrets in its diffs (fluxcd/pkg `ssa` `MaskSecret`):
+//! `***` for a value that was added or removed, `*** (before)` and `*** (after)`
+//! for one that changed.
+
+use serde_json::Value;
+
+use super::{Change, Op};
+
+/// Placeholder for a Secret value.
+pub const MASK: &str = "***";
+const BEFORE: &str = "*** (before)";
+const AFTER: &str = "*** (after)";
+
+/// Masks the values of changes to a Secret's data.
+pub fn secret_changes(changes: &mut [Change]) {
+    for change in changes.iter_mut().filter(|c| is_secret_data(&c.path)) {
+        let (desired, live) = match change.op {
+            Op::Replace => (BEFORE, AFTER),
+            Op::Add | Op::Remove => (MASK, MASK),
+        };
+        change.desired = change.desired.as_ref().map(|v| masked(v, desired));
+        change.live = change.live.as_ref().map(|v| masked(v, live));
+    }
+}
+
+fn is_secret_data(path: &str) -> bool {
+    path.is_empty()
+        || ["/data", "/stringData"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// Keeps the shape (the keys of a map) and hides every value.
+fn masked(value: &Value, mark: &str) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.keys().map(|k| (k.clone(), Value::from(mark))).collect())
+        }
+        _ => Value::from(mark),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(path: &str, op: Op, desired: Option<Value>, live: Option<Value>) -> Change {
+        Change {
+            path: path.into(),
+            op,
+            desired,
+            live,
+            manager: None,
+            time: None,
+        }
+    }
+
+    #[test]
+    fn masks_changed_added_and_removed_secret_values() {
+        let mut changes = vec![
+            change(
+                "/data/token",
+                Op::Replace,
+                Some(json!("YQ==")),
+                Some(json!("Yg==")),
+            ),
+            change("/data/extra", Op::Add, None, Some(json!("Yw=="))),
+            change("/data", Op::Remove, Some(json!({"a": "YQ=="})), None),
+            change(
+                "/metadata/labels/team",
+                Op::Replace,
+                Some(json!("a")),
+                Some(json!("b")),
+            ),
+        ];
+        secret_changes(&mut changes);
+        assert_eq!(changes[0].desired, Some(json!("*** (before)")));
+        assert_eq!(changes[0].live, Some(json!("*** (after)")));
+        assert_eq!(changes[1].live, Some(json!("***")));
+        assert_eq!(changes[2].desired, Some(json!({"a": "***"})));
+        assert_eq!(changes[3].live, Some(json!("b")), "labels are not secret");
+    }
+}

@@ -1,0 +1,612 @@
+//! Normalization: what is not drift.
+//!
+//! One function per class of difference that is not drift, each named for
+//! what it normalizes and linking the upstream behaviour it mirrors:
+//!
+//! - on the rendered side, what Flux does to an object before applying it
+//!   (fluxcd/pkg `ssa/normalize.go`): [`set_port_protocol_defaults`],
+//!   [`encode_secret_string_data`], [`drop_null_fields`];
+//! - on the live side, what the API server adds that git never declares:
+//!   [`strip_server_metadata`], [`strip_status`];
+//! - when comparing values: [`numbers_equal`], [`quantities_equal`],
+//!   [`empty_equals_absent`];
+//! - for fields present only live and owned by a person, values the API
+//!   server would have defaulted anyway (someone applied a manifest dumped
+//!   with `kubectl get -o yaml`): [`is_service_default`],
+//!   [`is_workload_default`], [`is_pod_template_default`],
+//!   [`is_container_default`], [`is_port_protocol_default`].
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::quantity::Quantity;
+
+/// Annotations written by clients and controllers, never by git.
+const SERVER_ANNOTATIONS: &[&str] = &[
+    // Client-side apply's copy of the last manifest (may hold Secret data).
+    "kubectl.kubernetes.io/last-applied-configuration",
+    // The Deployment controller's rollout counter.
+    "deployment.kubernetes.io/revision",
+];
+
+/// Metadata fields the API server sets on every object.
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Normalizes a rendered object the way Flux does before applying it.
+pub fn desired(object: &mut Value) {
+    drop_null_fields(object);
+    set_port_protocol_defaults(object);
+    encode_secret_string_data(object);
+}
+
+/// Removes from a live object what the server owns: status and server metadata.
+pub fn live(object: &mut Value) {
+    strip_server_metadata(object);
+    strip_status(object);
+}
+
+/// `null` in a manifest means "unset": the API server stores nothing, so
+/// `creationTimestamp: null` in a pod template (as `kubectl create
+/// --dry-run -o yaml` writes it) is no difference. Flux removes
+/// `metadata.creationTimestamp` for the same reason (ssa/normalize.go).
+pub fn drop_null_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+        _ => {}
+    }
+}
+
+/// Container ports and Service ports without `protocol` get `TCP`, as Flux
+/// does before server-side apply (ssa/normalize.go: the API server rejects an
+/// apply whose list-map item omits a key field, and defaults it to TCP).
+pub fn set_port_protocol_defaults(object: &mut Value) {
+    let is_service = object.get("kind").and_then(Value::as_str) == Some("Service");
+    if is_service {
+        if let Some(Value::Array(ports)) = object.pointer_mut("/spec/ports") {
+            ports.iter_mut().for_each(default_protocol);
+        }
+    }
+    set_container_port_protocols(object);
+}
+
+fn set_container_port_protocols(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if matches!(
+                    key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) {
+                    if let Value::Array(containers) = child {
+                        for container in containers.iter_mut() {
+                            if let Some(Value::Array(ports)) = container.get_mut("ports") {
+                                ports.iter_mut().for_each(default_protocol);
+                            }
+                        }
+                    }
+                }
+                set_container_port_protocols(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(set_container_port_protocols),
+        _ => {}
+    }
+}
+
+fn default_protocol(port: &mut Value) {
+    if let Value::Object(port) = port {
+        port.entry("protocol").or_insert_with(|| Value::from("TCP"));
+    }
+}
+
+/// A Secret's `stringData` is written by the API server into `data`, base64
+/// encoded; Flux converts before applying (ssa/normalize.go), so compare `data`.
+pub fn encode_secret_string_data(object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return;
+    }
+    let Some(Value::Object(string_data)) =
+        object.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let data = map
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(data) = data {
+        for (key, value) in string_data {
+            let text = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            data.insert(key, Value::from(encoded));
+        }
+    }
+}
+
+/// uid, resourceVersion, generation, creationTimestamp, managedFields and the
+/// annotations clients and controllers write are the server's, not git's.
+pub fn strip_server_metadata(object: &mut Value) {
+    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
+        return;
+    };
+    for field in SERVER_METADATA {
+        metadata.remove(*field);
+    }
+    if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
+        for key in SERVER_ANNOTATIONS {
+            annotations.remove(*key);
+        }
+        if annotations.is_empty() {
+            metadata.remove("annotations");
+        }
+    }
+}
+
+/// `status` is written by controllers through the status subresource.
+/// (CRDs keep their stored versions in status; Flux drops status too.)
+pub fn strip_status(object: &mut Value) {
+    if let Value::Object(map) = object {
+        map.remove("status");
+    }
+}
+
+/// `1000` and `1000.0` are the same number (YAML and JSON readers differ).
+pub fn numbers_equal(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        _ => false,
+    }
+}
+
+/// Resource quantities are stored canonicalised: git `cpu: 1000m` is live
+/// `"1"`, `memory: 0.5Gi` is `512Mi` (k8s.io/apimachinery `resource.Quantity`).
+/// Applies only where a quantity is expected: under `resources`, `hard`,
+/// `capacity`, `limits`, `requests`, `overhead` or a `storage`/`sizeLimit` key.
+pub fn quantities_equal(path: &[String], desired: &Value, live: &Value) -> bool {
+    let is_quantity_path = path.iter().any(|t| {
+        matches!(
+            t.as_str(),
+            "resources"
+                | "hard"
+                | "capacity"
+                | "limits"
+                | "requests"
+                | "overhead"
+                | "default"
+                | "defaultRequest"
+                | "max"
+                | "min"
+        )
+    }) || path
+        .last()
+        .is_some_and(|t| matches!(t.as_str(), "storage" | "sizeLimit"));
+    if !is_quantity_path {
+        return false;
+    }
+    match (Quantity::from_value(desired), Quantity::from_value(live)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// An empty map or list in git is the same as the field being absent live: the
+/// API server omits empty optional fields (`annotations: {}`, `args: []`).
+pub fn empty_equals_absent(desired: &Value) -> bool {
+    match desired {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Are two scalars (or whole values) the same, after the value rules above?
+pub fn same_value(path: &[String], desired: &Value, live: &Value) -> bool {
+    desired == live || numbers_equal(desired, live) || quantities_equal(path, desired, live)
+}
+
+/// Is `value` at `path` (field names only, no indices) of a `kind` object what
+/// the API server would have defaulted, so that a person owning it (by
+/// applying a dumped manifest) changed nothing?
+pub fn is_server_default(kind: &str, path: &[&str], value: &Value, parent: &Value) -> bool {
+    is_service_default(kind, path, value, parent)
+        || is_workload_default(kind, path, value)
+        || is_pod_template_default(path, value)
+        || is_container_default(path, value)
+        || is_port_protocol_default(path, value)
+}
+
+/// Service fields the API server allocates or defaults: `clusterIP(s)`,
+/// `ipFamilies`, `ipFamilyPolicy`, `sessionAffinity: None`, `type: ClusterIP`,
+/// `internalTrafficPolicy: Cluster`, and a port's `targetPort` equal to its `port`
+/// (pkg/apis/core/v1/defaults.go `SetDefaults_Service`).
+pub fn is_service_default(kind: &str, path: &[&str], value: &Value, parent: &Value) -> bool {
+    if kind != "Service" {
+        return false;
+    }
+    match path {
+        [
+            "spec",
+            "clusterIP" | "clusterIPs" | "ipFamilies" | "ipFamilyPolicy",
+        ] => true,
+        ["spec", "sessionAffinity"] => value == "None",
+        ["spec", "type"] => value == "ClusterIP",
+        ["spec", "internalTrafficPolicy"] => value == "Cluster",
+        ["spec", "ports", "targetPort"] => parent
+            .get("port")
+            .is_some_and(|port| numbers_equal(port, value)),
+        _ => false,
+    }
+}
+
+/// Deployment/StatefulSet/DaemonSet defaults: `strategy` RollingUpdate with
+/// 25%/25%, `revisionHistoryLimit: 10`, `progressDeadlineSeconds: 600`
+/// (pkg/apis/apps/v1/defaults.go).
+pub fn is_workload_default(kind: &str, path: &[&str], value: &Value) -> bool {
+    if !matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet") {
+        return false;
+    }
+    match path {
+        ["spec", "revisionHistoryLimit"] => value == 10,
+        ["spec", "progressDeadlineSeconds"] => value == 600,
+        ["spec", "strategy" | "updateStrategy"] => {
+            value.get("type").and_then(Value::as_str) == Some("RollingUpdate")
+                && value.get("rollingUpdate").is_none_or(|r| {
+                    r.as_object().is_some_and(|r| {
+                        r.iter().all(|(k, v)| match k.as_str() {
+                            "maxSurge" | "maxUnavailable" => v == "25%" || v == 1 || v == 0,
+                            "partition" => v == 0,
+                            _ => false,
+                        })
+                    })
+                })
+        }
+        ["spec", "strategy" | "updateStrategy", "type"] => value == "RollingUpdate",
+        [
+            "spec",
+            "strategy" | "updateStrategy",
+            "rollingUpdate",
+            "maxSurge" | "maxUnavailable",
+        ] => value == "25%",
+        _ => false,
+    }
+}
+
+/// Pod spec defaults: `dnsPolicy: ClusterFirst`, `restartPolicy: Always`,
+/// `schedulerName: default-scheduler`, `securityContext: {}`,
+/// `terminationGracePeriodSeconds: 30`, and `creationTimestamp: null` in a
+/// template's metadata (pkg/apis/core/v1/defaults.go `SetDefaults_PodSpec`).
+pub fn is_pod_template_default(path: &[&str], value: &Value) -> bool {
+    let Some(pod) = path
+        .iter()
+        .rposition(|t| *t == "template")
+        .map(|i| &path[i + 1..])
+    else {
+        return false;
+    };
+    match pod {
+        ["metadata", "creationTimestamp"] => value.is_null(),
+        ["spec", "dnsPolicy"] => value == "ClusterFirst",
+        ["spec", "restartPolicy"] => value == "Always",
+        ["spec", "schedulerName"] => value == "default-scheduler",
+        ["spec", "securityContext"] => value.as_object().is_some_and(Map::is_empty),
+        ["spec", "terminationGracePeriodSeconds"] => value == 30,
+        _ => false,
+    }
+}
+
+/// Container defaults: `imagePullPolicy` (Always or IfNotPresent),
+/// `terminationMessagePath: /dev/termination-log`,
+/// `terminationMessagePolicy: File`, `resources: {}`
+/// (pkg/apis/core/v1/defaults.go `SetDefaults_Container`).
+pub fn is_container_default(path: &[&str], value: &Value) -> bool {
+    let Some(i) = path
+        .iter()
+        .rposition(|t| matches!(*t, "containers" | "initContainers" | "ephemeralContainers"))
+    else {
+        return false;
+    };
+    match &path[i + 1..] {
+        ["imagePullPolicy"] => value == "IfNotPresent" || value == "Always",
+        ["terminationMessagePath"] => value == "/dev/termination-log",
+        ["terminationMessagePolicy"] => value == "File",
+        ["resources"] => value.as_object().is_some_and(Map::is_empty),
+        _ => false,
+    }
+}
+
+/// A port's `protocol: TCP` (containers, Services, NetworkPolicies).
+pub fn is_port_protocol_default(path: &[&str], value: &Value) -> bool {
+    matches!(path, [.., "ports", "protocol"]) && value == "TCP"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tokens(path: &str) -> Vec<String> {
+        path.split('/').skip(1).map(str::to_string).collect()
+    }
+
+    #[test]
+    fn drop_null_fields_removes_creation_timestamp_null_in_templates() {
+        let mut d = json!({"spec": {"template": {"metadata": {"creationTimestamp": null, "labels": {"a": "b"}}}}});
+        drop_null_fields(&mut d);
+        assert_eq!(
+            d,
+            json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}})
+        );
+    }
+
+    #[test]
+    fn set_port_protocol_defaults_on_containers_and_services_only() {
+        let mut deploy = json!({"kind": "Deployment", "spec": {"template": {"spec": {
+            "initContainers": [{"name": "i", "ports": [{"containerPort": 1}]}],
+            "containers": [{"name": "c", "ports": [{"containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"}]}]}}}});
+        set_port_protocol_defaults(&mut deploy);
+        assert_eq!(
+            deploy.pointer("/spec/template/spec/containers/0/ports"),
+            Some(
+                &json!([{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}])
+            )
+        );
+        assert_eq!(
+            deploy.pointer("/spec/template/spec/initContainers/0/ports/0/protocol"),
+            Some(&json!("TCP"))
+        );
+        let mut svc = json!({"kind": "Service", "spec": {"ports": [{"port": 80}]}});
+        set_port_protocol_defaults(&mut svc);
+        assert_eq!(
+            svc,
+            json!({"kind": "Service", "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}})
+        );
+        let mut netpol =
+            json!({"kind": "NetworkPolicy", "spec": {"ingress": [{"ports": [{"port": 80}]}]}});
+        let before = netpol.clone();
+        set_port_protocol_defaults(&mut netpol);
+        assert_eq!(
+            netpol, before,
+            "Flux does not normalize NetworkPolicy ports"
+        );
+    }
+
+    #[test]
+    fn encode_secret_string_data_into_data() {
+        let mut s =
+            json!({"kind": "Secret", "data": {"a": "YQ=="}, "stringData": {"b": "b", "a": "z"}});
+        encode_secret_string_data(&mut s);
+        assert_eq!(
+            s,
+            json!({"kind": "Secret", "data": {"a": "eg==", "b": "Yg=="}})
+        );
+        let mut cm = json!({"kind": "ConfigMap", "stringData": {"b": "b"}});
+        encode_secret_string_data(&mut cm);
+        assert_eq!(cm, json!({"kind": "ConfigMap", "stringData": {"b": "b"}}));
+    }
+
+    #[test]
+    fn strip_server_metadata_keeps_labels_and_git_annotations() {
+        let mut o = json!({"metadata": {"name": "x", "uid": "u", "resourceVersion": "1", "generation": 2,
+            "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [],
+            "labels": {"a": "b"},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "deployment.kubernetes.io/revision": "3", "team": "docs"}}});
+        strip_server_metadata(&mut o);
+        assert_eq!(
+            o,
+            json!({"metadata": {"name": "x", "labels": {"a": "b"}, "annotations": {"team": "docs"}}})
+        );
+    }
+
+    #[test]
+    fn strip_status_removes_status() {
+        let mut o = json!({"spec": {}, "status": {"replicas": 3}});
+        strip_status(&mut o);
+        assert_eq!(o, json!({"spec": {}}));
+    }
+
+    #[test]
+    fn numbers_equal_across_integer_and_float() {
+        assert!(numbers_equal(&json!(1000), &json!(1000.0)));
+        assert!(!numbers_equal(&json!(1000), &json!(1001)));
+        assert!(!numbers_equal(&json!("1000"), &json!(1000)));
+    }
+
+    #[test]
+    fn quantities_equal_in_resources_only() {
+        let cpu = tokens("/spec/template/spec/containers/0/resources/limits/cpu");
+        assert!(quantities_equal(&cpu, &json!("1000m"), &json!("1")));
+        assert!(quantities_equal(&cpu, &json!(0.5), &json!("500m")));
+        assert!(quantities_equal(&cpu, &json!(2), &json!("2")));
+        let mem = tokens("/spec/template/spec/containers/0/resources/requests/memory");
+        assert!(quantities_equal(&mem, &json!("0.5Gi"), &json!("512Mi")));
+        assert!(!quantities_equal(&mem, &json!("1Gi"), &json!("1G")));
+        assert!(!quantities_equal(
+            &tokens("/data/cpu"),
+            &json!("1000m"),
+            &json!("1")
+        ));
+    }
+
+    #[test]
+    fn empty_equals_absent_for_empty_maps_and_lists() {
+        assert!(empty_equals_absent(&json!({})));
+        assert!(empty_equals_absent(&json!([])));
+        assert!(!empty_equals_absent(&json!({"a": 1})));
+        assert!(!empty_equals_absent(&json!(0)));
+    }
+
+    #[test]
+    fn is_service_default_for_allocated_and_defaulted_fields() {
+        let port = json!({"port": 80, "targetPort": 80});
+        assert!(is_service_default(
+            "Service",
+            &["spec", "clusterIP"],
+            &json!("10.96.0.12"),
+            &json!({})
+        ));
+        assert!(is_service_default(
+            "Service",
+            &["spec", "sessionAffinity"],
+            &json!("None"),
+            &json!({})
+        ));
+        assert!(!is_service_default(
+            "Service",
+            &["spec", "sessionAffinity"],
+            &json!("ClientIP"),
+            &json!({})
+        ));
+        assert!(is_service_default(
+            "Service",
+            &["spec", "type"],
+            &json!("ClusterIP"),
+            &json!({})
+        ));
+        assert!(!is_service_default(
+            "Service",
+            &["spec", "type"],
+            &json!("NodePort"),
+            &json!({})
+        ));
+        assert!(is_service_default(
+            "Service",
+            &["spec", "ports", "targetPort"],
+            &json!(80),
+            &port
+        ));
+        assert!(!is_service_default(
+            "Service",
+            &["spec", "ports", "targetPort"],
+            &json!(8080),
+            &port
+        ));
+        assert!(!is_service_default(
+            "Deployment",
+            &["spec", "type"],
+            &json!("ClusterIP"),
+            &json!({})
+        ));
+    }
+
+    #[test]
+    fn is_workload_default_for_strategy_and_history() {
+        let strategy = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+        assert!(is_workload_default(
+            "Deployment",
+            &["spec", "strategy"],
+            &strategy
+        ));
+        assert!(!is_workload_default(
+            "Deployment",
+            &["spec", "strategy"],
+            &json!({"type": "Recreate"})
+        ));
+        assert!(is_workload_default(
+            "Deployment",
+            &["spec", "revisionHistoryLimit"],
+            &json!(10)
+        ));
+        assert!(!is_workload_default(
+            "Deployment",
+            &["spec", "revisionHistoryLimit"],
+            &json!(3)
+        ));
+        assert!(is_workload_default(
+            "Deployment",
+            &["spec", "progressDeadlineSeconds"],
+            &json!(600)
+        ));
+    }
+
+    #[test]
+    fn is_pod_template_default_for_pod_spec_fields() {
+        assert!(is_pod_template_default(
+            &["spec", "template", "spec", "dnsPolicy"],
+            &json!("ClusterFirst")
+        ));
+        assert!(is_pod_template_default(
+            &["spec", "template", "spec", "securityContext"],
+            &json!({})
+        ));
+        assert!(!is_pod_template_default(
+            &["spec", "template", "spec", "securityContext"],
+            &json!({"runAsUser": 0})
+        ));
+        assert!(is_pod_template_default(
+            &[
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "spec",
+                "restartPolicy"
+            ],
+            &json!("Always")
+        ));
+        assert!(is_pod_template_default(
+            &["spec", "template", "metadata", "creationTimestamp"],
+            &Value::Null
+        ));
+        assert!(!is_pod_template_default(
+            &["spec", "dnsPolicy"],
+            &json!("ClusterFirst")
+        ));
+    }
+
+    #[test]
+    fn is_container_default_for_container_fields() {
+        let c = ["spec", "template", "spec", "containers"];
+        let at = |f: &'static str| [&c[..], &[f]].concat();
+        assert!(is_container_default(
+            &at("imagePullPolicy"),
+            &json!("IfNotPresent")
+        ));
+        assert!(is_container_default(
+            &at("terminationMessagePath"),
+            &json!("/dev/termination-log")
+        ));
+        assert!(is_container_default(
+            &at("terminationMessagePolicy"),
+            &json!("File")
+        ));
+        assert!(!is_container_default(
+            &at("terminationMessagePolicy"),
+            &json!("FallbackToLogsOnError")
+        ));
+        assert!(!is_container_default(&at("image"), &json!("x")));
+    }
+
+    #[test]
+    fn is_port_protocol_default_only_for_tcp() {
+        assert!(is_port_protocol_default(
+            &["spec", "ports", "protocol"],
+            &json!("TCP")
+        ));
+        assert!(!is_port_protocol_default(
+            &["spec", "ports", "protocol"],
+            &json!("UDP")
+        ));
+    }
+}
