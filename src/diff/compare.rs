@@ -165,6 +165,7 @@ impl<'a> Comparison<'a> {
             live: Some(live.clone()),
             manager,
             time,
+            explanation: None,
         });
     }
 
@@ -176,6 +177,7 @@ impl<'a> Comparison<'a> {
             live: None,
             manager: None,
             time: None,
+            explanation: None,
         });
     }
 
@@ -219,6 +221,7 @@ impl<'a> Comparison<'a> {
             live: Some(live.clone()),
             manager: Some(person.manager.clone()),
             time: person.time.clone(),
+            explanation: None,
         });
     }
 

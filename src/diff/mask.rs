@@ -56,6 +56,7 @@ mod tests {
             live,
             manager: None,
             time: None,
+            explanation: None,
         }
     }
 

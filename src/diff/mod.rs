@@ -17,7 +17,7 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::object::{self, Object};
+use crate::object::{self, Object, ObjectRef};
 
 /// One field that differs, as a JSON Patch operation from git to live.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -33,6 +33,109 @@ pub struct Change {
     pub manager: Option<String>,
     /// When that manager last wrote the object (RFC 3339).
     pub time: Option<String>,
+    /// Why this change is not alarming, when it is not (set by `classify`).
+    pub explanation: Option<String>,
+}
+
+/// How an object differs from git.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Drift {
+    /// In the render and the cluster, with changed or person-added fields.
+    Modified,
+    /// In the render, not in the cluster.
+    Missing,
+    /// In the cluster with Flux ownership, in no render.
+    Orphaned,
+    /// Rendered by Flux and also controlled by Crossplane (set by `classify`).
+    Conflict,
+}
+
+impl Drift {
+    /// The lowercase name used in reports and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Modified => "modified",
+            Drift::Missing => "missing",
+            Drift::Orphaned => "orphaned",
+            Drift::Conflict => "conflict",
+        }
+    }
+}
+
+/// One object's difference from git, before classification.
+#[derive(Clone, Debug)]
+pub struct ObjectDiff<'a> {
+    pub object: ObjectRef,
+    pub drift: Drift,
+    pub changes: Vec<Change>,
+    /// The rendered object (absent for orphans).
+    pub desired: Option<&'a Object>,
+    /// The live object (absent when missing).
+    pub live: Option<&'a Object>,
+    /// Extra words for people (why an object is an orphan, ...).
+    pub message: Option<String>,
+}
+
+impl<'a> ObjectDiff<'a> {
+    /// Compares a rendered object with its live copy: `None` when they agree.
+    /// A rendered object with no live copy is `missing`.
+    pub fn of_rendered(
+        desired: &'a Object,
+        live: Option<&'a Object>,
+        policy: &Policy,
+    ) -> Option<Self> {
+        let object = ObjectRef::of(desired)?;
+        let Some(live) = live else {
+            return Some(Self {
+                object,
+                drift: Drift::Missing,
+                changes: vec![Change::whole(Op::Remove, None)],
+                desired: Some(desired),
+                live: None,
+                message: None,
+            });
+        };
+        Some(Self {
+            object,
+            drift: Drift::Modified,
+            changes: compare(desired, live, policy),
+            desired: Some(desired),
+            live: Some(live),
+            message: None,
+        })
+    }
+
+    /// A live object Flux owns that no render has.
+    pub fn orphan(live: &'a Object, object: ObjectRef, message: String) -> Self {
+        let (manager, time) = last_writer(live);
+        let mut change = Change::whole(Op::Add, manager);
+        change.time = time;
+        Self {
+            object,
+            drift: Drift::Orphaned,
+            changes: vec![change],
+            desired: None,
+            live: Some(live),
+            message: Some(message),
+        }
+    }
+}
+
+impl Change {
+    /// A change of the whole object (path `""`): added (orphan) or removed
+    /// (missing). Values are left out: the object is named by the finding.
+    pub fn whole(op: Op, manager: Option<String>) -> Self {
+        Self {
+            path: String::new(),
+            op,
+            desired: None,
+            live: None,
+            manager,
+            time: None,
+            explanation: None,
+        }
+    }
 }
 
 /// What happened to a field, seen from git: JSON Patch operation names.

@@ -79,6 +79,7 @@ fn a_kubectl_edit_of_replicas_is_a_replace_attributed_to_kubectl_edit() {
             live: Some(json!(5)),
             manager: Some("kubectl-edit".into()),
             time: Some("2026-11-20T08:15:00Z".into()),
+            explanation: None,
         }]
     );
 }
@@ -107,6 +108,7 @@ fn an_env_var_added_with_kubectl_set_is_an_add() {
             live: Some(json!({"name": "DEBUG", "value": "true"})),
             manager: Some("kubectl-set".into()),
             time: Some("2026-11-21T09:00:00Z".into()),
+            explanation: None,
         }]
     );
 }

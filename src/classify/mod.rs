@@ -1,0 +1,335 @@
+//! Stage `classify`: who owns each difference, and is it explained?
+//!
+//! Input: an [`ObjectDiff`], the Kustomization it belongs to and the rules.
+//! Output: a [`Finding`]: owner (flux / crossplane / none), drift kind
+//! (`conflict` when a Flux-rendered object is also controlled by Crossplane),
+//! whether it is explained and why, the remedy for its owner, and a stable
+//! fingerprint. Pure: no I/O.
+
+pub mod owner;
+pub mod rules;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::diff::{Change, Drift, ObjectDiff, Op};
+use crate::discover::{Kustomization, revision_commit};
+use crate::object::{self, Object, ObjectRef};
+pub use owner::Owner;
+pub use rules::{IgnoreRule, IgnoreRuleSpec};
+
+/// Flux's per-object opt-out of reconciliation.
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// Flux's per-object server-side apply policy.
+pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+/// Flux's per-object opt-out of garbage collection.
+pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+
+/// One classified difference between git and the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// `namespace/name` of the Kustomization, `None` for an orphan no
+    /// Kustomization can be tied to.
+    pub kustomization: Option<String>,
+    pub object: ObjectRef,
+    pub drift: Drift,
+    pub owner: Owner,
+    pub explained: bool,
+    /// Why it is explained (`None` when it is not).
+    pub explanation: Option<String>,
+    pub changes: Vec<Change>,
+    /// Stable id of (cluster, kustomization, object, drift, changed paths).
+    pub fingerprint: String,
+    /// What to do about it, for its owner.
+    pub remedy: String,
+    /// More words for people, when there is something to add.
+    pub message: Option<String>,
+}
+
+/// What classification needs besides the diff.
+#[derive(Clone, Debug)]
+pub struct Context<'a> {
+    pub cluster: &'a str,
+    pub kustomization: Option<&'a Kustomization>,
+    /// The commit being checked, when known.
+    pub revision: Option<&'a str>,
+    pub ignore: &'a [IgnoreRule],
+    /// Field managers of controllers whose writes are expected.
+    pub controllers: &'a [String],
+    /// Composite resource kinds (from the platform's XRDs).
+    pub composite_kinds: &'a BTreeSet<String>,
+}
+
+/// Classifies one object's difference.
+pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
+    let ObjectDiff {
+        object,
+        mut drift,
+        mut changes,
+        desired,
+        live,
+        message,
+    } = diff;
+    let composite = live.and_then(|l| owner::composite(l, ctx.composite_kinds));
+    if drift == Drift::Modified && composite.is_some() {
+        drift = Drift::Conflict;
+    }
+    let flux_marked = ctx.kustomization.is_some();
+    let owner = owner::owner(live, desired, flux_marked, ctx.composite_kinds);
+    let subject = live
+        .or(desired)
+        .expect("a diff has a live or a rendered object");
+
+    explain_changes(&mut changes, subject, owner, drift, ctx);
+    let explanation = object_explanation(subject, desired, drift, &changes, ctx).or_else(|| {
+        // A modification is explained when every change is; a conflict
+        // (two owners) only by the object-level reasons above.
+        let all_explained =
+            drift == Drift::Modified && changes.iter().all(|c| c.explanation.is_some());
+        all_explained.then(|| {
+            let reasons: BTreeSet<&str> = changes
+                .iter()
+                .filter_map(|c| c.explanation.as_deref())
+                .collect();
+            reasons.into_iter().collect::<Vec<_>>().join("; ")
+        })
+    });
+    let remedy = remedy(owner, drift, composite.as_deref(), ctx.kustomization);
+    let fingerprint = fingerprint(ctx.cluster, ctx.kustomization, &object, drift, &changes);
+    Finding {
+        kustomization: ctx.kustomization.map(Kustomization::id),
+        object,
+        drift,
+        owner,
+        explained: explanation.is_some(),
+        explanation,
+        changes,
+        fingerprint,
+        remedy,
+        message,
+    }
+}
+
+/// Marks the changes explained by a field-level reason.
+fn explain_changes(
+    changes: &mut [Change],
+    subject: &Object,
+    owner: Owner,
+    drift: Drift,
+    ctx: &Context<'_>,
+) {
+    if !matches!(drift, Drift::Modified | Drift::Conflict) {
+        return;
+    }
+    let ks = ctx
+        .kustomization
+        .map(|k| (k.namespace.as_str(), k.name.as_str()));
+    let rollout = IgnoreRule::rollout_restart();
+    let rules: Vec<&IgnoreRule> = ctx
+        .ignore
+        .iter()
+        .chain(std::iter::once(&rollout))
+        .filter(|r| r.applies(subject, ks))
+        .collect();
+    for change in changes.iter_mut() {
+        change.explanation = rules
+            .iter()
+            .find(|r| r.covers_path(&change.path))
+            .map(|r| r.reason().to_string())
+            .or_else(|| {
+                let manager = change.manager.as_deref()?;
+                ctx.controllers
+                    .iter()
+                    .any(|c| c == manager)
+                    .then(|| controller_reason(manager, &change.path))
+            })
+            .or_else(|| {
+                (owner == Owner::Crossplane && change.op == Op::Add)
+                    .then(|| "Crossplane manages fields git does not declare".to_string())
+            });
+    }
+}
+
+fn controller_reason(manager: &str, path: &str) -> String {
+    if manager == "kube-controller-manager" && path == "/spec/replicas" {
+        "replicas are set by a HorizontalPodAutoscaler (kube-controller-manager)".to_string()
+    } else {
+        format!("set by the {manager} controller")
+    }
+}
+
+/// Reasons that explain any finding about the object: suspension, a pending
+/// reconcile, Flux opt-outs, an ignore rule covering the whole object.
+fn object_explanation(
+    subject: &Object,
+    desired: Option<&Object>,
+    drift: Drift,
+    changes: &[Change],
+    ctx: &Context<'_>,
+) -> Option<String> {
+    if let Some(ks) = ctx.kustomization {
+        if ks.spec.suspend {
+            return Some(match &ks.suspended_since {
+                Some(since) => format!(
+                    "Kustomization {} is suspended (since {since}): Flux is not reconciling it",
+                    ks.id()
+                ),
+                None => format!(
+                    "Kustomization {} is suspended: Flux is not reconciling it",
+                    ks.id()
+                ),
+            });
+        }
+        if ks.annotations.get(RECONCILE_ANNOTATION).map(String::as_str) == Some("disabled") {
+            return Some(format!(
+                "reconciliation is disabled on Kustomization {} ({RECONCILE_ANNOTATION}: disabled)",
+                ks.id()
+            ));
+        }
+        if let (Some(applied), Some(checked)) =
+            (ks.status.last_applied_revision.as_deref(), ctx.revision)
+        {
+            let applied_sha = revision_commit(applied);
+            let checked_sha = revision_commit(checked);
+            if !applied_sha.is_empty()
+                && !(applied_sha.starts_with(checked_sha) || checked_sha.starts_with(applied_sha))
+            {
+                return Some(format!(
+                    "reconcile pending: Flux last applied {applied}, git is at {checked}"
+                ));
+            }
+        }
+    }
+    let marker = |key: &str| {
+        [Some(subject), desired]
+            .into_iter()
+            .flatten()
+            .find_map(|o| object::annotation(o, key).or_else(|| object::label(o, key)))
+    };
+    if marker(RECONCILE_ANNOTATION) == Some("disabled") {
+        return Some(format!(
+            "reconciliation is disabled on the object ({RECONCILE_ANNOTATION}: disabled)"
+        ));
+    }
+    match (
+        marker(SSA_ANNOTATION)
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        drift,
+    ) {
+        (Some("ignore"), _) => {
+            return Some(format!("Flux skips the object ({SSA_ANNOTATION}: Ignore)"));
+        }
+        (Some("ifnotpresent"), d) if d != Drift::Missing => {
+            return Some(format!(
+                "Flux only creates the object ({SSA_ANNOTATION}: IfNotPresent)"
+            ));
+        }
+        (Some("merge"), Drift::Modified) if changes.iter().all(|c| c.op == Op::Add) => {
+            return Some(format!(
+                "Flux keeps fields added by others ({SSA_ANNOTATION}: Merge)"
+            ));
+        }
+        _ => {}
+    }
+    if drift == Drift::Orphaned && marker(PRUNE_ANNOTATION) == Some("disabled") {
+        return Some(format!(
+            "pruning is disabled on the object ({PRUNE_ANNOTATION}: disabled)"
+        ));
+    }
+    let ks = ctx
+        .kustomization
+        .map(|k| (k.namespace.as_str(), k.name.as_str()));
+    ctx.ignore
+        .iter()
+        .find(|r| r.covers_object() && r.applies(subject, ks))
+        .map(|r| r.reason().to_string())
+}
+
+/// What the owner should do.
+fn remedy(
+    owner: Owner,
+    drift: Drift,
+    composite: Option<&str>,
+    ks: Option<&Kustomization>,
+) -> String {
+    let path = ks.map_or_else(
+        || "the infra repo".to_string(),
+        |k| format!("git at {}", k.spec.path),
+    );
+    let composite = match composite {
+        Some("") | None => "its composite resource".to_string(),
+        Some(c) if c.contains('/') => format!("the composite {c}"),
+        Some(c) => format!("the composite {c} ({})", owner::COMPOSITE_LABEL),
+    };
+    match (drift, owner) {
+        (Drift::Conflict, _) => format!(
+            "Flux and Crossplane both manage this object: patch {composite} instead of the object, and remove the object from {path} or from the Composition so one owner remains"
+        ),
+        (_, Owner::Crossplane) => format!("patch {composite} instead of the object"),
+        (Drift::Missing, Owner::Flux) => match ks {
+            Some(k) => format!(
+                "find out who deleted it, then let Flux re-create it: flux reconcile kustomization {} -n {}",
+                k.name, k.namespace
+            ),
+            None => "find out who deleted it, then let Flux re-create it".to_string(),
+        },
+        (Drift::Orphaned, Owner::Flux) => {
+            format!("delete it, or add it to {path} through a PR if it should stay")
+        }
+        (_, Owner::Flux) => {
+            format!("revert the manual change and make it through a git PR to {path}")
+        }
+        (_, Owner::None) => "ad-hoc object: edit it directly".to_string(),
+    }
+}
+
+/// A stable id of the finding: the same drift on the same object gives the
+/// same fingerprint from night to night, whatever the values or times.
+/// Changes explained field by field are left out, so an ignored image bump
+/// does not make a finding look new.
+fn fingerprint(
+    cluster: &str,
+    ks: Option<&Kustomization>,
+    object: &ObjectRef,
+    drift: Drift,
+    changes: &[Change],
+) -> String {
+    let unexplained: Vec<&Change> = changes.iter().filter(|c| c.explanation.is_none()).collect();
+    let counted: Vec<&Change> = if unexplained.is_empty() {
+        changes.iter().collect()
+    } else {
+        unexplained
+    };
+    let mut paths: Vec<&str> = counted.iter().map(|c| c.path.as_str()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let key = object.key();
+    let mut hasher = Sha256::new();
+    for part in [
+        cluster,
+        &ks.map(Kustomization::id).unwrap_or_default(),
+        &key.group,
+        &key.kind,
+        key.namespace.as_deref().unwrap_or(""),
+        &key.name,
+        drift.as_str(),
+    ]
+    .into_iter()
+    .chain(paths)
+    {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,229 @@
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::diff::{ObjectDiff, Policy};
+use crate::discover::{KustomizationSpec, KustomizationStatus, Origin};
+
+fn ks(suspend: bool) -> Kustomization {
+    Kustomization {
+        namespace: "flux-system".into(),
+        name: "docs".into(),
+        spec: KustomizationSpec {
+            path: "./infra/k8s/docs".into(),
+            suspend,
+            ..Default::default()
+        },
+        status: KustomizationStatus {
+            last_applied_revision: Some("main@sha1:aaaa1111".into()),
+            ..Default::default()
+        },
+        annotations: Default::default(),
+        suspended_since: suspend.then(|| "2026-11-22T17:40:00Z".to_string()),
+        origin: Origin::Live,
+    }
+}
+
+fn deploy(replicas: u64, labels: Value, managed_fields: Value) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "docs", "labels": labels, "managedFields": managed_fields},
+           "spec": {"replicas": replicas}})
+}
+
+fn by(manager: &str) -> Value {
+    json!([{"manager": manager, "operation": "Update", "time": "2026-11-20T08:15:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}}])
+}
+
+fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule]) -> Finding {
+    let kinds = BTreeSet::from(["PLANAClient".to_string()]);
+    let controllers = vec!["kube-controller-manager".to_string()];
+    let ctx = Context {
+        cluster: "prod",
+        kustomization: Some(ks),
+        revision: Some("aaaa1111"),
+        ignore,
+        controllers: &controllers,
+        composite_kinds: &kinds,
+    };
+    classify(
+        ObjectDiff::of_rendered(desired, Some(live), &Policy::default()).unwrap(),
+        &ctx,
+    )
+}
+
+#[test]
+fn a_kubectl_edit_is_unexplained_flux_drift_with_a_git_remedy() {
+    let labels = json!({"app.kubernetes.io/managed-by": "flux"});
+    let f = run(
+        &deploy(2, labels.clone(), json!([])),
+        &deploy(5, labels, by("kubectl-edit")),
+        &ks(false),
+        &[],
+    );
+    assert_eq!(
+        (f.drift, f.owner, f.explained),
+        (Drift::Modified, Owner::Flux, false)
+    );
+    assert_eq!(
+        f.remedy,
+        "revert the manual change and make it through a git PR to git at ./infra/k8s/docs"
+    );
+    assert_eq!(f.fingerprint.len(), 16);
+}
+
+#[test]
+fn replicas_owned_by_the_hpa_controller_are_explained() {
+    let f = run(
+        &deploy(1, json!({}), json!([])),
+        &deploy(3, json!({}), by("kube-controller-manager")),
+        &ks(false),
+        &[],
+    );
+    assert!(f.explained);
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some("replicas are set by a HorizontalPodAutoscaler (kube-controller-manager)")
+    );
+}
+
+#[test]
+fn drift_in_a_suspended_kustomization_is_explained_with_since() {
+    let f = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kubectl-edit")),
+        &ks(true),
+        &[],
+    );
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some(
+            "Kustomization flux-system/docs is suspended (since 2026-11-22T17:40:00Z): Flux is not reconciling it"
+        )
+    );
+}
+
+#[test]
+fn a_pending_reconcile_explains_drift() {
+    let mut k = ks(false);
+    k.status.last_applied_revision = Some("main@sha1:bbbb2222".into());
+    let f = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kubectl-edit")),
+        &k,
+        &[],
+    );
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some("reconcile pending: Flux last applied main@sha1:bbbb2222, git is at aaaa1111")
+    );
+}
+
+#[test]
+fn flux_opt_out_annotations_explain_drift() {
+    for (value, want) in [("disabled", true)] {
+        let mut desired = deploy(2, json!({}), json!([]));
+        desired["metadata"]["annotations"] =
+            json!({"kustomize.toolkit.fluxcd.io/reconcile": value});
+        let f = run(
+            &desired,
+            &deploy(5, json!({}), by("kubectl-edit")),
+            &ks(false),
+            &[],
+        );
+        assert_eq!(f.explained, want);
+    }
+    let mut ignored = deploy(2, json!({}), json!([]));
+    ignored["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/ssa": "Ignore"});
+    assert!(
+        run(
+            &ignored,
+            &deploy(5, json!({}), by("kubectl-edit")),
+            &ks(false),
+            &[]
+        )
+        .explained
+    );
+    let mut merge = deploy(2, json!({}), json!([]));
+    merge["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/ssa": "Merge"});
+    assert!(
+        !run(
+            &merge,
+            &deploy(5, json!({}), by("kubectl-edit")),
+            &ks(false),
+            &[]
+        )
+        .explained,
+        "Merge keeps only added fields"
+    );
+}
+
+#[test]
+fn ignore_rules_explain_the_paths_they_cover() {
+    let rule = IgnoreRule::new(
+        0,
+        &IgnoreRuleSpec {
+            reason: "scaled by hand during the sale".into(),
+            paths: vec!["/spec/replicas".into()],
+            target: Some(crate::discover::Selector {
+                kind: Some("Deployment".into()),
+                ..Default::default()
+            }),
+            kustomization: None,
+        },
+    )
+    .unwrap();
+    let f = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kubectl-edit")),
+        &ks(false),
+        &[rule],
+    );
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some("scaled by hand during the sale")
+    );
+}
+
+#[test]
+fn a_crossplane_composed_flux_object_is_a_conflict_naming_the_composite() {
+    let desired = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "acme-portal", "namespace": "tenants", "labels": {"app.kubernetes.io/managed-by": "flux"}},
+        "spec": {"rules": [{"backendRefs": [{"name": "portal", "namespace": "acme"}]}]}});
+    let mut live = desired.clone();
+    live["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "crossplane", "crossplane.io/composite": "acme-x7k2p"});
+    live["metadata"]["ownerReferences"] = json!([{"apiVersion": "platform.planapulse.com/v1alpha1", "kind": "PLANAClient", "name": "acme-x7k2p", "controller": true}]);
+    live["spec"]["rules"][0]["backendRefs"][0]["namespace"] = json!("acme-v18");
+    let f = run(&desired, &live, &ks(false), &[]);
+    assert_eq!(
+        (f.drift, f.owner, f.explained),
+        (Drift::Conflict, Owner::Crossplane, false)
+    );
+    assert!(f.remedy.starts_with("Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object"), "{}", f.remedy);
+}
+
+#[test]
+fn fingerprints_are_stable_and_ignore_values_and_times() {
+    let a = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kubectl-edit")),
+        &ks(false),
+        &[],
+    );
+    let b = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(7, json!({}), by("kubectl-scale")),
+        &ks(false),
+        &[],
+    );
+    assert_eq!(a.fingerprint, b.fingerprint);
+    let mut other = ks(false);
+    other.name = "monitoring".into();
+    let c = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kubectl-edit")),
+        &other,
+        &[],
+    );
+    assert_ne!(a.fingerprint, c.fingerprint);
+}

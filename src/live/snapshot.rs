@@ -1,0 +1,213 @@
+//! Live state from a directory of YAML dumps, as `kubectl get -o yaml
+//! --show-managed-fields` writes them (`List` kinds included): the offline
+//! stand-in for a cluster, for demos, tests and post-mortems.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::Value;
+
+use super::{LiveError, LiveSource, LiveState};
+use crate::object::{Object, ObjectRef};
+use crate::yaml;
+
+/// A loaded snapshot.
+#[derive(Debug)]
+pub struct Snapshot {
+    state: LiveState,
+}
+
+impl Snapshot {
+    /// Reads every `.yaml`, `.yml` and `.json` file under `dir`, in lexical
+    /// order. A file that cannot be read is an error naming it; the other
+    /// files are still read.
+    pub fn load(dir: &Path) -> Self {
+        let mut objects = Vec::new();
+        let mut errors = Vec::new();
+        let mut files = Vec::new();
+        if let Err(source) = collect(dir, &mut files) {
+            errors.push(LiveError::SnapshotDir {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+        for file in files {
+            match yaml::read_documents(&file) {
+                Ok(docs) => {
+                    for (index, doc) in docs.into_iter().enumerate() {
+                        flatten(doc, &file, index + 1, &mut objects, &mut errors);
+                    }
+                }
+                Err(e) => errors.push(e.into()),
+            }
+        }
+        let mut state = LiveState::new(objects);
+        state.errors = errors;
+        Self { state }
+    }
+
+    /// Errors met while loading.
+    pub fn errors(&self) -> &[LiveError] {
+        &self.state.errors
+    }
+}
+
+/// Unpacks `List` documents (`kind: List`, `kind: DeploymentList`, ...).
+fn flatten(
+    doc: Value,
+    file: &Path,
+    index: usize,
+    out: &mut Vec<Object>,
+    errors: &mut Vec<LiveError>,
+) {
+    let is_list = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.get("items").is_some_and(Value::is_array);
+    if is_list {
+        if let Some(Value::Array(items)) = doc.get("items") {
+            for item in items {
+                flatten(item.clone(), file, index, out, errors);
+            }
+        }
+        return;
+    }
+    if ObjectRef::of(&doc).is_some() {
+        out.push(doc);
+    } else {
+        errors.push(LiveError::NotAnObject {
+            path: file.to_path_buf(),
+            index,
+            message: "not a Kubernetes object (needs apiVersion, kind and metadata.name)".into(),
+        });
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl LiveSource for Snapshot {
+    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+        Ok(self
+            .state
+            .objects()
+            .filter(|(_, o)| crate::discover::is_kustomization(o))
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+
+    async fn substitution_data(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
+        let Some((_, found)) = self.state.objects().find(|(key, _)| {
+            key.group.is_empty()
+                && key.kind == kind
+                && key.namespace.as_deref() == Some(namespace)
+                && key.name == name
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(object_data(found)))
+    }
+
+    async fn fetch(&self, types: &BTreeSet<(String, String)>) -> LiveState {
+        let objects = self
+            .state
+            .objects()
+            .filter(|(key, _)| types.contains(&(key.group.clone(), key.kind.clone())))
+            .map(|(_, o)| o.clone());
+        let mut state = LiveState::new(objects);
+        // Snapshot errors are reported once, by whoever loaded it.
+        state.errors = Vec::new();
+        state
+    }
+}
+
+/// The string data of a ConfigMap (`data`) or Secret (`data`, base64-decoded,
+/// and `stringData`).
+pub fn object_data(object: &Object) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
+    if let Some(Value::Object(data)) = object.get("data") {
+        for (key, value) in data {
+            let Some(text) = value.as_str() else { continue };
+            let text = if is_secret {
+                match base64::engine::general_purpose::STANDARD.decode(text) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Err(_) => continue,
+                }
+            } else {
+                text.to_string()
+            };
+            out.insert(key.clone(), text);
+        }
+    }
+    if let Some(Value::Object(data)) = object.get("stringData") {
+        for (key, value) in data {
+            if let Some(text) = value.as_str() {
+                out.insert(key.clone(), text.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_lists_and_single_objects_and_names_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "apiVersion: v1\nkind: List\nmetadata: {resourceVersion: \"\"}\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a, namespace: x}\n  data: {k: v}\n").unwrap();
+        std::fs::write(
+            dir.path().join("b.yml"),
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: x}\ndata: {k: dmFs}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.yaml"), "a: [1\n").unwrap();
+        std::fs::write(dir.path().join("d.yaml"), "just: a map\n").unwrap();
+        let snap = Snapshot::load(dir.path());
+        let errors: Vec<String> = snap.errors().iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("c.yaml") && errors[0].contains("line"),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("d.yaml: document 1"), "{errors:?}");
+        let types = BTreeSet::from([(String::new(), "ConfigMap".to_string())]);
+        assert_eq!(snap.fetch(&types).await.len(), 1);
+        let secret = snap
+            .substitution_data("Secret", "x", "s")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(secret.get("k").map(String::as_str), Some("val"));
+        assert_eq!(
+            snap.substitution_data("ConfigMap", "x", "nope")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}
