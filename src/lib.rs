@@ -1,10 +1,567 @@
 //! drift-check: what in a Flux-managed cluster differs from git, who changed
 //! it, and whether that is explained.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! source ─► discover ─► render ─► live ─► diff ─► classify ─► report
+//! ```
+//!
+//! [`check`] runs it: every stage that fails for one Kustomization records an
+//! error for it and the others go on, so one broken path never hides the drift
+//! in the rest.
 
 pub mod classify;
+pub mod cli;
+pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod live;
 pub mod object;
+pub mod render;
+pub mod report;
 pub mod selector;
+pub mod source;
 pub mod yaml;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::classify::{Context, Finding};
+use crate::config::Settings;
+use crate::diff::ObjectDiff;
+use crate::discover::Kustomization;
+use crate::live::snapshot::Snapshot;
+use crate::live::{LiveSource, LiveState};
+use crate::object::{Object, ObjectKey, ObjectRef};
+use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
+use crate::source::Checkout;
+
+/// Runs `check`: the whole pipeline on the configured repo and live state.
+pub async fn check(settings: &Settings) -> Report {
+    let mut run = Pipeline::new(settings);
+    let checkout = match source::local(&settings.repo) {
+        Ok(checkout) => checkout,
+        Err(e) => {
+            run.error(None, "source", &e);
+            return run.finish(None);
+        }
+    };
+    let snapshot = Snapshot::load(&settings.live_snapshot);
+    for e in snapshot.errors() {
+        run.error(None, "live", e);
+    }
+    run.check(&checkout, &snapshot).await;
+    run.finish(Some(&checkout))
+}
+
+/// Runs `render`: each selected Kustomization with its objects (`None` when
+/// it failed), and the errors met.
+pub async fn render(
+    settings: &Settings,
+) -> (Vec<(Kustomization, Option<Vec<Object>>)>, Vec<ErrorEntry>) {
+    let mut run = Pipeline::new(settings);
+    let checkout = match source::local(&settings.repo) {
+        Ok(checkout) => checkout,
+        Err(e) => {
+            run.error(None, "source", &e);
+            return (Vec::new(), run.errors);
+        }
+    };
+    let snapshot = Snapshot::load(&settings.live_snapshot);
+    for e in snapshot.errors() {
+        run.error(None, "live", e);
+    }
+    let kustomizations = run.discover(&checkout, &snapshot).await;
+    let mut out = Vec::new();
+    for ks in kustomizations {
+        let rendered = run.render(&checkout, &ks, &snapshot).await;
+        out.push((ks, rendered));
+    }
+    (out, run.errors)
+}
+
+/// The state of one run.
+struct Pipeline<'a> {
+    settings: &'a Settings,
+    started_at: String,
+    errors: Vec<ErrorEntry>,
+    warnings: Vec<Warning>,
+    entries: Vec<KustomizationEntry>,
+    findings: Vec<Finding>,
+    /// Values read from Secrets for substitution: scrubbed from every finding.
+    secret_values: BTreeSet<String>,
+}
+
+/// A Kustomization and what it rendered to (`None` when rendering failed).
+struct Rendered {
+    ks: Kustomization,
+    objects: Option<Vec<Object>>,
+}
+
+impl<'a> Pipeline<'a> {
+    fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            started_at: now(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            entries: Vec::new(),
+            findings: Vec::new(),
+            secret_values: BTreeSet::new(),
+        }
+    }
+
+    fn error(
+        &mut self,
+        kustomization: Option<&Kustomization>,
+        stage: &str,
+        error: &dyn std::error::Error,
+    ) {
+        let message = chain(error);
+        warn!(kustomization = kustomization.map(Kustomization::id), stage, error = %message, "Could not check");
+        self.errors.push(ErrorEntry {
+            kustomization: kustomization.map(Kustomization::id),
+            stage: stage.to_string(),
+            message,
+        });
+    }
+
+    async fn check<S: LiveSource>(&mut self, checkout: &Checkout, live: &S) {
+        let kustomizations = self.discover(checkout, live).await;
+        let mut rendered = Vec::new();
+        for ks in kustomizations {
+            let objects = self.render(checkout, &ks, live).await;
+            rendered.push(Rendered { ks, objects });
+        }
+        let types = types_to_fetch(&rendered);
+        let state = live.fetch(&types).await;
+        for e in &state.errors {
+            self.error(None, "live", e);
+        }
+        info!(
+            objects = state.len(),
+            types = types.len(),
+            "Read live state"
+        );
+        self.compare(checkout, &rendered, &state);
+    }
+
+    async fn discover<S: LiveSource>(
+        &mut self,
+        checkout: &Checkout,
+        live: &S,
+    ) -> Vec<Kustomization> {
+        let found = match live.kustomizations().await {
+            Ok(objects) if !objects.is_empty() => match discover::from_live(&objects) {
+                Ok(found) => found,
+                Err(e) => {
+                    self.error(None, "discover", &e);
+                    Vec::new()
+                }
+            },
+            Ok(_) => match &self.settings.kustomizations_dir {
+                Some(dir) => {
+                    let (found, errors) = discover::from_dir(&checkout.root.join(dir));
+                    for e in &errors {
+                        self.error(None, "discover", e);
+                    }
+                    found
+                }
+                None => {
+                    self.errors.push(ErrorEntry {
+                        kustomization: None,
+                        stage: "discover".into(),
+                        message: "the live state has no Flux Kustomizations: pass --kustomizations-dir (e.g. clusters/prod) to read them from the repo".into(),
+                    });
+                    Vec::new()
+                }
+            },
+            Err(e) => {
+                self.error(None, "discover", &e);
+                Vec::new()
+            }
+        };
+        match discover::select(found, &self.settings.kustomizations) {
+            Ok(selected) => selected,
+            Err(e) => {
+                self.error(None, "discover", &e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Renders one Kustomization with its substitution variables; errors are recorded.
+    async fn render<S: LiveSource>(
+        &mut self,
+        checkout: &Checkout,
+        ks: &Kustomization,
+        live: &S,
+    ) -> Option<Vec<Object>> {
+        let mut variables = render::Variables::default();
+        for reference in ks.spec.post_build.iter().flat_map(|p| &p.substitute_from) {
+            match live
+                .substitution_data(&reference.kind, &ks.namespace, &reference.name)
+                .await
+            {
+                Ok(Some(data)) => {
+                    if reference.kind == "Secret" {
+                        self.secret_values
+                            .extend(data.values().filter(|v| v.len() >= 4).cloned());
+                    }
+                    variables
+                        .sources
+                        .insert((reference.kind.clone(), reference.name.clone()), data);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.error(Some(ks), "live", &e);
+                    return None;
+                }
+            }
+        }
+        match render::render(&checkout.root, ks, &variables) {
+            Ok(objects) => {
+                info!(kustomization = %ks, objects = objects.len(), "Rendered");
+                Some(objects)
+            }
+            Err(e) => {
+                self.error(Some(ks), "render", &e);
+                None
+            }
+        }
+    }
+
+    fn compare(&mut self, checkout: &Checkout, rendered: &[Rendered], state: &LiveState) {
+        let policy = &self.settings.policy;
+        let all_rendered: BTreeSet<ObjectKey> = rendered
+            .iter()
+            .flat_map(|r| r.objects.iter().flatten())
+            .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+            .collect();
+        let composite_kinds = classify::owner::composite_kinds(
+            rendered
+                .iter()
+                .flat_map(|r| r.objects.iter().flatten())
+                .chain(state.objects().map(|(_, o)| o)),
+        );
+        let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
+        let mut findings = Vec::new();
+        for Rendered { ks, objects } in rendered {
+            let ctx = Context {
+                cluster: &self.settings.cluster,
+                kustomization: Some(ks),
+                revision: checkout.revision.as_deref(),
+                ignore: &self.settings.ignore,
+                controllers: &self.settings.controllers,
+                composite_kinds: &composite_kinds,
+            };
+            if ks.spec.suspend {
+                let since = ks
+                    .suspended_since
+                    .as_deref()
+                    .map(|s| format!(" since {s}"))
+                    .unwrap_or_default();
+                self.warnings.push(Warning {
+                    kustomization: Some(ks.id()),
+                    message: format!(
+                        "Kustomization {} is suspended{since}: the cluster can drift from git silently; resume it with `flux resume kustomization {} -n {}`",
+                        ks.id(),
+                        ks.name,
+                        ks.namespace
+                    ),
+                });
+            }
+            self.entries.push(KustomizationEntry {
+                namespace: ks.namespace.clone(),
+                name: ks.name.clone(),
+                path: ks.spec.path.clone(),
+                revision: checkout.revision.clone(),
+                applied_revision: ks.status.last_applied_revision.clone(),
+                suspended: ks.spec.suspend,
+                suspended_since: ks.suspended_since.clone(),
+                objects: objects.as_ref().map_or(0, Vec::len),
+                error: objects.is_none().then(|| {
+                    self.errors
+                        .iter()
+                        .filter(|e| e.kustomization.as_deref() == Some(&ks.id()))
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
+            });
+            let Some(objects) = objects else { continue };
+            let mut mine = BTreeSet::new();
+            for desired in objects {
+                let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+                    continue;
+                };
+                mine.insert(key.clone());
+                reported.insert(key.clone());
+                if let Some(diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy)
+                    && (diff.drift != diff::Drift::Modified
+                        || !diff.changes.is_empty()
+                        || is_crossplane(&diff, &composite_kinds))
+                {
+                    findings.push(classify::classify(diff, &ctx));
+                }
+            }
+            for (key, live, why) in orphans_of(ks, &mine, &all_rendered, state) {
+                if reported.insert(key.clone()) {
+                    let object = ObjectRef::of(live).expect("indexed objects have an identity");
+                    findings.push(classify::classify(
+                        ObjectDiff::orphan(live, object, why),
+                        &ctx,
+                    ));
+                }
+            }
+        }
+        for (key, live, owner_ks, why) in
+            platform_orphans(rendered, &all_rendered, &reported, state)
+        {
+            let object = ObjectRef::of(live).expect("indexed objects have an identity");
+            let ctx = Context {
+                cluster: &self.settings.cluster,
+                kustomization: owner_ks,
+                revision: checkout.revision.as_deref(),
+                ignore: &self.settings.ignore,
+                controllers: &self.settings.controllers,
+                composite_kinds: &composite_kinds,
+            };
+            reported.insert(key.clone());
+            findings.push(classify::classify(
+                ObjectDiff::orphan(live, object, why),
+                &ctx,
+            ));
+        }
+        scrub(&mut findings, &self.secret_values);
+        self.findings = findings;
+    }
+
+    fn finish(self, checkout: Option<&Checkout>) -> Report {
+        let source = match checkout {
+            Some(c) => Source {
+                url: c.url.clone(),
+                revision: c.revision.clone(),
+                note: c.note.clone(),
+            },
+            None => Source {
+                url: self.settings.repo.display().to_string(),
+                revision: None,
+                note: None,
+            },
+        };
+        let mut report = Report {
+            schema: report::SCHEMA,
+            run: Run {
+                id: uuid::Uuid::new_v4().to_string(),
+                started_at: self.started_at,
+                finished_at: now(),
+                cluster: self.settings.cluster.clone(),
+                source,
+            },
+            summary: Default::default(),
+            kustomizations: self.entries,
+            findings: self.findings,
+            errors: self.errors,
+            warnings: self.warnings,
+        };
+        report.summarize();
+        report
+    }
+}
+
+/// A rendered object with no changes is still a finding when Crossplane also controls it.
+fn is_crossplane(diff: &ObjectDiff<'_>, composite_kinds: &BTreeSet<String>) -> bool {
+    diff.live
+        .is_some_and(|l| classify::owner::composite(l, composite_kinds).is_some())
+}
+
+/// The types whose live objects are needed: everything rendered or inventoried.
+fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<(String, String)> {
+    let mut types = BTreeSet::new();
+    for r in rendered {
+        for o in r.objects.iter().flatten() {
+            if let Some(key) = ObjectRef::of(o).map(|r| r.key()) {
+                types.insert((key.group, key.kind));
+            }
+        }
+        for entry in r.ks.status.inventory.iter().flat_map(|i| &i.entries) {
+            if let Some(key) = ObjectKey::from_inventory_id(&entry.id) {
+                types.insert((key.group, key.kind));
+            }
+        }
+    }
+    types
+}
+
+/// Live objects a Kustomization owns (by its inventory or Flux's owner labels)
+/// that no render has any more.
+fn orphans_of<'s>(
+    ks: &Kustomization,
+    mine: &BTreeSet<ObjectKey>,
+    all_rendered: &BTreeSet<ObjectKey>,
+    state: &'s LiveState,
+) -> Vec<(ObjectKey, &'s Object, String)> {
+    let mut out = Vec::new();
+    for entry in ks.status.inventory.iter().flat_map(|i| &i.entries) {
+        let Some(key) = ObjectKey::from_inventory_id(&entry.id) else {
+            continue;
+        };
+        if mine.contains(&key) || all_rendered.contains(&key) {
+            continue;
+        }
+        if let Some(live) = state.get(&key) {
+            out.push((
+                key,
+                live,
+                format!(
+                    "in the inventory of Kustomization {} but no longer in its render",
+                    ks.id()
+                ),
+            ));
+        }
+    }
+    for (key, live) in state.objects() {
+        let labelled = object::label(live, classify::owner::FLUX_NAME_LABEL)
+            == Some(ks.name.as_str())
+            && object::label(live, classify::owner::FLUX_NAMESPACE_LABEL)
+                == Some(ks.namespace.as_str());
+        if labelled && !all_rendered.contains(key) && !out.iter().any(|(k, _, _)| k == key) {
+            out.push((
+                key.clone(),
+                live,
+                format!(
+                    "labelled as applied by Kustomization {} but in no render",
+                    ks.id()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
+/// has, tied to the Kustomization that renders objects of the same kind in the
+/// same namespace (or of the same kind anywhere) when there is exactly one.
+/// Objects that a Kustomization which failed to render may own are left out:
+/// a broken render must not raise false orphans.
+fn platform_orphans<'r, 's>(
+    rendered: &'r [Rendered],
+    all_rendered: &BTreeSet<ObjectKey>,
+    reported: &BTreeSet<ObjectKey>,
+    state: &'s LiveState,
+) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
+    let failed: Vec<&Kustomization> = rendered
+        .iter()
+        .filter(|r| r.objects.is_none())
+        .map(|r| &r.ks)
+        .collect();
+    let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&'r Rendered> {
+        rendered
+            .iter()
+            .filter(|r| {
+                r.objects
+                    .iter()
+                    .flatten()
+                    .filter_map(ObjectRef::of)
+                    .any(|o| {
+                        let k = o.key();
+                        k.group == key.group
+                            && k.kind == key.kind
+                            && (!same_namespace || k.namespace == key.namespace)
+                    })
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (key, live) in state.objects() {
+        if object::label(live, classify::owner::MANAGED_BY) != Some("flux")
+            || all_rendered.contains(key)
+            || reported.contains(key)
+        {
+            continue;
+        }
+        let owned_by_failed = failed.iter().any(|ks| {
+            object::label(live, classify::owner::FLUX_NAME_LABEL) == Some(ks.name.as_str())
+                || ks
+                    .status
+                    .inventory
+                    .iter()
+                    .flat_map(|i| &i.entries)
+                    .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
+        });
+        if owned_by_failed {
+            continue;
+        }
+        let candidates = match renders_like(key, true) {
+            same_ns if same_ns.len() == 1 => same_ns,
+            _ => renders_like(key, false),
+        };
+        let owner = (candidates.len() == 1).then(|| candidates[0]);
+        if owner.is_some_and(|r| r.objects.is_none()) {
+            continue;
+        }
+        let why = match owner {
+            Some(r) => format!(
+                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects here",
+                r.ks.id(),
+                key.kind
+            ),
+            None => {
+                "labelled app.kubernetes.io/managed-by=flux but in no render of any Kustomization"
+                    .to_string()
+            }
+        };
+        out.push((key.clone(), live, owner.map(|r| &r.ks), why));
+    }
+    out
+}
+
+/// Replaces any value read from a Secret (for substitution) wherever it
+/// appears in a finding's values: a Secret value substituted into a ConfigMap
+/// must not leak through that ConfigMap's diff.
+fn scrub(findings: &mut [Finding], secrets: &BTreeSet<String>) {
+    if secrets.is_empty() {
+        return;
+    }
+    fn walk(value: &mut Value, secrets: &BTreeSet<String>) {
+        match value {
+            Value::String(s) if secrets.iter().any(|secret| s.contains(secret.as_str())) => {
+                *s = diff::mask::MASK.to_string();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, secrets)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, secrets)),
+            _ => {}
+        }
+    }
+    for change in findings.iter_mut().flat_map(|f| f.changes.iter_mut()) {
+        for value in [&mut change.desired, &mut change.live]
+            .into_iter()
+            .flatten()
+        {
+            walk(value, secrets);
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,1 +1,72 @@
-fn main() {}
+//! The `drift-check` binary: parse arguments, set up logging, run the
+//! library, map the outcome to an exit code.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use drift_check::cli::{Cli, Command, LogFormat};
+use drift_check::config::Settings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("drift-check: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Check(args) => {
+            let settings = Settings::new(&args.common, args.output)?;
+            let report = drift_check::check(&settings).await;
+            stdout.write_all(report.render(settings.output).as_bytes())?;
+            Ok(report.exit_code())
+        }
+        Command::Render(args) => {
+            let settings = Settings::new(&args, None)?;
+            let (rendered, errors) = drift_check::render(&settings).await;
+            for (ks, objects) in &rendered {
+                for object in objects.iter().flatten() {
+                    let mut object = object.clone();
+                    drift_check::diff::mask::secret_object(&mut object);
+                    writeln!(stdout, "---\n# Kustomization {ks}")?;
+                    stdout.write_all(drift_check::yaml::to_string(&object).as_bytes())?;
+                }
+            }
+            for e in &errors {
+                let scope = e
+                    .kustomization
+                    .as_deref()
+                    .map(|k| format!(" {k}"))
+                    .unwrap_or_default();
+                eprintln!("drift-check: {}{scope}: {}", e.stage, e.message);
+            }
+            Ok(if errors.is_empty() { 0 } else { 2 })
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let json = match cli.log_format {
+        Some(format) => format == LogFormat::Json,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -193,9 +193,10 @@ fn object_explanation(
         {
             let applied_sha = revision_commit(applied);
             let checked_sha = revision_commit(checked);
-            if !applied_sha.is_empty()
-                && !(applied_sha.starts_with(checked_sha) || checked_sha.starts_with(applied_sha))
-            {
+            let same = applied_sha.is_empty()
+                || applied_sha.starts_with(checked_sha)
+                || checked_sha.starts_with(applied_sha);
+            if !same {
                 return Some(format!(
                     "reconcile pending: Flux last applied {applied}, git is at {checked}"
                 ));
@@ -255,10 +256,7 @@ fn remedy(
     composite: Option<&str>,
     ks: Option<&Kustomization>,
 ) -> String {
-    let path = ks.map_or_else(
-        || "the infra repo".to_string(),
-        |k| format!("git at {}", k.spec.path),
-    );
+    let path = ks.map_or_else(|| "the infra repo".to_string(), |k| k.spec.path.clone());
     let composite = match composite {
         Some("") | None => "its composite resource".to_string(),
         Some(c) if c.contains('/') => format!("the composite {c}"),
@@ -266,7 +264,7 @@ fn remedy(
     };
     match (drift, owner) {
         (Drift::Conflict, _) => format!(
-            "Flux and Crossplane both manage this object: patch {composite} instead of the object, and remove the object from {path} or from the Composition so one owner remains"
+            "Flux and Crossplane both manage this object: patch {composite} instead of the object, and remove the object from {path} in git or from the Composition, so that one owner remains"
         ),
         (_, Owner::Crossplane) => format!("patch {composite} instead of the object"),
         (Drift::Missing, Owner::Flux) => match ks {
@@ -277,7 +275,7 @@ fn remedy(
             None => "find out who deleted it, then let Flux re-create it".to_string(),
         },
         (Drift::Orphaned, Owner::Flux) => {
-            format!("delete it, or add it to {path} through a PR if it should stay")
+            format!("delete it, or add it to {path} in git through a PR if it should stay")
         }
         (_, Owner::Flux) => {
             format!("revert the manual change and make it through a git PR to {path}")

@@ -67,7 +67,7 @@ fn a_kubectl_edit_is_unexplained_flux_drift_with_a_git_remedy() {
     );
     assert_eq!(
         f.remedy,
-        "revert the manual change and make it through a git PR to git at ./infra/k8s/docs"
+        "revert the manual change and make it through a git PR to ./infra/k8s/docs"
     );
     assert_eq!(f.fingerprint.len(), 16);
 }
@@ -121,7 +121,7 @@ fn a_pending_reconcile_explains_drift() {
 
 #[test]
 fn flux_opt_out_annotations_explain_drift() {
-    for (value, want) in [("disabled", true)] {
+    for (value, want) in [("disabled", true), ("enabled", false)] {
         let mut desired = deploy(2, json!({}), json!([]));
         desired["metadata"]["annotations"] =
             json!({"kustomize.toolkit.fluxcd.io/reconcile": value});
@@ -131,7 +131,7 @@ fn flux_opt_out_annotations_explain_drift() {
             &ks(false),
             &[],
         );
-        assert_eq!(f.explained, want);
+        assert_eq!(f.explained, want, "{value}");
     }
     let mut ignored = deploy(2, json!({}), json!([]));
     ignored["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/ssa": "Ignore"});

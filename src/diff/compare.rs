@@ -199,20 +199,20 @@ impl<'a> Comparison<'a> {
         if normalize::is_server_default(self.kind, &field_refs, live, parent) {
             return;
         }
-        if let (Value::Object(map), Added::Field) = (live, what) {
-            if !map.is_empty() {
-                // Report the fields a person set, not the map holding them;
-                // a list item is reported whole (an env var, a container).
-                let parent = live.clone();
-                for (key, value) in map {
-                    path.push(key.clone());
-                    fields.push(key.clone());
-                    self.added(value, &parent, Added::Field, path, fields);
-                    path.pop();
-                    fields.pop();
-                }
-                return;
+        if let (Value::Object(map), Added::Field) = (live, what)
+            && !map.is_empty()
+        {
+            // Report the fields a person set, not the map holding them;
+            // a list item is reported whole (an env var, a container).
+            let parent = live.clone();
+            for (key, value) in map {
+                path.push(key.clone());
+                fields.push(key.clone());
+                self.added(value, &parent, Added::Field, path, fields);
+                path.pop();
+                fields.pop();
             }
+            return;
         }
         self.changes.push(Change {
             path: pointer(path.iter()),

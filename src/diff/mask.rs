@@ -1,7 +1,7 @@
 //! Secret values never leave the process.
 //!
 //! Changes to a Secret's `data` or `stringData` keep their paths but lose their
-//! values, the way Flux masks Secrets in its diffs (fluxcd/pkg `ssa` `MaskSecret`):
+//! values, the way Flux masks Secrets in its diffs (fluxcd/pkg `ssa/jsondiff/mask.go`):
 //! `***` for a value that was added or removed, `*** (before)` and `*** (after)`
 //! for one that changed.
 
@@ -23,6 +23,19 @@ pub fn secret_changes(changes: &mut [Change]) {
         };
         change.desired = change.desired.as_ref().map(|v| masked(v, desired));
         change.live = change.live.as_ref().map(|v| masked(v, live));
+    }
+}
+
+/// Masks every value of a Secret object's `data` and `stringData`, keeping
+/// the keys: for printing rendered objects (`drift-check render`).
+pub fn secret_object(object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(value) = object.get_mut(field) {
+            *value = masked(value, MASK);
+        }
     }
 }
 
@@ -58,6 +71,19 @@ mod tests {
             time: None,
             explanation: None,
         }
+    }
+
+    #[test]
+    fn masks_a_whole_secret_but_keeps_its_keys() {
+        let mut secret = json!({"kind": "Secret", "data": {"a": "YQ=="}, "stringData": {"b": "b"}, "type": "Opaque"});
+        secret_object(&mut secret);
+        assert_eq!(
+            secret,
+            json!({"kind": "Secret", "data": {"a": "***"}, "stringData": {"b": "***"}, "type": "Opaque"})
+        );
+        let mut cm = json!({"kind": "ConfigMap", "data": {"a": "1"}});
+        secret_object(&mut cm);
+        assert_eq!(cm, json!({"kind": "ConfigMap", "data": {"a": "1"}}));
     }
 
     #[test]

@@ -69,15 +69,16 @@ pub fn drop_null_fields(value: &mut Value) {
     }
 }
 
-/// Container ports and Service ports without `protocol` get `TCP`, as Flux
-/// does before server-side apply (ssa/normalize.go: the API server rejects an
-/// apply whose list-map item omits a key field, and defaults it to TCP).
+/// Container ports and Service ports without `protocol` get `TCP`. Flux does
+/// this before server-side apply for `containers` and Service ports
+/// (fluxcd/pkg `ssa/normalize/normalize.go`, `normalizePodProtoDefault`: the
+/// API server rejects an apply whose list-map item omits the `protocol` key);
+/// the API server defaults init and ephemeral containers' ports the same way,
+/// so they are set here too, or their keyed items would not match live.
 pub fn set_port_protocol_defaults(object: &mut Value) {
     let is_service = object.get("kind").and_then(Value::as_str) == Some("Service");
-    if is_service {
-        if let Some(Value::Array(ports)) = object.pointer_mut("/spec/ports") {
-            ports.iter_mut().for_each(default_protocol);
-        }
+    if is_service && let Some(Value::Array(ports)) = object.pointer_mut("/spec/ports") {
+        ports.iter_mut().for_each(default_protocol);
     }
     set_container_port_protocols(object);
 }
@@ -86,15 +87,14 @@ fn set_container_port_protocols(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                if matches!(
+                let is_containers = matches!(
                     key.as_str(),
                     "containers" | "initContainers" | "ephemeralContainers"
-                ) {
-                    if let Value::Array(containers) = child {
-                        for container in containers.iter_mut() {
-                            if let Some(Value::Array(ports)) = container.get_mut("ports") {
-                                ports.iter_mut().for_each(default_protocol);
-                            }
+                );
+                if is_containers && let Value::Array(containers) = child {
+                    for container in containers.iter_mut() {
+                        if let Some(Value::Array(ports)) = container.get_mut("ports") {
+                            ports.iter_mut().for_each(default_protocol);
                         }
                     }
                 }

@@ -1,0 +1,167 @@
+//! Stage `report`: the run's result, for people and machines.
+//!
+//! Input: findings, errors and per-Kustomization facts. Output: a [`Report`]
+//! printed as text (grouped by Kustomization, for people), JSON (the stable
+//! `drift-check/v1` schema) or markdown. The exit code follows from it.
+
+mod markdown;
+mod text;
+
+use serde::Serialize;
+
+use crate::classify::Finding;
+
+/// The JSON schema id. Fields are added to it, never renamed.
+pub const SCHEMA: &str = "drift-check/v1";
+
+/// Everything a run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub run: Run,
+    pub summary: Summary,
+    pub kustomizations: Vec<KustomizationEntry>,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ErrorEntry>,
+    /// Things an operator should know that are not drift (a suspension).
+    pub warnings: Vec<Warning>,
+}
+
+/// When and against what the run happened.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    pub id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub cluster: String,
+    pub source: Source,
+}
+
+/// The git source that was rendered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Source {
+    pub url: String,
+    /// The commit checked, `None` when unknown (a plain local directory).
+    pub revision: Option<String>,
+    /// How the source was read, when it matters (a local directory, uncommitted changes).
+    pub note: Option<String>,
+}
+
+/// Counts for a glance.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub kustomizations: usize,
+    pub objects: usize,
+    pub findings: usize,
+    pub unexplained: usize,
+    pub errors: usize,
+}
+
+/// One Kustomization of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct KustomizationEntry {
+    pub namespace: String,
+    pub name: String,
+    pub path: String,
+    /// The commit its render came from.
+    pub revision: Option<String>,
+    /// `status.lastAppliedRevision`.
+    pub applied_revision: Option<String>,
+    pub suspended: bool,
+    /// When it was suspended, from managedFields.
+    pub suspended_since: Option<String>,
+    /// How many objects it renders.
+    pub objects: usize,
+    /// Why it could not be checked.
+    pub error: Option<String>,
+}
+
+impl KustomizationEntry {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Something that could not be checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorEntry {
+    pub kustomization: Option<String>,
+    /// The pipeline stage: `config`, `source`, `discover`, `render`, `live`, ...
+    pub stage: String,
+    pub message: String,
+}
+
+/// Not drift, but worth a look.
+#[derive(Clone, Debug, Serialize)]
+pub struct Warning {
+    pub kustomization: Option<String>,
+    pub message: String,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// For people: grouped by Kustomization.
+    #[default]
+    Text,
+    /// The `drift-check/v1` schema.
+    Json,
+    /// For pull requests and wikis.
+    Markdown,
+}
+
+impl Report {
+    /// Fills in the summary from the lists.
+    pub fn summarize(&mut self) {
+        self.summary = Summary {
+            kustomizations: self.kustomizations.len(),
+            objects: self.kustomizations.iter().map(|k| k.objects).sum(),
+            findings: self.findings.len(),
+            unexplained: self.findings.iter().filter(|f| !f.explained).count(),
+            errors: self.errors.len(),
+        };
+    }
+
+    /// `check`'s exit code, as `kubectl diff` and `flux diff` use them:
+    /// 2 when something could not be checked, 1 for unexplained drift, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.findings.iter().any(|f| !f.explained) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The report in the chosen format.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => text::render(self),
+            Format::Json => {
+                let mut json = serde_json::to_string_pretty(self)
+                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+                json.push('\n');
+                json
+            }
+            Format::Markdown => markdown::render(self),
+        }
+    }
+}
+
+/// A value as one short line: strings quoted, long values cut.
+pub(crate) fn short(value: &serde_json::Value) -> String {
+    const MAX: usize = 120;
+    let text = value.to_string();
+    if text.chars().count() <= MAX {
+        text
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+use super::*;
+
+fn report(errors: usize, unexplained: bool) -> Report {
+    let mut r = Report {
+        schema: SCHEMA,
+        run: Run {
+            id: "r".into(),
+            started_at: "2026-11-24T02:00:00Z".into(),
+            finished_at: "2026-11-24T02:00:05Z".into(),
+            cluster: "prod".into(),
+            source: Source {
+                url: "./infra".into(),
+                revision: None,
+                note: None,
+            },
+        },
+        summary: Summary::default(),
+        kustomizations: vec![],
+        findings: vec![],
+        errors: (0..errors)
+            .map(|_| ErrorEntry {
+                kustomization: None,
+                stage: "render".into(),
+                message: "x".into(),
+            })
+            .collect(),
+        warnings: vec![],
+    };
+    if unexplained {
+        r.findings.push(crate::classify::Finding {
+            kustomization: None,
+            object: crate::object::ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: None,
+                name: "c".into(),
+            },
+            drift: crate::diff::Drift::Orphaned,
+            owner: crate::classify::Owner::Flux,
+            explained: false,
+            explanation: None,
+            changes: vec![],
+            fingerprint: "f".into(),
+            remedy: "delete it".into(),
+            message: None,
+        });
+    }
+    r.summarize();
+    r
+}
+
+#[test]
+fn exit_codes_follow_kubectl_diff() {
+    assert_eq!(report(0, false).exit_code(), 0);
+    assert_eq!(report(0, true).exit_code(), 1);
+    assert_eq!(report(1, true).exit_code(), 2);
+    assert_eq!(report(1, false).exit_code(), 2);
+}
+
+#[test]
+fn the_json_report_has_the_v1_top_level_keys() {
+    let json: serde_json::Value =
+        serde_json::from_str(&report(0, true).render(Format::Json)).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "schema",
+            "run",
+            "summary",
+            "kustomizations",
+            "findings",
+            "errors",
+            "warnings"
+        ]
+    );
+    assert_eq!(json["schema"], "drift-check/v1");
+    assert_eq!(json["summary"]["unexplained"], 1);
+}

@@ -1,0 +1,169 @@
+//! The binary's outputs: every format names every case, and never a Secret value.
+
+use base64::Engine;
+
+use crate::util::run;
+
+const CHECK: &[&str] = &[
+    "check",
+    "--config",
+    "fixtures/drift-check.yaml",
+    "--repo",
+    "fixtures/infra-repo",
+    "--live-snapshot",
+    "fixtures/live/prod",
+];
+
+fn check(format: &str) -> crate::util::Output {
+    let mut args = CHECK.to_vec();
+    args.extend(["-o", format]);
+    run(&args)
+}
+
+#[test]
+fn no_output_format_or_log_contains_a_secret_value() {
+    let secrets = ["s3cr3t-from-git", "hunter2-changed-live"];
+    let mut needles: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+    needles.extend(
+        secrets
+            .iter()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+    );
+    for format in ["text", "json", "markdown"] {
+        let out = check(format);
+        assert_eq!(out.code, 1, "{format}: {}", out.stderr);
+        for needle in &needles {
+            assert!(
+                !out.stdout.contains(needle.as_str()),
+                "{format} stdout contains {needle}"
+            );
+            assert!(
+                !out.stderr.contains(needle.as_str()),
+                "{format} logs contain {needle}"
+            );
+        }
+        assert!(
+            out.stdout.contains("alertmanager-matrix"),
+            "{format} does not name the Secret"
+        );
+    }
+    let rendered = run(&[
+        "render",
+        "--repo",
+        "fixtures/infra-repo",
+        "--live-snapshot",
+        "fixtures/live/prod",
+        "-k",
+        "monitoring",
+    ]);
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    assert!(
+        rendered.stdout.contains("name: alertmanager-matrix"),
+        "{}",
+        rendered.stdout
+    );
+    for needle in &needles {
+        assert!(
+            !rendered.stdout.contains(needle.as_str()),
+            "render shows {needle}"
+        );
+        assert!(
+            !rendered.stderr.contains(needle.as_str()),
+            "render logs {needle}"
+        );
+    }
+}
+
+#[test]
+fn the_text_report_names_every_case_grouped_by_kustomization() {
+    let out = check("text");
+    assert_eq!(out.code, 1);
+    for expected in [
+        "flux-system/docs (./infra/k8s/docs",
+        "UNEXPLAINED modified  Deployment/docs/docs-portal  (owner: flux)",
+        "/spec/replicas: 2 → 5  by kubectl-edit at 2026-11-20T08:15:00Z",
+        "/spec/template/spec/containers/0/env/1: added {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}  by kubectl-set",
+        "UNEXPLAINED missing   ClusterRoleBinding/system:konnectivity-server  (owner: flux)",
+        "UNEXPLAINED orphaned  NetworkPolicy/docs/allow-debug-ingress  (owner: flux)",
+        "UNEXPLAINED conflict  HTTPRoute/tenants/acme-portal  (owner: crossplane)",
+        "UNEXPLAINED modified  Secret/monitoring/alertmanager-matrix  (owner: flux)",
+        "explained   modified  Deployment/monitoring/grafana",
+        "explained   modified  Composition/planaclient-v18",
+        "warning: Kustomization flux-system/crossplane is suspended",
+        "remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn the_markdown_report_has_a_table_per_kustomization() {
+    let out = check("markdown");
+    assert!(
+        out.stdout.starts_with("# drift-check: cluster `prod`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("## flux-system/docs — `./infra/k8s/docs`")
+    );
+    assert!(
+        out.stdout.contains(
+            "| **unexplained** | conflict | `HTTPRoute/tenants/acme-portal` | crossplane |"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn the_json_report_follows_the_v1_schema() {
+    let out = check("json");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["schema"], "drift-check/v1");
+    for key in ["id", "started_at", "finished_at", "cluster", "source"] {
+        assert!(report["run"].get(key).is_some(), "run.{key}");
+    }
+    assert_eq!(report["run"]["cluster"], "prod");
+    let k = &report["kustomizations"][0];
+    for key in [
+        "namespace",
+        "name",
+        "path",
+        "revision",
+        "applied_revision",
+        "suspended",
+        "objects",
+        "error",
+    ] {
+        assert!(k.get(key).is_some(), "kustomizations[].{key}");
+    }
+    let f = &report["findings"][0];
+    for key in [
+        "kustomization",
+        "object",
+        "drift",
+        "owner",
+        "explained",
+        "explanation",
+        "changes",
+        "fingerprint",
+    ] {
+        assert!(f.get(key).is_some(), "findings[].{key}");
+    }
+    for key in ["apiVersion", "kind", "namespace", "name"] {
+        assert!(f["object"].get(key).is_some(), "object.{key}");
+    }
+}
+
+#[test]
+fn the_readme_first_command_is_the_one_tested_here() {
+    let readme = std::fs::read_to_string(crate::util::root().join("README.md")).unwrap();
+    let first = readme.lines().find(|l| l.starts_with("cargo run")).unwrap();
+    assert_eq!(first, format!("cargo run -q -- {}", CHECK.join(" ")));
+}

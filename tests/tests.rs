@@ -1,0 +1,7 @@
+//! Integration tests: the whole pipeline on the shipped fixtures, the binary's
+//! outputs and exit codes, and bad input.
+
+mod bad_input;
+mod fixture_platform;
+mod outputs;
+mod util;
