@@ -45,10 +45,27 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, env = "DRIFT_CHECK_OUTPUT")]
     pub output: Option<Format>,
+
+    /// How to compare: `local` (read-only: get/list) or `server` (server-side
+    /// apply dry-run as kustomize-controller: what Flux itself would change;
+    /// needs `patch` permission).
+    #[arg(long, value_enum, env = "DRIFT_CHECK_DIFF_MODE")]
+    pub diff_mode: Option<DiffMode>,
+}
+
+/// How rendered objects are compared with the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffMode {
+    /// Compare the render with the live objects (needs only get/list).
+    #[default]
+    Local,
+    /// Compare the result of a server-side apply dry-run with the live objects.
+    Server,
 }
 
 /// Flags shared by `check` and `render`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct CommonArgs {
     /// Config file (YAML). Flags and environment variables override it.
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
@@ -79,9 +96,27 @@ pub struct CommonArgs {
     pub kustomizations: Vec<String>,
 
     /// Cluster name for reports and fingerprints. Default: the snapshot
-    /// directory's name.
+    /// directory's name, or the kubeconfig context.
     #[arg(long, env = "DRIFT_CHECK_CLUSTER")]
     pub cluster: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster
+    /// service account).
+    #[arg(long, env = "DRIFT_CHECK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, env = "DRIFT_CHECK_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Only Kustomizations whose source is this GitRepository (`namespace/name`)
+    /// are rendered; the others are listed as skipped. Default: all.
+    #[arg(long, value_name = "NAMESPACE/NAME", env = "DRIFT_CHECK_SOURCE")]
+    pub source: Option<String>,
+
+    /// Limit for each API request, in seconds.
+    #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
 }
 
 /// Log formats.

@@ -24,15 +24,19 @@ pub mod selector;
 pub mod source;
 pub mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
 
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::classify::{Context, Finding};
+use crate::cli::DiffMode;
 use crate::config::Settings;
 use crate::diff::ObjectDiff;
 use crate::discover::Kustomization;
+use crate::live::cluster::Cluster;
 use crate::live::snapshot::Snapshot;
 use crate::live::{LiveSource, LiveState};
 use crate::object::{Object, ObjectKey, ObjectRef};
@@ -49,12 +53,22 @@ pub async fn check(settings: &Settings) -> Report {
             return run.finish(None);
         }
     };
-    let snapshot = Snapshot::load(&settings.live_snapshot);
-    for e in snapshot.errors() {
-        run.error(None, "live", e);
+    match run.open_live().await {
+        Some(Live::Snapshot(snapshot)) => run.check(&checkout, &snapshot).await,
+        Some(Live::Cluster(cluster)) => {
+            run.check(&checkout, &cluster).await;
+            run.api_requests = Some(cluster.requests());
+            info!(requests = cluster.requests(), "API requests made");
+        }
+        None => {}
     }
-    run.check(&checkout, &snapshot).await;
     run.finish(Some(&checkout))
+}
+
+/// Where the live state comes from.
+enum Live {
+    Snapshot(Snapshot),
+    Cluster(Cluster),
 }
 
 /// Runs `render`: each selected Kustomization with its objects (`None` when
@@ -70,15 +84,21 @@ pub async fn render(
             return (Vec::new(), run.errors);
         }
     };
-    let snapshot = Snapshot::load(&settings.live_snapshot);
-    for e in snapshot.errors() {
-        run.error(None, "live", e);
-    }
-    let kustomizations = run.discover(&checkout, &snapshot).await;
     let mut out = Vec::new();
-    for ks in kustomizations {
-        let rendered = run.render(&checkout, &ks, &snapshot).await;
-        out.push((ks, rendered));
+    match run.open_live().await {
+        Some(Live::Snapshot(snapshot)) => {
+            for ks in run.discover(&checkout, &snapshot).await {
+                let rendered = run.render(&checkout, &ks, &snapshot).await;
+                out.push((ks, rendered));
+            }
+        }
+        Some(Live::Cluster(cluster)) => {
+            for ks in run.discover(&checkout, &cluster).await {
+                let rendered = run.render(&checkout, &ks, &cluster).await;
+                out.push((ks, rendered));
+            }
+        }
+        None => {}
     }
     (out, run.errors)
 }
@@ -86,7 +106,11 @@ pub async fn render(
 /// The state of one run.
 struct Pipeline<'a> {
     settings: &'a Settings,
+    /// The cluster's name in reports and fingerprints.
+    cluster: String,
     started_at: String,
+    /// Requests made to the API server, when there is one.
+    api_requests: Option<usize>,
     errors: Vec<ErrorEntry>,
     warnings: Vec<Warning>,
     entries: Vec<KustomizationEntry>,
@@ -105,7 +129,9 @@ impl<'a> Pipeline<'a> {
     fn new(settings: &'a Settings) -> Self {
         Self {
             settings,
+            cluster: settings.cluster.clone().unwrap_or_else(|| "default".into()),
             started_at: now(),
+            api_requests: None,
             errors: Vec::new(),
             warnings: Vec::new(),
             entries: Vec::new(),
@@ -120,7 +146,7 @@ impl<'a> Pipeline<'a> {
         stage: &str,
         error: &dyn std::error::Error,
     ) {
-        let message = chain(error);
+        let message = error_chain(error);
         warn!(kustomization = kustomization.map(Kustomization::id), stage, error = %message, "Could not check");
         self.errors.push(ErrorEntry {
             kustomization: kustomization.map(Kustomization::id),
@@ -129,10 +155,38 @@ impl<'a> Pipeline<'a> {
         });
     }
 
+    /// Opens the live source: the snapshot, or a client for the cluster.
+    async fn open_live(&mut self) -> Option<Live> {
+        if let Some(dir) = &self.settings.live_snapshot {
+            let snapshot = Snapshot::load(dir);
+            for e in snapshot.errors() {
+                self.error(None, "live", e);
+            }
+            return Some(Live::Snapshot(snapshot));
+        }
+        match Cluster::connect(&self.settings.cluster_options).await {
+            Ok(cluster) => {
+                if self.settings.cluster.is_none() {
+                    self.cluster = cluster.name().to_string();
+                }
+                Some(Live::Cluster(cluster))
+            }
+            Err(e) => {
+                self.error(None, "live", &e);
+                None
+            }
+        }
+    }
+
     async fn check<S: LiveSource>(&mut self, checkout: &Checkout, live: &S) {
         let kustomizations = self.discover(checkout, live).await;
         let mut rendered = Vec::new();
         for ks in kustomizations {
+            if let Some(reason) = self.skip_reason(&ks) {
+                info!(kustomization = %ks, reason, "Skipped");
+                self.entries.push(KustomizationEntry::skipped(&ks, reason));
+                continue;
+            }
             let objects = self.render(checkout, &ks, live).await;
             rendered.push(Rendered { ks, objects });
         }
@@ -146,7 +200,69 @@ impl<'a> Pipeline<'a> {
             types = types.len(),
             "Read live state"
         );
-        self.compare(checkout, &rendered, &state);
+        let dry_runs = match self.settings.diff_mode {
+            DiffMode::Server => self.dry_runs(&rendered, &state, live).await,
+            DiffMode::Local => BTreeMap::new(),
+        };
+        self.compare(checkout, &rendered, &state, &dry_runs);
+    }
+
+    /// Why a Kustomization is not rendered: its source is not the infra repo.
+    fn skip_reason(&self, ks: &Kustomization) -> Option<String> {
+        let (namespace, name) = self.settings.source.as_ref()?;
+        let source = &ks.spec.source_ref;
+        let source_namespace = ks.source_namespace();
+        let ours =
+            source.kind == "GitRepository" && source.name == *name && source_namespace == namespace;
+        (!ours).then(|| {
+            format!(
+                "its source {}/{}/{} is not the infra repo GitRepository/{namespace}/{name}",
+                source.kind, source_namespace, source.name
+            )
+        })
+    }
+
+    /// Server mode: what Flux would make of each rendered object that exists
+    /// live, from a server-side apply dry-run. A failed dry-run is an error for
+    /// its Kustomization; the object is then compared locally.
+    async fn dry_runs<S: LiveSource>(
+        &mut self,
+        rendered: &[Rendered],
+        state: &LiveState,
+        live: &S,
+    ) -> BTreeMap<ObjectKey, Object> {
+        let mut work = Vec::new();
+        for r in rendered {
+            for desired in r.objects.iter().flatten() {
+                let Some(key) = ObjectRef::of(desired).map(|o| o.key()) else {
+                    continue;
+                };
+                if state.get(&key).is_some() {
+                    let mut applied = desired.clone();
+                    diff::normalize::desired(&mut applied);
+                    work.push((&r.ks, key, applied));
+                }
+            }
+        }
+        let concurrency = self.settings.cluster_options.concurrency;
+        let results: Vec<_> = futures::stream::iter(work)
+            .map(|(ks, key, applied)| async move {
+                let result = live.dry_run(&applied).await;
+                (ks, key, result)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut out = BTreeMap::new();
+        for (ks, key, result) in results {
+            match result {
+                Ok(object) => {
+                    out.insert(key, object);
+                }
+                Err(e) => self.error(Some(ks), "dry-run", &e),
+            }
+        }
+        out
     }
 
     async fn discover<S: LiveSource>(
@@ -234,7 +350,13 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    fn compare(&mut self, checkout: &Checkout, rendered: &[Rendered], state: &LiveState) {
+    fn compare(
+        &mut self,
+        checkout: &Checkout,
+        rendered: &[Rendered],
+        state: &LiveState,
+        dry_runs: &BTreeMap<ObjectKey, Object>,
+    ) {
         let policy = &self.settings.policy;
         let all_rendered: BTreeSet<ObjectKey> = rendered
             .iter()
@@ -251,7 +373,7 @@ impl<'a> Pipeline<'a> {
         let mut findings = Vec::new();
         for Rendered { ks, objects } in rendered {
             let ctx = Context {
-                cluster: &self.settings.cluster,
+                cluster: &self.cluster,
                 kustomization: Some(ks),
                 revision: checkout.revision.as_deref(),
                 ignore: &self.settings.ignore,
@@ -291,6 +413,7 @@ impl<'a> Pipeline<'a> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 }),
+                skipped: None,
             });
             let Some(objects) = objects else { continue };
             let mut mine = BTreeSet::new();
@@ -300,7 +423,18 @@ impl<'a> Pipeline<'a> {
                 };
                 mine.insert(key.clone());
                 reported.insert(key.clone());
-                if let Some(diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy)
+                if state.failed.contains(&key.type_key()) {
+                    // Not read: an error says so; it is neither missing nor in sync.
+                    continue;
+                }
+                let diff = match (state.unserved.contains(&key.type_key()), dry_runs.get(&key)) {
+                    (true, _) => ObjectDiff::unserved(desired),
+                    (false, Some(applied)) => {
+                        ObjectDiff::of_server(desired, applied, state.get(&key), policy)
+                    }
+                    (false, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
+                };
+                if let Some(diff) = diff
                     && (diff.drift != diff::Drift::Modified
                         || !diff.changes.is_empty()
                         || is_crossplane(&diff, &composite_kinds))
@@ -323,7 +457,7 @@ impl<'a> Pipeline<'a> {
         {
             let object = ObjectRef::of(live).expect("indexed objects have an identity");
             let ctx = Context {
-                cluster: &self.settings.cluster,
+                cluster: &self.cluster,
                 kustomization: owner_ks,
                 revision: checkout.revision.as_deref(),
                 ignore: &self.settings.ignore,
@@ -359,8 +493,9 @@ impl<'a> Pipeline<'a> {
                 id: uuid::Uuid::new_v4().to_string(),
                 started_at: self.started_at,
                 finished_at: now(),
-                cluster: self.settings.cluster.clone(),
+                cluster: self.cluster.clone(),
                 source,
+                api_requests: self.api_requests,
             },
             summary: Default::default(),
             kustomizations: self.entries,
@@ -548,7 +683,7 @@ fn scrub(findings: &mut [Finding], secrets: &BTreeSet<String>) {
 }
 
 /// An error and its causes on one line, each cause once.
-fn chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

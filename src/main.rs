@@ -25,13 +25,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Check(args) => {
-            let settings = Settings::new(&args.common, args.output)?;
+            let settings = Settings::new(&args.common, args.output, args.diff_mode)?;
             let report = drift_check::check(&settings).await;
             stdout.write_all(report.render(settings.output).as_bytes())?;
             Ok(report.exit_code())
         }
         Command::Render(args) => {
-            let settings = Settings::new(&args, None)?;
+            let settings = Settings::new(&args, None, None)?;
             let (rendered, errors) = drift_check::render(&settings).await;
             for (ks, objects) in &rendered {
                 for object in objects.iter().flatten() {

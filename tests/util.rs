@@ -19,14 +19,13 @@ pub fn args(repo: &Path, snapshot: &Path) -> CommonArgs {
         repo: Some(repo.to_path_buf()),
         live_snapshot: Some(snapshot.to_path_buf()),
         kustomizations_dir: None,
-        kustomizations: vec![],
-        cluster: None,
+        ..Default::default()
     }
 }
 
 /// Runs `check` in-process on a repo and snapshot.
 pub fn check(args: &CommonArgs) -> Report {
-    let settings = Settings::new(args, None).expect("valid settings");
+    let settings = Settings::new(args, None, None).expect("valid settings");
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

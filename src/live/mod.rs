@@ -1,10 +1,12 @@
 //! Stage `live`: the objects in the cluster.
 //!
-//! Input: a source of live state — a snapshot directory of `kubectl get -o
-//! yaml` dumps here, the cluster itself (Step 3). Output: [`LiveState`], the
-//! live objects (managedFields included) indexed by identity, plus what could
+//! Input: a source of live state — the cluster itself ([`cluster`]), or a
+//! snapshot directory of `kubectl get -o yaml` dumps ([`snapshot`]). Output:
+//! [`LiveState`], the live objects (managedFields included) indexed by
+//! identity, plus the types the cluster does not serve and those that could
 //! not be read.
 
+pub mod cluster;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,13 +30,21 @@ pub trait LiveSource {
     /// Every live object of the given types (group, kind), in all namespaces.
     /// Types that cannot be read are reported in [`LiveState::errors`].
     fn fetch(&self, types: &BTreeSet<(String, String)>) -> impl Future<Output = LiveState>;
+
+    /// What the object would be after Flux applied it (server-side apply
+    /// dry-run as `kustomize-controller`). Only a cluster can answer.
+    fn dry_run(&self, object: &Object) -> impl Future<Output = Result<Object, LiveError>>;
 }
 
 /// Live objects indexed by identity.
 #[derive(Debug, Default)]
 pub struct LiveState {
     objects: BTreeMap<ObjectKey, Object>,
-    /// Types that could not be read, with why.
+    /// Types (group, kind) the cluster does not serve.
+    pub unserved: BTreeSet<(String, String)>,
+    /// Types that could not be read: their objects cannot be compared.
+    pub failed: BTreeSet<(String, String)>,
+    /// Why reading failed.
     pub errors: Vec<LiveError>,
 }
 
@@ -47,7 +57,7 @@ impl LiveState {
             .collect();
         Self {
             objects,
-            errors: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -85,6 +95,29 @@ pub enum LiveError {
         #[source]
         source: std::io::Error,
     },
+    /// The kubeconfig or in-cluster configuration cannot be used.
+    #[error("cluster configuration: {0}")]
+    Config(String),
+    /// The API server answered with an error status.
+    #[error("{what}: {reason} ({code}): {message}")]
+    Status {
+        what: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// The API server could not be reached or the request failed on the way.
+    #[error("{what}: {message}")]
+    Request { what: String, message: String },
+    /// The API server did not answer in time.
+    #[error("{what}: no answer within {seconds} s")]
+    Timeout { what: String, seconds: u64 },
+    /// The cluster does not serve this type.
+    #[error("the cluster does not serve {kind} in API group {group:?}")]
+    NotServed { group: String, kind: String },
+    /// The live source cannot do this (a snapshot cannot dry-run).
+    #[error("{0}")]
+    Unsupported(String),
     /// A document of a snapshot file is not a Kubernetes object.
     #[error("{}: document {index}: {message}", path.display())]
     NotAnObject {
@@ -92,4 +125,22 @@ pub enum LiveError {
         index: usize,
         message: String,
     },
+}
+
+impl LiveError {
+    /// An error of a kube-rs call, with what was being done.
+    pub fn api(what: &str, error: kube::Error) -> Self {
+        match error {
+            kube::Error::Api(status) => LiveError::Status {
+                what: what.to_string(),
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            },
+            other => LiveError::Request {
+                what: what.to_string(),
+                message: crate::error_chain(&other),
+            },
+        }
+    }
 }

@@ -136,10 +136,14 @@ impl LiveSource for Snapshot {
             .objects()
             .filter(|(key, _)| types.contains(&(key.group.clone(), key.kind.clone())))
             .map(|(_, o)| o.clone());
-        let mut state = LiveState::new(objects);
         // Snapshot errors are reported once, by whoever loaded it.
-        state.errors = Vec::new();
-        state
+        LiveState::new(objects)
+    }
+
+    async fn dry_run(&self, _object: &Object) -> Result<Object, LiveError> {
+        Err(LiveError::Unsupported(
+            "a server-side dry-run needs a cluster, not a live snapshot".into(),
+        ))
     }
 }
 

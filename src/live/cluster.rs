@@ -1,0 +1,314 @@
+//! Live state from the cluster, through kube-rs.
+//!
+//! API discovery maps each needed (group, kind) to its resource and scope,
+//! querying only the API groups that are needed. Objects are then read with
+//! one paginated LIST per type, cluster-wide (never one GET per object), a
+//! bounded number at a time. Every request has a timeout and is counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::{debug, info};
+
+use super::{LiveError, LiveSource, LiveState};
+use crate::object::{Object, ObjectRef};
+
+/// Objects per LIST page.
+const PAGE_SIZE: u32 = 500;
+
+/// A type's resource and capabilities, `None` when the cluster does not serve it.
+type Served = Option<(ApiResource, ApiCapabilities)>;
+
+/// How to reach the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// A kubeconfig file; `KUBECONFIG` or `~/.kube/config` when `None`, then
+    /// the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// A kubeconfig context other than the current one.
+    pub context: Option<String>,
+    /// The limit for each API request.
+    pub timeout: Duration,
+    /// How many LISTs (or dry-runs) run at once.
+    pub concurrency: usize,
+}
+
+/// A connected cluster.
+pub struct Cluster {
+    client: Client,
+    /// The kubeconfig context (or `in-cluster`), for reports.
+    name: String,
+    timeout: Duration,
+    concurrency: usize,
+    requests: Arc<AtomicUsize>,
+    /// Resources found by discovery, by (group, kind).
+    resources: Mutex<BTreeMap<(String, String), Served>>,
+}
+
+impl Cluster {
+    /// Builds a client from a kubeconfig or the in-cluster service account.
+    /// Makes no request.
+    pub async fn connect(options: &ClusterOptions) -> Result<Self, LiveError> {
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
+        let (mut config, name) = match &options.kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path)
+                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
+                let name = options.context.clone().or(file.current_context.clone());
+                let config = Config::from_custom_kubeconfig(file, &kube_options)
+                    .await
+                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
+                (config, name)
+            }
+            None if options.context.is_some() => {
+                let config = Config::from_kubeconfig(&kube_options)
+                    .await
+                    .map_err(|e| LiveError::Config(e.to_string()))?;
+                (config, options.context.clone())
+            }
+            None => {
+                let name = Kubeconfig::read().ok().and_then(|k| k.current_context);
+                let config = Config::infer()
+                    .await
+                    .map_err(|e| LiveError::Config(e.to_string()))?;
+                (config, name.or(Some("in-cluster".into())))
+            }
+        };
+        config.connect_timeout = Some(options.timeout);
+        config.read_timeout = Some(options.timeout);
+        config.write_timeout = Some(options.timeout);
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| LiveError::Config(e.to_string()))?
+            .with_layer(&tower::util::MapRequestLayer::new(move |request| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                request
+            }))
+            .build();
+        Ok(Self {
+            client,
+            name: name.unwrap_or_else(|| "kubernetes".into()),
+            timeout: options.timeout,
+            concurrency: options.concurrency.max(1),
+            requests,
+            resources: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The kubeconfig context, as a default cluster name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// API requests made so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Resolves (group, kind) pairs to served resources, discovering only the
+    /// groups not yet known. Unserved types resolve to `None`.
+    async fn resolve(
+        &self,
+        types: &BTreeSet<(String, String)>,
+    ) -> Result<BTreeMap<(String, String), Served>, LiveError> {
+        let mut known = self.resources.lock().await;
+        let missing: BTreeSet<&str> = types
+            .iter()
+            .filter(|t| !known.contains_key(*t))
+            .map(|(group, _)| group.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let groups: Vec<&str> = missing.iter().copied().collect();
+            let discovery = self
+                .timed(
+                    "API discovery",
+                    Discovery::new(self.client.clone()).filter(&groups).run(),
+                )
+                .await?;
+            for (group, kind) in types {
+                known
+                    .entry((group.clone(), kind.clone()))
+                    .or_insert_with(|| discovery.get(group).and_then(|g| g.recommended_kind(kind)));
+            }
+        }
+        Ok(types
+            .iter()
+            .map(|t| (t.clone(), known.get(t).cloned().flatten()))
+            .collect())
+    }
+
+    /// Runs one API call under the request timeout.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, LiveError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(LiveError::api(what, e)),
+            Err(_) => Err(LiveError::Timeout {
+                what: what.to_string(),
+                seconds: self.timeout.as_secs(),
+            }),
+        }
+    }
+
+    /// Every object of one type, all namespaces, page by page.
+    async fn list_all(&self, ar: &ApiResource) -> Result<Vec<Object>, LiveError> {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+        let what = format!("list {}", describe(ar));
+        let mut objects = Vec::new();
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        loop {
+            let page = self.timed(&what, api.list(&params)).await?;
+            for item in page.items {
+                objects.push(to_object(item, ar));
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+        debug!(resource = %describe(ar), objects = objects.len(), "Listed");
+        Ok(objects)
+    }
+
+    /// What the object would be after Flux applied it: a server-side apply
+    /// dry-run as field manager `kustomize-controller`, with force.
+    pub async fn dry_run_apply(&self, object: &Object) -> Result<Object, LiveError> {
+        let reference = ObjectRef::of(object)
+            .ok_or_else(|| LiveError::Config("object without identity".into()))?;
+        let key = reference.key();
+        let resolved = self
+            .resolve(&BTreeSet::from([(key.group.clone(), key.kind.clone())]))
+            .await?;
+        let Some(Some((ar, caps))) = resolved.into_values().next() else {
+            return Err(LiveError::NotServed {
+                group: key.group,
+                kind: key.kind,
+            });
+        };
+        let api: Api<DynamicObject> = match (&caps.scope, &key.namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let params = PatchParams::apply("kustomize-controller").force().dry_run();
+        let what = format!("server-side apply dry-run of {reference}");
+        let result = self
+            .timed(&what, api.patch(&key.name, &params, &Patch::Apply(object)))
+            .await?;
+        Ok(to_object(result, &ar))
+    }
+}
+
+/// `group/version kind` of a resource, for messages.
+fn describe(ar: &ApiResource) -> String {
+    format!("{} {}", ar.api_version, ar.plural)
+}
+
+/// A listed item as a plain object: list items carry no apiVersion/kind.
+fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
+    let mut value = serde_json::to_value(item).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("apiVersion".into(), Value::from(ar.api_version.clone()));
+        map.insert("kind".into(), Value::from(ar.kind.clone()));
+    }
+    value
+}
+
+impl LiveSource for Cluster {
+    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+        let gvk = GroupVersionKind::gvk(crate::discover::GROUP, "v1", crate::discover::KIND);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
+        self.list_all(&ar).await
+    }
+
+    async fn substitution_data(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
+        let (version, plural) = match kind {
+            "ConfigMap" => ("v1", "configmaps"),
+            "Secret" => ("v1", "secrets"),
+            other => {
+                return Err(LiveError::Config(format!(
+                    "postBuild.substituteFrom: kind {other} (expected ConfigMap or Secret)"
+                )));
+            }
+        };
+        let ar =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", version, kind), plural);
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
+        let what = format!("get {kind} {namespace}/{name}");
+        let found = self.timed(&what, api.get_opt(name)).await?;
+        Ok(found.map(|o| super::snapshot::object_data(&to_object(o, &ar))))
+    }
+
+    async fn fetch(&self, types: &BTreeSet<(String, String)>) -> LiveState {
+        let before = self.requests();
+        let mut state = LiveState::default();
+        let resolved = match self.resolve(types).await {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                state.failed.extend(types.iter().cloned());
+                state.errors.push(e);
+                return state;
+            }
+        };
+        let mut served = Vec::new();
+        for (t, found) in resolved {
+            match found {
+                Some((ar, _)) => served.push((t, ar)),
+                None => {
+                    state.unserved.insert(t);
+                }
+            }
+        }
+        let results: Vec<_> = stream::iter(served)
+            .map(|(t, ar)| async move { (t, self.list_all(&ar).await) })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut objects = Vec::new();
+        for (t, result) in results {
+            match result {
+                Ok(list) => objects.extend(list),
+                Err(e) => {
+                    state.failed.insert(t);
+                    state.errors.push(e);
+                }
+            }
+        }
+        let (unserved, failed, errors) = (state.unserved, state.failed, state.errors);
+        state = LiveState::new(objects);
+        (state.unserved, state.failed, state.errors) = (unserved, failed, errors);
+        info!(
+            types = types.len(),
+            objects = state.len(),
+            requests = self.requests() - before,
+            "Read live state"
+        );
+        state
+    }
+
+    async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
+        self.dry_run_apply(object).await
+    }
+}
