@@ -21,7 +21,12 @@ pub struct Cli {
     pub log_format: Option<LogFormat>,
 
     /// Log filter, in tracing's EnvFilter syntax (`info`, `drift_check=debug`).
-    #[arg(long, global = true, default_value = "warn", env = "DRIFT_CHECK_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,kube_client::client::tls=error",
+        env = "DRIFT_CHECK_LOG"
+    )]
     pub log_level: String,
 }
 

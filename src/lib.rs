@@ -38,7 +38,7 @@ use crate::diff::ObjectDiff;
 use crate::discover::Kustomization;
 use crate::live::cluster::Cluster;
 use crate::live::snapshot::Snapshot;
-use crate::live::{LiveSource, LiveState};
+use crate::live::{LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectKey, ObjectRef};
 use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
 use crate::source::Checkout;
@@ -427,12 +427,12 @@ impl<'a> Pipeline<'a> {
                     // Not read: an error says so; it is neither missing nor in sync.
                     continue;
                 }
-                let diff = match (state.unserved.contains(&key.type_key()), dry_runs.get(&key)) {
-                    (true, _) => ObjectDiff::unserved(desired),
-                    (false, Some(applied)) => {
+                let diff = match (state.unserved.get(&key.type_key()), dry_runs.get(&key)) {
+                    (Some(why), _) => ObjectDiff::unserved(desired, why),
+                    (None, Some(applied)) => {
                         ObjectDiff::of_server(desired, applied, state.get(&key), policy)
                     }
-                    (false, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
+                    (None, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
                 };
                 if let Some(diff) = diff
                     && (diff.drift != diff::Drift::Modified
@@ -514,22 +514,27 @@ fn is_crossplane(diff: &ObjectDiff<'_>, composite_kinds: &BTreeSet<String>) -> b
         .is_some_and(|l| classify::owner::composite(l, composite_kinds).is_some())
 }
 
-/// The types whose live objects are needed: everything rendered or inventoried.
-fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<(String, String)> {
-    let mut types = BTreeSet::new();
+/// The types whose live objects are needed: everything rendered or
+/// inventoried, each read at the version git uses (the first met).
+fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<TypeRef> {
+    let mut types: BTreeMap<(String, String), TypeRef> = BTreeMap::new();
     for r in rendered {
-        for o in r.objects.iter().flatten() {
-            if let Some(key) = ObjectRef::of(o).map(|r| r.key()) {
-                types.insert((key.group, key.kind));
-            }
+        for t in r.objects.iter().flatten().filter_map(TypeRef::of) {
+            types.entry(t.key()).or_insert(t);
         }
         for entry in r.ks.status.inventory.iter().flat_map(|i| &i.entries) {
             if let Some(key) = ObjectKey::from_inventory_id(&entry.id) {
-                types.insert((key.group, key.kind));
+                let api_version = if key.group.is_empty() {
+                    entry.v.clone()
+                } else {
+                    format!("{}/{}", key.group, entry.v)
+                };
+                let t = TypeRef::new(&api_version, &key.kind);
+                types.entry(t.key()).or_insert(t);
             }
         }
     }
-    types
+    types.into_values().collect()
 }
 
 /// Live objects a Kustomization owns (by its inventory or Flux's owner labels)

@@ -2,6 +2,7 @@
 //! outputs and exit codes, and bad input.
 
 mod bad_input;
+mod cluster;
 mod fixture_platform;
 mod outputs;
 mod util;

@@ -75,6 +75,8 @@ pub struct ObjectDiff<'a> {
     pub live: Option<&'a Object>,
     /// Extra words for people (why an object is an orphan, ...).
     pub message: Option<String>,
+    /// Missing because the cluster does not serve its type (at its version).
+    pub not_served: bool,
 }
 
 impl<'a> ObjectDiff<'a> {
@@ -94,6 +96,7 @@ impl<'a> ObjectDiff<'a> {
                 desired: Some(desired),
                 live: None,
                 message: None,
+                not_served: false,
             });
         };
         Some(Self {
@@ -103,17 +106,15 @@ impl<'a> ObjectDiff<'a> {
             desired: Some(desired),
             live: Some(live),
             message: None,
+            not_served: false,
         })
     }
 
     /// A rendered object of a type the cluster does not serve: missing, and
     /// the message says why.
-    pub fn unserved(desired: &'a Object) -> Option<Self> {
+    pub fn unserved(desired: &'a Object, why: &str) -> Option<Self> {
         let object = ObjectRef::of(desired)?;
-        let message = format!(
-            "the cluster does not serve {} {} (is its CRD installed?)",
-            object.api_version, object.kind
-        );
+        let message = why.to_string();
         Some(Self {
             object,
             drift: Drift::Missing,
@@ -121,6 +122,7 @@ impl<'a> ObjectDiff<'a> {
             desired: Some(desired),
             live: None,
             message: Some(message),
+            not_served: true,
         })
     }
 
@@ -160,6 +162,7 @@ impl<'a> ObjectDiff<'a> {
             desired: None,
             live: Some(live),
             message: Some(message),
+            not_served: false,
         }
     }
 }

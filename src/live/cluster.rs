@@ -21,14 +21,53 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
-use super::{LiveError, LiveSource, LiveState};
+use super::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectRef};
 
 /// Objects per LIST page.
 const PAGE_SIZE: u32 = 500;
 
-/// A type's resource and capabilities, `None` when the cluster does not serve it.
-type Served = Option<(ApiResource, ApiCapabilities)>;
+/// A type's resource and capabilities, or why the cluster does not serve it.
+type Served = Result<(ApiResource, ApiCapabilities), String>;
+
+/// Looks a type up in discovery's answer, at its version.
+fn served(discovery: &Discovery, t: &TypeRef) -> Served {
+    let Some(group) = discovery.get(&t.group) else {
+        return Err(format!(
+            "the cluster does not serve the API group {:?} ({} {})",
+            t.group,
+            t.api_version(),
+            t.kind
+        ));
+    };
+    if let Some(found) = group
+        .versioned_resources(&t.version)
+        .into_iter()
+        .find(|(ar, _)| ar.kind == t.kind)
+    {
+        return Ok(found);
+    }
+    let others: Vec<&str> = group
+        .versions()
+        .filter(|v| {
+            group
+                .versioned_resources(v)
+                .iter()
+                .any(|(ar, _)| ar.kind == t.kind)
+        })
+        .collect();
+    Err(if others.is_empty() {
+        format!("the cluster does not serve {} {}", t.api_version(), t.kind)
+    } else {
+        format!(
+            "the cluster does not serve {} {} (it serves {} in {})",
+            t.api_version(),
+            t.kind,
+            t.kind,
+            others.join(", ")
+        )
+    })
+}
 
 /// How to reach the cluster.
 #[derive(Clone, Debug, Default)]
@@ -49,11 +88,13 @@ pub struct Cluster {
     client: Client,
     /// The kubeconfig context (or `in-cluster`), for reports.
     name: String,
+    /// The API server's URL, for errors.
+    server: String,
     timeout: Duration,
     concurrency: usize,
     requests: Arc<AtomicUsize>,
     /// Resources found by discovery, by (group, kind).
-    resources: Mutex<BTreeMap<(String, String), Served>>,
+    resources: Mutex<BTreeMap<TypeRef, Served>>,
 }
 
 impl Cluster {
@@ -88,6 +129,7 @@ impl Cluster {
                 (config, name.or(Some("in-cluster".into())))
             }
         };
+        let server = config.cluster_url.to_string();
         config.connect_timeout = Some(options.timeout);
         config.read_timeout = Some(options.timeout);
         config.write_timeout = Some(options.timeout);
@@ -103,6 +145,7 @@ impl Cluster {
         Ok(Self {
             client,
             name: name.unwrap_or_else(|| "kubernetes".into()),
+            server,
             timeout: options.timeout,
             concurrency: options.concurrency.max(1),
             requests,
@@ -120,17 +163,18 @@ impl Cluster {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Resolves (group, kind) pairs to served resources, discovering only the
-    /// groups not yet known. Unserved types resolve to `None`.
+    /// Resolves types to served resources at the version asked, discovering
+    /// only the API groups not yet known. A type not served at that version
+    /// resolves to why not.
     async fn resolve(
         &self,
-        types: &BTreeSet<(String, String)>,
-    ) -> Result<BTreeMap<(String, String), Served>, LiveError> {
+        types: &BTreeSet<TypeRef>,
+    ) -> Result<BTreeMap<TypeRef, Served>, LiveError> {
         let mut known = self.resources.lock().await;
         let missing: BTreeSet<&str> = types
             .iter()
             .filter(|t| !known.contains_key(*t))
-            .map(|(group, _)| group.as_str())
+            .map(|t| t.group.as_str())
             .collect();
         if !missing.is_empty() {
             let groups: Vec<&str> = missing.iter().copied().collect();
@@ -140,15 +184,20 @@ impl Cluster {
                     Discovery::new(self.client.clone()).filter(&groups).run(),
                 )
                 .await?;
-            for (group, kind) in types {
+            for t in types {
                 known
-                    .entry((group.clone(), kind.clone()))
-                    .or_insert_with(|| discovery.get(group).and_then(|g| g.recommended_kind(kind)));
+                    .entry(t.clone())
+                    .or_insert_with(|| served(&discovery, t));
             }
         }
         Ok(types
             .iter()
-            .map(|t| (t.clone(), known.get(t).cloned().flatten()))
+            .map(|t| {
+                (
+                    t.clone(),
+                    known.get(t).cloned().unwrap_or_else(|| Err(String::new())),
+                )
+            })
             .collect())
     }
 
@@ -160,9 +209,9 @@ impl Cluster {
     ) -> Result<T, LiveError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(LiveError::api(what, e)),
+            Ok(Err(e)) => Err(LiveError::api(what, &self.server, e)),
             Err(_) => Err(LiveError::Timeout {
-                what: what.to_string(),
+                what: format!("{what} (API server {})", self.server),
                 seconds: self.timeout.as_secs(),
             }),
         }
@@ -194,14 +243,16 @@ impl Cluster {
         let reference = ObjectRef::of(object)
             .ok_or_else(|| LiveError::Config("object without identity".into()))?;
         let key = reference.key();
-        let resolved = self
-            .resolve(&BTreeSet::from([(key.group.clone(), key.kind.clone())]))
-            .await?;
-        let Some(Some((ar, caps))) = resolved.into_values().next() else {
-            return Err(LiveError::NotServed {
-                group: key.group,
-                kind: key.kind,
-            });
+        let t = TypeRef::new(&reference.api_version, &reference.kind);
+        let resolved = self.resolve(&BTreeSet::from([t])).await?;
+        let (ar, caps) = match resolved.into_values().next() {
+            Some(Ok(found)) => found,
+            Some(Err(why)) => return Err(LiveError::NotServed(why)),
+            None => {
+                return Err(LiveError::NotServed(format!(
+                    "{reference}: type not resolved"
+                )));
+            }
         };
         let api: Api<DynamicObject> = match (&caps.scope, &key.namespace) {
             (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
@@ -261,13 +312,13 @@ impl LiveSource for Cluster {
         Ok(found.map(|o| super::snapshot::object_data(&to_object(o, &ar))))
     }
 
-    async fn fetch(&self, types: &BTreeSet<(String, String)>) -> LiveState {
+    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         let before = self.requests();
         let mut state = LiveState::default();
         let resolved = match self.resolve(types).await {
             Ok(resolved) => resolved,
             Err(e) => {
-                state.failed.extend(types.iter().cloned());
+                state.failed.extend(types.iter().map(TypeRef::key));
                 state.errors.push(e);
                 return state;
             }
@@ -275,9 +326,9 @@ impl LiveSource for Cluster {
         let mut served = Vec::new();
         for (t, found) in resolved {
             match found {
-                Some((ar, _)) => served.push((t, ar)),
-                None => {
-                    state.unserved.insert(t);
+                Ok((ar, _)) => served.push((t.key(), ar)),
+                Err(why) => {
+                    state.unserved.insert(t.key(), why);
                 }
             }
         }

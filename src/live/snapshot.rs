@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::Value;
 
-use super::{LiveError, LiveSource, LiveState};
+use super::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectRef};
 use crate::yaml;
 
@@ -130,11 +130,12 @@ impl LiveSource for Snapshot {
         Ok(Some(object_data(found)))
     }
 
-    async fn fetch(&self, types: &BTreeSet<(String, String)>) -> LiveState {
+    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+        let wanted: BTreeSet<(String, String)> = types.iter().map(TypeRef::key).collect();
         let objects = self
             .state
             .objects()
-            .filter(|(key, _)| types.contains(&(key.group.clone(), key.kind.clone())))
+            .filter(|(key, _)| wanted.contains(&key.type_key()))
             .map(|(_, o)| o.clone());
         // Snapshot errors are reported once, by whoever loaded it.
         LiveState::new(objects)
@@ -199,7 +200,7 @@ mod tests {
             "{errors:?}"
         );
         assert!(errors[1].contains("d.yaml: document 1"), "{errors:?}");
-        let types = BTreeSet::from([(String::new(), "ConfigMap".to_string())]);
+        let types = BTreeSet::from([TypeRef::new("v1", "ConfigMap")]);
         assert_eq!(snap.fetch(&types).await.len(), 1);
         let secret = snap
             .substitution_data("Secret", "x", "s")
