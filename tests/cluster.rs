@@ -47,6 +47,7 @@ struct Platform {
     admin: PathBuf,
     reader: PathBuf,
     server: PathBuf,
+    partial: PathBuf,
     clean_local: Report,
     clean_server: Report,
     drift_local: Report,
@@ -61,7 +62,8 @@ fn platform() -> Option<&'static Platform> {
             let admin = PathBuf::from(env("DRIFT_CHECK_TEST_KUBECONFIG")?);
             let reader = PathBuf::from(env("DRIFT_CHECK_TEST_READER_KUBECONFIG")?);
             let server = PathBuf::from(env("DRIFT_CHECK_TEST_SERVER_KUBECONFIG")?);
-            Some(runtime().block_on(setup(admin, reader, server)))
+            let partial = PathBuf::from(env("DRIFT_CHECK_TEST_PARTIAL_KUBECONFIG")?);
+            Some(runtime().block_on(setup(admin, reader, server, partial)))
         })
         .as_ref()
 }
@@ -161,7 +163,7 @@ fn yaml_objects(path: &std::path::Path) -> Vec<Value> {
     drift_check::yaml::read_documents(path).unwrap()
 }
 
-async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf) -> Platform {
+async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBuf) -> Platform {
     let client = client(&admin).await;
     // CRDs first, then wait until the API server serves them.
     let crd_api: Api<DynamicObject> = Api::all_with(
@@ -228,7 +230,21 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf) -> Platform {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
     };
+    // The partial user may read everything the job reads but Secrets.
+    let mut no_secrets = yaml_objects(&root().join("job/clusterrole.yaml")).remove(0);
+    no_secrets["metadata"]["name"] = json!("test-drift-read-no-secrets");
+    for rule in no_secrets["rules"].as_array_mut().unwrap() {
+        if let Some(resources) = rule["resources"].as_array_mut() {
+            resources.retain(|r| r != "secrets");
+        }
+    }
+    apply(&client, &resources, &no_secrets, "test-setup").await;
     for b in [
+        binding(
+            "test-drift-partial",
+            "drift-partial",
+            "test-drift-read-no-secrets",
+        ),
         binding("test-drift-reader", "drift-reader", "drift-check-read"),
         binding(
             "test-drift-server-read",
@@ -314,6 +330,7 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf) -> Platform {
         admin,
         reader,
         server,
+        partial,
         clean_local,
         clean_server,
         drift_local,
@@ -464,6 +481,37 @@ async fn change_the_platform(client: &Client, r: &Resources) {
         Patch::Merge(json!({"data": {"webhook-token": "aHVudGVyMi1jaGFuZ2VkLWxpdmU="}})),
     )
     .await;
+    // kubectl label sa/docs-deployer -n docs debug=true
+    let sa = reference("v1", "ServiceAccount", Some("docs"), "docs-deployer");
+    update(
+        client,
+        r,
+        &sa,
+        "kubectl-label",
+        Patch::Merge(json!({"metadata": {"labels": {"debug": "true"}}})),
+    )
+    .await;
+    // kubectl patch clusterrole platform-viewer: one more rule.
+    let role = reference(
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        None,
+        "platform-viewer",
+    );
+    let (role_api, _) = r.api(client, &role);
+    let mut rules = role_api.get("platform-viewer").await.unwrap().data["rules"].clone();
+    rules
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}));
+    update(
+        client,
+        r,
+        &role,
+        "kubectl-patch",
+        Patch::Merge(json!({"rules": rules})),
+    )
+    .await;
     // 10. kubectl rollout restart.
     let adapter = reference(
         "apps/v1",
@@ -573,6 +621,20 @@ fn expected() -> Vec<(String, String, String, String, bool)> {
             "flux-system/rbac-system",
             "ClusterRoleBinding/system:konnectivity-server",
             "missing",
+            "flux",
+            false,
+        ),
+        row(
+            "flux-system/rbac-system",
+            "ClusterRole/platform-viewer",
+            "modified",
+            "flux",
+            false,
+        ),
+        row(
+            "flux-system/rbac-system",
+            "ServiceAccount/docs/docs-deployer",
+            "modified",
             "flux",
             false,
         ),
@@ -692,6 +754,14 @@ fn changed_fields_are_attributed_to_real_managers_in_both_modes() {
             Some(json!("*** (before)")),
             "{mode}"
         );
+        let sa = changes(report, "ServiceAccount/docs/docs-deployer");
+        assert_eq!(
+            sa["/metadata/labels/debug"],
+            (None, Some(json!("true")), Some("kubectl-label".into())),
+            "{mode}"
+        );
+        let role = changes(report, "ClusterRole/platform-viewer");
+        assert_eq!(role["/rules"].2.as_deref(), Some("kubectl-patch"), "{mode}");
         let grafana = changes(report, "Deployment/monitoring/grafana");
         assert_eq!(
             grafana["/spec/replicas"].2.as_deref(),
@@ -801,5 +871,132 @@ fn a_rejected_token_is_one_clear_error() {
         report.errors[0].message.contains("(401)"),
         "{}",
         report.errors[0].message
+    );
+}
+
+#[test]
+fn a_type_the_token_may_not_list_is_an_error_and_the_rest_is_checked() {
+    let Some(p) = platform() else { return };
+    let report = runtime().block_on(check(&args(&p.partial), DiffMode::Local));
+    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    let error = &report.errors[0];
+    assert_eq!(error.stage, "live");
+    assert!(
+        error
+            .message
+            .starts_with("list v1 secrets: Forbidden (403): "),
+        "{}",
+        error.message
+    );
+    let mut want = expected();
+    want.retain(|row| !row.1.starts_with("Secret/"));
+    assert_eq!(
+        summary(&report),
+        want,
+        "a Secret that could not be read is neither missing nor in sync"
+    );
+}
+
+#[test]
+fn substitution_variables_are_read_from_the_kustomization_namespace() {
+    use drift_check::live::LiveSource;
+    use drift_check::live::cluster::{Cluster, ClusterOptions};
+    let Some(p) = platform() else { return };
+    runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cluster-vars", "namespace": "flux-system"}, "data": {"region": "ch-gva-2"}});
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cluster-secrets", "namespace": "flux-system"}, "data": {"token": "czNjcjN0"}});
+        apply(&client, &resources, &config_map, "test-setup").await;
+        apply(&client, &resources, &secret, "test-setup").await;
+        let options = ClusterOptions {
+            kubeconfig: Some(p.reader.clone()),
+            timeout: std::time::Duration::from_secs(10),
+            concurrency: 4,
+            ..Default::default()
+        };
+        let cluster = Cluster::connect(&options).await.unwrap();
+        let vars = cluster.substitution_data("ConfigMap", "flux-system", "cluster-vars").await.unwrap().unwrap();
+        assert_eq!(vars.get("region").map(String::as_str), Some("ch-gva-2"));
+        let secrets = cluster.substitution_data("Secret", "flux-system", "cluster-secrets").await.unwrap().unwrap();
+        assert_eq!(secrets.get("token").map(String::as_str), Some("s3cr3t"));
+        assert_eq!(cluster.substitution_data("ConfigMap", "flux-system", "absent").await.unwrap(), None);
+        assert_eq!(cluster.requests(), 3, "one GET per reference");
+    });
+}
+
+/// A kubeconfig for a plain-HTTP server on 127.0.0.1.
+fn kubeconfig_for(port: u16, dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n\
+         users: [{{name: u, user: {{token: x}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_with_a_clear_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept connections and hold them open without answering.
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(8) {
+            open.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(&kubeconfig_for(port, dir.path()));
+    a.request_timeout = Some(2);
+    let started = std::time::Instant::now();
+    let report = runtime().block_on(check(&a, DiffMode::Local));
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(
+        report.errors[0].message.contains("no answer within 2 s"),
+        "{}",
+        report.errors[0].message
+    );
+}
+
+#[test]
+fn a_server_error_is_reported_with_its_status() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"etcdserver: request timed out","reason":"InternalError","code":500}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = runtime().block_on(check(
+        &args(&kubeconfig_for(port, dir.path())),
+        DiffMode::Local,
+    ));
+    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(
+        report.errors[0].message,
+        "list kustomize.toolkit.fluxcd.io/v1 kustomizations: InternalError (500): etcdserver: request timed out"
     );
 }

@@ -130,9 +130,12 @@ impl Cluster {
             }
         };
         let server = config.cluster_url.to_string();
+        // The client's own timeouts are a backstop; each call's deadline
+        // (`timed`) fires first, with a message saying what did not answer.
+        let backstop = options.timeout + Duration::from_secs(5);
         config.connect_timeout = Some(options.timeout);
-        config.read_timeout = Some(options.timeout);
-        config.write_timeout = Some(options.timeout);
+        config.read_timeout = Some(backstop);
+        config.write_timeout = Some(backstop);
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
         let client = kube::client::ClientBuilder::try_from(config)
