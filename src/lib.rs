@@ -38,7 +38,7 @@ use crate::diff::ObjectDiff;
 use crate::discover::Kustomization;
 use crate::live::cluster::Cluster;
 use crate::live::snapshot::Snapshot;
-use crate::live::{LiveSource, LiveState, TypeRef};
+use crate::live::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectKey, ObjectRef};
 use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
 use crate::source::Checkout;
@@ -258,6 +258,22 @@ impl<'a> Pipeline<'a> {
             match result {
                 Ok(object) => {
                     out.insert(key, object);
+                }
+                Err(LiveError::Status {
+                    code: 403, message, ..
+                }) if key.group == "rbac.authorization.k8s.io" => {
+                    // RBAC's escalation check applies to dry-runs too: applying a
+                    // role needs `escalate` (a binding `bind`), which the job is
+                    // not given. The object is compared locally instead.
+                    let object = format!("{}/{}", key.kind, key.name);
+                    warn!(kustomization = %ks, object, "Server-side dry-run forbidden; compared locally");
+                    self.warnings.push(Warning {
+                        kustomization: Some(ks.id()),
+                        message: format!(
+                            "{object}: server-side dry-run forbidden ({}), compared locally; granting escalate/bind would allow it",
+                            message.lines().next().unwrap_or_default()
+                        ),
+                    });
                 }
                 Err(e) => self.error(Some(ks), "dry-run", &e),
             }
