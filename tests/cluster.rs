@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use drift_check::cli::{CommonArgs, DiffMode};
 use drift_check::config::Settings;
 use drift_check::discover::{self, Kustomization};
+use drift_check::object;
 use drift_check::report::Report;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
@@ -326,6 +327,9 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     change_the_platform(&client, &resources).await;
     let drift_local = check(&admin_args, DiffMode::Local).await;
     let drift_server = check(&admin_args, DiffMode::Server).await;
+    if let Ok(dir) = std::env::var("DRIFT_CHECK_WRITE_SNAPSHOT") {
+        write_snapshot(&admin, &kustomizations, std::path::Path::new(&dir)).await;
+    }
     Platform {
         admin,
         reader,
@@ -335,6 +339,83 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         clean_server,
         drift_local,
         drift_server,
+    }
+}
+
+/// Writes the live platform as `kubectl get -o yaml` would (`List` files, one
+/// per Kustomization, plus flux-system and namespaces): the offline snapshot
+/// `scripts/regenerate-snapshot` produces from this real API server.
+async fn write_snapshot(
+    kubeconfig: &std::path::Path,
+    kustomizations: &[Kustomization],
+    dir: &std::path::Path,
+) {
+    use drift_check::live::cluster::{Cluster, ClusterOptions};
+    use drift_check::live::{LiveSource, TypeRef};
+    let options = ClusterOptions {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        timeout: std::time::Duration::from_secs(30),
+        concurrency: 4,
+        ..Default::default()
+    };
+    let cluster = Cluster::connect(&options).await.unwrap();
+    let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut owner_of = BTreeMap::new();
+    let mut types = std::collections::BTreeSet::new();
+    for ks in kustomizations {
+        for object in render(ks) {
+            types.insert(TypeRef::of(&object).unwrap());
+            owner_of.insert(
+                drift_check::object::ObjectRef::of(&object).unwrap().key(),
+                ks.name.clone(),
+            );
+        }
+    }
+    let platform = cluster.fetch(&types).await;
+    for (key, object) in platform.objects() {
+        let by_label = drift_check::object::label(object, "kustomize.toolkit.fluxcd.io/name")
+            .map(str::to_string);
+        let by_type = owner_of
+            .iter()
+            .find(|(k, _)| k.group == key.group && k.kind == key.kind)
+            .map(|(_, ks)| ks.clone());
+        let Some(file) = owner_of.get(key).cloned().or(by_label).or_else(|| {
+            (object::label(object, "app.kubernetes.io/managed-by") == Some("flux"))
+                .then_some(by_type)
+                .flatten()
+        }) else {
+            continue;
+        };
+        files.entry(file).or_default().push(object.clone());
+    }
+    let flux = cluster
+        .fetch(
+            &[
+                TypeRef::new("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+                TypeRef::new("source.toolkit.fluxcd.io/v1", "GitRepository"),
+            ]
+            .into(),
+        )
+        .await;
+    files.insert(
+        "flux-system".into(),
+        flux.objects().map(|(_, o)| o.clone()).collect(),
+    );
+    let namespaces = cluster
+        .fetch(&[TypeRef::new("v1", "Namespace")].into())
+        .await;
+    files.insert(
+        "namespaces".into(),
+        namespaces.objects().map(|(_, o)| o.clone()).collect(),
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, items) in files {
+        let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
+        std::fs::write(
+            dir.join(format!("{name}.yaml")),
+            drift_check::yaml::to_string(&list),
+        )
+        .unwrap();
     }
 }
 
@@ -549,7 +630,9 @@ fn summary(report: &Report) -> Vec<(String, String, String, String, bool)> {
     rows
 }
 
-fn expected() -> Vec<(String, String, String, String, bool)> {
+/// The findings the changed platform gives (shared with the snapshot test
+/// of `fixtures/live/apiserver-1.20`, written from this platform).
+pub fn expected() -> Vec<(String, String, String, String, bool)> {
     let row = |k: &str, o: &str, d: &str, w: &str, e: bool| {
         (
             k.to_string(),

@@ -332,3 +332,32 @@ fn fingerprints_are_stable_across_runs() {
     let unique: std::collections::BTreeSet<&String> = a.iter().collect();
     assert_eq!(unique.len(), a.len());
 }
+
+#[test]
+fn the_snapshot_written_by_a_real_api_server_gives_what_the_cluster_gave() {
+    // fixtures/live/apiserver-1.20 is scripts/regenerate-snapshot's verbatim
+    // dump of the cluster tests' platform: offline, it must give the same
+    // findings as the cluster did (its HPA, autoscaling/v2, is one the 1.20
+    // server could not hold: offline it is simply missing).
+    let args = crate::util::args(
+        &crate::util::root().join("fixtures/infra-repo"),
+        &crate::util::root().join("fixtures/live/apiserver-1.20"),
+    );
+    let report = crate::util::check(&args);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let mut got: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.kustomization.clone().unwrap_or_default(),
+                f.object.to_string(),
+                f.drift.as_str().to_string(),
+                f.owner.as_str().to_string(),
+                f.explained,
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, crate::cluster::expected());
+}

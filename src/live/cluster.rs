@@ -275,14 +275,20 @@ fn describe(ar: &ApiResource) -> String {
     format!("{} {}", ar.api_version, ar.plural)
 }
 
-/// A listed item as a plain object: list items carry no apiVersion/kind.
+/// A listed item as a plain object, `apiVersion` and `kind` first as kubectl
+/// prints them (list items carry neither).
 fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
-    let mut value = serde_json::to_value(item).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert("apiVersion".into(), Value::from(ar.api_version.clone()));
-        map.insert("kind".into(), Value::from(ar.kind.clone()));
+    let mut object = serde_json::Map::new();
+    object.insert("apiVersion".into(), Value::from(ar.api_version.clone()));
+    object.insert("kind".into(), Value::from(ar.kind.clone()));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(item) {
+        for (key, value) in fields {
+            if key != "apiVersion" && key != "kind" {
+                object.insert(key, value);
+            }
+        }
     }
-    value
+    Value::Object(object)
 }
 
 impl LiveSource for Cluster {
