@@ -4,4 +4,5 @@
 pub mod diff;
 pub mod discover;
 pub mod object;
+pub mod render;
 pub mod yaml;

@@ -1,0 +1,360 @@
+//! The native kustomize engine.
+//!
+//! Input: a directory with its kustomization (read from disk, or prepared by
+//! Flux). Output: the resources of `kustomize build`, in its order.
+//!
+//! The order of work follows kustomize's `KustTarget`: resources (each base
+//! built on its own), components (applied to what was accumulated), then the
+//! built-in transformers in kustomize's order. One file per transformer.
+
+mod fieldspec;
+mod metadata;
+mod namespace;
+mod resource;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use resource::Resource;
+
+use super::RenderError;
+use super::load::{self, Root};
+
+/// A kustomization file (`kustomize.config.k8s.io` `Kustomization` or
+/// `Component`). Unknown fields are an error, as in kustomize.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct KustFile {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub metadata: Option<Value>,
+    pub resources: Vec<String>,
+    pub bases: Vec<String>,
+    pub components: Vec<String>,
+    pub namespace: Option<String>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    pub common_labels: BTreeMap<String, String>,
+    pub labels: Vec<Label>,
+    pub common_annotations: BTreeMap<String, String>,
+    pub patches: Vec<Value>,
+    pub patches_strategic_merge: Vec<Value>,
+    pub patches_json6902: Vec<Value>,
+    pub images: Vec<Value>,
+    pub replicas: Vec<Value>,
+    pub config_map_generator: Vec<Value>,
+    pub secret_generator: Vec<Value>,
+    pub generator_options: Option<Value>,
+    pub replacements: Vec<Value>,
+    pub sort_options: Option<Value>,
+    // Fields the native engine refuses (see `UNSUPPORTED`).
+    pub crds: Option<Value>,
+    pub vars: Option<Value>,
+    pub helm_charts: Option<Value>,
+    pub helm_globals: Option<Value>,
+    pub helm_chart_inflation_generator: Option<Value>,
+    pub generators: Option<Value>,
+    pub transformers: Option<Value>,
+    pub validators: Option<Value>,
+    pub openapi: Option<Value>,
+    pub configurations: Option<Value>,
+    pub build_metadata: Option<Value>,
+}
+
+/// One entry of `labels`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Label {
+    pub pairs: BTreeMap<String, String>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub fields: Option<Value>,
+}
+
+impl KustFile {
+    /// Parses a kustomization document. Keys set to `null` count as absent,
+    /// as in kustomize.
+    pub fn parse(document: Value, file: &str) -> Result<Self, RenderError> {
+        let mut document = match document {
+            Value::Null => Value::Object(Default::default()),
+            Value::Object(_) => document,
+            _ => {
+                return Err(RenderError::Kustomization {
+                    file: file.into(),
+                    message: "expected a map".into(),
+                });
+            }
+        };
+        if let Some(map) = document.as_object_mut() {
+            map.retain(|_, v| !v.is_null());
+        }
+        serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
+            file: file.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads the kustomization file at `path`.
+    pub fn read(root: &Root, path: &Path) -> Result<Self, RenderError> {
+        let file = root.rel(path);
+        let mut documents = root.read_documents(path)?;
+        if documents.len() > 1 {
+            return Err(RenderError::Kustomization {
+                file,
+                message: "expected one YAML document".into(),
+            });
+        }
+        Self::parse(documents.pop().unwrap_or(Value::Null), &file)
+    }
+
+    fn is_component(&self) -> bool {
+        self.kind.as_deref() == Some("Component")
+    }
+
+    /// The first field the native engine does not implement, if any.
+    fn unsupported(&self) -> Option<&'static str> {
+        let set = [
+            ("crds", self.crds.is_some()),
+            ("vars", self.vars.is_some()),
+            ("helmCharts", self.helm_charts.is_some()),
+            ("helmGlobals", self.helm_globals.is_some()),
+            (
+                "helmChartInflationGenerator",
+                self.helm_chart_inflation_generator.is_some(),
+            ),
+            ("generators", self.generators.is_some()),
+            ("transformers", self.transformers.is_some()),
+            ("validators", self.validators.is_some()),
+            ("openapi", self.openapi.is_some()),
+            ("configurations", self.configurations.is_some()),
+            ("buildMetadata", self.build_metadata.is_some()),
+            ("namePrefix", self.name_prefix.is_some()),
+            ("nameSuffix", self.name_suffix.is_some()),
+            ("patches", !self.patches.is_empty()),
+            (
+                "patchesStrategicMerge",
+                !self.patches_strategic_merge.is_empty(),
+            ),
+            ("patchesJson6902", !self.patches_json6902.is_empty()),
+            ("images", !self.images.is_empty()),
+            ("replicas", !self.replicas.is_empty()),
+            ("configMapGenerator", !self.config_map_generator.is_empty()),
+            ("secretGenerator", !self.secret_generator.is_empty()),
+            ("replacements", !self.replacements.is_empty()),
+            ("sortOptions", self.sort_options.is_some()),
+        ];
+        set.into_iter()
+            .find(|(_, present)| *present)
+            .map(|(f, _)| f)
+    }
+}
+
+/// Builds the kustomization `kust` (written, or standing for, `file`) of
+/// directory `dir`: `kustomize build dir`.
+pub fn build_root(
+    root: &Root,
+    dir: &Path,
+    kust: &KustFile,
+    file: &str,
+) -> Result<Vec<Resource>, RenderError> {
+    if kust.is_component() {
+        return Err(RenderError::Kustomization {
+            file: file.into(),
+            message: "kind Component cannot be built on its own; use it from a Kustomization's components".into(),
+        });
+    }
+    let mut builder = Builder {
+        root,
+        stack: vec![dir.to_path_buf()],
+    };
+    let mut resources = Vec::new();
+    builder.accumulate(dir, kust, file, &mut resources)?;
+    Ok(resources)
+}
+
+struct Builder<'a> {
+    root: &'a Root,
+    /// Directories being built, to detect cycles.
+    stack: Vec<PathBuf>,
+}
+
+impl Builder<'_> {
+    /// kustomize `KustTarget.AccumulateTarget`: adds what `kust` declares to
+    /// `resources` and transforms them all.
+    fn accumulate(
+        &mut self,
+        dir: &Path,
+        kust: &KustFile,
+        file: &str,
+        resources: &mut Vec<Resource>,
+    ) -> Result<(), RenderError> {
+        if let Some(field) = kust.unsupported() {
+            return Err(RenderError::Unsupported {
+                file: file.into(),
+                field: field.into(),
+            });
+        }
+        for entry in kust.bases.iter().chain(&kust.resources) {
+            let added = self.resource(dir, entry, file)?;
+            append(resources, added, file)?;
+        }
+        for entry in &kust.components {
+            self.component(dir, entry, file, resources)?;
+        }
+        self.transform(kust, file, resources)
+    }
+
+    /// The resources one `resources` entry stands for: a file's objects or a
+    /// directory's build.
+    fn resource(
+        &mut self,
+        dir: &Path,
+        entry: &str,
+        file: &str,
+    ) -> Result<Vec<Resource>, RenderError> {
+        if load::is_remote(entry) {
+            return Err(RenderError::Remote {
+                file: file.into(),
+                field: "resources".into(),
+                url: entry.into(),
+            });
+        }
+        let path = self.root.resolve(dir, entry, file, "resources")?;
+        if path.is_dir() {
+            let (kust, kfile) = self.directory(&path)?;
+            if kust.is_component() {
+                return Err(RenderError::Kustomization {
+                    file: kfile,
+                    message:
+                        "kind Component cannot be used as a resource; list it under components"
+                            .into(),
+                });
+            }
+            self.enter(&path, file)?;
+            let mut sub = Vec::new();
+            let result = self.accumulate(&path, &kust, &kfile, &mut sub);
+            self.stack.pop();
+            result.map(|()| sub)
+        } else {
+            let rel = self.root.rel(&path);
+            resource::from_documents(self.root.read_documents(&path)?, &rel)
+        }
+    }
+
+    /// Applies one `components` entry to the accumulated resources.
+    fn component(
+        &mut self,
+        dir: &Path,
+        entry: &str,
+        file: &str,
+        resources: &mut Vec<Resource>,
+    ) -> Result<(), RenderError> {
+        if load::is_remote(entry) {
+            return Err(RenderError::Remote {
+                file: file.into(),
+                field: "components".into(),
+                url: entry.into(),
+            });
+        }
+        let path = self.root.resolve(dir, entry, file, "components")?;
+        if !path.is_dir() {
+            return Err(RenderError::Kustomization {
+                file: file.into(),
+                message: format!("components: {entry} is not a directory"),
+            });
+        }
+        let (kust, kfile) = self.directory(&path)?;
+        if !kust.is_component() {
+            return Err(RenderError::Kustomization {
+                file: kfile,
+                message: "a component must have kind: Component".into(),
+            });
+        }
+        self.enter(&path, file)?;
+        let result = self.accumulate(&path, &kust, &kfile, resources);
+        self.stack.pop();
+        result
+    }
+
+    /// Reads the kustomization of a directory used as a resource or component.
+    fn directory(&self, dir: &Path) -> Result<(KustFile, String), RenderError> {
+        let kpath =
+            self.root
+                .kustomization_file(dir)?
+                .ok_or_else(|| RenderError::NoKustomization {
+                    dir: self.root.rel(dir),
+                })?;
+        Ok((KustFile::read(self.root, &kpath)?, self.root.rel(&kpath)))
+    }
+
+    fn enter(&mut self, dir: &Path, file: &str) -> Result<(), RenderError> {
+        if self.stack.iter().any(|d| d == dir) {
+            return Err(RenderError::Cycle {
+                file: file.into(),
+                path: self.root.rel(dir),
+            });
+        }
+        self.stack.push(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// The built-in transformers, in kustomize's order
+    /// (`kusttarget_configplugin.go`).
+    fn transform(
+        &self,
+        kust: &KustFile,
+        file: &str,
+        resources: &mut [Resource],
+    ) -> Result<(), RenderError> {
+        if let Some(ns) = kust.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+            namespace::apply(resources, ns);
+        }
+        for label in &kust.labels {
+            if label.fields.is_some() {
+                return Err(RenderError::Unsupported {
+                    file: file.into(),
+                    field: "labels[].fields".into(),
+                });
+            }
+            let specs = metadata::label_specs(label.include_selectors, label.include_templates);
+            metadata::apply(resources, &label.pairs, &specs, file, "labels")?;
+        }
+        metadata::apply(
+            resources,
+            &kust.common_labels,
+            &metadata::common_label_specs(),
+            file,
+            "commonLabels",
+        )?;
+        metadata::apply(
+            resources,
+            &kust.common_annotations,
+            &metadata::annotation_specs(),
+            file,
+            "commonAnnotations",
+        )?;
+        Ok(())
+    }
+}
+
+/// Appends `added` to `resources`; an object already there is an error.
+fn append(
+    resources: &mut Vec<Resource>,
+    added: Vec<Resource>,
+    file: &str,
+) -> Result<(), RenderError> {
+    for r in added {
+        if let Some(other) = resources.iter().find(|o| o.id() == r.id()) {
+            return Err(RenderError::Duplicate {
+                file: file.into(),
+                object: r.subject(),
+                other: format!("from {} and {}", other.origin, r.origin),
+            });
+        }
+        resources.push(r);
+    }
+    Ok(())
+}

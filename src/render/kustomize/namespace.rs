@@ -1,0 +1,218 @@
+//! `namespace`: the namespace transformer.
+//!
+//! Input: resources and a namespace. Output: every namespaced object moved
+//! to it (an existing namespace is overwritten, as kustomize does),
+//! cluster-scoped kinds untouched, and RoleBinding/ClusterRoleBinding
+//! subjects fixed: a subject named `default` gets the namespace (kustomize
+//! `filters/namespace` `roleBindingHack`), and a ServiceAccount subject that
+//! names a ServiceAccount of the build follows it (kustomize's name
+//! reference of `subjects`). Also the Service namespaces of APIServices and
+//! CRD conversion webhooks (kustomize `namespace.go` field specs).
+
+use serde_json::Value;
+
+use super::fieldspec::{FieldSpec, group_kind};
+use super::resource::{self, Resource};
+
+/// Built-in cluster-scoped kinds as (group, kind): the Kubernetes API's,
+/// and those of CRDs this platform relies on (Crossplane, Gateway API,
+/// cert-manager, ...), which kustomize would not know but the API server
+/// stores without a namespace.
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingAdmissionPolicyBinding",
+    ),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("storage.k8s.io", "VolumeAttributesClass"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "IPAddress"),
+    ("networking.k8s.io", "ServiceCIDR"),
+    ("policy", "PodSecurityPolicy"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("certificates.k8s.io", "ClusterTrustBundle"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("resource.k8s.io", "DeviceClass"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+    ("apiextensions.crossplane.io", "CompositeResourceDefinition"),
+    ("apiextensions.crossplane.io", "Composition"),
+    ("apiextensions.crossplane.io", "CompositionRevision"),
+    ("apiextensions.crossplane.io", "EnvironmentConfig"),
+    ("pkg.crossplane.io", "Provider"),
+    ("pkg.crossplane.io", "Function"),
+    ("pkg.crossplane.io", "Configuration"),
+    ("pkg.crossplane.io", "DeploymentRuntimeConfig"),
+    ("cert-manager.io", "ClusterIssuer"),
+    ("external-secrets.io", "ClusterSecretStore"),
+    ("external-secrets.io", "ClusterExternalSecret"),
+    ("kyverno.io", "ClusterPolicy"),
+];
+
+/// Is this object's kind cluster-scoped (so the namespace transformer leaves
+/// it alone)? Unknown kinds are namespaced, as in kustomize.
+pub fn is_cluster_scoped(object: &Value) -> bool {
+    let group = resource::group(object);
+    let kind = resource::kind(object);
+    CLUSTER_SCOPED
+        .iter()
+        .any(|(g, k)| *g == group && *k == kind)
+}
+
+/// Other namespace fields kustomize sets (its `namespace.go` field specs).
+const OTHER_FIELDS: &[FieldSpec] = &[
+    group_kind(
+        "apiregistration.k8s.io",
+        "APIService",
+        "spec/service/namespace",
+        true,
+    ),
+    group_kind(
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    ),
+];
+
+/// Moves every namespaced resource to `namespace`.
+pub fn apply(resources: &mut [Resource], namespace: &str) {
+    // ServiceAccounts as they were, to let subjects naming them follow.
+    let mut moved_accounts: Vec<(Option<String>, String)> = Vec::new();
+    for r in resources.iter_mut() {
+        if is_cluster_scoped(&r.object) {
+            continue;
+        }
+        if resource::kind(&r.object) == "ServiceAccount" && resource::group(&r.object).is_empty() {
+            moved_accounts.push((
+                resource::namespace(&r.object).map(str::to_string),
+                resource::name(&r.object).to_string(),
+            ));
+        }
+        r.remember_name();
+        set_metadata_namespace(&mut r.object, namespace);
+    }
+    for r in resources.iter_mut() {
+        for spec in OTHER_FIELDS {
+            let _ = spec.visit(&mut r.object, &mut |v| {
+                *v = Value::String(namespace.to_string());
+                Ok(())
+            });
+        }
+        if matches!(
+            resource::kind(&r.object),
+            "RoleBinding" | "ClusterRoleBinding"
+        ) {
+            fix_subjects(&mut r.object, namespace, &moved_accounts);
+        }
+    }
+}
+
+fn set_metadata_namespace(object: &mut Value, namespace: &str) {
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(metadata) = metadata.as_object_mut() {
+        metadata.insert("namespace".into(), Value::String(namespace.into()));
+    }
+}
+
+fn fix_subjects(binding: &mut Value, namespace: &str, moved: &[(Option<String>, String)]) {
+    let Some(Value::Array(subjects)) = binding.get_mut("subjects") else {
+        return;
+    };
+    for subject in subjects.iter_mut().filter_map(Value::as_object_mut) {
+        let name = subject.get("name").and_then(Value::as_str).unwrap_or("");
+        let is_account = subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+        let subject_ns = subject
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let follows_account = is_account
+            && moved
+                .iter()
+                .any(|(ns, n)| n == name && (subject_ns.is_none() || *ns == subject_ns));
+        if name == "default" || follows_account {
+            subject.insert("namespace".into(), Value::String(namespace.into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(objects: Vec<Value>) -> Vec<Value> {
+        let mut resources: Vec<Resource> =
+            objects.into_iter().map(|o| Resource::new(o, "x")).collect();
+        apply(&mut resources, "apps");
+        resources.into_iter().map(|r| r.object).collect()
+    }
+
+    #[test]
+    fn leaves_cluster_scoped_kinds_alone_and_overrides_existing_namespaces() {
+        let out = run(vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "other"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+            json!({"apiVersion": "apiextensions.crossplane.io/v1", "kind": "Composition", "metadata": {"name": "c"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+        ]);
+        let namespaces: Vec<Option<&str>> = out.iter().map(resource::namespace).collect();
+        assert_eq!(namespaces, [Some("apps"), None, None, Some("apps")]);
+    }
+
+    #[test]
+    fn moves_service_account_subjects_with_their_account() {
+        let out = run(vec![
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "b"},
+                   "subjects": [
+                       {"kind": "ServiceAccount", "name": "bot"},
+                       {"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"},
+                       {"kind": "ServiceAccount", "name": "elsewhere", "namespace": "kube-system"},
+                       {"kind": "User", "name": "jane"}]}),
+        ]);
+        assert_eq!(
+            out[1]["subjects"],
+            json!([
+                {"kind": "ServiceAccount", "name": "bot", "namespace": "apps"},
+                {"kind": "ServiceAccount", "name": "default", "namespace": "apps"},
+                {"kind": "ServiceAccount", "name": "elsewhere", "namespace": "kube-system"},
+                {"kind": "User", "name": "jane"}])
+        );
+        assert!(out[1]["metadata"].get("namespace").is_none());
+    }
+}

@@ -1,0 +1,705 @@
+//! `postBuild` variable substitution, as kustomize-controller runs it.
+//!
+//! Input: a rendered object, and the variables of `postBuild.substituteFrom`
+//! (in order, later sources overriding earlier ones) overridden by
+//! `postBuild.substitute` (fluxcd/pkg `kustomize_varsub.go`; newlines are
+//! removed from values). Output: the object with Flux's envsubst applied
+//! (fluxcd/pkg `envsubst`: `${v}`, `${v:=d}`, `${v:-d}`, `${v=d}`, `${v:+d}`,
+//! `${#v}`, `${v:o:l}`, `${v/p/r}`, `${v#p}`, `${v%p}`, `${v^^}`, ...; `$$`
+//! escapes a `$`).
+//!
+//! Flux substitutes the object's YAML text and parses the result again, so a
+//! value substituted into a plain (unquoted) scalar is re-typed: `replicas:
+//! ${N}` becomes an integer. This module does the same per scalar: a string
+//! the YAML emitter would write plain is parsed again after substitution;
+//! one it would quote (or write as a block) stays a string. Objects labelled
+//! or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` are left
+//! alone, and nothing is substituted when there are no variables at all.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::RenderError;
+use super::Variables;
+use crate::discover::PostBuild;
+use crate::object;
+
+/// The label/annotation that turns substitution off for one object.
+pub const DISABLE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+/// The variables for `postBuild`: `substituteFrom` sources in order, then
+/// `substitute` on top. Names are validated.
+pub fn variables(
+    post_build: &PostBuild,
+    sources: &Variables,
+) -> Result<BTreeMap<String, String>, RenderError> {
+    let mut vars = BTreeMap::new();
+    for reference in &post_build.substitute_from {
+        if reference.kind != "ConfigMap" && reference.kind != "Secret" {
+            continue;
+        }
+        match sources
+            .sources
+            .get(&(reference.kind.clone(), reference.name.clone()))
+        {
+            Some(data) => {
+                for (k, v) in data {
+                    vars.insert(k.clone(), v.replace('\n', ""));
+                }
+            }
+            None if reference.optional => {}
+            None => {
+                return Err(RenderError::VariablesNotFound {
+                    kind: reference.kind.clone(),
+                    name: reference.name.clone(),
+                });
+            }
+        }
+    }
+    for (k, v) in &post_build.substitute {
+        vars.insert(k.clone(), v.replace('\n', ""));
+    }
+    if let Some(bad) = vars.keys().find(|k| !valid_name(k)) {
+        return Err(RenderError::VariableName { name: bad.clone() });
+    }
+    Ok(vars)
+}
+
+/// `^[_[:alpha:]][_[:alpha:][:digit:]]*$`.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Substitutes the variables in one object, in place.
+pub fn object(object: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), RenderError> {
+    if vars.is_empty()
+        || object::label(object, DISABLE_KEY) == Some("disabled")
+        || object::annotation(object, DISABLE_KEY) == Some("disabled")
+    {
+        return Ok(());
+    }
+    let subject = super::kustomize::Resource::new(object.clone(), "").subject();
+    let lookup = |name: &str| vars.get(name).cloned();
+    substitute_value(object, &lookup).map_err(|message| RenderError::Substitute {
+        object: subject,
+        message,
+    })
+}
+
+fn substitute_value(
+    value: &mut Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    match value {
+        Value::String(text) if text.contains('$') => {
+            let result = eval(text, lookup, false)?;
+            *value = if emits_plain(text) {
+                retype(&result)?
+            } else {
+                Value::String(result)
+            };
+        }
+        Value::Array(items) => {
+            for item in items {
+                substitute_value(item, lookup)?;
+            }
+        }
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (key, mut item) in std::mem::take(map) {
+                let key = if key.contains('$') {
+                    eval(&key, lookup, false)?
+                } else {
+                    key
+                };
+                substitute_value(&mut item, lookup)?;
+                out.insert(key, item);
+            }
+            *map = out;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Would a YAML emitter (go-yaml, which Flux uses to write the object out)
+/// write this string as a plain scalar in block context? Only called on
+/// strings holding a `$`, which never read as numbers, booleans or null.
+fn emits_plain(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    let second = text.chars().nth(1);
+    let followed_by_space = second.is_none_or(|c| c == ' ');
+    !(text.contains('\n')
+        || text.contains('\t')
+        || text.starts_with(' ')
+        || text.ends_with(' ')
+        || "#,[]{}&*!|>'\"%@`".contains(first)
+        || ("-?:".contains(first) && followed_by_space)
+        || text.starts_with("---")
+        || text.starts_with("...")
+        || text.contains(": ")
+        || text.ends_with(':')
+        || text.contains(" #"))
+}
+
+/// Parses a substituted plain scalar again, as Flux's YAML round trip does:
+/// `3` becomes an integer, `true` a boolean, an empty result null.
+fn retype(text: &str) -> Result<Value, String> {
+    let document = format!("v: {text}\n");
+    let parsed = crate::yaml::documents(&document, Path::new("substituted value"))
+        .map_err(|e| format!("the result is not valid YAML: {e}"))?;
+    let value = parsed
+        .into_iter()
+        .next()
+        .and_then(|mut d| d.as_object_mut().and_then(|m| m.remove("v")))
+        .unwrap_or(Value::Null);
+    Ok(match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                Value::from(f as i64)
+            } else {
+                Value::Number(n)
+            }
+        }
+        other => other,
+    })
+}
+
+/// Evaluates Flux's envsubst on `text`. An unset variable is empty, unless
+/// `strict` (then it is an error, except under a default operator).
+pub fn eval(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    strict: bool,
+) -> Result<String, String> {
+    let mut parser = Parser {
+        chars: text.chars().collect(),
+        pos: 0,
+        lookup,
+        strict,
+    };
+    parser.text()
+}
+
+struct Parser<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    strict: bool,
+}
+
+const BAD: &str = "bad substitution";
+const MISSING_BRACE: &str = "missing closing brace";
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<char> {
+        self.chars.get(self.pos + offset).copied()
+    }
+
+    /// Top level: text with `${...}` and `$$` escapes.
+    fn text(&mut self) -> Result<String, String> {
+        let mut out = String::new();
+        while let Some(c) = self.peek() {
+            match (c, self.peek_at(1)) {
+                ('$', Some('{')) => {
+                    self.pos += 2;
+                    out.push_str(&self.func()?);
+                }
+                ('$', Some('$')) => {
+                    out.push('$');
+                    self.pos += 2;
+                }
+                _ => {
+                    out.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn ident(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+
+    fn expect_close(&mut self, error: &str) -> Result<(), String> {
+        if self.peek() == Some('}') {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(error.to_string())
+        }
+    }
+
+    /// Takes up to `max` characters from `set`.
+    fn operator(&mut self, set: &str, max: usize) -> String {
+        let mut op = String::new();
+        while op.chars().count() < max && self.peek().is_some_and(|c| set.contains(c)) {
+            op.push(self.chars[self.pos]);
+            self.pos += 1;
+        }
+        op
+    }
+
+    /// A function argument: text and nested `${...}` up to (not including)
+    /// an unescaped character of `stop`. With `escapes`, `$$`, `\\` and `\/`
+    /// stand for `$`, `\` and `/`.
+    fn argument(&mut self, stop: &str, escapes: bool) -> Result<String, String> {
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(MISSING_BRACE.into());
+            };
+            let next = self.peek_at(1);
+            if c == '$' && next == Some('{') {
+                self.pos += 2;
+                out.push_str(&self.func()?);
+            } else if escapes && c == '$' && next == Some('$') {
+                out.push('$');
+                self.pos += 2;
+            } else if escapes && c == '\\' && matches!(next, Some('\\' | '/')) {
+                out.push(next.unwrap_or('\\'));
+                self.pos += 2;
+            } else if stop.contains(c) {
+                return Ok(out);
+            } else {
+                out.push(c);
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// After `${`: one parameter expansion, up to and including its `}`.
+    fn func(&mut self) -> Result<String, String> {
+        if self.peek() == Some('#') {
+            self.pos += 1;
+            let name = self.ident();
+            if name.is_empty() {
+                return Err(BAD.into());
+            }
+            self.expect_close(BAD)?;
+            let value = self.value(&name, "#")?;
+            return Ok(value.len().to_string());
+        }
+        let name = self.ident();
+        if name.is_empty() {
+            return Err("unable to parse variable name".into());
+        }
+        let (op, args): (String, Vec<String>) = match self.peek() {
+            Some('}') => {
+                self.pos += 1;
+                (String::new(), Vec::new())
+            }
+            Some(':') if matches!(self.peek_at(1), Some('=' | '-' | '?' | '+')) => {
+                let op = self.operator(":=-?+", 2);
+                (op, self.default_arguments()?)
+            }
+            Some(':') => {
+                self.pos += 1;
+                let offset = self.argument(":}", false)?;
+                let mut args = vec![offset];
+                if self.peek() == Some(':') {
+                    self.pos += 1;
+                    args.push(self.argument("}", false)?);
+                }
+                self.expect_close(BAD)?;
+                (":".into(), args)
+            }
+            Some('=') => {
+                self.pos += 1;
+                ("=".into(), self.default_arguments()?)
+            }
+            Some(',' | '^') => {
+                let op = self.operator(",^", 2);
+                self.expect_close(BAD)?;
+                (op, Vec::new())
+            }
+            Some('/') => {
+                self.pos += 1;
+                let mut op = "/".to_string();
+                if let Some(c @ ('/' | '#' | '%')) = self.peek() {
+                    op.push(c);
+                    self.pos += 1;
+                }
+                let pattern = self.argument("/}", true)?;
+                if self.peek() != Some('/') {
+                    return Err(BAD.into());
+                }
+                self.pos += 1;
+                let mut args = vec![pattern];
+                if self.peek() != Some('}') {
+                    args.push(self.argument("}", true)?);
+                }
+                self.expect_close(BAD)?;
+                (op, args)
+            }
+            Some(c @ ('#' | '%')) => {
+                let op = self.operator(&c.to_string(), 2);
+                let pattern = self.argument("}", false)?;
+                self.expect_close(BAD)?;
+                (op, vec![pattern])
+            }
+            _ => return Err(MISSING_BRACE.into()),
+        };
+        let value = self.value(&name, &op)?;
+        Ok(apply(&op, value, &args))
+    }
+
+    /// The arguments of a default operator, up to and including `}`.
+    fn default_arguments(&mut self) -> Result<Vec<String>, String> {
+        let mut args = Vec::new();
+        loop {
+            if self.peek() == Some('}') {
+                self.pos += 1;
+                return Ok(args);
+            }
+            args.push(self.argument("}", false)?);
+        }
+    }
+
+    fn value(&self, name: &str, op: &str) -> Result<String, String> {
+        match (self.lookup)(name) {
+            Some(v) => Ok(v),
+            None if self.strict && !is_default_op(op) => {
+                Err(format!("variable not set (strict mode): {name:?}"))
+            }
+            None => Ok(String::new()),
+        }
+    }
+}
+
+fn is_default_op(op: &str) -> bool {
+    matches!(op, "-" | "+" | "=" | "?" | ":-" | ":+" | ":=" | ":?")
+}
+
+/// The parameter expansion functions of fluxcd/pkg `envsubst/funcs.go`.
+fn apply(op: &str, value: String, args: &[String]) -> String {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match op {
+        "" => value,
+        "," => map_first(&value, |c| c.to_lowercase().collect()),
+        ",," => value.to_lowercase(),
+        "^" => map_first(&value, |c| c.to_uppercase().collect()),
+        "^^" => value.to_uppercase(),
+        ":" => substring(&value, args),
+        "/" => value.replacen(arg(0), arg(1), 1),
+        "//" => value.replace(arg(0), arg(1)),
+        "/#" if args.len() == 2 => match value.strip_prefix(arg(0)) {
+            Some(rest) => format!("{}{rest}", arg(1)),
+            None => value,
+        },
+        "/%" if args.len() == 2 => match value.strip_suffix(arg(0)) {
+            Some(rest) => format!("{rest}{}", arg(1)),
+            None => value,
+        },
+        "#" => trim_prefix(&value, arg(0), false),
+        "##" => trim_prefix(&value, arg(0), true),
+        "%" => reverse(&trim_prefix(&reverse(&value), &reverse(arg(0)), false)),
+        "%%" => reverse(&trim_prefix(&reverse(&value), &reverse(arg(0)), true)),
+        _ => {
+            // Every default operator behaves as `:-` in Flux's envsubst.
+            if value.is_empty() && !args.is_empty() {
+                args.concat()
+            } else {
+                value
+            }
+        }
+    }
+}
+
+fn map_first(value: &str, f: impl Fn(char) -> String) -> String {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(c) => f(c) + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+fn reverse(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+/// `${v:offset}` / `${v:offset:length}` (byte offsets, as in Go).
+fn substring(value: &str, args: &[String]) -> String {
+    let len = value.len() as i64;
+    let Some(Ok(mut pos)) = args.first().map(|a| a.trim().parse::<i64>()) else {
+        return value.to_string();
+    };
+    if pos < 0 {
+        pos = (len + pos).max(0);
+    }
+    let slice = |a: i64, b: i64| {
+        value
+            .get(a as usize..b as usize)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let Some(length) = args.get(1) else {
+        return if pos < len {
+            slice(pos, len)
+        } else {
+            String::new()
+        };
+    };
+    let Ok(length) = length.trim().parse::<i64>() else {
+        return value.to_string();
+    };
+    if length < 0 {
+        let end = len + length;
+        return if end < pos {
+            String::new()
+        } else {
+            slice(pos, end)
+        };
+    }
+    if pos + length >= len {
+        return if pos < len {
+            slice(pos, len)
+        } else {
+            String::new()
+        };
+    }
+    slice(pos, pos + length)
+}
+
+/// Removes the shortest (or longest) prefix matching the glob `pattern`.
+fn trim_prefix(value: &str, pattern: &str, longest: bool) -> String {
+    let ends: Vec<usize> = value
+        .char_indices()
+        .map(|(i, _)| i)
+        .skip(1)
+        .chain([value.len()])
+        .collect();
+    let mut matched = None;
+    for end in ends {
+        if glob(pattern, &value[..end]) {
+            matched = Some(end);
+            if !longest {
+                break;
+            }
+        }
+    }
+    match matched {
+        Some(end) => value[end..].to_string(),
+        None => value.to_string(),
+    }
+}
+
+/// A shell glob with `*` and `?` (other characters literal).
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn evaluates_flux_envsubst_syntax() {
+        let vars = vars(&[
+            ("NAME", "docs-portal"),
+            ("EMPTY", ""),
+            ("REGION", "eu-west-1"),
+            ("PATH_", "a/b/c.tar.gz"),
+        ]);
+        let lookup = |n: &str| vars.get(n).cloned();
+        let cases = [
+            ("${NAME}", "docs-portal"),
+            ("app-${NAME}-x", "app-docs-portal-x"),
+            ("${UNSET}", ""),
+            ("${UNSET:=fallback}", "fallback"),
+            ("${UNSET:-fallback}", "fallback"),
+            ("${EMPTY:-fallback}", "fallback"),
+            ("${NAME:=fallback}", "docs-portal"),
+            ("${UNSET=fallback}", "fallback"),
+            ("${UNSET:=${NAME}-2}", "docs-portal-2"),
+            ("$${NAME}", "${NAME}"),
+            ("cost: $$5", "cost: $5"),
+            ("$NAME", "$NAME"),
+            ("${#NAME}", "11"),
+            ("${NAME^^}", "DOCS-PORTAL"),
+            ("${NAME^}", "Docs-portal"),
+            ("${NAME:0:4}", "docs"),
+            ("${NAME:5}", "portal"),
+            ("${REGION/-/_}", "eu_west-1"),
+            ("${REGION//-/_}", "eu_west_1"),
+            ("${PATH_##*/}", "c.tar.gz"),
+            ("${PATH_%%.*}", "a/b/c"),
+            ("${PATH_%.*}", "a/b/c.tar"),
+            ("${PATH_#*/}", "b/c.tar.gz"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(eval(input, &lookup, false).as_deref(), Ok(want), "{input}");
+        }
+        for (input, error) in [
+            ("${NAME", MISSING_BRACE),
+            ("${ NAME}", "unable to parse variable name"),
+            ("${NAME-x}", MISSING_BRACE),
+        ] {
+            assert_eq!(eval(input, &lookup, false), Err(error.into()), "{input}");
+        }
+        assert_eq!(
+            eval("${UNSET}", &lookup, true),
+            Err("variable not set (strict mode): \"UNSET\"".into())
+        );
+        assert_eq!(
+            eval("${UNSET:=x}", &lookup, true).as_deref(),
+            Ok("x"),
+            "defaults are allowed in strict mode"
+        );
+    }
+
+    #[test]
+    fn retypes_plain_scalars_like_flux_yaml_round_trip() {
+        let mut deploy = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "${NAME}", "labels": {"${KEY}": "x"}},
+            "spec": {
+                "replicas": "${N}",
+                "paused": "${FLAG}",
+                "note": "replicas: ${N}",
+                "multi": "line 1\n${N}\n",
+                "unset": "${UNSET}",
+                "port": "\"8080\"",
+                "image": "nginx:${TAG}"
+            }
+        });
+        let vars = vars(&[
+            ("NAME", "web"),
+            ("KEY", "team"),
+            ("N", "3"),
+            ("FLAG", "true"),
+            ("TAG", "1.25"),
+        ]);
+        object(&mut deploy, &vars).unwrap();
+        assert_eq!(
+            deploy,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "labels": {"team": "x"}},
+                "spec": {
+                    "replicas": 3,
+                    "paused": true,
+                    "note": "replicas: 3",
+                    "multi": "line 1\n3\n",
+                    "unset": null,
+                    "port": "\"8080\"",
+                    "image": "nginx:1.25"
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn skips_disabled_objects_and_runs_nothing_without_variables() {
+        let disabled = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "annotations": {DISABLE_KEY: "disabled"}},
+            "data": {"x": "${N}"}});
+        let mut out = disabled.clone();
+        object(&mut out, &vars(&[("N", "1")])).unwrap();
+        assert_eq!(out, disabled);
+        let escaped = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a"}, "data": {"x": "$${N}"}});
+        let mut out = escaped.clone();
+        object(&mut out, &BTreeMap::new()).unwrap();
+        assert_eq!(out, escaped, "Flux substitutes nothing without variables");
+    }
+
+    #[test]
+    fn substitute_overrides_substitute_from_and_missing_sources_fail() {
+        let mut sources = Variables::default();
+        sources.sources.insert(
+            ("ConfigMap".into(), "vars".into()),
+            vars(&[("A", "from-cm"), ("B", "line\nbreak")]),
+        );
+        sources.sources.insert(
+            ("Secret".into(), "secret-vars".into()),
+            vars(&[("A", "from-secret")]),
+        );
+        let mut post_build: PostBuild = serde_json::from_value(json!({
+            "substitute": {"C": "inline"},
+            "substituteFrom": [
+                {"kind": "ConfigMap", "name": "vars"},
+                {"kind": "Secret", "name": "secret-vars"},
+                {"kind": "Secret", "name": "absent", "optional": true}
+            ]
+        }))
+        .unwrap();
+        let got = variables(&post_build, &sources).unwrap();
+        assert_eq!(
+            got,
+            vars(&[("A", "from-secret"), ("B", "linebreak"), ("C", "inline")])
+        );
+        post_build
+            .substitute
+            .insert("A".into(), "inline-wins".into());
+        assert_eq!(
+            variables(&post_build, &sources).unwrap()["A"],
+            "inline-wins"
+        );
+
+        post_build.substitute_from[2].optional = false;
+        assert_eq!(
+            variables(&post_build, &sources).unwrap_err().to_string(),
+            "postBuild.substituteFrom: Secret/absent not found"
+        );
+        post_build.substitute_from.pop();
+        post_build.substitute.insert("bad-name".into(), "x".into());
+        assert!(matches!(
+            variables(&post_build, &sources),
+            Err(RenderError::VariableName { name }) if name == "bad-name"
+        ));
+    }
+
+    #[test]
+    fn substitution_errors_name_the_object_and_no_value() {
+        let mut secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "apps"},
+            "stringData": {"password": "${PASSWORD", "user": "${USER}"}});
+        let err = object(
+            &mut secret,
+            &vars(&[("PASSWORD", "hunter2"), ("USER", "u")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "Secret/apps/db: variable substitution failed: missing closing brace"
+        );
+    }
+}
