@@ -8,9 +8,14 @@
 //! built-in transformers in kustomize's order. One file per transformer.
 
 mod fieldspec;
+mod images;
 mod metadata;
+mod names;
 mod namespace;
+mod patch;
 mod resource;
+mod selector;
+mod smp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -131,16 +136,6 @@ impl KustFile {
             ("openapi", self.openapi.is_some()),
             ("configurations", self.configurations.is_some()),
             ("buildMetadata", self.build_metadata.is_some()),
-            ("namePrefix", self.name_prefix.is_some()),
-            ("nameSuffix", self.name_suffix.is_some()),
-            ("patches", !self.patches.is_empty()),
-            (
-                "patchesStrategicMerge",
-                !self.patches_strategic_merge.is_empty(),
-            ),
-            ("patchesJson6902", !self.patches_json6902.is_empty()),
-            ("images", !self.images.is_empty()),
-            ("replicas", !self.replicas.is_empty()),
             ("configMapGenerator", !self.config_map_generator.is_empty()),
             ("secretGenerator", !self.secret_generator.is_empty()),
             ("replacements", !self.replacements.is_empty()),
@@ -172,6 +167,7 @@ pub fn build_root(
     };
     let mut resources = Vec::new();
     builder.accumulate(dir, kust, file, &mut resources)?;
+    names::fix_references(&mut resources);
     Ok(resources)
 }
 
@@ -204,7 +200,7 @@ impl Builder<'_> {
         for entry in &kust.components {
             self.component(dir, entry, file, resources)?;
         }
-        self.transform(kust, file, resources)
+        self.transform(dir, kust, file, resources)
     }
 
     /// The resources one `resources` entry stands for: a file's objects or a
@@ -305,13 +301,26 @@ impl Builder<'_> {
     /// (`kusttarget_configplugin.go`).
     fn transform(
         &self,
+        dir: &Path,
         kust: &KustFile,
         file: &str,
-        resources: &mut [Resource],
+        resources: &mut Vec<Resource>,
     ) -> Result<(), RenderError> {
+        let ctx = patch::Context {
+            root: self.root,
+            dir,
+            file,
+        };
+        patch::strategic_merge(&ctx, &kust.patches_strategic_merge, resources)?;
+        patch::patches(&ctx, &kust.patches, "patches", resources)?;
         if let Some(ns) = kust.namespace.as_deref().filter(|ns| !ns.is_empty()) {
             namespace::apply(resources, ns);
         }
+        names::prefix_suffix(
+            resources,
+            kust.name_prefix.as_deref().unwrap_or(""),
+            kust.name_suffix.as_deref().unwrap_or(""),
+        );
         for label in &kust.labels {
             if label.fields.is_some() {
                 return Err(RenderError::Unsupported {
@@ -336,8 +345,28 @@ impl Builder<'_> {
             file,
             "commonAnnotations",
         )?;
+        patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
+        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
+        images::apply(resources, &parse_list(&kust.images, file, "images")?);
         Ok(())
     }
+}
+
+/// Reads the entries of a list field into their type.
+fn parse_list<T: serde::de::DeserializeOwned>(
+    entries: &[Value],
+    file: &str,
+    field: &str,
+) -> Result<Vec<T>, RenderError> {
+    entries
+        .iter()
+        .map(|e| {
+            serde_json::from_value(e.clone()).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: format!("{field}: {e}"),
+            })
+        })
+        .collect()
 }
 
 /// Appends `added` to `resources`; an object already there is an error.
