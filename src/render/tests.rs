@@ -661,3 +661,119 @@ images:
         "app/kustomization.yaml: components: ../components/missing does not exist"
     );
 }
+
+#[test]
+fn generates_config_maps_and_secrets_with_kustomize_hashes_and_rewrites_references() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "namePrefix: p-
+namespace: apps
+resources: [base]
+configMapGenerator:
+  - name: settings
+    behavior: merge
+    literals: [MODE=\"overlay\", EXTRA=1]
+secretGenerator:
+  - name: creds
+    envs: [creds.env]
+    type: kubernetes.io/basic-auth
+  - name: plain
+    literals: [token=abc]
+    options:
+      disableNameSuffixHash: true
+generatorOptions:
+  labels: {generated: \"yes\"}
+",
+        ),
+        (
+            "app/creds.env",
+            "# comment\nusername=admin\n\npassword=hunter2\n",
+        ),
+        (
+            "app/base/kustomization.yaml",
+            "resources: [deploy.yaml]\nconfigMapGenerator:\n  - name: settings\n    files: [app.conf, renamed=other.conf]\n    literals: [MODE=base]\n",
+        ),
+        ("app/base/app.conf", "listen 80;\n"),
+        ("app/base/other.conf", "x"),
+        (
+            "app/base/deploy.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          envFrom: [{configMapRef: {name: settings}}, {secretRef: {name: creds}}]
+      volumes:
+        - name: conf
+          configMap: {name: settings}
+        - name: secret
+          secret: {secretName: plain}
+",
+        ),
+    ]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    let names = subjects(&objects);
+    let cm_name = names[1]
+        .strip_prefix("ConfigMap/apps/")
+        .unwrap()
+        .to_string();
+    let secret_name = names[2].strip_prefix("Secret/apps/").unwrap().to_string();
+    assert_eq!(names[0], "Deployment/apps/p-web");
+    assert_eq!(names[3], "Secret/apps/p-plain");
+    let cm = &objects[1];
+    assert_eq!(
+        cm["data"],
+        json!({"app.conf": "listen 80;\n", "renamed": "x", "MODE": "overlay", "EXTRA": "1"})
+    );
+    let want_hash = super::kustomize::test_hash(&{
+        let mut o = cm.clone();
+        o["metadata"]["name"] = json!("p-settings");
+        o
+    });
+    assert_eq!(cm_name, format!("p-settings-{want_hash}"));
+    let secret = &objects[2];
+    assert_eq!(secret["type"], "kubernetes.io/basic-auth");
+    assert_eq!(
+        secret["data"],
+        json!({"username": "YWRtaW4=", "password": "aHVudGVyMg=="})
+    );
+    assert_eq!(
+        secret["metadata"]["labels"],
+        json!({"generated": "yes",
+        "kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"})
+    );
+    assert!(secret_name.starts_with("p-creds-") && secret_name.len() == "p-creds-".len() + 10);
+    let pod = &objects[0]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+        cm_name.as_str()
+    );
+    assert_eq!(
+        pod["containers"][0]["envFrom"][1]["secretRef"]["name"],
+        secret_name.as_str()
+    );
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], cm_name.as_str());
+    assert_eq!(pod["volumes"][1]["secret"]["secretName"], "p-plain");
+}
+
+#[test]
+fn generator_errors_never_quote_secret_values() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "secretGenerator:\n  - name: creds\n    envs: [creds.env]\n",
+        ),
+        ("app/creds.env", "password hunter2=x\n"),
+    ]);
+    let err = render_path(&dir, json!({"path": "app"}))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "app/kustomization.yaml: secretGenerator: app/creds.env: line 1: not a valid variable name"
+    );
+}

@@ -3,11 +3,13 @@
 //! Input: a directory with its kustomization (read from disk, or prepared by
 //! Flux). Output: the resources of `kustomize build`, in its order.
 //!
-//! The order of work follows kustomize's `KustTarget`: resources (each base
-//! built on its own), components (applied to what was accumulated), then the
-//! built-in transformers in kustomize's order. One file per transformer.
+//! The order of work follows kustomize v5's `KustTarget`: resources (each
+//! base built on its own), generators, components (applied to what was
+//! accumulated), then the built-in transformers in kustomize's order; at the
+//! very end, hash suffixes and name references. One file per transformer.
 
 mod fieldspec;
+mod generators;
 mod images;
 mod metadata;
 mod names;
@@ -136,8 +138,6 @@ impl KustFile {
             ("openapi", self.openapi.is_some()),
             ("configurations", self.configurations.is_some()),
             ("buildMetadata", self.build_metadata.is_some()),
-            ("configMapGenerator", !self.config_map_generator.is_empty()),
-            ("secretGenerator", !self.secret_generator.is_empty()),
             ("replacements", !self.replacements.is_empty()),
             ("sortOptions", self.sort_options.is_some()),
         ];
@@ -167,6 +167,7 @@ pub fn build_root(
     };
     let mut resources = Vec::new();
     builder.accumulate(dir, kust, file, &mut resources)?;
+    generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources);
     Ok(resources)
 }
@@ -197,6 +198,18 @@ impl Builder<'_> {
             let added = self.resource(dir, entry, file)?;
             append(resources, added, file)?;
         }
+        let ctx = generators::Context {
+            root: self.root,
+            dir,
+            file,
+        };
+        generators::generate(
+            &ctx,
+            &kust.config_map_generator,
+            &kust.secret_generator,
+            kust.generator_options.as_ref(),
+            resources,
+        )?;
         for entry in &kust.components {
             self.component(dir, entry, file, resources)?;
         }
@@ -350,6 +363,13 @@ impl Builder<'_> {
         images::apply(resources, &parse_list(&kust.images, file, "images")?);
         Ok(())
     }
+}
+
+/// kustomize's name hash of a ConfigMap or Secret (for tests of the whole
+/// render).
+#[cfg(test)]
+pub fn test_hash(object: &Value) -> String {
+    generators::hash(object)
 }
 
 /// Reads the entries of a list field into their type.
