@@ -15,6 +15,7 @@ mod metadata;
 mod names;
 mod namespace;
 mod patch;
+mod replacements;
 mod resource;
 mod selector;
 mod smp;
@@ -138,8 +139,6 @@ impl KustFile {
             ("openapi", self.openapi.is_some()),
             ("configurations", self.configurations.is_some()),
             ("buildMetadata", self.build_metadata.is_some()),
-            ("replacements", !self.replacements.is_empty()),
-            ("sortOptions", self.sort_options.is_some()),
         ];
         set.into_iter()
             .find(|(_, present)| *present)
@@ -169,6 +168,18 @@ pub fn build_root(
     builder.accumulate(dir, kust, file, &mut resources)?;
     generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources);
+    if let Some(options) = &kust.sort_options {
+        let options: replacements::SortOptions =
+            serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: format!("sortOptions: {e}"),
+            })?;
+        replacements::sort(&mut resources, &options).map_err(|message| RenderError::Transform {
+            file: file.into(),
+            field: "sortOptions".into(),
+            message,
+        })?;
+    }
     Ok(resources)
 }
 
@@ -361,7 +372,48 @@ impl Builder<'_> {
         patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
         images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
         images::apply(resources, &parse_list(&kust.images, file, "images")?);
+        for replacement in self.replacements(dir, kust, file)? {
+            replacements::apply(resources, &replacement).map_err(|message| {
+                RenderError::Transform {
+                    file: file.into(),
+                    field: "replacements".into(),
+                    message,
+                }
+            })?;
+        }
         Ok(())
+    }
+
+    /// The `replacements` of a kustomization, those given by `path` loaded.
+    fn replacements(
+        &self,
+        dir: &Path,
+        kust: &KustFile,
+        file: &str,
+    ) -> Result<Vec<replacements::Replacement>, RenderError> {
+        let mut out = Vec::new();
+        for entry in
+            parse_list::<replacements::Replacement>(&kust.replacements, file, "replacements")?
+        {
+            let Some(path) = &entry.path else {
+                out.push(entry);
+                continue;
+            };
+            let resolved = self.root.resolve(dir, path, file, "replacements")?;
+            let rel = self.root.rel(&resolved);
+            for document in self.root.read_documents(&resolved)? {
+                let items = match document {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                out.extend(parse_list::<replacements::Replacement>(
+                    &items,
+                    &rel,
+                    "replacements",
+                )?);
+            }
+        }
+        Ok(out)
     }
 }
 
