@@ -168,4 +168,6 @@ pub enum RenderError {
 }
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod tests;

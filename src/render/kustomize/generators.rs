@@ -6,7 +6,7 @@
 //! Output: the generated ConfigMaps and Secrets added or merged, each marked
 //! for kustomize's content hash suffix, which [`add_hash_suffixes`] appends
 //! at the end of the build (kustomize `api/hasher`: sha256 of a Go-JSON
-//! encoding of kind, name, data (and type), first ten hex digits with
+//! encoding of kind, data (and type; the name is always empty there), first ten hex digits with
 //! `0 1 3 a e` → `g h k m t`).
 
 use std::collections::BTreeMap;
@@ -401,7 +401,9 @@ pub fn hash(object: &Value) -> String {
     };
     let mut encoded = BTreeMap::new();
     encoded.insert("kind", json!(resource::kind(object)));
-    encoded.insert("name", as_map_or_empty(field("/metadata/name")));
+    // kustomize looks the name up as one field called "metadata/name",
+    // which never exists: the name is always "" in the hash.
+    encoded.insert("name", Value::String(String::new()));
     encoded.insert("data", as_map_or_empty(field("/data")));
     if resource::kind(object) == "Secret" {
         encoded.insert("type", as_map_or_empty(field("/type")));

@@ -200,7 +200,7 @@ fn merge_field(
 
 fn merge_list(
     root: &Value,
-    mut dest: Vec<Value>,
+    dest: Vec<Value>,
     patch: &[Value],
     strategy: ListStrategy,
     path: &mut Vec<String>,
@@ -219,52 +219,157 @@ fn merge_list(
     match strategy {
         ListStrategy::Replace => Ok(patch.iter().filter_map(clean).collect()),
         ListStrategy::Set => {
-            for item in patch {
-                if !dest.contains(item) {
-                    dest.push(item.clone());
+            // The patch's items first, then the target's others.
+            let mut merged: Vec<Value> = Vec::new();
+            for item in patch.iter().chain(&dest) {
+                if !merged.contains(item) {
+                    merged.push(item.clone());
                 }
             }
-            Ok(dest)
+            Ok(merged)
         }
         ListStrategy::Keys(keys) => {
             if !patch.iter().all(Value::is_object) {
                 return Ok(patch.iter().filter_map(clean).collect());
             }
-            for item in patch {
-                let Value::Object(item_map) = item else {
-                    continue;
-                };
-                let position = dest.iter().position(|d| same_element(d, item, keys));
-                match (directive(item_map), position) {
-                    (Some("delete"), Some(i)) => {
-                        dest.remove(i);
-                    }
-                    (Some("delete"), None) => {}
-                    (_, Some(i)) => {
-                        if let Value::Object(existing) = &mut dest[i] {
-                            merge_map(root, existing, item_map, path)?;
-                        }
-                    }
-                    (_, None) => dest.push(Value::Object(clean_map(item_map))),
-                }
+            if keys.len() == 1 {
+                merge_by_key(root, dest, patch, keys, path)
+            } else {
+                merge_by_keys(root, dest, patch, keys, path)
             }
-            Ok(dest)
         }
     }
 }
 
-/// Do two list elements have the same merge key values? A missing
-/// `protocol` counts as `TCP`, its API default.
-fn same_element(a: &Value, b: &Value, keys: &[&str]) -> bool {
-    let value = |v: &Value, key: &str| -> Option<Value> {
-        match v.get(key) {
-            Some(x) => Some(x.clone()),
-            None if key == "protocol" => Some(Value::String("TCP".into())),
-            None => None,
+/// A list merged by one key (kyaml, as kustomize v5 runs it): the patch's
+/// elements first, in its order, merged with their match; then the
+/// target's elements the patch does not name, in their order.
+fn merge_by_key(
+    root: &Value,
+    mut dest: Vec<Value>,
+    patch: &[Value],
+    keys: &[&str],
+    path: &mut Vec<String>,
+) -> Result<Vec<Value>, String> {
+    let mut front = Vec::new();
+    for item in patch {
+        let Value::Object(item_map) = item else {
+            continue;
+        };
+        let position = dest.iter().position(|d| same_element(d, item, keys));
+        let matched = position.map(|i| dest.remove(i));
+        match (directive(item_map), matched) {
+            (Some("delete"), _) => {}
+            (_, Some(mut existing)) => {
+                if let Value::Object(existing_map) = &mut existing {
+                    merge_map(root, existing_map, item_map, path)?;
+                }
+                front.push(existing);
+            }
+            (_, None) => front.push(Value::Object(clean_map(item_map))),
         }
-    };
-    let primary = keys[0];
-    value(a, primary).is_some() && keys.iter().all(|k| value(a, k) == value(b, k))
+    }
+    front.extend(dest);
+    Ok(front)
+}
+
+/// A list merged by several keys (ports by number and protocol), as
+/// kustomize v5 (kyaml) does it, checked against kustomize 5.5: elements
+/// match when every key is equal (an absent key only matches an absent
+/// key) and merge in place; a patch element whose first key is taken by a
+/// target element with other keys is dropped; new elements that carry every
+/// key go first; other new elements keep their place relative to the
+/// matched elements around them in the patch (first, with none).
+fn merge_by_keys(
+    root: &Value,
+    dest: Vec<Value>,
+    patch: &[Value],
+    keys: &[&str],
+    path: &mut Vec<String>,
+) -> Result<Vec<Value>, String> {
+    /// What became of one patch element.
+    enum Fate {
+        /// Merged into the target element with this index.
+        Anchor(usize),
+        /// A new element without every key.
+        Loose(Value),
+        Gone,
+    }
+    let mut complete_new = Vec::new();
+    let mut slots: Vec<Option<Value>> = dest.into_iter().map(Some).collect();
+    let mut fates = Vec::new();
+    for item in patch {
+        let Value::Object(item_map) = item else {
+            continue;
+        };
+        let position = slots
+            .iter()
+            .position(|d| d.as_ref().is_some_and(|d| same_element(d, item, keys)));
+        let fate = match (directive(item_map), position) {
+            (Some("delete"), Some(i)) => {
+                slots[i] = None;
+                Fate::Gone
+            }
+            (Some("delete"), None) => Fate::Gone,
+            (_, Some(i)) => {
+                if let Some(Value::Object(existing)) = &mut slots[i] {
+                    merge_map(root, existing, item_map, path)?;
+                }
+                Fate::Anchor(i)
+            }
+            (_, None) => {
+                let primary_taken = slots
+                    .iter()
+                    .flatten()
+                    .any(|d| d.get(keys[0]).is_some() && d.get(keys[0]) == item.get(keys[0]));
+                let cleaned = Value::Object(clean_map(item_map));
+                if primary_taken {
+                    Fate::Gone
+                } else if keys.iter().all(|k| item.get(k).is_some()) {
+                    complete_new.push(cleaned);
+                    Fate::Gone
+                } else {
+                    Fate::Loose(cleaned)
+                }
+            }
+        };
+        fates.push(fate);
+    }
+    // Loose elements go before the next anchor in the patch, else after the
+    // previous one, else first.
+    let mut before: Vec<Vec<Value>> = vec![Vec::new(); slots.len()];
+    let mut after: Vec<Vec<Value>> = vec![Vec::new(); slots.len()];
+    let mut first = Vec::new();
+    for (i, fate) in fates.iter().enumerate() {
+        let Fate::Loose(value) = fate else {
+            continue;
+        };
+        let anchor = |f: &Fate| match f {
+            Fate::Anchor(a) => Some(*a),
+            _ => None,
+        };
+        if let Some(next) = fates[i + 1..].iter().find_map(anchor) {
+            before[next].push(value.clone());
+        } else if let Some(previous) = fates[..i].iter().rev().find_map(anchor) {
+            after[previous].push(value.clone());
+        } else {
+            first.push(value.clone());
+        }
+    }
+    let mut out = complete_new;
+    out.extend(first);
+    for (i, slot) in slots.into_iter().enumerate() {
+        out.append(&mut before[i]);
+        out.extend(slot);
+        out.append(&mut after[i]);
+    }
+    Ok(out)
+}
+
+/// Do two list elements have the same values for the merge keys (absent
+/// counting as a value of its own)?
+fn same_element(a: &Value, b: &Value, keys: &[&str]) -> bool {
+    a.get(keys[0]).is_some() && keys.iter().all(|k| a.get(k) == b.get(k))
 }
 
 /// A patch value as it lands where the target has nothing: directives and
@@ -350,14 +455,14 @@ mod tests {
             merged,
             json!({
                 "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "web", "labels": {"app": "web", "new": "y"}, "finalizers": ["a", "b"]},
+                "metadata": {"name": "web", "labels": {"app": "web", "new": "y"}, "finalizers": ["b", "a"]},
                 "spec": {
                     "replicas": 3,
                     "template": {"spec": {
                         "containers": [
                             {"name": "web", "image": "nginx:1.25", "args": ["--b"],
                              "env": [{"name": "B", "value": "20"}, {"name": "C", "value": "3"}],
-                             "ports": [{"containerPort": 80, "protocol": "TCP", "name": "http"}],
+                             "ports": [{"containerPort": 80}],
                              "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": true}]},
                             {"name": "new", "image": "busybox"}
                         ],
@@ -403,14 +508,16 @@ mod tests {
     }
 
     #[test]
-    fn service_ports_merge_by_port_and_protocol() {
+    fn service_ports_merge_by_port_and_protocol_like_kustomize_v5() {
+        // A patch port whose number is taken with another protocol is
+        // dropped (checked against kustomize v5.5).
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
                          "spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 53, "protocol": "UDP"}]}});
-        let patch = json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}, {"port": 53, "protocol": "TCP"}]}});
+        let patch = json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}, {"port": 53, "protocol": "TCP"}, {"port": 443}]}});
         let merged = apply(&svc, &patch).unwrap().unwrap();
         assert_eq!(
             merged["spec"]["ports"],
-            json!([{"port": 80, "targetPort": 9090}, {"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
+            json!([{"port": 80, "targetPort": 9090}, {"port": 443}, {"port": 53, "protocol": "UDP"}])
         );
     }
 }
