@@ -62,6 +62,17 @@ pub fn render(
     Ok(objects)
 }
 
+/// A serde error about the shape of a document, with every quoted value
+/// removed (serde quotes the unexpected string, which may be a Secret's):
+/// field names, written in backticks, stay.
+pub(crate) fn describe(error: &serde_json::Error) -> String {
+    static QUOTED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let quoted = QUOTED.get_or_init(|| {
+        regex::Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("a valid regular expression")
+    });
+    quoted.replace_all(&error.to_string(), "\"…\"").into_owned()
+}
+
 /// Why a Kustomization could not be rendered. Paths are relative to the
 /// source root. No message quotes a value of a Secret or a variable.
 #[derive(Debug, thiserror::Error)]

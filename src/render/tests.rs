@@ -777,3 +777,21 @@ fn generator_errors_never_quote_secret_values() {
         "app/kustomization.yaml: secretGenerator: app/creds.env: line 1: not a valid variable name"
     );
 }
+
+#[test]
+fn shape_errors_never_quote_values() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "patches:\n  - \"apiVersion: v1\\nkind: Secret\\nstringData: {password: hunter2}\"\n",
+        ),
+        ("b/kustomization.yaml", "commonLabels: \"hunter2\"\n"),
+    ]);
+    for path in ["app", "b"] {
+        let err = render_path(&dir, json!({"path": path}))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("invalid type: string \"…\""), "{err}");
+    }
+}

@@ -91,7 +91,7 @@ pub fn generate(
     let global: Option<Options> = global
         .map(|g| {
             serde_json::from_value(g.clone())
-                .map_err(|e| ctx.error("generatorOptions", e.to_string()))
+                .map_err(|e| ctx.error("generatorOptions", crate::render::describe(&e)))
         })
         .transpose()?;
     for (field, entries, kind) in [
@@ -99,8 +99,8 @@ pub fn generate(
         ("secretGenerator", secrets, "Secret"),
     ] {
         for raw in entries {
-            let generator: Generator =
-                serde_json::from_value(raw.clone()).map_err(|e| ctx.error(field, e.to_string()))?;
+            let generator: Generator = serde_json::from_value(raw.clone())
+                .map_err(|e| ctx.error(field, crate::render::describe(&e)))?;
             let options = generator
                 .options
                 .clone()

@@ -101,7 +101,7 @@ impl KustFile {
         }
         serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
             file: file.into(),
-            message: e.to_string(),
+            message: crate::render::describe(&e),
         })
     }
 
@@ -172,7 +172,7 @@ pub fn build_root(
         let options: replacements::SortOptions =
             serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
-                message: format!("sortOptions: {e}"),
+                message: format!("sortOptions: {}", crate::render::describe(&e)),
             })?;
         replacements::sort(&mut resources, &options).map_err(|message| RenderError::Transform {
             file: file.into(),
@@ -435,7 +435,7 @@ fn parse_list<T: serde::de::DeserializeOwned>(
         .map(|e| {
             serde_json::from_value(e.clone()).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
-                message: format!("{field}: {e}"),
+                message: format!("{field}: {}", crate::render::describe(&e)),
             })
         })
         .collect()

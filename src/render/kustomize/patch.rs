@@ -70,8 +70,12 @@ impl Context<'_> {
         let name = format!("{} ({field})", self.file);
         let documents = self.root.parse_documents(text, &name)?;
         if let [Value::Array(_)] = documents.as_slice() {
-            let operations = serde_json::from_value(documents[0].clone())
-                .map_err(|e| self.error(field, format!("invalid JSON 6902 patch: {e}")))?;
+            let operations = serde_json::from_value(documents[0].clone()).map_err(|e| {
+                self.error(
+                    field,
+                    format!("invalid JSON 6902 patch: {}", crate::render::describe(&e)),
+                )
+            })?;
             return Ok(Patch::Json6902(operations));
         }
         if documents.iter().all(Value::is_object) {
@@ -124,8 +128,12 @@ pub fn patches(
     resources: &mut Vec<Resource>,
 ) -> Result<(), RenderError> {
     for raw in entries {
-        let entry: Entry = serde_json::from_value(raw.clone())
-            .map_err(|e| ctx.error(field, format!("invalid patch entry: {e}")))?;
+        let entry: Entry = serde_json::from_value(raw.clone()).map_err(|e| {
+            ctx.error(
+                field,
+                format!("invalid patch entry: {}", crate::render::describe(&e)),
+            )
+        })?;
         if entry.options.is_some() {
             return Err(RenderError::Unsupported {
                 file: ctx.file.into(),
