@@ -145,21 +145,21 @@ pub fn annotation_specs() -> Vec<FieldSpec> {
             .iter()
             .filter(|s| !s.path.contains("volumeClaimTemplates"))
             .map(|s| FieldSpec {
-                path: annotations_path(s.path),
-                ..*s
+                path: std::borrow::Cow::Borrowed(annotations_path(&s.path)),
+                ..s.clone()
             }),
     );
     specs
 }
 
-fn annotations_path(labels_path: &'static str) -> &'static str {
+fn annotations_path(labels_path: &str) -> &'static str {
     match labels_path {
         "spec/template/metadata/labels" => "spec/template/metadata/annotations",
         "spec/jobTemplate/metadata/labels" => "spec/jobTemplate/metadata/annotations",
         "spec/jobTemplate/spec/template/metadata/labels" => {
             "spec/jobTemplate/spec/template/metadata/annotations"
         }
-        other => other,
+        _ => "metadata/annotations",
     }
 }
 

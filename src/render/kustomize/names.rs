@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::fieldspec::{FieldSpec, group_kind, kind, visit_path};
+use super::fieldspec::{FieldSpec, built, group_kind, kind, segments, visit_path};
 use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
 
@@ -85,12 +85,6 @@ const SECRET_IN_POD: &[&str] = &[
     "volumes/projected/sources/secret/name",
 ];
 
-/// Leaks a string built once per process into a `&'static str` field spec
-/// path (the table is built once, see [`references`]).
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
 fn references() -> &'static [Reference] {
     static TABLE: std::sync::OnceLock<Vec<Reference>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
@@ -98,20 +92,12 @@ fn references() -> &'static [Reference] {
         let r = |group, kind, field| Reference { group, kind, field };
         for (g, k, spec) in POD_SPECS {
             for path in CONFIG_MAP_IN_POD {
-                refs.push(r(
-                    "",
-                    "ConfigMap",
-                    group_kind(g, k, leak(format!("{spec}/{path}")), false),
-                ));
+                refs.push(r("", "ConfigMap", built(g, k, format!("{spec}/{path}"))));
             }
             for path in SECRET_IN_POD {
-                refs.push(r(
-                    "",
-                    "Secret",
-                    group_kind(g, k, leak(format!("{spec}/{path}")), false),
-                ));
+                refs.push(r("", "Secret", built(g, k, format!("{spec}/{path}"))));
             }
-            let field = |p: &str| group_kind(g, k, leak(format!("{spec}/{p}")), false);
+            let field = |p: &str| built(g, k, format!("{spec}/{p}"));
             refs.push(r("", "ServiceAccount", field("serviceAccountName")));
             refs.push(r(
                 "",
@@ -283,23 +269,6 @@ fn references() -> &'static [Reference] {
     })
 }
 
-/// Splits a field spec path on `/`, keeping `\/` as a literal slash.
-fn segments(path: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut chars = path.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'/') => {
-                out.last_mut().expect("never empty").push('/');
-                chars.next();
-            }
-            '/' => out.push(String::new()),
-            c => out.last_mut().expect("never empty").push(c),
-        }
-    }
-    out
-}
-
 /// A renamed object as references may still name it.
 struct Renamed {
     group: String,
@@ -364,7 +333,7 @@ pub fn fix_references(resources: &mut [Resource]) {
             if candidates.is_empty() {
                 continue;
             }
-            let path = segments(reference.field.path);
+            let path = segments(&reference.field.path);
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let _ = visit_path(&mut r.object, &path, false, &mut |value| {
                 rewrite(
