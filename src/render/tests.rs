@@ -795,3 +795,24 @@ fn shape_errors_never_quote_values() {
         assert!(err.contains("invalid type: string \"…\""), "{err}");
     }
 }
+
+#[test]
+fn refuses_configuration_sections_it_does_not_implement() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\nconfigurations: [config.yaml]\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+        (
+            "app/config.yaml",
+            "varReference:\n  - path: spec/x\n    kind: Service\n",
+        ),
+    ]);
+    assert_eq!(
+        render_path(&dir, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/config.yaml: configurations: varReference is not supported by the native renderer (use the external kustomize binary option)"
+    );
+}

@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::fieldspec::FieldSpec;
 use super::resource::{self, Resource};
 
 /// One `images` entry.
@@ -60,13 +61,24 @@ impl Image {
     }
 }
 
-/// Applies the `images` entries to every container at any depth.
-pub fn apply(resources: &mut [Resource], images: &[Image]) {
+/// Applies the `images` entries to every container at any depth, and to
+/// the image fields `configurations` name.
+pub fn apply(resources: &mut [Resource], images: &[Image], fields: &[FieldSpec]) {
     if images.is_empty() {
         return;
     }
     for r in resources.iter_mut() {
         walk(&mut r.object, images);
+        for field in fields {
+            let _ = field.visit(&mut r.object, &mut |value| {
+                if let Value::String(image) = value
+                    && let Some(new) = images.iter().find_map(|i| i.update(image))
+                {
+                    *image = new;
+                }
+                Ok(())
+            });
+        }
     }
 }
 
@@ -187,6 +199,7 @@ mod tests {
                 image("nginx", None, Some("2"), None),
                 image("busybox", None, Some("1.36"), None),
             ],
+            &[],
         );
         let spec = &cron.object["spec"]["jobTemplate"]["spec"]["template"]["spec"];
         assert_eq!(spec["containers"][0]["image"], "nginx:2");

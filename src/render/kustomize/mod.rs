@@ -8,6 +8,7 @@
 //! accumulated), then the built-in transformers in kustomize's order; at the
 //! very end, hash suffixes and name references. One file per transformer.
 
+mod config;
 mod fieldspec;
 mod generators;
 mod images;
@@ -68,7 +69,7 @@ pub struct KustFile {
     pub transformers: Option<Value>,
     pub validators: Option<Value>,
     pub openapi: Option<Value>,
-    pub configurations: Option<Value>,
+    pub configurations: Vec<String>,
     pub build_metadata: Option<Value>,
 }
 
@@ -137,7 +138,6 @@ impl KustFile {
             ("transformers", self.transformers.is_some()),
             ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
-            ("configurations", self.configurations.is_some()),
             ("buildMetadata", self.build_metadata.is_some()),
         ];
         set.into_iter()
@@ -165,9 +165,10 @@ pub fn build_root(
         stack: vec![dir.to_path_buf()],
     };
     let mut resources = Vec::new();
-    builder.accumulate(dir, kust, file, &mut resources)?;
+    let mut config = config::Config::default();
+    builder.accumulate(dir, kust, file, &mut resources, &mut config)?;
     generators::add_hash_suffixes(&mut resources);
-    names::fix_references(&mut resources);
+    names::fix_references(&mut resources, &config.name_references);
     if let Some(options) = &kust.sort_options {
         let options: replacements::SortOptions =
             serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
@@ -198,6 +199,7 @@ impl Builder<'_> {
         kust: &KustFile,
         file: &str,
         resources: &mut Vec<Resource>,
+        config: &mut config::Config,
     ) -> Result<(), RenderError> {
         if let Some(field) = kust.unsupported() {
             return Err(RenderError::Unsupported {
@@ -206,8 +208,15 @@ impl Builder<'_> {
             });
         }
         for entry in kust.bases.iter().chain(&kust.resources) {
-            let added = self.resource(dir, entry, file)?;
+            let added = self.resource(dir, entry, file, config)?;
             append(resources, added, file)?;
+        }
+        for entry in &kust.configurations {
+            let path = self.root.resolve(dir, entry, file, "configurations")?;
+            let rel = self.root.rel(&path);
+            for document in self.root.read_documents(&path)? {
+                config.read(document, &rel)?;
+            }
         }
         let ctx = generators::Context {
             root: self.root,
@@ -222,9 +231,9 @@ impl Builder<'_> {
             resources,
         )?;
         for entry in &kust.components {
-            self.component(dir, entry, file, resources)?;
+            self.component(dir, entry, file, resources, config)?;
         }
-        self.transform(dir, kust, file, resources)
+        self.transform(dir, kust, file, resources, config)
     }
 
     /// The resources one `resources` entry stands for: a file's objects or a
@@ -234,6 +243,7 @@ impl Builder<'_> {
         dir: &Path,
         entry: &str,
         file: &str,
+        config: &mut config::Config,
     ) -> Result<Vec<Resource>, RenderError> {
         if load::is_remote(entry) {
             return Err(RenderError::Remote {
@@ -255,8 +265,10 @@ impl Builder<'_> {
             }
             self.enter(&path, file)?;
             let mut sub = Vec::new();
-            let result = self.accumulate(&path, &kust, &kfile, &mut sub);
+            let mut sub_config = config::Config::default();
+            let result = self.accumulate(&path, &kust, &kfile, &mut sub, &mut sub_config);
             self.stack.pop();
+            config.merge(sub_config);
             result.map(|()| sub)
         } else {
             let rel = self.root.rel(&path);
@@ -271,6 +283,7 @@ impl Builder<'_> {
         entry: &str,
         file: &str,
         resources: &mut Vec<Resource>,
+        config: &mut config::Config,
     ) -> Result<(), RenderError> {
         if load::is_remote(entry) {
             return Err(RenderError::Remote {
@@ -294,7 +307,7 @@ impl Builder<'_> {
             });
         }
         self.enter(&path, file)?;
-        let result = self.accumulate(&path, &kust, &kfile, resources);
+        let result = self.accumulate(&path, &kust, &kfile, resources, config);
         self.stack.pop();
         result
     }
@@ -329,6 +342,7 @@ impl Builder<'_> {
         kust: &KustFile,
         file: &str,
         resources: &mut Vec<Resource>,
+        config: &config::Config,
     ) -> Result<(), RenderError> {
         let ctx = patch::Context {
             root: self.root,
@@ -352,26 +366,37 @@ impl Builder<'_> {
                     field: "labels[].fields".into(),
                 });
             }
-            let specs = metadata::label_specs(label.include_selectors, label.include_templates);
+            let mut specs = metadata::label_specs(label.include_selectors, label.include_templates);
+            if label.include_selectors {
+                specs.extend(config.common_labels.iter().cloned());
+            }
             metadata::apply(resources, &label.pairs, &specs, file, "labels")?;
         }
         metadata::apply(
             resources,
             &kust.common_labels,
-            &metadata::common_label_specs(),
+            &[metadata::common_label_specs(), config.common_labels.clone()].concat(),
             file,
             "commonLabels",
         )?;
         metadata::apply(
             resources,
             &kust.common_annotations,
-            &metadata::annotation_specs(),
+            &[
+                metadata::annotation_specs(),
+                config.common_annotations.clone(),
+            ]
+            .concat(),
             file,
             "commonAnnotations",
         )?;
         patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
         images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
-        images::apply(resources, &parse_list(&kust.images, file, "images")?);
+        images::apply(
+            resources,
+            &parse_list(&kust.images, file, "images")?,
+            &config.images,
+        );
         for replacement in self.replacements(dir, kust, file)? {
             replacements::apply(resources, &replacement).map_err(|message| {
                 RenderError::Transform {

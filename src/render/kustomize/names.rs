@@ -9,6 +9,9 @@
 
 use serde_json::Value;
 
+use std::borrow::Cow;
+
+use super::config::Reference;
 use super::fieldspec::{FieldSpec, built, group_kind, kind, segments, visit_path};
 use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
@@ -43,14 +46,6 @@ pub fn set_name(object: &mut Value, name: &str) {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("name".into(), Value::String(name.into()));
     }
-}
-
-/// A reference: objects of the referral (group, kind) are named at the
-/// referrer's field.
-struct Reference {
-    group: &'static str,
-    kind: &'static str,
-    field: FieldSpec,
 }
 
 /// Pod spec locations in the built-in workload kinds.
@@ -89,7 +84,11 @@ fn references() -> &'static [Reference] {
     static TABLE: std::sync::OnceLock<Vec<Reference>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         let mut refs = Vec::new();
-        let r = |group, kind, field| Reference { group, kind, field };
+        let r = |group: &'static str, kind: &'static str, field: FieldSpec| Reference {
+            group: Cow::Borrowed(group),
+            kind: Cow::Borrowed(kind),
+            field,
+        };
         for (g, k, spec) in POD_SPECS {
             for path in CONFIG_MAP_IN_POD {
                 refs.push(r("", "ConfigMap", built(g, k, format!("{spec}/{path}"))));
@@ -298,7 +297,7 @@ impl Renamed {
 /// Rewrites every reference to an object that was renamed (or moved) to its
 /// final name (and namespace, for ServiceAccount subjects and webhook
 /// services).
-pub fn fix_references(resources: &mut [Resource]) {
+pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
     let renamed: Vec<Renamed> = resources
         .iter()
         .filter(|r| !r.previous.is_empty())
@@ -322,7 +321,7 @@ pub fn fix_references(resources: &mut [Resource]) {
     for r in resources.iter_mut() {
         let referrer_ns = resource::namespace(&r.object).map(str::to_string);
         let referrer_cluster_scoped = is_cluster_scoped(&r.object);
-        for reference in references() {
+        for reference in references().iter().chain(configured) {
             if !reference.field.selects(&r.object) {
                 continue;
             }
