@@ -472,14 +472,21 @@ fn append(
     added: Vec<Resource>,
     file: &str,
 ) -> Result<(), RenderError> {
+    let mut known: std::collections::HashMap<_, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id(), i))
+        .collect();
     for r in added {
-        if let Some(other) = resources.iter().find(|o| o.id() == r.id()) {
+        let id = r.id();
+        if let Some(&i) = known.get(&id) {
             return Err(RenderError::Duplicate {
                 file: file.into(),
                 object: r.subject(),
-                other: format!("from {} and {}", other.origin, r.origin),
+                other: format!("from {} and {}", resources[i].origin, r.origin),
             });
         }
+        known.insert(id, resources.len());
         resources.push(r);
     }
     Ok(())

@@ -27,13 +27,32 @@ struct Entry {
     path: Option<String>,
     patch: Option<String>,
     target: Option<Selector>,
-    options: Option<Value>,
+    options: Option<PatchOptions>,
+}
+
+/// `patches[].options`: whether a strategic merge patch may rename the
+/// object or change its kind (otherwise the patch's own name and kind are
+/// ignored).
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct PatchOptions {
+    allow_name_change: bool,
+    allow_kind_change: bool,
 }
 
 /// A loaded patch.
 enum Patch {
     Json6902(json_patch::Patch),
     StrategicMerge(Vec<Value>),
+}
+
+impl From<PatchOptions> for smp::Keep {
+    fn from(options: PatchOptions) -> Self {
+        smp::Keep {
+            name: options.allow_name_change,
+            kind: options.allow_kind_change,
+        }
+    }
 }
 
 /// The context of one kustomization's patches, for loading and errors.
@@ -108,7 +127,7 @@ pub fn strategic_merge(
         match ctx.parse(&text, FIELD)? {
             Patch::StrategicMerge(documents) => {
                 for document in documents {
-                    apply_untargeted(ctx, FIELD, &document, resources)?;
+                    apply_untargeted(ctx, FIELD, &document, resources, PatchOptions::default())?;
                 }
             }
             Patch::Json6902(_) => {
@@ -134,12 +153,7 @@ pub fn patches(
                 format!("invalid patch entry: {}", crate::render::describe(&e)),
             )
         })?;
-        if entry.options.is_some() {
-            return Err(RenderError::Unsupported {
-                file: ctx.file.into(),
-                field: format!("{field}[].options"),
-            });
-        }
+        let options = entry.options.unwrap_or_default();
         let text = ctx.text(&entry, field)?;
         let patch = ctx.parse(&text, field)?;
         let selected: Option<Vec<usize>> = match &entry.target {
@@ -174,7 +188,7 @@ pub fn patches(
             }
             (Patch::StrategicMerge(documents), None) => {
                 for document in documents {
-                    apply_untargeted(ctx, field, &document, resources)?;
+                    apply_untargeted(ctx, field, &document, resources, options)?;
                 }
             }
             (Patch::StrategicMerge(documents), Some(indexes)) => {
@@ -182,7 +196,8 @@ pub fn patches(
                 for i in indexes {
                     for document in &documents {
                         let subject = resources[i].subject();
-                        match smp::apply(&resources[i].object, document)
+                        resources[i].remember_name();
+                        match smp::apply(&resources[i].object, document, options.into())
                             .map_err(|e| ctx.error(field, format!("{subject}: {e}")))?
                         {
                             Some(merged) => resources[i].object = merged,
@@ -208,6 +223,7 @@ fn apply_untargeted(
     field: &str,
     document: &Value,
     resources: &mut Vec<Resource>,
+    options: PatchOptions,
 ) -> Result<(), RenderError> {
     let wanted_ns = resource::namespace(document).map(str::to_string);
     let effective = |object: &Value, ns: Option<&str>| match ns {
@@ -250,7 +266,10 @@ fn apply_untargeted(
             ));
         }
     };
-    match smp::apply(&resources[i].object, document).map_err(|e| ctx.error(field, e))? {
+    resources[i].remember_name();
+    match smp::apply(&resources[i].object, document, options.into())
+        .map_err(|e| ctx.error(field, e))?
+    {
         Some(merged) => resources[i].object = merged,
         None => {
             resources.remove(i);

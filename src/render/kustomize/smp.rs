@@ -95,10 +95,19 @@ fn list_strategy(object: &Value, path: &[String]) -> ListStrategy {
     }
 }
 
+/// Which identity fields of the patch apply (kustomize's `allowNameChange`
+/// and `allowKindChange` patch options).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    pub name: bool,
+    pub kind: bool,
+}
+
 /// Applies a strategic merge patch to `object`; `Ok(None)` when the patch
 /// deletes the object. `object` keeps its apiVersion, kind, name and
-/// namespace (kustomize points the patch at its target first).
-pub fn apply(object: &Value, patch: &Value) -> Result<Option<Value>, String> {
+/// namespace (kustomize points the patch at its target first) unless `keep`
+/// lets the patch change them.
+pub fn apply(object: &Value, patch: &Value, keep: Keep) -> Result<Option<Value>, String> {
     let Value::Object(patch_map) = patch else {
         return Err("a strategic merge patch must be a map".into());
     };
@@ -106,10 +115,14 @@ pub fn apply(object: &Value, patch: &Value) -> Result<Option<Value>, String> {
         return Ok(None);
     }
     let mut patch_map = patch_map.clone();
-    patch_map.remove("apiVersion");
-    patch_map.remove("kind");
+    if !keep.kind {
+        patch_map.remove("apiVersion");
+        patch_map.remove("kind");
+    }
     if let Some(Value::Object(meta)) = patch_map.get_mut("metadata") {
-        meta.remove("name");
+        if !keep.name {
+            meta.remove("name");
+        }
         meta.remove("namespace");
     }
     let mut merged = object.clone();
@@ -450,7 +463,9 @@ mod tests {
                 "tolerations": [{"key": "b"}]
             }}}
         });
-        let merged = apply(&deployment(), &patch).unwrap().unwrap();
+        let merged = apply(&deployment(), &patch, Keep::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(
             merged,
             json!({
@@ -480,19 +495,23 @@ mod tests {
             "containers": [{"$patch": "replace"}, {"name": "only", "image": "x"}],
             "volumes": null
         }}}});
-        let merged = apply(&deployment(), &patch).unwrap().unwrap();
+        let merged = apply(&deployment(), &patch, Keep::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(
             merged["spec"]["template"]["spec"],
             json!({"containers": [{"name": "only", "image": "x"}], "tolerations": [{"key": "a"}]})
         );
         let patch = json!({"spec": {"template": {"$patch": "replace", "metadata": {"labels": {"a": "b"}}}}});
-        let merged = apply(&deployment(), &patch).unwrap().unwrap();
+        let merged = apply(&deployment(), &patch, Keep::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(
             merged["spec"]["template"],
             json!({"metadata": {"labels": {"a": "b"}}})
         );
         assert_eq!(
-            apply(&deployment(), &json!({"$patch": "delete"})).unwrap(),
+            apply(&deployment(), &json!({"$patch": "delete"}), Keep::default()).unwrap(),
             None
         );
 
@@ -501,6 +520,7 @@ mod tests {
         let merged = apply(
             &custom,
             &json!({"spec": {"items": [{"name": "a", "v": 2}]}}),
+            Keep::default(),
         )
         .unwrap()
         .unwrap();
@@ -514,7 +534,7 @@ mod tests {
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
                          "spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 53, "protocol": "UDP"}]}});
         let patch = json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}, {"port": 53, "protocol": "TCP"}, {"port": 443}]}});
-        let merged = apply(&svc, &patch).unwrap().unwrap();
+        let merged = apply(&svc, &patch, Keep::default()).unwrap().unwrap();
         assert_eq!(
             merged["spec"]["ports"],
             json!([{"port": 80, "targetPort": 9090}, {"port": 443}, {"port": 53, "protocol": "UDP"}])
