@@ -21,6 +21,7 @@
 mod flux;
 mod kustomize;
 mod load;
+mod sourceignore;
 mod substitute;
 
 use std::collections::BTreeMap;

@@ -216,6 +216,11 @@ fn generates_a_kustomization_like_flux_when_the_path_has_none() {
             "this: is not read because nested has a kustomization\n",
         ),
         ("apps/.sops.yaml", "creation_rules: []\n"),
+        (".sourceignore", "apps/drafts/\n*.local.yaml\n"),
+        ("apps/drafts/wip.yaml", "not: kubernetes\n"),
+        ("apps/sub/dev.local.yaml", "not: kubernetes\n"),
+        ("apps/sub/.sourceignore", "scratch.yaml\n"),
+        ("apps/sub/scratch.yaml", "not: kubernetes\n"),
     ]);
     let objects = render_path(&dir, json!({"path": "./apps"})).unwrap();
     assert_eq!(
