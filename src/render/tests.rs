@@ -821,3 +821,166 @@ fn refuses_configuration_sections_it_does_not_implement() {
         "app/config.yaml: configurations: varReference is not supported by the native renderer (use the external kustomize binary option)"
     );
 }
+
+/// A small deterministic generator for the fuzz test (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// `text` mutated: truncated, characters replaced or YAML and
+    /// substitution syntax inserted.
+    fn mutate(&mut self, text: &str) -> String {
+        const PIECES: &[&str] = &[
+            ":",
+            "- ",
+            "[",
+            "]",
+            "{",
+            "}",
+            "\n",
+            "  ",
+            "${",
+            "}",
+            "$$",
+            "&a",
+            "*a",
+            "!!str ",
+            "---\n",
+            "$patch: delete",
+            "null",
+            "~",
+            "\"",
+            "'",
+            "#",
+            "%",
+            "@",
+            "\t",
+            "0x",
+            "1e9",
+            "\u{0}",
+        ];
+        let mut chars: Vec<char> = text.chars().collect();
+        for _ in 0..=self.below(4) {
+            match self.below(3) {
+                0 => {
+                    let at = self.below(chars.len() + 1);
+                    chars.truncate(at);
+                }
+                1 if !chars.is_empty() => {
+                    let at = self.below(chars.len());
+                    chars.remove(at);
+                }
+                _ => {
+                    let at = self.below(chars.len() + 1);
+                    let piece = PIECES[self.below(PIECES.len())];
+                    for (i, c) in piece.chars().enumerate() {
+                        chars.insert(at + i, c);
+                    }
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+}
+
+#[test]
+fn random_and_truncated_input_never_panics() {
+    let kustomization = "namespace: web
+namePrefix: p-
+commonLabels: {team: x}
+labels:
+  - pairs: {a: b}
+    includeSelectors: true
+resources: [deploy.yaml, svc.yaml]
+configMapGenerator:
+  - name: cfg
+    literals: [A=1]
+    envs: [app.env]
+images:
+  - name: nginx
+    newTag: \"2\"
+replicas:
+  - name: web
+    count: 2
+patches:
+  - path: patch.yaml
+  - target: {kind: Deployment, labelSelector: \"app in (web)\"}
+    patch: |-
+      - op: replace
+        path: /spec/replicas
+        value: 3
+replacements:
+  - source: {kind: Service, name: web, fieldPath: spec.ports.0.port}
+    targets:
+      - select: {kind: Deployment}
+        fieldPaths: [spec.template.spec.containers.[name=web].ports.0.containerPort]
+";
+    let patch = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          env:
+            - name: X
+              value: ${VALUE:=default}
+            - name: Y
+              $patch: delete
+      volumes:
+        - $patch: replace
+";
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut variables = Variables::default();
+    variables.sources.insert(
+        ("Secret".into(), "s".into()),
+        [("VALUE".to_string(), "hunter2".to_string())].into(),
+    );
+    for round in 0..300 {
+        let files: Vec<(String, String)> = [
+            ("app/kustomization.yaml", kustomization),
+            ("app/deploy.yaml", DEPLOYMENT),
+            ("app/svc.yaml", SERVICE),
+            ("app/patch.yaml", patch),
+            ("app/app.env", "A=1\nB=2\n"),
+        ]
+        .iter()
+        .map(|(path, text)| {
+            let text = if rng.below(3) == 0 {
+                rng.mutate(text)
+            } else {
+                text.to_string()
+            };
+            (path.to_string(), text)
+        })
+        .collect();
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let dir = tree(&borrowed);
+        let spec = json!({
+            "path": "app",
+            "targetNamespace": rng.mutate("team"),
+            "patches": [{"patch": rng.mutate(patch), "target": {"kind": "Deployment"}}],
+            "postBuild": {"substitute": {"N": "3"}, "substituteFrom": [{"kind": "Secret", "name": "s"}]}
+        });
+        let ks = flux_ks(spec);
+        if let Err(e) = render(dir.path(), &ks, &variables) {
+            let message = e.to_string();
+            assert!(!message.contains("hunter2"), "round {round}: {message}");
+        }
+    }
+}
