@@ -37,7 +37,10 @@ pub fn root_kustomization(
     } else {
         ks.spec.path.as_str()
     };
-    let dir = root.resolve(root.path(), path, &origin, "spec.path")?;
+    // Flux joins the path under the root (a leading `/` is the root).
+    let relative = path.trim_start_matches('/');
+    let relative = if relative.is_empty() { "." } else { relative };
+    let dir = root.resolve(root.path(), relative, &origin, "spec.path")?;
     if !dir.is_dir() {
         return Err(RenderError::NotFound {
             file: origin,

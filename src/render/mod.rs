@@ -49,11 +49,17 @@ pub fn render(
     let root = load::Root::new(root)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
     let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
+    // kustomize-controller checks every built object has an identity.
+    for r in &resources {
+        check_identity(&r.object, &r.origin, "after the kustomize build")?;
+    }
     let mut objects: Vec<Object> = resources.into_iter().map(|r| r.object).collect();
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         for object in &mut objects {
+            let subject = kustomize::Resource::new(object.clone(), "").subject();
             substitute::object(object, &vars)?;
+            check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
     for object in &mut objects {
@@ -61,6 +67,32 @@ pub fn render(
         flux::set_common_metadata(object, kustomization.spec.common_metadata.as_ref());
     }
     Ok(objects)
+}
+
+/// Fails unless the object has an apiVersion, a kind and a name.
+fn check_identity(object: &Object, origin: &str, when: &'static str) -> Result<(), RenderError> {
+    let has = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    let missing = [
+        ("/apiVersion", "apiVersion"),
+        ("/kind", "kind"),
+        ("/metadata/name", "metadata.name"),
+    ]
+    .into_iter()
+    .find(|(pointer, _)| !has(pointer))
+    .map(|(_, name)| name);
+    match missing {
+        Some(missing) => Err(RenderError::Identity {
+            origin: origin.to_string(),
+            when,
+            missing,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A serde error about the shape of a document, with every quoted value
@@ -126,6 +158,15 @@ pub enum RenderError {
     NotAnObject {
         file: String,
         index: usize,
+        missing: &'static str,
+    },
+    /// An object lost its apiVersion, kind or name to a patch or to
+    /// variable substitution (`origin`: the file it came from, or the
+    /// object as it was before substitution).
+    #[error("{origin}: an object has no {missing} {when}")]
+    Identity {
+        origin: String,
+        when: &'static str,
         missing: &'static str,
     },
     /// A kustomization file is malformed (wrong shape, unknown field, wrong kind).

@@ -984,3 +984,29 @@ spec:
         }
     }
 }
+
+#[test]
+fn objects_must_keep_their_identity_through_patches_and_substitution() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\npatches:\n  - target: {kind: Service}\n    patch: |-\n      - op: remove\n        path: /metadata/name\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+        (
+            "subst/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${NAME}\n",
+        ),
+    ]);
+    assert_eq!(
+        render_path(&dir, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/svc.yaml: an object has no metadata.name after the kustomize build"
+    );
+    let spec = json!({"path": "/subst", "postBuild": {"substitute": {"OTHER": "x"}}});
+    assert_eq!(
+        render_path(&dir, spec).unwrap_err().to_string(),
+        "ConfigMap/${NAME}: an object has no metadata.name after postBuild substitution"
+    );
+}
