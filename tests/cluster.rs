@@ -20,7 +20,7 @@ use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 
-use crate::util::root;
+use crate::util::{root, summary};
 
 /// The API server of the test setup, or `None` (with a loud message) outside it.
 fn env(name: &str) -> Option<String> {
@@ -611,28 +611,9 @@ async fn change_the_platform(client: &Client, r: &Resources) {
     .await;
 }
 
-/// `(kustomization, object, drift, owner, explained)` of every finding, sorted.
-fn summary(report: &Report) -> Vec<(String, String, String, String, bool)> {
-    let mut rows: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| {
-            (
-                f.kustomization.clone().unwrap_or_default(),
-                f.object.to_string(),
-                f.drift.as_str().to_string(),
-                f.owner.as_str().to_string(),
-                f.explained,
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 /// The findings the changed platform gives (shared with the snapshot test
 /// of `fixtures/live/apiserver-1.20`, written from this platform).
-pub fn expected() -> Vec<(String, String, String, String, bool)> {
+pub fn expected() -> Vec<crate::util::Row> {
     let row = |k: &str, o: &str, d: &str, w: &str, e: bool| {
         (
             k.to_string(),
@@ -749,7 +730,7 @@ fn changes(report: &Report, object: &str) -> BTreeMap<String, Seen> {
 
 /// The only finding of the untouched platform on the 1.20 test server: its
 /// HorizontalPodAutoscaler is `autoscaling/v2`, which 1.20 does not serve.
-fn unserved_hpa() -> (String, String, String, String, bool) {
+fn unserved_hpa() -> crate::util::Row {
     (
         "flux-system/monitoring".into(),
         "HorizontalPodAutoscaler/monitoring/grafana".into(),

@@ -109,3 +109,25 @@ fn copy(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `(kustomization, object, drift, owner, explained)` of a finding.
+pub type Row = (String, String, String, String, bool);
+
+/// Every finding of a report as a [`Row`], sorted: what the case tables assert.
+pub fn summary(report: &Report) -> Vec<Row> {
+    let mut rows: Vec<Row> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.kustomization.clone().unwrap_or_default(),
+                f.object.to_string(),
+                f.drift.as_str().to_string(),
+                f.owner.as_str().to_string(),
+                f.explained,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
