@@ -28,6 +28,25 @@ pub struct Cli {
         env = "DRIFT_CHECK_LOG"
     )]
     pub log_level: String,
+
+    /// Stage-by-stage progress on stderr (discover → render → fetch → diff,
+    /// with counts). `auto`: on a terminal with text logs.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "DRIFT_CHECK_PROGRESS"
+    )]
+    pub progress: ProgressMode,
+}
+
+/// When to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Subcommands.

@@ -77,6 +77,8 @@ pub struct Settings {
     pub ignore: Vec<IgnoreRule>,
     pub controllers: Vec<String>,
     pub policy: Policy,
+    /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
+    pub progress: bool,
 }
 
 /// A configuration that cannot be used.
@@ -227,6 +229,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
+            progress: false,
         })
     }
 }

@@ -180,6 +180,10 @@ impl<'a> Pipeline<'a> {
 
     async fn check<S: LiveSource>(&mut self, checkout: &Checkout, live: &S) {
         let kustomizations = self.discover(checkout, live).await;
+        self.progress(format_args!(
+            "discover: {} Kustomizations",
+            kustomizations.len()
+        ));
         let mut rendered = Vec::new();
         for ks in kustomizations {
             if let Some(reason) = self.skip_reason(&ks) {
@@ -190,8 +194,18 @@ impl<'a> Pipeline<'a> {
             let objects = self.render(checkout, &ks, live).await;
             rendered.push(Rendered { ks, objects });
         }
+        let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
+        let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
+        self.progress(format_args!(
+            "render: {objects} objects ({failed} Kustomizations failed)"
+        ));
         let types = types_to_fetch(&rendered);
         let state = live.fetch(&types).await;
+        self.progress(format_args!(
+            "fetch: {} live objects of {} types",
+            state.len(),
+            types.len()
+        ));
         for e in &state.errors {
             self.error(None, "live", e);
         }
@@ -205,6 +219,18 @@ impl<'a> Pipeline<'a> {
             DiffMode::Local => BTreeMap::new(),
         };
         self.compare(checkout, &rendered, &state, &dry_runs);
+        let unexplained = self.findings.iter().filter(|f| !f.explained).count();
+        self.progress(format_args!(
+            "diff: {} findings, {unexplained} unexplained",
+            self.findings.len()
+        ));
+    }
+
+    /// One line of progress on stderr, when asked for.
+    fn progress(&self, line: std::fmt::Arguments<'_>) {
+        if self.settings.progress {
+            eprintln!("{line}");
+        }
     }
 
     /// Why a Kustomization is not rendered: its source is not the infra repo.

@@ -223,7 +223,11 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         )
         .await;
     }
-    for role in yaml_objects(&root().join("job/clusterrole.yaml")) {
+    let roles = [
+        root().join("job/clusterrole.yaml"),
+        root().join("job/components/server-mode/clusterrole.yaml"),
+    ];
+    for role in roles.iter().flat_map(|path| yaml_objects(path)) {
         apply(&client, &resources, &role, "test-setup").await;
     }
     let binding = |name: &str, user: &str, role: &str| {
@@ -1074,4 +1078,116 @@ fn a_server_error_is_reported_with_its_status() {
         report.errors[0].message,
         "list kustomize.toolkit.fluxcd.io/v1 kustomizations: InternalError (500): etcdserver: request timed out"
     );
+}
+
+/// `job/` rendered by drift-check's own renderer, as Flux would apply it,
+/// with the optional server-mode component.
+fn job_objects() -> Vec<Value> {
+    let ks: Kustomization = discover::from_object(
+        &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "drift-check", "namespace": "flux-system"},
+                "spec": {"path": "./job", "components": ["components/server-mode"],
+                         "sourceRef": {"kind": "GitRepository", "name": "drift-check"}}}),
+        discover::Origin::Live,
+        "flux-system",
+    )
+    .unwrap();
+    drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
+}
+
+#[test]
+fn every_job_manifest_is_accepted_by_the_api_server() {
+    let Some(p) = platform() else { return };
+    let objects = job_objects();
+    let kinds: Vec<String> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap().to_string())
+        .collect();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "CronJob",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "job/ renders no {kind}: {kinds:?}"
+        );
+    }
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    assert_eq!(
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "--diff-mode=server"
+    );
+    runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        let namespace = objects.iter().find(|o| o["kind"] == "Namespace").unwrap();
+        apply(&client, &resources, namespace, "kustomize-controller").await;
+        for object in &objects {
+            let mut applied = object.clone();
+            drift_check::diff::normalize::desired(&mut applied);
+            let (api, name) = resources.api(&client, &applied);
+            let params = PatchParams::apply("kustomize-controller").force().dry_run();
+            api.patch(&name, &params, &Patch::Apply(&applied))
+                .await
+                .unwrap_or_else(|e| panic!("{} {name} refused: {e}", applied["kind"]));
+        }
+    });
+}
+
+#[test]
+fn the_job_service_account_token_is_enough_to_check_the_platform() {
+    let Some(p) = platform() else { return };
+    let token = runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        for object in job_objects() {
+            if object["kind"] == "CronJob" || object["kind"] == "ClusterRoleBinding" && object["metadata"]["name"] == "drift-check-server-mode" {
+                continue;
+            }
+            let mut applied = object;
+            drift_check::diff::normalize::desired(&mut applied);
+            apply(&client, &resources, &applied, "kustomize-controller").await;
+        }
+        // What the kubelet mounts into the CronJob's pod: a bound token.
+        let accounts: Api<DynamicObject> = resources.api(&client, &reference("v1", "ServiceAccount", Some("drift-check"), "drift-check")).0;
+        let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}});
+        let answer: Value = accounts.create_subresource("token", "drift-check", &PostParams::default(), &request).await.unwrap();
+        answer["status"]["token"].as_str().unwrap().to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let text = std::fs::read_to_string(&p.reader)
+        .unwrap()
+        .replace("readertoken", &token);
+    std::fs::write(&kubeconfig, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift-check"))
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--config",
+            "fixtures/drift-check.yaml",
+            "--repo",
+            "fixtures/infra-repo",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["summary"]["errors"], 0, "{}", report["errors"]);
+    assert_eq!(crate::util::summary_of_json(&report), expected());
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -131,3 +131,29 @@ pub fn summary(report: &Report) -> Vec<Row> {
     rows.sort();
     rows
 }
+
+/// [`summary`] of a JSON report, as the binary prints it with `-o json`.
+pub fn summary_of_json(report: &serde_json::Value) -> Vec<Row> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut rows: Vec<Row> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let o = &f["object"];
+            let subject = match o["namespace"].as_str() {
+                Some(ns) => format!("{}/{ns}/{}", text(&o["kind"]), text(&o["name"])),
+                None => format!("{}/{}", text(&o["kind"]), text(&o["name"])),
+            };
+            (
+                text(&f["kustomization"]),
+                subject,
+                text(&f["drift"]),
+                text(&f["owner"]),
+                f["explained"] == true,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
