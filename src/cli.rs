@@ -58,6 +58,16 @@ pub enum Command {
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
     Render(CommonArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `drift-check config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example config file with every key.
+    Example,
 }
 
 /// Flags of `check`.

@@ -19,6 +19,9 @@ use crate::live::cluster::ClusterOptions;
 use crate::report::Format;
 use crate::yaml;
 
+/// A commented config file with every key (`drift-check config example`).
+pub const EXAMPLE: &str = include_str!("config-example.yaml");
+
 /// The config file, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -251,6 +254,42 @@ mod tests {
             source: None,
             request_timeout: None,
         }
+    }
+
+    #[test]
+    fn the_example_sets_every_key_and_round_trips() {
+        let parsed: FileConfig = yaml::document(EXAMPLE, Path::new("example")).unwrap();
+        // Every key is in the example: a field added without documenting it fails here.
+        let json = serde_json::json!({
+            "cluster": parsed.cluster, "repo": parsed.repo, "liveSnapshot": parsed.live_snapshot,
+            "kustomizationsDir": parsed.kustomizations_dir, "kustomizations": parsed.kustomizations,
+            "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
+            "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
+            "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
+        });
+        for (key, value) in json.as_object().unwrap() {
+            assert!(!value.is_null(), "the example does not set {key}");
+        }
+        assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        let fields = parsed.ignore[0].target.as_ref().unwrap();
+        assert!(
+            fields.group.is_some()
+                && fields.label_selector.is_some()
+                && fields.annotation_selector.is_some()
+        );
+        // And it validates: merged with no flags it gives settings.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.yaml");
+        std::fs::write(
+            &path,
+            EXAMPLE
+                .replace("liveSnapshot:", "# liveSnapshot:")
+                .replace("diffMode: local", "diffMode: server"),
+        )
+        .unwrap();
+        let settings = Settings::new(&args(Some(path)), None, None).unwrap();
+        assert_eq!(settings.diff_mode, DiffMode::Server);
+        assert_eq!(settings.ignore.len(), 1);
     }
 
     #[test]

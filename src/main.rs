@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use drift_check::cli::{Cli, Command, LogFormat, ProgressMode};
+use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode};
 use drift_check::config::Settings;
 
 #[tokio::main]
@@ -31,6 +31,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let report = drift_check::check(&settings).await;
             stdout.write_all(report.render(settings.output).as_bytes())?;
             Ok(report.exit_code())
+        }
+        Command::Config(ConfigCommand::Example) => {
+            stdout.write_all(drift_check::config::EXAMPLE.as_bytes())?;
+            Ok(0)
         }
         Command::Render(args) => {
             let settings = Settings::new(&args, None, None)?;
