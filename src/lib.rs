@@ -117,6 +117,8 @@ struct Pipeline<'a> {
     findings: Vec<Finding>,
     /// Values read from Secrets for substitution: scrubbed from every finding.
     secret_values: BTreeSet<String>,
+    /// Every Kustomization discovered, checked in this run or not.
+    known: Vec<Kustomization>,
 }
 
 /// A Kustomization and what it rendered to (`None` when rendering failed).
@@ -137,6 +139,7 @@ impl<'a> Pipeline<'a> {
             entries: Vec::new(),
             findings: Vec::new(),
             secret_values: BTreeSet::new(),
+            known: Vec::new(),
         }
     }
 
@@ -342,6 +345,7 @@ impl<'a> Pipeline<'a> {
                 Vec::new()
             }
         };
+        self.known = found.clone();
         match discover::select(found, &self.settings.kustomizations) {
             Ok(selected) => selected,
             Err(e) => {
@@ -495,7 +499,7 @@ impl<'a> Pipeline<'a> {
             }
         }
         for (key, live, owner_ks, why) in
-            platform_orphans(rendered, &all_rendered, &reported, state)
+            platform_orphans(rendered, &self.known, &all_rendered, &reported, state)
         {
             let object = ObjectRef::of(live).expect("indexed objects have an identity");
             let ctx = Context {
@@ -626,21 +630,26 @@ fn orphans_of<'s>(
 }
 
 /// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
-/// has, tied to the Kustomization that renders objects of the same kind in the
-/// same namespace (or of the same kind anywhere) when there is exactly one.
-/// Objects that a Kustomization which failed to render may own are left out:
-/// a broken render must not raise false orphans.
+/// has. One carrying Flux's owner labels belongs to that Kustomization: it is
+/// left to it when the Kustomization exists but is not checked in this run
+/// (another source, not selected, or failed to render: none of those may raise
+/// false orphans), and is an orphan of nobody when the Kustomization no longer
+/// exists. One without owner labels is tied to the Kustomization that renders
+/// objects of its kind in its namespace (or of its kind anywhere) when there is
+/// exactly one.
 fn platform_orphans<'r, 's>(
     rendered: &'r [Rendered],
+    known: &[Kustomization],
     all_rendered: &BTreeSet<ObjectKey>,
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
 ) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
-    let failed: Vec<&Kustomization> = rendered
-        .iter()
-        .filter(|r| r.objects.is_none())
-        .map(|r| &r.ks)
-        .collect();
+    let checked = |ks: &Kustomization| {
+        rendered
+            .iter()
+            .any(|r| r.objects.is_some() && r.ks.id() == ks.id())
+    };
+    let unchecked: Vec<&Kustomization> = known.iter().filter(|k| !checked(k)).collect();
     let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&'r Rendered> {
         rendered
             .iter()
@@ -666,29 +675,39 @@ fn platform_orphans<'r, 's>(
         {
             continue;
         }
-        let owned_by_failed = failed.iter().any(|ks| {
-            object::label(live, classify::owner::FLUX_NAME_LABEL) == Some(ks.name.as_str())
-                || ks
-                    .status
-                    .inventory
-                    .iter()
-                    .flat_map(|i| &i.entries)
-                    .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
+        let in_inventory_of_unchecked = unchecked.iter().any(|ks| {
+            ks.status
+                .inventory
+                .iter()
+                .flat_map(|i| &i.entries)
+                .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
         });
-        if owned_by_failed {
+        if in_inventory_of_unchecked {
             continue;
         }
-        let candidates = match renders_like(key, true) {
-            same_ns if same_ns.len() == 1 => same_ns,
-            _ => renders_like(key, false),
+        if let Some(name) = object::label(live, classify::owner::FLUX_NAME_LABEL) {
+            let namespace =
+                object::label(live, classify::owner::FLUX_NAMESPACE_LABEL).unwrap_or("flux-system");
+            if !known
+                .iter()
+                .any(|k| k.name == name && k.namespace == namespace)
+            {
+                let why = format!(
+                    "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
+                );
+                out.push((key.clone(), live, None, why));
+            }
+            // Otherwise its Kustomization reports it, or is not checked in this run.
+            continue;
+        }
+        let (candidates, here) = match renders_like(key, true) {
+            same_ns if same_ns.len() == 1 => (same_ns, " in this namespace"),
+            _ => (renders_like(key, false), ""),
         };
         let owner = (candidates.len() == 1).then(|| candidates[0]);
-        if owner.is_some_and(|r| r.objects.is_none()) {
-            continue;
-        }
         let why = match owner {
             Some(r) => format!(
-                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects here",
+                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects{here}",
                 r.ks.id(),
                 key.kind
             ),

@@ -182,10 +182,9 @@ fn a_network_policy_applied_by_hand_with_the_flux_label_is_orphaned() {
     assert_eq!(f["changes"][0]["manager"], "kubectl-client-side-apply");
     assert_eq!(f["changes"][0]["op"], "add");
     assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("network-policies is the only one rendering NetworkPolicy objects"),
+        f["message"].as_str().unwrap().contains(
+            "network-policies is the only one rendering NetworkPolicy objects in this namespace"
+        ),
         "{}",
         f["message"]
     );
