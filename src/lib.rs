@@ -520,7 +520,21 @@ impl<'a> Pipeline<'a> {
         self.findings = findings;
     }
 
-    fn finish(self, checkout: Option<&Checkout>) -> Report {
+    fn finish(mut self, checkout: Option<&Checkout>) -> Report {
+        // An API server's validation message can quote a value: no value read
+        // from a Secret leaves through an error or a warning either.
+        for text in self
+            .errors
+            .iter_mut()
+            .map(|e| &mut e.message)
+            .chain(self.warnings.iter_mut().map(|w| &mut w.message))
+        {
+            for secret in &self.secret_values {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), diff::mask::MASK);
+                }
+            }
+        }
         let source = match checkout {
             Some(c) => Source {
                 url: c.url.clone(),
@@ -765,4 +779,45 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::diff::{Change, Drift, Op};
+
+    #[test]
+    fn scrub_masks_secret_sourced_values_inside_any_change_value() {
+        let mut findings = vec![Finding {
+            kustomization: None,
+            object: ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("monitoring".into()),
+                name: "alertmanager".into(),
+            },
+            drift: Drift::Modified,
+            owner: classify::Owner::Flux,
+            explained: false,
+            explanation: None,
+            changes: vec![Change {
+                path: "/data".into(),
+                op: Op::Replace,
+                desired: Some(json!({"url": "https://hooks.example/T0K3N-123?x=1"})),
+                live: Some(json!(["T0K3N-123", "other"])),
+                manager: None,
+                time: None,
+                explanation: None,
+            }],
+            fingerprint: "f".into(),
+            remedy: "r".into(),
+            message: None,
+        }];
+        scrub(&mut findings, &BTreeSet::from(["T0K3N-123".to_string()]));
+        let change = &findings[0].changes[0];
+        assert_eq!(change.desired, Some(json!({"url": "***"})));
+        assert_eq!(change.live, Some(json!(["***", "other"])));
+    }
 }
