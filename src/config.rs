@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub person_managers: Option<Vec<String>>,
     /// Field managers of Flux itself (default: kustomize-controller).
     pub flux_managers: Option<Vec<String>>,
+    /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// Validated settings.
@@ -56,6 +58,8 @@ pub struct Settings {
     pub ignore: Vec<IgnoreRule>,
     pub controllers: Vec<String>,
     pub policy: Policy,
+    /// Sinks of `run`.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// A configuration that cannot be used.
@@ -78,6 +82,9 @@ pub enum ConfigError {
         #[source]
         source: rules::RuleError,
     },
+    /// The `notify:` section is invalid.
+    #[error("config file: {0}")]
+    Notify(#[from] crate::notify::config::NotifyConfigError),
     /// A field-manager pattern is invalid.
     #[error("{key}: invalid pattern: {source}")]
     Pattern {
@@ -172,6 +179,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
+            notify: file.notify.validate(&base)?,
         })
     }
 }

@@ -30,6 +30,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             stdout.write_all(report.render(settings.output).as_bytes())?;
             Ok(report.exit_code())
         }
+        Command::Run(args) => {
+            let settings = Settings::new(&args.common, args.output)?;
+            Ok(drift_check::run(&settings, |report| {
+                let _ = stdout.write_all(report.render(settings.output).as_bytes());
+                let _ = stdout.flush();
+            })
+            .await)
+        }
         Command::Render(args) => {
             let settings = Settings::new(&args, None)?;
             let (rendered, errors) = drift_check::render(&settings).await;

@@ -1,0 +1,148 @@
+//! Stage `notify`: the report of a run to the configured sinks.
+//!
+//! Input: a [`Report`] and the sink settings. Output: per sink, delivered or
+//! the error why not. Each sink fails on its own; the report itself is
+//! printed by the caller before any sink runs, so it is never lost.
+//!
+//! - Matrix: one `m.notice` with the unexplained findings that are new, the
+//!   count of those still open and the ones resolved since the last post;
+//!   nothing when nothing changed (or a daily digest). See `matrix.rs`.
+//! - Pushgateway: the metrics of ARCHITECTURE.md, job `drift_check`,
+//!   grouping key `cluster`. See `pushgateway.rs`.
+
+pub mod config;
+mod matrix;
+mod message;
+mod metrics;
+mod pushgateway;
+mod secrets;
+mod state;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::{error, info};
+
+pub use config::{NotifyConfig, NotifySettings};
+use state::{FileStore, StateStore};
+
+use crate::report::Report;
+
+/// What became of one sink.
+#[derive(Debug)]
+pub struct SinkResult {
+    /// `matrix` or `pushgateway`.
+    pub sink: &'static str,
+    /// `None` when the sink got the result.
+    pub error: Option<String>,
+}
+
+/// Sends the report to every configured sink; `duration` is how long the check took.
+pub async fn notify(
+    settings: &NotifySettings,
+    report: &Report,
+    duration: Duration,
+) -> Vec<SinkResult> {
+    let mut results = Vec::new();
+    if let Some(matrix) = &settings.matrix {
+        let store = FileStore {
+            path: matrix.state_file.clone(),
+        };
+        let error = to_matrix(matrix, &store, report).await.err();
+        results.push(SinkResult {
+            sink: "matrix",
+            error,
+        });
+    }
+    if let Some(pushgateway) = &settings.pushgateway {
+        let error = to_pushgateway(pushgateway, report, duration).await.err();
+        results.push(SinkResult {
+            sink: "pushgateway",
+            error,
+        });
+    }
+    for r in &results {
+        match &r.error {
+            None => info!(sink = r.sink, "Delivered"),
+            Some(e) => error!(sink = r.sink, error = %e, "Sink failed"),
+        }
+    }
+    results
+}
+
+/// `run`'s exit code: 0 the run completed and every sink got it, 2 something
+/// could not be checked, 3 the check completed but a sink failed.
+pub fn exit_code(report: &Report, sinks: &[SinkResult]) -> u8 {
+    if !report.errors.is_empty() {
+        2
+    } else if sinks.iter().any(|s| s.error.is_some()) {
+        3
+    } else {
+        0
+    }
+}
+
+async fn to_matrix<S: StateStore>(
+    settings: &config::MatrixSettings,
+    store: &S,
+    report: &Report,
+) -> Result<(), String> {
+    let previous = store.load().await.map_err(|e| chain(&e))?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // A run that could not check everything resolves nothing: what it did not
+    // see is not known to be fixed.
+    let plan = message::plan(
+        report,
+        &previous,
+        &now,
+        settings.daily_digest,
+        settings.max_message_bytes,
+        report.errors.is_empty(),
+    );
+    let Some(message) = &plan.message else {
+        info!(
+            sink = "matrix",
+            "Nothing changed since the last post: not posting"
+        );
+        return Ok(());
+    };
+    let json = report.render(crate::report::Format::Json);
+    matrix::deliver(settings, message, &json)
+        .await
+        .map_err(|e| chain(&e))?;
+    store.save(&plan.next).await.map_err(|e| chain(&e))
+}
+
+async fn to_pushgateway(
+    settings: &config::PushgatewaySettings,
+    report: &Report,
+    duration: Duration,
+) -> Result<(), String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64().floor());
+    let duration = (duration.as_secs_f64() * 1000.0).round() / 1000.0;
+    let completed = report.errors.is_empty();
+    let body = if completed {
+        metrics::success(report, now, duration)
+    } else {
+        metrics::failure(report, now, duration)
+    };
+    pushgateway::push(settings, &report.run.cluster, body, completed)
+        .await
+        .map_err(|e| chain(&e))
+}
+
+/// An error and its causes on one line, each once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
