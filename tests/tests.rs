@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod fixture_platform;
+mod notify;
 mod outputs;
 mod util;

@@ -88,15 +88,12 @@ async fn to_matrix<S: StateStore>(
 ) -> Result<(), String> {
     let previous = store.load().await.map_err(|e| chain(&e))?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    // A run that could not check everything resolves nothing: what it did not
-    // see is not known to be fixed.
     let plan = message::plan(
         report,
         &previous,
         &now,
         settings.daily_digest,
         settings.max_message_bytes,
-        report.errors.is_empty(),
     );
     let Some(message) = &plan.message else {
         info!(

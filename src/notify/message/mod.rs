@@ -42,16 +42,15 @@ pub struct Message {
     pub transaction_id: String,
 }
 
-/// Plans the post of a run. `now` is RFC 3339. With `resolve` false (a run
-/// that could not check everything) nothing is reported resolved: the
-/// findings it did not see stay open.
+/// Plans the post of a run. `now` is RFC 3339. A finding is resolved only
+/// when this run checked its Kustomization without error: a run limited to
+/// some Kustomizations, or one that failed for some, leaves the others open.
 pub fn plan(
     report: &Report,
     previous: &State,
     now: &str,
     daily_digest: bool,
     max_bytes: usize,
-    resolve: bool,
 ) -> Plan {
     let current: Vec<&Finding> = report.findings.iter().filter(|f| !f.explained).collect();
     let current_ids: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
@@ -64,15 +63,16 @@ pub fn plan(
         .iter()
         .filter_map(|f| previous.open.get(&f.fingerprint).map(|o| (*f, o)))
         .collect();
-    let gone = previous
+    let checked = checked_cleanly(report);
+    let (resolved, unseen): (Vec<_>, Vec<_>) = previous
         .open
         .iter()
-        .filter(|(id, _)| !current_ids.contains(id.as_str()));
-    let resolved: Vec<&OpenFinding> = if resolve {
-        gone.clone().map(|(_, o)| o).collect()
-    } else {
-        Vec::new()
-    };
+        .filter(|(id, _)| !current_ids.contains(id.as_str()))
+        .partition(|(_, o)| match &o.kustomization {
+            Some(k) => checked.as_ref().is_some_and(|c| c.contains(k.as_str())),
+            None => report.errors.is_empty(),
+        });
+    let resolved: Vec<&OpenFinding> = resolved.into_iter().map(|(_, o)| o).collect();
 
     let mut next = State {
         posted_at: Some(now.to_string()),
@@ -94,10 +94,8 @@ pub fn plan(
         );
     }
 
-    if !resolve {
-        next.open
-            .extend(gone.map(|(id, o)| (id.clone(), o.clone())));
-    }
+    next.open
+        .extend(unseen.into_iter().map(|(id, o)| (id.clone(), o.clone())));
     let changed = !new.is_empty() || !resolved.is_empty();
     let digest = !changed && daily_digest && !current.is_empty() && digest_due(previous, now);
     if !changed && !digest {
@@ -121,6 +119,28 @@ pub fn plan(
         message: Some(message),
         next,
     }
+}
+
+/// The Kustomizations this run checked without error; `None` when an error
+/// concerned no Kustomization in particular (the whole run is in doubt).
+fn checked_cleanly(report: &Report) -> Option<BTreeSet<String>> {
+    if report.errors.iter().any(|e| e.kustomization.is_none()) {
+        return None;
+    }
+    let failed: BTreeSet<&str> = report
+        .errors
+        .iter()
+        .filter_map(|e| e.kustomization.as_deref())
+        .collect();
+    Some(
+        report
+            .kustomizations
+            .iter()
+            .filter(|k| k.error.is_none())
+            .map(|k| k.id())
+            .filter(|id| !failed.contains(id.as_str()))
+            .collect(),
+    )
 }
 
 fn digest_due(previous: &State, now: &str) -> bool {

@@ -4,7 +4,7 @@ use super::*;
 use crate::classify::Owner;
 use crate::diff::{Change, Drift, Op};
 use crate::object::ObjectRef;
-use crate::report::{Run, Source, Summary};
+use crate::report::{ErrorEntry, KustomizationEntry, Run, Source, Summary};
 
 fn finding(ks: &str, name: &str, fingerprint: &str, desired: Value, live: Value) -> Finding {
     Finding {
@@ -49,7 +49,23 @@ fn report(findings: Vec<Finding>) -> Report {
             },
         },
         summary: Summary::default(),
-        kustomizations: vec![],
+        kustomizations: ["apps/web", "apps/db"]
+            .iter()
+            .map(|id| {
+                let (namespace, name) = id.split_once('/').unwrap();
+                KustomizationEntry {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    path: format!("./{name}"),
+                    revision: None,
+                    applied_revision: None,
+                    suspended: false,
+                    suspended_since: None,
+                    objects: 1,
+                    error: None,
+                }
+            })
+            .collect(),
         findings,
         errors: vec![],
         warnings: vec![],
@@ -70,7 +86,7 @@ fn first_post_details_every_unexplained_finding_with_path_values_who_and_remedy(
         finding("apps/db", "pg", "f2", json!(1), json!(2)),
         explained,
     ]);
-    let plan = plan(&r, &State::default(), NOW, false, 24_576, true);
+    let plan = plan(&r, &State::default(), NOW, false, 24_576);
     let m = plan.message.unwrap();
     assert_eq!(
         m.body,
@@ -100,8 +116,8 @@ fn first_post_details_every_unexplained_finding_with_path_values_who_and_remedy(
 #[test]
 fn the_same_findings_again_post_nothing_and_keep_the_state() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576, true);
-    let second = plan(&r, &first.next, TOMORROW, false, 24_576, true);
+    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let second = plan(&r, &first.next, TOMORROW, false, 24_576);
     assert_eq!(second.message, None);
     assert_eq!(second.next, first.next);
 }
@@ -112,7 +128,7 @@ fn a_resolved_finding_posts_a_resolved_line_and_counts_the_still_open() {
         finding("apps/web", "api", "f1", json!(3), json!(0)),
         finding("apps/web", "worker", "f2", json!(1), json!(2)),
     ]);
-    let first = plan(&both, &State::default(), NOW, false, 24_576, true);
+    let first = plan(&both, &State::default(), NOW, false, 24_576);
     let one = report(vec![finding(
         "apps/web",
         "worker",
@@ -120,7 +136,7 @@ fn a_resolved_finding_posts_a_resolved_line_and_counts_the_still_open() {
         json!(1),
         json!(2),
     )]);
-    let second = plan(&one, &first.next, TOMORROW, false, 24_576, true);
+    let second = plan(&one, &first.next, TOMORROW, false, 24_576);
     let m = second.message.unwrap();
     assert_eq!(
         m.body,
@@ -141,12 +157,12 @@ fn a_resolved_finding_posts_a_resolved_line_and_counts_the_still_open() {
 #[test]
 fn the_daily_digest_reposts_open_findings_once_a_day() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, true, 24_576, true);
+    let first = plan(&r, &State::default(), NOW, true, 24_576);
     assert_eq!(
-        plan(&r, &first.next, "2026-11-24T12:00:00Z", true, 24_576, true).message,
+        plan(&r, &first.next, "2026-11-24T12:00:00Z", true, 24_576).message,
         None
     );
-    let digest = plan(&r, &first.next, TOMORROW, true, 24_576, true)
+    let digest = plan(&r, &first.next, TOMORROW, true, 24_576)
         .message
         .unwrap();
     assert!(digest.body.starts_with("drift-check daily digest: prod at 0123456789ab: 1 unexplained finding in 1 Kustomization\n\nKustomization apps/web:\n- Deployment/web/api"), "{}", digest.body);
@@ -158,7 +174,7 @@ fn the_same_run_content_gives_the_same_transaction_id() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
     let mut again = r.clone();
     again.run.id = "run-2".into();
-    let a = plan(&r, &State::default(), NOW, false, 24_576, true)
+    let a = plan(&r, &State::default(), NOW, false, 24_576)
         .message
         .unwrap();
     let b = plan(
@@ -167,7 +183,6 @@ fn the_same_run_content_gives_the_same_transaction_id() {
         "2026-11-24T02:09:00Z",
         false,
         24_576,
-        true,
     )
     .message
     .unwrap();
@@ -187,16 +202,9 @@ fn a_large_report_is_cut_under_the_cap_with_and_n_more() {
             )
         })
         .collect();
-    let m = plan(
-        &report(findings),
-        &State::default(),
-        NOW,
-        false,
-        8_192,
-        true,
-    )
-    .message
-    .unwrap();
+    let m = plan(&report(findings), &State::default(), NOW, false, 8_192)
+        .message
+        .unwrap();
     assert!(
         m.body.len() + m.html.len() <= 8_192,
         "{}",
@@ -230,7 +238,7 @@ fn html_is_escaped() {
         json!("<script>"),
         json!("a&b"),
     )]);
-    let m = plan(&r, &State::default(), NOW, false, 24_576, true)
+    let m = plan(&r, &State::default(), NOW, false, 24_576)
         .message
         .unwrap();
     assert!(m.html.contains("&lt;script&gt; → a&amp;b"), "{}", m.html);
@@ -238,11 +246,49 @@ fn html_is_escaped() {
 }
 
 #[test]
-fn a_failed_run_resolves_nothing() {
+fn a_run_that_could_not_check_a_kustomization_resolves_nothing_in_it() {
+    let r = report(vec![
+        finding("apps/web", "api", "f1", json!(3), json!(0)),
+        finding("apps/db", "pg", "f2", json!(1), json!(2)),
+    ]);
+    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let mut failed = report(vec![]);
+    failed.kustomizations[0].error = Some("render failed".into());
+    failed.errors.push(ErrorEntry {
+        kustomization: Some("apps/web".into()),
+        stage: "render".into(),
+        message: "render failed".into(),
+    });
+    let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
+    let m = second.message.unwrap();
+    assert!(
+        m.body
+            .contains("- resolved: Deployment/web/pg (modified) in apps/db"),
+        "{}",
+        m.body
+    );
+    assert!(!m.body.contains("Deployment/web/api"), "{}", m.body);
+    assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
+    // A run limited to apps/db (`--kustomization`) leaves apps/web's finding open too.
+    let mut only_db = report(vec![]);
+    only_db.kustomizations.remove(0);
+    assert_eq!(
+        plan(&only_db, &second.next, TOMORROW, false, 24_576).message,
+        None
+    );
+}
+
+#[test]
+fn a_run_with_a_global_error_resolves_nothing() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576, true);
-    let empty = report(vec![]);
-    let failed = plan(&empty, &first.next, TOMORROW, false, 24_576, false);
-    assert_eq!(failed.message, None);
-    assert_eq!(failed.next.open.keys().collect::<Vec<_>>(), ["f1"]);
+    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let mut failed = report(vec![]);
+    failed.errors.push(ErrorEntry {
+        kustomization: None,
+        stage: "live".into(),
+        message: "snapshot unreadable".into(),
+    });
+    let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
+    assert_eq!(second.message, None);
+    assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
 }
