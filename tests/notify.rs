@@ -735,3 +735,172 @@ fn matrix_without_credentials_fails_the_sink_with_exit_3_and_says_which_variable
         "no state without a post"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_report() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("small");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    maxMessageBytes: 4096\n",
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let events = s.events(&owner_token, &room_id).await;
+    let from_bot = notices_from(&events, &bot);
+    assert_eq!(from_bot.len(), 2, "the notice and the file: {from_bot:#?}");
+    let (file, notice) = (&from_bot[0]["content"], &from_bot[1]["content"]);
+    let body = notice["body"].as_str().unwrap();
+    let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
+    assert!(body_size <= 4096, "{body_size}");
+    let shown = body.matches("\n- ").count();
+    assert!(shown < 5, "{body}");
+    assert!(
+        body.ends_with(&format!(
+            "… and {} more findings: the full report is attached (drift-check-report.json).",
+            5 - shown
+        )),
+        "{body}"
+    );
+    assert_eq!(file["msgtype"], "m.file");
+    assert_eq!(file["body"], "drift-check-report.json");
+    let mxc = file["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("mxc://")
+        .unwrap();
+    let report = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", s.url))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_str(&report).expect("the attachment is the JSON report");
+    assert_eq!(report["schema"], "drift-check/v1");
+    assert_eq!(report["summary"]["unexplained"], 5);
+    for secret in SECRET_VALUES {
+        assert!(!report.to_string().contains(secret));
+    }
+    assert_no_secret(&events);
+}
+
+/// A CronJob retry after the post went out but before the state was saved
+/// (lost here on purpose): the same content gives the same transaction id,
+/// and the homeserver keeps the first event.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_retried_run_that_lost_its_state_does_not_post_twice() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("retry");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_TOKEN", bot_token.as_str())];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    let retry = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(retry.code, 0, "{}", retry.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert!(dir.path().join("state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_never_posts_plaintext_into_an_encrypted_room_it_cannot_encrypt_for() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("secret");
+    let room_id = s.create_room(&owner_token, &alias, true).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    // An access token without a persistent store cannot keep the device's keys.
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        serde_json::from_str::<Value>(&out.stdout).is_ok(),
+        "the report is still printed"
+    );
+    assert!(
+        out.stderr
+            .contains("is encrypted: with an access token, set `notify.matrix.store`"),
+        "{}",
+        out.stderr
+    );
+    let events = s.events(&owner_token, &room_id).await;
+    assert!(
+        !events.iter().any(|e| e["sender"] == bot.as_str()
+            && e["type"].as_str().unwrap().starts_with("m.room.message")
+            || e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted"),
+        "{events:#?}"
+    );
+    assert!(
+        !dir.path().join("state.json").exists(),
+        "nothing posted, nothing remembered"
+    );
+
+    // With a store the same token posts, encrypted.
+    let store = dir.path().join("store");
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            &format!("    store: {}\n", store.display()),
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = s.events(&owner_token, &room_id).await;
+    let from_bot: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["sender"] == bot.as_str())
+        .collect();
+    assert!(from_bot.iter().any(|e| e["type"] == "m.room.encrypted"));
+    assert!(!from_bot.iter().any(|e| e["type"] == "m.room.message"));
+}
