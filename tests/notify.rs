@@ -904,3 +904,208 @@ async fn matrix_never_posts_plaintext_into_an_encrypted_room_it_cannot_encrypt_f
     assert!(from_bot.iter().any(|e| e["type"] == "m.room.encrypted"));
     assert!(!from_bot.iter().any(|e| e["type"] == "m.room.message"));
 }
+
+/// A pushgateway of this test's own, behind basic auth (its `--web.config.file`),
+/// killed by PID at the end.
+struct AuthPushgateway {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthPushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn pushgateway_with_basic_auth() -> AuthPushgateway {
+    let dir = tempfile::tempdir().unwrap();
+    // bcrypt of "pg-test-pass".
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        "basic_auth_users:\n  pusher: $2b$04$tOLjRKLu4Bx6DN/glWuiVuKMkASdVuEMT0sWHwNbU2G7eDdaL6La6\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("prometheus-pushgateway")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--web.config.file={}",
+            dir.path().join("web.yaml").display()
+        ))
+        .arg("--persistence.file=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway is installed (scripts/services/pushgateway)");
+    let url = format!("http://127.0.0.1:{port}");
+    let gateway = AuthPushgateway {
+        child,
+        url,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        let ready = reqwest::Client::new()
+            .get(format!("{}/-/ready", gateway.url))
+            .basic_auth("pusher", Some("pg-test-pass"))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return gateway;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pushgateway with basic auth did not get ready");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_basic_auth_from_env_and_file() {
+    if pushgateway().is_none() {
+        return;
+    }
+    let gateway = pushgateway_with_basic_auth().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!("  pushgateway:\n    url: {}\n    retries: 1\n", gateway.url),
+    );
+    let cluster = unique("auth");
+
+    let refused = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("failed after 1 attempts: HTTP 401 Unauthorized"),
+        "{}",
+        refused.stderr
+    );
+
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "pg-test-pass\n").unwrap();
+    let pushed = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[
+            ("DRIFT_CHECK_PUSHGATEWAY_USERNAME", "pusher"),
+            (
+                "DRIFT_CHECK_PUSHGATEWAY_PASSWORD_FILE",
+                password_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert!(!pushed.stderr.contains("pg-test-pass"));
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", gateway.url))
+        .basic_auth("pusher", Some("pg-test-pass"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "drift_check_run_success{{cluster=\"{cluster}\",instance=\"\",job=\"drift_check\"}} 1\n"
+        )),
+        "{metrics}"
+    );
+}
+
+/// The in-cluster setup for encrypted rooms: a password and a persistent store
+/// (a PVC). The first run logs in and keeps the session and keys; the next
+/// run reuses them: one device, and the member decrypts both messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let reader_id = s.register(&unique("reader"), "reader-pass", true);
+    let reader_store = tempfile::tempdir().unwrap();
+    let reader = matrix_sdk::Client::builder()
+        .homeserver_url(&s.url)
+        .sqlite_store(reader_store.path(), None)
+        .build()
+        .await
+        .unwrap();
+    reader
+        .matrix_auth()
+        .login_username(&reader_id, "reader-pass")
+        .send()
+        .await
+        .unwrap();
+    let reader_token = reader.access_token().unwrap();
+    let devices_before = s.devices(&reader_token, &bot).await;
+    let alias = unique("pvc");
+    let room_id = s.create_room(&reader_token, &alias, true).await;
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    store: store\n",
+        ),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let scratch = scratch_without_the_missing_binding();
+    let second = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        s.devices(&reader_token, &bot).await,
+        devices_before + 1,
+        "one device, kept"
+    );
+    let session = dir.path().join("store/drift-check-session.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&session).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    let room = reader
+        .get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap())
+        .unwrap();
+    let messages = room.messages(MessagesOptions::backward()).await.unwrap();
+    let bodies: Vec<String> = messages
+        .chunk
+        .iter()
+        .filter(|e| e.encryption_info().is_some())
+        .map(|e| serde_json::from_str::<Value>(e.raw().json().get()).unwrap())
+        .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
+        .map(|e| e["content"]["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:#?}");
+    assert!(
+        bodies[0].contains("- resolved: ClusterRoleBinding/system:konnectivity-server (missing)"),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(bodies[1], FIRST_BODY);
+}
