@@ -63,8 +63,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(drift_check::notify::quiet_dependencies(
+        &cli.log_level,
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let json = match cli.log_format {
         Some(format) => format == LogFormat::Json,
         None => !std::io::stderr().is_terminal(),

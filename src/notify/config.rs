@@ -3,7 +3,7 @@
 //!
 //! Secrets (the Matrix token or password, the pushgateway credentials) are
 //! never in this file: they come from environment variables or the files
-//! those name, read when the sinks are built (see [`super::secrets`]).
+//! those name, read when the sinks are built (see `secrets.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

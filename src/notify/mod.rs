@@ -9,6 +9,35 @@
 //!   nothing when nothing changed (or a daily digest). See `matrix.rs`.
 //! - Pushgateway: the metrics of ARCHITECTURE.md, job `drift_check`,
 //!   grouping key `cluster`. See `pushgateway.rs`.
+//!
+//! Configuration (the config file's `notify:`; secrets only from the environment):
+//!
+//! ```yaml
+//! notify:
+//!   matrix:
+//!     homeserver: https://matrix.example.org
+//!     room: "#platform-alerts:example.org"   # or "!roomid:example.org"; joined if needed
+//!     user: "@drift-check:example.org"
+//!     store: /var/lib/drift-check/matrix     # sqlite crypto store + session: a PVC in the cluster
+//!     stateFile: drift-check-matrix-state.json
+//!     dailyDigest: false                     # repost open findings once a day when nothing changed
+//!     maxMessageBytes: 24576                 # 2048..60000; beyond, "and N more" + the JSON report as a file
+//!     timeoutSeconds: 120                    # the whole delivery, retries included
+//!     retries: 5                             # attempts per request on 429 / 5xx / network errors
+//!   pushgateway:
+//!     url: http://pushgateway.monitoring:9091
+//!     timeoutSeconds: 10                     # per request
+//!     retries: 3
+//! ```
+//!
+//! Environment: `DRIFT_CHECK_MATRIX_TOKEN` or `DRIFT_CHECK_MATRIX_PASSWORD`;
+//! `DRIFT_CHECK_PUSHGATEWAY_TOKEN` (bearer) or `DRIFT_CHECK_PUSHGATEWAY_USERNAME`
+//! and `DRIFT_CHECK_PUSHGATEWAY_PASSWORD`. Each also as `NAME_FILE` (a path,
+//! e.g. a mounted Secret); setting both forms is an error.
+//!
+//! Retries of the same run post the same transaction id, which the homeserver
+//! deduplicates per device: use an access token, or a password with `store:`,
+//! for that guarantee (a password without a store is a new device each run).
 
 pub mod config;
 mod matrix;
@@ -67,6 +96,18 @@ pub async fn notify(
         }
     }
     results
+}
+
+/// The log filter with matrix-sdk's noise turned down, unless the filter
+/// names matrix-sdk itself: it logs expected 404s (unset account data, a plain
+/// room's encryption state) at ERROR and a missing key backup at WARN, while
+/// the Matrix sink reports real failures itself.
+pub fn quiet_dependencies(filter: &str) -> String {
+    if filter.contains("matrix_sdk") {
+        filter.to_string()
+    } else {
+        format!("{filter},matrix_sdk::http_client=off,matrix_sdk_crypto::backups=error")
+    }
 }
 
 /// `run`'s exit code: 0 the run completed and every sink got it, 2 something
