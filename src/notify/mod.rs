@@ -71,24 +71,28 @@ pub async fn notify(
     report: &Report,
     duration: Duration,
 ) -> Vec<SinkResult> {
-    let mut results = Vec::new();
-    if let Some(matrix) = &settings.matrix {
+    // Independent: a slow homeserver does not hold the metrics back.
+    let matrix = async {
+        let matrix = settings.matrix.as_ref()?;
         let store = FileStore {
             path: matrix.state_file.clone(),
         };
         let error = to_matrix(matrix, &store, report).await.err();
-        results.push(SinkResult {
+        Some(SinkResult {
             sink: "matrix",
             error,
-        });
-    }
-    if let Some(pushgateway) = &settings.pushgateway {
+        })
+    };
+    let pushgateway = async {
+        let pushgateway = settings.pushgateway.as_ref()?;
         let error = to_pushgateway(pushgateway, report, duration).await.err();
-        results.push(SinkResult {
+        Some(SinkResult {
             sink: "pushgateway",
             error,
-        });
-    }
+        })
+    };
+    let (matrix, pushgateway) = tokio::join!(matrix, pushgateway);
+    let results: Vec<SinkResult> = [matrix, pushgateway].into_iter().flatten().collect();
     for r in &results {
         match &r.error {
             None => info!(sink = r.sink, "Delivered"),
