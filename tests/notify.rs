@@ -1109,3 +1109,123 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
     );
     assert_eq!(bodies[1], FIRST_BODY);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_daily_digest_reposts_open_findings_a_day_later_only_when_configured() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("digest");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let room = format!("#{alias}:localhost");
+    let plain = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_TOKEN", bot_token.as_str())];
+    assert_eq!(
+        run(&plain, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    // A day passes: the last post moves 25 hours back.
+    let state_file = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::hours(25))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    state["posted_at"] = json!(yesterday);
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    assert_eq!(
+        run(&plain, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        1,
+        "no digest unless configured"
+    );
+
+    let digest = config(
+        dir.path(),
+        &matrix_section(&s, &room, &bot, "    dailyDigest: true\n"),
+    );
+    assert_eq!(
+        run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        FIRST_BODY.replacen(
+            "drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)",
+            "drift-check daily digest: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations",
+            1
+        )
+    );
+    // And not twice the same day.
+    assert_eq!(
+        run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        2
+    );
+}
+
+/// Matrix fails (no credentials), the pushgateway still gets the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_sink_fails_on_its_own() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("own");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: http://127.0.0.1:9\n    room: \"#alerts:localhost\"\n    user: \"@bot:localhost\"\n  pushgateway:\n    url: {url}\n"
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let (lines, _) = group_lines(&url, &cluster).await;
+    assert!(
+        lines.contains(&format!(
+            "drift_check_run_success{{cluster=\"{cluster}\",instance=\"\",job=\"drift_check\"}} 1"
+        )),
+        "{lines:#?}"
+    );
+}
+
+/// A pushgateway that accepts connections and never answers: each attempt
+/// times out, the sink gives up after the configured attempts.
+#[test]
+fn a_pushgateway_that_never_answers_times_out_after_bounded_retries() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  pushgateway:\n    url: http://127.0.0.1:{port}\n    retries: 2\n    timeoutSeconds: 1\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed after 2 attempts"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(listener);
+}
