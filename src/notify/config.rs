@@ -127,6 +127,14 @@ impl NotifyConfig {
         let matrix = match &self.matrix {
             None => None,
             Some(m) => {
+                if has_userinfo(&m.homeserver) {
+                    return Err(invalid(
+                        "matrix.homeserver",
+                        &redact_userinfo(&m.homeserver),
+                        "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
+                        "https://matrix.example.org",
+                    ));
+                }
                 if !is_http_url(&m.homeserver) {
                     return Err(invalid(
                         "matrix.homeserver",
@@ -184,6 +192,14 @@ impl NotifyConfig {
         let pushgateway = match &self.pushgateway {
             None => None,
             Some(p) => {
+                if has_userinfo(&p.url) {
+                    return Err(invalid(
+                        "pushgateway.url",
+                        &redact_userinfo(&p.url),
+                        "has credentials in it: they belong in DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
+                        "http://pushgateway.monitoring:9091",
+                    ));
+                }
                 if !is_http_url(&p.url) {
                     return Err(invalid(
                         "pushgateway.url",
@@ -203,6 +219,24 @@ impl NotifyConfig {
             matrix,
             pushgateway,
         })
+    }
+}
+
+/// `scheme://user:password@host...`: credentials that would end up in logs.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
+}
+
+/// The URL with its credentials replaced by `***`, to quote it in an error.
+fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
@@ -251,6 +285,25 @@ mod tests {
             Path::new("/etc/drift-check/drift-check-matrix-state.json")
         );
         assert_eq!((s.max_message_bytes, s.retries), (24_576, 5));
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_quoting_them() {
+        let c = NotifyConfig {
+            matrix: None,
+            pushgateway: Some(PushgatewayConfig {
+                url: "https://pusher:hunter2@pg.example.org".into(),
+                ..Default::default()
+            }),
+        };
+        let err = c.validate(Path::new("")).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "notify.pushgateway.url: \"https://***@pg.example.org\" has credentials in it"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"));
     }
 
     #[test]
