@@ -55,6 +55,11 @@ pub enum Command {
     /// Compare the cluster with git and print the report. Exit code: 0 no
     /// unexplained drift, 1 unexplained drift, 2 something could not be checked.
     Check(CheckArgs),
+    /// The nightly job: `check`, then the sinks of the config's `notify:` (Matrix,
+    /// pushgateway). The report is printed first, whatever the sinks do. Exit
+    /// code: 0 the run completed and every sink got it (drift or not), 2
+    /// something could not be checked, 3 a sink failed.
+    Run(CheckArgs),
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
     Render(CommonArgs),

@@ -60,6 +60,8 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
     pub concurrency: Option<usize>,
+    /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// Validated settings.
@@ -82,6 +84,8 @@ pub struct Settings {
     pub policy: Policy,
     /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
     pub progress: bool,
+    /// Sinks of `run`.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// A configuration that cannot be used.
@@ -107,6 +111,9 @@ pub enum ConfigError {
     /// Two settings that do not go together, or a malformed value.
     #[error("{0}")]
     Invalid(String),
+    /// The `notify:` section is invalid.
+    #[error("config file: {0}")]
+    Notify(#[from] crate::notify::config::NotifyConfigError),
     /// A field-manager pattern is invalid.
     #[error("{key}: invalid pattern: {source}")]
     Pattern {
@@ -233,6 +240,7 @@ impl Settings {
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
             progress: false,
+            notify: file.notify.validate(&base)?,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod live;
+pub mod notify;
 pub mod object;
 pub mod render;
 pub mod report;
@@ -69,6 +70,18 @@ pub async fn check(settings: &Settings) -> Report {
 enum Live {
     Snapshot(Snapshot),
     Cluster(Cluster),
+}
+
+/// Runs `run`: `check`, hands the report to `print` (before any sink, so it
+/// is never lost), then sends it to the configured sinks. Returns the exit
+/// code (see [`notify::exit_code`]).
+pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
+    let started = std::time::Instant::now();
+    let report = check(settings).await;
+    let duration = started.elapsed();
+    print(&report);
+    let sinks = notify::notify(&settings.notify, &report, duration).await;
+    notify::exit_code(&report, &sinks)
 }
 
 /// Runs `render`: each selected Kustomization with its objects (`None` when

@@ -36,6 +36,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             stdout.write_all(drift_check::config::EXAMPLE.as_bytes())?;
             Ok(0)
         }
+        Command::Run(args) => {
+            let mut settings = Settings::new(&args.common, args.output, args.diff_mode)?;
+            settings.progress = progress;
+            Ok(drift_check::run(&settings, |report| {
+                let _ = stdout.write_all(report.render(settings.output).as_bytes());
+                let _ = stdout.flush();
+            })
+            .await)
+        }
         Command::Render(args) => {
             let settings = Settings::new(&args, None, None)?;
             let (rendered, errors) = drift_check::render(&settings).await;
@@ -78,8 +87,10 @@ fn show_progress(cli: &Cli) -> bool {
 }
 
 fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(drift_check::notify::quiet_dependencies(
+        &cli.log_level,
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let json = json_logs(cli);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
