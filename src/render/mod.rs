@@ -18,6 +18,7 @@
 //! and a render either fails with one [`RenderError`] or is complete: there
 //! is no partial render.
 
+mod external;
 mod flux;
 mod kustomize;
 mod load;
@@ -46,14 +47,49 @@ pub fn render(
     kustomization: &Kustomization,
     variables: &Variables,
 ) -> Result<Vec<Object>, RenderError> {
+    render_with(root, kustomization, variables, None)
+}
+
+/// [`render`] with the real `kustomize` binary at `binary` doing the
+/// kustomize build (Flux's preparation and post-processing stay the same),
+/// for repositories using what the native engine refuses
+/// ([`RenderError::Unsupported`], [`RenderError::Remote`]). The binary runs on
+/// a temporary copy of the source tree.
+pub fn render_with_kustomize_binary(
+    root: &Path,
+    kustomization: &Kustomization,
+    variables: &Variables,
+    binary: &Path,
+) -> Result<Vec<Object>, RenderError> {
+    render_with(root, kustomization, variables, Some(binary))
+}
+
+fn render_with(
+    root: &Path,
+    kustomization: &Kustomization,
+    variables: &Variables,
+    binary: Option<&Path>,
+) -> Result<Vec<Object>, RenderError> {
     let root = load::Root::new(root)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
-    let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
-    // kustomize-controller checks every built object has an identity.
-    for r in &resources {
-        check_identity(&r.object, &r.origin, "after the kustomize build")?;
-    }
-    let mut objects: Vec<Object> = resources.into_iter().map(|r| r.object).collect();
+    let mut objects: Vec<Object> = match binary {
+        None => {
+            let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
+            // kustomize-controller checks every built object has an identity.
+            for r in &resources {
+                check_identity(&r.object, &r.origin, "after the kustomize build")?;
+            }
+            resources.into_iter().map(|r| r.object).collect()
+        }
+        Some(binary) => {
+            let objects = external::build(&root, &dir, &kust, binary)?;
+            let origin = format!("output of {}", binary.display());
+            for object in &objects {
+                check_identity(object, &origin, "after the kustomize build")?;
+            }
+            objects
+        }
+    };
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         for object in &mut objects {
@@ -160,6 +196,10 @@ pub enum RenderError {
         index: usize,
         missing: &'static str,
     },
+    /// The external kustomize binary could not run or failed (its last
+    /// line of error output, quoted values removed).
+    #[error("{binary}: kustomize build failed: {message}")]
+    External { binary: String, message: String },
     /// An object lost its apiVersion, kind or name to a patch or to
     /// variable substitution (`origin`: the file it came from, or the
     /// object as it was before substitution).

@@ -1010,3 +1010,72 @@ fn objects_must_keep_their_identity_through_patches_and_substitution() {
         "ConfigMap/${NAME}: an object has no metadata.name after postBuild substitution"
     );
 }
+
+/// A stand-in for the kustomize binary: checks its arguments and the
+/// kustomization Flux prepared, then prints `output` (or fails).
+#[cfg(unix)]
+fn fake_kustomize(dir: &std::path::Path, script_body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-kustomize");
+    std::fs::write(&path, format!("#!/bin/sh\n{script_body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn external_binary_builds_a_copy_with_the_flux_kustomization_and_keeps_flux_post_processing() {
+    let dir = tree(&[("app/kustomization.yaml", "helmCharts:\n  - name: podinfo\n")]);
+    let bin_dir = tempfile::tempdir().unwrap();
+    let binary = fake_kustomize(
+        bin_dir.path(),
+        r#"[ "$1" = build ] && [ "$2" = --load-restrictor ] && [ "$3" = LoadRestrictionsNone ] || exit 3
+grep -q '"namespace": "team"' "$4/kustomization.yaml" || { echo 'Error: no "namespace" injected' >&2; exit 4; }
+grep -q helmCharts "$4/kustomization.yaml" || exit 5
+cat <<'EOF2'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: from-binary
+  namespace: team
+data:
+  region: ${REGION}
+EOF2"#,
+    );
+    let ks = flux_ks(json!({"path": "app", "targetNamespace": "team",
+                            "postBuild": {"substitute": {"REGION": "eu"}}}));
+    assert!(matches!(
+        render(dir.path(), &ks, &Variables::default()),
+        Err(RenderError::Unsupported { .. })
+    ));
+    let objects =
+        render_with_kustomize_binary(dir.path(), &ks, &Variables::default(), &binary).unwrap();
+    assert_eq!(
+        objects,
+        vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "from-binary", "namespace": "team",
+                         "labels": {"kustomize.toolkit.fluxcd.io/name": "apps",
+                                    "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+            "data": {"region": "eu"}})]
+    );
+    // The checkout itself is untouched.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app/kustomization.yaml")).unwrap(),
+        "helmCharts:\n  - name: podinfo\n"
+    );
+
+    let failing = fake_kustomize(
+        bin_dir.path(),
+        "echo 'line one' >&2; echo 'Error: bad value \"hunter2\" here' >&2; exit 1",
+    );
+    let err = render_with_kustomize_binary(dir.path(), &ks, &Variables::default(), &failing)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: kustomize build failed: Error: bad value \"…\" here",
+            failing.display()
+        )
+    );
+}

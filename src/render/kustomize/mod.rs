@@ -24,7 +24,7 @@ mod smp;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use resource::Resource;
@@ -34,52 +34,89 @@ use super::load::{self, Root};
 
 /// A kustomization file (`kustomize.config.k8s.io` `Kustomization` or
 /// `Component`). Unknown fields are an error, as in kustomize.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct KustFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bases: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_suffix: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub common_labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<Label>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub common_annotations: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches_strategic_merge: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches_json6902: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config_map_generator: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_generator: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generator_options: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replacements: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_options: Option<Value>,
-    // Fields the native engine refuses (see `UNSUPPORTED`).
+    // Fields the native engine refuses (see `KustFile::unsupported`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crds: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vars: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_charts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_globals: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_chart_inflation_generator: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generators: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transformers: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub validators: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openapi: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configurations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub build_metadata: Option<Value>,
 }
 
 /// One entry of `labels`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Label {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub pairs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_selectors: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_templates: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Value>,
 }
 

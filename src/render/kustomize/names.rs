@@ -282,16 +282,19 @@ impl Renamed {
         self.ids.last().expect("never empty")
     }
 
-    /// Was it once called `name` in a namespace compatible with `namespace`
-    /// (`None`: any)?
-    fn was(&self, name: &str, namespace: Option<&str>) -> bool {
-        let default = |ns: Option<&str>| ns.unwrap_or("default").to_string();
+    /// Was it once called `name` in one of `namespaces` (`None`: any)?
+    fn was(&self, name: &str, namespaces: Option<&[String]>) -> bool {
         self.ids.iter().any(|(ns, n)| {
             n == name
                 && (self.cluster_scoped
-                    || namespace.is_none_or(|want| default(ns.as_deref()) == default(Some(want))))
+                    || namespaces.is_none_or(|want| want.contains(&defaulted(ns.as_deref()))))
         })
     }
+}
+
+/// A namespace as kustomize compares it: none is `default`.
+fn defaulted(namespace: Option<&str>) -> String {
+    namespace.unwrap_or("default").to_string()
 }
 
 /// Rewrites every reference to an object that was renamed (or moved) to its
@@ -319,8 +322,15 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
         return;
     }
     for r in resources.iter_mut() {
-        let referrer_ns = resource::namespace(&r.object).map(str::to_string);
-        let referrer_cluster_scoped = is_cluster_scoped(&r.object);
+        // The namespaces the referrer has been in: a reference made in one
+        // of them names an object that was there too.
+        let referrer_namespaces: Option<Vec<String>> = (!is_cluster_scoped(&r.object)).then(|| {
+            r.previous
+                .iter()
+                .map(|(ns, _)| defaulted(ns.as_deref()))
+                .chain([defaulted(resource::namespace(&r.object))])
+                .collect()
+        });
         for reference in references().iter().chain(configured) {
             if !reference.field.selects(&r.object) {
                 continue;
@@ -335,39 +345,29 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
             let path = segments(&reference.field.path);
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let _ = visit_path(&mut r.object, &path, false, &mut |value| {
-                rewrite(
-                    value,
-                    &candidates,
-                    referrer_ns.as_deref(),
-                    referrer_cluster_scoped,
-                );
+                rewrite(value, &candidates, referrer_namespaces.as_deref());
                 Ok(())
             });
         }
     }
 }
 
-/// The one candidate once called `name` in `namespace`, if exactly one.
+/// The one candidate once called `name` in one of `namespaces`, if exactly
+/// one.
 fn find<'a>(
     candidates: &[&'a Renamed],
     name: &str,
-    namespace: Option<&str>,
+    namespaces: Option<&[String]>,
 ) -> Option<&'a Renamed> {
-    let mut found = candidates.iter().filter(|c| c.was(name, namespace));
+    let mut found = candidates.iter().filter(|c| c.was(name, namespaces));
     let first = found.next()?;
     found.next().is_none().then_some(*first)
 }
 
-fn rewrite(
-    value: &mut Value,
-    candidates: &[&Renamed],
-    referrer_ns: Option<&str>,
-    referrer_cluster_scoped: bool,
-) {
-    let namespace = (!referrer_cluster_scoped).then_some(referrer_ns.unwrap_or("default"));
+fn rewrite(value: &mut Value, candidates: &[&Renamed], namespaces: Option<&[String]>) {
     match value {
         Value::String(name) => {
-            if let Some(c) = find(candidates, name, namespace) {
+            if let Some(c) = find(candidates, name, namespaces) {
                 *name = c.current().1.clone();
             }
         }
@@ -386,11 +386,14 @@ fn rewrite(
                 .get("namespace")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let ns = field_ns.as_deref().or(namespace);
-            if let Some(c) = find(candidates, &name, ns) {
+            let field_namespaces = field_ns.as_deref().map(|ns| vec![ns.to_string()]);
+            let namespaces = field_namespaces.as_deref().or(namespaces);
+            if let Some(c) = find(candidates, &name, namespaces) {
                 let (current_ns, current_name) = c.current().clone();
                 map.insert("name".into(), Value::String(current_name));
-                if let (Some(_), Some(current_ns)) = (&field_ns, current_ns) {
+                // An object reference (ServiceAccount subject, webhook
+                // service) follows its object's namespace too.
+                if let Some(current_ns) = current_ns {
                     map.insert("namespace".into(), Value::String(current_ns));
                 }
             }
