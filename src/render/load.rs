@@ -120,6 +120,20 @@ impl Root {
         })
     }
 
+    /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml,
+    /// YAML 1.1: `yes`, `on`, `n` are booleans, so `note: n` is not a string).
+    pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
+        let text = self.read_text(path)?;
+        let name = self.rel(path);
+        crate::yaml::documents(&text, Path::new(&name)).map_err(|e| match e {
+            crate::yaml::YamlError::Read { source, .. } => RenderError::Read { path: name, source },
+            crate::yaml::YamlError::Parse { message, .. } => RenderError::Yaml {
+                path: name,
+                message,
+            },
+        })
+    }
+
     /// The kustomization file of a directory, if it has one; more than one is
     /// an error, as in kustomize.
     pub fn kustomization_file(&self, dir: &Path) -> Result<Option<PathBuf>, RenderError> {

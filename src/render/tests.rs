@@ -1079,3 +1079,20 @@ EOF2"#,
         )
     );
 }
+
+#[test]
+fn replicas_naming_no_workload_is_an_error_as_in_kustomize() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\nreplicas:\n  - name: web\n    count: 2\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    assert_eq!(
+        render_path(&dir, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/kustomization.yaml: replicas: no Deployment, ReplicationController, ReplicaSet or StatefulSet named web"
+    );
+}

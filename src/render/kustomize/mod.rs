@@ -146,7 +146,7 @@ impl KustFile {
     /// Reads the kustomization file at `path`.
     pub fn read(root: &Root, path: &Path) -> Result<Self, RenderError> {
         let file = root.rel(path);
-        let mut documents = root.read_documents(path)?;
+        let mut documents = root.parse_kustomization(path)?;
         if documents.len() > 1 {
             return Err(RenderError::Kustomization {
                 file,
@@ -428,7 +428,13 @@ impl Builder<'_> {
             "commonAnnotations",
         )?;
         patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
-        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
+        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?).map_err(
+            |message| RenderError::Transform {
+                file: file.into(),
+                field: "replicas".into(),
+                message,
+            },
+        )?;
         images::apply(
             resources,
             &parse_list(&kust.images, file, "images")?,
