@@ -120,17 +120,19 @@ impl Root {
         })
     }
 
-    /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml,
-    /// YAML 1.1: `yes`, `on`, `n` are booleans, so `note: n` is not a string).
+    /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml:
+    /// YAML 1.1, so `yes`, `on`, `n` are booleans; a repeated key keeps its
+    /// last value).
     pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
         let text = self.read_text(path)?;
-        let name = self.rel(path);
-        crate::yaml::documents(&text, Path::new(&name)).map_err(|e| match e {
-            crate::yaml::YamlError::Read { source, .. } => RenderError::Read { path: name, source },
-            crate::yaml::YamlError::Parse { message, .. } => RenderError::Yaml {
-                path: name,
-                message,
-            },
+        let mut options = serde_saphyr::options::Options::default();
+        options.legacy_octal_numbers = true;
+        options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
+        serde_saphyr::from_multiple_with_options::<Value>(&text, options).map_err(|e| {
+            RenderError::Yaml {
+                path: self.rel(path),
+                message: e.without_snippet().to_string(),
+            }
         })
     }
 

@@ -104,6 +104,10 @@ pub struct KustFile {
     pub configurations: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_metadata: Option<Value>,
+    /// Whether it says anything beyond apiVersion, kind and metadata
+    /// (kustomize refuses an "empty" kustomization).
+    #[serde(skip)]
+    pub has_content: bool,
 }
 
 /// One entry of `labels`.
@@ -134,13 +138,20 @@ impl KustFile {
                 });
             }
         };
+        let mut has_content = false;
         if let Some(map) = document.as_object_mut() {
             map.retain(|_, v| !v.is_null());
+            has_content = map
+                .keys()
+                .any(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
         }
-        serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
-            file: file.into(),
-            message: crate::render::describe(&e),
-        })
+        let mut parsed: Self =
+            serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: crate::render::describe(&e),
+            })?;
+        parsed.has_content = has_content;
+        Ok(parsed)
     }
 
     /// Reads the kustomization file at `path`.
@@ -238,6 +249,12 @@ impl Builder<'_> {
         resources: &mut Vec<Resource>,
         config: &mut config::Config,
     ) -> Result<(), RenderError> {
+        if !kust.has_content {
+            return Err(RenderError::Kustomization {
+                file: file.into(),
+                message: "kustomization.yaml is empty".into(),
+            });
+        }
         if let Some(field) = kust.unsupported() {
             return Err(RenderError::Unsupported {
                 file: file.into(),

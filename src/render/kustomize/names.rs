@@ -272,24 +272,13 @@ fn references() -> &'static [Reference] {
 struct Renamed {
     group: String,
     kind: String,
-    cluster_scoped: bool,
-    /// Every (namespace, name) it had, current last.
-    ids: Vec<(Option<String>, String)>,
-}
-
-impl Renamed {
-    fn current(&self) -> &(Option<String>, String) {
-        self.ids.last().expect("never empty")
-    }
-
-    /// Was it once called `name` in one of `namespaces` (`None`: any)?
-    fn was(&self, name: &str, namespaces: Option<&[String]>) -> bool {
-        self.ids.iter().any(|(ns, n)| {
-            n == name
-                && (self.cluster_scoped
-                    || namespaces.is_none_or(|want| want.contains(&defaulted(ns.as_deref()))))
-        })
-    }
+    /// Cluster-scoped objects, and ServiceAccounts (which RoleBindings in
+    /// other namespaces name), match a referrer in any namespace.
+    any_namespace: bool,
+    /// The names it had before its current one.
+    previous_names: Vec<String>,
+    namespace: Option<String>,
+    name: String,
 }
 
 /// A namespace as kustomize compares it: none is `default`.
@@ -298,39 +287,33 @@ fn defaulted(namespace: Option<&str>) -> String {
 }
 
 /// Rewrites every reference to an object that was renamed (or moved) to its
-/// final name (and namespace, for ServiceAccount subjects and webhook
-/// services).
+/// final name (and namespace, for object references such as ServiceAccount
+/// subjects and webhook services). The referral is chosen as kustomize's
+/// `nameref` filter chooses it: one of its previous names is the reference,
+/// and it is in the referrer's current namespace (unless either is
+/// cluster-scoped, or it is a ServiceAccount); among several, those with the
+/// same name are as good as one; otherwise the reference is left alone.
 pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
     let renamed: Vec<Renamed> = resources
         .iter()
         .filter(|r| !r.previous.is_empty())
-        .map(|r| {
-            let mut ids = r.previous.clone();
-            ids.push((
-                resource::namespace(&r.object).map(str::to_string),
-                resource::name(&r.object).to_string(),
-            ));
-            Renamed {
-                group: resource::group(&r.object).to_string(),
-                kind: resource::kind(&r.object).to_string(),
-                cluster_scoped: is_cluster_scoped(&r.object),
-                ids,
-            }
+        .map(|r| Renamed {
+            group: resource::group(&r.object).to_string(),
+            kind: resource::kind(&r.object).to_string(),
+            any_namespace: is_cluster_scoped(&r.object)
+                || (resource::kind(&r.object) == "ServiceAccount"
+                    && resource::group(&r.object).is_empty()),
+            previous_names: r.previous.iter().map(|(_, n)| n.clone()).collect(),
+            namespace: resource::namespace(&r.object).map(str::to_string),
+            name: resource::name(&r.object).to_string(),
         })
         .collect();
     if renamed.is_empty() {
         return;
     }
     for r in resources.iter_mut() {
-        // The namespaces the referrer has been in: a reference made in one
-        // of them names an object that was there too.
-        let referrer_namespaces: Option<Vec<String>> = (!is_cluster_scoped(&r.object)).then(|| {
-            r.previous
-                .iter()
-                .map(|(ns, _)| defaulted(ns.as_deref()))
-                .chain([defaulted(resource::namespace(&r.object))])
-                .collect()
-        });
+        let referrer_namespace =
+            (!is_cluster_scoped(&r.object)).then(|| defaulted(resource::namespace(&r.object)));
         for reference in references().iter().chain(configured) {
             if !reference.field.selects(&r.object) {
                 continue;
@@ -338,6 +321,12 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
             let candidates: Vec<&Renamed> = renamed
                 .iter()
                 .filter(|c| c.group == reference.group && c.kind == reference.kind)
+                .filter(|c| {
+                    c.any_namespace
+                        || referrer_namespace
+                            .as_ref()
+                            .is_none_or(|ns| *ns == defaulted(c.namespace.as_deref()))
+                })
                 .collect();
             if candidates.is_empty() {
                 continue;
@@ -345,30 +334,40 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
             let path = segments(&reference.field.path);
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let _ = visit_path(&mut r.object, &path, false, &mut |value| {
-                rewrite(value, &candidates, referrer_namespaces.as_deref());
+                rewrite(value, &candidates);
                 Ok(())
             });
         }
     }
 }
 
-/// The one candidate once called `name` in one of `namespaces`, if exactly
-/// one.
-fn find<'a>(
-    candidates: &[&'a Renamed],
-    name: &str,
-    namespaces: Option<&[String]>,
-) -> Option<&'a Renamed> {
-    let mut found = candidates.iter().filter(|c| c.was(name, namespaces));
-    let first = found.next()?;
-    found.next().is_none().then_some(*first)
+/// The referral once called `name`: the only one, or the first of several
+/// that now have the same name.
+fn find<'a>(candidates: &[&'a Renamed], name: &str) -> Option<&'a Renamed> {
+    let found: Vec<&Renamed> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.previous_names.iter().any(|n| n == name))
+        .collect();
+    let first = *found.first()?;
+    found.iter().all(|c| c.name == first.name).then_some(first)
 }
 
-fn rewrite(value: &mut Value, candidates: &[&Renamed], namespaces: Option<&[String]>) {
+fn rewrite(value: &mut Value, candidates: &[&Renamed]) {
     match value {
         Value::String(name) => {
-            if let Some(c) = find(candidates, name, namespaces) {
-                *name = c.current().1.clone();
+            if let Some(c) = find(candidates, name) {
+                *name = c.name.clone();
+            }
+        }
+        Value::Array(names) => {
+            // A list of names (Role `rules[].resourceNames`).
+            for item in names {
+                if let Value::String(name) = item
+                    && let Some(c) = find(candidates, name)
+                {
+                    *name = c.name.clone();
+                }
             }
         }
         Value::Object(map) => {
@@ -382,19 +381,12 @@ fn rewrite(value: &mut Value, candidates: &[&Renamed], namespaces: Option<&[Stri
             {
                 return;
             }
-            let field_ns = map
-                .get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let field_namespaces = field_ns.as_deref().map(|ns| vec![ns.to_string()]);
-            let namespaces = field_namespaces.as_deref().or(namespaces);
-            if let Some(c) = find(candidates, &name, namespaces) {
-                let (current_ns, current_name) = c.current().clone();
-                map.insert("name".into(), Value::String(current_name));
+            if let Some(c) = find(candidates, &name) {
+                map.insert("name".into(), Value::String(c.name.clone()));
                 // An object reference (ServiceAccount subject, webhook
                 // service) follows its object's namespace too.
-                if let Some(current_ns) = current_ns {
-                    map.insert("namespace".into(), Value::String(current_ns));
+                if let Some(ns) = &c.namespace {
+                    map.insert("namespace".into(), Value::String(ns.clone()));
                 }
             }
         }
