@@ -311,10 +311,30 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
     if renamed.is_empty() {
         return;
     }
+    // Only references to kinds that were renamed matter; index them by the
+    // referrer kind they apply to.
+    let mut by_referrer: std::collections::HashMap<&str, Vec<&Reference>> =
+        std::collections::HashMap::new();
+    for reference in references().iter().chain(configured) {
+        if renamed
+            .iter()
+            .any(|c| c.group == reference.group && c.kind == reference.kind)
+        {
+            let kind = reference.field.kind.as_deref().unwrap_or("");
+            by_referrer.entry(kind).or_default().push(reference);
+        }
+    }
     for r in resources.iter_mut() {
         let referrer_namespace =
             (!is_cluster_scoped(&r.object)).then(|| defaulted(resource::namespace(&r.object)));
-        for reference in references().iter().chain(configured) {
+        let kind = resource::kind(&r.object).to_string();
+        let applicable: Vec<&Reference> = [kind.as_str(), ""]
+            .iter()
+            .filter_map(|k| by_referrer.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        for reference in applicable {
             if !reference.field.selects(&r.object) {
                 continue;
             }
