@@ -120,8 +120,8 @@ pub struct Label {
     pub include_selectors: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_templates: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<fieldspec::FieldSpec>,
 }
 
 impl KustFile {
@@ -414,16 +414,11 @@ impl Builder<'_> {
             kust.name_suffix.as_deref().unwrap_or(""),
         );
         for label in &kust.labels {
-            if label.fields.is_some() {
-                return Err(RenderError::Unsupported {
-                    file: file.into(),
-                    field: "labels[].fields".into(),
-                });
-            }
             let mut specs = metadata::label_specs(label.include_selectors, label.include_templates);
             if label.include_selectors {
                 specs.extend(config.common_labels.iter().cloned());
             }
+            specs.extend(label.fields.iter().cloned());
             metadata::apply(resources, &label.pairs, &specs, file, "labels")?;
         }
         metadata::apply(

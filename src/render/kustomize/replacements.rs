@@ -197,11 +197,29 @@ fn split_path(path: &str) -> Result<Vec<Segment>, String> {
         .collect()
 }
 
+/// Does a list element's `key` equal `value` (source paths)?
 fn element_matches(element: &Value, key: &str, value: &str) -> bool {
     match element.get(key) {
         Some(Value::String(s)) => s == value,
         Some(other) => value.parse::<Value>().is_ok_and(|v| v == *other),
         None => false,
+    }
+}
+
+/// Does a list element's `key` match `pattern` (target paths)? kustomize
+/// (kyaml `PathMatcher`) reads the value as an unanchored regular
+/// expression: `[name=init]` also selects `init2` (checked against
+/// kustomize 5.5).
+fn element_matches_pattern(element: &Value, key: &str, pattern: &str) -> bool {
+    let text = match element.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => return false,
+    };
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(&text),
+        Err(_) => text == pattern,
     }
 }
 
@@ -264,7 +282,10 @@ fn set(
             let Value::Array(items) = value else {
                 return Ok(());
             };
-            for item in items.iter_mut().filter(|i| element_matches(i, k, v)) {
+            for item in items
+                .iter_mut()
+                .filter(|i| element_matches_pattern(i, k, v))
+            {
                 set(item, rest, new, options)?;
             }
             Ok(())
