@@ -6,17 +6,22 @@
 //! Output: the objects, in kustomize's output order, exactly as the
 //! controller would send them to the API server:
 //!
-//! 1. [`flux`] finds or generates the kustomization at `spec.path` and injects
-//!    the spec (`targetNamespace`, `namePrefix`/`nameSuffix`, `patches`,
-//!    `images`, `components`), as fluxcd/pkg `kustomize_generator.go` does;
-//! 2. [`kustomize`] builds it natively (no subprocess);
-//! 3. [`substitute`] runs `postBuild` variable substitution (fluxcd/pkg
+//! 1. `flux` finds or generates the kustomization at `spec.path` (the
+//!    generated one over what the artifact holds: `sourceignore`) and
+//!    injects the spec (`targetNamespace`, `namePrefix`/`nameSuffix`,
+//!    `patches`, `images`, `components`), as fluxcd/pkg
+//!    `kustomize_generator.go` does;
+//! 2. `kustomize` builds it natively (no subprocess) — or, with
+//!    [`render_with_kustomize_binary`], `external` runs the real binary on
+//!    a copy of the tree;
+//! 3. `substitute` runs `postBuild` variable substitution (fluxcd/pkg
 //!    `kustomize_varsub.go`);
-//! 4. [`flux`] stamps the owner labels, then `spec.commonMetadata`.
+//! 4. `flux` stamps the owner labels, then `spec.commonMetadata`.
 //!
-//! Everything here is pure apart from reading files under the source root,
-//! and a render either fails with one [`RenderError`] or is complete: there
-//! is no partial render.
+//! [`render`] is pure apart from reading files under the source root, and a
+//! render either fails with one [`RenderError`] or is complete: there is no
+//! partial render. The native engine is checked against kustomize 5.5 on the
+//! cases of `fixtures/conformance` (`conformance` tests).
 
 mod external;
 mod flux;
@@ -33,6 +38,7 @@ use crate::object::Object;
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".
+/// Values are the decoded strings (a Secret's `data` base64-decoded), as Flux reads them.
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     pub sources: BTreeMap<(String, String), BTreeMap<String, String>>,
