@@ -49,7 +49,7 @@ pub fn root_kustomization(
         });
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
-        Some(kpath) => (KustFile::read(root, &kpath)?, root.rel(&kpath)),
+        Some(kpath) => (KustFile::read_for_flux(root, &kpath)?, root.rel(&kpath)),
         None => (
             generate(root, &dir)?,
             format!(

@@ -179,11 +179,19 @@ fn lexically_inside(root: &Path, path: &Path) -> bool {
 /// kustomize treats anything with a scheme or a `git@`/`github.com/` form as
 /// remote.
 pub fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
+    let lower = entry.to_ascii_lowercase();
+    lower.contains("://")
+        || [
+            "git::",
+            "gh:",
+            "git@",
+            "github.com:",
+            "github.com/",
+            "gitlab.com/",
+            "bitbucket.org/",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 #[cfg(test)]

@@ -382,9 +382,12 @@ fn errors_name_the_file_and_field() {
             "app/kustomization.yaml: helmCharts is not supported by the native renderer (use the external kustomize binary option)",
         ),
         (
-            &[("app/kustomization.yaml", "resource: [a.yaml]\n")],
+            &[
+                ("app/kustomization.yaml", "resources: [base]\n"),
+                ("app/base/kustomization.yaml", "resource: [a.yaml]\n"),
+            ],
             "app",
-            "app/kustomization.yaml: invalid kustomization: unknown field `resource`",
+            "app/base/kustomization.yaml: invalid kustomization: unknown field `resource`",
         ),
         (
             &[
@@ -1138,4 +1141,28 @@ fn reads_kustomization_files_the_way_kustomize_does() {
     let objects = render_path(&dir, json!({"path": "dupes"})).unwrap();
     assert_eq!(objects[0]["metadata"]["namespace"], "last");
     assert_eq!(objects[0]["data"]["flag"], "yes");
+}
+
+#[test]
+fn flux_drops_unknown_fields_of_the_root_kustomization_before_kustomize_sees_it() {
+    // Flux decodes the kustomization at spec.path leniently and writes back
+    // only the fields it knows; a misspelt field vanishes (and here leaves an
+    // empty kustomization), where kustomize alone would refuse it.
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\ncommonLabel: {typo: x}\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+        ("typo/kustomization.yaml", "resource: [svc.yaml]\n"),
+    ]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert_eq!(subjects(&objects), ["Service/web"]);
+    assert!(objects[0]["metadata"]["labels"].get("typo").is_none());
+    assert_eq!(
+        render_path(&dir, json!({"path": "typo"}))
+            .unwrap_err()
+            .to_string(),
+        "typo/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
+    );
 }
