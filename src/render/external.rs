@@ -37,7 +37,7 @@ pub fn build(
 ) -> Result<Vec<Value>, RenderError> {
     let temp =
         TempTree(std::env::temp_dir().join(format!("drift-check-render-{}", uuid::Uuid::new_v4())));
-    copy_tree(root.path(), &temp.0).map_err(|source| RenderError::Read {
+    copy_tree(root.path(), &temp.0, 0).map_err(|source| RenderError::Read {
         path: format!("copy of {} to {}", root.path().display(), temp.0.display()),
         source,
     })?;
@@ -76,8 +76,15 @@ pub fn build(
     root.parse_documents(&stdout, &format!("output of {}", binary.display()))
 }
 
-/// Copies a directory tree (without `.git`), files and directories only.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies a directory tree (without `.git`), files and directories only;
+/// symbolic links are followed, to a depth that stops link cycles.
+fn copy_tree(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
+    if depth > 64 {
+        return Err(std::io::Error::other(format!(
+            "{}: directories nested too deep (a symbolic link cycle?)",
+            from.display()
+        )));
+    }
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -90,7 +97,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         // Follow symlinks as kustomize would, but stay a tree.
         let metadata = std::fs::metadata(&source)?;
         if metadata.is_dir() {
-            copy_tree(&source, &destination)?;
+            copy_tree(&source, &destination, depth + 1)?;
         } else if metadata.is_file() {
             std::fs::copy(&source, &destination)?;
         }
