@@ -20,6 +20,7 @@ mod replacements;
 mod resource;
 mod selector;
 mod smp;
+mod vars;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,8 +85,8 @@ pub struct KustFile {
     // Fields the native engine refuses (see `KustFile::unsupported`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crds: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vars: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<vars::Var>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_charts: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,7 +243,6 @@ impl KustFile {
     fn unsupported(&self) -> Option<&'static str> {
         let set = [
             ("crds", self.crds.is_some()),
-            ("vars", self.vars.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             (
@@ -284,6 +284,11 @@ pub fn build_root(
     builder.accumulate(dir, kust, file, &mut resources, &mut config)?;
     generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources, &config.name_references);
+    vars::resolve(&mut resources).map_err(|message| RenderError::Transform {
+        file: file.into(),
+        field: "vars".into(),
+        message,
+    })?;
     if let Some(options) = &kust.sort_options {
         let options: replacements::SortOptions =
             serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
@@ -354,7 +359,12 @@ impl Builder<'_> {
         for entry in &kust.components {
             self.component(dir, entry, file, resources, config)?;
         }
-        self.transform(dir, kust, file, resources, config)
+        self.transform(dir, kust, file, resources, config)?;
+        vars::bind(resources, &kust.vars).map_err(|message| RenderError::Transform {
+            file: file.into(),
+            field: "vars".into(),
+            message,
+        })
     }
 
     /// The resources one `resources` entry stands for: a file's objects or a

@@ -146,7 +146,7 @@ fn scalar_text(value: &Value) -> Result<String, String> {
 
 /// One step of a field path.
 #[derive(Debug, PartialEq)]
-enum Segment {
+pub(super) enum Segment {
     Field(String),
     /// `[key=value]`: the list elements whose `key` is `value`.
     Match(String, String),
@@ -156,7 +156,7 @@ enum Segment {
 
 /// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets are
 /// part of the segment.
-fn split_path(path: &str) -> Result<Vec<Segment>, String> {
+pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
     let mut raw = Vec::new();
     let mut current = String::new();
     let mut depth = 0;
@@ -223,7 +223,7 @@ fn element_matches_pattern(element: &Value, key: &str, pattern: &str) -> bool {
     }
 }
 
-fn get<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
+pub(super) fn get<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
     let Some((first, rest)) = path.split_first() else {
         out.push(value);
         return;
