@@ -1166,3 +1166,36 @@ fn flux_drops_unknown_fields_of_the_root_kustomization_before_kustomize_sees_it(
         "typo/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
     );
 }
+
+#[test]
+fn vars_must_name_one_object_and_be_declared_once() {
+    let var = |name: &str, target: &str| {
+        format!("  - name: {name}\n    objref: {{apiVersion: v1, kind: Service, name: {target}}}\n")
+    };
+    let cases = [
+        (
+            format!("resources: [svc.yaml]\nvars:\n{}", var("A", "other")),
+            "app/kustomization.yaml: vars: var A cannot be mapped to a field in the set of known resources",
+        ),
+        (
+            format!(
+                "resources: [svc.yaml]\nvars:\n{}{}",
+                var("A", "web"),
+                var("A", "web")
+            ),
+            "app/kustomization.yaml: vars: var A is declared more than once",
+        ),
+    ];
+    for (kustomization, want) in cases {
+        let dir = tree(&[
+            ("app/kustomization.yaml", &kustomization),
+            ("app/svc.yaml", SERVICE),
+        ]);
+        assert_eq!(
+            render_path(&dir, json!({"path": "app"}))
+                .unwrap_err()
+                .to_string(),
+            want
+        );
+    }
+}

@@ -52,6 +52,12 @@ pub struct FieldRef {
 /// Binds each var to the one resource its objref names.
 pub fn bind(resources: &mut [Resource], vars: &[Var]) -> Result<(), String> {
     for var in vars {
+        if resources
+            .iter()
+            .any(|r| r.vars.iter().any(|(name, _)| *name == var.name))
+        {
+            return Err(format!("var {} is declared more than once", var.name));
+        }
         let r = &var.objref;
         let (group, version) = match r.api_version.as_deref() {
             Some(av) => match av.rsplit_once('/') {
