@@ -288,9 +288,9 @@ fn add(
     generated: Resource,
     resources: &mut Vec<Resource>,
 ) -> Result<(), RenderError> {
-    // kustomize compares namespaces with none meaning `default`; `create`
-    // collides with a current name, `merge`/`replace` find an object by any
-    // name it has had (a base's generated object, prefixed since).
+    // kustomize compares namespaces with none meaning `default`, and finds
+    // an object by any name it has had (a base's generated object, prefixed
+    // since): `create` collides with it, `merge`/`replace` update it.
     let defaulted = |ns: Option<&str>| ns.unwrap_or("default").to_string();
     let wanted_ns = defaulted(resource::namespace(&generated.object));
     let wanted_name = resource::name(&generated.object).to_string();
@@ -309,7 +309,7 @@ fn add(
     };
     match behavior.unwrap_or("create") {
         "create" => {
-            if resources.iter().any(same_now) {
+            if resources.iter().any(same) {
                 return Err(RenderError::Duplicate {
                     file: ctx.file.into(),
                     object: generated.subject(),
