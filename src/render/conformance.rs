@@ -216,3 +216,39 @@ fn native_engine_matches_kustomize_on_every_conformance_case() {
         failures.join("\n")
     );
 }
+
+/// Differential run over a corpus made by
+/// `fixtures/conformance/random/generate.py` (it needs `kubectl`, so it is
+/// not part of the default run):
+///
+/// ```text
+/// python3 fixtures/conformance/random/generate.py /tmp/corpus 401 250
+/// DRIFT_CHECK_RANDOM_CORPUS=/tmp/corpus cargo test --lib random_kustomizations -- --ignored
+/// ```
+#[test]
+#[ignore = "needs a corpus generated with kubectl; see fixtures/conformance/README.md"]
+fn random_kustomizations_match_kustomize() {
+    let corpus = std::env::var("DRIFT_CHECK_RANDOM_CORPUS")
+        .expect("DRIFT_CHECK_RANDOM_CORPUS names a generated corpus");
+    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("the corpus directory exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("case").is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "{corpus} holds no cases");
+    let mut failures = Vec::new();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if dir.join("expected.yaml").is_file() {
+            failures.extend(check_case(&dir).into_iter().map(|d| format!("{name}: {d}")));
+        } else if let Ok(objects) = render_case(&dir) {
+            failures.push(format!(
+                "{name}: native rendered {} objects where kustomize failed",
+                objects.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
