@@ -60,6 +60,8 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
     pub concurrency: Option<usize>,
+    /// A kustomize binary to run for the build step instead of the native engine.
+    pub kustomize_bin: Option<PathBuf>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
 }
@@ -84,6 +86,8 @@ pub struct Settings {
     pub policy: Policy,
     /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
     pub progress: bool,
+    /// The external kustomize binary, when the native engine is not used.
+    pub kustomize_bin: Option<PathBuf>,
     /// Sinks of `run`.
     pub notify: crate::notify::NotifySettings,
 }
@@ -240,6 +244,10 @@ impl Settings {
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
             progress: false,
+            kustomize_bin: args
+                .kustomize_bin
+                .clone()
+                .or_else(|| from_file(&file.kustomize_bin)),
             notify: file.notify.validate(&base)?,
         })
     }
@@ -252,15 +260,7 @@ mod tests {
     fn args(config: Option<PathBuf>) -> CommonArgs {
         CommonArgs {
             config,
-            repo: None,
-            live_snapshot: None,
-            kustomizations_dir: None,
-            kustomizations: vec![],
-            cluster: None,
-            kubeconfig: None,
-            context: None,
-            source: None,
-            request_timeout: None,
+            ..Default::default()
         }
     }
 
@@ -274,6 +274,7 @@ mod tests {
             "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
             "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
             "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
+            "kustomizeBin": parsed.kustomize_bin,
         });
         for (key, value) in json.as_object().unwrap() {
             assert!(!value.is_null(), "the example does not set {key}");

@@ -397,7 +397,13 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        match render::render(&checkout.root, ks, &variables) {
+        let rendered = match &self.settings.kustomize_bin {
+            Some(binary) => {
+                render::render_with_kustomize_binary(&checkout.root, ks, &variables, binary)
+            }
+            None => render::render(&checkout.root, ks, &variables),
+        };
+        match rendered {
             Ok(objects) => {
                 info!(kustomization = %ks, objects = objects.len(), "Rendered");
                 Some(objects)
