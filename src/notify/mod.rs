@@ -21,7 +21,7 @@
 //!     store: /var/lib/drift-check/matrix     # sqlite crypto store + session: a PVC in the cluster
 //!     stateFile: drift-check-matrix-state.json
 //!     dailyDigest: false                     # repost open findings once a day when nothing changed
-//!     maxMessageBytes: 24576                 # 2048..60000; beyond, "and N more" + the JSON report as a file
+//!     maxMessageBytes: 24576                 # 2048..45000; beyond, "and N more" + the JSON report as a file
 //!     timeoutSeconds: 120                    # the whole delivery, retries included
 //!     retries: 5                             # attempts per request on 429 / 5xx / network errors
 //!   pushgateway:
