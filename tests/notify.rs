@@ -1229,3 +1229,39 @@ fn a_pushgateway_that_never_answers_times_out_after_bounded_retries() {
     assert!(started.elapsed() < Duration::from_secs(20));
     drop(listener);
 }
+
+/// A homeserver that accepts connections and never answers: the sink gives up
+/// after `timeoutSeconds`, retries included, and says so.
+#[test]
+fn a_homeserver_that_never_answers_fails_the_sink_after_its_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: http://127.0.0.1:{port}\n    room: \"#alerts:localhost\"\n    user: \"@bot:localhost\"\n    timeoutSeconds: 2\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "pw")],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        serde_json::from_str::<Value>(&out.stdout).is_ok(),
+        "the report is printed"
+    );
+    assert!(
+        out.stderr
+            .contains("matrix: gave up after 2s (timeoutSeconds)"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(listener);
+}
