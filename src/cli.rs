@@ -21,8 +21,32 @@ pub struct Cli {
     pub log_format: Option<LogFormat>,
 
     /// Log filter, in tracing's EnvFilter syntax (`info`, `drift_check=debug`).
-    #[arg(long, global = true, default_value = "warn", env = "DRIFT_CHECK_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,kube_client::client::tls=error",
+        env = "DRIFT_CHECK_LOG"
+    )]
     pub log_level: String,
+
+    /// Stage-by-stage progress on stderr (discover → render → fetch → diff,
+    /// with counts). `auto`: on a terminal with text logs.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "DRIFT_CHECK_PROGRESS"
+    )]
+    pub progress: ProgressMode,
+}
+
+/// When to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Subcommands.
@@ -39,6 +63,16 @@ pub enum Command {
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
     Render(CommonArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `drift-check config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example config file with every key.
+    Example,
 }
 
 /// Flags of `check`.
@@ -50,10 +84,27 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, env = "DRIFT_CHECK_OUTPUT")]
     pub output: Option<Format>,
+
+    /// How to compare: `local` (read-only: get/list) or `server` (server-side
+    /// apply dry-run as kustomize-controller: what Flux itself would change;
+    /// needs `patch` permission).
+    #[arg(long, value_enum, env = "DRIFT_CHECK_DIFF_MODE")]
+    pub diff_mode: Option<DiffMode>,
+}
+
+/// How rendered objects are compared with the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffMode {
+    /// Compare the render with the live objects (needs only get/list).
+    #[default]
+    Local,
+    /// Compare the result of a server-side apply dry-run with the live objects.
+    Server,
 }
 
 /// Flags shared by `check` and `render`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct CommonArgs {
     /// Config file (YAML). Flags and environment variables override it.
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
@@ -84,9 +135,27 @@ pub struct CommonArgs {
     pub kustomizations: Vec<String>,
 
     /// Cluster name for reports and fingerprints. Default: the snapshot
-    /// directory's name.
+    /// directory's name, or the kubeconfig context.
     #[arg(long, env = "DRIFT_CHECK_CLUSTER")]
     pub cluster: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster
+    /// service account).
+    #[arg(long, env = "DRIFT_CHECK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, env = "DRIFT_CHECK_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Only Kustomizations whose source is this GitRepository (`namespace/name`)
+    /// are rendered; the others are listed as skipped. Default: all.
+    #[arg(long, value_name = "NAMESPACE/NAME", env = "DRIFT_CHECK_SOURCE")]
+    pub source: Option<String>,
+
+    /// Limit for each API request, in seconds.
+    #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
 }
 
 /// Log formats.

@@ -11,10 +11,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::classify::{IgnoreRule, IgnoreRuleSpec, rules};
-use crate::cli::CommonArgs;
+use std::time::Duration;
+
+use crate::cli::{CommonArgs, DiffMode};
 use crate::diff::{FLUX_MANAGERS, PERSON_MANAGERS, Policy};
+use crate::live::cluster::ClusterOptions;
 use crate::report::Format;
 use crate::yaml;
+
+/// A commented config file with every key (`drift-check config example`).
+pub const EXAMPLE: &str = include_str!("config-example.yaml");
 
 /// The config file, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -44,14 +50,32 @@ pub struct FileConfig {
     pub flux_managers: Option<Vec<String>>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
+    /// Kubeconfig file.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    pub context: Option<String>,
+    /// `local` or `server`.
+    pub diff_mode: Option<DiffMode>,
+    /// Render only Kustomizations whose source is this GitRepository (`namespace/name`).
+    pub source: Option<String>,
+    /// Limit for each API request, in seconds (default 30).
+    pub request_timeout: Option<u64>,
+    /// How many API requests run at once (default 8).
+    pub concurrency: Option<usize>,
 }
 
 /// Validated settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub cluster: String,
+    /// `None`: the kubeconfig context names the cluster.
+    pub cluster: Option<String>,
     pub repo: PathBuf,
-    pub live_snapshot: PathBuf,
+    /// Live state from a snapshot; `None`: from the cluster.
+    pub live_snapshot: Option<PathBuf>,
+    pub cluster_options: ClusterOptions,
+    pub diff_mode: DiffMode,
+    /// The GitRepository (namespace, name) whose Kustomizations are rendered.
+    pub source: Option<(String, String)>,
     pub kustomizations_dir: Option<PathBuf>,
     pub kustomizations: Vec<String>,
     pub output: Format,
@@ -60,6 +84,8 @@ pub struct Settings {
     pub policy: Policy,
     /// Sinks of `run`.
     pub notify: crate::notify::NotifySettings,
+    /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
+    pub progress: bool,
 }
 
 /// A configuration that cannot be used.
@@ -85,6 +111,9 @@ pub enum ConfigError {
     /// The `notify:` section is invalid.
     #[error("config file: {0}")]
     Notify(#[from] crate::notify::config::NotifyConfigError),
+    /// Two settings that do not go together, or a malformed value.
+    #[error("{0}")]
+    Invalid(String),
     /// A field-manager pattern is invalid.
     #[error("{key}: invalid pattern: {source}")]
     Pattern {
@@ -97,7 +126,11 @@ pub enum ConfigError {
 impl Settings {
     /// Merges flags (and their environment variables) over the config file and
     /// validates the result. Reads only the config file.
-    pub fn new(args: &CommonArgs, output: Option<Format>) -> Result<Self, ConfigError> {
+    pub fn new(
+        args: &CommonArgs,
+        output: Option<Format>,
+        diff_mode: Option<DiffMode>,
+    ) -> Result<Self, ConfigError> {
         let (file, base) = match &args.config {
             Some(path) => (
                 yaml::read_document::<FileConfig>(path).map_err(ConfigError::File)?,
@@ -118,22 +151,46 @@ impl Settings {
         let live_snapshot = args
             .live_snapshot
             .clone()
-            .or_else(|| from_file(&file.live_snapshot))
-            .ok_or(ConfigError::Missing {
-                flag: "--live-snapshot",
-                key: "liveSnapshot",
-                example: "--live-snapshot ./snapshots/prod",
-            })?;
-        let cluster = args
-            .cluster
-            .clone()
-            .or(file.cluster.clone())
-            .or_else(|| {
-                live_snapshot
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "default".into());
+            .or_else(|| from_file(&file.live_snapshot));
+        let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
+            live_snapshot
+                .as_ref()
+                .and_then(|s| s.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        });
+        let diff_mode = diff_mode.or(file.diff_mode).unwrap_or_default();
+        if diff_mode == DiffMode::Server && live_snapshot.is_some() {
+            return Err(ConfigError::Invalid(
+                "--diff-mode server needs a cluster: it cannot be used with --live-snapshot".into(),
+            ));
+        }
+        let source = match args.source.clone().or(file.source.clone()) {
+            None => None,
+            Some(text) => match text.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                    Some((ns.to_string(), name.to_string()))
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "source: {text:?} is not namespace/name (e.g. flux-system/plana-pulse-infra)"
+                    )));
+                }
+            },
+        };
+        let cluster_options = ClusterOptions {
+            kubeconfig: args
+                .kubeconfig
+                .clone()
+                .or_else(|| from_file(&file.kubeconfig)),
+            context: args.context.clone().or(file.context.clone()),
+            timeout: Duration::from_secs(
+                args.request_timeout
+                    .or(file.request_timeout)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
+            concurrency: file.concurrency.unwrap_or(8).max(1),
+        };
         let ignore = file
             .ignore
             .iter()
@@ -163,6 +220,9 @@ impl Settings {
             cluster,
             repo,
             live_snapshot,
+            cluster_options,
+            diff_mode,
+            source,
             kustomizations_dir: args
                 .kustomizations_dir
                 .clone()
@@ -180,6 +240,7 @@ impl Settings {
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
             notify: file.notify.validate(&base)?,
+            progress: false,
         })
     }
 }
@@ -196,7 +257,47 @@ mod tests {
             kustomizations_dir: None,
             kustomizations: vec![],
             cluster: None,
+            kubeconfig: None,
+            context: None,
+            source: None,
+            request_timeout: None,
         }
+    }
+
+    #[test]
+    fn the_example_sets_every_key_and_round_trips() {
+        let parsed: FileConfig = yaml::document(EXAMPLE, Path::new("example")).unwrap();
+        // Every key is in the example: a field added without documenting it fails here.
+        let json = serde_json::json!({
+            "cluster": parsed.cluster, "repo": parsed.repo, "liveSnapshot": parsed.live_snapshot,
+            "kustomizationsDir": parsed.kustomizations_dir, "kustomizations": parsed.kustomizations,
+            "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
+            "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
+            "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
+        });
+        for (key, value) in json.as_object().unwrap() {
+            assert!(!value.is_null(), "the example does not set {key}");
+        }
+        assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        let fields = parsed.ignore[0].target.as_ref().unwrap();
+        assert!(
+            fields.group.is_some()
+                && fields.label_selector.is_some()
+                && fields.annotation_selector.is_some()
+        );
+        // And it validates: merged with no flags it gives settings.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.yaml");
+        std::fs::write(
+            &path,
+            EXAMPLE
+                .replace("liveSnapshot:", "# liveSnapshot:")
+                .replace("diffMode: local", "diffMode: server"),
+        )
+        .unwrap();
+        let settings = Settings::new(&args(Some(path)), None, None).unwrap();
+        assert_eq!(settings.diff_mode, DiffMode::Server);
+        assert_eq!(settings.ignore.len(), 1);
     }
 
     #[test]
@@ -210,7 +311,7 @@ mod tests {
         .unwrap();
         let err = format!(
             "{:#}",
-            anyhow::Error::from(Settings::new(&args(Some(path.clone())), None).unwrap_err())
+            anyhow::Error::from(Settings::new(&args(Some(path.clone())), None, None).unwrap_err())
         );
         assert!(
             err.contains("unknown field `ignroe`")
@@ -227,15 +328,20 @@ mod tests {
         std::fs::write(&path, "cluster: prod\nrepo: infra\nliveSnapshot: snap\noutput: markdown\nkustomizations: [docs]\n").unwrap();
         let mut a = args(Some(path));
         a.cluster = Some("staging".into());
-        let s = Settings::new(&a, Some(Format::Json)).unwrap();
-        assert_eq!((s.cluster.as_str(), s.output), ("staging", Format::Json));
+        let s = Settings::new(&a, Some(Format::Json), None).unwrap();
+        assert_eq!(
+            (s.cluster.as_deref(), s.output),
+            (Some("staging"), Format::Json)
+        );
         assert_eq!(s.repo, dir.path().join("infra"));
         assert_eq!(s.kustomizations, ["docs"]);
     }
 
     #[test]
     fn a_missing_repo_says_which_flag_and_key() {
-        let err = Settings::new(&args(None), None).unwrap_err().to_string();
+        let err = Settings::new(&args(None), None, None)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "--repo is required (or `repo:` in the config file), e.g. --repo ./infra"
@@ -247,6 +353,23 @@ mod tests {
         let mut a = args(None);
         a.repo = Some("r".into());
         a.live_snapshot = Some("fixtures/live/prod".into());
-        assert_eq!(Settings::new(&a, None).unwrap().cluster, "prod");
+        assert_eq!(
+            Settings::new(&a, None, None).unwrap().cluster.as_deref(),
+            Some("prod")
+        );
+    }
+
+    #[test]
+    fn server_mode_needs_a_cluster() {
+        let mut a = args(None);
+        a.repo = Some("r".into());
+        a.live_snapshot = Some("snap".into());
+        let err = Settings::new(&a, None, Some(DiffMode::Server))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--diff-mode server needs a cluster: it cannot be used with --live-snapshot"
+        );
     }
 }

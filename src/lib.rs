@@ -25,17 +25,21 @@ pub mod selector;
 pub mod source;
 pub mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
 
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::classify::{Context, Finding};
+use crate::cli::DiffMode;
 use crate::config::Settings;
 use crate::diff::ObjectDiff;
 use crate::discover::Kustomization;
+use crate::live::cluster::Cluster;
 use crate::live::snapshot::Snapshot;
-use crate::live::{LiveSource, LiveState};
+use crate::live::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectKey, ObjectRef};
 use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
 use crate::source::Checkout;
@@ -50,11 +54,15 @@ pub async fn check(settings: &Settings) -> Report {
             return run.finish(None);
         }
     };
-    let snapshot = Snapshot::load(&settings.live_snapshot);
-    for e in snapshot.errors() {
-        run.error(None, "live", e);
+    match run.open_live().await {
+        Some(Live::Snapshot(snapshot)) => run.check(&checkout, &snapshot).await,
+        Some(Live::Cluster(cluster)) => {
+            run.check(&checkout, &cluster).await;
+            run.api_requests = Some(cluster.requests());
+            info!(requests = cluster.requests(), "API requests made");
+        }
+        None => {}
     }
-    run.check(&checkout, &snapshot).await;
     run.finish(Some(&checkout))
 }
 
@@ -66,8 +74,16 @@ pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
     let report = check(settings).await;
     let duration = started.elapsed();
     print(&report);
-    let sinks = notify::notify(&settings.notify, &report, duration).await;
+    // Boxed: matrix-sdk's futures are deep enough to overflow the compiler's
+    // layout query depth when inlined into the binary's main future.
+    let sinks = Box::pin(notify::notify(&settings.notify, &report, duration)).await;
     notify::exit_code(&report, &sinks)
+}
+
+/// Where the live state comes from.
+enum Live {
+    Snapshot(Snapshot),
+    Cluster(Cluster),
 }
 
 /// Runs `render`: each selected Kustomization with its objects (`None` when
@@ -83,15 +99,21 @@ pub async fn render(
             return (Vec::new(), run.errors);
         }
     };
-    let snapshot = Snapshot::load(&settings.live_snapshot);
-    for e in snapshot.errors() {
-        run.error(None, "live", e);
-    }
-    let kustomizations = run.discover(&checkout, &snapshot).await;
     let mut out = Vec::new();
-    for ks in kustomizations {
-        let rendered = run.render(&checkout, &ks, &snapshot).await;
-        out.push((ks, rendered));
+    match run.open_live().await {
+        Some(Live::Snapshot(snapshot)) => {
+            for ks in run.discover(&checkout, &snapshot).await {
+                let rendered = run.render(&checkout, &ks, &snapshot).await;
+                out.push((ks, rendered));
+            }
+        }
+        Some(Live::Cluster(cluster)) => {
+            for ks in run.discover(&checkout, &cluster).await {
+                let rendered = run.render(&checkout, &ks, &cluster).await;
+                out.push((ks, rendered));
+            }
+        }
+        None => {}
     }
     (out, run.errors)
 }
@@ -99,13 +121,19 @@ pub async fn render(
 /// The state of one run.
 struct Pipeline<'a> {
     settings: &'a Settings,
+    /// The cluster's name in reports and fingerprints.
+    cluster: String,
     started_at: String,
+    /// Requests made to the API server, when there is one.
+    api_requests: Option<usize>,
     errors: Vec<ErrorEntry>,
     warnings: Vec<Warning>,
     entries: Vec<KustomizationEntry>,
     findings: Vec<Finding>,
     /// Values read from Secrets for substitution: scrubbed from every finding.
     secret_values: BTreeSet<String>,
+    /// Every Kustomization discovered, checked in this run or not.
+    known: Vec<Kustomization>,
 }
 
 /// A Kustomization and what it rendered to (`None` when rendering failed).
@@ -118,12 +146,15 @@ impl<'a> Pipeline<'a> {
     fn new(settings: &'a Settings) -> Self {
         Self {
             settings,
+            cluster: settings.cluster.clone().unwrap_or_else(|| "default".into()),
             started_at: now(),
+            api_requests: None,
             errors: Vec::new(),
             warnings: Vec::new(),
             entries: Vec::new(),
             findings: Vec::new(),
             secret_values: BTreeSet::new(),
+            known: Vec::new(),
         }
     }
 
@@ -133,7 +164,7 @@ impl<'a> Pipeline<'a> {
         stage: &str,
         error: &dyn std::error::Error,
     ) {
-        let message = chain(error);
+        let message = error_chain(error);
         warn!(kustomization = kustomization.map(Kustomization::id), stage, error = %message, "Could not check");
         self.errors.push(ErrorEntry {
             kustomization: kustomization.map(Kustomization::id),
@@ -142,15 +173,57 @@ impl<'a> Pipeline<'a> {
         });
     }
 
+    /// Opens the live source: the snapshot, or a client for the cluster.
+    async fn open_live(&mut self) -> Option<Live> {
+        if let Some(dir) = &self.settings.live_snapshot {
+            let snapshot = Snapshot::load(dir);
+            for e in snapshot.errors() {
+                self.error(None, "live", e);
+            }
+            return Some(Live::Snapshot(snapshot));
+        }
+        match Cluster::connect(&self.settings.cluster_options).await {
+            Ok(cluster) => {
+                if self.settings.cluster.is_none() {
+                    self.cluster = cluster.name().to_string();
+                }
+                Some(Live::Cluster(cluster))
+            }
+            Err(e) => {
+                self.error(None, "live", &e);
+                None
+            }
+        }
+    }
+
     async fn check<S: LiveSource>(&mut self, checkout: &Checkout, live: &S) {
         let kustomizations = self.discover(checkout, live).await;
+        self.progress(format_args!(
+            "discover: {} Kustomizations",
+            kustomizations.len()
+        ));
         let mut rendered = Vec::new();
         for ks in kustomizations {
+            if let Some(reason) = self.skip_reason(&ks) {
+                info!(kustomization = %ks, reason, "Skipped");
+                self.entries.push(KustomizationEntry::skipped(&ks, reason));
+                continue;
+            }
             let objects = self.render(checkout, &ks, live).await;
             rendered.push(Rendered { ks, objects });
         }
+        let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
+        let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
+        self.progress(format_args!(
+            "render: {objects} objects ({failed} Kustomizations failed)"
+        ));
         let types = types_to_fetch(&rendered);
         let state = live.fetch(&types).await;
+        self.progress(format_args!(
+            "fetch: {} live objects of {} types",
+            state.len(),
+            types.len()
+        ));
         for e in &state.errors {
             self.error(None, "live", e);
         }
@@ -159,7 +232,97 @@ impl<'a> Pipeline<'a> {
             types = types.len(),
             "Read live state"
         );
-        self.compare(checkout, &rendered, &state);
+        let dry_runs = match self.settings.diff_mode {
+            DiffMode::Server => self.dry_runs(&rendered, &state, live).await,
+            DiffMode::Local => BTreeMap::new(),
+        };
+        self.compare(checkout, &rendered, &state, &dry_runs);
+        let unexplained = self.findings.iter().filter(|f| !f.explained).count();
+        self.progress(format_args!(
+            "diff: {} findings, {unexplained} unexplained",
+            self.findings.len()
+        ));
+    }
+
+    /// One line of progress on stderr, when asked for.
+    fn progress(&self, line: std::fmt::Arguments<'_>) {
+        if self.settings.progress {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Why a Kustomization is not rendered: its source is not the infra repo.
+    fn skip_reason(&self, ks: &Kustomization) -> Option<String> {
+        let (namespace, name) = self.settings.source.as_ref()?;
+        let source = &ks.spec.source_ref;
+        let source_namespace = ks.source_namespace();
+        let ours =
+            source.kind == "GitRepository" && source.name == *name && source_namespace == namespace;
+        (!ours).then(|| {
+            format!(
+                "its source {}/{}/{} is not the infra repo GitRepository/{namespace}/{name}",
+                source.kind, source_namespace, source.name
+            )
+        })
+    }
+
+    /// Server mode: what Flux would make of each rendered object that exists
+    /// live, from a server-side apply dry-run. A failed dry-run is an error for
+    /// its Kustomization; the object is then compared locally.
+    async fn dry_runs<S: LiveSource>(
+        &mut self,
+        rendered: &[Rendered],
+        state: &LiveState,
+        live: &S,
+    ) -> BTreeMap<ObjectKey, Object> {
+        let mut work = Vec::new();
+        for r in rendered {
+            for desired in r.objects.iter().flatten() {
+                let Some(key) = ObjectRef::of(desired).map(|o| o.key()) else {
+                    continue;
+                };
+                if state.get(&key).is_some() {
+                    let mut applied = desired.clone();
+                    diff::normalize::desired(&mut applied);
+                    work.push((&r.ks, key, applied));
+                }
+            }
+        }
+        let concurrency = self.settings.cluster_options.concurrency;
+        let results: Vec<_> = futures::stream::iter(work)
+            .map(|(ks, key, applied)| async move {
+                let result = live.dry_run(&applied).await;
+                (ks, key, result)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut out = BTreeMap::new();
+        for (ks, key, result) in results {
+            match result {
+                Ok(object) => {
+                    out.insert(key, object);
+                }
+                Err(LiveError::Status {
+                    code: 403, message, ..
+                }) if key.group == "rbac.authorization.k8s.io" => {
+                    // RBAC's escalation check applies to dry-runs too: applying a
+                    // role needs `escalate` (a binding `bind`), which the job is
+                    // not given. The object is compared locally instead.
+                    let object = format!("{}/{}", key.kind, key.name);
+                    warn!(kustomization = %ks, object, "Server-side dry-run forbidden; compared locally");
+                    self.warnings.push(Warning {
+                        kustomization: Some(ks.id()),
+                        message: format!(
+                            "{object}: server-side dry-run forbidden ({}), compared locally; granting escalate/bind would allow it",
+                            message.lines().next().unwrap_or_default()
+                        ),
+                    });
+                }
+                Err(e) => self.error(Some(ks), "dry-run", &e),
+            }
+        }
+        out
     }
 
     async fn discover<S: LiveSource>(
@@ -197,6 +360,7 @@ impl<'a> Pipeline<'a> {
                 Vec::new()
             }
         };
+        self.known = found.clone();
         match discover::select(found, &self.settings.kustomizations) {
             Ok(selected) => selected,
             Err(e) => {
@@ -247,7 +411,13 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    fn compare(&mut self, checkout: &Checkout, rendered: &[Rendered], state: &LiveState) {
+    fn compare(
+        &mut self,
+        checkout: &Checkout,
+        rendered: &[Rendered],
+        state: &LiveState,
+        dry_runs: &BTreeMap<ObjectKey, Object>,
+    ) {
         let policy = &self.settings.policy;
         let all_rendered: BTreeSet<ObjectKey> = rendered
             .iter()
@@ -264,7 +434,7 @@ impl<'a> Pipeline<'a> {
         let mut findings = Vec::new();
         for Rendered { ks, objects } in rendered {
             let ctx = Context {
-                cluster: &self.settings.cluster,
+                cluster: &self.cluster,
                 kustomization: Some(ks),
                 revision: checkout.revision.as_deref(),
                 ignore: &self.settings.ignore,
@@ -304,6 +474,7 @@ impl<'a> Pipeline<'a> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 }),
+                skipped: None,
             });
             let Some(objects) = objects else { continue };
             let mut mine = BTreeSet::new();
@@ -313,7 +484,18 @@ impl<'a> Pipeline<'a> {
                 };
                 mine.insert(key.clone());
                 reported.insert(key.clone());
-                if let Some(diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy)
+                if state.failed.contains(&key.type_key()) {
+                    // Not read: an error says so; it is neither missing nor in sync.
+                    continue;
+                }
+                let diff = match (state.unserved.get(&key.type_key()), dry_runs.get(&key)) {
+                    (Some(why), _) => ObjectDiff::unserved(desired, why),
+                    (None, Some(applied)) => {
+                        ObjectDiff::of_server(desired, applied, state.get(&key), policy)
+                    }
+                    (None, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
+                };
+                if let Some(diff) = diff
                     && (diff.drift != diff::Drift::Modified
                         || !diff.changes.is_empty()
                         || is_crossplane(&diff, &composite_kinds))
@@ -332,11 +514,11 @@ impl<'a> Pipeline<'a> {
             }
         }
         for (key, live, owner_ks, why) in
-            platform_orphans(rendered, &all_rendered, &reported, state)
+            platform_orphans(rendered, &self.known, &all_rendered, &reported, state)
         {
             let object = ObjectRef::of(live).expect("indexed objects have an identity");
             let ctx = Context {
-                cluster: &self.settings.cluster,
+                cluster: &self.cluster,
                 kustomization: owner_ks,
                 revision: checkout.revision.as_deref(),
                 ignore: &self.settings.ignore,
@@ -353,7 +535,21 @@ impl<'a> Pipeline<'a> {
         self.findings = findings;
     }
 
-    fn finish(self, checkout: Option<&Checkout>) -> Report {
+    fn finish(mut self, checkout: Option<&Checkout>) -> Report {
+        // An API server's validation message can quote a value: no value read
+        // from a Secret leaves through an error or a warning either.
+        for text in self
+            .errors
+            .iter_mut()
+            .map(|e| &mut e.message)
+            .chain(self.warnings.iter_mut().map(|w| &mut w.message))
+        {
+            for secret in &self.secret_values {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), diff::mask::MASK);
+                }
+            }
+        }
         let source = match checkout {
             Some(c) => Source {
                 url: c.url.clone(),
@@ -372,8 +568,9 @@ impl<'a> Pipeline<'a> {
                 id: uuid::Uuid::new_v4().to_string(),
                 started_at: self.started_at,
                 finished_at: now(),
-                cluster: self.settings.cluster.clone(),
+                cluster: self.cluster.clone(),
                 source,
+                api_requests: self.api_requests,
             },
             summary: Default::default(),
             kustomizations: self.entries,
@@ -392,22 +589,27 @@ fn is_crossplane(diff: &ObjectDiff<'_>, composite_kinds: &BTreeSet<String>) -> b
         .is_some_and(|l| classify::owner::composite(l, composite_kinds).is_some())
 }
 
-/// The types whose live objects are needed: everything rendered or inventoried.
-fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<(String, String)> {
-    let mut types = BTreeSet::new();
+/// The types whose live objects are needed: everything rendered or
+/// inventoried, each read at the version git uses (the first met).
+fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<TypeRef> {
+    let mut types: BTreeMap<(String, String), TypeRef> = BTreeMap::new();
     for r in rendered {
-        for o in r.objects.iter().flatten() {
-            if let Some(key) = ObjectRef::of(o).map(|r| r.key()) {
-                types.insert((key.group, key.kind));
-            }
+        for t in r.objects.iter().flatten().filter_map(TypeRef::of) {
+            types.entry(t.key()).or_insert(t);
         }
         for entry in r.ks.status.inventory.iter().flat_map(|i| &i.entries) {
             if let Some(key) = ObjectKey::from_inventory_id(&entry.id) {
-                types.insert((key.group, key.kind));
+                let api_version = if key.group.is_empty() {
+                    entry.v.clone()
+                } else {
+                    format!("{}/{}", key.group, entry.v)
+                };
+                let t = TypeRef::new(&api_version, &key.kind);
+                types.entry(t.key()).or_insert(t);
             }
         }
     }
-    types
+    types.into_values().collect()
 }
 
 /// Live objects a Kustomization owns (by its inventory or Flux's owner labels)
@@ -457,21 +659,26 @@ fn orphans_of<'s>(
 }
 
 /// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
-/// has, tied to the Kustomization that renders objects of the same kind in the
-/// same namespace (or of the same kind anywhere) when there is exactly one.
-/// Objects that a Kustomization which failed to render may own are left out:
-/// a broken render must not raise false orphans.
+/// has. One carrying Flux's owner labels belongs to that Kustomization: it is
+/// left to it when the Kustomization exists but is not checked in this run
+/// (another source, not selected, or failed to render: none of those may raise
+/// false orphans), and is an orphan of nobody when the Kustomization no longer
+/// exists. One without owner labels is tied to the Kustomization that renders
+/// objects of its kind in its namespace (or of its kind anywhere) when there is
+/// exactly one.
 fn platform_orphans<'r, 's>(
     rendered: &'r [Rendered],
+    known: &[Kustomization],
     all_rendered: &BTreeSet<ObjectKey>,
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
 ) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
-    let failed: Vec<&Kustomization> = rendered
-        .iter()
-        .filter(|r| r.objects.is_none())
-        .map(|r| &r.ks)
-        .collect();
+    let checked = |ks: &Kustomization| {
+        rendered
+            .iter()
+            .any(|r| r.objects.is_some() && r.ks.id() == ks.id())
+    };
+    let unchecked: Vec<&Kustomization> = known.iter().filter(|k| !checked(k)).collect();
     let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&'r Rendered> {
         rendered
             .iter()
@@ -497,29 +704,39 @@ fn platform_orphans<'r, 's>(
         {
             continue;
         }
-        let owned_by_failed = failed.iter().any(|ks| {
-            object::label(live, classify::owner::FLUX_NAME_LABEL) == Some(ks.name.as_str())
-                || ks
-                    .status
-                    .inventory
-                    .iter()
-                    .flat_map(|i| &i.entries)
-                    .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
+        let in_inventory_of_unchecked = unchecked.iter().any(|ks| {
+            ks.status
+                .inventory
+                .iter()
+                .flat_map(|i| &i.entries)
+                .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
         });
-        if owned_by_failed {
+        if in_inventory_of_unchecked {
             continue;
         }
-        let candidates = match renders_like(key, true) {
-            same_ns if same_ns.len() == 1 => same_ns,
-            _ => renders_like(key, false),
+        if let Some(name) = object::label(live, classify::owner::FLUX_NAME_LABEL) {
+            let namespace =
+                object::label(live, classify::owner::FLUX_NAMESPACE_LABEL).unwrap_or("flux-system");
+            if !known
+                .iter()
+                .any(|k| k.name == name && k.namespace == namespace)
+            {
+                let why = format!(
+                    "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
+                );
+                out.push((key.clone(), live, None, why));
+            }
+            // Otherwise its Kustomization reports it, or is not checked in this run.
+            continue;
+        }
+        let (candidates, here) = match renders_like(key, true) {
+            same_ns if same_ns.len() == 1 => (same_ns, " in this namespace"),
+            _ => (renders_like(key, false), ""),
         };
         let owner = (candidates.len() == 1).then(|| candidates[0]);
-        if owner.is_some_and(|r| r.objects.is_none()) {
-            continue;
-        }
         let why = match owner {
             Some(r) => format!(
-                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects here",
+                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects{here}",
                 r.ks.id(),
                 key.kind
             ),
@@ -561,7 +778,7 @@ fn scrub(findings: &mut [Finding], secrets: &BTreeSet<String>) {
 }
 
 /// An error and its causes on one line, each cause once.
-fn chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -577,4 +794,45 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::diff::{Change, Drift, Op};
+
+    #[test]
+    fn scrub_masks_secret_sourced_values_inside_any_change_value() {
+        let mut findings = vec![Finding {
+            kustomization: None,
+            object: ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("monitoring".into()),
+                name: "alertmanager".into(),
+            },
+            drift: Drift::Modified,
+            owner: classify::Owner::Flux,
+            explained: false,
+            explanation: None,
+            changes: vec![Change {
+                path: "/data".into(),
+                op: Op::Replace,
+                desired: Some(json!({"url": "https://hooks.example/T0K3N-123?x=1"})),
+                live: Some(json!(["T0K3N-123", "other"])),
+                manager: None,
+                time: None,
+                explanation: None,
+            }],
+            fingerprint: "f".into(),
+            remedy: "r".into(),
+            message: None,
+        }];
+        scrub(&mut findings, &BTreeSet::from(["T0K3N-123".to_string()]));
+        let change = &findings[0].changes[0];
+        assert_eq!(change.desired, Some(json!({"url": "***"})));
+        assert_eq!(change.live, Some(json!(["***", "other"])));
+    }
 }

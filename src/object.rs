@@ -84,6 +84,11 @@ impl ObjectKey {
         )
     }
 
+    /// The (group, kind) of the key: its type, whatever the version.
+    pub fn type_key(&self) -> (String, String) {
+        (self.group.clone(), self.kind.clone())
+    }
+
     /// Parses an inventory id back into a key; `None` when it has not four parts.
     pub fn from_inventory_id(id: &str) -> Option<Self> {
         // The name may itself contain `__` (for `:`), so split from both ends:

@@ -36,7 +36,7 @@ Kustomization flux-system/monitoring:
 
 Kustomization flux-system/network-policies:
 - NetworkPolicy/docs/allow-debug-ingress — orphaned, owner flux
-  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects here
+  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
   the whole object is in the cluster only (by kubectl-client-side-apply at 2026-11-19T16:05:12Z)
   remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay
 

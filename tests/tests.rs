@@ -2,7 +2,9 @@
 //! outputs and exit codes, and bad input.
 
 mod bad_input;
+mod cluster;
 mod fixture_platform;
 mod notify;
 mod outputs;
+mod packaging;
 mod util;

@@ -71,6 +71,7 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
         desired,
         live,
         message,
+        not_served,
     } = diff;
     let composite = live.and_then(|l| owner::composite(l, ctx.composite_kinds));
     if drift == Drift::Modified && composite.is_some() {
@@ -96,7 +97,16 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
             reasons.into_iter().collect::<Vec<_>>().join("; ")
         })
     });
-    let remedy = remedy(owner, drift, composite.as_deref(), ctx.kustomization);
+    let remedy = if not_served {
+        let path = ctx
+            .kustomization
+            .map_or("the infra repo", |k| k.spec.path.as_str());
+        format!(
+            "Flux cannot apply it either: change its apiVersion in {path} in git to one the cluster serves, or install its CRD"
+        )
+    } else {
+        remedy(owner, drift, composite.as_deref(), ctx.kustomization)
+    };
     let fingerprint = fingerprint(ctx.cluster, ctx.kustomization, &object, drift, &changes);
     Finding {
         kustomization: ctx.kustomization.map(Kustomization::id),

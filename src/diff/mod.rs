@@ -75,6 +75,8 @@ pub struct ObjectDiff<'a> {
     pub live: Option<&'a Object>,
     /// Extra words for people (why an object is an orphan, ...).
     pub message: Option<String>,
+    /// Missing because the cluster does not serve its type (at its version).
+    pub not_served: bool,
 }
 
 impl<'a> ObjectDiff<'a> {
@@ -94,6 +96,7 @@ impl<'a> ObjectDiff<'a> {
                 desired: Some(desired),
                 live: None,
                 message: None,
+                not_served: false,
             });
         };
         Some(Self {
@@ -103,7 +106,48 @@ impl<'a> ObjectDiff<'a> {
             desired: Some(desired),
             live: Some(live),
             message: None,
+            not_served: false,
         })
+    }
+
+    /// A rendered object of a type the cluster does not serve: missing, and
+    /// the message says why.
+    pub fn unserved(desired: &'a Object, why: &str) -> Option<Self> {
+        let object = ObjectRef::of(desired)?;
+        let message = why.to_string();
+        Some(Self {
+            object,
+            drift: Drift::Missing,
+            changes: vec![Change::whole(Op::Remove, None)],
+            desired: Some(desired),
+            live: None,
+            message: Some(message),
+            not_served: true,
+        })
+    }
+
+    /// Server mode: compares what a server-side apply dry-run of the render
+    /// gives (what Flux would make of the object) with the live object, plus
+    /// the fields a person added that git never declared — a dry-run keeps
+    /// those, so only the render can tell them.
+    pub fn of_server(
+        desired: &'a Object,
+        applied: &Object,
+        live: Option<&'a Object>,
+        policy: &Policy,
+    ) -> Option<Self> {
+        let mut diff = Self::of_rendered(desired, live, policy)?;
+        let Some(live) = live else { return Some(diff) };
+        let mut would_be = applied.clone();
+        normalize::live(&mut would_be);
+        let mut changes = compare(&would_be, live, policy);
+        for added in diff.changes.into_iter().filter(|c| c.op == Op::Add) {
+            if !changes.iter().any(|c| c.path == added.path) {
+                changes.push(added);
+            }
+        }
+        diff.changes = changes;
+        Some(diff)
     }
 
     /// A live object Flux owns that no render has.
@@ -118,6 +162,7 @@ impl<'a> ObjectDiff<'a> {
             desired: None,
             live: Some(live),
             message: Some(message),
+            not_served: false,
         }
     }
 }

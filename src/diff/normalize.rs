@@ -5,7 +5,8 @@
 //!
 //! - on the rendered side, what Flux does to an object before applying it
 //!   (fluxcd/pkg `ssa/normalize.go`): [`set_port_protocol_defaults`],
-//!   [`encode_secret_string_data`], [`drop_null_fields`];
+//!   [`encode_secret_string_data`], [`drop_null_fields`],
+//!   [`quantity_numbers_to_strings`];
 //! - on the live side, what the API server adds that git never declares:
 //!   [`strip_server_metadata`], [`strip_status`];
 //! - when comparing values: [`numbers_equal`], [`quantities_equal`],
@@ -46,6 +47,7 @@ pub fn desired(object: &mut Value) {
     drop_null_fields(object);
     set_port_protocol_defaults(object);
     encode_secret_string_data(object);
+    quantity_numbers_to_strings(object);
 }
 
 /// Removes from a live object what the server owns: status and server metadata.
@@ -141,6 +143,60 @@ pub fn encode_secret_string_data(object: &mut Value) {
     }
 }
 
+/// A quantity written as a YAML number (`cpu: 0.5`) becomes a string, as
+/// Flux's round trip through the typed API objects makes it
+/// (fluxcd/pkg `ssa/normalize`: `FromUnstructured` parses a `resource.Quantity`,
+/// `ToUnstructured` writes it back as a string). Server-side apply rejects a
+/// number there ("expected string"). Built-in kinds only: custom resources have
+/// no typed round trip.
+pub fn quantity_numbers_to_strings(object: &mut Value) {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !super::schema::is_builtin_group(crate::object::group_of(api_version)) {
+        return;
+    }
+    fn walk(value: &mut Value, path: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    path.push(key.clone());
+                    walk(child, path);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, path)),
+            Value::Number(n) if is_quantity_path(path) => *value = Value::from(n.to_string()),
+            _ => {}
+        }
+    }
+    walk(object, &mut Vec::new());
+}
+
+/// Where a value is a resource quantity: under `resources.limits|requests`,
+/// a ResourceQuota's `hard`, a LimitRange's limits, a PVC's `storage`,
+/// an emptyDir's `sizeLimit`, a pod's `overhead`.
+fn is_quantity_path(path: &[String]) -> bool {
+    let n = path.len();
+    let parent = |i: usize| n.checked_sub(i).map(|j| path[j].as_str());
+    matches!(
+        parent(2),
+        Some(
+            "limits"
+                | "requests"
+                | "hard"
+                | "overhead"
+                | "default"
+                | "defaultRequest"
+                | "max"
+                | "min"
+                | "maxLimitRequestRatio"
+                | "capacity"
+        )
+    ) || matches!(parent(1), Some("storage" | "sizeLimit"))
+}
+
 /// uid, resourceVersion, generation, creationTimestamp, managedFields and the
 /// annotations clients and controllers write are the server's, not git's.
 pub fn strip_server_metadata(object: &mut Value) {
@@ -184,24 +240,7 @@ pub fn numbers_equal(desired: &Value, live: &Value) -> bool {
 /// Applies only where a quantity is expected: under `resources`, `hard`,
 /// `capacity`, `limits`, `requests`, `overhead` or a `storage`/`sizeLimit` key.
 pub fn quantities_equal(path: &[String], desired: &Value, live: &Value) -> bool {
-    let is_quantity_path = path.iter().any(|t| {
-        matches!(
-            t.as_str(),
-            "resources"
-                | "hard"
-                | "capacity"
-                | "limits"
-                | "requests"
-                | "overhead"
-                | "default"
-                | "defaultRequest"
-                | "max"
-                | "min"
-        )
-    }) || path
-        .last()
-        .is_some_and(|t| matches!(t.as_str(), "storage" | "sizeLimit"));
-    if !is_quantity_path {
+    if !is_quantity_path(path) {
         return false;
     }
     match (Quantity::from_value(desired), Quantity::from_value(live)) {
@@ -447,6 +486,27 @@ mod tests {
             &json!("1000m"),
             &json!("1")
         ));
+    }
+
+    #[test]
+    fn quantity_numbers_to_strings_in_built_in_kinds_only() {
+        let mut deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2, "template": {"spec": {
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": 0.5, "memory": "1Gi"}, "limits": {"cpu": 2}}}],
+            "volumes": [{"name": "v", "emptyDir": {"sizeLimit": 1}}]}}}});
+        quantity_numbers_to_strings(&mut deploy);
+        assert_eq!(
+            deploy.pointer("/spec/template/spec/containers/0/resources"),
+            Some(&json!({"requests": {"cpu": "0.5", "memory": "1Gi"}, "limits": {"cpu": "2"}}))
+        );
+        assert_eq!(
+            deploy.pointer("/spec/template/spec/volumes/0/emptyDir/sizeLimit"),
+            Some(&json!("1"))
+        );
+        assert_eq!(deploy.pointer("/spec/replicas"), Some(&json!(2)));
+        let mut custom = json!({"apiVersion": "example.com/v1", "kind": "Thing", "spec": {"limits": {"cpu": 1}}});
+        let before = custom.clone();
+        quantity_numbers_to_strings(&mut custom);
+        assert_eq!(custom, before);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! stand-in for a cluster, for demos, tests and post-mortems.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use serde_json::Value;
 
-use super::{LiveError, LiveSource, LiveState};
+use super::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectRef};
 use crate::yaml;
 
@@ -25,13 +25,13 @@ impl Snapshot {
     pub fn load(dir: &Path) -> Self {
         let mut objects = Vec::new();
         let mut errors = Vec::new();
-        let mut files = Vec::new();
-        if let Err(source) = collect(dir, &mut files) {
+        let files = yaml::files_under(dir, &["yaml", "yml", "json"]).unwrap_or_else(|source| {
             errors.push(LiveError::SnapshotDir {
                 path: dir.to_path_buf(),
                 source,
             });
-        }
+            Vec::new()
+        });
         for file in files {
             match yaml::read_documents(&file) {
                 Ok(docs) => {
@@ -85,24 +85,6 @@ fn flatten(
     }
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 impl LiveSource for Snapshot {
     async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
@@ -130,16 +112,21 @@ impl LiveSource for Snapshot {
         Ok(Some(object_data(found)))
     }
 
-    async fn fetch(&self, types: &BTreeSet<(String, String)>) -> LiveState {
+    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+        let wanted: BTreeSet<(String, String)> = types.iter().map(TypeRef::key).collect();
         let objects = self
             .state
             .objects()
-            .filter(|(key, _)| types.contains(&(key.group.clone(), key.kind.clone())))
+            .filter(|(key, _)| wanted.contains(&key.type_key()))
             .map(|(_, o)| o.clone());
-        let mut state = LiveState::new(objects);
         // Snapshot errors are reported once, by whoever loaded it.
-        state.errors = Vec::new();
-        state
+        LiveState::new(objects)
+    }
+
+    async fn dry_run(&self, _object: &Object) -> Result<Object, LiveError> {
+        Err(LiveError::Unsupported(
+            "a server-side dry-run needs a cluster, not a live snapshot".into(),
+        ))
     }
 }
 
@@ -195,7 +182,7 @@ mod tests {
             "{errors:?}"
         );
         assert!(errors[1].contains("d.yaml: document 1"), "{errors:?}");
-        let types = BTreeSet::from([(String::new(), "ConfigMap".to_string())]);
+        let types = BTreeSet::from([TypeRef::new("v1", "ConfigMap")]);
         assert_eq!(snap.fetch(&types).await.len(), 1);
         let secret = snap
             .substitution_data("Secret", "x", "s")

@@ -149,6 +149,7 @@ mod tests {
                     revision: None,
                     note: None,
                 },
+                api_requests: None,
             },
             summary: Summary::default(),
             kustomizations: vec![],

@@ -3,7 +3,9 @@
 //! Input: the source root and a Flux Kustomization. Output: the kustomization
 //! to build at `spec.path` — the one in the directory, or the one Flux
 //! generates when there is none (fluxcd/pkg `kustomize_generator.go`
-//! `generateKustomization`) — with the spec injected (`WriteFile`); and,
+//! `generateKustomization`, over what the artifact holds: `.sourceignore`
+//! and source-controller's default exclusions apply) — with the spec
+//! injected (`WriteFile`); and,
 //! after the build, the owner labels (fluxcd/pkg `ssa` `SetOwnerLabels`)
 //! and `spec.commonMetadata` (`ssautil.SetCommonMetadata`, applied after the
 //! owner labels in kustomize-controller's `apply`).
@@ -15,29 +17,13 @@ use serde_json::{Map, Value, json};
 use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{self, Root};
+use super::sourceignore::Ignore;
 use crate::discover::{CommonMetadata, Kustomization, Selector};
 
 /// The label naming the Flux Kustomization that applied an object.
 pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
 /// The label naming that Kustomization's namespace.
 pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
-
-/// Files source-controller leaves out of every artifact (its default
-/// ignore patterns), so Flux never sees them when it scans a directory.
-const IGNORED_FILES: &[&str] = &[
-    ".sops.yaml",
-    ".flux.yaml",
-    ".goreleaser.yml",
-    ".travis.yml",
-    ".gitlab-ci.yml",
-    "appveyor.yml",
-    ".drone.yml",
-    "cloudbuild.yaml",
-    "codeship-services.yml",
-    "codeship-steps.yml",
-];
-/// Directories source-controller leaves out of every artifact.
-const IGNORED_DIRS: &[&str] = &[".git", ".github", ".circleci"];
 
 /// The directory to build, its kustomization with the spec injected, and the
 /// name to give that kustomization in messages.
@@ -51,7 +37,10 @@ pub fn root_kustomization(
     } else {
         ks.spec.path.as_str()
     };
-    let dir = root.resolve(root.path(), path, &origin, "spec.path")?;
+    // Flux joins the path under the root (a leading `/` is the root).
+    let relative = path.trim_start_matches('/');
+    let relative = if relative.is_empty() { "." } else { relative };
+    let dir = root.resolve(root.path(), relative, &origin, "spec.path")?;
     if !dir.is_dir() {
         return Err(RenderError::NotFound {
             file: origin,
@@ -78,15 +67,32 @@ pub fn root_kustomization(
 /// that has its own kustomization (not descended into). A file that is not
 /// Kubernetes YAML is an error.
 pub fn generate(root: &Root, dir: &Path) -> Result<KustFile, RenderError> {
+    let relative: Vec<String> = dir
+        .strip_prefix(root.path())
+        .unwrap_or(Path::new(""))
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut ignore = Ignore::default();
+    for depth in 0..=relative.len() {
+        ignore.load(root.path(), &relative[..depth]);
+    }
     let mut resources = Vec::new();
-    scan(root, dir, dir, &mut resources)?;
+    scan(root, dir, dir, &relative, &mut ignore, &mut resources)?;
     Ok(KustFile {
         resources,
         ..KustFile::default()
     })
 }
 
-fn scan(root: &Root, base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), RenderError> {
+fn scan(
+    root: &Root,
+    base: &Path,
+    dir: &Path,
+    segments: &[String],
+    ignore: &mut Ignore,
+    out: &mut Vec<String>,
+) -> Result<(), RenderError> {
     let read_error = |source| RenderError::Read {
         path: root.rel(dir),
         source,
@@ -110,14 +116,16 @@ fn scan(root: &Root, base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(
                 path.strip_prefix(base).unwrap_or(&path).to_string_lossy()
             )
         };
+        let entry_segments: Vec<String> = segments.iter().cloned().chain([name.clone()]).collect();
+        if ignore.ignores(&entry_segments, file_type.is_dir()) {
+            continue;
+        }
         if file_type.is_dir() {
-            if IGNORED_DIRS.contains(&name.as_str()) {
-                continue;
-            }
             if root.kustomization_file(&path)?.is_some() {
                 out.push(relative());
             } else {
-                scan(root, base, &path, out)?;
+                ignore.load(root.path(), &entry_segments);
+                scan(root, base, &path, &entry_segments, ignore, out)?;
             }
             continue;
         }
@@ -125,7 +133,7 @@ fn scan(root: &Root, base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(
             Path::new(&name).extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
         );
-        if !is_yaml || IGNORED_FILES.contains(&name.as_str()) {
+        if !is_yaml {
             continue;
         }
         let rel = root.rel(&path);

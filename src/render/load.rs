@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::RenderError;
-use crate::yaml::{self, YamlError};
 
 /// The names kustomize recognises for a kustomization file, in its order
 /// (kustomize `konfig.RecognizedKustomizationFileNames`).
@@ -105,9 +104,20 @@ impl Root {
         self.parse_documents(&text, &self.rel(path))
     }
 
-    /// Parses YAML text that `name` (a relative path) holds.
+    /// Parses YAML text that `name` (a relative path) holds, the way
+    /// kustomize (kyaml, YAML 1.2) reads it: only `true`/`false` are
+    /// booleans (`yes`, `on`, `y` stay strings), `0644` is octal. Errors
+    /// carry the line but never a snippet of the text.
     pub fn parse_documents(&self, text: &str, name: &str) -> Result<Vec<Value>, RenderError> {
-        yaml::documents(text, Path::new(name)).map_err(|e| yaml_error(e, name))
+        let mut options = serde_saphyr::options::Options::default();
+        options.legacy_octal_numbers = true;
+        options.strict_booleans = true;
+        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
+            RenderError::Yaml {
+                path: name.to_string(),
+                message: e.without_snippet().to_string(),
+            }
+        })
     }
 
     /// The kustomization file of a directory, if it has one; more than one is
@@ -131,20 +141,6 @@ impl Root {
                     .join(", "),
             }),
         }
-    }
-}
-
-/// Turns a YAML error into a render error naming the relative path.
-pub fn yaml_error(error: YamlError, name: &str) -> RenderError {
-    match error {
-        YamlError::Read { source, .. } => RenderError::Read {
-            path: name.to_string(),
-            source,
-        },
-        YamlError::Parse { message, .. } => RenderError::Yaml {
-            path: name.to_string(),
-            message,
-        },
     }
 }
 

@@ -21,6 +21,7 @@
 mod flux;
 mod kustomize;
 mod load;
+mod sourceignore;
 mod substitute;
 
 use std::collections::BTreeMap;
@@ -48,11 +49,17 @@ pub fn render(
     let root = load::Root::new(root)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
     let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
+    // kustomize-controller checks every built object has an identity.
+    for r in &resources {
+        check_identity(&r.object, &r.origin, "after the kustomize build")?;
+    }
     let mut objects: Vec<Object> = resources.into_iter().map(|r| r.object).collect();
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         for object in &mut objects {
+            let subject = kustomize::Resource::new(object.clone(), "").subject();
             substitute::object(object, &vars)?;
+            check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
     for object in &mut objects {
@@ -60,6 +67,43 @@ pub fn render(
         flux::set_common_metadata(object, kustomization.spec.common_metadata.as_ref());
     }
     Ok(objects)
+}
+
+/// Fails unless the object has an apiVersion, a kind and a name.
+fn check_identity(object: &Object, origin: &str, when: &'static str) -> Result<(), RenderError> {
+    let has = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    let missing = [
+        ("/apiVersion", "apiVersion"),
+        ("/kind", "kind"),
+        ("/metadata/name", "metadata.name"),
+    ]
+    .into_iter()
+    .find(|(pointer, _)| !has(pointer))
+    .map(|(_, name)| name);
+    match missing {
+        Some(missing) => Err(RenderError::Identity {
+            origin: origin.to_string(),
+            when,
+            missing,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A serde error about the shape of a document, with every quoted value
+/// removed (serde quotes the unexpected string, which may be a Secret's):
+/// field names, written in backticks, stay.
+pub(crate) fn describe(error: &serde_json::Error) -> String {
+    static QUOTED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let quoted = QUOTED.get_or_init(|| {
+        regex::Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("a valid regular expression")
+    });
+    quoted.replace_all(&error.to_string(), "\"…\"").into_owned()
 }
 
 /// Why a Kustomization could not be rendered. Paths are relative to the
@@ -116,6 +160,15 @@ pub enum RenderError {
         index: usize,
         missing: &'static str,
     },
+    /// An object lost its apiVersion, kind or name to a patch or to
+    /// variable substitution (`origin`: the file it came from, or the
+    /// object as it was before substitution).
+    #[error("{origin}: an object has no {missing} {when}")]
+    Identity {
+        origin: String,
+        when: &'static str,
+        missing: &'static str,
+    },
     /// A kustomization file is malformed (wrong shape, unknown field, wrong kind).
     #[error("{file}: invalid kustomization: {message}")]
     Kustomization { file: String, message: String },
@@ -167,5 +220,7 @@ pub enum RenderError {
     Substitute { object: String, message: String },
 }
 
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 mod tests;

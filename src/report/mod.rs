@@ -35,6 +35,8 @@ pub struct Run {
     pub finished_at: String,
     pub cluster: String,
     pub source: Source,
+    /// Requests made to the API server (`None` for a snapshot).
+    pub api_requests: Option<usize>,
 }
 
 /// The git source that was rendered.
@@ -74,9 +76,27 @@ pub struct KustomizationEntry {
     pub objects: usize,
     /// Why it could not be checked.
     pub error: Option<String>,
+    /// Why it was not checked on purpose (its source is another repo).
+    pub skipped: Option<String>,
 }
 
 impl KustomizationEntry {
+    /// An entry for a Kustomization that is not checked, and why.
+    pub fn skipped(ks: &crate::discover::Kustomization, reason: String) -> Self {
+        Self {
+            namespace: ks.namespace.clone(),
+            name: ks.name.clone(),
+            path: ks.spec.path.clone(),
+            revision: None,
+            applied_revision: ks.status.last_applied_revision.clone(),
+            suspended: ks.spec.suspend,
+            suspended_since: ks.suspended_since.clone(),
+            objects: 0,
+            error: None,
+            skipped: Some(reason),
+        }
+    }
+
     /// `namespace/name`.
     pub fn id(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

@@ -13,6 +13,7 @@ fn report(errors: usize, unexplained: bool) -> Report {
                 revision: None,
                 note: None,
             },
+            api_requests: None,
         },
         summary: Summary::default(),
         kustomizations: vec![],

@@ -68,6 +68,10 @@ pub(super) fn render(report: &Report) -> String {
                     let _ = writeln!(out, "  not checked: {error}");
                     continue;
                 }
+                if let Some(reason) = &k.skipped {
+                    let _ = writeln!(out, "  skipped: {reason}");
+                    continue;
+                }
             }
             None => {
                 let _ = writeln!(out, "(no Kustomization)");

@@ -47,6 +47,7 @@ fn report(findings: Vec<Finding>) -> Report {
                 revision: Some("0123456789abcdef0123".into()),
                 note: None,
             },
+            api_requests: None,
         },
         summary: Summary::default(),
         kustomizations: ["apps/web", "apps/db"]
@@ -63,6 +64,7 @@ fn report(findings: Vec<Finding>) -> Report {
                     suspended_since: None,
                     objects: 1,
                     error: None,
+                    skipped: None,
                 }
             })
             .collect(),
@@ -291,4 +293,16 @@ fn a_run_with_a_global_error_resolves_nothing() {
     let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
     assert_eq!(second.message, None);
     assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
+}
+
+#[test]
+fn a_skipped_kustomization_resolves_nothing() {
+    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let mut skipped = report(vec![]);
+    skipped.kustomizations[0].skipped = Some("its source is another repo".into());
+    assert_eq!(
+        plan(&skipped, &first.next, TOMORROW, false, 24_576).message,
+        None
+    );
 }

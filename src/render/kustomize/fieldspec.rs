@@ -5,17 +5,26 @@
 //! the path reaches. Sequences on the way are walked element by element,
 //! with or without a `[]` suffix, as kustomize's `fsslice` does.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resource;
 
-/// One kustomize `FieldSpec`.
-#[derive(Clone, Copy, Debug)]
+/// One kustomize `FieldSpec`: built in (borrowed) or read from a
+/// `configurations` file (owned).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldSpec {
-    pub group: Option<&'static str>,
-    pub version: Option<&'static str>,
-    pub kind: Option<&'static str>,
-    pub path: &'static str,
+    #[serde(default)]
+    pub group: Option<Cow<'static, str>>,
+    #[serde(default)]
+    pub version: Option<Cow<'static, str>>,
+    #[serde(default)]
+    pub kind: Option<Cow<'static, str>>,
+    pub path: Cow<'static, str>,
+    #[serde(default)]
     pub create: bool,
 }
 
@@ -25,7 +34,7 @@ pub const fn any(path: &'static str, create: bool) -> FieldSpec {
         group: None,
         version: None,
         kind: None,
-        path,
+        path: Cow::Borrowed(path),
         create,
     }
 }
@@ -35,8 +44,8 @@ pub const fn kind(kind: &'static str, path: &'static str, create: bool) -> Field
     FieldSpec {
         group: None,
         version: None,
-        kind: Some(kind),
-        path,
+        kind: Some(Cow::Borrowed(kind)),
+        path: Cow::Borrowed(path),
         create,
     }
 }
@@ -49,11 +58,23 @@ pub const fn group_kind(
     create: bool,
 ) -> FieldSpec {
     FieldSpec {
-        group: Some(group),
+        group: Some(Cow::Borrowed(group)),
         version: None,
-        kind: Some(kind),
-        path,
+        kind: Some(Cow::Borrowed(kind)),
+        path: Cow::Borrowed(path),
         create,
+    }
+}
+
+/// A field spec for one kind (of one group, unless `group` is empty) at a
+/// path built at run time.
+pub fn built(group: &'static str, kind: &'static str, path: String) -> FieldSpec {
+    FieldSpec {
+        group: (!group.is_empty()).then_some(Cow::Borrowed(group)),
+        version: None,
+        kind: Some(Cow::Borrowed(kind)),
+        path: Cow::Owned(path),
+        create: false,
     }
 }
 
@@ -61,9 +82,9 @@ pub const fn group_kind(
 pub const fn core(kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
     FieldSpec {
         group: None,
-        version: Some("v1"),
-        kind: Some(kind),
-        path,
+        version: Some(Cow::Borrowed("v1")),
+        kind: Some(Cow::Borrowed(kind)),
+        path: Cow::Borrowed(path),
         create,
     }
 }
@@ -76,9 +97,12 @@ impl FieldSpec {
             Some((g, v)) => (g, v),
             None => ("", api_version),
         };
-        self.kind.is_none_or(|k| k == resource::kind(object))
-            && self.group.is_none_or(|g| g == group)
-            && self.version.is_none_or(|v| v == version)
+        let is = |want: &Option<Cow<str>>, have: &str| {
+            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+        };
+        is(&self.kind, resource::kind(object))
+            && is(&self.group, group)
+            && is(&self.version, version)
     }
 
     /// Calls `f` on every field the path reaches in `object` (when the spec
@@ -92,9 +116,28 @@ impl FieldSpec {
         if !self.selects(object) {
             return Ok(());
         }
-        let segments: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
+        let segments = segments(&self.path);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         visit_path(object, &segments, self.create, f)
     }
+}
+
+/// Splits a field spec path on `/`, keeping `\/` as a literal slash.
+pub fn segments(path: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                out.last_mut().expect("never empty").push('/');
+                chars.next();
+            }
+            '/' => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// Walks `segments` from `value`; see [`FieldSpec::visit`].

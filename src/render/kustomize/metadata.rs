@@ -14,8 +14,9 @@ use super::fieldspec::{FieldSpec, any, core, group_kind, kind};
 use super::resource::Resource;
 use crate::render::RenderError;
 
-/// Labels of pod (and PVC) templates: kustomize's `metadataLabelsFieldSpecs`
-/// without `metadata/labels` itself.
+/// Labels of pod and PVC templates: kustomize's `metadataLabelsFieldSpecs`
+/// without `metadata/labels` itself (annotations go to the pod templates
+/// only).
 const TEMPLATE_LABELS: &[FieldSpec] = &[
     core(
         "ReplicationController",
@@ -32,6 +33,12 @@ const TEMPLATE_LABELS: &[FieldSpec] = &[
         "batch",
         "CronJob",
         "spec/jobTemplate/spec/template/metadata/labels",
+        true,
+    ),
+    group_kind(
+        "apps",
+        "StatefulSet",
+        "spec/volumeClaimTemplates[]/metadata/labels",
         true,
     ),
 ];
@@ -133,21 +140,26 @@ pub fn label_specs(include_selectors: bool, include_templates: bool) -> Vec<Fiel
 /// (kustomize `commonannotations.go`).
 pub fn annotation_specs() -> Vec<FieldSpec> {
     let mut specs = vec![any("metadata/annotations", true)];
-    specs.extend(TEMPLATE_LABELS.iter().map(|s| FieldSpec {
-        path: annotations_path(s.path),
-        ..*s
-    }));
+    specs.extend(
+        TEMPLATE_LABELS
+            .iter()
+            .filter(|s| !s.path.contains("volumeClaimTemplates"))
+            .map(|s| FieldSpec {
+                path: std::borrow::Cow::Borrowed(annotations_path(&s.path)),
+                ..s.clone()
+            }),
+    );
     specs
 }
 
-fn annotations_path(labels_path: &'static str) -> &'static str {
+fn annotations_path(labels_path: &str) -> &'static str {
     match labels_path {
         "spec/template/metadata/labels" => "spec/template/metadata/annotations",
         "spec/jobTemplate/metadata/labels" => "spec/jobTemplate/metadata/annotations",
         "spec/jobTemplate/spec/template/metadata/labels" => {
             "spec/jobTemplate/spec/template/metadata/annotations"
         }
-        other => other,
+        _ => "metadata/annotations",
     }
 }
 

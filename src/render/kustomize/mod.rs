@@ -3,14 +3,23 @@
 //! Input: a directory with its kustomization (read from disk, or prepared by
 //! Flux). Output: the resources of `kustomize build`, in its order.
 //!
-//! The order of work follows kustomize's `KustTarget`: resources (each base
-//! built on its own), components (applied to what was accumulated), then the
-//! built-in transformers in kustomize's order. One file per transformer.
+//! The order of work follows kustomize v5's `KustTarget`: resources (each
+//! base built on its own), generators, components (applied to what was
+//! accumulated), then the built-in transformers in kustomize's order; at the
+//! very end, hash suffixes and name references. One file per transformer.
 
+mod config;
 mod fieldspec;
+mod generators;
+mod images;
 mod metadata;
+mod names;
 mod namespace;
+mod patch;
+mod replacements;
 mod resource;
+mod selector;
+mod smp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,7 +69,7 @@ pub struct KustFile {
     pub transformers: Option<Value>,
     pub validators: Option<Value>,
     pub openapi: Option<Value>,
-    pub configurations: Option<Value>,
+    pub configurations: Vec<String>,
     pub build_metadata: Option<Value>,
 }
 
@@ -93,7 +102,7 @@ impl KustFile {
         }
         serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
             file: file.into(),
-            message: e.to_string(),
+            message: crate::render::describe(&e),
         })
     }
 
@@ -129,22 +138,7 @@ impl KustFile {
             ("transformers", self.transformers.is_some()),
             ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
-            ("configurations", self.configurations.is_some()),
             ("buildMetadata", self.build_metadata.is_some()),
-            ("namePrefix", self.name_prefix.is_some()),
-            ("nameSuffix", self.name_suffix.is_some()),
-            ("patches", !self.patches.is_empty()),
-            (
-                "patchesStrategicMerge",
-                !self.patches_strategic_merge.is_empty(),
-            ),
-            ("patchesJson6902", !self.patches_json6902.is_empty()),
-            ("images", !self.images.is_empty()),
-            ("replicas", !self.replicas.is_empty()),
-            ("configMapGenerator", !self.config_map_generator.is_empty()),
-            ("secretGenerator", !self.secret_generator.is_empty()),
-            ("replacements", !self.replacements.is_empty()),
-            ("sortOptions", self.sort_options.is_some()),
         ];
         set.into_iter()
             .find(|(_, present)| *present)
@@ -171,7 +165,22 @@ pub fn build_root(
         stack: vec![dir.to_path_buf()],
     };
     let mut resources = Vec::new();
-    builder.accumulate(dir, kust, file, &mut resources)?;
+    let mut config = config::Config::default();
+    builder.accumulate(dir, kust, file, &mut resources, &mut config)?;
+    generators::add_hash_suffixes(&mut resources);
+    names::fix_references(&mut resources, &config.name_references);
+    if let Some(options) = &kust.sort_options {
+        let options: replacements::SortOptions =
+            serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: format!("sortOptions: {}", crate::render::describe(&e)),
+            })?;
+        replacements::sort(&mut resources, &options).map_err(|message| RenderError::Transform {
+            file: file.into(),
+            field: "sortOptions".into(),
+            message,
+        })?;
+    }
     Ok(resources)
 }
 
@@ -190,6 +199,7 @@ impl Builder<'_> {
         kust: &KustFile,
         file: &str,
         resources: &mut Vec<Resource>,
+        config: &mut config::Config,
     ) -> Result<(), RenderError> {
         if let Some(field) = kust.unsupported() {
             return Err(RenderError::Unsupported {
@@ -198,13 +208,32 @@ impl Builder<'_> {
             });
         }
         for entry in kust.bases.iter().chain(&kust.resources) {
-            let added = self.resource(dir, entry, file)?;
+            let added = self.resource(dir, entry, file, config)?;
             append(resources, added, file)?;
         }
-        for entry in &kust.components {
-            self.component(dir, entry, file, resources)?;
+        for entry in &kust.configurations {
+            let path = self.root.resolve(dir, entry, file, "configurations")?;
+            let rel = self.root.rel(&path);
+            for document in self.root.read_documents(&path)? {
+                config.read(document, &rel)?;
+            }
         }
-        self.transform(kust, file, resources)
+        let ctx = generators::Context {
+            root: self.root,
+            dir,
+            file,
+        };
+        generators::generate(
+            &ctx,
+            &kust.config_map_generator,
+            &kust.secret_generator,
+            kust.generator_options.as_ref(),
+            resources,
+        )?;
+        for entry in &kust.components {
+            self.component(dir, entry, file, resources, config)?;
+        }
+        self.transform(dir, kust, file, resources, config)
     }
 
     /// The resources one `resources` entry stands for: a file's objects or a
@@ -214,6 +243,7 @@ impl Builder<'_> {
         dir: &Path,
         entry: &str,
         file: &str,
+        config: &mut config::Config,
     ) -> Result<Vec<Resource>, RenderError> {
         if load::is_remote(entry) {
             return Err(RenderError::Remote {
@@ -235,8 +265,10 @@ impl Builder<'_> {
             }
             self.enter(&path, file)?;
             let mut sub = Vec::new();
-            let result = self.accumulate(&path, &kust, &kfile, &mut sub);
+            let mut sub_config = config::Config::default();
+            let result = self.accumulate(&path, &kust, &kfile, &mut sub, &mut sub_config);
             self.stack.pop();
+            config.merge(sub_config);
             result.map(|()| sub)
         } else {
             let rel = self.root.rel(&path);
@@ -251,6 +283,7 @@ impl Builder<'_> {
         entry: &str,
         file: &str,
         resources: &mut Vec<Resource>,
+        config: &mut config::Config,
     ) -> Result<(), RenderError> {
         if load::is_remote(entry) {
             return Err(RenderError::Remote {
@@ -274,7 +307,7 @@ impl Builder<'_> {
             });
         }
         self.enter(&path, file)?;
-        let result = self.accumulate(&path, &kust, &kfile, resources);
+        let result = self.accumulate(&path, &kust, &kfile, resources, config);
         self.stack.pop();
         result
     }
@@ -305,13 +338,27 @@ impl Builder<'_> {
     /// (`kusttarget_configplugin.go`).
     fn transform(
         &self,
+        dir: &Path,
         kust: &KustFile,
         file: &str,
-        resources: &mut [Resource],
+        resources: &mut Vec<Resource>,
+        config: &config::Config,
     ) -> Result<(), RenderError> {
+        let ctx = patch::Context {
+            root: self.root,
+            dir,
+            file,
+        };
+        patch::strategic_merge(&ctx, &kust.patches_strategic_merge, resources)?;
+        patch::patches(&ctx, &kust.patches, "patches", resources)?;
         if let Some(ns) = kust.namespace.as_deref().filter(|ns| !ns.is_empty()) {
             namespace::apply(resources, ns);
         }
+        names::prefix_suffix(
+            resources,
+            kust.name_prefix.as_deref().unwrap_or(""),
+            kust.name_suffix.as_deref().unwrap_or(""),
+        );
         for label in &kust.labels {
             if label.fields.is_some() {
                 return Err(RenderError::Unsupported {
@@ -319,25 +366,104 @@ impl Builder<'_> {
                     field: "labels[].fields".into(),
                 });
             }
-            let specs = metadata::label_specs(label.include_selectors, label.include_templates);
+            let mut specs = metadata::label_specs(label.include_selectors, label.include_templates);
+            if label.include_selectors {
+                specs.extend(config.common_labels.iter().cloned());
+            }
             metadata::apply(resources, &label.pairs, &specs, file, "labels")?;
         }
         metadata::apply(
             resources,
             &kust.common_labels,
-            &metadata::common_label_specs(),
+            &[metadata::common_label_specs(), config.common_labels.clone()].concat(),
             file,
             "commonLabels",
         )?;
         metadata::apply(
             resources,
             &kust.common_annotations,
-            &metadata::annotation_specs(),
+            &[
+                metadata::annotation_specs(),
+                config.common_annotations.clone(),
+            ]
+            .concat(),
             file,
             "commonAnnotations",
         )?;
+        patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
+        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
+        images::apply(
+            resources,
+            &parse_list(&kust.images, file, "images")?,
+            &config.images,
+        );
+        for replacement in self.replacements(dir, kust, file)? {
+            replacements::apply(resources, &replacement).map_err(|message| {
+                RenderError::Transform {
+                    file: file.into(),
+                    field: "replacements".into(),
+                    message,
+                }
+            })?;
+        }
         Ok(())
     }
+
+    /// The `replacements` of a kustomization, those given by `path` loaded.
+    fn replacements(
+        &self,
+        dir: &Path,
+        kust: &KustFile,
+        file: &str,
+    ) -> Result<Vec<replacements::Replacement>, RenderError> {
+        let mut out = Vec::new();
+        for entry in
+            parse_list::<replacements::Replacement>(&kust.replacements, file, "replacements")?
+        {
+            let Some(path) = &entry.path else {
+                out.push(entry);
+                continue;
+            };
+            let resolved = self.root.resolve(dir, path, file, "replacements")?;
+            let rel = self.root.rel(&resolved);
+            for document in self.root.read_documents(&resolved)? {
+                let items = match document {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                out.extend(parse_list::<replacements::Replacement>(
+                    &items,
+                    &rel,
+                    "replacements",
+                )?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// kustomize's name hash of a ConfigMap or Secret (for tests of the whole
+/// render).
+#[cfg(test)]
+pub fn test_hash(object: &Value) -> String {
+    generators::hash(object)
+}
+
+/// Reads the entries of a list field into their type.
+fn parse_list<T: serde::de::DeserializeOwned>(
+    entries: &[Value],
+    file: &str,
+    field: &str,
+) -> Result<Vec<T>, RenderError> {
+    entries
+        .iter()
+        .map(|e| {
+            serde_json::from_value(e.clone()).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: format!("{field}: {}", crate::render::describe(&e)),
+            })
+        })
+        .collect()
 }
 
 /// Appends `added` to `resources`; an object already there is an error.
@@ -346,14 +472,21 @@ fn append(
     added: Vec<Resource>,
     file: &str,
 ) -> Result<(), RenderError> {
+    let mut known: std::collections::HashMap<_, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id(), i))
+        .collect();
     for r in added {
-        if let Some(other) = resources.iter().find(|o| o.id() == r.id()) {
+        let id = r.id();
+        if let Some(&i) = known.get(&id) {
             return Err(RenderError::Duplicate {
                 file: file.into(),
                 object: r.subject(),
-                other: format!("from {} and {}", other.origin, r.origin),
+                other: format!("from {} and {}", resources[i].origin, r.origin),
             });
         }
+        known.insert(id, resources.len());
         resources.push(r);
     }
     Ok(())

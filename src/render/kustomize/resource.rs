@@ -19,6 +19,9 @@ pub struct Resource {
     /// current one: name references to any of them are rewritten to the
     /// current name (kustomize's `FixBackReferences`).
     pub previous: Vec<(Option<String>, String)>,
+    /// A generated ConfigMap/Secret whose name gets kustomize's hash suffix
+    /// at the end of the build.
+    pub needs_hash: bool,
 }
 
 impl Resource {
@@ -27,6 +30,7 @@ impl Resource {
             object,
             origin: origin.to_string(),
             previous: Vec::new(),
+            needs_hash: false,
         }
     }
 

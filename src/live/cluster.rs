@@ -1,0 +1,374 @@
+//! Live state from the cluster, through kube-rs.
+//!
+//! API discovery maps each needed (group, kind) to its resource and scope,
+//! querying only the API groups that are needed. Objects are then read with
+//! one paginated LIST per type, cluster-wide (never one GET per object), a
+//! bounded number at a time. Every request has a timeout and is counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::{debug, info};
+
+use super::{LiveError, LiveSource, LiveState, TypeRef};
+use crate::object::{Object, ObjectRef};
+
+/// Objects per LIST page.
+const PAGE_SIZE: u32 = 500;
+
+/// A type's resource and capabilities, or why the cluster does not serve it.
+type Served = Result<(ApiResource, ApiCapabilities), String>;
+
+/// Looks a type up in discovery's answer, at its version.
+fn served(discovery: &Discovery, t: &TypeRef) -> Served {
+    let Some(group) = discovery.get(&t.group) else {
+        return Err(format!(
+            "the cluster does not serve the API group {:?} ({} {})",
+            t.group,
+            t.api_version(),
+            t.kind
+        ));
+    };
+    if let Some(found) = group
+        .versioned_resources(&t.version)
+        .into_iter()
+        .find(|(ar, _)| ar.kind == t.kind)
+    {
+        return Ok(found);
+    }
+    let others: Vec<&str> = group
+        .versions()
+        .filter(|v| {
+            group
+                .versioned_resources(v)
+                .iter()
+                .any(|(ar, _)| ar.kind == t.kind)
+        })
+        .collect();
+    Err(if others.is_empty() {
+        format!("the cluster does not serve {} {}", t.api_version(), t.kind)
+    } else {
+        format!(
+            "the cluster does not serve {} {} (it serves {} in {})",
+            t.api_version(),
+            t.kind,
+            t.kind,
+            others.join(", ")
+        )
+    })
+}
+
+/// How to reach the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// A kubeconfig file; `KUBECONFIG` or `~/.kube/config` when `None`, then
+    /// the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// A kubeconfig context other than the current one.
+    pub context: Option<String>,
+    /// The limit for each API request.
+    pub timeout: Duration,
+    /// How many LISTs (or dry-runs) run at once.
+    pub concurrency: usize,
+}
+
+/// A connected cluster.
+pub struct Cluster {
+    client: Client,
+    /// The kubeconfig context (or `in-cluster`), for reports.
+    name: String,
+    /// The API server's URL, for errors.
+    server: String,
+    timeout: Duration,
+    concurrency: usize,
+    requests: Arc<AtomicUsize>,
+    /// Resources found by discovery, by (group, kind).
+    resources: Mutex<BTreeMap<TypeRef, Served>>,
+}
+
+impl Cluster {
+    /// Builds a client from a kubeconfig or the in-cluster service account.
+    /// Makes no request.
+    pub async fn connect(options: &ClusterOptions) -> Result<Self, LiveError> {
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
+        let (mut config, name) = match &options.kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path)
+                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
+                let name = options.context.clone().or(file.current_context.clone());
+                let config = Config::from_custom_kubeconfig(file, &kube_options)
+                    .await
+                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
+                (config, name)
+            }
+            None if options.context.is_some() => {
+                let config = Config::from_kubeconfig(&kube_options)
+                    .await
+                    .map_err(|e| LiveError::Config(e.to_string()))?;
+                (config, options.context.clone())
+            }
+            None => {
+                let name = Kubeconfig::read().ok().and_then(|k| k.current_context);
+                let config = Config::infer()
+                    .await
+                    .map_err(|e| LiveError::Config(e.to_string()))?;
+                (config, name.or(Some("in-cluster".into())))
+            }
+        };
+        let server = config.cluster_url.to_string();
+        // The client's own timeouts are a backstop; each call's deadline
+        // (`timed`) fires first, with a message saying what did not answer.
+        let backstop = options.timeout + Duration::from_secs(5);
+        config.connect_timeout = Some(options.timeout);
+        config.read_timeout = Some(backstop);
+        config.write_timeout = Some(backstop);
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| LiveError::Config(e.to_string()))?
+            .with_layer(&tower::util::MapRequestLayer::new(move |request| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                request
+            }))
+            .build();
+        Ok(Self {
+            client,
+            name: name.unwrap_or_else(|| "kubernetes".into()),
+            server,
+            timeout: options.timeout,
+            concurrency: options.concurrency.max(1),
+            requests,
+            resources: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The kubeconfig context, as a default cluster name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// API requests made so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Resolves types to served resources at the version asked, discovering
+    /// only the API groups not yet known. A type not served at that version
+    /// resolves to why not.
+    async fn resolve(
+        &self,
+        types: &BTreeSet<TypeRef>,
+    ) -> Result<BTreeMap<TypeRef, Served>, LiveError> {
+        let mut known = self.resources.lock().await;
+        let missing: BTreeSet<&str> = types
+            .iter()
+            .filter(|t| !known.contains_key(*t))
+            .map(|t| t.group.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let groups: Vec<&str> = missing.iter().copied().collect();
+            let discovery = self
+                .timed(
+                    "API discovery",
+                    Discovery::new(self.client.clone()).filter(&groups).run(),
+                )
+                .await?;
+            for t in types {
+                known
+                    .entry(t.clone())
+                    .or_insert_with(|| served(&discovery, t));
+            }
+        }
+        Ok(types
+            .iter()
+            .map(|t| {
+                (
+                    t.clone(),
+                    known.get(t).cloned().unwrap_or_else(|| Err(String::new())),
+                )
+            })
+            .collect())
+    }
+
+    /// Runs one API call under the request timeout.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, LiveError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(LiveError::api(what, &self.server, e)),
+            Err(_) => Err(LiveError::Timeout {
+                what: format!("{what} (API server {})", self.server),
+                seconds: self.timeout.as_secs(),
+            }),
+        }
+    }
+
+    /// Every object of one type, all namespaces, page by page.
+    async fn list_all(&self, ar: &ApiResource) -> Result<Vec<Object>, LiveError> {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+        let what = format!("list {}", describe(ar));
+        let mut objects = Vec::new();
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        loop {
+            let page = self.timed(&what, api.list(&params)).await?;
+            for item in page.items {
+                objects.push(to_object(item, ar));
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+        debug!(resource = %describe(ar), objects = objects.len(), "Listed");
+        Ok(objects)
+    }
+
+    /// What the object would be after Flux applied it: a server-side apply
+    /// dry-run as field manager `kustomize-controller`, with force.
+    pub async fn dry_run_apply(&self, object: &Object) -> Result<Object, LiveError> {
+        let reference = ObjectRef::of(object)
+            .ok_or_else(|| LiveError::Config("object without identity".into()))?;
+        let key = reference.key();
+        let t = TypeRef::new(&reference.api_version, &reference.kind);
+        let resolved = self.resolve(&BTreeSet::from([t])).await?;
+        let (ar, caps) = match resolved.into_values().next() {
+            Some(Ok(found)) => found,
+            Some(Err(why)) => return Err(LiveError::NotServed(why)),
+            None => {
+                return Err(LiveError::NotServed(format!(
+                    "{reference}: type not resolved"
+                )));
+            }
+        };
+        let api: Api<DynamicObject> = match (&caps.scope, &key.namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let params = PatchParams::apply("kustomize-controller").force().dry_run();
+        let what = format!("server-side apply dry-run of {reference}");
+        let result = self
+            .timed(&what, api.patch(&key.name, &params, &Patch::Apply(object)))
+            .await?;
+        Ok(to_object(result, &ar))
+    }
+}
+
+/// `group/version kind` of a resource, for messages.
+fn describe(ar: &ApiResource) -> String {
+    format!("{} {}", ar.api_version, ar.plural)
+}
+
+/// A listed item as a plain object, `apiVersion` and `kind` first as kubectl
+/// prints them (list items carry neither).
+fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
+    let mut object = serde_json::Map::new();
+    object.insert("apiVersion".into(), Value::from(ar.api_version.clone()));
+    object.insert("kind".into(), Value::from(ar.kind.clone()));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(item) {
+        for (key, value) in fields {
+            if key != "apiVersion" && key != "kind" {
+                object.insert(key, value);
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+impl LiveSource for Cluster {
+    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+        let gvk = GroupVersionKind::gvk(crate::discover::GROUP, "v1", crate::discover::KIND);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
+        self.list_all(&ar).await
+    }
+
+    async fn substitution_data(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
+        let (version, plural) = match kind {
+            "ConfigMap" => ("v1", "configmaps"),
+            "Secret" => ("v1", "secrets"),
+            other => {
+                return Err(LiveError::Config(format!(
+                    "postBuild.substituteFrom: kind {other} (expected ConfigMap or Secret)"
+                )));
+            }
+        };
+        let ar =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", version, kind), plural);
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
+        let what = format!("get {kind} {namespace}/{name}");
+        let found = self.timed(&what, api.get_opt(name)).await?;
+        Ok(found.map(|o| super::snapshot::object_data(&to_object(o, &ar))))
+    }
+
+    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+        let before = self.requests();
+        let mut state = LiveState::default();
+        let resolved = match self.resolve(types).await {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                state.failed.extend(types.iter().map(TypeRef::key));
+                state.errors.push(e);
+                return state;
+            }
+        };
+        let mut served = Vec::new();
+        for (t, found) in resolved {
+            match found {
+                Ok((ar, _)) => served.push((t.key(), ar)),
+                Err(why) => {
+                    state.unserved.insert(t.key(), why);
+                }
+            }
+        }
+        let results: Vec<_> = stream::iter(served)
+            .map(|(t, ar)| async move { (t, self.list_all(&ar).await) })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut objects = Vec::new();
+        for (t, result) in results {
+            match result {
+                Ok(list) => objects.extend(list),
+                Err(e) => {
+                    state.failed.insert(t);
+                    state.errors.push(e);
+                }
+            }
+        }
+        let (unserved, failed, errors) = (state.unserved, state.failed, state.errors);
+        state = LiveState::new(objects);
+        (state.unserved, state.failed, state.errors) = (unserved, failed, errors);
+        info!(
+            types = types.len(),
+            objects = state.len(),
+            requests = self.requests() - before,
+            "Read live state"
+        );
+        state
+    }
+
+    async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
+        self.dry_run_apply(object).await
+    }
+}

@@ -1,0 +1,459 @@
+//! `replacements` and `sortOptions`.
+//!
+//! Input: resources and `replacements` entries (inline, or a file by
+//! `path`). Output: each target field set to the source field's value
+//! (kustomize `api/filters/replacement`): the source is the one resource
+//! its selector picks (`fieldPath` defaults to `metadata.name`); targets are
+//! every resource `select` picks and no `reject` picks; field paths are
+//! dotted, with `[key=value]` list selectors, numeric indexes and `*`;
+//! `options.delimiter`/`index` pick or replace one part of a string,
+//! `options.create` creates missing fields.
+//!
+//! `sortOptions` reorders the final output (`legacy` with its kind order, or
+//! `fifo`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::resource::{self, Resource};
+use super::selector::Selector;
+
+/// One replacement.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Replacement {
+    pub path: Option<String>,
+    pub source: Option<Source>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Source {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub field_path: Option<String>,
+    pub options: Option<FieldOptions>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Target {
+    pub select: Option<Selector>,
+    pub reject: Vec<Selector>,
+    pub field_paths: Vec<String>,
+    pub options: Option<FieldOptions>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct FieldOptions {
+    pub delimiter: Option<String>,
+    pub index: i64,
+    pub create: bool,
+}
+
+/// Applies one replacement (already loaded, with a source).
+pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<(), String> {
+    let source = replacement
+        .source
+        .as_ref()
+        .ok_or("a replacement needs a source")?;
+    let selector = Selector {
+        group: source.group.clone(),
+        version: source.version.clone(),
+        kind: source.kind.clone(),
+        name: source.name.clone(),
+        namespace: source.namespace.clone(),
+        ..Selector::default()
+    }
+    .compile()?;
+    let matching: Vec<&Resource> = resources.iter().filter(|r| selector.selects(r)).collect();
+    let source_resource = match matching.as_slice() {
+        [one] => *one,
+        [] => return Err("no resource matches the replacement source".into()),
+        _ => return Err("more than one resource matches the replacement source".into()),
+    };
+    let field_path = source.field_path.as_deref().unwrap_or("metadata.name");
+    let mut found = Vec::new();
+    get(
+        &source_resource.object,
+        &split_path(field_path)?,
+        &mut found,
+    );
+    let mut value = match found.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            return Err(format!(
+                "source {} has no field {field_path}",
+                source_resource.subject()
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "source field path {field_path} matches more than one field"
+            ));
+        }
+    };
+    if let Some(options) = &source.options
+        && let Some(delimiter) = options.delimiter.as_deref().filter(|d| !d.is_empty())
+    {
+        let text = scalar_text(&value)?;
+        let parts: Vec<&str> = text.split(delimiter).collect();
+        let part = usize::try_from(options.index)
+            .ok()
+            .and_then(|i| parts.get(i))
+            .ok_or("options.index is out of range of the source value")?;
+        value = Value::String(part.to_string());
+    }
+    for target in &replacement.targets {
+        let select = target
+            .select
+            .as_ref()
+            .ok_or("a replacement target needs select")?
+            .compile()?;
+        let rejects = target
+            .reject
+            .iter()
+            .map(Selector::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = target.options.clone().unwrap_or_default();
+        for r in resources.iter_mut() {
+            if !select.selects(r) || rejects.iter().any(|j| j.selects(r)) {
+                continue;
+            }
+            for path in &target.field_paths {
+                let segments = split_path(path)?;
+                set(&mut r.object, &segments, &value, &options)
+                    .map_err(|e| format!("{}: {path}: {e}", resource::subject(&r.object)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scalar_text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err("options.delimiter needs a scalar value".into()),
+    }
+}
+
+/// One step of a field path.
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Field(String),
+    /// `[key=value]`: the list elements whose `key` is `value`.
+    Match(String, String),
+    Index(usize),
+    All,
+}
+
+/// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets are
+/// part of the segment.
+fn split_path(path: &str) -> Result<Vec<Segment>, String> {
+    let mut raw = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                if depth == 0 && !current.is_empty() {
+                    raw.push(std::mem::take(&mut current));
+                }
+                depth += 1;
+                current.push(c);
+            }
+            ']' => {
+                depth -= 1;
+                current.push(c);
+            }
+            '.' if depth == 0 => raw.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    raw.push(current);
+    raw.into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                match inner.split_once('=') {
+                    Some((k, v)) => Ok(Segment::Match(k.into(), v.into())),
+                    None => Ok(Segment::Field(inner.into())),
+                }
+            } else if s == "*" {
+                Ok(Segment::All)
+            } else if let Ok(i) = s.parse::<usize>() {
+                Ok(Segment::Index(i))
+            } else {
+                Ok(Segment::Field(s))
+            }
+        })
+        .collect()
+}
+
+fn element_matches(element: &Value, key: &str, value: &str) -> bool {
+    match element.get(key) {
+        Some(Value::String(s)) => s == value,
+        Some(other) => value.parse::<Value>().is_ok_and(|v| v == *other),
+        None => false,
+    }
+}
+
+fn get<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(value);
+        return;
+    };
+    match (first, value) {
+        (Segment::Field(f), Value::Object(map)) => {
+            if let Some(child) = map.get(f) {
+                get(child, rest, out);
+            }
+        }
+        (Segment::Match(k, v), Value::Array(items)) => {
+            for item in items.iter().filter(|i| element_matches(i, k, v)) {
+                get(item, rest, out);
+            }
+        }
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(item) = items.get(*i) {
+                get(item, rest, out);
+            }
+        }
+        (Segment::All, Value::Array(items)) => {
+            for item in items {
+                get(item, rest, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn set(
+    value: &mut Value,
+    path: &[Segment],
+    new: &Value,
+    options: &FieldOptions,
+) -> Result<(), String> {
+    let Some((first, rest)) = path.split_first() else {
+        return write(value, new, options);
+    };
+    match first {
+        Segment::Field(f) => {
+            if value.is_null() && options.create {
+                *value = Value::Object(Map::new());
+            }
+            let Value::Object(map) = value else {
+                return Ok(());
+            };
+            if !map.contains_key(f) {
+                if !options.create {
+                    return Ok(());
+                }
+                map.insert(f.clone(), Value::Null);
+            }
+            set(map.get_mut(f).expect("inserted"), rest, new, options)
+        }
+        Segment::Match(k, v) => {
+            let Value::Array(items) = value else {
+                return Ok(());
+            };
+            for item in items.iter_mut().filter(|i| element_matches(i, k, v)) {
+                set(item, rest, new, options)?;
+            }
+            Ok(())
+        }
+        Segment::Index(i) => match value {
+            Value::Array(items) => match items.get_mut(*i) {
+                Some(item) => set(item, rest, new, options),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        },
+        Segment::All => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    set(item, rest, new, options)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write(target: &mut Value, new: &Value, options: &FieldOptions) -> Result<(), String> {
+    match options.delimiter.as_deref().filter(|d| !d.is_empty()) {
+        None => {
+            *target = new.clone();
+            Ok(())
+        }
+        Some(delimiter) => {
+            let current = match &*target {
+                Value::Null => String::new(),
+                other => scalar_text(other)?,
+            };
+            let mut parts: Vec<String> = current.split(delimiter).map(str::to_string).collect();
+            let replacement = scalar_text(new)?;
+            match usize::try_from(options.index) {
+                Ok(i) if i < parts.len() => parts[i] = replacement,
+                Ok(_) => parts.push(replacement),
+                Err(_) => parts.insert(0, replacement),
+            }
+            *target = Value::String(parts.join(delimiter));
+            Ok(())
+        }
+    }
+}
+
+/// `sortOptions`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SortOptions {
+    pub order: Option<String>,
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LegacySortOptions {
+    pub order_first: Vec<String>,
+    pub order_last: Vec<String>,
+}
+
+const ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Sorts the output per `sortOptions` (kustomize's legacy order: kinds of
+/// `orderFirst` first, `orderLast` last, then by group/version/kind,
+/// namespace and name; `fifo` keeps the build order).
+pub fn sort(resources: &mut [Resource], options: &SortOptions) -> Result<(), String> {
+    match options.order.as_deref() {
+        None | Some("fifo") if options.legacy_sort_options.is_none() => Ok(()),
+        Some("fifo") => Err("legacySortOptions is only for order: legacy".into()),
+        None | Some("legacy") => {
+            let legacy = options.legacy_sort_options.clone();
+            let first: Vec<String> = legacy
+                .as_ref()
+                .map(|l| l.order_first.clone())
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| ORDER_FIRST.iter().map(|s| s.to_string()).collect());
+            let last: Vec<String> = legacy
+                .as_ref()
+                .map(|l| l.order_last.clone())
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| ORDER_LAST.iter().map(|s| s.to_string()).collect());
+            let rank = |kind: &str| -> i64 {
+                if let Some(i) = first.iter().position(|k| k == kind) {
+                    i as i64 - first.len() as i64
+                } else if let Some(i) = last.iter().position(|k| k == kind) {
+                    1 + i as i64
+                } else {
+                    0
+                }
+            };
+            let gvk = |object: &Value| {
+                let api_version = resource::api_version(object);
+                let (g, v) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                format!(
+                    "{}_{}_{}",
+                    if g.is_empty() { "~G" } else { g },
+                    v,
+                    resource::kind(object)
+                )
+            };
+            resources.sort_by_cached_key(|r| {
+                (
+                    rank(resource::kind(&r.object)),
+                    gvk(&r.object),
+                    resource::namespace(&r.object).unwrap_or("").to_string(),
+                    resource::name(&r.object).to_string(),
+                )
+            });
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown order {other:?} (legacy or fifo)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn copies_a_source_field_into_targets() {
+        let mut resources: Vec<Resource> = [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"},
+                   "data": {"image": "nginx:1.25", "replicas": "3"}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                   "spec": {"template": {"spec": {"containers": [
+                       {"name": "web", "image": "x:1"}, {"name": "side", "image": "y:1"}]}}}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "other"},
+                   "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "x:1"}]}}}}),
+        ]
+        .into_iter()
+        .map(|o| Resource::new(o, "x"))
+        .collect();
+        let replacement: Replacement = serde_json::from_value(json!({
+            "source": {"kind": "ConfigMap", "name": "env", "fieldPath": "data.image",
+                       "options": {"delimiter": ":", "index": 1}},
+            "targets": [{
+                "select": {"kind": "Deployment"},
+                "reject": [{"name": "other"}],
+                "fieldPaths": ["spec.template.spec.containers.[name=web].image"],
+                "options": {"delimiter": ":", "index": 1}
+            }, {
+                "select": {"kind": "Deployment", "name": "web"},
+                "fieldPaths": ["spec.template.metadata.annotations.version", "spec.absent.field"],
+                "options": {"create": false}
+            }, {
+                "select": {"kind": "Deployment", "name": "web"},
+                "fieldPaths": ["spec.template.metadata.annotations.version"],
+                "options": {"create": true}
+            }]
+        }))
+        .unwrap();
+        apply(&mut resources, &replacement).unwrap();
+        assert_eq!(
+            resources[1].object["spec"]["template"],
+            json!({"spec": {"containers": [{"name": "web", "image": "x:1.25"}, {"name": "side", "image": "y:1"}]},
+                   "metadata": {"annotations": {"version": "1.25"}}})
+        );
+        assert_eq!(
+            resources[2].object["spec"]["template"]["spec"]["containers"][0]["image"],
+            "x:1"
+        );
+    }
+}
