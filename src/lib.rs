@@ -76,7 +76,13 @@ pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
     print(&report);
     // Boxed: matrix-sdk's futures are deep enough to overflow the compiler's
     // layout query depth when inlined into the binary's main future.
-    let sinks = Box::pin(notify::notify(&settings.notify, &report, duration)).await;
+    let sinks = Box::pin(notify::notify(
+        &settings.notify,
+        &settings.cluster_options,
+        &report,
+        duration,
+    ))
+    .await;
     notify::exit_code(&report, &sinks)
 }
 
