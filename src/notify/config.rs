@@ -38,7 +38,8 @@ pub struct MatrixConfig {
     #[serde(default)]
     pub store: Option<PathBuf>,
     /// File remembering the fingerprints last posted. Default: in a pod, the
-    /// ConfigMap `drift-check-matrix-state` of its namespace; elsewhere
+    /// ConfigMap `drift-check-state` of its namespace (the
+    /// name job/rbac.yaml allows); elsewhere
     /// `drift-check-matrix-state.json` next to the config file.
     #[serde(default)]
     pub state_file: Option<PathBuf>,
@@ -108,7 +109,7 @@ pub enum StateLocation {
         namespace: Option<String>,
         name: String,
     },
-    /// Neither set: the ConfigMap `drift-check-matrix-state` in a pod, else this file.
+    /// Neither set: the ConfigMap `drift-check-state` in a pod, else this file.
     Default(PathBuf),
 }
 
@@ -205,7 +206,7 @@ impl NotifyConfig {
                                 "matrix.stateConfigMap",
                                 m.state_config_map.as_deref().unwrap_or_default(),
                                 "is set together with stateFile: set one",
-                                "stateConfigMap: drift-check-matrix-state",
+                                "stateConfigMap: drift-check-state",
                             ));
                         }
                         (Some(file), None) => StateLocation::File(base.join(file)),
@@ -214,7 +215,7 @@ impl NotifyConfig {
                                 "matrix.stateConfigMap",
                                 cm,
                                 "is not `name` or `namespace/name`",
-                                "drift-check/drift-check-matrix-state",
+                                "drift-check/drift-check-state",
                             )
                         })?,
                         (None, None) => {

@@ -19,7 +19,8 @@
 //!     room: "#platform-alerts:example.org"   # or "!roomid:example.org"; joined if needed
 //!     user: "@drift-check:example.org"
 //!     store: /var/lib/drift-check/matrix     # sqlite crypto store + session: a PVC in the cluster
-//!     stateFile: drift-check-matrix-state.json
+//!     stateFile: drift-check-matrix-state.json  # manual runs; in a pod the default is
+//!     # stateConfigMap: drift-check-state      #   this ConfigMap of the pod's namespace
 //!     dailyDigest: false                     # repost open findings once a day when nothing changed
 //!     maxMessageBytes: 24576                 # 2048..45000; beyond, "and N more" + the JSON report as a file
 //!     timeoutSeconds: 120                    # the whole delivery, retries included
@@ -185,7 +186,7 @@ async fn state_store(location: &StateLocation, cluster: &ClusterOptions) -> Resu
         StateLocation::Default(path) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
             return Ok(Store::File(FileStore { path: path.clone() }));
         }
-        StateLocation::Default(_) => (None, "drift-check-matrix-state".to_string()),
+        StateLocation::Default(_) => (None, "drift-check-state".to_string()),
         StateLocation::ConfigMap { namespace, name } => (namespace.clone(), name.clone()),
     };
     let client = kube_client(cluster)
