@@ -80,7 +80,15 @@ pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
     let report = check(settings).await;
     let duration = started.elapsed();
     print(&report);
-    let sinks = notify::notify(&settings.notify, &report, duration).await;
+    // Boxed: matrix-sdk's futures are deep enough to overflow the compiler's
+    // layout query depth when inlined into the binary's main future.
+    let sinks = Box::pin(notify::notify(
+        &settings.notify,
+        &settings.cluster_options,
+        &report,
+        duration,
+    ))
+    .await;
     notify::exit_code(&report, &sinks)
 }
 
