@@ -282,8 +282,16 @@ mod tests {
         assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
         let matrix = parsed.notify.matrix.as_ref().expect("notify.matrix");
         assert!(matrix.store.is_some() && matrix.state_config_map.is_some());
-        assert!(matrix.max_message_bytes.is_some() && matrix.timeout_seconds.is_some() && matrix.retries.is_some());
-        let pushgateway = parsed.notify.pushgateway.as_ref().expect("notify.pushgateway");
+        assert!(
+            matrix.max_message_bytes.is_some()
+                && matrix.timeout_seconds.is_some()
+                && matrix.retries.is_some()
+        );
+        let pushgateway = parsed
+            .notify
+            .pushgateway
+            .as_ref()
+            .expect("notify.pushgateway");
         assert!(pushgateway.timeout_seconds.is_some() && pushgateway.retries.is_some());
         let fields = parsed.ignore[0].target.as_ref().unwrap();
         assert!(
