@@ -136,7 +136,7 @@ async fn to_matrix<S: StateStore>(
     store: &S,
     report: &Report,
 ) -> Result<(), String> {
-    let previous = store.load().await.map_err(|e| chain(&e))?;
+    let previous = store.load().await.map_err(|e| crate::error_chain(&e))?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let plan = message::plan(
         report,
@@ -155,8 +155,8 @@ async fn to_matrix<S: StateStore>(
     let json = report.render(crate::report::Format::Json);
     matrix::deliver(settings, message, &json)
         .await
-        .map_err(|e| chain(&e))?;
-    store.save(&plan.next).await.map_err(|e| chain(&e))
+        .map_err(|e| crate::error_chain(&e))?;
+    store.save(&plan.next).await.map_err(|e| crate::error_chain(&e))
 }
 
 async fn to_pushgateway(
@@ -176,7 +176,7 @@ async fn to_pushgateway(
     };
     pushgateway::push(settings, &report.run.cluster, body, completed)
         .await
-        .map_err(|e| chain(&e))
+        .map_err(|e| crate::error_chain(&e))
 }
 
 /// The state's store: a file, or a ConfigMap (by default in a pod).
@@ -227,17 +227,3 @@ async fn kube_client(options: &ClusterOptions) -> Result<kube::Client, String> {
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
-/// An error and its causes on one line, each once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
