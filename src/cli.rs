@@ -160,6 +160,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH", env = "DRIFT_CHECK_KUSTOMIZE_BIN")]
     pub kustomize_bin: Option<PathBuf>,
 
+    /// An unset postBuild variable without a default is an error, as with
+    /// kustomize-controller's `--feature-gates=StrictPostBuildSubstitutions=true`.
+    #[arg(long, env = "DRIFT_CHECK_STRICT_SUBSTITUTION")]
+    pub strict_substitution: bool,
+
     /// Limit for each API request, in seconds.
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,

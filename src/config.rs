@@ -62,6 +62,9 @@ pub struct FileConfig {
     pub concurrency: Option<usize>,
     /// A kustomize binary to run for the build step instead of the native engine.
     pub kustomize_bin: Option<PathBuf>,
+    /// An unset postBuild variable without a default is an error (as
+    /// kustomize-controller's StrictPostBuildSubstitutions feature gate).
+    pub strict_substitution: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
 }
@@ -88,6 +91,8 @@ pub struct Settings {
     pub progress: bool,
     /// The external kustomize binary, when the native engine is not used.
     pub kustomize_bin: Option<PathBuf>,
+    /// Strict postBuild substitution.
+    pub strict_substitution: bool,
     /// Sinks of `run`.
     pub notify: crate::notify::NotifySettings,
 }
@@ -244,6 +249,8 @@ impl Settings {
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
             progress: false,
+            strict_substitution: args.strict_substitution
+                || file.strict_substitution.unwrap_or(false),
             kustomize_bin: args
                 .kustomize_bin
                 .clone()
@@ -274,7 +281,7 @@ mod tests {
             "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
             "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
             "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
-            "kustomizeBin": parsed.kustomize_bin,
+            "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
         });
         for (key, value) in json.as_object().unwrap() {
             assert!(!value.is_null(), "the example does not set {key}");

@@ -383,7 +383,10 @@ impl<'a> Pipeline<'a> {
         ks: &Kustomization,
         live: &S,
     ) -> Option<Vec<Object>> {
-        let mut variables = render::Variables::default();
+        let mut variables = render::Variables {
+            strict: self.settings.strict_substitution,
+            ..Default::default()
+        };
         for reference in ks.spec.post_build.iter().flat_map(|p| &p.substitute_from) {
             match live
                 .substitution_data(&reference.kind, &ks.namespace, &reference.name)

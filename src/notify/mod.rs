@@ -156,7 +156,10 @@ async fn to_matrix<S: StateStore>(
     matrix::deliver(settings, message, &json)
         .await
         .map_err(|e| crate::error_chain(&e))?;
-    store.save(&plan.next).await.map_err(|e| crate::error_chain(&e))
+    store
+        .save(&plan.next)
+        .await
+        .map_err(|e| crate::error_chain(&e))
 }
 
 async fn to_pushgateway(
@@ -226,4 +229,3 @@ async fn kube_client(options: &ClusterOptions) -> Result<kube::Client, String> {
     config.write_timeout = Some(timeout);
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
-

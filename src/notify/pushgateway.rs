@@ -147,7 +147,6 @@ pub async fn push(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
