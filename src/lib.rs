@@ -78,24 +78,26 @@ pub async fn render(
     settings: &Settings,
 ) -> (Vec<(Kustomization, Option<Vec<Object>>)>, Vec<ErrorEntry>) {
     let mut run = Pipeline::new(settings);
-    let checkout = match source::open(&settings.repo, |name| std::env::var(name).ok()).await {
-        Ok(source) => source.head().clone(),
+    // The repo is kept until the end: its trees are removed with it.
+    let repo = match source::open(&settings.repo, |name| std::env::var(name).ok()).await {
+        Ok(repo) => repo,
         Err(e) => {
             run.error(None, "source", &e);
             return (Vec::new(), run.errors);
         }
     };
+    let checkout = repo.head();
     let mut out = Vec::new();
     match run.open_live().await {
         Some(Live::Snapshot(snapshot)) => {
-            for ks in run.discover(&checkout, &snapshot).await {
-                let rendered = run.render(&checkout, &ks, &snapshot).await;
+            for ks in run.discover(checkout, &snapshot).await {
+                let rendered = run.render(checkout, &ks, &snapshot).await;
                 out.push((ks, rendered));
             }
         }
         Some(Live::Cluster(cluster)) => {
-            for ks in run.discover(&checkout, &cluster).await {
-                let rendered = run.render(&checkout, &ks, &cluster).await;
+            for ks in run.discover(checkout, &cluster).await {
+                let rendered = run.render(checkout, &ks, &cluster).await;
                 out.push((ks, rendered));
             }
         }
@@ -595,7 +597,10 @@ impl<'a> Pipeline<'a> {
             let ctx = Context {
                 cluster: &self.cluster,
                 kustomization: owner_ks,
-                revision: head.revision.as_deref(),
+                // Compared with what its Kustomization rendered: the applied commit.
+                revision: owner_ks
+                    .and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()))
+                    .map_or(head.revision.as_deref(), |r| r.revision.as_deref()),
                 ignore: &self.settings.ignore,
                 controllers: &self.settings.controllers,
                 composite_kinds: &composite_kinds,

@@ -5,4 +5,5 @@ mod bad_input;
 mod cluster;
 mod fixture_platform;
 mod outputs;
+mod source;
 mod util;

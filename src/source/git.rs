@@ -243,6 +243,21 @@ impl Mirror {
             .or_else(|| ssh_line("No route to host"))
         {
             Failure::Unreachable(line)
+        } else if message.contains("in clear text over http") {
+            Failure::Auth("credentials are never sent over plain http: use the https:// URL".into())
+        } else if message.contains("matched any of") && spec_is_branch(&message, &self.branch) {
+            return SourceError::UnknownBranch {
+                url,
+                branch: self.branch.clone(),
+            };
+        } else if message.contains("invalid peer certificate") || message.contains("certificate") {
+            Failure::Tls(message)
+        } else if self.credentials.basic.is_none()
+            && (message.contains("No credentials were returned") || message.contains("401"))
+        {
+            Failure::Auth(
+                "the server asks for credentials and none are set (DRIFT_CHECK_GIT_TOKEN, or DRIFT_CHECK_GIT_USERNAME + DRIFT_CHECK_GIT_PASSWORD)".into(),
+            )
         } else if error.classify().is_unauthenticated()
             || error.classify().is_permission_denied()
             || message.contains("401")
@@ -271,6 +286,11 @@ impl Mirror {
         };
         SourceError::Remote { url, failure }
     }
+}
+
+/// Did the fetch of the branch's refspec find nothing?
+fn spec_is_branch(message: &str, branch: &str) -> bool {
+    message.contains(&format!("refs/heads/{branch}:"))
 }
 
 /// The id of `commit` (a full sha) when the repository has it.

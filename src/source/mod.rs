@@ -83,6 +83,8 @@ pub enum Failure {
     HostKey(String),
     /// Nothing answered: connection refused, unknown host, no route.
     Unreachable(String),
+    /// The server's TLS certificate is not trusted.
+    Tls(String),
 }
 
 /// The repo could not be read.
@@ -97,6 +99,7 @@ pub enum SourceError {
         Failure::Auth(m) => format!("authentication failed (check DRIFT_CHECK_GIT_TOKEN / _USERNAME / _PASSWORD or the Secret's identity): {m}"),
         Failure::HostKey(m) => format!("ssh host key not trusted (strict host-key checking: add the host to the Secret's known_hosts): {m}"),
         Failure::Unreachable(m) => format!("server unreachable: {m}"),
+        Failure::Tls(m) => format!("TLS certificate not trusted (a private CA: point SSL_CERT_FILE at a bundle holding it): {m}"),
     })]
     Remote { url: String, failure: Failure },
     /// A git operation took longer than `--git-timeout`.
