@@ -371,6 +371,40 @@ mod tests {
     }
 
     #[test]
+    fn a_repo_url_in_the_file_is_kept_and_git_keys_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "repo: git@github.com:org/infra.git\nbranch: prod\ncacheDir: cache\ngitSecretDir: /etc/git\ngitTimeout: 30\n",
+        )
+        .unwrap();
+        let s = Settings::new(&args(Some(path)), None, None).unwrap();
+        assert_eq!(
+            s.repo.location,
+            Location::Url("git@github.com:org/infra.git".into())
+        );
+        assert_eq!(s.repo.branch, "prod");
+        assert_eq!(s.repo.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(s.repo.secret_dir, Some(PathBuf::from("/etc/git")));
+        assert_eq!(s.repo.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_revision_must_be_a_full_sha() {
+        let mut a = args(None);
+        a.repo = Some("r".into());
+        a.revision = Some("abc123".into());
+        let err = Settings::new(&a, None, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "revision: \"abc123\" is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
+        );
+        a.revision = Some(format!("main@sha1:{}", "a".repeat(40)));
+        assert!(Settings::new(&a, None, None).is_ok());
+    }
+
+    #[test]
     fn server_mode_needs_a_cluster() {
         let mut a = args(None);
         a.repo = Some("r".into());

@@ -168,6 +168,19 @@ struct Remote {
     timeout: Duration,
     /// Removed when the run ends (no cache directory).
     _work: Option<tempfile::TempDir>,
+    /// The key copy and ssh's log: removed when the run ends.
+    _private: Private,
+}
+
+/// Files removed on drop (also when opening fails half-way).
+struct Private(Vec<PathBuf>);
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Opens the repo: fetches the branch of a URL (shallow, into the cache when
@@ -204,7 +217,11 @@ pub async fn open(
         })?;
     }
     let ssh_log = private.join(format!("ssh-{}.log", std::process::id()));
-    let ssh_command = ssh_command(&credentials, &private, &ssh_log, options.timeout)?;
+    let key = private.join(format!("identity-{}", std::process::id()));
+    let guard = Private(vec![ssh_log.clone(), key.clone()]);
+    let ssh_command = ssh_command(&credentials, &key, &ssh_log, options.timeout)?;
+    // Trees are cheap to write again; old ones are not left to pile up.
+    let _ = std::fs::remove_dir_all(base.join("trees"));
     let mirror = Arc::new(git::Mirror {
         dir: base.join("repos").join(repo_dir_name(&url)),
         url,
@@ -220,6 +237,7 @@ pub async fn open(
         trees: BTreeMap::new(),
         timeout: options.timeout,
         _work: work,
+        _private: guard,
     };
     let started = std::time::Instant::now();
     let head = remote
@@ -396,7 +414,7 @@ fn repo_dir_name(url: &str) -> String {
 /// name the cause of a failure.
 fn ssh_command(
     credentials: &Credentials,
-    private: &Path,
+    key: &Path,
     log: &Path,
     timeout: Duration,
 ) -> Result<String, SourceError> {
@@ -405,15 +423,14 @@ fn ssh_command(
         timeout.as_secs().clamp(1, 60)
     );
     if let Some(identity) = &credentials.identity {
-        let key = private.join(format!("identity-{}", std::process::id()));
         let data = std::fs::read(identity).map_err(|source| SourceError::SecretFile {
             path: identity.clone(),
             source,
         })?;
-        write_private(&key, &data)?;
+        write_private(key, &data)?;
         command.push_str(&format!(
             " -o IdentitiesOnly=yes -o IdentityAgent=none -i {}",
-            shell_quote(&key)
+            shell_quote(key)
         ));
     }
     if let Some(known_hosts) = &credentials.known_hosts {
@@ -474,17 +491,11 @@ mod tests {
         std::fs::write(dir.path().join("identity"), "KEY").unwrap();
         std::fs::write(dir.path().join("known_hosts"), "h").unwrap();
         let c = Credentials::load(|_| None, Some(dir.path())).unwrap();
-        let cmd = ssh_command(
-            &c,
-            dir.path(),
-            &dir.path().join("log"),
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let key = dir.path().join("key");
+        let cmd = ssh_command(&c, &key, &dir.path().join("log"), Duration::from_secs(5)).unwrap();
         assert!(cmd.contains("StrictHostKeyChecking=yes"), "{cmd}");
         assert!(cmd.contains("BatchMode=yes"), "{cmd}");
         assert!(cmd.contains("UserKnownHostsFile="), "{cmd}");
-        let key = dir.path().join(format!("identity-{}", std::process::id()));
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
