@@ -158,6 +158,29 @@ mod tests {
     }
 
     #[test]
+    fn flux_secret_directory_gives_basic_auth_and_env_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("username"), "flux\n").unwrap();
+        std::fs::write(dir.path().join("password"), "from-secret\n").unwrap();
+        let c = Credentials::load(env(&[]), Some(dir.path())).unwrap();
+        assert_eq!(c.basic, Some(("flux".into(), "from-secret".into())));
+        let c = Credentials::load(env(&[(TOKEN, "from-env")]), Some(dir.path())).unwrap();
+        assert_eq!(c.basic, Some(("flux".into(), "from-env".into())));
+        assert_eq!(c.secrets(), ["from-env"]);
+    }
+
+    #[test]
+    fn a_missing_secret_directory_is_an_error_naming_it() {
+        let err = Credentials::load(env(&[]), Some(Path::new("/no/such/secret")))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "git credentials: git Secret directory /no/such/secret: not a directory (mount Flux's git Secret there: identity, known_hosts)"
+        );
+    }
+
+    #[test]
     fn a_username_without_password_is_an_error() {
         let err = Credentials::load(env(&[(USERNAME, "alice")]), None).unwrap_err();
         assert_eq!(
