@@ -110,9 +110,34 @@ pub struct CommonArgs {
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// The infra repo: a local directory (its checkout).
+    /// The infra repo: a git URL (`https://`, `http://`, `ssh://user@host:port/path`,
+    /// `git@host:path`, `git://`, `file://`) or a local directory (used as it is,
+    /// uncommitted changes included). Credentials come from the environment
+    /// (`DRIFT_CHECK_GIT_TOKEN`, `..._USERNAME`, `..._PASSWORD`, each also `..._FILE`)
+    /// or `--git-secret-dir`, never from flags.
     #[arg(long, env = "DRIFT_CHECK_REPO")]
     pub repo: Option<PathBuf>,
+
+    /// The branch Flux follows [default: main].
+    #[arg(long, env = "DRIFT_CHECK_BRANCH")]
+    pub branch: Option<String>,
+
+    /// Check this commit (`<sha>` or `main@sha1:<sha>`) instead of the branch head.
+    #[arg(long, value_name = "SHA", env = "DRIFT_CHECK_REVISION")]
+    pub revision: Option<String>,
+
+    /// Keep the clone here and fetch into it on the next run (in the CronJob an emptyDir).
+    #[arg(long, env = "DRIFT_CHECK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// A directory in the layout of Flux's git Secret (`identity`, `known_hosts`;
+    /// or `username`, `password`): mount the Secret Flux uses there.
+    #[arg(long, env = "DRIFT_CHECK_GIT_SECRET_DIR")]
+    pub git_secret_dir: Option<PathBuf>,
+
+    /// Limit for each git operation (connect and fetch), in seconds [default: 120].
+    #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_GIT_TIMEOUT")]
+    pub git_timeout: Option<u64>,
 
     /// Live state from a directory of `kubectl get -o yaml --show-managed-fields`
     /// dumps (`List` kinds included) instead of a cluster.

@@ -17,6 +17,7 @@ use crate::cli::{CommonArgs, DiffMode};
 use crate::diff::{FLUX_MANAGERS, PERSON_MANAGERS, Policy};
 use crate::live::cluster::ClusterOptions;
 use crate::report::Format;
+use crate::source::{self, Location};
 use crate::yaml;
 
 /// A commented config file with every key (`drift-check config example`).
@@ -28,8 +29,18 @@ pub const EXAMPLE: &str = include_str!("config-example.yaml");
 pub struct FileConfig {
     /// Cluster name for reports, fingerprints and metrics.
     pub cluster: Option<String>,
-    /// The infra repo: a local directory.
-    pub repo: Option<PathBuf>,
+    /// The infra repo: a git URL or a local directory (relative to this file).
+    pub repo: Option<String>,
+    /// The branch Flux follows (default `main`).
+    pub branch: Option<String>,
+    /// Check this commit instead of the branch head.
+    pub revision: Option<String>,
+    /// Keep the clone here between runs.
+    pub cache_dir: Option<PathBuf>,
+    /// A directory in the layout of Flux's git Secret (`identity`, `known_hosts`, ...).
+    pub git_secret_dir: Option<PathBuf>,
+    /// Limit for each git operation, in seconds (default 120).
+    pub git_timeout: Option<u64>,
     /// Live state from a snapshot directory instead of a cluster.
     pub live_snapshot: Option<PathBuf>,
     /// Directory of the repo with Flux Kustomization manifests (e.g. `clusters/prod`).
@@ -74,7 +85,8 @@ pub struct FileConfig {
 pub struct Settings {
     /// `None`: the kubeconfig context names the cluster.
     pub cluster: Option<String>,
-    pub repo: PathBuf,
+    /// The infra repo and how to read it.
+    pub repo: source::Options,
     /// Live state from a snapshot; `None`: from the cluster.
     pub live_snapshot: Option<PathBuf>,
     pub cluster_options: ClusterOptions,
@@ -148,15 +160,59 @@ impl Settings {
             None => (FileConfig::default(), PathBuf::new()),
         };
         let from_file = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
-        let repo =
-            args.repo
-                .clone()
-                .or_else(|| from_file(&file.repo))
-                .ok_or(ConfigError::Missing {
+        let location = match (&args.repo, &file.repo) {
+            (Some(repo), _) => Location::parse(&repo.to_string_lossy()),
+            (None, Some(repo)) => match Location::parse(repo) {
+                Location::Dir(dir) => Location::Dir(base.join(dir)),
+                url => url,
+            },
+            (None, None) => {
+                return Err(ConfigError::Missing {
                     flag: "--repo",
                     key: "repo",
-                    example: "--repo ./infra",
-                })?;
+                    example: "--repo ./infra or --repo https://github.com/org/infra.git",
+                });
+            }
+        };
+        let branch = args
+            .branch
+            .clone()
+            .or(file.branch.clone())
+            .unwrap_or_else(|| "main".into());
+        if branch.is_empty()
+            || branch.starts_with('-')
+            || branch.contains("..")
+            || branch.contains(' ')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "branch: {branch:?} is not a branch name (e.g. main)"
+            )));
+        }
+        let revision = args.revision.clone().or(file.revision.clone());
+        if let Some(revision) = &revision {
+            let sha = crate::discover::revision_commit(revision);
+            if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid(format!(
+                    "revision: {revision:?} is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
+                )));
+            }
+        }
+        let repo = source::Options {
+            location,
+            branch,
+            revision,
+            cache_dir: args
+                .cache_dir
+                .clone()
+                .or_else(|| from_file(&file.cache_dir)),
+            secret_dir: args
+                .git_secret_dir
+                .clone()
+                .or_else(|| from_file(&file.git_secret_dir)),
+            timeout: Duration::from_secs(
+                args.git_timeout.or(file.git_timeout).unwrap_or(120).max(1),
+            ),
+        };
         let live_snapshot = args
             .live_snapshot
             .clone()
@@ -354,7 +410,7 @@ mod tests {
             (s.cluster.as_deref(), s.output),
             (Some("staging"), Format::Json)
         );
-        assert_eq!(s.repo, dir.path().join("infra"));
+        assert_eq!(s.repo.location, Location::Dir(dir.path().join("infra")));
         assert_eq!(s.kustomizations, ["docs"]);
     }
 
@@ -365,7 +421,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "--repo is required (or `repo:` in the config file), e.g. --repo ./infra"
+            "--repo is required (or `repo:` in the config file), e.g. --repo ./infra or --repo https://github.com/org/infra.git"
         );
     }
 
@@ -378,6 +434,40 @@ mod tests {
             Settings::new(&a, None, None).unwrap().cluster.as_deref(),
             Some("prod")
         );
+    }
+
+    #[test]
+    fn a_repo_url_in_the_file_is_kept_and_git_keys_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "repo: git@github.com:org/infra.git\nbranch: prod\ncacheDir: cache\ngitSecretDir: /etc/git\ngitTimeout: 30\n",
+        )
+        .unwrap();
+        let s = Settings::new(&args(Some(path)), None, None).unwrap();
+        assert_eq!(
+            s.repo.location,
+            Location::Url("git@github.com:org/infra.git".into())
+        );
+        assert_eq!(s.repo.branch, "prod");
+        assert_eq!(s.repo.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(s.repo.secret_dir, Some(PathBuf::from("/etc/git")));
+        assert_eq!(s.repo.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_revision_must_be_a_full_sha() {
+        let mut a = args(None);
+        a.repo = Some("r".into());
+        a.revision = Some("abc123".into());
+        let err = Settings::new(&a, None, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "revision: \"abc123\" is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
+        );
+        a.revision = Some(format!("main@sha1:{}", "a".repeat(40)));
+        assert!(Settings::new(&a, None, None).is_ok());
     }
 
     #[test]

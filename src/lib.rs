@@ -42,28 +42,28 @@ use crate::live::snapshot::Snapshot;
 use crate::live::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::object::{Object, ObjectKey, ObjectRef};
 use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
-use crate::source::Checkout;
+use crate::source::{Checkout, Repo};
 
 /// Runs `check`: the whole pipeline on the configured repo and live state.
 pub async fn check(settings: &Settings) -> Report {
     let mut run = Pipeline::new(settings);
-    let checkout = match source::local(&settings.repo) {
-        Ok(checkout) => checkout,
+    let mut source = match source::open(&settings.repo, |name| std::env::var(name).ok()).await {
+        Ok(source) => source,
         Err(e) => {
             run.error(None, "source", &e);
             return run.finish(None);
         }
     };
     match run.open_live().await {
-        Some(Live::Snapshot(snapshot)) => run.check(&checkout, &snapshot).await,
+        Some(Live::Snapshot(snapshot)) => run.check(&mut source, &snapshot).await,
         Some(Live::Cluster(cluster)) => {
-            run.check(&checkout, &cluster).await;
+            run.check(&mut source, &cluster).await;
             run.api_requests = Some(cluster.requests());
             info!(requests = cluster.requests(), "API requests made");
         }
         None => {}
     }
-    run.finish(Some(&checkout))
+    run.finish(Some(source.head()))
 }
 
 /// Where the live state comes from.
@@ -93,29 +93,32 @@ pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
 }
 
 /// Runs `render`: each selected Kustomization with its objects (`None` when
-/// it failed), and the errors met.
+/// it failed), and the errors met. Rendered from the branch head (or
+/// `--revision`), like `flux build ks`.
 pub async fn render(
     settings: &Settings,
 ) -> (Vec<(Kustomization, Option<Vec<Object>>)>, Vec<ErrorEntry>) {
     let mut run = Pipeline::new(settings);
-    let checkout = match source::local(&settings.repo) {
-        Ok(checkout) => checkout,
+    // The repo is kept until the end: its trees are removed with it.
+    let repo = match source::open(&settings.repo, |name| std::env::var(name).ok()).await {
+        Ok(repo) => repo,
         Err(e) => {
             run.error(None, "source", &e);
             return (Vec::new(), run.errors);
         }
     };
+    let checkout = repo.head();
     let mut out = Vec::new();
     match run.open_live().await {
         Some(Live::Snapshot(snapshot)) => {
-            for ks in run.discover(&checkout, &snapshot).await {
-                let rendered = run.render(&checkout, &ks, &snapshot).await;
+            for ks in run.discover(checkout, &snapshot).await {
+                let rendered = run.render(checkout, &ks, &snapshot).await;
                 out.push((ks, rendered));
             }
         }
         Some(Live::Cluster(cluster)) => {
-            for ks in run.discover(&checkout, &cluster).await {
-                let rendered = run.render(&checkout, &ks, &cluster).await;
+            for ks in run.discover(checkout, &cluster).await {
+                let rendered = run.render(checkout, &ks, &cluster).await;
                 out.push((ks, rendered));
             }
         }
@@ -146,6 +149,13 @@ struct Pipeline<'a> {
 struct Rendered {
     ks: Kustomization,
     objects: Option<Vec<Object>>,
+    /// The commit rendered: the one Flux last applied when it could be read,
+    /// else the head.
+    revision: Option<String>,
+    /// When Flux has not applied the head yet: the head's render and commit,
+    /// compared too so drift that only exists at the head is reported as
+    /// "reconcile pending".
+    head: Option<(Vec<Object>, Option<String>)>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -202,8 +212,9 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    async fn check<S: LiveSource>(&mut self, checkout: &Checkout, live: &S) {
-        let kustomizations = self.discover(checkout, live).await;
+    async fn check<S: LiveSource>(&mut self, source: &mut Repo, live: &S) {
+        let head = source.head().clone();
+        let kustomizations = self.discover(&head, live).await;
         self.progress(format_args!(
             "discover: {} Kustomizations",
             kustomizations.len()
@@ -215,8 +226,7 @@ impl<'a> Pipeline<'a> {
                 self.entries.push(KustomizationEntry::skipped(&ks, reason));
                 continue;
             }
-            let objects = self.render(checkout, &ks, live).await;
-            rendered.push(Rendered { ks, objects });
+            rendered.push(self.render_applied(source, &head, ks, live).await);
         }
         let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
         let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
@@ -242,7 +252,7 @@ impl<'a> Pipeline<'a> {
             DiffMode::Server => self.dry_runs(&rendered, &state, live).await,
             DiffMode::Local => BTreeMap::new(),
         };
-        self.compare(checkout, &rendered, &state, &dry_runs);
+        self.compare(&head, &rendered, &state, &dry_runs);
         let unexplained = self.findings.iter().filter(|f| !f.explained).count();
         self.progress(format_args!(
             "diff: {} findings, {unexplained} unexplained",
@@ -254,6 +264,69 @@ impl<'a> Pipeline<'a> {
     fn progress(&self, line: std::fmt::Arguments<'_>) {
         if self.settings.progress {
             eprintln!("{line}");
+        }
+    }
+
+    /// Renders a Kustomization from the commit Flux last applied (fetched
+    /// when needed), and also from the head when that differs. When the
+    /// applied commit cannot be read, the head is rendered alone (and its
+    /// drift is explained as "reconcile pending"), with a warning.
+    async fn render_applied<S: LiveSource>(
+        &mut self,
+        source: &mut Repo,
+        head: &Checkout,
+        ks: Kustomization,
+        live: &S,
+    ) -> Rendered {
+        let applied = match ks.status.last_applied_revision.as_deref() {
+            Some(revision) => match source.at(revision).await {
+                None => None,
+                Some(Ok(checkout)) => Some(checkout),
+                Some(Err(e)) => {
+                    let message = format!(
+                        "could not read the applied revision {revision}, rendered the head instead: {}",
+                        error_chain(&e)
+                    );
+                    warn!(kustomization = %ks, error = %message, "Applied revision not read");
+                    self.warnings.push(Warning {
+                        kustomization: Some(ks.id()),
+                        message,
+                    });
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(applied) = applied else {
+            let objects = self.render(head, &ks, live).await;
+            return Rendered {
+                ks,
+                objects,
+                revision: head.revision.clone(),
+                head: None,
+            };
+        };
+        let objects = self.render(&applied, &ks, live).await;
+        // The head's render only adds "reconcile pending" findings: its
+        // failure is a warning (Flux will meet it), not an error of the run.
+        let errors = self.errors.len();
+        let at_head = self.render(head, &ks, live).await;
+        for e in self.errors.split_off(errors) {
+            self.warnings.push(Warning {
+                kustomization: e.kustomization,
+                message: format!(
+                    "at the branch head {} (not applied yet): {}",
+                    head.revision.as_deref().unwrap_or("?"),
+                    e.message
+                ),
+            });
+        }
+        info!(kustomization = %ks, applied = applied.revision.as_deref(), head = head.revision.as_deref(), "Rendered the applied revision and the head");
+        Rendered {
+            ks,
+            objects,
+            revision: applied.revision,
+            head: at_head.map(|objects| (objects, head.revision.clone())),
         }
     }
 
@@ -428,7 +501,7 @@ impl<'a> Pipeline<'a> {
 
     fn compare(
         &mut self,
-        checkout: &Checkout,
+        head: &Checkout,
         rendered: &[Rendered],
         state: &LiveState,
         dry_runs: &BTreeMap<ObjectKey, Object>,
@@ -447,11 +520,17 @@ impl<'a> Pipeline<'a> {
         );
         let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
         let mut findings = Vec::new();
-        for Rendered { ks, objects } in rendered {
+        for Rendered {
+            ks,
+            objects,
+            revision,
+            head: at_head,
+        } in rendered
+        {
             let ctx = Context {
                 cluster: &self.cluster,
                 kustomization: Some(ks),
-                revision: checkout.revision.as_deref(),
+                revision: revision.as_deref(),
                 ignore: &self.settings.ignore,
                 controllers: &self.settings.controllers,
                 composite_kinds: &composite_kinds,
@@ -476,7 +555,7 @@ impl<'a> Pipeline<'a> {
                 namespace: ks.namespace.clone(),
                 name: ks.name.clone(),
                 path: ks.spec.path.clone(),
-                revision: checkout.revision.clone(),
+                revision: revision.clone(),
                 applied_revision: ks.status.last_applied_revision.clone(),
                 suspended: ks.spec.suspend,
                 suspended_since: ks.suspended_since.clone(),
@@ -493,6 +572,8 @@ impl<'a> Pipeline<'a> {
             });
             let Some(objects) = objects else { continue };
             let mut mine = BTreeSet::new();
+            let mut applied_diffs: BTreeMap<ObjectKey, (diff::Drift, BTreeSet<String>)> =
+                BTreeMap::new();
             for desired in objects {
                 let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
                     continue;
@@ -515,7 +596,48 @@ impl<'a> Pipeline<'a> {
                         || !diff.changes.is_empty()
                         || is_crossplane(&diff, &composite_kinds))
                 {
+                    applied_diffs.insert(
+                        key.clone(),
+                        (
+                            diff.drift,
+                            diff.changes.iter().map(|c| c.path.clone()).collect(),
+                        ),
+                    );
                     findings.push(classify::classify(diff, &ctx));
+                }
+            }
+            // Drift that only exists at the head (what Flux has not applied
+            // yet): compared locally, classified against the head's commit,
+            // so it is explained as "reconcile pending".
+            if let Some((head_objects, head_revision)) = at_head {
+                let head_ctx = Context {
+                    revision: head_revision.as_deref(),
+                    ..ctx.clone()
+                };
+                for desired in head_objects {
+                    let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+                        continue;
+                    };
+                    if state.failed.contains(&key.type_key())
+                        || state.unserved.contains_key(&key.type_key())
+                    {
+                        continue;
+                    }
+                    let Some(mut diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy)
+                    else {
+                        continue;
+                    };
+                    if let Some((drift, paths)) = applied_diffs.get(&key) {
+                        if *drift == diff.drift && diff.drift != diff::Drift::Modified {
+                            continue;
+                        }
+                        diff.changes.retain(|c| !paths.contains(&c.path));
+                    }
+                    if diff.drift == diff::Drift::Modified && diff.changes.is_empty() {
+                        continue;
+                    }
+                    reported.insert(key.clone());
+                    findings.push(classify::classify(diff, &head_ctx));
                 }
             }
             for (key, live, why) in orphans_of(ks, &mine, &all_rendered, state) {
@@ -535,7 +657,10 @@ impl<'a> Pipeline<'a> {
             let ctx = Context {
                 cluster: &self.cluster,
                 kustomization: owner_ks,
-                revision: checkout.revision.as_deref(),
+                // Compared with what its Kustomization rendered: the applied commit.
+                revision: owner_ks
+                    .and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()))
+                    .map_or(head.revision.as_deref(), |r| r.revision.as_deref()),
                 ignore: &self.settings.ignore,
                 controllers: &self.settings.controllers,
                 composite_kinds: &composite_kinds,
@@ -572,7 +697,7 @@ impl<'a> Pipeline<'a> {
                 note: c.note.clone(),
             },
             None => Source {
-                url: self.settings.repo.display().to_string(),
+                url: self.settings.repo.location.display(),
                 revision: None,
                 note: None,
             },
@@ -609,7 +734,14 @@ fn is_crossplane(diff: &ObjectDiff<'_>, composite_kinds: &BTreeSet<String>) -> b
 fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<TypeRef> {
     let mut types: BTreeMap<(String, String), TypeRef> = BTreeMap::new();
     for r in rendered {
-        for t in r.objects.iter().flatten().filter_map(TypeRef::of) {
+        let at_head = r.head.iter().flat_map(|(objects, _)| objects);
+        for t in r
+            .objects
+            .iter()
+            .flatten()
+            .chain(at_head)
+            .filter_map(TypeRef::of)
+        {
             types.entry(t.key()).or_insert(t);
         }
         for entry in r.ks.status.inventory.iter().flat_map(|i| &i.entries) {

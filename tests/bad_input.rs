@@ -120,7 +120,7 @@ fn a_missing_repo_directory_is_one_error_naming_it() {
     assert_eq!(report["errors"][0]["stage"], "source");
     assert_eq!(
         report["errors"][0]["message"],
-        "no/such/repo: not a directory (--repo takes the infra repo's checkout)"
+        "no/such/repo: not a directory (--repo takes the infra repo's URL or checkout)"
     );
 }
 

@@ -7,4 +7,5 @@ mod fixture_platform;
 mod notify;
 mod outputs;
 mod packaging;
+mod source;
 mod util;

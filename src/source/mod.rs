@@ -1,17 +1,41 @@
-//! Stage `source`: the git tree to render.
+//! Stage `source`: the git trees to render.
 //!
-//! Input: `--repo`, here a local directory (a checkout, or a plain tree).
-//! Output: a [`Checkout`]: the root to render from, its URL for reports, and
-//! the commit when known. (Cloning with gix at the revision Flux applied is
-//! the next step of this stage.)
+//! Input: [`Options`]: `--repo` (a git URL or a local directory), the branch,
+//! an optional revision, a cache directory, credentials from the environment
+//! or a mounted Secret. Output: a [`Repo`]: the tree at the branch head (or
+//! the revision asked for) as a [`Checkout`], and on demand the tree at any
+//! other commit of the branch ([`Repo::at`]), so each Kustomization can be
+//! rendered from the commit Flux last applied.
+//!
+//! Git URLs are fetched with gix into a bare repository (in the cache
+//! directory when given, so the next run only fetches what is new), shallow
+//! (depth 1) and deepened only as far as an older commit needs. Trees are
+//! written out as source-controller's artifact has them: regular files and
+//! directories. A local directory is used as it is, uncommitted changes
+//! included. Credentials never appear in logs, errors or reports.
 
+mod auth;
+mod git;
+mod location;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use gix::remote::fetch::Shallow;
+use sha2::Digest;
+use tracing::info;
+
+pub use auth::Credentials;
+pub use location::{Location, redact};
 
 /// A tree ready to render.
 #[derive(Clone, Debug)]
 pub struct Checkout {
     pub root: PathBuf,
-    /// Where it came from, for reports (a URL or the directory as given).
+    /// Where it came from, for reports (a URL, redacted, or the directory as given).
     pub url: String,
     /// The commit, when known.
     pub revision: Option<String>,
@@ -19,25 +43,481 @@ pub struct Checkout {
     pub note: Option<String>,
 }
 
+/// What to read and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub location: Location,
+    /// The branch Flux follows (`main`).
+    pub branch: String,
+    /// Check this commit instead of the branch head (`<sha>` or Flux's `main@sha1:<sha>`).
+    pub revision: Option<String>,
+    /// Keep the clone here and fetch into it on the next run.
+    pub cache_dir: Option<PathBuf>,
+    /// A directory in the layout of Flux's git Secret (`identity`,
+    /// `known_hosts`, `username`, `password`).
+    pub secret_dir: Option<PathBuf>,
+    /// Limit for each git operation (connect + fetch).
+    pub timeout: Duration,
+}
+
+impl Options {
+    /// Options for a local directory (or URL) with the defaults.
+    pub fn new(location: Location) -> Self {
+        Self {
+            location,
+            branch: "main".into(),
+            revision: None,
+            cache_dir: None,
+            secret_dir: None,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why a remote operation failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The server refused the credentials (or none were given).
+    Auth(String),
+    /// The ssh host key is not in known_hosts (or differs).
+    HostKey(String),
+    /// Nothing answered: connection refused, unknown host, no route.
+    Unreachable(String),
+    /// The server's TLS certificate is not trusted.
+    Tls(String),
+}
+
 /// The repo could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// `--repo` names a directory that does not exist or is not a directory.
-    #[error("{}: not a directory (--repo takes the infra repo's checkout)", path.display())]
+    #[error("{}: not a directory (--repo takes the infra repo's URL or checkout)", path.display())]
     NotADirectory { path: PathBuf },
+    /// The server refused the credentials, the host key is unknown, or the
+    /// server cannot be reached.
+    #[error("{url}: {}", match failure {
+        Failure::Auth(m) => format!("authentication failed (check DRIFT_CHECK_GIT_TOKEN / _USERNAME / _PASSWORD or the Secret's identity): {m}"),
+        Failure::HostKey(m) => format!("ssh host key not trusted (strict host-key checking: add the host to the Secret's known_hosts): {m}"),
+        Failure::Unreachable(m) => format!("server unreachable: {m}"),
+        Failure::Tls(m) => format!("TLS certificate not trusted (a private CA: point SSL_CERT_FILE at a bundle holding it): {m}"),
+    })]
+    Remote { url: String, failure: Failure },
+    /// A git operation took longer than `--git-timeout`.
+    #[error("{url}: timed out after {seconds}s (--git-timeout)")]
+    Timeout { url: String, seconds: u64 },
+    /// The operation was interrupted (after a timeout).
+    #[error("{url}: interrupted")]
+    Interrupted { url: String },
+    /// The branch does not exist on the remote.
+    #[error("{url}: branch {branch:?} not found on the remote (--branch)")]
+    UnknownBranch { url: String, branch: String },
+    /// The commit is neither on the branch nor served by id.
+    #[error(
+        "{url}: revision {revision} not found (not in the history of branch {branch:?}, and the server did not serve it by id)"
+    )]
+    UnknownRevision {
+        url: String,
+        revision: String,
+        branch: String,
+    },
+    /// Credentials are set inconsistently.
+    #[error("git credentials: {message}")]
+    Credentials { message: String },
+    /// A credentials file cannot be read.
+    #[error("git credentials: {}: {source}", path.display())]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other git failure, with the action that failed.
+    #[error("{url}: could not {action}: {message}")]
+    Git {
+        url: String,
+        action: &'static str,
+        message: String,
+    },
+    /// A commit's tree could not be written out.
+    #[error("{url}: could not write the tree of {commit}: {message}")]
+    Checkout {
+        url: String,
+        commit: String,
+        message: String,
+    },
+    /// The cache or work directory cannot be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-/// Uses a local directory as it is, uncommitted changes included.
+/// The infra repo, opened: the head tree, and older trees on demand.
+pub struct Repo {
+    head: Checkout,
+    remote: Option<Remote>,
+}
+
+/// A fetched remote and the trees written from it.
+struct Remote {
+    mirror: Arc<git::Mirror>,
+    trees_dir: PathBuf,
+    /// Trees written, and commits that could not be read, by sha.
+    trees: BTreeMap<String, Result<Checkout, Arc<SourceError>>>,
+    timeout: Duration,
+    /// Removed when the run ends (no cache directory).
+    _work: Option<tempfile::TempDir>,
+    /// The key copy and ssh's log: removed when the run ends.
+    _private: Private,
+}
+
+/// Files removed on drop (also when opening fails half-way).
+struct Private(Vec<PathBuf>);
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Opens the repo: fetches the branch of a URL (shallow, into the cache when
+/// given) and writes its head (or `revision`) out; a local directory is used
+/// as it is. Credentials are read from `env` and the Secret directory.
+pub async fn open(
+    options: &Options,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Repo, SourceError> {
+    let url = match &options.location {
+        Location::Dir(path) => return local(path).map(|head| Repo { head, remote: None }),
+        Location::Url(url) => url.clone(),
+    };
+    let credentials = Credentials::load(env, options.secret_dir.as_deref())?;
+    let (work, base) = match &options.cache_dir {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("drift-check-")
+                .tempdir()
+                .map_err(|source| SourceError::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
+        }
+    };
+    let private = base.join("private");
+    for dir in [&base, &private] {
+        std::fs::create_dir_all(dir).map_err(|source| SourceError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let ssh_log = private.join(format!("ssh-{}.log", std::process::id()));
+    let key = private.join(format!("identity-{}", std::process::id()));
+    let guard = Private(vec![ssh_log.clone(), key.clone()]);
+    let ssh_command = ssh_command(&credentials, &key, &ssh_log, options.timeout)?;
+    // Trees are cheap to write again; old ones are not left to pile up.
+    let _ = std::fs::remove_dir_all(base.join("trees"));
+    let mirror = Arc::new(git::Mirror {
+        dir: base.join("repos").join(repo_dir_name(&url)),
+        url,
+        branch: options.branch.clone(),
+        credentials,
+        ssh_log,
+        ssh_command: Some(ssh_command),
+        connect_timeout: options.timeout.as_secs().clamp(1, 60),
+    });
+    let mut remote = Remote {
+        mirror,
+        trees_dir: base.join("trees"),
+        trees: BTreeMap::new(),
+        timeout: options.timeout,
+        _work: work,
+        _private: guard,
+    };
+    let started = std::time::Instant::now();
+    let head = remote
+        .blocking(|m, stop| {
+            m.fetch_branch(Shallow::DepthAtRemote(1.try_into().expect("1 > 0")), stop)
+        })
+        .await?;
+    let revision = match &options.revision {
+        None => head,
+        Some(revision) => {
+            let wanted = crate::discover::revision_commit(revision).to_string();
+            remote
+                .blocking(move |m, stop| m.ensure_commit(&wanted, stop))
+                .await?
+        }
+    };
+    info!(
+        url = %remote.mirror.display_url(),
+        branch = %options.branch,
+        head = %head,
+        revision = %revision,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Fetched the infra repo"
+    );
+    let mut checkout = remote.tree(revision).await?;
+    if options.revision.is_some() && revision != head {
+        checkout.note = Some(format!(
+            "revision {revision} asked for; branch {} is at {head}",
+            options.branch
+        ));
+    }
+    Ok(Repo {
+        head: checkout,
+        remote: Some(remote),
+    })
+}
+
+impl Repo {
+    /// The tree checked: the branch head, the revision asked for, or the local directory.
+    pub fn head(&self) -> &Checkout {
+        &self.head
+    }
+
+    /// The tree at `revision` (a sha or Flux's `main@sha1:<sha>`), fetched
+    /// when needed (deepening the shallow clone). `None` when there is nothing
+    /// else to render from: a local directory (rendered as it is), or the
+    /// revision is the head's.
+    pub async fn at(&mut self, revision: &str) -> Option<Result<Checkout, Arc<SourceError>>> {
+        let commit = crate::discover::revision_commit(revision).to_string();
+        let head = self.head.revision.as_deref()?;
+        if commit.is_empty() || head.starts_with(&commit) || commit.starts_with(head) {
+            return None;
+        }
+        let remote = self.remote.as_mut()?;
+        if let Some(result) = remote.trees.get(&commit) {
+            return Some(result.clone());
+        }
+        let wanted = commit.clone();
+        let result = match remote
+            .blocking(move |m, stop| m.ensure_commit(&wanted, stop))
+            .await
+        {
+            Ok(id) => remote.tree(id).await,
+            Err(e) => Err(e),
+        };
+        let result = result.map_err(Arc::new);
+        remote.trees.insert(commit, result.clone());
+        Some(result)
+    }
+}
+
+impl Remote {
+    /// Runs blocking git work on its own thread, within the timeout: on a
+    /// timeout gix is told to stop and the thread is left to end by itself
+    /// (a plain thread, so a hung server never holds the process at exit).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&git::Mirror, &AtomicBool) -> Result<T, SourceError> + Send + 'static,
+    ) -> Result<T, SourceError> {
+        let mirror = self.mirror.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (send, receive) = tokio::sync::oneshot::channel();
+        let thread_stop = stop.clone();
+        std::thread::Builder::new()
+            .name("git".into())
+            .spawn(move || {
+                let _ = send.send(work(&mirror, &thread_stop));
+            })
+            .map_err(|source| SourceError::Io {
+                path: self.mirror.dir.clone(),
+                source,
+            })?;
+        match tokio::time::timeout(self.timeout, receive).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SourceError::Git {
+                url: self.mirror.display_url(),
+                action: "finish",
+                message: "the git thread panicked".into(),
+            }),
+            Err(_) => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(SourceError::Timeout {
+                    url: self.mirror.display_url(),
+                    seconds: self.timeout.as_secs(),
+                })
+            }
+        }
+    }
+
+    /// Writes the tree of `commit` out (once; reused from the cache).
+    async fn tree(&mut self, commit: gix::ObjectId) -> Result<Checkout, SourceError> {
+        let root = self.trees_dir.join(commit.to_string());
+        if !root.is_dir() {
+            let dest = root.clone();
+            std::fs::create_dir_all(&self.trees_dir).map_err(|source| SourceError::Io {
+                path: self.trees_dir.clone(),
+                source,
+            })?;
+            self.blocking(move |m, _| m.write_tree(commit, &dest))
+                .await?;
+        }
+        Ok(Checkout {
+            root,
+            url: self.mirror.display_url(),
+            revision: Some(commit.to_string()),
+            note: None,
+        })
+    }
+}
+
+/// Uses a local directory as it is, uncommitted changes included; its HEAD
+/// commit is the revision when it is a git checkout.
 pub fn local(path: &Path) -> Result<Checkout, SourceError> {
     if !path.is_dir() {
         return Err(SourceError::NotADirectory {
             path: path.to_path_buf(),
         });
     }
+    let revision = git::local_head(path);
+    let note = match &revision {
+        Some(sha) => format!(
+            "local directory, used as it is (uncommitted changes included); its HEAD is {sha}"
+        ),
+        None => "local directory, used as it is (uncommitted changes included)".into(),
+    };
     Ok(Checkout {
         root: path.to_path_buf(),
         url: path.display().to_string(),
-        revision: None,
-        note: Some("local directory, used as it is (uncommitted changes included)".into()),
+        revision,
+        note: Some(note),
     })
+}
+
+/// The cache directory's name for a URL: readable, and unique per URL.
+fn repo_dir_name(url: &str) -> String {
+    let redacted = redact(url);
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tail: String = redacted
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("{tail}-{hash}.git")
+}
+
+/// The ssh command gix runs: batch mode (never a prompt), strict host-key
+/// checking, the Secret's key (copied with mode 0600: ssh refuses a key others
+/// can read, and a mounted Secret often is) and known_hosts, stderr kept to
+/// name the cause of a failure.
+fn ssh_command(
+    credentials: &Credentials,
+    key: &Path,
+    log: &Path,
+    timeout: Duration,
+) -> Result<String, SourceError> {
+    let mut command = format!(
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout={} -o ServerAliveInterval=15",
+        timeout.as_secs().clamp(1, 60)
+    );
+    if let Some(identity) = &credentials.identity {
+        let data = std::fs::read(identity).map_err(|source| SourceError::SecretFile {
+            path: identity.clone(),
+            source,
+        })?;
+        write_private(key, &data)?;
+        command.push_str(&format!(
+            " -o IdentitiesOnly=yes -o IdentityAgent=none -i {}",
+            shell_quote(key)
+        ));
+    }
+    if let Some(known_hosts) = &credentials.known_hosts {
+        command.push_str(&format!(
+            " -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null",
+            shell_quote(known_hosts)
+        ));
+    }
+    command.push_str(&format!(" 2>{}", shell_quote(log)));
+    Ok(command)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<(), SourceError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(data).map_err(io)?;
+    // ssh wants the key to end with a newline; Secrets sometimes lose it.
+    if !data.ends_with(b"\n") {
+        file.write_all(b"\n").map_err(io)?;
+    }
+    Ok(())
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_directories_are_named_after_the_repo_without_credentials() {
+        let name = repo_dir_name("https://user:s3cret@example.com/org/infra.git");
+        assert!(
+            name.starts_with("infra-") && name.ends_with(".git"),
+            "{name}"
+        );
+        assert!(!name.contains("s3cret"));
+        assert_ne!(name, repo_dir_name("https://example.com/other/infra.git"));
+        assert!(repo_dir_name("git@github.com:org/platform.git").starts_with("platform-"));
+    }
+
+    #[test]
+    fn ssh_is_strict_and_uses_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("identity"), "KEY").unwrap();
+        std::fs::write(dir.path().join("known_hosts"), "h").unwrap();
+        let c = Credentials::load(|_| None, Some(dir.path())).unwrap();
+        let key = dir.path().join("key");
+        let cmd = ssh_command(&c, &key, &dir.path().join("log"), Duration::from_secs(5)).unwrap();
+        assert!(cmd.contains("StrictHostKeyChecking=yes"), "{cmd}");
+        assert!(cmd.contains("BatchMode=yes"), "{cmd}");
+        assert!(cmd.contains("UserKnownHostsFile="), "{cmd}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read(&key).unwrap(), b"KEY\n");
+    }
+
+    #[test]
+    fn a_local_directory_is_used_as_it_is_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = local(dir.path()).unwrap();
+        assert_eq!(checkout.root, dir.path());
+        assert_eq!(checkout.revision, None);
+        assert_eq!(
+            checkout.note.as_deref(),
+            Some("local directory, used as it is (uncommitted changes included)")
+        );
+        let err = local(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(
+            err.ends_with("not a directory (--repo takes the infra repo's URL or checkout)"),
+            "{err}"
+        );
+    }
 }
