@@ -28,6 +28,25 @@ pub struct Cli {
         env = "DRIFT_CHECK_LOG"
     )]
     pub log_level: String,
+
+    /// Stage-by-stage progress on stderr (discover → render → fetch → diff,
+    /// with counts). `auto`: on a terminal with text logs.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "DRIFT_CHECK_PROGRESS"
+    )]
+    pub progress: ProgressMode,
+}
+
+/// When to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Subcommands.
@@ -36,9 +55,24 @@ pub enum Command {
     /// Compare the cluster with git and print the report. Exit code: 0 no
     /// unexplained drift, 1 unexplained drift, 2 something could not be checked.
     Check(CheckArgs),
+    /// The nightly job: `check`, then the sinks of the config's `notify:` (Matrix,
+    /// pushgateway). The report is printed first, whatever the sinks do. Exit
+    /// code: 0 the run completed and every sink got it (drift or not), 2
+    /// something could not be checked, 3 a sink failed.
+    Run(CheckArgs),
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
     Render(CommonArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `drift-check config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example config file with every key.
+    Example,
 }
 
 /// Flags of `check`.

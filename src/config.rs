@@ -20,6 +20,9 @@ use crate::report::Format;
 use crate::source::{self, Location};
 use crate::yaml;
 
+/// A commented config file with every key (`drift-check config example`).
+pub const EXAMPLE: &str = include_str!("config-example.yaml");
+
 /// The config file, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -68,6 +71,8 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
     pub concurrency: Option<usize>,
+    /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// Validated settings.
@@ -89,6 +94,10 @@ pub struct Settings {
     pub ignore: Vec<IgnoreRule>,
     pub controllers: Vec<String>,
     pub policy: Policy,
+    /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
+    pub progress: bool,
+    /// Sinks of `run`.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// A configuration that cannot be used.
@@ -114,6 +123,9 @@ pub enum ConfigError {
     /// Two settings that do not go together, or a malformed value.
     #[error("{0}")]
     Invalid(String),
+    /// The `notify:` section is invalid.
+    #[error("config file: {0}")]
+    Notify(#[from] crate::notify::config::NotifyConfigError),
     /// A field-manager pattern is invalid.
     #[error("{key}: invalid pattern: {source}")]
     Pattern {
@@ -283,6 +295,8 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
+            progress: false,
+            notify: file.notify.validate(&base)?,
         })
     }
 }
@@ -309,6 +323,44 @@ mod tests {
             source: None,
             request_timeout: None,
         }
+    }
+
+    #[test]
+    fn the_example_sets_every_key_and_round_trips() {
+        let parsed: FileConfig = yaml::document(EXAMPLE, Path::new("example")).unwrap();
+        // Every key is in the example: a field added without documenting it fails here.
+        let json = serde_json::json!({
+            "cluster": parsed.cluster, "repo": parsed.repo, "liveSnapshot": parsed.live_snapshot,
+            "kustomizationsDir": parsed.kustomizations_dir, "kustomizations": parsed.kustomizations,
+            "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
+            "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
+            "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
+            "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
+            "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
+        });
+        for (key, value) in json.as_object().unwrap() {
+            assert!(!value.is_null(), "the example does not set {key}");
+        }
+        assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        let fields = parsed.ignore[0].target.as_ref().unwrap();
+        assert!(
+            fields.group.is_some()
+                && fields.label_selector.is_some()
+                && fields.annotation_selector.is_some()
+        );
+        // And it validates: merged with no flags it gives settings.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.yaml");
+        std::fs::write(
+            &path,
+            EXAMPLE
+                .replace("liveSnapshot:", "# liveSnapshot:")
+                .replace("diffMode: local", "diffMode: server"),
+        )
+        .unwrap();
+        let settings = Settings::new(&args(Some(path)), None, None).unwrap();
+        assert_eq!(settings.diff_mode, DiffMode::Server);
+        assert_eq!(settings.ignore.len(), 1);
     }
 
     #[test]

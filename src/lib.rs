@@ -17,6 +17,7 @@ pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod live;
+pub mod notify;
 pub mod object;
 pub mod render;
 pub mod report;
@@ -71,6 +72,18 @@ enum Live {
     Cluster(Cluster),
 }
 
+/// Runs `run`: `check`, hands the report to `print` (before any sink, so it
+/// is never lost), then sends it to the configured sinks. Returns the exit
+/// code (see [`notify::exit_code`]).
+pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
+    let started = std::time::Instant::now();
+    let report = check(settings).await;
+    let duration = started.elapsed();
+    print(&report);
+    let sinks = notify::notify(&settings.notify, &report, duration).await;
+    notify::exit_code(&report, &sinks)
+}
+
 /// Runs `render`: each selected Kustomization with its objects (`None` when
 /// it failed), and the errors met. Rendered from the branch head (or
 /// `--revision`), like `flux build ks`.
@@ -120,6 +133,8 @@ struct Pipeline<'a> {
     findings: Vec<Finding>,
     /// Values read from Secrets for substitution: scrubbed from every finding.
     secret_values: BTreeSet<String>,
+    /// Every Kustomization discovered, checked in this run or not.
+    known: Vec<Kustomization>,
 }
 
 /// A Kustomization and what it rendered to (`None` when rendering failed).
@@ -147,6 +162,7 @@ impl<'a> Pipeline<'a> {
             entries: Vec::new(),
             findings: Vec::new(),
             secret_values: BTreeSet::new(),
+            known: Vec::new(),
         }
     }
 
@@ -191,6 +207,10 @@ impl<'a> Pipeline<'a> {
     async fn check<S: LiveSource>(&mut self, source: &mut Repo, live: &S) {
         let head = source.head().clone();
         let kustomizations = self.discover(&head, live).await;
+        self.progress(format_args!(
+            "discover: {} Kustomizations",
+            kustomizations.len()
+        ));
         let mut rendered = Vec::new();
         for ks in kustomizations {
             if let Some(reason) = self.skip_reason(&ks) {
@@ -200,8 +220,18 @@ impl<'a> Pipeline<'a> {
             }
             rendered.push(self.render_applied(source, &head, ks, live).await);
         }
+        let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
+        let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
+        self.progress(format_args!(
+            "render: {objects} objects ({failed} Kustomizations failed)"
+        ));
         let types = types_to_fetch(&rendered);
         let state = live.fetch(&types).await;
+        self.progress(format_args!(
+            "fetch: {} live objects of {} types",
+            state.len(),
+            types.len()
+        ));
         for e in &state.errors {
             self.error(None, "live", e);
         }
@@ -215,6 +245,18 @@ impl<'a> Pipeline<'a> {
             DiffMode::Local => BTreeMap::new(),
         };
         self.compare(&head, &rendered, &state, &dry_runs);
+        let unexplained = self.findings.iter().filter(|f| !f.explained).count();
+        self.progress(format_args!(
+            "diff: {} findings, {unexplained} unexplained",
+            self.findings.len()
+        ));
+    }
+
+    /// One line of progress on stderr, when asked for.
+    fn progress(&self, line: std::fmt::Arguments<'_>) {
+        if self.settings.progress {
+            eprintln!("{line}");
+        }
     }
 
     /// Renders a Kustomization from the commit Flux last applied (fetched
@@ -389,6 +431,7 @@ impl<'a> Pipeline<'a> {
                 Vec::new()
             }
         };
+        self.known = found.clone();
         match discover::select(found, &self.settings.kustomizations) {
             Ok(selected) => selected,
             Err(e) => {
@@ -591,7 +634,7 @@ impl<'a> Pipeline<'a> {
             }
         }
         for (key, live, owner_ks, why) in
-            platform_orphans(rendered, &all_rendered, &reported, state)
+            platform_orphans(rendered, &self.known, &all_rendered, &reported, state)
         {
             let object = ObjectRef::of(live).expect("indexed objects have an identity");
             let ctx = Context {
@@ -615,7 +658,21 @@ impl<'a> Pipeline<'a> {
         self.findings = findings;
     }
 
-    fn finish(self, checkout: Option<&Checkout>) -> Report {
+    fn finish(mut self, checkout: Option<&Checkout>) -> Report {
+        // An API server's validation message can quote a value: no value read
+        // from a Secret leaves through an error or a warning either.
+        for text in self
+            .errors
+            .iter_mut()
+            .map(|e| &mut e.message)
+            .chain(self.warnings.iter_mut().map(|w| &mut w.message))
+        {
+            for secret in &self.secret_values {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), diff::mask::MASK);
+                }
+            }
+        }
         let source = match checkout {
             Some(c) => Source {
                 url: c.url.clone(),
@@ -732,21 +789,26 @@ fn orphans_of<'s>(
 }
 
 /// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
-/// has, tied to the Kustomization that renders objects of the same kind in the
-/// same namespace (or of the same kind anywhere) when there is exactly one.
-/// Objects that a Kustomization which failed to render may own are left out:
-/// a broken render must not raise false orphans.
+/// has. One carrying Flux's owner labels belongs to that Kustomization: it is
+/// left to it when the Kustomization exists but is not checked in this run
+/// (another source, not selected, or failed to render: none of those may raise
+/// false orphans), and is an orphan of nobody when the Kustomization no longer
+/// exists. One without owner labels is tied to the Kustomization that renders
+/// objects of its kind in its namespace (or of its kind anywhere) when there is
+/// exactly one.
 fn platform_orphans<'r, 's>(
     rendered: &'r [Rendered],
+    known: &[Kustomization],
     all_rendered: &BTreeSet<ObjectKey>,
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
 ) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
-    let failed: Vec<&Kustomization> = rendered
-        .iter()
-        .filter(|r| r.objects.is_none())
-        .map(|r| &r.ks)
-        .collect();
+    let checked = |ks: &Kustomization| {
+        rendered
+            .iter()
+            .any(|r| r.objects.is_some() && r.ks.id() == ks.id())
+    };
+    let unchecked: Vec<&Kustomization> = known.iter().filter(|k| !checked(k)).collect();
     let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&'r Rendered> {
         rendered
             .iter()
@@ -772,29 +834,39 @@ fn platform_orphans<'r, 's>(
         {
             continue;
         }
-        let owned_by_failed = failed.iter().any(|ks| {
-            object::label(live, classify::owner::FLUX_NAME_LABEL) == Some(ks.name.as_str())
-                || ks
-                    .status
-                    .inventory
-                    .iter()
-                    .flat_map(|i| &i.entries)
-                    .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
+        let in_inventory_of_unchecked = unchecked.iter().any(|ks| {
+            ks.status
+                .inventory
+                .iter()
+                .flat_map(|i| &i.entries)
+                .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
         });
-        if owned_by_failed {
+        if in_inventory_of_unchecked {
             continue;
         }
-        let candidates = match renders_like(key, true) {
-            same_ns if same_ns.len() == 1 => same_ns,
-            _ => renders_like(key, false),
+        if let Some(name) = object::label(live, classify::owner::FLUX_NAME_LABEL) {
+            let namespace =
+                object::label(live, classify::owner::FLUX_NAMESPACE_LABEL).unwrap_or("flux-system");
+            if !known
+                .iter()
+                .any(|k| k.name == name && k.namespace == namespace)
+            {
+                let why = format!(
+                    "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
+                );
+                out.push((key.clone(), live, None, why));
+            }
+            // Otherwise its Kustomization reports it, or is not checked in this run.
+            continue;
+        }
+        let (candidates, here) = match renders_like(key, true) {
+            same_ns if same_ns.len() == 1 => (same_ns, " in this namespace"),
+            _ => (renders_like(key, false), ""),
         };
         let owner = (candidates.len() == 1).then(|| candidates[0]);
-        if owner.is_some_and(|r| r.objects.is_none()) {
-            continue;
-        }
         let why = match owner {
             Some(r) => format!(
-                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects here",
+                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects{here}",
                 r.ks.id(),
                 key.kind
             ),
@@ -852,4 +924,45 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::diff::{Change, Drift, Op};
+
+    #[test]
+    fn scrub_masks_secret_sourced_values_inside_any_change_value() {
+        let mut findings = vec![Finding {
+            kustomization: None,
+            object: ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("monitoring".into()),
+                name: "alertmanager".into(),
+            },
+            drift: Drift::Modified,
+            owner: classify::Owner::Flux,
+            explained: false,
+            explanation: None,
+            changes: vec![Change {
+                path: "/data".into(),
+                op: Op::Replace,
+                desired: Some(json!({"url": "https://hooks.example/T0K3N-123?x=1"})),
+                live: Some(json!(["T0K3N-123", "other"])),
+                manager: None,
+                time: None,
+                explanation: None,
+            }],
+            fingerprint: "f".into(),
+            remedy: "r".into(),
+            message: None,
+        }];
+        scrub(&mut findings, &BTreeSet::from(["T0K3N-123".to_string()]));
+        let change = &findings[0].changes[0];
+        assert_eq!(change.desired, Some(json!({"url": "***"})));
+        assert_eq!(change.live, Some(json!(["***", "other"])));
+    }
 }

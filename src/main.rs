@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use drift_check::cli::{Cli, Command, LogFormat};
+use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode};
 use drift_check::config::Settings;
 
 #[tokio::main]
@@ -22,13 +22,28 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let progress = show_progress(&cli);
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Check(args) => {
-            let settings = Settings::new(&args.common, args.output, args.diff_mode)?;
+            let mut settings = Settings::new(&args.common, args.output, args.diff_mode)?;
+            settings.progress = progress;
             let report = drift_check::check(&settings).await;
             stdout.write_all(report.render(settings.output).as_bytes())?;
             Ok(report.exit_code())
+        }
+        Command::Config(ConfigCommand::Example) => {
+            stdout.write_all(drift_check::config::EXAMPLE.as_bytes())?;
+            Ok(0)
+        }
+        Command::Run(args) => {
+            let mut settings = Settings::new(&args.common, args.output, args.diff_mode)?;
+            settings.progress = progress;
+            Ok(drift_check::run(&settings, |report| {
+                let _ = stdout.write_all(report.render(settings.output).as_bytes());
+                let _ = stdout.flush();
+            })
+            .await)
         }
         Command::Render(args) => {
             let settings = Settings::new(&args, None, None)?;
@@ -54,13 +69,29 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let json = match cli.log_format {
+/// JSON logs when asked, or when stderr is not a terminal (in the cluster).
+fn json_logs(cli: &Cli) -> bool {
+    match cli.log_format {
         Some(format) => format == LogFormat::Json,
         None => !std::io::stderr().is_terminal(),
-    };
+    }
+}
+
+/// Progress on a terminal for manual runs; never in JSON-log mode.
+fn show_progress(cli: &Cli) -> bool {
+    match cli.progress {
+        ProgressMode::Always => true,
+        ProgressMode::Never => false,
+        ProgressMode::Auto => std::io::stderr().is_terminal() && !json_logs(cli),
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(drift_check::notify::quiet_dependencies(
+        &cli.log_level,
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let json = json_logs(cli);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

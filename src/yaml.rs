@@ -74,6 +74,32 @@ pub fn read_document<T: DeserializeOwned>(path: &Path) -> Result<T, YamlError> {
     document(&text, path)
 }
 
+/// The files under `dir` (recursively, in lexical order) whose extension is
+/// one of `extensions`.
+pub fn files_under(dir: &Path, extensions: &[&str]) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()?;
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, extensions, out)?;
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.contains(&e))
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, extensions, &mut out)?;
+    Ok(out)
+}
+
 /// Serializes a value as YAML (for `drift-check render`).
 pub fn to_string(value: &Value) -> String {
     serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))

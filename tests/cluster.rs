@@ -20,7 +20,7 @@ use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 
-use crate::util::root;
+use crate::util::{root, summary};
 
 /// The API server of the test setup, or `None` (with a loud message) outside it.
 fn env(name: &str) -> Option<String> {
@@ -223,7 +223,11 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         )
         .await;
     }
-    for role in yaml_objects(&root().join("job/clusterrole.yaml")) {
+    let roles = [
+        root().join("job/clusterrole.yaml"),
+        root().join("job/components/server-mode/clusterrole.yaml"),
+    ];
+    for role in roles.iter().flat_map(|path| yaml_objects(path)) {
         apply(&client, &resources, &role, "test-setup").await;
     }
     let binding = |name: &str, user: &str, role: &str| {
@@ -319,6 +323,21 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         "metadata": {"name": "apps", "namespace": "flux-system"},
         "spec": {"interval": "5m", "path": "./apps", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "apps"}}}),
         "kustomize-controller").await;
+    // drift-check itself, deployed from job/ by a Flux Kustomization of its
+    // own source: skipped, and its objects (labelled managed-by=flux) are its
+    // Kustomization's business, not orphans.
+    apply(
+        &client,
+        &resources,
+        &job_kustomization(),
+        "kustomize-controller",
+    )
+    .await;
+    for object in job_objects() {
+        let mut applied = served_version(&resources, object);
+        drift_check::diff::normalize::desired(&mut applied);
+        apply(&client, &resources, &applied, "kustomize-controller").await;
+    }
 
     let admin_args = args(&admin);
     let clean_local = check(&admin_args, DiffMode::Local).await;
@@ -611,28 +630,9 @@ async fn change_the_platform(client: &Client, r: &Resources) {
     .await;
 }
 
-/// `(kustomization, object, drift, owner, explained)` of every finding, sorted.
-fn summary(report: &Report) -> Vec<(String, String, String, String, bool)> {
-    let mut rows: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| {
-            (
-                f.kustomization.clone().unwrap_or_default(),
-                f.object.to_string(),
-                f.drift.as_str().to_string(),
-                f.owner.as_str().to_string(),
-                f.explained,
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 /// The findings the changed platform gives (shared with the snapshot test
 /// of `fixtures/live/apiserver-1.20`, written from this platform).
-pub fn expected() -> Vec<(String, String, String, String, bool)> {
+pub fn expected() -> Vec<crate::util::Row> {
     let row = |k: &str, o: &str, d: &str, w: &str, e: bool| {
         (
             k.to_string(),
@@ -749,7 +749,7 @@ fn changes(report: &Report, object: &str) -> BTreeMap<String, Seen> {
 
 /// The only finding of the untouched platform on the 1.20 test server: its
 /// HorizontalPodAutoscaler is `autoscaling/v2`, which 1.20 does not serve.
-fn unserved_hpa() -> (String, String, String, String, bool) {
+fn unserved_hpa() -> crate::util::Row {
     (
         "flux-system/monitoring".into(),
         "HorizontalPodAutoscaler/monitoring/grafana".into(),
@@ -769,7 +769,10 @@ fn an_untouched_platform_differs_only_by_what_the_server_cannot_serve() {
             vec![unserved_hpa()],
             "{mode}: server defaults are not drift"
         );
-        assert_eq!(report.summary.kustomizations, 7, "{mode}");
+        assert_eq!(
+            report.summary.kustomizations, 8,
+            "{mode}: six checked, apps and drift-check skipped"
+        );
     }
 }
 
@@ -1093,4 +1096,115 @@ fn a_server_error_is_reported_with_its_status() {
         report.errors[0].message,
         "list kustomize.toolkit.fluxcd.io/v1 kustomizations: InternalError (500): etcdserver: request timed out"
     );
+}
+
+/// The Flux Kustomization that deploys `job/`, with the optional server-mode component.
+fn job_kustomization() -> Value {
+    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+           "metadata": {"name": "drift-check", "namespace": "flux-system"},
+           "spec": {"interval": "1h", "path": "./job", "prune": true, "components": ["components/server-mode"],
+                    "sourceRef": {"kind": "GitRepository", "name": "drift-check"}}})
+}
+
+/// `job/` rendered by drift-check's own renderer, as Flux would apply it.
+fn job_objects() -> Vec<Value> {
+    let ks: Kustomization =
+        discover::from_object(&job_kustomization(), discover::Origin::Live, "flux-system").unwrap();
+    drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
+}
+
+/// The 1.20 test server serves CronJob only as batch/v1beta1 (batch/v1 came
+/// with 1.21); the fields job/ uses are the same in both.
+fn served_version(resources: &Resources, mut object: Value) -> Value {
+    if object["kind"] == "CronJob" && !resources.serves(&object) {
+        object["apiVersion"] = json!("batch/v1beta1");
+    }
+    object
+}
+
+#[test]
+fn every_job_manifest_is_accepted_by_the_api_server() {
+    let Some(p) = platform() else { return };
+    let objects = job_objects();
+    let kinds: Vec<String> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap().to_string())
+        .collect();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "CronJob",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "job/ renders no {kind}: {kinds:?}"
+        );
+    }
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    assert_eq!(
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "--diff-mode=server"
+    );
+    runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        for object in &objects {
+            let mut applied = served_version(&resources, object.clone());
+            drift_check::diff::normalize::desired(&mut applied);
+            let (api, name) = resources.api(&client, &applied);
+            let params = PatchParams::apply("kustomize-controller").force().dry_run();
+            api.patch(&name, &params, &Patch::Apply(&applied))
+                .await
+                .unwrap_or_else(|e| panic!("{} {name} refused: {e}", applied["kind"]));
+        }
+    });
+}
+
+#[test]
+fn the_job_service_account_token_is_enough_to_check_the_platform() {
+    let Some(p) = platform() else { return };
+    let token = runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        // What the kubelet mounts into the CronJob's pod: a bound token.
+        let accounts: Api<DynamicObject> = resources.api(&client, &reference("v1", "ServiceAccount", Some("drift-check"), "drift-check")).0;
+        let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}});
+        let answer: Value = accounts.create_subresource("token", "drift-check", &PostParams::default(), &request).await.unwrap();
+        answer["status"]["token"].as_str().unwrap().to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let text = std::fs::read_to_string(&p.reader)
+        .unwrap()
+        .replace("readertoken", &token);
+    std::fs::write(&kubeconfig, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift-check"))
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--config",
+            "fixtures/drift-check.yaml",
+            "--repo",
+            "fixtures/infra-repo",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["summary"]["errors"], 0, "{}", report["errors"]);
+    assert_eq!(crate::util::summary_of_json(&report), expected());
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -167,3 +167,27 @@ fn the_readme_first_command_is_the_one_tested_here() {
     let first = readme.lines().find(|l| l.starts_with("cargo run")).unwrap();
     assert_eq!(first, format!("cargo run -q -- {}", CHECK.join(" ")));
 }
+
+#[test]
+fn progress_names_each_stage_with_counts() {
+    let mut args = vec!["--progress", "always"];
+    args.extend(CHECK);
+    let out = run(&args);
+    assert_eq!(out.code, 1);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": ") && !l.starts_with('{'))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "discover: 6 Kustomizations",
+            "render: 29 objects (0 Kustomizations failed)",
+            "fetch: 29 live objects of 12 types",
+            "diff: 9 findings, 5 unexplained",
+        ]
+    );
+    let quiet = run(&[&["--progress", "never"][..], CHECK].concat());
+    assert!(!quiet.stderr.contains("discover:"), "{}", quiet.stderr);
+}

@@ -4,6 +4,8 @@
 mod bad_input;
 mod cluster;
 mod fixture_platform;
+mod notify;
 mod outputs;
+mod packaging;
 mod source;
 mod util;

@@ -109,3 +109,51 @@ fn copy(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `(kustomization, object, drift, owner, explained)` of a finding.
+pub type Row = (String, String, String, String, bool);
+
+/// Every finding of a report as a [`Row`], sorted: what the case tables assert.
+pub fn summary(report: &Report) -> Vec<Row> {
+    let mut rows: Vec<Row> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.kustomization.clone().unwrap_or_default(),
+                f.object.to_string(),
+                f.drift.as_str().to_string(),
+                f.owner.as_str().to_string(),
+                f.explained,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// [`summary`] of a JSON report, as the binary prints it with `-o json`.
+pub fn summary_of_json(report: &serde_json::Value) -> Vec<Row> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut rows: Vec<Row> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let o = &f["object"];
+            let subject = match o["namespace"].as_str() {
+                Some(ns) => format!("{}/{ns}/{}", text(&o["kind"]), text(&o["name"])),
+                None => format!("{}/{}", text(&o["kind"]), text(&o["name"])),
+            };
+            (
+                text(&f["kustomization"]),
+                subject,
+                text(&f["drift"]),
+                text(&f["owner"]),
+                f["explained"] == true,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}

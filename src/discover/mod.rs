@@ -307,16 +307,16 @@ pub fn from_live(objects: &[Object]) -> Result<Vec<Kustomization>, DiscoverError
 /// lexical order). Files with other kinds are skipped; a file that is not YAML
 /// is an error naming it, and does not stop the others being read.
 pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
-    let mut files = Vec::new();
-    if let Err(source) = collect_yaml_files(dir, &mut files) {
-        return (
-            Vec::new(),
-            vec![DiscoverError::Dir {
+    let files = match yaml::files_under(dir, &["yaml", "yml"]) {
+        Ok(files) => files,
+        Err(source) => {
+            let error = DiscoverError::Dir {
                 path: dir.to_path_buf(),
                 source,
-            }],
-        );
-    }
+            };
+            return (Vec::new(), vec![error]);
+        }
+    };
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for file in files {
@@ -334,24 +334,6 @@ pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
     }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     (found, errors)
-}
-
-fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_yaml_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Keeps the Kustomizations named in `names` (`name` or `namespace/name`);

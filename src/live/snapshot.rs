@@ -3,7 +3,7 @@
 //! stand-in for a cluster, for demos, tests and post-mortems.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use serde_json::Value;
@@ -25,13 +25,13 @@ impl Snapshot {
     pub fn load(dir: &Path) -> Self {
         let mut objects = Vec::new();
         let mut errors = Vec::new();
-        let mut files = Vec::new();
-        if let Err(source) = collect(dir, &mut files) {
+        let files = yaml::files_under(dir, &["yaml", "yml", "json"]).unwrap_or_else(|source| {
             errors.push(LiveError::SnapshotDir {
                 path: dir.to_path_buf(),
                 source,
             });
-        }
+            Vec::new()
+        });
         for file in files {
             match yaml::read_documents(&file) {
                 Ok(docs) => {
@@ -83,24 +83,6 @@ fn flatten(
             message: "not a Kubernetes object (needs apiVersion, kind and metadata.name)".into(),
         });
     }
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 impl LiveSource for Snapshot {

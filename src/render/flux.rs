@@ -49,7 +49,7 @@ pub fn root_kustomization(
         });
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
-        Some(kpath) => (KustFile::read(root, &kpath)?, root.rel(&kpath)),
+        Some(kpath) => (KustFile::read_for_flux(root, &kpath)?, root.rel(&kpath)),
         None => (
             generate(root, &dir)?,
             format!(
@@ -80,6 +80,7 @@ pub fn generate(root: &Root, dir: &Path) -> Result<KustFile, RenderError> {
     let mut resources = Vec::new();
     scan(root, dir, dir, &relative, &mut ignore, &mut resources)?;
     Ok(KustFile {
+        has_content: !resources.is_empty(),
         resources,
         ..KustFile::default()
     })
@@ -183,6 +184,12 @@ fn missing_identity(document: &Value) -> Option<&'static str> {
 /// `ignoreMissingComponents`).
 fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
     let spec = &ks.spec;
+    kust.has_content |= spec.target_namespace.is_some()
+        || !spec.patches.is_empty()
+        || !spec.images.is_empty()
+        || spec.name_prefix.is_some()
+        || spec.name_suffix.is_some()
+        || !spec.components.is_empty();
     if let Some(ns) = &spec.target_namespace {
         kust.namespace = Some(ns.clone());
     }

@@ -120,6 +120,22 @@ impl Root {
         })
     }
 
+    /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml:
+    /// YAML 1.1, so `yes`, `on`, `n` are booleans; a repeated key keeps its
+    /// last value).
+    pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
+        let text = self.read_text(path)?;
+        let mut options = serde_saphyr::options::Options::default();
+        options.legacy_octal_numbers = true;
+        options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
+        serde_saphyr::from_multiple_with_options::<Value>(&text, options).map_err(|e| {
+            RenderError::Yaml {
+                path: self.rel(path),
+                message: e.without_snippet().to_string(),
+            }
+        })
+    }
+
     /// The kustomization file of a directory, if it has one; more than one is
     /// an error, as in kustomize.
     pub fn kustomization_file(&self, dir: &Path) -> Result<Option<PathBuf>, RenderError> {
@@ -163,11 +179,19 @@ fn lexically_inside(root: &Path, path: &Path) -> bool {
 /// kustomize treats anything with a scheme or a `git@`/`github.com/` form as
 /// remote.
 pub fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
+    let lower = entry.to_ascii_lowercase();
+    lower.contains("://")
+        || [
+            "git::",
+            "gh:",
+            "git@",
+            "github.com:",
+            "github.com/",
+            "gitlab.com/",
+            "bitbucket.org/",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 #[cfg(test)]

@@ -6,18 +6,24 @@
 //! Output: the objects, in kustomize's output order, exactly as the
 //! controller would send them to the API server:
 //!
-//! 1. [`flux`] finds or generates the kustomization at `spec.path` and injects
-//!    the spec (`targetNamespace`, `namePrefix`/`nameSuffix`, `patches`,
-//!    `images`, `components`), as fluxcd/pkg `kustomize_generator.go` does;
-//! 2. [`kustomize`] builds it natively (no subprocess);
-//! 3. [`substitute`] runs `postBuild` variable substitution (fluxcd/pkg
+//! 1. `flux` finds or generates the kustomization at `spec.path` (the
+//!    generated one over what the artifact holds: `sourceignore`) and
+//!    injects the spec (`targetNamespace`, `namePrefix`/`nameSuffix`,
+//!    `patches`, `images`, `components`), as fluxcd/pkg
+//!    `kustomize_generator.go` does;
+//! 2. `kustomize` builds it natively (no subprocess) — or, with
+//!    [`render_with_kustomize_binary`], `external` runs the real binary on
+//!    a copy of the tree;
+//! 3. `substitute` runs `postBuild` variable substitution (fluxcd/pkg
 //!    `kustomize_varsub.go`);
-//! 4. [`flux`] stamps the owner labels, then `spec.commonMetadata`.
+//! 4. `flux` stamps the owner labels, then `spec.commonMetadata`.
 //!
-//! Everything here is pure apart from reading files under the source root,
-//! and a render either fails with one [`RenderError`] or is complete: there
-//! is no partial render.
+//! [`render`] is pure apart from reading files under the source root, and a
+//! render either fails with one [`RenderError`] or is complete: there is no
+//! partial render. The native engine is checked against kustomize 5.5 on the
+//! cases of `fixtures/conformance` (`conformance` tests).
 
+mod external;
 mod flux;
 mod kustomize;
 mod load;
@@ -32,6 +38,7 @@ use crate::object::Object;
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".
+/// Values are the decoded strings (a Secret's `data` base64-decoded), as Flux reads them.
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     pub sources: BTreeMap<(String, String), BTreeMap<String, String>>,
@@ -46,14 +53,49 @@ pub fn render(
     kustomization: &Kustomization,
     variables: &Variables,
 ) -> Result<Vec<Object>, RenderError> {
+    render_with(root, kustomization, variables, None)
+}
+
+/// [`render`] with the real `kustomize` binary at `binary` doing the
+/// kustomize build (Flux's preparation and post-processing stay the same),
+/// for repositories using what the native engine refuses
+/// ([`RenderError::Unsupported`], [`RenderError::Remote`]). The binary runs on
+/// a temporary copy of the source tree.
+pub fn render_with_kustomize_binary(
+    root: &Path,
+    kustomization: &Kustomization,
+    variables: &Variables,
+    binary: &Path,
+) -> Result<Vec<Object>, RenderError> {
+    render_with(root, kustomization, variables, Some(binary))
+}
+
+fn render_with(
+    root: &Path,
+    kustomization: &Kustomization,
+    variables: &Variables,
+    binary: Option<&Path>,
+) -> Result<Vec<Object>, RenderError> {
     let root = load::Root::new(root)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
-    let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
-    // kustomize-controller checks every built object has an identity.
-    for r in &resources {
-        check_identity(&r.object, &r.origin, "after the kustomize build")?;
-    }
-    let mut objects: Vec<Object> = resources.into_iter().map(|r| r.object).collect();
+    let mut objects: Vec<Object> = match binary {
+        None => {
+            let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
+            // kustomize-controller checks every built object has an identity.
+            for r in &resources {
+                check_identity(&r.object, &r.origin, "after the kustomize build")?;
+            }
+            resources.into_iter().map(|r| r.object).collect()
+        }
+        Some(binary) => {
+            let objects = external::build(&root, &dir, &kust, binary)?;
+            let origin = format!("output of {}", binary.display());
+            for object in &objects {
+                check_identity(object, &origin, "after the kustomize build")?;
+            }
+            objects
+        }
+    };
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         for object in &mut objects {
@@ -160,6 +202,10 @@ pub enum RenderError {
         index: usize,
         missing: &'static str,
     },
+    /// The external kustomize binary could not run or failed (its last
+    /// line of error output, quoted values removed).
+    #[error("{binary}: kustomize build failed: {message}")]
+    External { binary: String, message: String },
     /// An object lost its apiVersion, kind or name to a patch or to
     /// variable substitution (`origin`: the file it came from, or the
     /// object as it was before substitution).

@@ -382,9 +382,12 @@ fn errors_name_the_file_and_field() {
             "app/kustomization.yaml: helmCharts is not supported by the native renderer (use the external kustomize binary option)",
         ),
         (
-            &[("app/kustomization.yaml", "resource: [a.yaml]\n")],
+            &[
+                ("app/kustomization.yaml", "resources: [base]\n"),
+                ("app/base/kustomization.yaml", "resource: [a.yaml]\n"),
+            ],
             "app",
-            "app/kustomization.yaml: invalid kustomization: unknown field `resource`",
+            "app/base/kustomization.yaml: invalid kustomization: unknown field `resource`",
         ),
         (
             &[
@@ -1009,4 +1012,190 @@ fn objects_must_keep_their_identity_through_patches_and_substitution() {
         render_path(&dir, spec).unwrap_err().to_string(),
         "ConfigMap/${NAME}: an object has no metadata.name after postBuild substitution"
     );
+}
+
+/// A stand-in for the kustomize binary: checks its arguments and the
+/// kustomization Flux prepared, then prints `output` (or fails).
+#[cfg(unix)]
+fn fake_kustomize(dir: &std::path::Path, script_body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-kustomize");
+    std::fs::write(&path, format!("#!/bin/sh\n{script_body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn external_binary_builds_a_copy_with_the_flux_kustomization_and_keeps_flux_post_processing() {
+    let dir = tree(&[("app/kustomization.yaml", "helmCharts:\n  - name: podinfo\n")]);
+    let bin_dir = tempfile::tempdir().unwrap();
+    let binary = fake_kustomize(
+        bin_dir.path(),
+        r#"[ "$1" = build ] && [ "$2" = --load-restrictor ] && [ "$3" = LoadRestrictionsNone ] || exit 3
+grep -q '"namespace": "team"' "$4/kustomization.yaml" || { echo 'Error: no "namespace" injected' >&2; exit 4; }
+grep -q helmCharts "$4/kustomization.yaml" || exit 5
+cat <<'EOF2'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: from-binary
+  namespace: team
+data:
+  region: ${REGION}
+EOF2"#,
+    );
+    let ks = flux_ks(json!({"path": "app", "targetNamespace": "team",
+                            "postBuild": {"substitute": {"REGION": "eu"}}}));
+    assert!(matches!(
+        render(dir.path(), &ks, &Variables::default()),
+        Err(RenderError::Unsupported { .. })
+    ));
+    let objects =
+        render_with_kustomize_binary(dir.path(), &ks, &Variables::default(), &binary).unwrap();
+    assert_eq!(
+        objects,
+        vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "from-binary", "namespace": "team",
+                         "labels": {"kustomize.toolkit.fluxcd.io/name": "apps",
+                                    "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+            "data": {"region": "eu"}})]
+    );
+    // The checkout itself is untouched.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app/kustomization.yaml")).unwrap(),
+        "helmCharts:\n  - name: podinfo\n"
+    );
+
+    let failing = fake_kustomize(
+        bin_dir.path(),
+        "echo 'line one' >&2; echo 'Error: bad value \"hunter2\" here' >&2; exit 1",
+    );
+    let err = render_with_kustomize_binary(dir.path(), &ks, &Variables::default(), &failing)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: kustomize build failed: Error: bad value \"…\" here",
+            failing.display()
+        )
+    );
+}
+
+#[test]
+fn replicas_naming_no_workload_is_an_error_as_in_kustomize() {
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\nreplicas:\n  - name: web\n    count: 2\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    assert_eq!(
+        render_path(&dir, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/kustomization.yaml: replicas: no Deployment, ReplicationController, ReplicaSet or StatefulSet named web"
+    );
+}
+
+#[test]
+fn reads_kustomization_files_the_way_kustomize_does() {
+    // An "empty" kustomization is refused (also Flux's for an empty
+    // directory); `resources: []` is not empty.
+    let dir = tree(&[
+        (
+            "empty/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+        ),
+        ("placeholder/kustomization.yaml", "resources: []\n"),
+        ("nothing/README.md", "no manifests here\n"),
+        (
+            "dupes/kustomization.yaml",
+            "resources: [a.yaml]\nnamespace: first\nnamespace: last\n",
+        ),
+        (
+            "dupes/a.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  flag: yes\n",
+        ),
+    ]);
+    assert_eq!(
+        render_path(&dir, json!({"path": "empty"}))
+            .unwrap_err()
+            .to_string(),
+        "empty/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
+    );
+    assert_eq!(
+        render_path(&dir, json!({"path": "placeholder"})).unwrap(),
+        Vec::<Object>::new()
+    );
+    assert_eq!(
+        render_path(&dir, json!({"path": "nothing"}))
+            .unwrap_err()
+            .to_string(),
+        "nothing/kustomization.yaml (generated by Flux): invalid kustomization: kustomization.yaml is empty"
+    );
+    // A repeated key keeps its last value; resources are YAML 1.2 (`yes`
+    // stays a string), as kustomize reads them.
+    let objects = render_path(&dir, json!({"path": "dupes"})).unwrap();
+    assert_eq!(objects[0]["metadata"]["namespace"], "last");
+    assert_eq!(objects[0]["data"]["flag"], "yes");
+}
+
+#[test]
+fn flux_drops_unknown_fields_of_the_root_kustomization_before_kustomize_sees_it() {
+    // Flux decodes the kustomization at spec.path leniently and writes back
+    // only the fields it knows; a misspelt field vanishes (and here leaves an
+    // empty kustomization), where kustomize alone would refuse it.
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\ncommonLabel: {typo: x}\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+        ("typo/kustomization.yaml", "resource: [svc.yaml]\n"),
+    ]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert_eq!(subjects(&objects), ["Service/web"]);
+    assert!(objects[0]["metadata"]["labels"].get("typo").is_none());
+    assert_eq!(
+        render_path(&dir, json!({"path": "typo"}))
+            .unwrap_err()
+            .to_string(),
+        "typo/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
+    );
+}
+
+#[test]
+fn vars_must_name_one_object_and_be_declared_once() {
+    let var = |name: &str, target: &str| {
+        format!("  - name: {name}\n    objref: {{apiVersion: v1, kind: Service, name: {target}}}\n")
+    };
+    let cases = [
+        (
+            format!("resources: [svc.yaml]\nvars:\n{}", var("A", "other")),
+            "app/kustomization.yaml: vars: var A cannot be mapped to a field in the set of known resources",
+        ),
+        (
+            format!(
+                "resources: [svc.yaml]\nvars:\n{}{}",
+                var("A", "web"),
+                var("A", "web")
+            ),
+            "app/kustomization.yaml: vars: var A is declared more than once",
+        ),
+    ];
+    for (kustomization, want) in cases {
+        let dir = tree(&[
+            ("app/kustomization.yaml", &kustomization),
+            ("app/svc.yaml", SERVICE),
+        ]);
+        assert_eq!(
+            render_path(&dir, json!({"path": "app"}))
+                .unwrap_err()
+                .to_string(),
+            want
+        );
+    }
 }

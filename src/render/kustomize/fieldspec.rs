@@ -14,7 +14,7 @@ use super::resource;
 
 /// One kustomize `FieldSpec`: built in (borrowed) or read from a
 /// `configurations` file (owned).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     #[serde(default)]

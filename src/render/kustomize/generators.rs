@@ -288,11 +288,24 @@ fn add(
     generated: Resource,
     resources: &mut Vec<Resource>,
 ) -> Result<(), RenderError> {
+    // kustomize compares namespaces with none meaning `default`, and finds
+    // an object by any name it has had (a base's generated object, prefixed
+    // since): `create` collides with it, `merge`/`replace` update it.
+    let defaulted = |ns: Option<&str>| ns.unwrap_or("default").to_string();
+    let wanted_ns = defaulted(resource::namespace(&generated.object));
+    let wanted_name = resource::name(&generated.object).to_string();
+    let kind = resource::kind(&generated.object).to_string();
+    let same_now = |r: &Resource| {
+        resource::kind(&r.object) == kind
+            && resource::name(&r.object) == wanted_name
+            && defaulted(resource::namespace(&r.object)) == wanted_ns
+    };
     let same = |r: &Resource| {
-        resource::kind(&r.object) == resource::kind(&generated.object)
-            && resource::name(&r.object) == resource::name(&generated.object)
-            && (resource::namespace(&generated.object).is_none()
-                || resource::namespace(&r.object) == resource::namespace(&generated.object))
+        same_now(r)
+            || (resource::kind(&r.object) == kind
+                && r.previous
+                    .iter()
+                    .any(|(ns, n)| *n == wanted_name && defaulted(ns.as_deref()) == wanted_ns))
     };
     match behavior.unwrap_or("create") {
         "create" => {

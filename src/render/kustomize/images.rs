@@ -114,9 +114,10 @@ pub struct Replicas {
 }
 
 /// Sets `spec.replicas` of the workloads named by `replicas` (by current or
-/// original name).
-pub fn replicas(resources: &mut [Resource], entries: &[Replicas]) {
+/// original name); an entry that names none is an error, as in kustomize.
+pub fn replicas(resources: &mut [Resource], entries: &[Replicas]) -> Result<(), String> {
     for entry in entries {
+        let mut found = false;
         for r in resources.iter_mut() {
             let scalable = matches!(
                 resource::kind(&r.object),
@@ -127,6 +128,7 @@ pub fn replicas(resources: &mut [Resource], entries: &[Replicas]) {
             if !scalable || !named {
                 continue;
             }
+            found = true;
             if let Some(map) = r.object.as_object_mut() {
                 let spec = map
                     .entry("spec")
@@ -136,7 +138,14 @@ pub fn replicas(resources: &mut [Resource], entries: &[Replicas]) {
                 }
             }
         }
+        if !found {
+            return Err(format!(
+                "no Deployment, ReplicationController, ReplicaSet or StatefulSet named {}",
+                entry.name
+            ));
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

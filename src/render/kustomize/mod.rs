@@ -20,11 +20,12 @@ mod replacements;
 mod resource;
 mod selector;
 mod smp;
+mod vars;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use resource::Resource;
@@ -34,54 +35,132 @@ use super::load::{self, Root};
 
 /// A kustomization file (`kustomize.config.k8s.io` `Kustomization` or
 /// `Component`). Unknown fields are an error, as in kustomize.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct KustFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bases: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_suffix: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub common_labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<Label>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub common_annotations: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches_strategic_merge: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches_json6902: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config_map_generator: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_generator: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generator_options: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replacements: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_options: Option<Value>,
-    // Fields the native engine refuses (see `UNSUPPORTED`).
+    // Fields the native engine refuses (see `KustFile::unsupported`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crds: Option<Value>,
-    pub vars: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<vars::Var>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_charts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_globals: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm_chart_inflation_generator: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generators: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transformers: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub validators: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openapi: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configurations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub build_metadata: Option<Value>,
+    /// Whether it says anything beyond apiVersion, kind and metadata
+    /// (kustomize refuses an "empty" kustomization).
+    #[serde(skip)]
+    pub has_content: bool,
 }
 
 /// One entry of `labels`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Label {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub pairs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_selectors: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_templates: bool,
-    pub fields: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<fieldspec::FieldSpec>,
 }
+
+/// The fields of a kustomization (kustomize's `types.Kustomization`).
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "images",
+    "replicas",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "sortOptions",
+    "crds",
+    "vars",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "generators",
+    "transformers",
+    "validators",
+    "openapi",
+    "configurations",
+    "buildMetadata",
+];
 
 impl KustFile {
     /// Parses a kustomization document. Keys set to `null` count as absent,
@@ -97,19 +176,56 @@ impl KustFile {
                 });
             }
         };
+        let mut has_content = false;
         if let Some(map) = document.as_object_mut() {
             map.retain(|_, v| !v.is_null());
+            has_content = map
+                .keys()
+                .any(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
         }
-        serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
-            file: file.into(),
-            message: crate::render::describe(&e),
-        })
+        let mut parsed: Self =
+            serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
+                file: file.into(),
+                message: crate::render::describe(&e),
+            })?;
+        parsed.has_content = has_content;
+        Ok(parsed)
+    }
+
+    /// Reads the kustomization at `spec.path` the way Flux does before it
+    /// injects the spec: decoded leniently (sigs.k8s.io/yaml `Unmarshal`),
+    /// so fields kustomize does not know are dropped rather than refused —
+    /// they never reach kustomize.
+    pub fn read_for_flux(root: &Root, path: &Path) -> Result<Self, RenderError> {
+        let file = root.rel(path);
+        let mut documents = root.parse_kustomization(path)?;
+        if documents.len() > 1 {
+            return Err(RenderError::Kustomization {
+                file,
+                message: "expected one YAML document".into(),
+            });
+        }
+        let mut document = documents.pop().unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut document {
+            map.retain(|key, _| KNOWN_FIELDS.contains(&key.as_str()));
+            if let Some(Value::Array(labels)) = map.get_mut("labels") {
+                for label in labels.iter_mut().filter_map(Value::as_object_mut) {
+                    label.retain(|key, _| {
+                        matches!(
+                            key.as_str(),
+                            "pairs" | "includeSelectors" | "includeTemplates" | "fields"
+                        )
+                    });
+                }
+            }
+        }
+        Self::parse(document, &file)
     }
 
     /// Reads the kustomization file at `path`.
     pub fn read(root: &Root, path: &Path) -> Result<Self, RenderError> {
         let file = root.rel(path);
-        let mut documents = root.read_documents(path)?;
+        let mut documents = root.parse_kustomization(path)?;
         if documents.len() > 1 {
             return Err(RenderError::Kustomization {
                 file,
@@ -127,7 +243,6 @@ impl KustFile {
     fn unsupported(&self) -> Option<&'static str> {
         let set = [
             ("crds", self.crds.is_some()),
-            ("vars", self.vars.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             (
@@ -169,6 +284,11 @@ pub fn build_root(
     builder.accumulate(dir, kust, file, &mut resources, &mut config)?;
     generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources, &config.name_references);
+    vars::resolve(&mut resources).map_err(|message| RenderError::Transform {
+        file: file.into(),
+        field: "vars".into(),
+        message,
+    })?;
     if let Some(options) = &kust.sort_options {
         let options: replacements::SortOptions =
             serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
@@ -201,6 +321,12 @@ impl Builder<'_> {
         resources: &mut Vec<Resource>,
         config: &mut config::Config,
     ) -> Result<(), RenderError> {
+        if !kust.has_content {
+            return Err(RenderError::Kustomization {
+                file: file.into(),
+                message: "kustomization.yaml is empty".into(),
+            });
+        }
         if let Some(field) = kust.unsupported() {
             return Err(RenderError::Unsupported {
                 file: file.into(),
@@ -233,7 +359,12 @@ impl Builder<'_> {
         for entry in &kust.components {
             self.component(dir, entry, file, resources, config)?;
         }
-        self.transform(dir, kust, file, resources, config)
+        self.transform(dir, kust, file, resources, config)?;
+        vars::bind(resources, &kust.vars).map_err(|message| RenderError::Transform {
+            file: file.into(),
+            field: "vars".into(),
+            message,
+        })
     }
 
     /// The resources one `resources` entry stands for: a file's objects or a
@@ -360,16 +491,11 @@ impl Builder<'_> {
             kust.name_suffix.as_deref().unwrap_or(""),
         );
         for label in &kust.labels {
-            if label.fields.is_some() {
-                return Err(RenderError::Unsupported {
-                    file: file.into(),
-                    field: "labels[].fields".into(),
-                });
-            }
             let mut specs = metadata::label_specs(label.include_selectors, label.include_templates);
             if label.include_selectors {
                 specs.extend(config.common_labels.iter().cloned());
             }
+            specs.extend(label.fields.iter().cloned());
             metadata::apply(resources, &label.pairs, &specs, file, "labels")?;
         }
         metadata::apply(
@@ -391,7 +517,13 @@ impl Builder<'_> {
             "commonAnnotations",
         )?;
         patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
-        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?);
+        images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?).map_err(
+            |message| RenderError::Transform {
+                file: file.into(),
+                field: "replicas".into(),
+                message,
+            },
+        )?;
         images::apply(
             resources,
             &parse_list(&kust.images, file, "images")?,

@@ -272,62 +272,81 @@ fn references() -> &'static [Reference] {
 struct Renamed {
     group: String,
     kind: String,
-    cluster_scoped: bool,
-    /// Every (namespace, name) it had, current last.
-    ids: Vec<(Option<String>, String)>,
+    /// Cluster-scoped objects, and ServiceAccounts (which RoleBindings in
+    /// other namespaces name), match a referrer in any namespace.
+    any_namespace: bool,
+    /// The names it had before its current one.
+    previous_names: Vec<String>,
+    namespace: Option<String>,
+    name: String,
 }
 
-impl Renamed {
-    fn current(&self) -> &(Option<String>, String) {
-        self.ids.last().expect("never empty")
-    }
-
-    /// Was it once called `name` in a namespace compatible with `namespace`
-    /// (`None`: any)?
-    fn was(&self, name: &str, namespace: Option<&str>) -> bool {
-        let default = |ns: Option<&str>| ns.unwrap_or("default").to_string();
-        self.ids.iter().any(|(ns, n)| {
-            n == name
-                && (self.cluster_scoped
-                    || namespace.is_none_or(|want| default(ns.as_deref()) == default(Some(want))))
-        })
-    }
+/// A namespace as kustomize compares it: none is `default`.
+fn defaulted(namespace: Option<&str>) -> String {
+    namespace.unwrap_or("default").to_string()
 }
 
 /// Rewrites every reference to an object that was renamed (or moved) to its
-/// final name (and namespace, for ServiceAccount subjects and webhook
-/// services).
+/// final name (and namespace, for object references such as ServiceAccount
+/// subjects and webhook services). The referral is chosen as kustomize's
+/// `nameref` filter chooses it: one of its previous names is the reference,
+/// and it is in the referrer's current namespace (unless either is
+/// cluster-scoped, or it is a ServiceAccount); among several, those with the
+/// same name are as good as one; otherwise the reference is left alone.
 pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
     let renamed: Vec<Renamed> = resources
         .iter()
         .filter(|r| !r.previous.is_empty())
-        .map(|r| {
-            let mut ids = r.previous.clone();
-            ids.push((
-                resource::namespace(&r.object).map(str::to_string),
-                resource::name(&r.object).to_string(),
-            ));
-            Renamed {
-                group: resource::group(&r.object).to_string(),
-                kind: resource::kind(&r.object).to_string(),
-                cluster_scoped: is_cluster_scoped(&r.object),
-                ids,
-            }
+        .map(|r| Renamed {
+            group: resource::group(&r.object).to_string(),
+            kind: resource::kind(&r.object).to_string(),
+            any_namespace: is_cluster_scoped(&r.object)
+                || (resource::kind(&r.object) == "ServiceAccount"
+                    && resource::group(&r.object).is_empty()),
+            previous_names: r.previous.iter().map(|(_, n)| n.clone()).collect(),
+            namespace: resource::namespace(&r.object).map(str::to_string),
+            name: resource::name(&r.object).to_string(),
         })
         .collect();
     if renamed.is_empty() {
         return;
     }
+    // Only references to kinds that were renamed matter; index them by the
+    // referrer kind they apply to.
+    let mut by_referrer: std::collections::HashMap<&str, Vec<&Reference>> =
+        std::collections::HashMap::new();
+    for reference in references().iter().chain(configured) {
+        if renamed
+            .iter()
+            .any(|c| c.group == reference.group && c.kind == reference.kind)
+        {
+            let kind = reference.field.kind.as_deref().unwrap_or("");
+            by_referrer.entry(kind).or_default().push(reference);
+        }
+    }
     for r in resources.iter_mut() {
-        let referrer_ns = resource::namespace(&r.object).map(str::to_string);
-        let referrer_cluster_scoped = is_cluster_scoped(&r.object);
-        for reference in references().iter().chain(configured) {
+        let referrer_namespace =
+            (!is_cluster_scoped(&r.object)).then(|| defaulted(resource::namespace(&r.object)));
+        let kind = resource::kind(&r.object).to_string();
+        let applicable: Vec<&Reference> = [kind.as_str(), ""]
+            .iter()
+            .filter_map(|k| by_referrer.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        for reference in applicable {
             if !reference.field.selects(&r.object) {
                 continue;
             }
             let candidates: Vec<&Renamed> = renamed
                 .iter()
                 .filter(|c| c.group == reference.group && c.kind == reference.kind)
+                .filter(|c| {
+                    c.any_namespace
+                        || referrer_namespace
+                            .as_ref()
+                            .is_none_or(|ns| *ns == defaulted(c.namespace.as_deref()))
+                })
                 .collect();
             if candidates.is_empty() {
                 continue;
@@ -335,40 +354,40 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
             let path = segments(&reference.field.path);
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let _ = visit_path(&mut r.object, &path, false, &mut |value| {
-                rewrite(
-                    value,
-                    &candidates,
-                    referrer_ns.as_deref(),
-                    referrer_cluster_scoped,
-                );
+                rewrite(value, &candidates);
                 Ok(())
             });
         }
     }
 }
 
-/// The one candidate once called `name` in `namespace`, if exactly one.
-fn find<'a>(
-    candidates: &[&'a Renamed],
-    name: &str,
-    namespace: Option<&str>,
-) -> Option<&'a Renamed> {
-    let mut found = candidates.iter().filter(|c| c.was(name, namespace));
-    let first = found.next()?;
-    found.next().is_none().then_some(*first)
+/// The referral once called `name`: the only one, or the first of several
+/// that now have the same name.
+fn find<'a>(candidates: &[&'a Renamed], name: &str) -> Option<&'a Renamed> {
+    let found: Vec<&Renamed> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.previous_names.iter().any(|n| n == name))
+        .collect();
+    let first = *found.first()?;
+    found.iter().all(|c| c.name == first.name).then_some(first)
 }
 
-fn rewrite(
-    value: &mut Value,
-    candidates: &[&Renamed],
-    referrer_ns: Option<&str>,
-    referrer_cluster_scoped: bool,
-) {
-    let namespace = (!referrer_cluster_scoped).then_some(referrer_ns.unwrap_or("default"));
+fn rewrite(value: &mut Value, candidates: &[&Renamed]) {
     match value {
         Value::String(name) => {
-            if let Some(c) = find(candidates, name, namespace) {
-                *name = c.current().1.clone();
+            if let Some(c) = find(candidates, name) {
+                *name = c.name.clone();
+            }
+        }
+        Value::Array(names) => {
+            // A list of names (Role `rules[].resourceNames`).
+            for item in names {
+                if let Value::String(name) = item
+                    && let Some(c) = find(candidates, name)
+                {
+                    *name = c.name.clone();
+                }
             }
         }
         Value::Object(map) => {
@@ -382,16 +401,12 @@ fn rewrite(
             {
                 return;
             }
-            let field_ns = map
-                .get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let ns = field_ns.as_deref().or(namespace);
-            if let Some(c) = find(candidates, &name, ns) {
-                let (current_ns, current_name) = c.current().clone();
-                map.insert("name".into(), Value::String(current_name));
-                if let (Some(_), Some(current_ns)) = (&field_ns, current_ns) {
-                    map.insert("namespace".into(), Value::String(current_ns));
+            if let Some(c) = find(candidates, &name) {
+                map.insert("name".into(), Value::String(c.name.clone()));
+                // An object reference (ServiceAccount subject, webhook
+                // service) follows its object's namespace too.
+                if let Some(ns) = &c.namespace {
+                    map.insert("namespace".into(), Value::String(ns.clone()));
                 }
             }
         }

@@ -2,7 +2,7 @@
 //!
 //! Input: resources and a namespace. Output: every namespaced object moved
 //! to it (an existing namespace is overwritten, as kustomize does),
-//! cluster-scoped kinds untouched, and RoleBinding/ClusterRoleBinding
+//! Namespace objects renamed to it, other cluster-scoped kinds untouched, and RoleBinding/ClusterRoleBinding
 //! subjects fixed: a subject named `default` gets the namespace (kustomize
 //! `filters/namespace` `roleBindingHack`), and a ServiceAccount subject that
 //! names a ServiceAccount of the build follows it (kustomize's name
@@ -107,6 +107,15 @@ pub fn apply(resources: &mut [Resource], namespace: &str) {
     // ServiceAccounts as they were, to let subjects naming them follow.
     let mut moved_accounts: Vec<(Option<String>, String)> = Vec::new();
     for r in resources.iter_mut() {
+        // kustomize's namespace field specs include the name of Namespace
+        // objects: they become the namespace.
+        if resource::kind(&r.object) == "Namespace" && resource::group(&r.object).is_empty() {
+            if resource::name(&r.object) != namespace {
+                r.remember_name();
+                super::names::set_name(&mut r.object, namespace);
+            }
+            continue;
+        }
         if is_cluster_scoped(&r.object) {
             continue;
         }
@@ -191,6 +200,10 @@ mod tests {
         ]);
         let namespaces: Vec<Option<&str>> = out.iter().map(resource::namespace).collect();
         assert_eq!(namespaces, [Some("apps"), None, None, Some("apps")]);
+        let renamed = run(vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old"}}),
+        ]);
+        assert_eq!(renamed[0]["metadata"], json!({"name": "apps"}));
     }
 
     #[test]

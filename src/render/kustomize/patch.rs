@@ -178,7 +178,7 @@ pub fn patches(
                 for i in indexes {
                     let r = &mut resources[i];
                     r.remember_name();
-                    json_patch::patch(&mut r.object, &operations).map_err(|e| {
+                    apply_json6902(&mut r.object, &operations).map_err(|e| {
                         ctx.error(field, format!("{}: {e}", resource::subject(&r.object)))
                     })?;
                 }
@@ -215,6 +215,27 @@ pub fn patches(
         }
     }
     Ok(())
+}
+
+/// Applies JSON 6902 operations as kustomize does. kustomize patches its
+/// internal form, in which `metadata.annotations` always exists (it holds
+/// kustomize's own bookkeeping annotations), so an `add` under it works on
+/// an object without annotations; anything else follows RFC 6902.
+fn apply_json6902(object: &mut Value, patch: &json_patch::Patch) -> Result<(), String> {
+    let had_annotations = object.pointer("/metadata/annotations").is_some();
+    if !had_annotations && let Some(Value::Object(metadata)) = object.get_mut("metadata") {
+        metadata.insert("annotations".into(), Value::Object(Default::default()));
+    }
+    let result = json_patch::patch(object, &patch.0).map_err(|e| e.to_string());
+    if !had_annotations
+        && let Some(Value::Object(metadata)) = object.get_mut("metadata")
+        && metadata
+            .get("annotations")
+            .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))
+    {
+        metadata.remove("annotations");
+    }
+    result
 }
 
 /// Applies a strategic merge patch to the one resource it names.

@@ -146,7 +146,7 @@ fn scalar_text(value: &Value) -> Result<String, String> {
 
 /// One step of a field path.
 #[derive(Debug, PartialEq)]
-enum Segment {
+pub(super) enum Segment {
     Field(String),
     /// `[key=value]`: the list elements whose `key` is `value`.
     Match(String, String),
@@ -156,7 +156,7 @@ enum Segment {
 
 /// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets are
 /// part of the segment.
-fn split_path(path: &str) -> Result<Vec<Segment>, String> {
+pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
     let mut raw = Vec::new();
     let mut current = String::new();
     let mut depth = 0;
@@ -197,6 +197,7 @@ fn split_path(path: &str) -> Result<Vec<Segment>, String> {
         .collect()
 }
 
+/// Does a list element's `key` equal `value` (source paths)?
 fn element_matches(element: &Value, key: &str, value: &str) -> bool {
     match element.get(key) {
         Some(Value::String(s)) => s == value,
@@ -205,7 +206,24 @@ fn element_matches(element: &Value, key: &str, value: &str) -> bool {
     }
 }
 
-fn get<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
+/// Does a list element's `key` match `pattern` (target paths)? kustomize
+/// (kyaml `PathMatcher`) reads the value as an unanchored regular
+/// expression: `[name=init]` also selects `init2` (checked against
+/// kustomize 5.5).
+fn element_matches_pattern(element: &Value, key: &str, pattern: &str) -> bool {
+    let text = match element.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => return false,
+    };
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(&text),
+        Err(_) => text == pattern,
+    }
+}
+
+pub(super) fn get<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
     let Some((first, rest)) = path.split_first() else {
         out.push(value);
         return;
@@ -264,7 +282,10 @@ fn set(
             let Value::Array(items) = value else {
                 return Ok(());
             };
-            for item in items.iter_mut().filter(|i| element_matches(i, k, v)) {
+            for item in items
+                .iter_mut()
+                .filter(|i| element_matches_pattern(i, k, v))
+            {
                 set(item, rest, new, options)?;
             }
             Ok(())

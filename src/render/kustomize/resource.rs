@@ -22,6 +22,8 @@ pub struct Resource {
     /// A generated ConfigMap/Secret whose name gets kustomize's hash suffix
     /// at the end of the build.
     pub needs_hash: bool,
+    /// The `vars` whose values come from this object: (name, field path).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Resource {
@@ -31,6 +33,7 @@ impl Resource {
             origin: origin.to_string(),
             previous: Vec::new(),
             needs_hash: false,
+            vars: Vec::new(),
         }
     }
 

@@ -140,7 +140,64 @@ pub fn apply(object: &Value, patch: &Value, keep: Keep) -> Result<Option<Value>,
     }
     let mut path = Vec::new();
     merge_map(object, dest, &patch_map, &mut path)?;
+    // kyaml walks every field of the target while merging, and rebuilds
+    // each keyed list as it goes: duplicates by merge key collapse into one
+    // (checked against kustomize 5.5).
+    let identity = serde_json::json!({
+        "apiVersion": resource::api_version(object),
+        "kind": resource::kind(object),
+    });
+    dedupe_lists(&identity, &mut merged, &mut path);
     Ok(Some(merged))
+}
+
+/// Removes later duplicates from every keyed or set list below `value`.
+fn dedupe_lists(identity: &Value, value: &mut Value, path: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                path.push(key.clone());
+                dedupe_lists(identity, child, path);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            match list_strategy(identity, path) {
+                ListStrategy::Keys(keys) => {
+                    // The first one's place; the last one's content, unless
+                    // it is keyed by several present keys (kyaml skips
+                    // those when it writes the target's elements back).
+                    let mut kept: Vec<Value> = Vec::with_capacity(items.len());
+                    for item in items.drain(..) {
+                        match kept.iter_mut().find(|k| same_element(k, &item, keys)) {
+                            Some(existing) => {
+                                let present = keys.iter().filter(|k| item.get(**k).is_some());
+                                if present.count() <= 1 {
+                                    *existing = item;
+                                }
+                            }
+                            None => kept.push(item),
+                        }
+                    }
+                    *items = kept;
+                }
+                ListStrategy::Set => {
+                    let mut kept: Vec<Value> = Vec::with_capacity(items.len());
+                    for item in items.drain(..) {
+                        if !kept.contains(&item) {
+                            kept.push(item);
+                        }
+                    }
+                    *items = kept;
+                }
+                ListStrategy::Replace => {}
+            }
+            for item in items.iter_mut() {
+                dedupe_lists(identity, item, path);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn directive(map: &Map<String, Value>) -> Option<&str> {

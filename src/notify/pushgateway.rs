@@ -1,0 +1,183 @@
+//! The pushgateway sink: the run's metrics under job `drift_check`, grouping
+//! key `cluster`. A completed run PUTs the whole group; a failed run POSTs
+//! only the run and failure metrics, so the last success timestamp and the
+//! last findings survive it.
+
+use std::time::Duration;
+
+use base64::Engine;
+use tracing::{debug, warn};
+
+use super::config::PushgatewaySettings;
+use super::secrets::{self, Secret, SecretError};
+
+/// The pushgateway sink failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushgatewayError {
+    /// A credential is set badly.
+    #[error("pushgateway credentials")]
+    Secret(#[from] SecretError),
+    /// A password without a user name or the reverse.
+    #[error(
+        "pushgateway credentials: set both DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD, or DRIFT_CHECK_PUSHGATEWAY_TOKEN"
+    )]
+    HalfBasicAuth,
+    /// The HTTP client cannot be built.
+    #[error("pushgateway HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// The push was refused or the pushgateway could not be reached, retries included.
+    #[error("{method} {url} failed after {attempts} attempts: {reason}")]
+    Push {
+        method: &'static str,
+        url: String,
+        attempts: usize,
+        reason: String,
+    },
+}
+
+/// How to authenticate to the pushgateway.
+#[derive(Debug)]
+enum Auth {
+    None,
+    Bearer(Secret),
+    Basic(String, Secret),
+}
+
+fn auth() -> Result<Auth, PushgatewayError> {
+    if let Some(token) = secrets::from_env("DRIFT_CHECK_PUSHGATEWAY_TOKEN")? {
+        return Ok(Auth::Bearer(token));
+    }
+    match (
+        secrets::from_env("DRIFT_CHECK_PUSHGATEWAY_USERNAME")?,
+        secrets::from_env("DRIFT_CHECK_PUSHGATEWAY_PASSWORD")?,
+    ) {
+        (Some(user), Some(password)) => Ok(Auth::Basic(user.expose().to_string(), password)),
+        (None, None) => Ok(Auth::None),
+        _ => Err(PushgatewayError::HalfBasicAuth),
+    }
+}
+
+/// The group's URL: `/metrics/job/drift_check/cluster/<name>`, with the
+/// `@base64` form when the name is not a plain path segment.
+pub fn group_url(base: &str, cluster: &str) -> String {
+    let plain = !cluster.is_empty()
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        format!("{base}/metrics/job/drift_check/cluster/{cluster}")
+    } else {
+        let encoded = base64::engine::general_purpose::URL_SAFE.encode(cluster);
+        let encoded = if encoded.is_empty() {
+            "=".to_string()
+        } else {
+            encoded
+        };
+        format!("{base}/metrics/job/drift_check/cluster@base64/{encoded}")
+    }
+}
+
+/// Pushes `body` (text format): PUT replaces the group, POST only the names sent.
+pub async fn push(
+    settings: &PushgatewaySettings,
+    cluster: &str,
+    body: String,
+    replace_group: bool,
+) -> Result<(), PushgatewayError> {
+    let auth = auth()?;
+    let client = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .build()
+        .map_err(PushgatewayError::Client)?;
+    let url = group_url(&settings.url, cluster);
+    let method = if replace_group {
+        reqwest::Method::PUT
+    } else {
+        reqwest::Method::POST
+    };
+    let name = if replace_group { "PUT" } else { "POST" };
+    let mut delay = Duration::from_millis(500);
+    let mut reason = String::new();
+    for attempt in 1..=settings.retries {
+        let mut request = client
+            .request(method.clone(), &url)
+            .header("content-type", "text/plain; version=0.0.4")
+            .body(body.clone());
+        request = match &auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token.expose()),
+            Auth::Basic(user, password) => request.basic_auth(user, Some(password.expose())),
+        };
+        let retryable = match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                debug!(url = %url, method = name, attempt, "Pushed metrics");
+                return Ok(());
+            }
+            Ok(response) => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                reason = format!("HTTP {status}: {}", text.trim());
+                status.is_server_error() || status.as_u16() == 429
+            }
+            // Without the URL: reqwest puts it in its message, ours names it already.
+            Err(e) => {
+                reason = error_chain(&e.without_url());
+                true
+            }
+        };
+        if !retryable {
+            return Err(PushgatewayError::Push {
+                method: name,
+                url,
+                attempts: attempt,
+                reason,
+            });
+        }
+        if attempt < settings.retries {
+            warn!(url = %url, attempt, reason = %reason, "Pushgateway push failed, retrying");
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+    Err(PushgatewayError::Push {
+        method: name,
+        url,
+        attempts: settings.retries,
+        reason,
+    })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_that_are_not_path_segments_use_base64() {
+        assert_eq!(
+            group_url("http://pg:9091", "prod"),
+            "http://pg:9091/metrics/job/drift_check/cluster/prod"
+        );
+        assert_eq!(
+            group_url("http://pg:9091", "eu/prod"),
+            "http://pg:9091/metrics/job/drift_check/cluster@base64/ZXUvcHJvZA=="
+        );
+        assert_eq!(
+            group_url("http://pg:9091", ""),
+            "http://pg:9091/metrics/job/drift_check/cluster@base64/="
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The external-binary option: the real `kustomize` for repositories that
+//! use what the native engine refuses (helm charts, plugins, `vars`, ...).
+//!
+//! Input: the source root, the directory to build and its kustomization with
+//! Flux's spec already injected, and the path of a `kustomize` binary.
+//! Output: the objects of `kustomize build`, as Flux would build them: the
+//! source tree is copied to a temporary directory (the checkout is never
+//! touched), the prepared kustomization is written there as
+//! `kustomization.yaml`, and the binary runs with
+//! `--load-restrictor LoadRestrictionsNone` (Flux builds without load
+//! restrictions inside the source root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::RenderError;
+use super::kustomize::KustFile;
+use super::load::{KUSTOMIZATION_FILE_NAMES, Root};
+
+/// A temporary copy of the source tree, removed when dropped.
+struct TempTree(PathBuf);
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `binary build` on a copy of the tree with `kust` in `dir`.
+pub fn build(
+    root: &Root,
+    dir: &Path,
+    kust: &KustFile,
+    binary: &Path,
+) -> Result<Vec<Value>, RenderError> {
+    let temp =
+        TempTree(std::env::temp_dir().join(format!("drift-check-render-{}", uuid::Uuid::new_v4())));
+    copy_tree(root.path(), &temp.0, 0).map_err(|source| RenderError::Read {
+        path: format!("copy of {} to {}", root.path().display(), temp.0.display()),
+        source,
+    })?;
+    let relative = dir.strip_prefix(root.path()).unwrap_or(Path::new(""));
+    let target = temp.0.join(relative);
+    let write_error = |source| RenderError::Read {
+        path: format!("{} (temporary copy)", root.rel(dir)),
+        source,
+    };
+    for name in KUSTOMIZATION_FILE_NAMES {
+        let path = target.join(name);
+        if path.is_file() {
+            std::fs::remove_file(path).map_err(write_error)?;
+        }
+    }
+    let text = serde_json::to_string_pretty(kust).unwrap_or_default();
+    std::fs::write(target.join("kustomization.yaml"), text).map_err(write_error)?;
+
+    let output = Command::new(binary)
+        .arg("build")
+        .arg("--load-restrictor")
+        .arg("LoadRestrictionsNone")
+        .arg(&target)
+        .output()
+        .map_err(|e| RenderError::External {
+            binary: binary.display().to_string(),
+            message: format!("cannot run: {e}"),
+        })?;
+    if !output.status.success() {
+        return Err(RenderError::External {
+            binary: binary.display().to_string(),
+            message: redacted_last_line(&String::from_utf8_lossy(&output.stderr), &temp.0),
+        });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    root.parse_documents(&stdout, &format!("output of {}", binary.display()))
+}
+
+/// Copies a directory tree (without `.git`), files and directories only;
+/// symbolic links are followed, to a depth that stops link cycles.
+fn copy_tree(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
+    if depth > 64 {
+        return Err(std::io::Error::other(format!(
+            "{}: directories nested too deep (a symbolic link cycle?)",
+            from.display()
+        )));
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == ".git" {
+            continue;
+        }
+        let source = entry.path();
+        let destination = to.join(&name);
+        // Follow symlinks as kustomize would, but stay a tree.
+        let metadata = std::fs::metadata(&source)?;
+        if metadata.is_dir() {
+            copy_tree(&source, &destination, depth + 1)?;
+        } else if metadata.is_file() {
+            std::fs::copy(&source, &destination)?;
+        }
+    }
+    Ok(())
+}
+
+/// The last non-empty line of the binary's error output, with quoted
+/// values removed (kustomize may quote a document) and the temporary path
+/// left out.
+fn redacted_last_line(stderr: &str, temp: &Path) -> String {
+    static QUOTED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let quoted = QUOTED.get_or_init(|| {
+        regex::Regex::new(r#""(?:[^"\\]|\\.)*"|'[^']*'"#).expect("a valid regular expression")
+    });
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("failed without a message");
+    let line = line.replace(&format!("{}/", temp.display()), "");
+    let mut line = quoted.replace_all(&line, "\"…\"").into_owned();
+    if line.chars().count() > 400 {
+        line = line.chars().take(400).collect::<String>() + "…";
+    }
+    line
+}

@@ -1,0 +1,1231 @@
+//! `drift-check run` against a real Synapse and a real pushgateway, started
+//! on 127.0.0.1 by `scripts/test` (`scripts/services/*`), which sets
+//! `DRIFT_CHECK_TEST_SYNAPSE_*` and `DRIFT_CHECK_TEST_PUSHGATEWAY_URL`.
+//! Without them these tests skip with a loud message; `.ci/run` runs them all.
+//!
+//! Every test uses its own Matrix users, room and pushgateway group, so they
+//! run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::room::MessagesOptions;
+use serde_json::{Value, json};
+
+use crate::util::{Scratch, root};
+
+/// The Secret values of the fixtures: never anywhere.
+const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
+
+/// The message of the fixture platform's first run, as the room receives it.
+const FIRST_BODY: &str = "\
+drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)
+
+Kustomization flux-system/docs:
+- Deployment/docs/docs-portal — modified, owner flux
+  /spec/replicas: 2 → 5 (by kubectl-edit at 2026-11-20T08:15:00Z)
+  /spec/template/spec/containers/0/env/1: (absent) → {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} (by kubectl-set at 2026-11-21T10:02:00Z)
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
+
+Kustomization flux-system/monitoring:
+- Secret/monitoring/alertmanager-matrix — modified, owner flux
+  /data/webhook-token: *** (before) → *** (after) (by kubectl-edit at 2026-11-23T06:55:00Z)
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
+
+Kustomization flux-system/network-policies:
+- NetworkPolicy/docs/allow-debug-ingress — orphaned, owner flux
+  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
+  the whole object is in the cluster only (by kubectl-client-side-apply at 2026-11-19T16:05:12Z)
+  remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay
+
+Kustomization flux-system/platform-routes:
+- HTTPRoute/tenants/acme-portal — conflict, owner crossplane
+  /metadata/labels/app.kubernetes.io~1managed-by: flux → crossplane (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
+  /spec/rules/0/backendRefs/0/namespace: acme → acme-v18 (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
+  remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object, and remove the object from ./infra/k8s/platform-routes in git or from the Composition, so that one owner remains
+
+Kustomization flux-system/rbac-system:
+- ClusterRoleBinding/system:konnectivity-server — missing, owner flux
+  the whole object is missing from the cluster
+  remedy: find out who deleted it, then let Flux re-create it: flux reconcile kustomization rbac-system -n flux-system";
+
+// ---------------------------------------------------------------- helpers
+
+struct Synapse {
+    url: String,
+    secret: String,
+    register: String,
+}
+
+fn synapse() -> Option<Synapse> {
+    match (
+        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_URL"),
+        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_SECRET"),
+        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_REGISTER"),
+    ) {
+        (Ok(url), Ok(secret), Ok(register)) => Some(Synapse {
+            url,
+            secret,
+            register,
+        }),
+        _ => {
+            eprintln!(
+                "\n!!!!! SKIPPED: no Synapse (DRIFT_CHECK_TEST_SYNAPSE_* unset). \
+                 Run ./scripts/test, which starts one. !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn pushgateway() -> Option<String> {
+    match std::env::var("DRIFT_CHECK_TEST_PUSHGATEWAY_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            eprintln!(
+                "\n!!!!! SKIPPED: no pushgateway (DRIFT_CHECK_TEST_PUSHGATEWAY_URL unset). \
+                 Run ./scripts/test, which starts one. !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+impl Synapse {
+    /// Registers a user through the shared secret; returns its id.
+    fn register(&self, name: &str, password: &str, admin: bool) -> String {
+        let status = Command::new(&self.register)
+            .args(["-k", &self.secret, "-u", name, "-p", password])
+            .arg(if admin { "--admin" } else { "--no-admin" })
+            .arg(&self.url)
+            .output()
+            .expect("register_new_matrix_user runs");
+        assert!(status.status.success(), "{status:?}");
+        format!("@{name}:localhost")
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("synapse answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, user: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "",
+                "/_matrix/client/v3/login",
+                Some(json!({"type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": user}, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A public room with an alias; encrypted (megolm) when asked. Returns its id.
+    async fn create_room(&self, token: &str, alias: &str, encrypted: bool) -> String {
+        let mut request = json!({"room_alias_name": alias, "preset": "public_chat"});
+        if encrypted {
+            request["initial_state"] = json!([{"type": "m.room.encryption", "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]);
+        }
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                token,
+                "/_matrix/client/v3/createRoom",
+                Some(request),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["room_id"].as_str().unwrap().to_string()
+    }
+
+    /// The room's events, newest first, as the server stores them.
+    async fn events(&self, token: &str, room_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                token,
+                &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["chunk"].as_array().unwrap().clone()
+    }
+
+    async fn devices(&self, admin_token: &str, user: &str) -> usize {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                admin_token,
+                &format!("/_synapse/admin/v2/users/{user}/devices"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["devices"].as_array().unwrap().len()
+    }
+}
+
+/// The bot's `m.room.message` events, newest first.
+fn notices_from(events: &[Value], user: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["sender"] == user && e["type"] == "m.room.message")
+        .cloned()
+        .collect()
+}
+
+fn assert_no_secret(events: &[Value]) {
+    let text = serde_json::to_string(events).unwrap();
+    for secret in SECRET_VALUES {
+        assert!(!text.contains(secret), "{secret} is in an event");
+    }
+}
+
+/// A config file: the fixtures' config plus a `notify:` section.
+fn config(dir: &Path, notify: &str) -> PathBuf {
+    let base = std::fs::read_to_string(root().join("fixtures/drift-check.yaml")).unwrap();
+    let path = dir.join("drift-check.yaml");
+    std::fs::write(&path, format!("{base}notify:\n{notify}")).unwrap();
+    path
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `drift-check run -o json` with the given config, repo and environment.
+fn run(
+    config: &Path,
+    repo: &Path,
+    snapshot: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_drift-check"));
+    command
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--repo")
+        .arg(repo)
+        .arg("--live-snapshot")
+        .arg(snapshot)
+        .args(["-o", "json", "--log-format", "json"])
+        .args(extra)
+        .current_dir(root())
+        .env("DRIFT_CHECK_LOG", "info");
+    for name in [
+        "DRIFT_CHECK_CONFIG",
+        "DRIFT_CHECK_MATRIX_TOKEN",
+        "DRIFT_CHECK_MATRIX_TOKEN_FILE",
+        "DRIFT_CHECK_MATRIX_PASSWORD",
+        "DRIFT_CHECK_MATRIX_PASSWORD_FILE",
+        "DRIFT_CHECK_PUSHGATEWAY_TOKEN",
+        "DRIFT_CHECK_PUSHGATEWAY_USERNAME",
+        "DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().expect("the binary runs");
+    let output = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for secret in SECRET_VALUES {
+        assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret));
+    }
+    output
+}
+
+fn fixture_repo() -> PathBuf {
+    root().join("fixtures/infra-repo")
+}
+
+fn fixture_snapshot() -> PathBuf {
+    root().join("fixtures/live/prod")
+}
+
+/// A copy of the fixtures where git no longer declares the deleted
+/// ClusterRoleBinding: its `missing` finding is resolved.
+fn scratch_without_the_missing_binding() -> Scratch {
+    let scratch = Scratch::new();
+    let file = "infra-repo/infra/k8s/rbac-system/clusterrolebindings.yaml";
+    let text = std::fs::read_to_string(scratch.dir.path().join(file)).unwrap();
+    let cut = text
+        .find("---\n# SKS konnectivity")
+        .expect("the binding is in the fixture");
+    scratch.write(file, &text[..cut]);
+    scratch
+}
+
+fn matrix_section(s: &Synapse, room: &str, user: &str, extra: &str) -> String {
+    format!(
+        "  matrix:\n    homeserver: {}\n    room: \"{room}\"\n    user: \"{user}\"\n    stateFile: state.json\n{extra}",
+        s.url
+    )
+}
+
+// ---------------------------------------------------------------- Matrix
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner) = (unique("bot"), unique("owner"));
+    let bot = s.register(&bot, "bot-pass", false);
+    let owner_id = s.register(&owner, "owner-pass", false);
+    let owner_token = s.login(&owner_id, "owner-pass").await;
+    let alias = unique("plain");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let report: Value = serde_json::from_str(&first.stdout).expect("the JSON report is printed");
+    assert_eq!(report["summary"]["unexplained"], 5);
+    let events = s.events(&owner_token, &room_id).await;
+    let notices = notices_from(&events, &bot);
+    assert_eq!(notices.len(), 1, "one message per run: {notices:#?}");
+    let content = &notices[0]["content"];
+    assert_eq!(content["msgtype"], "m.notice");
+    assert_eq!(content["format"], "org.matrix.custom.html");
+    assert_eq!(content["body"], FIRST_BODY);
+    assert!(content["formatted_body"].as_str().unwrap().starts_with(
+        "<p><strong>drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)</strong></p>\n<h4>Kustomization flux-system/docs</h4>"
+    ));
+    assert!(
+        !first.stderr.contains("bot-pass"),
+        "the password is never logged"
+    );
+
+    let second = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        1,
+        "same drift: nothing posted"
+    );
+
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    let since = state["posted_at"].as_str().unwrap().to_string();
+    let scratch = scratch_without_the_missing_binding();
+    let third = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let events = s.events(&owner_token, &room_id).await;
+    let notices = notices_from(&events, &bot);
+    assert_eq!(notices.len(), 2);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "drift-check report: prod at (unknown revision): 4 unexplained findings in 4 Kustomizations (0 new, 4 still open, oldest since {since}, 1 resolved)\n\n\
+             Resolved:\n\
+             - resolved: ClusterRoleBinding/system:konnectivity-server (missing) in flux-system/rbac-system, open since {since}\n\n\
+             4 still open findings: see the report or the previous messages."
+        )
+    );
+    assert_no_secret(&events);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_the_exact_text() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let reader_id = s.register(&unique("reader"), "reader-pass", true);
+    let devices_before = {
+        let admin = s.login(&reader_id, "reader-pass").await;
+        s.devices(&admin, &bot).await
+    };
+
+    // The reader: a matrix-sdk client with its own device and crypto store.
+    let reader_store = tempfile::tempdir().unwrap();
+    let reader = matrix_sdk::Client::builder()
+        .homeserver_url(&s.url)
+        .sqlite_store(reader_store.path(), None)
+        .build()
+        .await
+        .unwrap();
+    reader
+        .matrix_auth()
+        .login_username(&reader_id, "reader-pass")
+        .send()
+        .await
+        .unwrap();
+    let reader_token = reader.access_token().unwrap();
+    let alias = unique("secure");
+    let room_id = s.create_room(&reader_token, &alias, true).await;
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
+
+    // On the server: ciphertext only.
+    let events = s.events(&reader_token, &room_id).await;
+    let from_bot: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["sender"] == bot.as_str())
+        .collect();
+    assert!(
+        from_bot.iter().any(|e| e["type"] == "m.room.encrypted"),
+        "{from_bot:#?}"
+    );
+    assert!(
+        !from_bot.iter().any(|e| e["type"] == "m.room.message"),
+        "plaintext in an encrypted room: {from_bot:#?}"
+    );
+    assert_no_secret(&events);
+    assert!(
+        !serde_json::to_string(&events)
+            .unwrap()
+            .contains("docs-portal")
+    );
+
+    // The member decrypts it to the exact text.
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    let room = reader
+        .get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap())
+        .unwrap();
+    let messages = room.messages(MessagesOptions::backward()).await.unwrap();
+    let decrypted: Vec<Value> = messages
+        .chunk
+        .iter()
+        .filter(|e| e.encryption_info().is_some())
+        .map(|e| serde_json::from_str(e.raw().json().get()).unwrap())
+        .filter(|e: &Value| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
+        .collect();
+    assert_eq!(
+        decrypted.len(),
+        1,
+        "{:#?}",
+        messages
+            .chunk
+            .iter()
+            .map(|e| e.raw().json().get().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(decrypted[0]["content"]["msgtype"], "m.notice");
+    assert_eq!(decrypted[0]["content"]["body"], FIRST_BODY);
+
+    // Without a persistent store the run's device is logged out at the end.
+    assert_eq!(s.devices(&reader_token, &bot).await, devices_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_rate_limit_429_is_retried_and_the_message_arrives() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("busy");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let (status, body) = s
+        .call(
+            reqwest::Method::POST,
+            &bot_token,
+            &format!("/_matrix/client/v3/join/%23{alias}:localhost"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Use up the bot's message burst (Synapse's default rc_message) until the server says 429.
+    let mut limited = None;
+    for i in 0..40 {
+        let (status, body) = s
+            .call(
+                reqwest::Method::PUT,
+                &bot_token,
+                &format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/burn{i}"),
+                Some(json!({"msgtype": "m.text", "body": "filler"})),
+            )
+            .await;
+        if status == 429 {
+            limited = Some((body, SystemTime::now()));
+            break;
+        }
+    }
+    let (limited, limited_at) = limited.expect("Synapse rate-limits message sends by default");
+    assert!(limited["retry_after_ms"].as_u64().is_some(), "{limited}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room_id, &bot, ""));
+    // The token path too: restored on its own device, found by whoami.
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(&bot_token),
+        "the token is never logged"
+    );
+    // The job's send started while the limit was in force (so its first try got
+    // a 429) and the job still succeeded: it waited and retried.
+    let limited_until =
+        limited_at + Duration::from_millis(limited["retry_after_ms"].as_u64().unwrap());
+    let posting = out
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "Posting to Matrix")
+        .expect("the job logs when it posts");
+    let posting_at =
+        chrono::DateTime::parse_from_rfc3339(posting["timestamp"].as_str().unwrap()).unwrap();
+    let posting_at = UNIX_EPOCH + Duration::from_micros(posting_at.timestamp_micros() as u64);
+    assert!(
+        posting_at < limited_until,
+        "the job posted after the limit had passed: the test proves nothing; make it faster"
+    );
+    let notices: Vec<Value> = notices_from(&s.events(&owner_token, &room_id).await, &bot)
+        .into_iter()
+        .filter(|e| e["content"]["msgtype"] == "m.notice")
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+}
+
+// ---------------------------------------------------------------- pushgateway
+
+/// The group's sample lines (no `# HELP`/`# TYPE`), pushgateway's own push-time
+/// metrics left out, the values of timestamps and durations replaced by `T`.
+async fn group_lines(url: &str, cluster: &str) -> (Vec<String>, f64) {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut last_success = f64::NAN;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#')
+            || !line.contains(&format!("cluster=\"{cluster}\""))
+            || line.starts_with("push_")
+        {
+            continue;
+        }
+        let (name, value) = line.rsplit_once(' ').unwrap();
+        if name.starts_with("drift_check_last_success_timestamp_seconds") {
+            last_success = value.parse().unwrap();
+        }
+        if name.contains("timestamp_seconds")
+            || name.starts_with("drift_check_run_duration_seconds")
+        {
+            let v: f64 = value.parse().unwrap();
+            assert!((0.0..4e9).contains(&v), "{line}");
+            lines.push(format!("{name} T"));
+        } else {
+            lines.push(line.to_string());
+        }
+    }
+    (lines, last_success)
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("pg");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("  pushgateway:\n    url: {url}\n"));
+    let l = |s: &str| s.replace("CLUSTER", &cluster);
+
+    let before = now().floor();
+    let drifting = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(drifting.code, 0, "{}", drifting.stderr);
+    let (lines, first_success) = group_lines(&url, &cluster).await;
+    assert!(
+        first_success >= before && first_success <= now(),
+        "{first_success}"
+    );
+    let expected: Vec<String> = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 3"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 2"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 9"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} 5"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} 3"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 7"#,
+        r#"drift_check_run_duration_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_run_success{cluster="CLUSTER",instance="",job="drift_check"} 1"#,
+    ]
+    .iter()
+    .map(|s| l(s))
+    .collect();
+    assert_eq!(lines, expected);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("docs-portal") || l.contains("konnectivity")),
+        "no object names as label values"
+    );
+
+    // A clean run (the one drifting Kustomization fixed, only it checked): the group is replaced.
+    let scratch = scratch_without_the_missing_binding();
+    let clean = run(
+        &cfg,
+        &scratch.repo(),
+        &scratch.snapshot(),
+        &["--cluster", &cluster, "-k", "rbac-system"],
+        &[],
+    );
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let clean_report: Value = serde_json::from_str(&clean.stdout).unwrap();
+    assert_eq!(clean_report["summary"]["findings"], 0);
+    let (lines, clean_success) = group_lines(&url, &cluster).await;
+    let expected_clean: Vec<String> = [
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 6"#,
+        r#"drift_check_run_duration_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_run_success{cluster="CLUSTER",instance="",job="drift_check"} 1"#,
+    ]
+    .iter()
+    .map(|s| l(s))
+    .collect();
+    assert_eq!(lines, expected_clean);
+    assert!(clean_success >= first_success);
+
+    // A failed run: only the run metrics change; the last success and the rest survive.
+    let failed = run(
+        &cfg,
+        Path::new("/nonexistent/infra"),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    let (lines, failed_success) = group_lines(&url, &cluster).await;
+    let expected_failed: Vec<String> = [
+        r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 6"#,
+        r#"drift_check_run_duration_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_run_success{cluster="CLUSTER",instance="",job="drift_check"} 0"#,
+    ]
+    .iter()
+    .map(|s| l(s))
+    .collect();
+    assert_eq!(lines, expected_failed);
+    assert_eq!(
+        failed_success, clean_success,
+        "a failed run keeps the last success timestamp"
+    );
+}
+
+/// Needs no service: nothing listens on the discard port.
+#[test]
+fn pushgateway_down_fails_the_sink_but_the_report_is_printed_and_the_exit_code_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "  pushgateway:\n    url: http://127.0.0.1:9\n    retries: 2\n    timeoutSeconds: 2\n",
+    );
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report is printed");
+    assert_eq!(report["summary"]["unexplained"], 5);
+    assert!(
+        out.stderr.contains(
+            "PUT http://127.0.0.1:9/metrics/job/drift_check/cluster/prod failed after 2 attempts"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn matrix_without_credentials_fails_the_sink_with_exit_3_and_says_which_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "  matrix:\n    homeserver: http://127.0.0.1:9\n    room: \"#alerts:localhost\"\n    user: \"@bot:localhost\"\n",
+    );
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(serde_json::from_str::<Value>(&out.stdout).is_ok());
+    assert!(out.stderr.contains("set DRIFT_CHECK_MATRIX_TOKEN (or DRIFT_CHECK_MATRIX_TOKEN_FILE) or DRIFT_CHECK_MATRIX_PASSWORD"), "{}", out.stderr);
+    assert!(
+        !dir.path().join("drift-check-matrix-state.json").exists(),
+        "no state without a post"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_report() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("small");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    maxMessageBytes: 4096\n",
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let events = s.events(&owner_token, &room_id).await;
+    let from_bot = notices_from(&events, &bot);
+    assert_eq!(from_bot.len(), 2, "the notice and the file: {from_bot:#?}");
+    let (file, notice) = (&from_bot[0]["content"], &from_bot[1]["content"]);
+    let body = notice["body"].as_str().unwrap();
+    let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
+    assert!(body_size <= 4096, "{body_size}");
+    let shown = body.matches("\n- ").count();
+    assert!(shown < 5, "{body}");
+    assert!(
+        body.ends_with(&format!(
+            "… and {} more findings: the full report is attached (drift-check-report.json).",
+            5 - shown
+        )),
+        "{body}"
+    );
+    assert_eq!(file["msgtype"], "m.file");
+    assert_eq!(file["body"], "drift-check-report.json");
+    let mxc = file["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("mxc://")
+        .unwrap();
+    let report = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", s.url))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_str(&report).expect("the attachment is the JSON report");
+    assert_eq!(report["schema"], "drift-check/v1");
+    assert_eq!(report["summary"]["unexplained"], 5);
+    for secret in SECRET_VALUES {
+        assert!(!report.to_string().contains(secret));
+    }
+    assert_no_secret(&events);
+}
+
+/// A CronJob retry after the post went out but before the state was saved
+/// (lost here on purpose): the same content gives the same transaction id,
+/// and the homeserver keeps the first event.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_retried_run_that_lost_its_state_does_not_post_twice() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("retry");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_TOKEN", bot_token.as_str())];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    let retry = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(retry.code, 0, "{}", retry.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert!(dir.path().join("state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_never_posts_plaintext_into_an_encrypted_room_it_cannot_encrypt_for() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("secret");
+    let room_id = s.create_room(&owner_token, &alias, true).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{alias}:localhost"), &bot, ""),
+    );
+    // An access token without a persistent store cannot keep the device's keys.
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        serde_json::from_str::<Value>(&out.stdout).is_ok(),
+        "the report is still printed"
+    );
+    assert!(
+        out.stderr
+            .contains("is encrypted: with an access token, set `notify.matrix.store`"),
+        "{}",
+        out.stderr
+    );
+    let events = s.events(&owner_token, &room_id).await;
+    assert!(
+        !events.iter().any(|e| e["sender"] == bot.as_str()
+            && e["type"].as_str().unwrap().starts_with("m.room.message")
+            || e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted"),
+        "{events:#?}"
+    );
+    assert!(
+        !dir.path().join("state.json").exists(),
+        "nothing posted, nothing remembered"
+    );
+
+    // With a store the same token posts, encrypted.
+    let store = dir.path().join("store");
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            &format!("    store: {}\n", store.display()),
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = s.events(&owner_token, &room_id).await;
+    let from_bot: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["sender"] == bot.as_str())
+        .collect();
+    assert!(from_bot.iter().any(|e| e["type"] == "m.room.encrypted"));
+    assert!(!from_bot.iter().any(|e| e["type"] == "m.room.message"));
+}
+
+/// A pushgateway of this test's own, behind basic auth (its `--web.config.file`),
+/// killed by PID at the end.
+struct AuthPushgateway {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthPushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn pushgateway_with_basic_auth() -> AuthPushgateway {
+    let dir = tempfile::tempdir().unwrap();
+    // bcrypt of "pg-test-pass".
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        "basic_auth_users:\n  pusher: $2b$04$tOLjRKLu4Bx6DN/glWuiVuKMkASdVuEMT0sWHwNbU2G7eDdaL6La6\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("prometheus-pushgateway")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--web.config.file={}",
+            dir.path().join("web.yaml").display()
+        ))
+        .arg("--persistence.file=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway is installed (scripts/services/pushgateway)");
+    let url = format!("http://127.0.0.1:{port}");
+    let gateway = AuthPushgateway {
+        child,
+        url,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        let ready = reqwest::Client::new()
+            .get(format!("{}/-/ready", gateway.url))
+            .basic_auth("pusher", Some("pg-test-pass"))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return gateway;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pushgateway with basic auth did not get ready");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_basic_auth_from_env_and_file() {
+    if pushgateway().is_none() {
+        return;
+    }
+    let gateway = pushgateway_with_basic_auth().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!("  pushgateway:\n    url: {}\n    retries: 1\n", gateway.url),
+    );
+    let cluster = unique("auth");
+
+    let refused = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("failed after 1 attempts: HTTP 401 Unauthorized"),
+        "{}",
+        refused.stderr
+    );
+
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "pg-test-pass\n").unwrap();
+    let pushed = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[
+            ("DRIFT_CHECK_PUSHGATEWAY_USERNAME", "pusher"),
+            (
+                "DRIFT_CHECK_PUSHGATEWAY_PASSWORD_FILE",
+                password_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert!(!pushed.stderr.contains("pg-test-pass"));
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", gateway.url))
+        .basic_auth("pusher", Some("pg-test-pass"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "drift_check_run_success{{cluster=\"{cluster}\",instance=\"\",job=\"drift_check\"}} 1\n"
+        )),
+        "{metrics}"
+    );
+}
+
+/// The in-cluster setup for encrypted rooms: a password and a persistent store
+/// (a PVC). The first run logs in and keeps the session and keys; the next
+/// run reuses them: one device, and the member decrypts both messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let reader_id = s.register(&unique("reader"), "reader-pass", true);
+    let reader_store = tempfile::tempdir().unwrap();
+    let reader = matrix_sdk::Client::builder()
+        .homeserver_url(&s.url)
+        .sqlite_store(reader_store.path(), None)
+        .build()
+        .await
+        .unwrap();
+    reader
+        .matrix_auth()
+        .login_username(&reader_id, "reader-pass")
+        .send()
+        .await
+        .unwrap();
+    let reader_token = reader.access_token().unwrap();
+    let devices_before = s.devices(&reader_token, &bot).await;
+    let alias = unique("pvc");
+    let room_id = s.create_room(&reader_token, &alias, true).await;
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    store: store\n",
+        ),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let scratch = scratch_without_the_missing_binding();
+    let second = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        s.devices(&reader_token, &bot).await,
+        devices_before + 1,
+        "one device, kept"
+    );
+    let session = dir.path().join("store/drift-check-session.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&session).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    let room = reader
+        .get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap())
+        .unwrap();
+    let messages = room.messages(MessagesOptions::backward()).await.unwrap();
+    let bodies: Vec<String> = messages
+        .chunk
+        .iter()
+        .filter(|e| e.encryption_info().is_some())
+        .map(|e| serde_json::from_str::<Value>(e.raw().json().get()).unwrap())
+        .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
+        .map(|e| e["content"]["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:#?}");
+    assert!(
+        bodies[0].contains("- resolved: ClusterRoleBinding/system:konnectivity-server (missing)"),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(bodies[1], FIRST_BODY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_daily_digest_reposts_open_findings_a_day_later_only_when_configured() {
+    let Some(s) = synapse() else { return };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("digest");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let dir = tempfile::tempdir().unwrap();
+    let room = format!("#{alias}:localhost");
+    let plain = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_TOKEN", bot_token.as_str())];
+    assert_eq!(
+        run(&plain, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    // A day passes: the last post moves 25 hours back.
+    let state_file = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::hours(25))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    state["posted_at"] = json!(yesterday);
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    assert_eq!(
+        run(&plain, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        1,
+        "no digest unless configured"
+    );
+
+    let digest = config(
+        dir.path(),
+        &matrix_section(&s, &room, &bot, "    dailyDigest: true\n"),
+    );
+    assert_eq!(
+        run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        FIRST_BODY.replacen(
+            "drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)",
+            "drift-check daily digest: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations",
+            1
+        )
+    );
+    // And not twice the same day.
+    assert_eq!(
+        run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        2
+    );
+}
+
+/// Matrix fails (no credentials), the pushgateway still gets the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_sink_fails_on_its_own() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("own");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: http://127.0.0.1:9\n    room: \"#alerts:localhost\"\n    user: \"@bot:localhost\"\n  pushgateway:\n    url: {url}\n"
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &["--cluster", &cluster],
+        &[],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let (lines, _) = group_lines(&url, &cluster).await;
+    assert!(
+        lines.contains(&format!(
+            "drift_check_run_success{{cluster=\"{cluster}\",instance=\"\",job=\"drift_check\"}} 1"
+        )),
+        "{lines:#?}"
+    );
+}
+
+/// A pushgateway that accepts connections and never answers: each attempt
+/// times out, the sink gives up after the configured attempts.
+#[test]
+fn a_pushgateway_that_never_answers_times_out_after_bounded_retries() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  pushgateway:\n    url: http://127.0.0.1:{port}\n    retries: 2\n    timeoutSeconds: 1\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed after 2 attempts"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(listener);
+}

@@ -1,0 +1,154 @@
+//! What ships: the Dockerfile's structure and job/'s manifests, checked
+//! offline (the cluster tests apply job/ to a real API server).
+
+use serde_json::Value;
+
+use crate::util::root;
+
+fn dockerfile() -> Vec<String> {
+    std::fs::read_to_string(root().join("Dockerfile"))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() {
+    let lines = dockerfile();
+    let stages: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert!(
+        stages[0].starts_with("FROM rust:") && stages[0].ends_with(" AS build"),
+        "{}",
+        stages[0]
+    );
+    let runtime = lines
+        .iter()
+        .position(|l| l.starts_with("FROM ") && !l.contains("AS build"))
+        .unwrap();
+    let last = &lines[runtime..];
+    let user = last
+        .iter()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER in the runtime stage");
+    let uid = user.split(':').next().unwrap();
+    assert!(uid != "0" && uid != "root", "runs as {user}");
+    assert!(
+        last.iter()
+            .any(|l| l.starts_with("COPY --from=build ")
+                && l.ends_with(" /usr/local/bin/drift-check"))
+    );
+    let entrypoint = last
+        .iter()
+        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+        .expect("an ENTRYPOINT");
+    let binary: Vec<String> = serde_json::from_str(entrypoint).unwrap();
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let bin_name = manifest
+        .split("[[bin]]")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("name = "))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(binary, [format!("/usr/local/bin/{bin_name}")]);
+    assert!(!lines.iter().any(|l| l.starts_with("HEALTHCHECK")));
+}
+
+fn job_objects() -> Vec<Value> {
+    let ks = drift_check::discover::from_object(
+        &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "drift-check", "namespace": "flux-system"}, "spec": {"path": "./job"}}),
+        drift_check::discover::Origin::Live,
+        "flux-system",
+    )
+    .unwrap();
+    drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
+}
+
+#[test]
+fn the_cronjob_runs_nightly_once_at_a_time_locked_down() {
+    let objects = job_objects();
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    let spec = &cronjob["spec"];
+    assert_eq!(spec["concurrencyPolicy"], "Forbid");
+    for key in [
+        "schedule",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+    ] {
+        assert!(!spec[key].is_null(), "spec.{key}");
+    }
+    let job = &spec["jobTemplate"]["spec"];
+    assert!(job["backoffLimit"].is_number() && job["activeDeadlineSeconds"].is_number());
+    let pod = &job["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "drift-check");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    assert!(container["resources"]["requests"]["cpu"].is_string());
+    let volumes: Vec<&Value> = pod["volumes"].as_array().unwrap().iter().collect();
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["name"] == "cache" && v["emptyDir"].is_object()),
+        "an emptyDir for the clone"
+    );
+}
+
+#[test]
+fn the_job_reads_the_cluster_and_writes_only_its_state_config_map() {
+    let objects = job_objects();
+    for role in objects.iter().filter(|o| o["kind"] == "ClusterRole") {
+        for rule in role["rules"].as_array().unwrap() {
+            let verbs: Vec<&str> = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(
+                verbs.iter().all(|v| ["get", "list", "watch"].contains(v)),
+                "{}: {verbs:?}",
+                role["metadata"]["name"]
+            );
+            assert!(
+                !rule["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "*"),
+                "resources are listed one by one"
+            );
+        }
+    }
+    let role = objects.iter().find(|o| o["kind"] == "Role").unwrap();
+    assert_eq!(role["metadata"]["namespace"], "drift-check");
+    for rule in role["rules"].as_array().unwrap() {
+        assert_eq!(rule["resources"], serde_json::json!(["configmaps"]));
+    }
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["metadata"]["name"] != "drift-check-server-mode"),
+        "server mode is opt-in"
+    );
+}
