@@ -178,6 +178,18 @@ pub struct CommonArgs {
     #[arg(long, value_name = "NAMESPACE/NAME", env = "DRIFT_CHECK_SOURCE")]
     pub source: Option<String>,
 
+    /// Run this kustomize binary for the build step instead of the native
+    /// engine (Flux's generation, spec injection and post-processing stay the
+    /// same): for repos using what the native engine does not support
+    /// (helmCharts, KRM plugins).
+    #[arg(long, value_name = "PATH", env = "DRIFT_CHECK_KUSTOMIZE_BIN")]
+    pub kustomize_bin: Option<PathBuf>,
+
+    /// An unset postBuild variable without a default is an error, as with
+    /// kustomize-controller's `--feature-gates=StrictPostBuildSubstitutions=true`.
+    #[arg(long, env = "DRIFT_CHECK_STRICT_SUBSTITUTION")]
+    pub strict_substitution: bool,
+
     /// Limit for each API request, in seconds.
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,

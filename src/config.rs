@@ -71,6 +71,11 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
     pub concurrency: Option<usize>,
+    /// A kustomize binary to run for the build step instead of the native engine.
+    pub kustomize_bin: Option<PathBuf>,
+    /// An unset postBuild variable without a default is an error (as
+    /// kustomize-controller's StrictPostBuildSubstitutions feature gate).
+    pub strict_substitution: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
 }
@@ -96,6 +101,10 @@ pub struct Settings {
     pub policy: Policy,
     /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
     pub progress: bool,
+    /// The external kustomize binary, when the native engine is not used.
+    pub kustomize_bin: Option<PathBuf>,
+    /// Strict postBuild substitution.
+    pub strict_substitution: bool,
     /// Sinks of `run`.
     pub notify: crate::notify::NotifySettings,
 }
@@ -296,6 +305,12 @@ impl Settings {
                 .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
             policy,
             progress: false,
+            strict_substitution: args.strict_substitution
+                || file.strict_substitution.unwrap_or(false),
+            kustomize_bin: args
+                .kustomize_bin
+                .clone()
+                .or_else(|| from_file(&file.kustomize_bin)),
             notify: file.notify.validate(&base)?,
         })
     }
@@ -308,20 +323,7 @@ mod tests {
     fn args(config: Option<PathBuf>) -> CommonArgs {
         CommonArgs {
             config,
-            repo: None,
-            branch: None,
-            revision: None,
-            cache_dir: None,
-            git_secret_dir: None,
-            git_timeout: None,
-            live_snapshot: None,
-            kustomizations_dir: None,
-            kustomizations: vec![],
-            cluster: None,
-            kubeconfig: None,
-            context: None,
-            source: None,
-            request_timeout: None,
+            ..Default::default()
         }
     }
 
@@ -337,11 +339,25 @@ mod tests {
             "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
             "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
+            "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
         });
         for (key, value) in json.as_object().unwrap() {
             assert!(!value.is_null(), "the example does not set {key}");
         }
         assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        let matrix = parsed.notify.matrix.as_ref().expect("notify.matrix");
+        assert!(matrix.store.is_some() && matrix.state_config_map.is_some());
+        assert!(
+            matrix.max_message_bytes.is_some()
+                && matrix.timeout_seconds.is_some()
+                && matrix.retries.is_some()
+        );
+        let pushgateway = parsed
+            .notify
+            .pushgateway
+            .as_ref()
+            .expect("notify.pushgateway");
+        assert!(pushgateway.timeout_seconds.is_some() && pushgateway.retries.is_some());
         let fields = parsed.ignore[0].target.as_ref().unwrap();
         assert!(
             fields.group.is_some()

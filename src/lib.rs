@@ -80,7 +80,15 @@ pub async fn run(settings: &Settings, print: impl FnOnce(&Report)) -> u8 {
     let report = check(settings).await;
     let duration = started.elapsed();
     print(&report);
-    let sinks = notify::notify(&settings.notify, &report, duration).await;
+    // Boxed: matrix-sdk's futures are deep enough to overflow the compiler's
+    // layout query depth when inlined into the binary's main future.
+    let sinks = Box::pin(notify::notify(
+        &settings.notify,
+        &settings.cluster_options,
+        &report,
+        duration,
+    ))
+    .await;
     notify::exit_code(&report, &sinks)
 }
 
@@ -448,7 +456,10 @@ impl<'a> Pipeline<'a> {
         ks: &Kustomization,
         live: &S,
     ) -> Option<Vec<Object>> {
-        let mut variables = render::Variables::default();
+        let mut variables = render::Variables {
+            strict: self.settings.strict_substitution,
+            ..Default::default()
+        };
         for reference in ks.spec.post_build.iter().flat_map(|p| &p.substitute_from) {
             match live
                 .substitution_data(&reference.kind, &ks.namespace, &reference.name)
@@ -470,7 +481,13 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        match render::render(&checkout.root, ks, &variables) {
+        let rendered = match &self.settings.kustomize_bin {
+            Some(binary) => {
+                render::render_with_kustomize_binary(&checkout.root, ks, &variables, binary)
+            }
+            None => render::render(&checkout.root, ks, &variables),
+        };
+        match rendered {
             Ok(objects) => {
                 info!(kustomization = %ks, objects = objects.len(), "Rendered");
                 Some(objects)

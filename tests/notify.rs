@@ -1229,3 +1229,106 @@ fn a_pushgateway_that_never_answers_times_out_after_bounded_retries() {
     assert!(started.elapsed() < Duration::from_secs(20));
     drop(listener);
 }
+
+/// A homeserver that accepts connections and never answers: the sink gives up
+/// after `timeoutSeconds`, retries included, and says so.
+#[test]
+fn a_homeserver_that_never_answers_fails_the_sink_after_its_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: http://127.0.0.1:{port}\n    room: \"#alerts:localhost\"\n    user: \"@bot:localhost\"\n    timeoutSeconds: 2\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "pw")],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        serde_json::from_str::<Value>(&out.stdout).is_ok(),
+        "the report is printed"
+    );
+    assert!(
+        out.stderr
+            .contains("matrix: gave up after 2s (timeoutSeconds)"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(listener);
+}
+
+/// The CronJob's store: the state in a ConfigMap on the real API server
+/// (started by `scripts/test`), written by server-side apply and read back.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
+    let Some(s) = synapse() else { return };
+    let Ok(kubeconfig) = std::env::var("DRIFT_CHECK_TEST_KUBECONFIG") else {
+        eprintln!(
+            "\n!!!!! SKIPPED: no API server (DRIFT_CHECK_TEST_KUBECONFIG unset). Run ./scripts/test. !!!!!\n"
+        );
+        return;
+    };
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique("cm");
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let name = unique("state-");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"#{alias}:localhost\"\n    user: \"{bot}\"\n    stateConfigMap: default/{name}\n",
+            s.url
+        ),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_TOKEN", bot_token.as_str())];
+    let args = ["--kubeconfig", kubeconfig.as_str()];
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &args, &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        1
+    );
+
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let cm = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client, "default")
+        .get(&name)
+        .await
+        .unwrap();
+    let state: Value = serde_json::from_str(&cm.data.unwrap()["state.json"]).unwrap();
+    let objects: Vec<&str> = state["open"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| o["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(objects.len(), 5, "{state:#}");
+    assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server"));
+    assert!(!state.to_string().contains("hunter2"));
+    assert!(
+        cm.metadata
+            .managed_fields
+            .unwrap()
+            .iter()
+            .any(|m| m.manager.as_deref() == Some("drift-check"))
+    );
+}

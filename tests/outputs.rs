@@ -191,3 +191,25 @@ fn progress_names_each_stage_with_counts() {
     let quiet = run(&[&["--progress", "never"][..], CHECK].concat());
     assert!(!quiet.stderr.contains("discover:"), "{}", quiet.stderr);
 }
+
+#[test]
+fn the_external_kustomize_binary_gives_the_same_report() {
+    let Ok(binary) = std::env::var("DRIFT_CHECK_TEST_KUSTOMIZE_BIN") else {
+        eprintln!(
+            "SKIPPED: DRIFT_CHECK_TEST_KUSTOMIZE_BIN is not set; run ./scripts/test, which installs kustomize"
+        );
+        return;
+    };
+    let native = check("json");
+    let mut args = CHECK.to_vec();
+    args.extend(["-o", "json", "--kustomize-bin", &binary]);
+    let external = run(&args);
+    assert_eq!(external.code, 1, "{}", external.stderr);
+    let native: serde_json::Value = serde_json::from_str(&native.stdout).unwrap();
+    let external: serde_json::Value = serde_json::from_str(&external.stdout).unwrap();
+    assert_eq!(
+        crate::util::summary_of_json(&external),
+        crate::util::summary_of_json(&native)
+    );
+    assert_eq!(external["summary"], native["summary"]);
+}

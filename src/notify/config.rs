@@ -37,13 +37,21 @@ pub struct MatrixConfig {
     /// password login makes a fresh device that is logged out at the end.
     #[serde(default)]
     pub store: Option<PathBuf>,
-    /// File remembering the fingerprints last posted (default `drift-check-matrix-state.json`).
+    /// File remembering the fingerprints last posted. Default: in a pod, the
+    /// ConfigMap `drift-check-state` of its namespace (the
+    /// name job/rbac.yaml allows); elsewhere
+    /// `drift-check-matrix-state.json` next to the config file.
     #[serde(default)]
     pub state_file: Option<PathBuf>,
+    /// ConfigMap remembering them instead: `name` (in the pod's namespace, or
+    /// the kubeconfig context's) or `namespace/name`. Needs get and patch on it.
+    #[serde(default)]
+    pub state_config_map: Option<String>,
     /// When nothing changed, still post the open findings once a day.
     #[serde(default)]
     pub daily_digest: bool,
-    /// Cap of the message (plain + HTML), bytes (default 24576; at most 60000).
+    /// Cap of the message (plain + HTML), bytes (default 24576; at most 45000: in an encrypted room the
+    /// ciphertext is base64, a third larger, and Matrix caps events at 64 KiB).
     #[serde(default)]
     pub max_message_bytes: Option<usize>,
     /// Give up on Matrix after this long, retries included (default 120).
@@ -84,11 +92,25 @@ pub struct MatrixSettings {
     pub room: String,
     pub user: String,
     pub store: Option<PathBuf>,
-    pub state_file: PathBuf,
+    pub state: StateLocation,
     pub daily_digest: bool,
     pub max_message_bytes: usize,
     pub timeout: Duration,
     pub retries: usize,
+}
+
+/// Where the Matrix sink remembers what it posted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateLocation {
+    /// A JSON file.
+    File(PathBuf),
+    /// A ConfigMap; `None` namespace: the pod's (or the kubeconfig context's).
+    ConfigMap {
+        namespace: Option<String>,
+        name: String,
+    },
+    /// Neither set: the ConfigMap `drift-check-state` in a pod, else this file.
+    Default(PathBuf),
 }
 
 /// Validated pushgateway settings.
@@ -112,8 +134,9 @@ pub enum NotifyConfigError {
     },
 }
 
-/// Largest message accepted for `maxMessageBytes`: Matrix events are capped at 64 KiB.
-pub const MAX_MESSAGE_BYTES: usize = 60_000;
+/// Largest message accepted for `maxMessageBytes`: Matrix caps events at 64 KiB,
+/// and an encrypted one carries the message as base64 (4/3 of its size).
+pub const MAX_MESSAGE_BYTES: usize = 45_000;
 
 impl NotifyConfig {
     /// Validates the section; relative paths are relative to `base` (the config file's directory).
@@ -168,7 +191,7 @@ impl NotifyConfig {
                     return Err(invalid(
                         "matrix.maxMessageBytes",
                         &max.to_string(),
-                        "is not between 2048 and 60000",
+                        "is not between 2048 and 45000",
                         "24576",
                     ));
                 }
@@ -177,11 +200,28 @@ impl NotifyConfig {
                     room: m.room.clone(),
                     user: m.user.clone(),
                     store: m.store.as_ref().map(|p| base.join(p)),
-                    state_file: base.join(
-                        m.state_file
-                            .clone()
-                            .unwrap_or_else(|| "drift-check-matrix-state.json".into()),
-                    ),
+                    state: match (&m.state_file, &m.state_config_map) {
+                        (Some(_), Some(_)) => {
+                            return Err(invalid(
+                                "matrix.stateConfigMap",
+                                m.state_config_map.as_deref().unwrap_or_default(),
+                                "is set together with stateFile: set one",
+                                "stateConfigMap: drift-check-state",
+                            ));
+                        }
+                        (Some(file), None) => StateLocation::File(base.join(file)),
+                        (None, Some(cm)) => config_map(cm).ok_or_else(|| {
+                            invalid(
+                                "matrix.stateConfigMap",
+                                cm,
+                                "is not `name` or `namespace/name`",
+                                "drift-check/drift-check-state",
+                            )
+                        })?,
+                        (None, None) => {
+                            StateLocation::Default(base.join("drift-check-matrix-state.json"))
+                        }
+                    },
                     daily_digest: m.daily_digest,
                     max_message_bytes: max,
                     timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(120).max(1)),
@@ -219,6 +259,29 @@ impl NotifyConfig {
             matrix,
             pushgateway,
         })
+    }
+}
+
+/// `name` or `namespace/name`, DNS-1123 names.
+fn config_map(s: &str) -> Option<StateLocation> {
+    let dns = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && !p.starts_with(['-', '.'])
+            && !p.ends_with(['-', '.'])
+    };
+    match s.split_once('/') {
+        Some((ns, name)) if dns(ns) && dns(name) => Some(StateLocation::ConfigMap {
+            namespace: Some(ns.into()),
+            name: name.into(),
+        }),
+        None if dns(s) => Some(StateLocation::ConfigMap {
+            namespace: None,
+            name: s.into(),
+        }),
+        _ => None,
     }
 }
 
@@ -281,8 +344,8 @@ mod tests {
             .unwrap();
         assert_eq!(s.homeserver, "https://matrix.example.org");
         assert_eq!(
-            s.state_file,
-            Path::new("/etc/drift-check/drift-check-matrix-state.json")
+            s.state,
+            StateLocation::Default("/etc/drift-check/drift-check-matrix-state.json".into())
         );
         assert_eq!((s.max_message_bytes, s.retries), (24_576, 5));
     }
@@ -304,6 +367,22 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn the_state_config_map_is_a_name_or_namespace_slash_name() {
+        let mut c = matrix("#alerts:example.org");
+        let m = c.matrix.as_mut().unwrap();
+        m.state_config_map = Some("drift-check/state".into());
+        assert_eq!(
+            c.validate(Path::new("")).unwrap().matrix.unwrap().state,
+            StateLocation::ConfigMap {
+                namespace: Some("drift-check".into()),
+                name: "state".into()
+            }
+        );
+        c.matrix.as_mut().unwrap().state_config_map = Some("Bad_Name".into());
+        assert!(c.validate(Path::new("")).is_err());
     }
 
     #[test]

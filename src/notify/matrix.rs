@@ -113,21 +113,24 @@ pub async fn deliver(
             (_temp.0.clone(), false)
         }
     };
-    let client = Client::builder()
-        .homeserver_url(&settings.homeserver)
-        .sqlite_store(&store, None)
-        .request_config(
-            RequestConfig::new()
-                .timeout(Duration::from_secs(30))
-                .retry_limit(settings.retries)
-                .max_retry_time(Duration::from_secs(30)),
-        )
-        .build()
-        .await
-        .map_err(sdk("cannot set up the client"))?;
     let ephemeral = !persistent && matches!(credential, Credential::Password(_));
-    let result = tokio::time::timeout(
-        settings.timeout,
+    // Everything, building the client included (it asks the server for its
+    // versions), runs within the timeout; the logout after it has its own.
+    let mut built: Option<Client> = None;
+    let result = tokio::time::timeout(settings.timeout, async {
+        let client = Client::builder()
+            .homeserver_url(&settings.homeserver)
+            .sqlite_store(&store, None)
+            .request_config(
+                RequestConfig::new()
+                    .timeout(Duration::from_secs(30))
+                    .retry_limit(settings.retries)
+                    .max_retry_time(Duration::from_secs(30)),
+            )
+            .build()
+            .await
+            .map_err(sdk("cannot set up the client"))?;
+        built = Some(client.clone());
         post(
             &client,
             settings,
@@ -136,11 +139,12 @@ pub async fn deliver(
             persistent,
             message,
             report_json,
-        ),
-    )
+        )
+        .await
+    })
     .await
     .unwrap_or(Err(MatrixError::Timeout(settings.timeout)));
-    if ephemeral && client.matrix_auth().logged_in() {
+    if let Some(client) = built.filter(|c| ephemeral && c.matrix_auth().logged_in()) {
         // Without a persistent store every run is a new device: log it out so they do not pile up.
         match tokio::time::timeout(Duration::from_secs(15), client.logout()).await {
             Ok(Ok(())) => info!("Logged the Matrix device out"),

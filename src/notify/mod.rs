@@ -19,9 +19,10 @@
 //!     room: "#platform-alerts:example.org"   # or "!roomid:example.org"; joined if needed
 //!     user: "@drift-check:example.org"
 //!     store: /var/lib/drift-check/matrix     # sqlite crypto store + session: a PVC in the cluster
-//!     stateFile: drift-check-matrix-state.json
+//!     stateFile: drift-check-matrix-state.json  # manual runs; in a pod the default is
+//!     # stateConfigMap: drift-check-state      #   this ConfigMap of the pod's namespace
 //!     dailyDigest: false                     # repost open findings once a day when nothing changed
-//!     maxMessageBytes: 24576                 # 2048..60000; beyond, "and N more" + the JSON report as a file
+//!     maxMessageBytes: 24576                 # 2048..45000; beyond, "and N more" + the JSON report as a file
 //!     timeoutSeconds: 120                    # the whole delivery, retries included
 //!     retries: 5                             # attempts per request on 429 / 5xx / network errors
 //!   pushgateway:
@@ -51,9 +52,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info};
 
+use config::StateLocation;
 pub use config::{NotifyConfig, NotifySettings};
-use state::{FileStore, StateStore};
+use state::{ConfigMapStore, FileStore, StateStore, Store};
 
+use crate::live::cluster::ClusterOptions;
 use crate::report::Report;
 
 /// What became of one sink.
@@ -65,19 +68,21 @@ pub struct SinkResult {
     pub error: Option<String>,
 }
 
-/// Sends the report to every configured sink; `duration` is how long the check took.
+/// Sends the report to every configured sink; `duration` is how long the check
+/// took; `cluster` reaches the state ConfigMap, when the state is kept there.
 pub async fn notify(
     settings: &NotifySettings,
+    cluster: &ClusterOptions,
     report: &Report,
     duration: Duration,
 ) -> Vec<SinkResult> {
     // Independent: a slow homeserver does not hold the metrics back.
     let matrix = async {
         let matrix = settings.matrix.as_ref()?;
-        let store = FileStore {
-            path: matrix.state_file.clone(),
+        let error = match state_store(&matrix.state, cluster).await {
+            Ok(store) => to_matrix(matrix, &store, report).await.err(),
+            Err(e) => Some(e),
         };
-        let error = to_matrix(matrix, &store, report).await.err();
         Some(SinkResult {
             sink: "matrix",
             error,
@@ -131,7 +136,7 @@ async fn to_matrix<S: StateStore>(
     store: &S,
     report: &Report,
 ) -> Result<(), String> {
-    let previous = store.load().await.map_err(|e| chain(&e))?;
+    let previous = store.load().await.map_err(|e| crate::error_chain(&e))?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let plan = message::plan(
         report,
@@ -150,8 +155,11 @@ async fn to_matrix<S: StateStore>(
     let json = report.render(crate::report::Format::Json);
     matrix::deliver(settings, message, &json)
         .await
-        .map_err(|e| chain(&e))?;
-    store.save(&plan.next).await.map_err(|e| chain(&e))
+        .map_err(|e| crate::error_chain(&e))?;
+    store
+        .save(&plan.next)
+        .await
+        .map_err(|e| crate::error_chain(&e))
 }
 
 async fn to_pushgateway(
@@ -171,20 +179,53 @@ async fn to_pushgateway(
     };
     pushgateway::push(settings, &report.run.cluster, body, completed)
         .await
-        .map_err(|e| chain(&e))
+        .map_err(|e| crate::error_chain(&e))
 }
 
-/// An error and its causes on one line, each once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
+/// The state's store: a file, or a ConfigMap (by default in a pod).
+async fn state_store(location: &StateLocation, cluster: &ClusterOptions) -> Result<Store, String> {
+    let (namespace, name) = match location {
+        StateLocation::File(path) => return Ok(Store::File(FileStore { path: path.clone() })),
+        StateLocation::Default(path) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
+            return Ok(Store::File(FileStore { path: path.clone() }));
         }
-        source = cause.source();
-    }
-    message
+        StateLocation::Default(_) => (None, "drift-check-state".to_string()),
+        StateLocation::ConfigMap { namespace, name } => (namespace.clone(), name.clone()),
+    };
+    let client = kube_client(cluster)
+        .await
+        .map_err(|e| format!("state ConfigMap {name}: cannot reach the cluster: {e}"))?;
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    Ok(Store::ConfigMap(ConfigMapStore {
+        client,
+        namespace,
+        name,
+    }))
+}
+
+/// A client from the kubeconfig (file, context) or the pod's service account.
+async fn kube_client(options: &ClusterOptions) -> Result<kube::Client, String> {
+    use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+    let kube_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..Default::default()
+    };
+    let mut config = match &options.kubeconfig {
+        Some(path) => {
+            let file =
+                Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(file, &kube_options)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => Config::infer().await.map_err(|e| e.to_string())?,
+    };
+    let timeout = options.timeout.max(Duration::from_secs(1));
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    kube::Client::try_from(config).map_err(|e| e.to_string())
 }

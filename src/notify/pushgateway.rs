@@ -121,7 +121,7 @@ pub async fn push(
             }
             // Without the URL: reqwest puts it in its message, ours names it already.
             Err(e) => {
-                reason = error_chain(&e.without_url());
+                reason = crate::error_chain(&e.without_url());
                 true
             }
         };
@@ -145,20 +145,6 @@ pub async fn push(
         attempts: settings.retries,
         reason,
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -34,6 +34,14 @@ pub struct OpenFinding {
 /// The state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The ConfigMap cannot be read, parsed or written.
+    #[error("state ConfigMap {namespace}/{name}")]
+    ConfigMap {
+        namespace: String,
+        name: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The state file cannot be read, parsed or written.
     #[error("state file {}", path.display())]
     File {
@@ -92,6 +100,93 @@ impl StateStore for FileStore {
         tokio::fs::rename(&tmp, &self.path)
             .await
             .map_err(|e| self.err(e))
+    }
+}
+
+/// The state in a ConfigMap (the CronJob: its pods have no lasting disk),
+/// under the key `state.json`, written by server-side apply.
+#[derive(Clone)]
+pub struct ConfigMapStore {
+    pub client: kube::Client,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The ConfigMap key holding the state.
+const KEY: &str = "state.json";
+
+impl ConfigMapStore {
+    fn err<E: std::error::Error + Send + Sync + 'static>(&self, source: E) -> StateError {
+        StateError::ConfigMap {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    fn api(&self) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
+        kube::Api::namespaced(self.client.clone(), &self.namespace)
+    }
+}
+
+impl StateStore for ConfigMapStore {
+    async fn load(&self) -> Result<State, StateError> {
+        let Some(cm) = self
+            .api()
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.err(e))?
+        else {
+            return Ok(State::default());
+        };
+        match cm.data.as_ref().and_then(|d| d.get(KEY)) {
+            Some(json) => serde_json::from_str(json).map_err(|e| self.err(e)),
+            None => Ok(State::default()),
+        }
+    }
+
+    async fn save(&self, state: &State) -> Result<(), StateError> {
+        let json = serde_json::to_string_pretty(state).expect("state serializes");
+        let cm = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": self.name,
+                "labels": {"app.kubernetes.io/name": "drift-check"},
+            },
+            "data": {KEY: json},
+        });
+        self.api()
+            .patch(
+                &self.name,
+                &kube::api::PatchParams::apply("drift-check").force(),
+                &kube::api::Patch::Apply(&cm),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Where the state lives, picked at run time.
+pub enum Store {
+    File(FileStore),
+    ConfigMap(ConfigMapStore),
+}
+
+impl StateStore for Store {
+    async fn load(&self) -> Result<State, StateError> {
+        match self {
+            Store::File(s) => s.load().await,
+            Store::ConfigMap(s) => s.load().await,
+        }
+    }
+
+    async fn save(&self, state: &State) -> Result<(), StateError> {
+        match self {
+            Store::File(s) => s.save(state).await,
+            Store::ConfigMap(s) => s.save(state).await,
+        }
     }
 }
 

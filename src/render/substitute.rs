@@ -77,7 +77,11 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Substitutes the variables in one object, in place.
-pub fn object(object: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), RenderError> {
+pub fn object(
+    object: &mut Value,
+    vars: &BTreeMap<String, String>,
+    strict: bool,
+) -> Result<(), RenderError> {
     if vars.is_empty()
         || object::label(object, DISABLE_KEY) == Some("disabled")
         || object::annotation(object, DISABLE_KEY) == Some("disabled")
@@ -86,7 +90,7 @@ pub fn object(object: &mut Value, vars: &BTreeMap<String, String>) -> Result<(),
     }
     let subject = super::kustomize::Resource::new(object.clone(), "").subject();
     let lookup = |name: &str| vars.get(name).cloned();
-    substitute_value(object, &lookup).map_err(|message| RenderError::Substitute {
+    substitute_value(object, &lookup, strict).map_err(|message| RenderError::Substitute {
         object: subject,
         message,
     })
@@ -95,10 +99,11 @@ pub fn object(object: &mut Value, vars: &BTreeMap<String, String>) -> Result<(),
 fn substitute_value(
     value: &mut Value,
     lookup: &dyn Fn(&str) -> Option<String>,
+    strict: bool,
 ) -> Result<(), String> {
     match value {
         Value::String(text) if text.contains('$') => {
-            let result = eval(text, lookup, false)?;
+            let result = eval(text, lookup, strict)?;
             *value = if emits_plain(text) {
                 retype(&result)?
             } else {
@@ -107,18 +112,18 @@ fn substitute_value(
         }
         Value::Array(items) => {
             for item in items {
-                substitute_value(item, lookup)?;
+                substitute_value(item, lookup, strict)?;
             }
         }
         Value::Object(map) => {
             let mut out = Map::with_capacity(map.len());
             for (key, mut item) in std::mem::take(map) {
                 let key = if key.contains('$') {
-                    eval(&key, lookup, false)?
+                    eval(&key, lookup, strict)?
                 } else {
                     key
                 };
-                substitute_value(&mut item, lookup)?;
+                substitute_value(&mut item, lookup, strict)?;
                 out.insert(key, item);
             }
             *map = out;
@@ -606,7 +611,7 @@ mod tests {
             ("FLAG", "true"),
             ("TAG", "1.25"),
         ]);
-        object(&mut deploy, &vars).unwrap();
+        object(&mut deploy, &vars, false).unwrap();
         assert_eq!(
             deploy,
             json!({
@@ -631,13 +636,33 @@ mod tests {
             "metadata": {"name": "a", "annotations": {DISABLE_KEY: "disabled"}},
             "data": {"x": "${N}"}});
         let mut out = disabled.clone();
-        object(&mut out, &vars(&[("N", "1")])).unwrap();
+        object(&mut out, &vars(&[("N", "1")]), false).unwrap();
         assert_eq!(out, disabled);
         let escaped = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a"}, "data": {"x": "$${N}"}});
         let mut out = escaped.clone();
-        object(&mut out, &BTreeMap::new()).unwrap();
+        object(&mut out, &BTreeMap::new(), false).unwrap();
         assert_eq!(out, escaped, "Flux substitutes nothing without variables");
+    }
+
+    #[test]
+    fn strict_mode_makes_an_unset_variable_an_error_naming_it() {
+        let vars = BTreeMap::from([("cluster".to_string(), "prod".to_string())]);
+        let doc = || {
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"a": "${cluster}", "b": "${region}", "c": "${zone:=ch-gva-2}"}})
+        };
+        let mut lenient = doc();
+        object(&mut lenient, &vars, false).unwrap();
+        assert_eq!(
+            lenient["data"],
+            serde_json::json!({"a": "prod", "b": null, "c": "ch-gva-2"})
+        );
+        let err = object(&mut doc(), &vars, true).unwrap_err().to_string();
+        assert!(
+            err.contains("variable not set (strict mode): \"region\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -694,6 +719,7 @@ mod tests {
         let err = object(
             &mut secret,
             &vars(&[("PASSWORD", "hunter2"), ("USER", "u")]),
+            false,
         )
         .unwrap_err()
         .to_string();

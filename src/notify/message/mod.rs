@@ -121,7 +121,7 @@ pub fn plan(
     }
 }
 
-/// The Kustomizations this run checked without error; `None` when an error
+/// The Kustomizations this run checked (not skipped) without error; `None` when an error
 /// concerned no Kustomization in particular (the whole run is in doubt).
 fn checked_cleanly(report: &Report) -> Option<BTreeSet<String>> {
     if report.errors.iter().any(|e| e.kustomization.is_none()) {
@@ -136,7 +136,7 @@ fn checked_cleanly(report: &Report) -> Option<BTreeSet<String>> {
         report
             .kustomizations
             .iter()
-            .filter(|k| k.error.is_none())
+            .filter(|k| k.error.is_none() && k.skipped.is_none())
             .map(|k| k.id())
             .filter(|id| !failed.contains(id.as_str()))
             .collect(),

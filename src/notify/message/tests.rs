@@ -294,3 +294,15 @@ fn a_run_with_a_global_error_resolves_nothing() {
     assert_eq!(second.message, None);
     assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
 }
+
+#[test]
+fn a_skipped_kustomization_resolves_nothing() {
+    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let mut skipped = report(vec![]);
+    skipped.kustomizations[0].skipped = Some("its source is another repo".into());
+    assert_eq!(
+        plan(&skipped, &first.next, TOMORROW, false, 24_576).message,
+        None
+    );
+}
