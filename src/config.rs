@@ -337,6 +337,8 @@ mod tests {
             "controllerManagers": parsed.controller_managers, "personManagers": parsed.person_managers,
             "fluxManagers": parsed.flux_managers, "kubeconfig": parsed.kubeconfig, "context": parsed.context,
             "source": parsed.source, "requestTimeout": parsed.request_timeout, "concurrency": parsed.concurrency,
+            "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
+            "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
             "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
         });
         for (key, value) in json.as_object().unwrap() {
