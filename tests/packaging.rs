@@ -38,7 +38,10 @@ fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() 
     assert!(uid != "0" && uid != "root", "runs as {user}");
     // ssh (gix's ssh transport) refuses a uid without a passwd entry.
     let runtime_text = last.join("\n");
-    assert!(runtime_text.contains(&format!("useradd --uid {uid} ")), "no passwd entry for uid {uid}");
+    assert!(
+        runtime_text.contains(&format!("useradd --uid {uid} ")),
+        "no passwd entry for uid {uid}"
+    );
     assert!(
         last.iter()
             .any(|l| l.starts_with("COPY --from=build ")
