@@ -340,6 +340,8 @@ mod tests {
             "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
             "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
+            "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
+            "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
         });
         for (key, value) in json.as_object().unwrap() {
             assert!(!value.is_null(), "the example does not set {key}");
