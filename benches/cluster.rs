@@ -177,7 +177,12 @@ async fn apply_platform(kubeconfig: &Path, repo: &Path, n: usize) -> usize {
     // Cluster-scoped first (CRD, namespaces), then wait for the CRD to be served.
     apply_all(&client, &discovery, &objects[..2]).await;
     for _ in 0..100 {
-        discovery = Discovery::new(client.clone()).run().await.unwrap();
+        // A fresh CRD's group is listed before its version is served: retry.
+        let Ok(fresh) = Discovery::new(client.clone()).run().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        };
+        discovery = fresh;
         if discovery.get("kustomize.toolkit.fluxcd.io").is_some() {
             break;
         }

@@ -96,8 +96,21 @@ async fn client(kubeconfig: &std::path::Path) -> Client {
 struct Resources(Discovery);
 
 impl Resources {
+    /// Discovery, retried while freshly created CRDs settle: the API server
+    /// lists a new group a moment before it serves the group's version (404).
     async fn new(client: &Client) -> Self {
-        Self(Discovery::new(client.clone()).run().await.unwrap())
+        let mut attempt = 0;
+        loop {
+            match Discovery::new(client.clone()).run().await {
+                Ok(discovery) => return Self(discovery),
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    eprintln!("discovery not settled yet ({e}), retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("discovery: {e}"),
+            }
+        }
     }
 
     /// Is the object's type served at its version?

@@ -181,12 +181,7 @@ impl Cluster {
             .collect();
         if !missing.is_empty() {
             let groups: Vec<&str> = missing.iter().copied().collect();
-            let discovery = self
-                .timed(
-                    "API discovery",
-                    Discovery::new(self.client.clone()).filter(&groups).run(),
-                )
-                .await?;
+            let discovery = self.discover(&groups).await?;
             for t in types {
                 known
                     .entry(t.clone())
@@ -202,6 +197,22 @@ impl Cluster {
                 )
             })
             .collect())
+    }
+
+    /// API discovery of these groups. A group whose CRD was just created is
+    /// listed a moment before its version is served (a 404): retried twice.
+    async fn discover(&self, groups: &[&str]) -> Result<Discovery, LiveError> {
+        let mut attempt = 0;
+        loop {
+            let run = Discovery::new(self.client.clone()).filter(groups).run();
+            match self.timed("API discovery", run).await {
+                Err(LiveError::Status { code: 404, .. }) if attempt < 2 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Runs one API call under the request timeout.
