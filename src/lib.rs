@@ -640,7 +640,8 @@ impl<'a> Pipeline<'a> {
                     findings.push(classify::classify(diff, &head_ctx));
                 }
             }
-            for (key, live, why) in orphans_of(ks, &mine, &all_rendered, state) {
+            for (key, live, why) in diff::orphans::of_kustomization(ks, &mine, &all_rendered, state)
+            {
                 if reported.insert(key.clone()) {
                     let object = ObjectRef::of(live).expect("indexed objects have an identity");
                     findings.push(classify::classify(
@@ -650,8 +651,15 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
+        let renders: Vec<diff::orphans::Render<'_>> = rendered
+            .iter()
+            .map(|r| diff::orphans::Render {
+                kustomization: &r.ks,
+                objects: r.objects.as_deref(),
+            })
+            .collect();
         for (key, live, owner_ks, why) in
-            platform_orphans(rendered, &self.known, &all_rendered, &reported, state)
+            diff::orphans::platform(&renders, &self.known, &all_rendered, &reported, state)
         {
             let object = ObjectRef::of(live).expect("indexed objects have an identity");
             let ctx = Context {
@@ -757,144 +765,6 @@ fn types_to_fetch(rendered: &[Rendered]) -> BTreeSet<TypeRef> {
         }
     }
     types.into_values().collect()
-}
-
-/// Live objects a Kustomization owns (by its inventory or Flux's owner labels)
-/// that no render has any more.
-fn orphans_of<'s>(
-    ks: &Kustomization,
-    mine: &BTreeSet<ObjectKey>,
-    all_rendered: &BTreeSet<ObjectKey>,
-    state: &'s LiveState,
-) -> Vec<(ObjectKey, &'s Object, String)> {
-    let mut out = Vec::new();
-    for entry in ks.status.inventory.iter().flat_map(|i| &i.entries) {
-        let Some(key) = ObjectKey::from_inventory_id(&entry.id) else {
-            continue;
-        };
-        if mine.contains(&key) || all_rendered.contains(&key) {
-            continue;
-        }
-        if let Some(live) = state.get(&key) {
-            out.push((
-                key,
-                live,
-                format!(
-                    "in the inventory of Kustomization {} but no longer in its render",
-                    ks.id()
-                ),
-            ));
-        }
-    }
-    for (key, live) in state.objects() {
-        let labelled = object::label(live, classify::owner::FLUX_NAME_LABEL)
-            == Some(ks.name.as_str())
-            && object::label(live, classify::owner::FLUX_NAMESPACE_LABEL)
-                == Some(ks.namespace.as_str());
-        if labelled && !all_rendered.contains(key) && !out.iter().any(|(k, _, _)| k == key) {
-            out.push((
-                key.clone(),
-                live,
-                format!(
-                    "labelled as applied by Kustomization {} but in no render",
-                    ks.id()
-                ),
-            ));
-        }
-    }
-    out
-}
-
-/// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
-/// has. One carrying Flux's owner labels belongs to that Kustomization: it is
-/// left to it when the Kustomization exists but is not checked in this run
-/// (another source, not selected, or failed to render: none of those may raise
-/// false orphans), and is an orphan of nobody when the Kustomization no longer
-/// exists. One without owner labels is tied to the Kustomization that renders
-/// objects of its kind in its namespace (or of its kind anywhere) when there is
-/// exactly one.
-fn platform_orphans<'r, 's>(
-    rendered: &'r [Rendered],
-    known: &[Kustomization],
-    all_rendered: &BTreeSet<ObjectKey>,
-    reported: &BTreeSet<ObjectKey>,
-    state: &'s LiveState,
-) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
-    let checked = |ks: &Kustomization| {
-        rendered
-            .iter()
-            .any(|r| r.objects.is_some() && r.ks.id() == ks.id())
-    };
-    let unchecked: Vec<&Kustomization> = known.iter().filter(|k| !checked(k)).collect();
-    let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&'r Rendered> {
-        rendered
-            .iter()
-            .filter(|r| {
-                r.objects
-                    .iter()
-                    .flatten()
-                    .filter_map(ObjectRef::of)
-                    .any(|o| {
-                        let k = o.key();
-                        k.group == key.group
-                            && k.kind == key.kind
-                            && (!same_namespace || k.namespace == key.namespace)
-                    })
-            })
-            .collect()
-    };
-    let mut out = Vec::new();
-    for (key, live) in state.objects() {
-        if object::label(live, classify::owner::MANAGED_BY) != Some("flux")
-            || all_rendered.contains(key)
-            || reported.contains(key)
-        {
-            continue;
-        }
-        let in_inventory_of_unchecked = unchecked.iter().any(|ks| {
-            ks.status
-                .inventory
-                .iter()
-                .flat_map(|i| &i.entries)
-                .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
-        });
-        if in_inventory_of_unchecked {
-            continue;
-        }
-        if let Some(name) = object::label(live, classify::owner::FLUX_NAME_LABEL) {
-            let namespace =
-                object::label(live, classify::owner::FLUX_NAMESPACE_LABEL).unwrap_or("flux-system");
-            if !known
-                .iter()
-                .any(|k| k.name == name && k.namespace == namespace)
-            {
-                let why = format!(
-                    "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
-                );
-                out.push((key.clone(), live, None, why));
-            }
-            // Otherwise its Kustomization reports it, or is not checked in this run.
-            continue;
-        }
-        let (candidates, here) = match renders_like(key, true) {
-            same_ns if same_ns.len() == 1 => (same_ns, " in this namespace"),
-            _ => (renders_like(key, false), ""),
-        };
-        let owner = (candidates.len() == 1).then(|| candidates[0]);
-        let why = match owner {
-            Some(r) => format!(
-                "labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization {} is the only one rendering {} objects{here}",
-                r.ks.id(),
-                key.kind
-            ),
-            None => {
-                "labelled app.kubernetes.io/managed-by=flux but in no render of any Kustomization"
-                    .to_string()
-            }
-        };
-        out.push((key.clone(), live, owner.map(|r| &r.ks), why));
-    }
-    out
 }
 
 /// Replaces any value read from a Secret (for substitution) wherever it

@@ -10,6 +10,7 @@ mod compare;
 pub mod managed;
 pub mod mask;
 pub mod normalize;
+pub mod orphans;
 mod quantity;
 pub mod schema;
 
