@@ -17,10 +17,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Context;
 use super::names::set_name;
 use super::resource::{self, Resource};
 use crate::render::RenderError;
-use crate::render::load::Root;
 
 /// `generatorOptions`, and the `options` of one generator.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -61,23 +61,6 @@ struct Generator {
     options: Option<Options>,
     #[serde(rename = "type")]
     secret_type: Option<String>,
-}
-
-/// Where generators are declared, for loading files and errors.
-pub struct Context<'a> {
-    pub root: &'a Root,
-    pub dir: &'a Path,
-    pub file: &'a str,
-}
-
-impl Context<'_> {
-    fn error(&self, field: &str, message: impl Into<String>) -> RenderError {
-        RenderError::Transform {
-            file: self.file.into(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
 }
 
 /// Runs the ConfigMap then the Secret generators.

@@ -33,6 +33,24 @@ pub use resource::Resource;
 use super::RenderError;
 use super::load::{self, Root};
 
+/// Where a kustomization's generators and patches are declared: for loading
+/// the files they name and for errors naming the file and field.
+pub struct Context<'a> {
+    pub root: &'a Root,
+    pub dir: &'a Path,
+    pub file: &'a str,
+}
+
+impl Context<'_> {
+    pub(super) fn error(&self, field: &str, message: impl Into<String>) -> RenderError {
+        RenderError::Transform {
+            file: self.file.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A kustomization file (`kustomize.config.k8s.io` `Kustomization` or
 /// `Component`). Unknown fields are an error, as in kustomize.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -344,7 +362,7 @@ impl Builder<'_> {
                 config.read(document, &rel)?;
             }
         }
-        let ctx = generators::Context {
+        let ctx = Context {
             root: self.root,
             dir,
             file,
@@ -475,7 +493,7 @@ impl Builder<'_> {
         resources: &mut Vec<Resource>,
         config: &config::Config,
     ) -> Result<(), RenderError> {
-        let ctx = patch::Context {
+        let ctx = Context {
             root: self.root,
             dir,
             file,

@@ -8,17 +8,15 @@
 //! applies to the resource its apiVersion/kind/name/namespace identify,
 //! which must exist.
 
-use std::path::Path;
-
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Context;
 use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
 use super::selector::Selector;
 use super::smp;
 use crate::render::RenderError;
-use crate::render::load::Root;
 
 /// One entry of `patches` or `patchesJson6902`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -55,23 +53,8 @@ impl From<PatchOptions> for smp::Keep {
     }
 }
 
-/// The context of one kustomization's patches, for loading and errors.
-pub struct Context<'a> {
-    pub root: &'a Root,
-    pub dir: &'a Path,
-    pub file: &'a str,
-}
-
+/// The text of a patch given inline or by `path`.
 impl Context<'_> {
-    fn error(&self, field: &str, message: impl Into<String>) -> RenderError {
-        RenderError::Transform {
-            file: self.file.into(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The text of a patch given inline or by `path`.
     fn text(&self, entry: &Entry, field: &str) -> Result<String, RenderError> {
         match (&entry.patch, &entry.path) {
             (Some(_), Some(_)) => Err(self.error(field, "a patch has both patch and path")),
