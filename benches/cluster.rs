@@ -163,7 +163,7 @@ async fn apply_platform(kubeconfig: &Path, repo: &Path, n: usize) -> usize {
         let mut entries = Vec::new();
         for object in &mut rendered {
             drift_check::diff::normalize::desired(object);
-            let r = drift_check::object::ObjectRef::of(object).unwrap();
+            let r = drift_check::k8s::object::ObjectRef::of(object).unwrap();
             entries.push(json!({"id": r.key().inventory_id(), "v": r.api_version.rsplit('/').next().unwrap()}));
         }
         objects.extend(rendered);

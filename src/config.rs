@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::classify::{IgnoreRule, IgnoreRuleSpec, rules};
+use crate::flux::FLUX_MANAGERS;
 use std::time::Duration;
 
 use crate::cli::{CommonArgs, DiffMode};
-use crate::diff::{FLUX_MANAGERS, PERSON_MANAGERS, Policy};
+use crate::diff::{PERSON_MANAGERS, Policy};
 use crate::live::cluster::ClusterOptions;
 use crate::report::Format;
 use crate::source::{self, Location};
@@ -190,7 +191,7 @@ impl Settings {
         }
         let revision = args.revision.clone().or(file.revision.clone());
         if let Some(revision) = &revision {
-            let sha = crate::discover::revision_commit(revision);
+            let sha = crate::flux::revision_commit(revision);
             if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ConfigError::Invalid(format!(
                     "revision: {revision:?} is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"

@@ -16,12 +16,13 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod discover;
+pub mod error;
+pub mod flux;
+pub mod k8s;
 pub mod live;
 pub mod notify;
-pub mod object;
 pub mod render;
 pub mod report;
-pub mod selector;
 pub mod source;
 pub mod yaml;
 
@@ -36,11 +37,11 @@ use crate::classify::{Context, Finding};
 use crate::cli::DiffMode;
 use crate::config::Settings;
 use crate::diff::ObjectDiff;
-use crate::discover::Kustomization;
+use crate::flux::Kustomization;
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::live::cluster::Cluster;
 use crate::live::snapshot::Snapshot;
 use crate::live::{LiveError, LiveSource, LiveState, TypeRef};
-use crate::object::{Object, ObjectKey, ObjectRef};
 use crate::report::{ErrorEntry, KustomizationEntry, Report, Run, Source, Warning};
 use crate::source::{Checkout, Repo};
 
@@ -180,7 +181,7 @@ impl<'a> Pipeline<'a> {
         stage: &str,
         error: &dyn std::error::Error,
     ) {
-        let message = error_chain(error);
+        let message = error::error_chain(error);
         warn!(kustomization = kustomization.map(Kustomization::id), stage, error = %message, "Could not check");
         self.errors.push(ErrorEntry {
             kustomization: kustomization.map(Kustomization::id),
@@ -285,7 +286,7 @@ impl<'a> Pipeline<'a> {
                 Some(Err(e)) => {
                     let message = format!(
                         "could not read the applied revision {revision}, rendered the head instead: {}",
-                        error_chain(&e)
+                        error::error_chain(&e)
                     );
                     warn!(kustomization = %ks, error = %message, "Applied revision not read");
                     self.warnings.push(Warning {
@@ -792,21 +793,6 @@ fn scrub(findings: &mut [Finding], secrets: &BTreeSet<String>) {
             walk(value, secrets);
         }
     }
-}
-
-/// An error and its causes on one line, each cause once.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 fn now() -> String {

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 
 use drift_check::cli::{CommonArgs, DiffMode};
 use drift_check::config::Settings;
-use drift_check::discover::{self, Kustomization};
-use drift_check::object;
+use drift_check::discover;
+use drift_check::flux::{self, Kustomization};
+use drift_check::k8s::object;
 use drift_check::report::Report;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
@@ -309,7 +310,7 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
             let mut applied = object.clone();
             drift_check::diff::normalize::desired(&mut applied);
             apply(&client, &resources, &applied, "kustomize-controller").await;
-            let r = drift_check::object::ObjectRef::of(object).unwrap();
+            let r = drift_check::k8s::object::ObjectRef::of(object).unwrap();
             entries.push(json!({"id": r.key().inventory_id(), "v": r.api_version.rsplit('/').next().unwrap()}));
         }
         let status = json!({"status": {"lastAppliedRevision": revision, "lastAttemptedRevision": revision,
@@ -398,14 +399,16 @@ async fn write_snapshot(
         for object in render(ks) {
             types.insert(TypeRef::of(&object).unwrap());
             owner_of.insert(
-                drift_check::object::ObjectRef::of(&object).unwrap().key(),
+                drift_check::k8s::object::ObjectRef::of(&object)
+                    .unwrap()
+                    .key(),
                 ks.name.clone(),
             );
         }
     }
     let platform = cluster.fetch(&types).await;
     for (key, object) in platform.objects() {
-        let by_label = drift_check::object::label(object, "kustomize.toolkit.fluxcd.io/name")
+        let by_label = drift_check::k8s::object::label(object, "kustomize.toolkit.fluxcd.io/name")
             .map(str::to_string);
         let by_type = owner_of
             .iter()
@@ -1122,7 +1125,7 @@ fn job_kustomization() -> Value {
 /// `job/` rendered by drift-check's own renderer, as Flux would apply it.
 fn job_objects() -> Vec<Value> {
     let ks: Kustomization =
-        discover::from_object(&job_kustomization(), discover::Origin::Live, "flux-system").unwrap();
+        discover::from_object(&job_kustomization(), flux::Origin::Live, "flux-system").unwrap();
     drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
 }
 

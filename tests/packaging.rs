@@ -69,7 +69,7 @@ fn job_objects() -> Vec<Value> {
     let ks = drift_check::discover::from_object(
         &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "drift-check", "namespace": "flux-system"}, "spec": {"path": "./job"}}),
-        drift_check::discover::Origin::Live,
+        drift_check::flux::Origin::Live,
         "flux-system",
     )
     .unwrap();

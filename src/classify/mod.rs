@@ -15,17 +15,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diff::{Change, Drift, ObjectDiff, Op};
-use crate::discover::{Kustomization, revision_commit};
-use crate::object::{self, Object, ObjectRef};
+use crate::flux::{Kustomization, revision_commit};
+use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
+use crate::k8s::object::{self, Object, ObjectRef};
 pub use owner::Owner;
 pub use rules::{IgnoreRule, IgnoreRuleSpec};
-
-/// Flux's per-object opt-out of reconciliation.
-pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
-/// Flux's per-object server-side apply policy.
-pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
-/// Flux's per-object opt-out of garbage collection.
-pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 
 /// One classified difference between git and the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize)]

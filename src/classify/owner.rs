@@ -12,17 +12,12 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::managed;
-use crate::object::{self, Object};
+use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL};
+use crate::k8s::managed;
+use crate::k8s::object::{self, Object};
 
-/// The platform's ownership label.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The label Crossplane puts on composed resources, naming their composite.
 pub const COMPOSITE_LABEL: &str = "crossplane.io/composite";
-/// Flux's owner label (with `.../namespace`).
-pub const FLUX_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-/// Flux's owner namespace label.
-pub const FLUX_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 /// Field managers of Crossplane's composition engine start with this.
 pub const CROSSPLANE_MANAGER_PREFIX: &str = "apiextensions.crossplane.io/";
 
@@ -64,8 +59,8 @@ pub fn owner(
     composite_kinds: &BTreeSet<String>,
 ) -> Owner {
     let label = live
-        .and_then(|o| object::label(o, MANAGED_BY))
-        .or_else(|| desired.and_then(|o| object::label(o, MANAGED_BY)));
+        .and_then(|o| object::label(o, MANAGED_BY_LABEL))
+        .or_else(|| desired.and_then(|o| object::label(o, MANAGED_BY_LABEL)));
     match label.map(str::to_ascii_lowercase).as_deref() {
         Some("flux") => return Owner::Flux,
         Some("crossplane") => return Owner::Crossplane,
@@ -77,7 +72,7 @@ pub fn owner(
     let flux_labelled = [live, desired]
         .into_iter()
         .flatten()
-        .any(|o| object::label(o, FLUX_NAME_LABEL).is_some());
+        .any(|o| object::label(o, OWNER_NAME_LABEL).is_some());
     if flux_labelled || flux_marked {
         Owner::Flux
     } else {
@@ -110,7 +105,7 @@ pub fn composite(live: &Object, composite_kinds: &BTreeSet<String>) -> Option<St
     if let Some(name) = label {
         return Some(name.to_string());
     }
-    let by_crossplane = object::label(live, MANAGED_BY) == Some("crossplane")
+    let by_crossplane = object::label(live, MANAGED_BY_LABEL) == Some("crossplane")
         || managed::entries(live)
             .iter()
             .any(|e| e.manager.starts_with(CROSSPLANE_MANAGER_PREFIX));

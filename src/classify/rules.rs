@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use crate::discover::Selector;
-use crate::object::Object;
-use crate::selector::{Matcher, SelectorError};
+use crate::flux::Selector;
+use crate::k8s::object::Object;
+use crate::k8s::selector::{Matcher, SelectorError};
 
 /// An ignore rule as written in the config file.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, serde::Serialize)]

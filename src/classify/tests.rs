@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::diff::{ObjectDiff, Policy};
-use crate::discover::{KustomizationSpec, KustomizationStatus, Origin};
+use crate::flux::{KustomizationSpec, KustomizationStatus, Origin};
 
 fn ks(suspend: bool) -> Kustomization {
     Kustomization {
@@ -165,7 +165,7 @@ fn ignore_rules_explain_the_paths_they_cover() {
         &IgnoreRuleSpec {
             reason: "scaled by hand during the sale".into(),
             paths: vec!["/spec/replicas".into()],
-            target: Some(crate::discover::Selector {
+            target: Some(crate::flux::Selector {
                 kind: Some("Deployment".into()),
                 ..Default::default()
             }),

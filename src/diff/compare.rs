@@ -7,11 +7,11 @@
 
 use serde_json::{Map, Value};
 
-use super::managed::{self, ManagedEntry};
 use super::normalize;
 use super::schema;
 use super::{Change, Op, Policy};
-use crate::object::pointer;
+use crate::k8s::managed::{self, ManagedEntry};
+use crate::k8s::object::pointer;
 
 pub(super) struct Comparison<'a> {
     group: &'a str,

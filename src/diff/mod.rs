@@ -7,7 +7,6 @@
 //! Pure: no I/O, no cluster client.
 
 mod compare;
-pub mod managed;
 pub mod mask;
 pub mod normalize;
 pub mod orphans;
@@ -18,7 +17,9 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::object::{self, Object, ObjectRef};
+use crate::flux::FLUX_MANAGERS;
+use crate::k8s::managed;
+use crate::k8s::object::{self, Object, ObjectRef};
 
 /// One field that differs, as a JSON Patch operation from git to live.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -202,9 +203,6 @@ pub struct Policy {
     flux: Vec<String>,
     people: Vec<Regex>,
 }
-
-/// Field managers of Flux's controllers.
-pub const FLUX_MANAGERS: &[&str] = &["kustomize-controller"];
 
 /// Field managers of interactive clients: kubectl's (`kubectl-edit`,
 /// `kubectl-set`, `kubectl-patch`, `kubectl-client-side-apply`, ...), k9s, Lens,

@@ -154,7 +154,7 @@ pub fn quantity_numbers_to_strings(object: &mut Value) {
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if !super::schema::is_builtin_group(crate::object::group_of(api_version)) {
+    if !super::schema::is_builtin_group(crate::k8s::object::group_of(api_version)) {
         return;
     }
     fn walk(value: &mut Value, path: &mut Vec<String>) {

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::classify::owner;
-use crate::discover::Kustomization;
+use crate::flux::Kustomization;
+use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
+use crate::k8s::object::{self, Object, ObjectKey, ObjectRef};
 use crate::live::LiveState;
-use crate::object::{self, Object, ObjectKey, ObjectRef};
 
 /// One Kustomization's render in this run: its objects, or `None` when it
 /// failed to render.
@@ -48,8 +48,8 @@ pub fn of_kustomization<'s>(
         }
     }
     for (key, live) in state.objects() {
-        let labelled = object::label(live, owner::FLUX_NAME_LABEL) == Some(ks.name.as_str())
-            && object::label(live, owner::FLUX_NAMESPACE_LABEL) == Some(ks.namespace.as_str());
+        let labelled = object::label(live, OWNER_NAME_LABEL) == Some(ks.name.as_str())
+            && object::label(live, OWNER_NAMESPACE_LABEL) == Some(ks.namespace.as_str());
         if labelled && !all_rendered.contains(key) && !out.iter().any(|(k, _, _)| k == key) {
             out.push((
                 key.clone(),
@@ -104,7 +104,7 @@ pub fn platform<'r, 's>(
     };
     let mut out = Vec::new();
     for (key, live) in state.objects() {
-        if object::label(live, owner::MANAGED_BY) != Some("flux")
+        if object::label(live, MANAGED_BY_LABEL) != Some("flux")
             || all_rendered.contains(key)
             || reported.contains(key)
         {
@@ -120,9 +120,8 @@ pub fn platform<'r, 's>(
         if in_inventory_of_unchecked {
             continue;
         }
-        if let Some(name) = object::label(live, owner::FLUX_NAME_LABEL) {
-            let namespace =
-                object::label(live, owner::FLUX_NAMESPACE_LABEL).unwrap_or("flux-system");
+        if let Some(name) = object::label(live, OWNER_NAME_LABEL) {
+            let namespace = object::label(live, OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
             if !known
                 .iter()
                 .any(|k| k.name == name && k.namespace == namespace)

@@ -5,198 +5,15 @@
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`).
 //! Output: [`Kustomization`]s in a stable order, filtered by name when asked.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::object::{self, Object};
+use crate::flux::{
+    Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
+};
+use crate::k8s::object::{self, Object};
 use crate::yaml;
-
-/// The API group of Flux Kustomizations.
-pub const GROUP: &str = "kustomize.toolkit.fluxcd.io";
-/// The Flux Kustomization kind.
-pub const KIND: &str = "Kustomization";
-
-/// A Flux Kustomization: what to render, and what Flux last did with it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Kustomization {
-    pub namespace: String,
-    pub name: String,
-    pub spec: KustomizationSpec,
-    pub status: KustomizationStatus,
-    /// `metadata.annotations` (e.g. `kustomize.toolkit.fluxcd.io/reconcile`).
-    pub annotations: BTreeMap<String, String>,
-    /// When `spec.suspend` was last set, from the object's managedFields.
-    pub suspended_since: Option<String>,
-    /// Where the definition came from (a file of the repo, or the cluster).
-    pub origin: Origin,
-}
-
-impl Kustomization {
-    /// `namespace/name`, as findings name their Kustomization.
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-
-    /// The namespace that sources and `substituteFrom` objects live in when
-    /// their reference names none.
-    pub fn source_namespace(&self) -> &str {
-        self.spec
-            .source_ref
-            .namespace
-            .as_deref()
-            .unwrap_or(&self.namespace)
-    }
-}
-
-impl fmt::Display for Kustomization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
-
-/// Where a Kustomization definition was read.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Origin {
-    /// From the cluster (or a snapshot of it).
-    Live,
-    /// From a manifest file of the repo.
-    File(PathBuf),
-}
-
-/// The parts of a Flux `Kustomization.spec` (v1) that decide what is applied.
-/// Unknown fields (interval, timeout, healthChecks, ...) are accepted and ignored.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct KustomizationSpec {
-    /// Path to the directory with the kustomization.yaml, relative to the source root.
-    pub path: String,
-    pub source_ref: SourceRef,
-    pub target_namespace: Option<String>,
-    pub name_prefix: Option<String>,
-    pub name_suffix: Option<String>,
-    /// Strategic merge or JSON 6902 patches, with optional targets.
-    pub patches: Vec<Patch>,
-    pub images: Vec<Image>,
-    pub components: Vec<String>,
-    pub ignore_missing_components: bool,
-    pub common_metadata: Option<CommonMetadata>,
-    pub post_build: Option<PostBuild>,
-    pub prune: bool,
-    pub suspend: bool,
-    pub force: bool,
-    pub interval: Option<String>,
-}
-
-/// `spec.sourceRef`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SourceRef {
-    pub kind: String,
-    pub name: String,
-    pub namespace: Option<String>,
-}
-
-/// One entry of `spec.patches`: a patch document (YAML or JSON, strategic merge
-/// or JSON 6902) and the objects it applies to.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Patch {
-    pub patch: String,
-    pub target: Option<Selector>,
-}
-
-/// A kustomize target selector: group, version, kind, name and namespace are
-/// anchored regular expressions; label and annotation selectors as in kubectl.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Selector {
-    pub group: Option<String>,
-    pub version: Option<String>,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub namespace: Option<String>,
-    pub label_selector: Option<String>,
-    pub annotation_selector: Option<String>,
-}
-
-/// One entry of `spec.images`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Image {
-    pub name: String,
-    pub new_name: Option<String>,
-    pub new_tag: Option<String>,
-    pub digest: Option<String>,
-}
-
-/// `spec.commonMetadata`: labels and annotations Flux sets on every object.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CommonMetadata {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// `spec.postBuild`: variable substitution after the kustomize build.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PostBuild {
-    pub substitute: BTreeMap<String, String>,
-    pub substitute_from: Vec<SubstituteReference>,
-}
-
-/// One entry of `spec.postBuild.substituteFrom`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubstituteReference {
-    /// `ConfigMap` or `Secret`.
-    pub kind: String,
-    pub name: String,
-    pub optional: bool,
-}
-
-/// The parts of `Kustomization.status` drift-check reads.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct KustomizationStatus {
-    /// `<branch>@sha1:<sha>` of the last successful apply.
-    pub last_applied_revision: Option<String>,
-    pub last_attempted_revision: Option<String>,
-    pub inventory: Option<Inventory>,
-}
-
-impl KustomizationStatus {
-    /// The commit sha of `lastAppliedRevision` (`main@sha1:abc` → `abc`).
-    pub fn applied_commit(&self) -> Option<&str> {
-        self.last_applied_revision.as_deref().map(revision_commit)
-    }
-}
-
-/// The sha part of a Flux revision string: `main@sha1:abc` → `abc`,
-/// `sha1:abc` → `abc`, a bare sha unchanged.
-pub fn revision_commit(revision: &str) -> &str {
-    let tail = revision.rsplit_once('@').map_or(revision, |(_, r)| r);
-    tail.split_once(':').map_or(tail, |(_, sha)| sha)
-}
-
-/// `status.inventory`: what Flux applied last time.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Inventory {
-    pub entries: Vec<InventoryEntry>,
-}
-
-/// One inventory entry: `<ns>_<name>_<group>_<kind>` and the API version.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct InventoryEntry {
-    pub id: String,
-    pub v: String,
-}
 
 /// A Kustomization definition that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -221,15 +38,6 @@ pub enum DiscoverError {
     /// `--kustomization NAME` names a Kustomization that was not found.
     #[error("Kustomization {0} not found (known: {1})")]
     NotFound(String, String),
-}
-
-/// Is this object a Flux Kustomization (any served version)?
-pub fn is_kustomization(object: &Object) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some(KIND)
-        && object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| object::group_of(v) == GROUP)
 }
 
 /// Reads one Kustomization object. `default_namespace` applies when the
@@ -277,7 +85,7 @@ pub fn from_object(
         .unwrap_or_default();
     let suspended_since = spec
         .suspend
-        .then(|| crate::diff::managed::field_set_time(object, &["spec", "suspend"]))
+        .then(|| crate::k8s::managed::field_set_time(object, &["spec", "suspend"]))
         .flatten();
     Ok(Kustomization {
         namespace: object::namespace(object)

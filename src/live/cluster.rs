@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, info};
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
-use crate::object::{Object, ObjectRef};
+use crate::k8s::object::{Object, ObjectRef};
 
 /// Objects per LIST page.
 const PAGE_SIZE: u32 = 500;
@@ -304,7 +304,7 @@ fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
 
 impl LiveSource for Cluster {
     async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
-        let gvk = GroupVersionKind::gvk(crate::discover::GROUP, "v1", crate::discover::KIND);
+        let gvk = GroupVersionKind::gvk(crate::flux::GROUP, "v1", crate::flux::KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
         self.list_all(&ar).await
     }

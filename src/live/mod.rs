@@ -11,7 +11,7 @@ pub mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 
 /// A source of live objects.
 pub trait LiveSource {
@@ -182,7 +182,7 @@ impl LiveError {
             },
             other => LiveError::Request {
                 what: format!("{what} (API server {server})"),
-                message: crate::error_chain(&other),
+                message: crate::error::error_chain(&other),
             },
         }
     }

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
-use crate::object::{Object, ObjectRef};
+use crate::k8s::object::{Object, ObjectRef};
 use crate::yaml;
 
 /// A loaded snapshot.
@@ -90,7 +90,7 @@ impl LiveSource for Snapshot {
         Ok(self
             .state
             .objects()
-            .filter(|(_, o)| crate::discover::is_kustomization(o))
+            .filter(|(_, o)| crate::flux::is_kustomization(o))
             .map(|(_, o)| o.clone())
             .collect())
     }

@@ -136,7 +136,10 @@ async fn to_matrix<S: StateStore>(
     store: &S,
     report: &Report,
 ) -> Result<(), String> {
-    let previous = store.load().await.map_err(|e| crate::error_chain(&e))?;
+    let previous = store
+        .load()
+        .await
+        .map_err(|e| crate::error::error_chain(&e))?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let plan = message::plan(
         report,
@@ -155,11 +158,11 @@ async fn to_matrix<S: StateStore>(
     let json = report.render(crate::report::Format::Json);
     matrix::deliver(settings, message, &json)
         .await
-        .map_err(|e| crate::error_chain(&e))?;
+        .map_err(|e| crate::error::error_chain(&e))?;
     store
         .save(&plan.next)
         .await
-        .map_err(|e| crate::error_chain(&e))
+        .map_err(|e| crate::error::error_chain(&e))
 }
 
 async fn to_pushgateway(
@@ -179,7 +182,7 @@ async fn to_pushgateway(
     };
     pushgateway::push(settings, &report.run.cluster, body, completed)
         .await
-        .map_err(|e| crate::error_chain(&e))
+        .map_err(|e| crate::error::error_chain(&e))
 }
 
 /// The state's store: a file, or a ConfigMap (by default in a pod).

@@ -121,7 +121,7 @@ pub async fn push(
             }
             // Without the URL: reqwest puts it in its message, ours names it already.
             Err(e) => {
-                reason = crate::error_chain(&e.without_url());
+                reason = crate::error::error_chain(&e.without_url());
                 true
             }
         };

@@ -164,7 +164,7 @@ fn native_render_matches_the_kustomize_binary_through_flux() {
             "metadata": {"name": "apps", "namespace": "flux-system"},
             "spec": flux_spec(),
         }),
-        crate::discover::Origin::Live,
+        crate::flux::Origin::Live,
         "flux-system",
     )
     .expect("a valid Kustomization");

@@ -18,12 +18,8 @@ use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{self, Root};
 use super::sourceignore::Ignore;
-use crate::discover::{CommonMetadata, Kustomization, Selector};
-
-/// The label naming the Flux Kustomization that applied an object.
-pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-/// The label naming that Kustomization's namespace.
-pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+use crate::flux::{CommonMetadata, Kustomization, Selector};
+use crate::flux::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 
 /// The directory to build, its kustomization with the spec injected, and the
 /// name to give that kustomization in messages.

@@ -33,8 +33,8 @@ mod substitute;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::discover::Kustomization;
-use crate::object::Object;
+use crate::flux::Kustomization;
+use crate::k8s::object::Object;
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".

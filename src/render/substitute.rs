@@ -23,11 +23,9 @@ use serde_json::{Map, Value};
 
 use super::RenderError;
 use super::Variables;
-use crate::discover::PostBuild;
-use crate::object;
-
-/// The label/annotation that turns substitution off for one object.
-pub const DISABLE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+use crate::flux::PostBuild;
+use crate::flux::SUBSTITUTE_ANNOTATION;
+use crate::k8s::object;
 
 /// The variables for `postBuild`: `substituteFrom` sources in order, then
 /// `substitute` on top. Names are validated.
@@ -83,8 +81,8 @@ pub fn object(
     strict: bool,
 ) -> Result<(), RenderError> {
     if vars.is_empty()
-        || object::label(object, DISABLE_KEY) == Some("disabled")
-        || object::annotation(object, DISABLE_KEY) == Some("disabled")
+        || object::label(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
+        || object::annotation(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
     {
         return Ok(());
     }
@@ -633,7 +631,7 @@ mod tests {
     #[test]
     fn skips_disabled_objects_and_runs_nothing_without_variables() {
         let disabled = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "a", "annotations": {DISABLE_KEY: "disabled"}},
+            "metadata": {"name": "a", "annotations": {SUBSTITUTE_ANNOTATION: "disabled"}},
             "data": {"x": "${N}"}});
         let mut out = disabled.clone();
         object(&mut out, &vars(&[("N", "1")]), false).unwrap();

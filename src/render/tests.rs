@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::discover::{self, Origin};
+use crate::discover;
+use crate::flux::Origin;
 
 /// A source tree with these files.
 fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -35,7 +36,7 @@ fn render_path(dir: &tempfile::TempDir, spec: Value) -> Result<Vec<Object>, Rend
 fn subjects(objects: &[Object]) -> Vec<String> {
     objects
         .iter()
-        .map(|o| crate::object::ObjectRef::of(o).unwrap().to_string())
+        .map(|o| crate::k8s::object::ObjectRef::of(o).unwrap().to_string())
         .collect()
 }
 

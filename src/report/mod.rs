@@ -82,7 +82,7 @@ pub struct KustomizationEntry {
 
 impl KustomizationEntry {
     /// An entry for a Kustomization that is not checked, and why.
-    pub fn skipped(ks: &crate::discover::Kustomization, reason: String) -> Self {
+    pub fn skipped(ks: &crate::flux::Kustomization, reason: String) -> Self {
         Self {
             namespace: ks.namespace.clone(),
             name: ks.name.clone(),

@@ -30,7 +30,7 @@ fn report(errors: usize, unexplained: bool) -> Report {
     if unexplained {
         r.findings.push(crate::classify::Finding {
             kustomization: None,
-            object: crate::object::ObjectRef {
+            object: crate::k8s::object::ObjectRef {
                 api_version: "v1".into(),
                 kind: "ConfigMap".into(),
                 namespace: None,

@@ -197,7 +197,7 @@ impl Mirror {
 
     fn message(&self, error: &dyn std::error::Error) -> String {
         scrub(
-            &crate::error_chain(error),
+            &crate::error::error_chain(error),
             &self.url,
             &self.credentials.secrets(),
         )
@@ -310,11 +310,11 @@ fn write_tree(repo: &gix::Repository, commit: ObjectId, dest: &Path) -> Result<(
     let tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree())
-        .map_err(|e| crate::error_chain(&e))?;
+        .map_err(|e| crate::error::error_chain(&e))?;
     let mut recorder = gix::traverse::tree::Recorder::default();
     tree.traverse()
         .breadthfirst(&mut recorder)
-        .map_err(|e| crate::error_chain(&e))?;
+        .map_err(|e| crate::error::error_chain(&e))?;
     let partial = dest.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
@@ -329,7 +329,7 @@ fn write_tree(repo: &gix::Repository, commit: ObjectId, dest: &Path) -> Result<(
             EntryKind::Blob | EntryKind::BlobExecutable => {
                 let blob = repo
                     .find_blob(entry.oid)
-                    .map_err(|e| crate::error_chain(&e))?;
+                    .map_err(|e| crate::error::error_chain(&e))?;
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
                 }

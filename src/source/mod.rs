@@ -248,7 +248,7 @@ pub async fn open(
     let revision = match &options.revision {
         None => head,
         Some(revision) => {
-            let wanted = crate::discover::revision_commit(revision).to_string();
+            let wanted = crate::flux::revision_commit(revision).to_string();
             remote
                 .blocking(move |m, stop| m.ensure_commit(&wanted, stop))
                 .await?
@@ -286,7 +286,7 @@ impl Repo {
     /// else to render from: a local directory (rendered as it is), or the
     /// revision is the head's.
     pub async fn at(&mut self, revision: &str) -> Option<Result<Checkout, Arc<SourceError>>> {
-        let commit = crate::discover::revision_commit(revision).to_string();
+        let commit = crate::flux::revision_commit(revision).to_string();
         let head = self.head.revision.as_deref()?;
         if commit.is_empty() || head.starts_with(&commit) || commit.starts_with(head) {
             return None;

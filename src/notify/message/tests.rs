@@ -3,7 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::classify::Owner;
 use crate::diff::{Change, Drift, Op};
-use crate::object::ObjectRef;
+use crate::k8s::object::ObjectRef;
 use crate::report::{ErrorEntry, KustomizationEntry, Run, Source, Summary};
 
 fn finding(ks: &str, name: &str, fingerprint: &str, desired: Value, live: Value) -> Finding {

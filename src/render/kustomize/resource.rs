@@ -76,7 +76,7 @@ pub fn api_version(object: &Value) -> &str {
 
 /// The API group of an object, `""` for core.
 pub fn group(object: &Value) -> &str {
-    crate::object::group_of(api_version(object))
+    crate::k8s::object::group_of(api_version(object))
 }
 
 /// `kind`, `""` when absent.
@@ -86,12 +86,12 @@ pub fn kind(object: &Value) -> &str {
 
 /// `metadata.name`, `""` when absent.
 pub fn name(object: &Value) -> &str {
-    crate::object::name(object).unwrap_or("")
+    crate::k8s::object::name(object).unwrap_or("")
 }
 
 /// `metadata.namespace`, `None` when absent or empty.
 pub fn namespace(object: &Value) -> Option<&str> {
-    crate::object::namespace(object)
+    crate::k8s::object::namespace(object)
 }
 
 /// `Kind/namespace/name` or `Kind/name`.

@@ -6,8 +6,8 @@
 use regex::Regex;
 use serde_json::Value;
 
-use crate::discover::Selector;
-use crate::object::{self, Object};
+use crate::flux::Selector;
+use crate::k8s::object::{self, Object};
 
 /// A selector ready to match objects.
 #[derive(Clone, Debug)]

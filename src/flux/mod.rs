@@ -1,0 +1,223 @@
+//! Flux's vocabulary, shared by every stage: the `Kustomization` API types
+//! drift-check reads (spec and status), the labels, annotations and field
+//! managers Flux writes, and its revision strings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::k8s::object::{self, Object};
+
+/// The label naming the Flux Kustomization that applied an object.
+pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+/// The label naming that Kustomization's namespace.
+pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+/// Flux's per-object opt-out of reconciliation (`disabled`).
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// Flux's per-object server-side apply policy (`Ignore`, `IfNotPresent`, `Merge`).
+pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+/// Flux's per-object opt-out of garbage collection.
+pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+/// Flux's per-object opt-out of postBuild substitution (`disabled`).
+pub const SUBSTITUTE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/substitute";
+/// Field managers of Flux's controllers.
+pub const FLUX_MANAGERS: &[&str] = &["kustomize-controller"];
+/// The field manager kustomize-controller applies with.
+pub const KUSTOMIZE_CONTROLLER: &str = "kustomize-controller";
+/// The platform's ownership label (`flux`, `crossplane`, or absent).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// The API group of Flux Kustomizations.
+pub const GROUP: &str = "kustomize.toolkit.fluxcd.io";
+/// The Flux Kustomization kind.
+pub const KIND: &str = "Kustomization";
+
+/// A Flux Kustomization: what to render, and what Flux last did with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kustomization {
+    pub namespace: String,
+    pub name: String,
+    pub spec: KustomizationSpec,
+    pub status: KustomizationStatus,
+    /// `metadata.annotations` (e.g. `kustomize.toolkit.fluxcd.io/reconcile`).
+    pub annotations: BTreeMap<String, String>,
+    /// When `spec.suspend` was last set, from the object's managedFields.
+    pub suspended_since: Option<String>,
+    /// Where the definition came from (a file of the repo, or the cluster).
+    pub origin: Origin,
+}
+
+impl Kustomization {
+    /// `namespace/name`, as findings name their Kustomization.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The namespace that sources and `substituteFrom` objects live in when
+    /// their reference names none.
+    pub fn source_namespace(&self) -> &str {
+        self.spec
+            .source_ref
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.namespace)
+    }
+}
+
+impl fmt::Display for Kustomization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Where a Kustomization definition was read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// From the cluster (or a snapshot of it).
+    Live,
+    /// From a manifest file of the repo.
+    File(PathBuf),
+}
+
+/// The parts of a Flux `Kustomization.spec` (v1) that decide what is applied.
+/// Unknown fields (interval, timeout, healthChecks, ...) are accepted and ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KustomizationSpec {
+    /// Path to the directory with the kustomization.yaml, relative to the source root.
+    pub path: String,
+    pub source_ref: SourceRef,
+    pub target_namespace: Option<String>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    /// Strategic merge or JSON 6902 patches, with optional targets.
+    pub patches: Vec<Patch>,
+    pub images: Vec<Image>,
+    pub components: Vec<String>,
+    pub ignore_missing_components: bool,
+    pub common_metadata: Option<CommonMetadata>,
+    pub post_build: Option<PostBuild>,
+    pub prune: bool,
+    pub suspend: bool,
+    pub force: bool,
+    pub interval: Option<String>,
+}
+
+/// `spec.sourceRef`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SourceRef {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// One entry of `spec.patches`: a patch document (YAML or JSON, strategic merge
+/// or JSON 6902) and the objects it applies to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Patch {
+    pub patch: String,
+    pub target: Option<Selector>,
+}
+
+/// A kustomize target selector: group, version, kind, name and namespace are
+/// anchored regular expressions; label and annotation selectors as in kubectl.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Selector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+}
+
+/// One entry of `spec.images`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Image {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// `spec.commonMetadata`: labels and annotations Flux sets on every object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommonMetadata {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `spec.postBuild`: variable substitution after the kustomize build.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PostBuild {
+    pub substitute: BTreeMap<String, String>,
+    pub substitute_from: Vec<SubstituteReference>,
+}
+
+/// One entry of `spec.postBuild.substituteFrom`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubstituteReference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: String,
+    pub name: String,
+    pub optional: bool,
+}
+
+/// The parts of `Kustomization.status` drift-check reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KustomizationStatus {
+    /// `<branch>@sha1:<sha>` of the last successful apply.
+    pub last_applied_revision: Option<String>,
+    pub last_attempted_revision: Option<String>,
+    pub inventory: Option<Inventory>,
+}
+
+impl KustomizationStatus {
+    /// The commit sha of `lastAppliedRevision` (`main@sha1:abc` → `abc`).
+    pub fn applied_commit(&self) -> Option<&str> {
+        self.last_applied_revision.as_deref().map(revision_commit)
+    }
+}
+
+/// The sha part of a Flux revision string: `main@sha1:abc` → `abc`,
+/// `sha1:abc` → `abc`, a bare sha unchanged.
+pub fn revision_commit(revision: &str) -> &str {
+    let tail = revision.rsplit_once('@').map_or(revision, |(_, r)| r);
+    tail.split_once(':').map_or(tail, |(_, sha)| sha)
+}
+
+/// `status.inventory`: what Flux applied last time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Inventory {
+    pub entries: Vec<InventoryEntry>,
+}
+
+/// One inventory entry: `<ns>_<name>_<group>_<kind>` and the API version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InventoryEntry {
+    pub id: String,
+    pub v: String,
+}
+
+/// Is this object a Flux Kustomization (any served version)?
+pub fn is_kustomization(object: &Object) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some(KIND)
+        && object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| object::group_of(v) == GROUP)
+}
