@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::diff::DiffMode;
 use crate::report::Format;
 
 /// Finds what in a Flux-managed cluster no longer matches git, who changed it,
@@ -82,25 +84,16 @@ pub struct CheckArgs {
     pub common: CommonArgs,
 
     /// Output format.
-    #[arg(short = 'o', long, value_enum, env = "DRIFT_CHECK_OUTPUT")]
+    #[arg(short = 'o', long, env = "DRIFT_CHECK_OUTPUT",
+          value_parser = PossibleValuesParser::new(Format::NAMES).try_map(|s| s.parse::<Format>()))]
     pub output: Option<Format>,
 
     /// How to compare: `local` (read-only: get/list) or `server` (server-side
     /// apply dry-run as kustomize-controller: what Flux itself would change;
     /// needs `patch` permission).
-    #[arg(long, value_enum, env = "DRIFT_CHECK_DIFF_MODE")]
+    #[arg(long, env = "DRIFT_CHECK_DIFF_MODE",
+          value_parser = PossibleValuesParser::new(DiffMode::NAMES).try_map(|s| s.parse::<DiffMode>()))]
     pub diff_mode: Option<DiffMode>,
-}
-
-/// How rendered objects are compared with the cluster.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiffMode {
-    /// Compare the render with the live objects (needs only get/list).
-    #[default]
-    Local,
-    /// Compare the result of a server-side apply dry-run with the live objects.
-    Server,
 }
 
 /// Flags shared by `check` and `render`.

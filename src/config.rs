@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::classify::{IgnoreRule, IgnoreRuleSpec, rules};
-use crate::flux::FLUX_MANAGERS;
 use std::time::Duration;
 
-use crate::cli::{CommonArgs, DiffMode};
-use crate::diff::{PERSON_MANAGERS, Policy};
+use crate::classify::{IgnoreRuleSpec, rules};
+use crate::cli::CommonArgs;
+use crate::diff::DiffMode;
 use crate::live::cluster::ClusterOptions;
+use crate::pipeline::Settings;
 use crate::report::Format;
 use crate::source::{self, Location};
-use crate::yaml;
+use crate::{classify, diff, discover, live, render, yaml};
 
 /// A commented config file with every key (`drift-check config example`).
 pub const EXAMPLE: &str = include_str!("config-example.yaml");
@@ -81,33 +81,12 @@ pub struct FileConfig {
     pub notify: crate::notify::NotifyConfig,
 }
 
-/// Validated settings.
+/// The layered configuration: the pipeline's settings (each stage's part
+/// validated by that stage) and how to print the report.
 #[derive(Clone, Debug)]
-pub struct Settings {
-    /// `None`: the kubeconfig context names the cluster.
-    pub cluster: Option<String>,
-    /// The infra repo and how to read it.
-    pub repo: source::Options,
-    /// Live state from a snapshot; `None`: from the cluster.
-    pub live_snapshot: Option<PathBuf>,
-    pub cluster_options: ClusterOptions,
-    pub diff_mode: DiffMode,
-    /// The GitRepository (namespace, name) whose Kustomizations are rendered.
-    pub source: Option<(String, String)>,
-    pub kustomizations_dir: Option<PathBuf>,
-    pub kustomizations: Vec<String>,
+pub struct Config {
+    pub settings: Settings,
     pub output: Format,
-    pub ignore: Vec<IgnoreRule>,
-    pub controllers: Vec<String>,
-    pub policy: Policy,
-    /// Print stage-by-stage progress on stderr (set by the binary on a terminal).
-    pub progress: bool,
-    /// The external kustomize binary, when the native engine is not used.
-    pub kustomize_bin: Option<PathBuf>,
-    /// Strict postBuild substitution.
-    pub strict_substitution: bool,
-    /// Sinks of `run`.
-    pub notify: crate::notify::NotifySettings,
 }
 
 /// A configuration that cannot be used.
@@ -145,10 +124,10 @@ pub enum ConfigError {
     },
 }
 
-impl Settings {
-    /// Merges flags (and their environment variables) over the config file and
-    /// validates the result. Reads only the config file.
-    pub fn new(
+impl Config {
+    /// Layers flags (and their environment variables) over the config file,
+    /// then has each stage validate its part. Reads only the config file.
+    pub fn load(
         args: &CommonArgs,
         output: Option<Format>,
         diff_mode: Option<DiffMode>,
@@ -175,33 +154,14 @@ impl Settings {
                 });
             }
         };
-        let branch = args
-            .branch
-            .clone()
-            .or(file.branch.clone())
-            .unwrap_or_else(|| "main".into());
-        if branch.is_empty()
-            || branch.starts_with('-')
-            || branch.contains("..")
-            || branch.contains(' ')
-        {
-            return Err(ConfigError::Invalid(format!(
-                "branch: {branch:?} is not a branch name (e.g. main)"
-            )));
-        }
-        let revision = args.revision.clone().or(file.revision.clone());
-        if let Some(revision) = &revision {
-            let sha = crate::flux::revision_commit(revision);
-            if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ConfigError::Invalid(format!(
-                    "revision: {revision:?} is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
-                )));
-            }
-        }
-        let repo = source::Options {
+        let source = source::Options {
             location,
-            branch,
-            revision,
+            branch: args
+                .branch
+                .clone()
+                .or(file.branch.clone())
+                .unwrap_or_else(|| "main".into()),
+            revision: args.revision.clone().or(file.revision.clone()),
             cache_dir: args
                 .cache_dir
                 .clone()
@@ -213,106 +173,87 @@ impl Settings {
             timeout: Duration::from_secs(
                 args.git_timeout.or(file.git_timeout).unwrap_or(120).max(1),
             ),
+        }
+        .validate()
+        .map_err(ConfigError::Invalid)?;
+        let live = live::Options {
+            snapshot: args
+                .live_snapshot
+                .clone()
+                .or_else(|| from_file(&file.live_snapshot)),
+            cluster: ClusterOptions {
+                kubeconfig: args
+                    .kubeconfig
+                    .clone()
+                    .or_else(|| from_file(&file.kubeconfig)),
+                context: args.context.clone().or(file.context.clone()),
+                timeout: Duration::from_secs(
+                    args.request_timeout
+                        .or(file.request_timeout)
+                        .unwrap_or(30)
+                        .max(1),
+                ),
+                concurrency: file.concurrency.unwrap_or(8).max(1),
+            },
         };
-        let live_snapshot = args
-            .live_snapshot
-            .clone()
-            .or_else(|| from_file(&file.live_snapshot));
         let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
-            live_snapshot
+            live.snapshot
                 .as_ref()
                 .and_then(|s| s.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
         });
         let diff_mode = diff_mode.or(file.diff_mode).unwrap_or_default();
-        if diff_mode == DiffMode::Server && live_snapshot.is_some() {
+        if diff_mode == DiffMode::Server && live.snapshot.is_some() {
             return Err(ConfigError::Invalid(
                 "--diff-mode server needs a cluster: it cannot be used with --live-snapshot".into(),
             ));
         }
-        let source = match args.source.clone().or(file.source.clone()) {
-            None => None,
-            Some(text) => match text.split_once('/') {
-                Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
-                    Some((ns.to_string(), name.to_string()))
-                }
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "source: {text:?} is not namespace/name (e.g. flux-system/plana-pulse-infra)"
-                    )));
-                }
-            },
-        };
-        let cluster_options = ClusterOptions {
-            kubeconfig: args
-                .kubeconfig
+        let discover = discover::Options::new(
+            args.kustomizations_dir
                 .clone()
-                .or_else(|| from_file(&file.kubeconfig)),
-            context: args.context.clone().or(file.context.clone()),
-            timeout: Duration::from_secs(
-                args.request_timeout
-                    .or(file.request_timeout)
-                    .unwrap_or(30)
-                    .max(1),
-            ),
-            concurrency: file.concurrency.unwrap_or(8).max(1),
-        };
-        let ignore = file
-            .ignore
-            .iter()
-            .enumerate()
-            .map(|(i, spec)| IgnoreRule::new(i, spec))
-            .collect::<Result<_, _>>()
+                .or(file.kustomizations_dir.clone()),
+            if args.kustomizations.is_empty() {
+                file.kustomizations.clone().unwrap_or_default()
+            } else {
+                args.kustomizations.clone()
+            },
+            args.source.as_deref().or(file.source.as_deref()),
+        )
+        .map_err(ConfigError::Invalid)?;
+        let classify = classify::Rules::new(&file.ignore, file.controller_managers.clone())
             .map_err(|source| ConfigError::Rule {
                 path: args.config.clone().unwrap_or_default(),
                 source,
             })?;
-        let strings = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let policy = Policy::new(
-            &file
-                .flux_managers
-                .clone()
-                .unwrap_or_else(|| strings(FLUX_MANAGERS)),
-            &file
-                .person_managers
-                .clone()
-                .unwrap_or_else(|| strings(PERSON_MANAGERS)),
+        let diff = diff::Options::new(
+            diff_mode,
+            file.flux_managers.clone(),
+            file.person_managers.clone(),
         )
         .map_err(|source| ConfigError::Pattern {
             key: "personManagers",
             source,
         })?;
-        Ok(Self {
-            cluster,
-            repo,
-            live_snapshot,
-            cluster_options,
-            diff_mode,
-            source,
-            kustomizations_dir: args
-                .kustomizations_dir
-                .clone()
-                .or(file.kustomizations_dir.clone()),
-            kustomizations: if args.kustomizations.is_empty() {
-                file.kustomizations.clone().unwrap_or_default()
-            } else {
-                args.kustomizations.clone()
-            },
-            output: output.or(file.output).unwrap_or_default(),
-            ignore,
-            controllers: file
-                .controller_managers
-                .clone()
-                .unwrap_or_else(|| strings(rules::CONTROLLER_MANAGERS)),
-            policy,
-            progress: false,
-            strict_substitution: args.strict_substitution
-                || file.strict_substitution.unwrap_or(false),
+        let render = render::Options {
             kustomize_bin: args
                 .kustomize_bin
                 .clone()
                 .or_else(|| from_file(&file.kustomize_bin)),
-            notify: file.notify.validate(&base)?,
+            strict_substitution: args.strict_substitution
+                || file.strict_substitution.unwrap_or(false),
+        };
+        Ok(Self {
+            settings: Settings {
+                cluster,
+                source,
+                discover,
+                render,
+                live,
+                diff,
+                classify,
+                notify: file.notify.validate(&base)?,
+            },
+            output: output.or(file.output).unwrap_or_default(),
         })
     }
 }
@@ -377,9 +318,9 @@ mod tests {
                 .replace("diffMode: local", "diffMode: server"),
         )
         .unwrap();
-        let settings = Settings::new(&args(Some(path)), None, None).unwrap();
-        assert_eq!(settings.diff_mode, DiffMode::Server);
-        assert_eq!(settings.ignore.len(), 1);
+        let settings = Config::load(&args(Some(path)), None, None).unwrap();
+        assert_eq!(settings.settings.diff.mode, DiffMode::Server);
+        assert_eq!(settings.settings.classify.ignore.len(), 1);
     }
 
     #[test]
@@ -393,7 +334,7 @@ mod tests {
         .unwrap();
         let err = format!(
             "{:#}",
-            anyhow::Error::from(Settings::new(&args(Some(path.clone())), None, None).unwrap_err())
+            anyhow::Error::from(Config::load(&args(Some(path.clone())), None, None).unwrap_err())
         );
         assert!(
             err.contains("unknown field `ignroe`")
@@ -410,18 +351,21 @@ mod tests {
         std::fs::write(&path, "cluster: prod\nrepo: infra\nliveSnapshot: snap\noutput: markdown\nkustomizations: [docs]\n").unwrap();
         let mut a = args(Some(path));
         a.cluster = Some("staging".into());
-        let s = Settings::new(&a, Some(Format::Json), None).unwrap();
+        let s = Config::load(&a, Some(Format::Json), None).unwrap();
         assert_eq!(
-            (s.cluster.as_deref(), s.output),
+            (s.settings.cluster.as_deref(), s.output),
             (Some("staging"), Format::Json)
         );
-        assert_eq!(s.repo.location, Location::Dir(dir.path().join("infra")));
-        assert_eq!(s.kustomizations, ["docs"]);
+        assert_eq!(
+            s.settings.source.location,
+            Location::Dir(dir.path().join("infra"))
+        );
+        assert_eq!(s.settings.discover.names, ["docs"]);
     }
 
     #[test]
     fn a_missing_repo_says_which_flag_and_key() {
-        let err = Settings::new(&args(None), None, None)
+        let err = Config::load(&args(None), None, None)
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -436,7 +380,11 @@ mod tests {
         a.repo = Some("r".into());
         a.live_snapshot = Some("fixtures/live/prod".into());
         assert_eq!(
-            Settings::new(&a, None, None).unwrap().cluster.as_deref(),
+            Config::load(&a, None, None)
+                .unwrap()
+                .settings
+                .cluster
+                .as_deref(),
             Some("prod")
         );
     }
@@ -450,15 +398,18 @@ mod tests {
             "repo: git@github.com:org/infra.git\nbranch: prod\ncacheDir: cache\ngitSecretDir: /etc/git\ngitTimeout: 30\n",
         )
         .unwrap();
-        let s = Settings::new(&args(Some(path)), None, None).unwrap();
+        let s = Config::load(&args(Some(path)), None, None).unwrap();
         assert_eq!(
-            s.repo.location,
+            s.settings.source.location,
             Location::Url("git@github.com:org/infra.git".into())
         );
-        assert_eq!(s.repo.branch, "prod");
-        assert_eq!(s.repo.cache_dir, Some(dir.path().join("cache")));
-        assert_eq!(s.repo.secret_dir, Some(PathBuf::from("/etc/git")));
-        assert_eq!(s.repo.timeout, Duration::from_secs(30));
+        assert_eq!(s.settings.source.branch, "prod");
+        assert_eq!(s.settings.source.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(
+            s.settings.source.secret_dir,
+            Some(PathBuf::from("/etc/git"))
+        );
+        assert_eq!(s.settings.source.timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -466,13 +417,13 @@ mod tests {
         let mut a = args(None);
         a.repo = Some("r".into());
         a.revision = Some("abc123".into());
-        let err = Settings::new(&a, None, None).unwrap_err().to_string();
+        let err = Config::load(&a, None, None).unwrap_err().to_string();
         assert_eq!(
             err,
             "revision: \"abc123\" is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
         );
         a.revision = Some(format!("main@sha1:{}", "a".repeat(40)));
-        assert!(Settings::new(&a, None, None).is_ok());
+        assert!(Config::load(&a, None, None).is_ok());
     }
 
     #[test]
@@ -480,7 +431,7 @@ mod tests {
         let mut a = args(None);
         a.repo = Some("r".into());
         a.live_snapshot = Some("snap".into());
-        let err = Settings::new(&a, None, Some(DiffMode::Server))
+        let err = Config::load(&a, None, Some(DiffMode::Server))
             .unwrap_err()
             .to_string();
         assert_eq!(

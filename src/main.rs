@@ -5,8 +5,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use drift_check::Progress;
 use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode};
-use drift_check::config::Settings;
+use drift_check::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,10 +27,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Check(args) => {
-            let mut settings = Settings::new(&args.common, args.output, args.diff_mode)?;
-            settings.progress = progress;
-            let report = drift_check::check(&settings).await;
-            stdout.write_all(report.render(settings.output).as_bytes())?;
+            let config = Config::load(&args.common, args.output, args.diff_mode)?;
+            let report = drift_check::check(&config.settings, progress).await;
+            stdout.write_all(report.render(config.output).as_bytes())?;
             Ok(report.exit_code())
         }
         Command::Config(ConfigCommand::Example) => {
@@ -37,17 +37,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Run(args) => {
-            let mut settings = Settings::new(&args.common, args.output, args.diff_mode)?;
-            settings.progress = progress;
-            Ok(drift_check::run(&settings, |report| {
-                let _ = stdout.write_all(report.render(settings.output).as_bytes());
+            let config = Config::load(&args.common, args.output, args.diff_mode)?;
+            Ok(drift_check::run(&config.settings, progress, |report| {
+                let _ = stdout.write_all(report.render(config.output).as_bytes());
                 let _ = stdout.flush();
             })
             .await)
         }
         Command::Render(args) => {
-            let settings = Settings::new(&args, None, None)?;
-            let (rendered, errors) = drift_check::render(&settings).await;
+            let config = Config::load(&args, None, None)?;
+            let (rendered, errors) = drift_check::render(&config.settings).await;
             for (ks, objects) in &rendered {
                 for object in objects.iter().flatten() {
                     let mut object = object.clone();
@@ -78,11 +77,16 @@ fn json_logs(cli: &Cli) -> bool {
 }
 
 /// Progress on a terminal for manual runs; never in JSON-log mode.
-fn show_progress(cli: &Cli) -> bool {
-    match cli.progress {
+fn show_progress(cli: &Cli) -> Progress {
+    let shown = match cli.progress {
         ProgressMode::Always => true,
         ProgressMode::Never => false,
         ProgressMode::Auto => std::io::stderr().is_terminal() && !json_logs(cli),
+    };
+    if shown {
+        Progress::Stderr
+    } else {
+        Progress::Quiet
     }
 }
 

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use drift_check::cli::{CommonArgs, DiffMode};
-use drift_check::config::Settings;
+use drift_check::cli::CommonArgs;
+use drift_check::config;
+use drift_check::diff::DiffMode;
 use drift_check::discover;
 use drift_check::flux::{self, Kustomization};
 use drift_check::k8s::object;
@@ -81,8 +82,10 @@ fn args(kubeconfig: &std::path::Path) -> CommonArgs {
 }
 
 async fn check(args: &CommonArgs, mode: DiffMode) -> Report {
-    let settings = Settings::new(args, None, Some(mode)).expect("valid settings");
-    drift_check::check(&settings).await
+    let settings = config::Config::load(args, None, Some(mode))
+        .expect("valid settings")
+        .settings;
+    drift_check::check(&settings, drift_check::Progress::Quiet).await
 }
 
 async fn client(kubeconfig: &std::path::Path) -> Client {

@@ -213,3 +213,49 @@ fn the_external_kustomize_binary_gives_the_same_report() {
     );
     assert_eq!(external["summary"], native["summary"]);
 }
+
+/// `check`'s three outputs on the fixtures, byte for byte, as recorded in
+/// `fixtures/golden/` (the run's id and times aside): a refactoring that
+/// changes one byte of a report fails here. After an intended change, record
+/// them again with `DRIFT_CHECK_RECORD_GOLDEN=1 cargo test golden`.
+#[test]
+fn check_outputs_on_the_fixtures_match_the_golden_files() {
+    let run_id = regex::Regex::new(r#""id": "[0-9a-f-]{36}""#).unwrap();
+    let time = regex::Regex::new(r#""(started_at|finished_at)": "[^"]*""#).unwrap();
+    for (format, file) in [
+        ("json", "check.json"),
+        ("text", "check.txt"),
+        ("markdown", "check.md"),
+    ] {
+        let out = check(format);
+        assert_eq!(out.code, 1, "{format}: {}", out.stderr);
+        let stdout = run_id.replace(&out.stdout, r#""id": "<run id>""#);
+        let stdout = time.replace_all(&stdout, r#""$1": "<time>""#);
+        let path = std::path::Path::new("fixtures/golden").join(file);
+        if std::env::var_os("DRIFT_CHECK_RECORD_GOLDEN").is_some() {
+            std::fs::write(&path, stdout.as_bytes()).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            stdout == golden,
+            "{format} output differs from {}:\n{}",
+            path.display(),
+            first_difference(&golden, &stdout)
+        );
+    }
+}
+
+/// The first line that differs, for a readable failure.
+fn first_difference(want: &str, got: &str) -> String {
+    let (mut want_lines, mut got_lines) = (want.lines(), got.lines());
+    for line in 1.. {
+        match (want_lines.next(), got_lines.next()) {
+            (None, None) => return "(only line endings differ)".into(),
+            (w, g) if w != g => {
+                return format!("line {line}:\n  want: {w:?}\n  got:  {g:?}");
+            }
+            _ => {}
+        }
+    }
+    unreachable!()
+}

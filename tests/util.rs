@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use drift_check::cli::CommonArgs;
-use drift_check::config::Settings;
+use drift_check::config::Config;
 use drift_check::report::Report;
 
 /// The crate root.
@@ -25,11 +25,13 @@ pub fn args(repo: &Path, snapshot: &Path) -> CommonArgs {
 
 /// Runs `check` in-process on a repo and snapshot.
 pub fn check(args: &CommonArgs) -> Report {
-    let settings = Settings::new(args, None, None).expect("valid settings");
+    let settings = Config::load(args, None, None)
+        .expect("valid settings")
+        .settings;
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(drift_check::check(&settings))
+        .block_on(drift_check::check(&settings, drift_check::Progress::Quiet))
 }
 
 /// The report of the shipped fixture platform.

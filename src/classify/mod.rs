@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diff::{Change, Drift, ObjectDiff, Op};
+use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
 use crate::k8s::object::{self, Object, ObjectRef};
@@ -54,6 +54,71 @@ pub struct Context<'a> {
     pub controllers: &'a [String],
     /// Composite resource kinds (from the platform's XRDs).
     pub composite_kinds: &'a BTreeSet<String>,
+}
+
+/// The rules a run classifies with.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// Drift that is expected: the config's ignore rules.
+    pub ignore: Vec<IgnoreRule>,
+    /// Field managers of controllers whose writes to declared fields are expected.
+    pub controllers: Vec<String>,
+}
+
+impl Rules {
+    /// Compiles the ignore rules; `controllers` default to the known ones.
+    pub fn new(
+        ignore: &[IgnoreRuleSpec],
+        controllers: Option<Vec<String>>,
+    ) -> Result<Self, rules::RuleError> {
+        Ok(Self {
+            ignore: ignore
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| IgnoreRule::new(i, spec))
+                .collect::<Result<_, _>>()?,
+            controllers: controllers.unwrap_or_else(|| {
+                rules::CONTROLLER_MANAGERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
+        })
+    }
+}
+
+/// Classifies every difference the diff stage found. `objects` are every
+/// object rendered and read live (Crossplane's XRDs among them name the
+/// composite kinds). A rendered object that agrees with the cluster is no
+/// finding, unless Crossplane also controls it (a conflict).
+pub fn findings<'a>(
+    diffs: Vec<Attributed<'_>>,
+    objects: impl IntoIterator<Item = &'a Object>,
+    rules: &Rules,
+    cluster: &str,
+) -> Vec<Finding> {
+    let composite_kinds = owner::composite_kinds(objects);
+    diffs
+        .into_iter()
+        .filter(|a| {
+            let d = &a.diff;
+            d.drift != Drift::Modified
+                || !d.changes.is_empty()
+                || d.live
+                    .is_some_and(|l| owner::composite(l, &composite_kinds).is_some())
+        })
+        .map(|a| {
+            let ctx = Context {
+                cluster,
+                kustomization: a.kustomization,
+                revision: a.revision,
+                ignore: &rules.ignore,
+                controllers: &rules.controllers,
+                composite_kinds: &composite_kinds,
+            };
+            classify(a.diff, &ctx)
+        })
+        .collect()
 }
 
 /// Classifies one object's difference.

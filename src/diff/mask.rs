@@ -3,7 +3,11 @@
 //! Changes to a Secret's `data` or `stringData` keep their paths but lose their
 //! values, the way Flux masks Secrets in its diffs (fluxcd/pkg `ssa/jsondiff/mask.go`):
 //! `***` for a value that was added or removed, `*** (before)` and `*** (after)`
-//! for one that changed.
+//! for one that changed. Values read from Secrets for postBuild
+//! substitution are scrubbed wherever they land: in any change's values, and
+//! in error and warning texts (an API server's message can quote a value).
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -23,6 +27,45 @@ pub fn secret_changes(changes: &mut [Change]) {
         };
         change.desired = change.desired.as_ref().map(|v| masked(v, desired));
         change.live = change.live.as_ref().map(|v| masked(v, live));
+    }
+}
+
+/// Replaces any value read from a Secret (for substitution) wherever it
+/// appears in the changes' values: a Secret value substituted into a
+/// ConfigMap must not leak through that ConfigMap's diff.
+pub fn scrub_changes<'a>(
+    changes: impl IntoIterator<Item = &'a mut Change>,
+    secrets: &BTreeSet<String>,
+) {
+    if secrets.is_empty() {
+        return;
+    }
+    fn walk(value: &mut Value, secrets: &BTreeSet<String>) {
+        match value {
+            Value::String(s) if secrets.iter().any(|secret| s.contains(secret.as_str())) => {
+                *s = MASK.to_string();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, secrets)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, secrets)),
+            _ => {}
+        }
+    }
+    for change in changes {
+        for value in [&mut change.desired, &mut change.live]
+            .into_iter()
+            .flatten()
+        {
+            walk(value, secrets);
+        }
+    }
+}
+
+/// Replaces every occurrence of a value read from a Secret in a text.
+pub fn scrub_text(text: &mut String, secrets: &BTreeSet<String>) {
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            *text = text.replace(secret.as_str(), MASK);
+        }
     }
 }
 
@@ -110,5 +153,21 @@ mod tests {
         assert_eq!(changes[1].live, Some(json!("***")));
         assert_eq!(changes[2].desired, Some(json!({"a": "***"})));
         assert_eq!(changes[3].live, Some(json!("b")), "labels are not secret");
+    }
+
+    #[test]
+    fn scrub_masks_secret_sourced_values_inside_any_change_value() {
+        let mut changes = vec![change(
+            "/data",
+            Op::Replace,
+            Some(json!({"url": "https://hooks.example/T0K3N-123?x=1"})),
+            Some(json!(["T0K3N-123", "other"])),
+        )];
+        scrub_changes(&mut changes, &BTreeSet::from(["T0K3N-123".to_string()]));
+        assert_eq!(changes[0].desired, Some(json!({"url": "***"})));
+        assert_eq!(changes[0].live, Some(json!(["***", "other"])));
+        let mut text = "quota: the value T0K3N-123 is invalid".to_string();
+        scrub_text(&mut text, &BTreeSet::from(["T0K3N-123".to_string()]));
+        assert_eq!(text, "quota: the value *** is invalid");
     }
 }

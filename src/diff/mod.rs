@@ -11,7 +11,10 @@ pub mod mask;
 pub mod normalize;
 pub mod orphans;
 mod quantity;
+mod renders;
 pub mod schema;
+
+pub use renders::{Attributed, renders};
 
 use regex::Regex;
 use serde::Serialize;
@@ -195,6 +198,57 @@ pub enum Op {
     Add,
     /// A declared field is absent live.
     Remove,
+}
+
+/// How rendered objects are compared with the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffMode {
+    /// Compare the render with the live objects (needs only get/list).
+    #[default]
+    Local,
+    /// Compare the result of a server-side apply dry-run with the live objects.
+    Server,
+}
+
+impl DiffMode {
+    /// The names `--diff-mode` and `diffMode:` take.
+    pub const NAMES: [&'static str; 2] = ["local", "server"];
+}
+
+impl std::str::FromStr for DiffMode {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "local" => Ok(DiffMode::Local),
+            "server" => Ok(DiffMode::Server),
+            other => Err(format!("{other:?} is not a diff mode (local or server)")),
+        }
+    }
+}
+
+/// How to compare.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub mode: DiffMode,
+    pub policy: Policy,
+}
+
+impl Options {
+    /// The managers default to Flux's own and to people's interactive clients.
+    pub fn new(
+        mode: DiffMode,
+        flux: Option<Vec<String>>,
+        people: Option<Vec<String>>,
+    ) -> Result<Self, regex::Error> {
+        let strings = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let policy = Policy::new(
+            &flux.unwrap_or_else(|| strings(FLUX_MANAGERS)),
+            &people.unwrap_or_else(|| strings(PERSON_MANAGERS)),
+        )?;
+        Ok(Self { mode, policy })
+    }
 }
 
 /// Which field managers are Flux and which are people.

@@ -9,11 +9,135 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::error::{Issue, Stage};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
 };
 use crate::k8s::object::{self, Object};
 use crate::yaml;
+
+/// Which Kustomizations to check.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The repo directory (relative to its root) with Kustomization manifests,
+    /// read when the live state has none.
+    pub kustomizations_dir: Option<PathBuf>,
+    /// Only these (`name` or `namespace/name`); all when empty.
+    pub names: Vec<String>,
+    /// Only those whose source is this GitRepository (namespace, name); the
+    /// others are skipped.
+    pub source: Option<(String, String)>,
+}
+
+impl Options {
+    /// `source`, when given, must be `namespace/name`.
+    pub fn new(
+        kustomizations_dir: Option<PathBuf>,
+        names: Vec<String>,
+        source: Option<&str>,
+    ) -> Result<Self, String> {
+        let source = match source {
+            None => None,
+            Some(text) => match text.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                    Some((ns.to_string(), name.to_string()))
+                }
+                _ => {
+                    return Err(format!(
+                        "source: {text:?} is not namespace/name (e.g. flux-system/plana-pulse-infra)"
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            kustomizations_dir,
+            names,
+            source,
+        })
+    }
+}
+
+/// The Kustomizations of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Discovered {
+    /// Every Kustomization found, checked in this run or not.
+    pub known: Vec<Kustomization>,
+    /// Those selected by name, in a stable order.
+    pub selected: Vec<Kustomization>,
+}
+
+impl Discovered {
+    /// The selected Kustomizations to check, and those skipped on purpose
+    /// with why (their source is not the infra repo).
+    pub fn partition(
+        &self,
+        options: &Options,
+    ) -> (Vec<&Kustomization>, Vec<(&Kustomization, String)>) {
+        let mut checked = Vec::new();
+        let mut skipped = Vec::new();
+        for ks in &self.selected {
+            match skip_reason(ks, options) {
+                Some(reason) => skipped.push((ks, reason)),
+                None => checked.push(ks),
+            }
+        }
+        (checked, skipped)
+    }
+}
+
+/// Why a Kustomization is not rendered: its source is not the infra repo.
+fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
+    let (namespace, name) = options.source.as_ref()?;
+    let source = &ks.spec.source_ref;
+    let source_namespace = ks.source_namespace();
+    let ours =
+        source.kind == "GitRepository" && source.name == *name && source_namespace == namespace;
+    (!ours).then(|| {
+        format!(
+            "its source {}/{}/{} is not the infra repo GitRepository/{namespace}/{name}",
+            source.kind, source_namespace, source.name
+        )
+    })
+}
+
+/// Finds the Kustomizations to check: those of the live state (`live`, as
+/// read), or, when it has none, the manifests under `--kustomizations-dir` of
+/// the tree at `root`; then selects them by name. Each definition that cannot
+/// be read is an issue of its own.
+pub fn discover<E: std::error::Error>(
+    live: Result<Vec<Object>, E>,
+    root: &Path,
+    options: &Options,
+) -> (Discovered, Vec<Issue>) {
+    let mut issues = Vec::new();
+    let mut issue = |e: &dyn std::error::Error| issues.push(Issue::new(None, Stage::Discover, e));
+    let known = match live {
+        Ok(objects) if !objects.is_empty() => from_live(&objects).unwrap_or_else(|e| {
+            issue(&e);
+            Vec::new()
+        }),
+        Ok(_) => match &options.kustomizations_dir {
+            Some(dir) => {
+                let (found, errors) = from_dir(&root.join(dir));
+                errors.iter().for_each(|e| issue(e));
+                found
+            }
+            None => {
+                issue(&DiscoverError::NoneLive);
+                Vec::new()
+            }
+        },
+        Err(e) => {
+            issue(&e);
+            Vec::new()
+        }
+    };
+    let selected = select(known.clone(), &options.names).unwrap_or_else(|e| {
+        issue(&e);
+        Vec::new()
+    });
+    (Discovered { known, selected }, issues)
+}
 
 /// A Kustomization definition that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +159,11 @@ pub enum DiscoverError {
         name: String,
         message: String,
     },
+    /// The live state has no Kustomizations and no directory was given.
+    #[error(
+        "the live state has no Flux Kustomizations: pass --kustomizations-dir (e.g. clusters/prod) to read them from the repo"
+    )]
+    NoneLive,
     /// `--kustomization NAME` names a Kustomization that was not found.
     #[error("Kustomization {0} not found (known: {1})")]
     NotFound(String, String),

@@ -4,14 +4,204 @@
 //! snapshot directory of `kubectl get -o yaml` dumps ([`snapshot`]). Output:
 //! [`LiveState`], the live objects (managedFields included) indexed by
 //! identity, plus the types the cluster does not serve and those that could
-//! not be read.
+//! not be read. Also the other reads the pipeline makes of the cluster:
+//! Flux's Kustomizations, `postBuild.substituteFrom` data, and (server mode)
+//! server-side apply dry-runs.
 
 pub mod cluster;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
+use futures::StreamExt;
+
+use crate::error::{Issue, Note, Stage};
+use crate::flux::Kustomization;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use cluster::{Cluster, ClusterOptions};
+use snapshot::Snapshot;
+
+/// Where the live state comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A snapshot directory; `None`: the cluster.
+    pub snapshot: Option<PathBuf>,
+    /// How to reach the cluster (and how many requests run at once).
+    pub cluster: ClusterOptions,
+}
+
+/// The live source of a run: a snapshot, or a connected cluster.
+pub enum Live {
+    Snapshot(Snapshot),
+    Cluster(Cluster),
+}
+
+impl Live {
+    /// Loads the snapshot (its unreadable files are errors; the rest is
+    /// used), or builds a client for the cluster.
+    pub async fn open(options: &Options) -> Result<(Self, Vec<LiveError>), LiveError> {
+        match &options.snapshot {
+            Some(dir) => {
+                let mut snapshot = Snapshot::load(dir);
+                let errors = snapshot.take_errors();
+                Ok((Live::Snapshot(snapshot), errors))
+            }
+            None => Ok((
+                Live::Cluster(Cluster::connect(&options.cluster).await?),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// The cluster's name from the kubeconfig context (`None` for a snapshot).
+    pub fn cluster_name(&self) -> Option<&str> {
+        match self {
+            Live::Snapshot(_) => None,
+            Live::Cluster(cluster) => Some(cluster.name()),
+        }
+    }
+
+    /// API requests made so far (`None` for a snapshot).
+    pub fn requests(&self) -> Option<usize> {
+        match self {
+            Live::Snapshot(_) => None,
+            Live::Cluster(cluster) => Some(cluster.requests()),
+        }
+    }
+}
+
+impl LiveSource for Live {
+    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+        match self {
+            Live::Snapshot(s) => s.kustomizations().await,
+            Live::Cluster(c) => c.kustomizations().await,
+        }
+    }
+
+    async fn substitution_data(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
+        match self {
+            Live::Snapshot(s) => s.substitution_data(kind, namespace, name).await,
+            Live::Cluster(c) => c.substitution_data(kind, namespace, name).await,
+        }
+    }
+
+    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+        match self {
+            Live::Snapshot(s) => s.fetch(types).await,
+            Live::Cluster(c) => c.fetch(types).await,
+        }
+    }
+
+    async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
+        match self {
+            Live::Snapshot(s) => s.dry_run(object).await,
+            Live::Cluster(c) => c.dry_run(object).await,
+        }
+    }
+}
+
+/// The `postBuild.substituteFrom` data of a Kustomization, by (kind, name),
+/// from its namespace (a reference that does not exist is left out), and the
+/// values that came from Secrets (to scrub from every output).
+pub async fn substitution_sources(
+    live: &impl LiveSource,
+    ks: &Kustomization,
+) -> Result<(SubstitutionSources, BTreeSet<String>), LiveError> {
+    let mut sources = SubstitutionSources::new();
+    let mut secret_values = BTreeSet::new();
+    for reference in ks.spec.post_build.iter().flat_map(|p| &p.substitute_from) {
+        let found = live
+            .substitution_data(&reference.kind, &ks.namespace, &reference.name)
+            .await?;
+        if let Some(data) = found {
+            if reference.kind == "Secret" {
+                secret_values.extend(data.values().filter(|v| v.len() >= 4).cloned());
+            }
+            sources.insert((reference.kind.clone(), reference.name.clone()), data);
+        }
+    }
+    Ok((sources, secret_values))
+}
+
+/// ConfigMap/Secret data by (kind, name).
+pub type SubstitutionSources = BTreeMap<(String, String), BTreeMap<String, String>>;
+
+/// The types whose live objects are needed: everything rendered (`objects`)
+/// or in the given Flux inventories, each read at the version git uses (the
+/// first met).
+pub fn types_to_fetch<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    kustomizations: impl IntoIterator<Item = &'a Kustomization>,
+) -> BTreeSet<TypeRef> {
+    let mut types: BTreeMap<(String, String), TypeRef> = BTreeMap::new();
+    for t in objects.into_iter().filter_map(TypeRef::of) {
+        types.entry(t.key()).or_insert(t);
+    }
+    for ks in kustomizations {
+        for entry in ks.status.inventory.iter().flat_map(|i| &i.entries) {
+            if let Some(key) = ObjectKey::from_inventory_id(&entry.id) {
+                let api_version = if key.group.is_empty() {
+                    entry.v.clone()
+                } else {
+                    format!("{}/{}", key.group, entry.v)
+                };
+                let t = TypeRef::new(&api_version, &key.kind);
+                types.entry(t.key()).or_insert(t);
+            }
+        }
+    }
+    types.into_values().collect()
+}
+
+/// Server mode: what Flux would make of each rendered object that exists
+/// live (`work`: its Kustomization, identity and the object to apply), from a
+/// server-side apply dry-run, `concurrency` at a time. A failed dry-run is an
+/// issue of its Kustomization, and the object is compared locally; RBAC's
+/// escalation check (applying a role needs `escalate`, a binding `bind`,
+/// which the job is not given) is only a note.
+pub async fn dry_runs(
+    live: &impl LiveSource,
+    work: Vec<(&Kustomization, ObjectKey, Object)>,
+    concurrency: usize,
+) -> (BTreeMap<ObjectKey, Object>, Vec<Issue>, Vec<Note>) {
+    let results: Vec<_> = futures::stream::iter(work)
+        .map(|(ks, key, applied)| async move {
+            let result = live.dry_run(&applied).await;
+            (ks, key, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let (mut out, mut issues, mut notes) = (BTreeMap::new(), Vec::new(), Vec::new());
+    for (ks, key, result) in results {
+        match result {
+            Ok(object) => {
+                out.insert(key, object);
+            }
+            Err(LiveError::Status {
+                code: 403, message, ..
+            }) if key.group == "rbac.authorization.k8s.io" => {
+                let object = format!("{}/{}", key.kind, key.name);
+                tracing::warn!(kustomization = %ks, object, "Server-side dry-run forbidden; compared locally");
+                notes.push(Note {
+                    kustomization: Some(ks.id()),
+                    message: format!(
+                        "{object}: server-side dry-run forbidden ({}), compared locally; granting escalate/bind would allow it",
+                        message.lines().next().unwrap_or_default()
+                    ),
+                });
+            }
+            Err(e) => issues.push(Issue::new(Some(ks.id()), Stage::DryRun, &e)),
+        }
+    }
+    (out, issues, notes)
+}
 
 /// A source of live objects.
 pub trait LiveSource {

@@ -47,9 +47,9 @@ impl Snapshot {
         Self { state }
     }
 
-    /// Errors met while loading.
-    pub fn errors(&self) -> &[LiveError] {
-        &self.state.errors
+    /// Errors met while loading (each handed out once).
+    pub fn take_errors(&mut self) -> Vec<LiveError> {
+        std::mem::take(&mut self.state.errors)
     }
 }
 
@@ -174,8 +174,8 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("c.yaml"), "a: [1\n").unwrap();
         std::fs::write(dir.path().join("d.yaml"), "just: a map\n").unwrap();
-        let snap = Snapshot::load(dir.path());
-        let errors: Vec<String> = snap.errors().iter().map(|e| e.to_string()).collect();
+        let mut snap = Snapshot::load(dir.path());
+        let errors: Vec<String> = snap.take_errors().iter().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
             errors[0].contains("c.yaml") && errors[0].contains("line"),

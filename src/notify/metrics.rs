@@ -157,12 +157,12 @@ mod tests {
             errors: vec![
                 ErrorEntry {
                     kustomization: Some("flux-system/a".into()),
-                    stage: "render".into(),
+                    stage: crate::error::Stage::Render,
                     message: "x".into(),
                 },
                 ErrorEntry {
                     kustomization: None,
-                    stage: "render".into(),
+                    stage: crate::error::Stage::Render,
                     message: "y".into(),
                 },
             ],

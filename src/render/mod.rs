@@ -47,6 +47,54 @@ pub struct Variables {
     pub strict: bool,
 }
 
+/// How to render.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The external kustomize binary for the build step (`None`: the native engine).
+    pub kustomize_bin: Option<PathBuf>,
+    /// Strict postBuild substitution (see [`Variables::strict`]).
+    pub strict_substitution: bool,
+}
+
+/// A Kustomization's render in this run.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub ks: Kustomization,
+    /// Its objects, `None` when rendering failed.
+    pub objects: Option<Vec<Object>>,
+    /// The commit rendered: the one Flux last applied when it could be read,
+    /// else the head.
+    pub revision: Option<String>,
+    /// When Flux has not applied the head yet: the head's render and commit,
+    /// compared too, so that drift only the head has is "reconcile pending".
+    pub head: Option<(Vec<Object>, Option<String>)>,
+}
+
+impl Rendered {
+    /// Every object rendered, at the applied commit and at the head.
+    pub fn all_objects(&self) -> impl Iterator<Item = &Object> {
+        let at_head = self.head.iter().flat_map(|(objects, _)| objects);
+        self.objects.iter().flatten().chain(at_head)
+    }
+}
+
+/// Renders one Kustomization from the tree at `root` with its
+/// `substituteFrom` data, natively or with the configured binary.
+pub fn kustomization(
+    root: &Path,
+    ks: &Kustomization,
+    sources: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    options: &Options,
+) -> Result<Vec<Object>, RenderError> {
+    let variables = Variables {
+        sources: sources.clone(),
+        strict: options.strict_substitution,
+    };
+    let objects = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
+    tracing::info!(kustomization = %ks, objects = objects.len(), "Rendered");
+    Ok(objects)
+}
+
 /// Renders one Flux Kustomization from the source tree rooted at `root`, as kustomize-controller
 /// would apply it: kustomize build of `root/spec.path` with Flux's generated kustomization and spec
 /// injection, then postBuild substitution, then Flux owner labels and commonMetadata.

@@ -10,6 +10,7 @@ mod text;
 use serde::Serialize;
 
 use crate::classify::Finding;
+use crate::flux::Kustomization;
 
 /// The JSON schema id. Fields are added to it, never renamed.
 pub const SCHEMA: &str = "drift-check/v1";
@@ -81,8 +82,39 @@ pub struct KustomizationEntry {
 }
 
 impl KustomizationEntry {
+    /// An entry for a Kustomization that was checked: rendered from
+    /// `revision` to `objects` (`None` when that failed, for the reasons
+    /// among `errors` that name it).
+    pub fn checked(
+        ks: &Kustomization,
+        objects: Option<&[crate::k8s::object::Object]>,
+        revision: Option<String>,
+        errors: &[ErrorEntry],
+    ) -> Self {
+        let id = ks.id();
+        Self {
+            namespace: ks.namespace.clone(),
+            name: ks.name.clone(),
+            path: ks.spec.path.clone(),
+            revision,
+            applied_revision: ks.status.last_applied_revision.clone(),
+            suspended: ks.spec.suspend,
+            suspended_since: ks.suspended_since.clone(),
+            objects: objects.map_or(0, <[_]>::len),
+            error: objects.is_none().then(|| {
+                errors
+                    .iter()
+                    .filter(|e| e.kustomization.as_deref() == Some(&id))
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+            skipped: None,
+        }
+    }
+
     /// An entry for a Kustomization that is not checked, and why.
-    pub fn skipped(ks: &crate::flux::Kustomization, reason: String) -> Self {
+    pub fn skipped(ks: &Kustomization, reason: String) -> Self {
         Self {
             namespace: ks.namespace.clone(),
             name: ks.name.clone(),
@@ -104,23 +136,31 @@ impl KustomizationEntry {
 }
 
 /// Something that could not be checked.
-#[derive(Clone, Debug, Serialize)]
-pub struct ErrorEntry {
-    pub kustomization: Option<String>,
-    /// The pipeline stage: `config`, `source`, `discover`, `render`, `live`, ...
-    pub stage: String,
-    pub message: String,
-}
-
+pub use crate::error::Issue as ErrorEntry;
 /// Not drift, but worth a look.
-#[derive(Clone, Debug, Serialize)]
-pub struct Warning {
-    pub kustomization: Option<String>,
-    pub message: String,
+pub use crate::error::Note as Warning;
+
+/// The warning for a suspended Kustomization: the platform's rule is to
+/// never leave Flux suspended.
+pub fn suspension(ks: &Kustomization) -> Warning {
+    let since = ks
+        .suspended_since
+        .as_deref()
+        .map(|s| format!(" since {s}"))
+        .unwrap_or_default();
+    Warning {
+        kustomization: Some(ks.id()),
+        message: format!(
+            "Kustomization {} is suspended{since}: the cluster can drift from git silently; resume it with `flux resume kustomization {} -n {}`",
+            ks.id(),
+            ks.name,
+            ks.namespace
+        ),
+    }
 }
 
 /// Output formats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// For people: grouped by Kustomization.
@@ -130,6 +170,26 @@ pub enum Format {
     Json,
     /// For pull requests and wikis.
     Markdown,
+}
+
+impl Format {
+    /// The names `-o` and `output:` take.
+    pub const NAMES: [&'static str; 3] = ["text", "json", "markdown"];
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "text" => Ok(Format::Text),
+            "json" => Ok(Format::Json),
+            "markdown" => Ok(Format::Markdown),
+            other => Err(format!(
+                "{other:?} is not an output format (text, json or markdown)"
+            )),
+        }
+    }
 }
 
 impl Report {

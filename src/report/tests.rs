@@ -21,7 +21,7 @@ fn report(errors: usize, unexplained: bool) -> Report {
         errors: (0..errors)
             .map(|_| ErrorEntry {
                 kustomization: None,
-                stage: "render".into(),
+                stage: crate::error::Stage::Render,
                 message: "x".into(),
             })
             .collect(),

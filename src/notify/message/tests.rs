@@ -258,7 +258,7 @@ fn a_run_that_could_not_check_a_kustomization_resolves_nothing_in_it() {
     failed.kustomizations[0].error = Some("render failed".into());
     failed.errors.push(ErrorEntry {
         kustomization: Some("apps/web".into()),
-        stage: "render".into(),
+        stage: crate::error::Stage::Render,
         message: "render failed".into(),
     });
     let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
@@ -287,7 +287,7 @@ fn a_run_with_a_global_error_resolves_nothing() {
     let mut failed = report(vec![]);
     failed.errors.push(ErrorEntry {
         kustomization: None,
-        stage: "live".into(),
+        stage: crate::error::Stage::Live,
         message: "snapshot unreadable".into(),
     });
     let second = plan(&failed, &first.next, TOMORROW, false, 24_576);

@@ -1,0 +1,155 @@
+//! Every render against the live state: the diff stage's entry point.
+//!
+//! Input: each Kustomization's render (at the commit Flux applied, and at the
+//! head when Flux has not applied it yet), every Kustomization discovered, the
+//! live state and, in server mode, the dry-run results. Output: each object's
+//! difference, with the Kustomization and commit it was compared against, in
+//! report order: per Kustomization its rendered objects, then what only its
+//! head has (pending), then its orphans; then the platform's orphans. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Drift, ObjectDiff, Policy, orphans};
+use crate::flux::Kustomization;
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::live::LiveState;
+use crate::render::Rendered;
+
+/// One object's difference and what it was compared against.
+#[derive(Clone, Debug)]
+pub struct Attributed<'a> {
+    /// The Kustomization it belongs to (`None`: an orphan of nobody).
+    pub kustomization: Option<&'a Kustomization>,
+    /// The commit it was compared with.
+    pub revision: Option<&'a str>,
+    pub diff: ObjectDiff<'a>,
+}
+
+/// Compares every render with the live state. `dry_runs` holds, in server
+/// mode, what a server-side apply of each rendered object gives;
+/// `head_revision` is the commit of the checked tree (for orphans of a
+/// Kustomization that did not render).
+pub fn renders<'a>(
+    rendered: &'a [Rendered],
+    known: &'a [Kustomization],
+    state: &'a LiveState,
+    dry_runs: &'a BTreeMap<ObjectKey, Object>,
+    policy: &Policy,
+    head_revision: Option<&'a str>,
+) -> Vec<Attributed<'a>> {
+    let all_rendered: BTreeSet<ObjectKey> = rendered
+        .iter()
+        .flat_map(|r| r.objects.iter().flatten())
+        .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+        .collect();
+    let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
+    let mut out = Vec::new();
+    for r in rendered {
+        let Some(objects) = &r.objects else { continue };
+        let attributed = |diff| Attributed {
+            kustomization: Some(&r.ks),
+            revision: r.revision.as_deref(),
+            diff,
+        };
+        let mut mine = BTreeSet::new();
+        // What the applied render already reports, by object: the head's
+        // comparison only adds what is new.
+        let mut applied: BTreeMap<ObjectKey, (Drift, BTreeSet<String>)> = BTreeMap::new();
+        for desired in objects {
+            let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+                continue;
+            };
+            mine.insert(key.clone());
+            reported.insert(key.clone());
+            if state.failed.contains(&key.type_key()) {
+                // Not read: an error says so; it is neither missing nor in sync.
+                continue;
+            }
+            let diff = match (state.unserved.get(&key.type_key()), dry_runs.get(&key)) {
+                (Some(why), _) => ObjectDiff::unserved(desired, why),
+                (None, Some(would_be)) => {
+                    ObjectDiff::of_server(desired, would_be, state.get(&key), policy)
+                }
+                (None, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
+            };
+            if let Some(diff) = diff {
+                let paths = diff.changes.iter().map(|c| c.path.clone()).collect();
+                applied.insert(key, (diff.drift, paths));
+                out.push(attributed(diff));
+            }
+        }
+        if let Some((head_objects, head_revision)) = &r.head {
+            for diff in pending(head_objects, &applied, state, policy) {
+                reported.insert(diff.object.key());
+                out.push(Attributed {
+                    kustomization: Some(&r.ks),
+                    revision: head_revision.as_deref(),
+                    diff,
+                });
+            }
+        }
+        for (key, live, why) in orphans::of_kustomization(&r.ks, &mine, &all_rendered, state) {
+            if reported.insert(key) {
+                let object = ObjectRef::of(live).expect("indexed objects have an identity");
+                out.push(attributed(ObjectDiff::orphan(live, object, why)));
+            }
+        }
+    }
+    let renders: Vec<orphans::Render<'_>> = rendered
+        .iter()
+        .map(|r| orphans::Render {
+            kustomization: &r.ks,
+            objects: r.objects.as_deref(),
+        })
+        .collect();
+    for (key, live, owner, why) in
+        orphans::platform(&renders, known, &all_rendered, &reported, state)
+    {
+        let object = ObjectRef::of(live).expect("indexed objects have an identity");
+        // Compared with what its Kustomization rendered: the applied commit.
+        let revision = owner
+            .and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()))
+            .map_or(head_revision, |r| r.revision.as_deref());
+        reported.insert(key);
+        out.push(Attributed {
+            kustomization: owner,
+            revision,
+            diff: ObjectDiff::orphan(live, object, why),
+        });
+    }
+    out
+}
+
+/// Drift that only exists at the branch head (what Flux has not applied
+/// yet): the head's render compared locally, minus what the applied render
+/// already reports for the same object.
+fn pending<'a>(
+    head_objects: &'a [Object],
+    applied: &BTreeMap<ObjectKey, (Drift, BTreeSet<String>)>,
+    state: &'a LiveState,
+    policy: &Policy,
+) -> Vec<ObjectDiff<'a>> {
+    let mut out = Vec::new();
+    for desired in head_objects {
+        let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+            continue;
+        };
+        if state.failed.contains(&key.type_key()) || state.unserved.contains_key(&key.type_key()) {
+            continue;
+        }
+        let Some(mut diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy) else {
+            continue;
+        };
+        if let Some((drift, paths)) = applied.get(&key) {
+            if *drift == diff.drift && diff.drift != Drift::Modified {
+                continue;
+            }
+            diff.changes.retain(|c| !paths.contains(&c.path));
+        }
+        if diff.drift == Drift::Modified && diff.changes.is_empty() {
+            continue;
+        }
+        out.push(diff);
+    }
+    out
+}

@@ -1,0 +1,418 @@
+//! The pipeline, as one straight sequence:
+//!
+//! ```text
+//! source ─► discover ─► render ─► live ─► diff ─► classify ─► report ─► notify
+//! ```
+//!
+//! Each stage returns values (a result, or a result and the issues it met),
+//! and this module only passes them on: it decides nothing a stage can. An
+//! issue of one Kustomization never stops the others, so one broken path
+//! never hides the drift in the rest.
+
+mod settings;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::info;
+
+use crate::classify;
+use crate::diff::{self, DiffMode};
+use crate::discover;
+use crate::error::{Issue, Note, Stage, error_chain};
+use crate::flux::Kustomization;
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::live::{self, Live, LiveSource};
+use crate::notify;
+use crate::render::{self, Rendered};
+use crate::report::{self, KustomizationEntry, Report};
+use crate::source::{self, Checkout, Repo};
+pub use settings::Settings;
+
+/// Whether `check` tells its progress, stage by stage, on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    #[default]
+    Quiet,
+    Stderr,
+}
+
+impl Progress {
+    fn line(self, line: std::fmt::Arguments<'_>) {
+        if self == Progress::Stderr {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Runs `check`: the whole pipeline on the configured repo and live state.
+pub async fn check(settings: &Settings, progress: Progress) -> Report {
+    let mut run = Run::new(settings);
+    let mut repo = match source::open(&settings.source, |name| std::env::var(name).ok()).await {
+        Ok(repo) => repo,
+        Err(e) => {
+            run.issues.push(Issue::new(None, Stage::Source, &e));
+            return run.report(None, Vec::new(), Vec::new(), None);
+        }
+    };
+    let Some(live) = run.open_live().await else {
+        return run.report(Some(repo.head()), Vec::new(), Vec::new(), None);
+    };
+
+    let head = repo.head().clone();
+    let (discovered, issues) =
+        discover::discover(live.kustomizations().await, &head.root, &settings.discover);
+    run.issues.extend(issues);
+    let (checked, skipped) = discovered.partition(&settings.discover);
+    progress.line(format_args!(
+        "discover: {} Kustomizations",
+        discovered.selected.len()
+    ));
+    let mut entries: Vec<KustomizationEntry> = skipped
+        .into_iter()
+        .map(|(ks, reason)| {
+            info!(kustomization = %ks, reason, "Skipped");
+            KustomizationEntry::skipped(ks, reason)
+        })
+        .collect();
+
+    let mut rendered = Vec::new();
+    for ks in checked {
+        rendered.push(run.render(&mut repo, &head, ks, &live).await);
+    }
+    let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
+    let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
+    progress.line(format_args!(
+        "render: {objects} objects ({failed} Kustomizations failed)"
+    ));
+
+    let types = live::types_to_fetch(
+        rendered.iter().flat_map(Rendered::all_objects),
+        rendered.iter().map(|r| &r.ks),
+    );
+    let state = live.fetch(&types).await;
+    progress.line(format_args!(
+        "fetch: {} live objects of {} types",
+        state.len(),
+        types.len()
+    ));
+    run.issues.extend(
+        state
+            .errors
+            .iter()
+            .map(|e| Issue::new(None, Stage::Live, e)),
+    );
+    info!(
+        objects = state.len(),
+        types = types.len(),
+        "Read live state"
+    );
+
+    let dry_runs = match settings.diff.mode {
+        DiffMode::Server => {
+            let (results, issues, notes) = live::dry_runs(
+                &live,
+                dry_run_work(&rendered, &state),
+                settings.live.cluster.concurrency,
+            )
+            .await;
+            run.issues.extend(issues);
+            run.notes.extend(notes);
+            results
+        }
+        DiffMode::Local => BTreeMap::new(),
+    };
+
+    let diffs = diff::renders(
+        &rendered,
+        &discovered.known,
+        &state,
+        &dry_runs,
+        &settings.diff.policy,
+        head.revision.as_deref(),
+    );
+    let mut findings = classify::findings(
+        diffs,
+        rendered
+            .iter()
+            .flat_map(|r| r.objects.iter().flatten())
+            .chain(state.objects().map(|(_, o)| o)),
+        &settings.classify,
+        &run.cluster,
+    );
+    diff::mask::scrub_changes(
+        findings.iter_mut().flat_map(|f| f.changes.iter_mut()),
+        &run.secret_values,
+    );
+    let unexplained = findings.iter().filter(|f| !f.explained).count();
+    progress.line(format_args!(
+        "diff: {} findings, {unexplained} unexplained",
+        findings.len()
+    ));
+
+    for r in &rendered {
+        if r.ks.spec.suspend {
+            run.notes.push(report::suspension(&r.ks));
+        }
+        entries.push(KustomizationEntry::checked(
+            &r.ks,
+            r.objects.as_deref(),
+            r.revision.clone(),
+            &run.issues,
+        ));
+    }
+    let api_requests = live.requests();
+    if let Some(requests) = api_requests {
+        info!(requests, "API requests made");
+    }
+    run.report(Some(&head), entries, findings, api_requests)
+}
+
+/// Runs `run`: `check`, hands the report to `print` (before any sink, so it
+/// is never lost), then sends it to the configured sinks. Returns the exit
+/// code (see [`notify::exit_code`]).
+pub async fn run(settings: &Settings, progress: Progress, print: impl FnOnce(&Report)) -> u8 {
+    let started = std::time::Instant::now();
+    let report = check(settings, progress).await;
+    let duration = started.elapsed();
+    print(&report);
+    // Boxed: matrix-sdk's futures are deep enough to overflow the compiler's
+    // layout query depth when inlined into the binary's main future.
+    let sinks = Box::pin(notify::notify(
+        &settings.notify,
+        &settings.live.cluster,
+        &report,
+        duration,
+    ))
+    .await;
+    notify::exit_code(&report, &sinks)
+}
+
+/// Runs `render`: each selected Kustomization with its objects (`None` when
+/// it failed), and the issues met. Rendered from the branch head (or
+/// `--revision`), like `flux build ks`.
+pub async fn render(
+    settings: &Settings,
+) -> (Vec<(Kustomization, Option<Vec<Object>>)>, Vec<Issue>) {
+    let mut run = Run::new(settings);
+    // The repo is kept until the end: its trees are removed with it.
+    let repo = match source::open(&settings.source, |name| std::env::var(name).ok()).await {
+        Ok(repo) => repo,
+        Err(e) => return (Vec::new(), vec![Issue::new(None, Stage::Source, &e)]),
+    };
+    let Some(live) = run.open_live().await else {
+        return (Vec::new(), run.issues);
+    };
+    let head = repo.head();
+    let (discovered, issues) =
+        discover::discover(live.kustomizations().await, &head.root, &settings.discover);
+    run.issues.extend(issues);
+    let mut out = Vec::new();
+    for ks in discovered.selected {
+        let objects = run.render_at(head, &ks, &live).await;
+        out.push((ks, objects));
+    }
+    (out, run.issues)
+}
+
+/// What a run gathers on the way: the issues and notes of every stage, and
+/// the values read from Secrets (scrubbed from everything printed).
+struct Run<'a> {
+    settings: &'a Settings,
+    /// The cluster's name in reports and fingerprints.
+    cluster: String,
+    started_at: String,
+    issues: Vec<Issue>,
+    notes: Vec<Note>,
+    secret_values: BTreeSet<String>,
+}
+
+impl<'a> Run<'a> {
+    fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            cluster: settings.cluster.clone().unwrap_or_else(|| "default".into()),
+            started_at: now(),
+            issues: Vec::new(),
+            notes: Vec::new(),
+            secret_values: BTreeSet::new(),
+        }
+    }
+
+    /// Opens the live source; the cluster names the run when no name was given.
+    async fn open_live(&mut self) -> Option<Live> {
+        match Live::open(&self.settings.live).await {
+            Ok((live, errors)) => {
+                self.issues
+                    .extend(errors.iter().map(|e| Issue::new(None, Stage::Live, e)));
+                if let (None, Some(name)) = (&self.settings.cluster, live.cluster_name()) {
+                    self.cluster = name.to_string();
+                }
+                Some(live)
+            }
+            Err(e) => {
+                self.issues.push(Issue::new(None, Stage::Live, &e));
+                None
+            }
+        }
+    }
+
+    /// Renders a Kustomization from the commit Flux last applied (fetched
+    /// when needed), and also from the head when that differs. When the
+    /// applied commit cannot be read, the head is rendered alone, with a note.
+    async fn render(
+        &mut self,
+        repo: &mut Repo,
+        head: &Checkout,
+        ks: &Kustomization,
+        live: &Live,
+    ) -> Rendered {
+        let applied = match ks.status.last_applied_revision.as_deref() {
+            Some(revision) => match repo.at(revision).await {
+                None => None,
+                Some(Ok(checkout)) => Some(checkout),
+                Some(Err(e)) => {
+                    let message = format!(
+                        "could not read the applied revision {revision}, rendered the head instead: {}",
+                        error_chain(&e)
+                    );
+                    tracing::warn!(kustomization = %ks, error = %message, "Applied revision not read");
+                    self.notes.push(Note {
+                        kustomization: Some(ks.id()),
+                        message,
+                    });
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(applied) = applied else {
+            return Rendered {
+                ks: ks.clone(),
+                objects: self.render_at(head, ks, live).await,
+                revision: head.revision.clone(),
+                head: None,
+            };
+        };
+        let objects = self.render_at(&applied, ks, live).await;
+        // The head's render only adds "reconcile pending" findings: its
+        // failure is a note (Flux will meet it), not an issue of the run.
+        let issues = self.issues.len();
+        let at_head = self.render_at(head, ks, live).await;
+        for issue in self.issues.split_off(issues) {
+            self.notes.push(Note {
+                kustomization: issue.kustomization,
+                message: format!(
+                    "at the branch head {} (not applied yet): {}",
+                    head.revision.as_deref().unwrap_or("?"),
+                    issue.message
+                ),
+            });
+        }
+        info!(kustomization = %ks, applied = applied.revision.as_deref(), head = head.revision.as_deref(), "Rendered the applied revision and the head");
+        Rendered {
+            ks: ks.clone(),
+            objects,
+            revision: applied.revision,
+            head: at_head.map(|objects| (objects, head.revision.clone())),
+        }
+    }
+
+    /// Renders one Kustomization at one tree with its substitution data.
+    async fn render_at(
+        &mut self,
+        checkout: &Checkout,
+        ks: &Kustomization,
+        live: &Live,
+    ) -> Option<Vec<Object>> {
+        let sources = match live::substitution_sources(live, ks).await {
+            Ok((sources, secret_values)) => {
+                self.secret_values.extend(secret_values);
+                sources
+            }
+            Err(e) => {
+                self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
+                return None;
+            }
+        };
+        render::kustomization(&checkout.root, ks, &sources, &self.settings.render)
+            .map_err(|e| {
+                self.issues
+                    .push(Issue::new(Some(ks.id()), Stage::Render, &e))
+            })
+            .ok()
+    }
+
+    /// The report, with every value read from a Secret scrubbed from the
+    /// issues and notes.
+    fn report(
+        mut self,
+        checkout: Option<&Checkout>,
+        kustomizations: Vec<KustomizationEntry>,
+        findings: Vec<classify::Finding>,
+        api_requests: Option<usize>,
+    ) -> Report {
+        for text in self
+            .issues
+            .iter_mut()
+            .map(|e| &mut e.message)
+            .chain(self.notes.iter_mut().map(|w| &mut w.message))
+        {
+            diff::mask::scrub_text(text, &self.secret_values);
+        }
+        let source = match checkout {
+            Some(c) => report::Source {
+                url: c.url.clone(),
+                revision: c.revision.clone(),
+                note: c.note.clone(),
+            },
+            None => report::Source {
+                url: self.settings.source.location.display(),
+                revision: None,
+                note: None,
+            },
+        };
+        let mut report = Report {
+            schema: report::SCHEMA,
+            run: report::Run {
+                id: uuid::Uuid::new_v4().to_string(),
+                started_at: self.started_at,
+                finished_at: now(),
+                cluster: self.cluster,
+                source,
+                api_requests,
+            },
+            summary: Default::default(),
+            kustomizations,
+            findings,
+            errors: self.issues,
+            warnings: self.notes,
+        };
+        report.summarize();
+        report
+    }
+}
+
+/// Server mode: the rendered objects that exist live, as Flux would apply them.
+fn dry_run_work<'a>(
+    rendered: &'a [Rendered],
+    state: &live::LiveState,
+) -> Vec<(&'a Kustomization, ObjectKey, Object)> {
+    let mut work = Vec::new();
+    for r in rendered {
+        for desired in r.objects.iter().flatten() {
+            let Some(key) = ObjectRef::of(desired).map(|o| o.key()) else {
+                continue;
+            };
+            if state.get(&key).is_some() {
+                let mut applied = desired.clone();
+                diff::normalize::desired(&mut applied);
+                work.push((&r.ks, key, applied));
+            }
+        }
+    }
+    work
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
