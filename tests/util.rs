@@ -2,6 +2,7 @@
 //! binary on the fixtures.
 
 use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,7 +53,7 @@ pub const REQUIRE_SERVICES: &str = "DRIFT_CHECK_TEST_REQUIRE_SERVICES";
 /// When the variable is missing (or empty): under `scripts/test`
 /// ([`REQUIRE_SERVICES`] set) the test fails, naming the variable and the
 /// script that should have set it; under a plain `cargo test` the test is
-/// skipped, loudly on stderr, and this returns `None`.
+/// skipped, loudly on stderr (past libtest's capture), and this returns `None`.
 pub fn service(var: &str) -> Option<String> {
     if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
         return Some(value);
@@ -66,7 +67,11 @@ pub fn service(var: &str) -> Option<String> {
     }
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("<test>");
-    eprintln!("\n!!!!! SKIPPED {test}: {var} not set (run ./scripts/test) !!!!!\n");
+    // Straight to stderr: libtest captures `eprintln!` of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "!!!!! SKIPPED {test}: {var} not set (run ./scripts/test)"
+    );
     None
 }
 
