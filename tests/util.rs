@@ -58,11 +58,11 @@ pub fn service(var: &str) -> Option<String> {
     if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
         return Some(value);
     }
-    let script = started_by(var);
     if std::env::var_os(REQUIRE_SERVICES).is_some() {
         panic!(
             "{var} is not set, but {REQUIRE_SERVICES} is: the test setup was asked to start \
-             this service and it is missing (scripts/services/{script} exports {var})"
+             this service and it is missing ({} should have exported {var})",
+            started_by(var)
         );
     }
     let thread = std::thread::current();
@@ -78,12 +78,15 @@ pub fn service(var: &str) -> Option<String> {
 /// The `scripts/services/*` script that exports a service's variable.
 fn started_by(var: &str) -> &'static str {
     let name = var.strip_prefix("DRIFT_CHECK_TEST_").unwrap_or(var);
-    match name.split('_').next() {
-        Some("GIT") => "git-servers",
-        Some("SYNAPSE") => "synapse",
-        Some("PUSHGATEWAY") => "pushgateway",
-        Some("KUSTOMIZE") => "kustomize",
-        _ => "kube-apiserver",
+    match name.split('_').next().unwrap_or_default() {
+        "GIT" => "scripts/services/git-servers",
+        "SYNAPSE" => "scripts/services/synapse",
+        "PUSHGATEWAY" => "scripts/services/pushgateway",
+        "KUSTOMIZE" => "scripts/services/kustomize",
+        "APISERVER" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
+            "scripts/services/kube-apiserver"
+        }
+        _ => "one of scripts/services/*",
     }
 }
 
