@@ -22,20 +22,7 @@ use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 
-use crate::util::{root, summary};
-
-/// The API server of the test setup, or `None` (with a loud message) outside it.
-fn env(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: {name} is not set; run ./scripts/test, which starts a real kube-apiserver"
-            );
-            None
-        }
-    }
-}
+use crate::util::{TestCommand, root, service, summary};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -57,18 +44,16 @@ struct Platform {
     drift_server: Report,
 }
 
-static PLATFORM: OnceLock<Option<Platform>> = OnceLock::new();
+static PLATFORM: OnceLock<Platform> = OnceLock::new();
 
+/// The platform on the test setup's API server, set up by the first test
+/// that asks; `None` (skipped, loudly) outside `scripts/test`.
 fn platform() -> Option<&'static Platform> {
-    PLATFORM
-        .get_or_init(|| {
-            let admin = PathBuf::from(env("DRIFT_CHECK_TEST_KUBECONFIG")?);
-            let reader = PathBuf::from(env("DRIFT_CHECK_TEST_READER_KUBECONFIG")?);
-            let server = PathBuf::from(env("DRIFT_CHECK_TEST_SERVER_KUBECONFIG")?);
-            let partial = PathBuf::from(env("DRIFT_CHECK_TEST_PARTIAL_KUBECONFIG")?);
-            Some(runtime().block_on(setup(admin, reader, server, partial)))
-        })
-        .as_ref()
+    let admin = PathBuf::from(service("DRIFT_CHECK_TEST_KUBECONFIG")?);
+    let reader = PathBuf::from(service("DRIFT_CHECK_TEST_READER_KUBECONFIG")?);
+    let server = PathBuf::from(service("DRIFT_CHECK_TEST_SERVER_KUBECONFIG")?);
+    let partial = PathBuf::from(service("DRIFT_CHECK_TEST_PARTIAL_KUBECONFIG")?);
+    Some(PLATFORM.get_or_init(|| runtime().block_on(setup(admin, reader, server, partial))))
 }
 
 fn args(kubeconfig: &std::path::Path) -> CommonArgs {
@@ -1206,7 +1191,7 @@ fn the_job_service_account_token_is_enough_to_check_the_platform() {
         .unwrap()
         .replace("readertoken", &token);
     std::fs::write(&kubeconfig, text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift-check"))
+    let out = TestCommand::new()
         .args([
             "check",
             "-o",
@@ -1218,12 +1203,10 @@ fn the_job_service_account_token_is_enough_to_check_the_platform() {
             "--kubeconfig",
         ])
         .arg(&kubeconfig)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        .output();
+    let report: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
     assert_eq!(report["summary"]["errors"], 0, "{}", report["errors"]);
     assert_eq!(crate::util::summary_of_json(&report), expected());
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, 1);
 }

@@ -1,18 +1,26 @@
 //! The fixture platform: every case of `fixtures/README.md`, asserted exactly.
 
+use std::sync::LazyLock;
+
+use drift_check::report::Report;
 use serde_json::{Value, json};
 
 use crate::util::{fixture_report, summary};
 
+/// The fixture platform's report, computed once for all the tests that read it.
+static REPORT: LazyLock<Report> = LazyLock::new(fixture_report);
+
+/// [`REPORT`] as JSON, the way the binary prints it.
+static REPORT_JSON: LazyLock<Value> =
+    LazyLock::new(|| serde_json::to_value(&*REPORT).expect("the report serializes"));
+
 /// The finding about one object, as JSON.
-fn finding(kind: &str, name: &str) -> Value {
-    let report = serde_json::to_value(fixture_report()).unwrap();
-    report["findings"]
+fn finding(kind: &str, name: &str) -> &'static Value {
+    REPORT_JSON["findings"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["object"]["kind"] == kind && f["object"]["name"] == name)
-        .cloned()
         .unwrap_or_else(|| panic!("no finding for {kind}/{name}"))
 }
 
@@ -22,7 +30,7 @@ fn s(text: &str) -> String {
 
 #[test]
 fn the_fixture_platform_has_exactly_the_documented_findings() {
-    let got = summary(&fixture_report());
+    let got = summary(&REPORT);
     let mut want = vec![
         (
             s("flux-system/crossplane"),
@@ -94,7 +102,7 @@ fn the_fixture_platform_has_exactly_the_documented_findings() {
 
 #[test]
 fn the_fixture_report_is_complete_and_error_free() {
-    let report = fixture_report();
+    let report = &*REPORT;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.summary.kustomizations, 6);
     assert_eq!(report.summary.unexplained, 5);
@@ -234,7 +242,7 @@ fn a_change_in_a_suspended_kustomization_is_explained_and_the_suspension_reporte
         f["explanation"],
         "Kustomization flux-system/crossplane is suspended (since 2026-11-22T17:40:00Z): Flux is not reconciling it"
     );
-    let report = fixture_report();
+    let report = &*REPORT;
     let warning = report
         .warnings
         .iter()
@@ -286,10 +294,10 @@ fn a_changed_secret_is_unexplained_and_masked() {
 
 #[test]
 fn fingerprints_are_stable_across_runs() {
-    let a: Vec<String> = fixture_report()
+    let a: Vec<String> = REPORT
         .findings
-        .into_iter()
-        .map(|f| f.fingerprint)
+        .iter()
+        .map(|f| f.fingerprint.clone())
         .collect();
     let b: Vec<String> = fixture_report()
         .findings

@@ -1,7 +1,8 @@
 //! `drift-check run` against a real Synapse and a real pushgateway, started
 //! on 127.0.0.1 by `scripts/test` (`scripts/services/*`), which sets
 //! `DRIFT_CHECK_TEST_SYNAPSE_*` and `DRIFT_CHECK_TEST_PUSHGATEWAY_URL`.
-//! Without them these tests skip with a loud message; `.ci/run` runs them all.
+//! Without them these tests skip with a loud message under a plain `cargo test`,
+//! and fail under `scripts/test` (see `util::service`).
 //!
 //! Every test uses its own Matrix users, room and pushgateway group, so they
 //! run in parallel.
@@ -14,7 +15,7 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
-use crate::util::{Scratch, root};
+use crate::util::{Output, Scratch, TestCommand, root, service};
 
 /// The Secret values of the fixtures: never anywhere.
 const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
@@ -59,38 +60,18 @@ struct Synapse {
     register: String,
 }
 
+/// The test setup's Synapse; `None` (skipped, loudly) outside `scripts/test`.
 fn synapse() -> Option<Synapse> {
-    match (
-        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_URL"),
-        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_SECRET"),
-        std::env::var("DRIFT_CHECK_TEST_SYNAPSE_REGISTER"),
-    ) {
-        (Ok(url), Ok(secret), Ok(register)) => Some(Synapse {
-            url,
-            secret,
-            register,
-        }),
-        _ => {
-            eprintln!(
-                "\n!!!!! SKIPPED: no Synapse (DRIFT_CHECK_TEST_SYNAPSE_* unset). \
-                 Run ./scripts/test, which starts one. !!!!!\n"
-            );
-            None
-        }
-    }
+    Some(Synapse {
+        url: service("DRIFT_CHECK_TEST_SYNAPSE_URL")?,
+        secret: service("DRIFT_CHECK_TEST_SYNAPSE_SECRET")?,
+        register: service("DRIFT_CHECK_TEST_SYNAPSE_REGISTER")?,
+    })
 }
 
+/// The test setup's pushgateway; `None` (skipped, loudly) outside `scripts/test`.
 fn pushgateway() -> Option<String> {
-    match std::env::var("DRIFT_CHECK_TEST_PUSHGATEWAY_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!(
-                "\n!!!!! SKIPPED: no pushgateway (DRIFT_CHECK_TEST_PUSHGATEWAY_URL unset). \
-                 Run ./scripts/test, which starts one. !!!!!\n"
-            );
-            None
-        }
-    }
+    service("DRIFT_CHECK_TEST_PUSHGATEWAY_URL")
 }
 
 fn unique(prefix: &str) -> String {
@@ -216,13 +197,8 @@ fn config(dir: &Path, notify: &str) -> PathBuf {
     path
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `drift-check run -o json` with the given config, repo and environment.
+/// Runs `drift-check run -o json` with the given config, repo and
+/// environment, and checks that no Secret value is in its output.
 fn run(
     config: &Path,
     repo: &Path,
@@ -230,8 +206,7 @@ fn run(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_drift-check"));
-    command
+    let output = TestCommand::new()
         .arg("run")
         .arg("--config")
         .arg(config)
@@ -241,27 +216,8 @@ fn run(
         .arg(snapshot)
         .args(["-o", "json", "--log-format", "json"])
         .args(extra)
-        .current_dir(root())
-        .env("DRIFT_CHECK_LOG", "info");
-    for name in [
-        "DRIFT_CHECK_CONFIG",
-        "DRIFT_CHECK_MATRIX_TOKEN",
-        "DRIFT_CHECK_MATRIX_TOKEN_FILE",
-        "DRIFT_CHECK_MATRIX_PASSWORD",
-        "DRIFT_CHECK_MATRIX_PASSWORD_FILE",
-        "DRIFT_CHECK_PUSHGATEWAY_TOKEN",
-        "DRIFT_CHECK_PUSHGATEWAY_USERNAME",
-        "DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
-    ] {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    let out = command.output().expect("the binary runs");
-    let output = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .envs(env)
+        .output();
     for secret in SECRET_VALUES {
         assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret));
     }
@@ -1271,10 +1227,7 @@ fn a_homeserver_that_never_answers_fails_the_sink_after_its_timeout() {
 #[tokio::test(flavor = "multi_thread")]
 async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
     let Some(s) = synapse() else { return };
-    let Ok(kubeconfig) = std::env::var("DRIFT_CHECK_TEST_KUBECONFIG") else {
-        eprintln!(
-            "\n!!!!! SKIPPED: no API server (DRIFT_CHECK_TEST_KUBECONFIG unset). Run ./scripts/test. !!!!!\n"
-        );
+    let Some(kubeconfig) = service("DRIFT_CHECK_TEST_KUBECONFIG") else {
         return;
     };
     let bot = s.register(&unique("bot"), "bot-pass", false);

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 
-use crate::util::run;
+use crate::util::{run, service};
 
 const CHECK: &[&str] = &[
     "check",
@@ -194,10 +194,7 @@ fn progress_names_each_stage_with_counts() {
 
 #[test]
 fn the_external_kustomize_binary_gives_the_same_report() {
-    let Ok(binary) = std::env::var("DRIFT_CHECK_TEST_KUSTOMIZE_BIN") else {
-        eprintln!(
-            "SKIPPED: DRIFT_CHECK_TEST_KUSTOMIZE_BIN is not set; run ./scripts/test, which installs kustomize"
-        );
+    let Some(binary) = service("DRIFT_CHECK_TEST_KUSTOMIZE_BIN") else {
         return;
     };
     let native = check("json");

@@ -2,14 +2,15 @@
 //! `scripts/test` through `scripts/services/git-servers`): git daemon, file://,
 //! http-backend behind lighttpd with basic auth (http and https), sshd with a
 //! key and known_hosts in the layout of Flux's Secret. Outside `scripts/test`
-//! the tests that need a server skip, loudly.
+//! the tests that need a server skip, loudly; under it, a server missing is a
+//! failure (see `util::service`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{Scratch, root};
+use crate::util::{Scratch, TestCommand, root, service};
 
 /// The servers `scripts/services/git-servers` started.
 struct Servers {
@@ -26,29 +27,22 @@ struct Servers {
     ssh_unknown_host_secret: String,
 }
 
-fn servers(test: &str) -> Option<Servers> {
-    let var = |name: &str| std::env::var(format!("DRIFT_CHECK_TEST_GIT_{name}")).ok();
-    let found = (|| {
-        Some(Servers {
-            root: var("ROOT")?.into(),
-            daemon: var("DAEMON")?,
-            http: var("HTTP")?,
-            http_auth: var("HTTP_AUTH")?,
-            https: var("HTTPS")?,
-            ca: var("CA")?,
-            user: var("HTTP_USER")?,
-            password: var("HTTP_PASSWORD")?,
-            ssh: var("SSH")?,
-            ssh_secret: var("SSH_SECRET")?,
-            ssh_unknown_host_secret: var("SSH_UNKNOWN_HOST_SECRET")?,
-        })
-    })();
-    if found.is_none() {
-        eprintln!(
-            "\n!!! SKIPPED {test}: no git servers (DRIFT_CHECK_TEST_GIT_* unset); run ./scripts/test\n"
-        );
-    }
-    found
+/// The test setup's git servers; `None` (skipped, loudly) outside `scripts/test`.
+fn servers() -> Option<Servers> {
+    let var = |name: &str| service(&format!("DRIFT_CHECK_TEST_GIT_{name}"));
+    Some(Servers {
+        root: var("ROOT")?.into(),
+        daemon: var("DAEMON")?,
+        http: var("HTTP")?,
+        http_auth: var("HTTP_AUTH")?,
+        https: var("HTTPS")?,
+        ca: var("CA")?,
+        user: var("HTTP_USER")?,
+        password: var("HTTP_PASSWORD")?,
+        ssh: var("SSH")?,
+        ssh_secret: var("SSH_SECRET")?,
+        ssh_unknown_host_secret: var("SSH_UNKNOWN_HOST_SECRET")?,
+    })
 }
 
 /// A git command for building test repos (the product itself never runs git).
@@ -161,35 +155,19 @@ impl History {
 
 /// Runs `drift-check check -o json` on a repo URL and the history's snapshot.
 fn check(url: &str, snapshot: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drift-check"));
-    cmd.args(["check", "--repo", url, "--live-snapshot"])
+    let out = TestCommand::new()
+        .args(["check", "--repo", url, "--live-snapshot"])
         .arg(snapshot)
-        .args(["--config"])
+        .arg("--config")
         .arg(root().join("fixtures/drift-check.yaml"))
         .args(["-o", "json"])
         .env("DRIFT_CHECK_GIT_TIMEOUT", "30")
         .args(extra)
-        .current_dir(root())
-        .env("DRIFT_CHECK_LOG", "info,kube_client::client::tls=error");
-    for name in [
-        "DRIFT_CHECK_CONFIG",
-        "DRIFT_CHECK_GIT_TOKEN",
-        "DRIFT_CHECK_GIT_USERNAME",
-        "DRIFT_CHECK_GIT_PASSWORD",
-        "SSL_CERT_FILE",
-    ] {
-        cmd.env_remove(name);
-    }
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-    (
-        out.status.code().unwrap_or(-1),
-        report,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .envs(env)
+        .output();
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    (out.code, report, out.stderr)
 }
 
 /// Findings as `(object name, drift, explained, changed paths)`, sorted.
@@ -354,48 +332,112 @@ fn a_local_checkout_is_used_as_it_is_with_its_head_and_a_note() {
     );
 }
 
-#[test]
-fn clones_over_git_daemon() {
-    let Some(s) = servers("clones_over_git_daemon") else {
-        return;
-    };
-    let history = History::new(&s.root, "daemon");
-    let url = format!("{}/daemon.git", s.daemon);
-    let (_, report, _) = check(&url, &history.scratch.snapshot(), &[], &[]);
-    assert_rendered_from_applied_commit(&report, &history);
+/// One way to reach a git server of the test setup: a row of
+/// [`clones_over_each_transport_render_the_commit_flux_applied`].
+struct Transport<'a> {
+    name: &'static str,
+    /// The server's URL the bare repository `<repo>.git` is served under.
+    base: &'a str,
+    repo: &'static str,
+    args: Vec<&'a str>,
+    env: Vec<(&'static str, &'a str)>,
+    /// A credential the binary is given and must never log.
+    secret: Option<&'a str>,
+}
+
+impl Transport<'_> {
+    /// Serves a history over this transport and checks the clone of it.
+    fn clone_and_check(&self, served_root: &Path) {
+        let history = History::new(served_root, self.repo);
+        let url = format!("{}/{}.git", self.base, self.repo);
+        let (_, report, stderr) = check(&url, &history.scratch.snapshot(), &self.args, &self.env);
+        assert_rendered_from_applied_commit(&report, &history);
+        if let Some(secret) = self.secret {
+            assert!(!stderr.contains(secret), "the password was logged");
+        }
+    }
 }
 
 #[test]
-fn clones_over_plain_http_without_credentials() {
-    let Some(s) = servers("clones_over_plain_http_without_credentials") else {
+fn clones_over_each_transport_render_the_commit_flux_applied() {
+    let Some(s) = servers() else {
         return;
     };
-    let history = History::new(&s.root, "public");
-    let url = format!("{}/public.git", s.http);
-    let (_, report, _) = check(&url, &history.scratch.snapshot(), &[], &[]);
-    assert_rendered_from_applied_commit(&report, &history);
-}
-
-#[test]
-fn clones_over_https_with_basic_auth() {
-    let Some(s) = servers("clones_over_https_with_basic_auth") else {
-        return;
-    };
-    let history = History::new(&s.root, "basic");
-    let url = format!("{}/basic.git", s.https);
-    let env = [
-        ("SSL_CERT_FILE", s.ca.as_str()),
-        ("DRIFT_CHECK_GIT_USERNAME", s.user.as_str()),
-        ("DRIFT_CHECK_GIT_PASSWORD", s.password.as_str()),
+    let transports = [
+        Transport {
+            name: "git daemon",
+            base: &s.daemon,
+            repo: "daemon",
+            args: vec![],
+            env: vec![],
+            secret: None,
+        },
+        Transport {
+            name: "plain http without credentials",
+            base: &s.http,
+            repo: "public",
+            args: vec![],
+            env: vec![],
+            secret: None,
+        },
+        Transport {
+            name: "https with basic auth",
+            base: &s.https,
+            repo: "basic",
+            args: vec![],
+            env: vec![
+                ("SSL_CERT_FILE", s.ca.as_str()),
+                ("DRIFT_CHECK_GIT_USERNAME", s.user.as_str()),
+                ("DRIFT_CHECK_GIT_PASSWORD", s.password.as_str()),
+            ],
+            secret: Some(s.password.as_str()),
+        },
+        Transport {
+            name: "ssh with the key and known_hosts of a Flux Secret",
+            base: &s.ssh,
+            repo: "ssh",
+            args: vec!["--git-secret-dir", s.ssh_secret.as_str()],
+            env: vec![],
+            secret: None,
+        },
     ];
-    let (_, report, stderr) = check(&url, &history.scratch.snapshot(), &[], &env);
-    assert_rendered_from_applied_commit(&report, &history);
-    assert!(!stderr.contains(&s.password), "the password was logged");
+    // Every row runs (in parallel, as separate tests did), each on a thread
+    // named after it, and the failure names the rows that failed.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let rows: Vec<_> = transports
+            .iter()
+            .map(|t| {
+                let thread = std::thread::Builder::new()
+                    .name(format!("clones over {}", t.name))
+                    .spawn_scoped(scope, || t.clone_and_check(&s.root))
+                    .unwrap();
+                (t.name, thread)
+            })
+            .collect();
+        rows.into_iter()
+            .filter_map(|(name, thread)| {
+                let panic = thread.join().err()?;
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|m| m.to_string()))
+                    .unwrap_or_default();
+                Some(format!("{name}: {message}"))
+            })
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} transports failed:\n{}",
+        failures.len(),
+        transports.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn a_token_from_a_file_is_sent_as_the_password() {
-    let Some(s) = servers("a_token_from_a_file_is_sent_as_the_password") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "token");
@@ -414,7 +456,7 @@ fn a_token_from_a_file_is_sent_as_the_password() {
 
 #[test]
 fn wrong_credentials_are_one_401_error_naming_the_url() {
-    let Some(s) = servers("wrong_credentials_are_one_401_error_naming_the_url") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "wrong");
@@ -439,7 +481,7 @@ fn wrong_credentials_are_one_401_error_naming_the_url() {
 
 #[test]
 fn credentials_are_never_sent_over_plain_http() {
-    let Some(s) = servers("credentials_are_never_sent_over_plain_http") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "cleartext");
@@ -457,7 +499,7 @@ fn credentials_are_never_sent_over_plain_http() {
 
 #[test]
 fn an_untrusted_tls_certificate_is_an_error() {
-    let Some(s) = servers("an_untrusted_tls_certificate_is_an_error") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "untrusted");
@@ -474,24 +516,8 @@ fn an_untrusted_tls_certificate_is_an_error() {
 }
 
 #[test]
-fn clones_over_ssh_with_the_key_and_known_hosts_of_a_flux_secret() {
-    let Some(s) = servers("clones_over_ssh_with_the_key_and_known_hosts_of_a_flux_secret") else {
-        return;
-    };
-    let history = History::new(&s.root, "ssh");
-    let url = format!("{}/ssh.git", s.ssh);
-    let (_, report, _) = check(
-        &url,
-        &history.scratch.snapshot(),
-        &["--git-secret-dir", &s.ssh_secret],
-        &[],
-    );
-    assert_rendered_from_applied_commit(&report, &history);
-}
-
-#[test]
 fn an_unknown_ssh_host_key_is_refused() {
-    let Some(s) = servers("an_unknown_ssh_host_key_is_refused") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "hostkey");
@@ -513,7 +539,7 @@ fn an_unknown_ssh_host_key_is_refused() {
 
 #[test]
 fn the_cache_dir_is_reused_and_fetches_new_commits() {
-    let Some(s) = servers("the_cache_dir_is_reused_and_fetches_new_commits") else {
+    let Some(s) = servers() else {
         return;
     };
     let history = History::new(&s.root, "cached");

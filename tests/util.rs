@@ -1,5 +1,8 @@
-//! Helpers: running the pipeline and the binary on the fixtures.
+//! Helpers: the services of the test setup, running the pipeline and the
+//! binary on the fixtures.
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -42,6 +45,113 @@ pub fn fixture_report() -> Report {
     ))
 }
 
+/// Set by `scripts/test`, which starts every service: there, a service
+/// missing is a failure, not a skip.
+pub const REQUIRE_SERVICES: &str = "DRIFT_CHECK_TEST_REQUIRE_SERVICES";
+
+/// The address (or path) of a service the test setup started, from the
+/// variable its `scripts/services/*` script exports.
+///
+/// When the variable is missing (or empty): under `scripts/test`
+/// ([`REQUIRE_SERVICES`] set) the test fails, naming the variable and the
+/// script that should have set it; under a plain `cargo test` the test is
+/// skipped, loudly on stderr (past libtest's capture), and this returns `None`.
+pub fn service(var: &str) -> Option<String> {
+    if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        return Some(value);
+    }
+    if std::env::var_os(REQUIRE_SERVICES).is_some() {
+        panic!(
+            "{var} is not set, but {REQUIRE_SERVICES} is: the test setup was asked to start \
+             this service and it is missing ({} should have exported {var})",
+            started_by(var)
+        );
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<test>");
+    // Straight to stderr: libtest captures `eprintln!` of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "!!!!! SKIPPED {test}: {var} not set (run ./scripts/test)"
+    );
+    None
+}
+
+/// The `scripts/services/*` script that exports a service's variable.
+fn started_by(var: &str) -> &'static str {
+    let name = var.strip_prefix("DRIFT_CHECK_TEST_").unwrap_or(var);
+    match name.split('_').next().unwrap_or_default() {
+        "GIT" => "scripts/services/git-servers",
+        "SYNAPSE" => "scripts/services/synapse",
+        "PUSHGATEWAY" => "scripts/services/pushgateway",
+        "KUSTOMIZE" => "scripts/services/kustomize",
+        "APISERVER" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
+            "scripts/services/kube-apiserver"
+        }
+        _ => "one of scripts/services/*",
+    }
+}
+
+/// The variables a [`TestCommand`] passes on from the test's own
+/// environment; everything else the binary sees is set by the test.
+const INHERITED: [&str; 1] = ["PATH"];
+
+/// The log filter the binary runs with unless a test sets another: info for
+/// drift-check, without kube's TLS noise (as the binary's default does).
+const LOG: &str = "info,kube_client::client::tls=error";
+
+/// The built `drift-check` binary, run from the crate root with a clean,
+/// explicit environment (ripgrep's `TestCommand`): only [`INHERITED`],
+/// `DRIFT_CHECK_LOG` and what the test sets, so a developer's
+/// `DRIFT_CHECK_*`, `KUBECONFIG` or `SSL_CERT_FILE` never leaks into a test.
+pub struct TestCommand {
+    cmd: Command,
+}
+
+impl TestCommand {
+    pub fn new() -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_drift-check"));
+        cmd.current_dir(root()).env_clear();
+        for name in INHERITED {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+        cmd.env("DRIFT_CHECK_LOG", LOG);
+        Self { cmd }
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = A>, A: AsRef<OsStr>>(&mut self, args: I) -> &mut Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(&mut self, name: &str, value: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(name, value);
+        self
+    }
+
+    pub fn envs(&mut self, vars: &[(&str, &str)]) -> &mut Self {
+        self.cmd.envs(vars.iter().copied());
+        self
+    }
+
+    /// Runs the binary to its end.
+    pub fn output(&mut self) -> Output {
+        let out = self.cmd.output().expect("the binary runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 /// The output of the built binary.
 pub struct Output {
     pub code: i32,
@@ -49,20 +159,9 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs the `drift-check` binary from the crate root.
+/// Runs the `drift-check` binary with these arguments (a [`TestCommand`]).
 pub fn run(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_drift-check"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("DRIFT_CHECK_CONFIG")
-        .env("DRIFT_CHECK_LOG", "info")
-        .output()
-        .expect("the binary runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    TestCommand::new().args(args).output()
 }
 
 /// A copy of the fixtures in a temporary directory, to break on purpose.
