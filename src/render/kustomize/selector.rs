@@ -10,8 +10,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
+use super::scope::is_cluster_scoped;
 
 /// A selector as written in a kustomization.
 #[derive(Clone, Debug, Default, Deserialize)]
