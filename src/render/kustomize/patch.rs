@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::Context;
 use super::resource::{self, Resource};
 use super::scope::compared_namespace;
-use super::selector::Selector;
+use super::selector::{Selector, TargetMatcher};
 use super::smp;
 use crate::render::RenderError;
 
@@ -141,12 +141,12 @@ pub fn patches(
         let patch = ctx.parse(&text, field)?;
         let selected: Option<Vec<usize>> = match &entry.target {
             Some(target) => {
-                let compiled = target.compile().map_err(|e| ctx.error(field, e))?;
+                let target = TargetMatcher::new(target).map_err(|e| ctx.error(field, e))?;
                 Some(
                     resources
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| compiled.selects(r))
+                        .filter(|(_, r)| target.selects(r))
                         .map(|(i, _)| i)
                         .collect(),
                 )
