@@ -3,9 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::flux::Selector;
 use crate::k8s::object::Object;
-use crate::k8s::selector::{Matcher, SelectorError};
+use crate::k8s::selector::{Matcher, Selector, SelectorError, Subject};
 
 /// An ignore rule as written in the config file.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, serde::Serialize)]
@@ -18,8 +17,9 @@ pub struct IgnoreRuleSpec {
     /// whole object (any finding about it, missing and orphaned included).
     #[serde(default)]
     pub paths: Vec<String>,
-    /// Which objects the rule applies to (all when absent).
-    #[serde(default)]
+    /// Which objects the rule applies to (all when absent). Unknown fields
+    /// are ignored, as they always were.
+    #[serde(default, deserialize_with = "Selector::deserialize_pruned")]
     pub target: Option<Selector>,
     /// Only for this Kustomization (`name` or `namespace/name`).
     #[serde(default)]
@@ -128,7 +128,11 @@ impl IgnoreRule {
             },
             (Some(_), None) => false,
         };
-        ks_matches && self.target.as_ref().is_none_or(|t| t.matches(object))
+        ks_matches
+            && self
+                .target
+                .as_ref()
+                .is_none_or(|t| t.matches(&Subject::of(object)))
     }
 
     /// Does the rule cover the whole object (no paths)?

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::k8s::object::{self, Object};
+pub use crate::k8s::selector::Selector;
 
 /// The label naming the Flux Kustomization that applied an object.
 pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
@@ -121,21 +122,10 @@ pub struct SourceRef {
 #[serde(rename_all = "camelCase", default)]
 pub struct Patch {
     pub patch: String,
+    /// Fields the selector does not know are dropped, as the API server
+    /// prunes them.
+    #[serde(deserialize_with = "Selector::deserialize_pruned")]
     pub target: Option<Selector>,
-}
-
-/// A kustomize target selector: group, version, kind, name and namespace are
-/// anchored regular expressions; label and annotation selectors as in kubectl.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Selector {
-    pub group: Option<String>,
-    pub version: Option<String>,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub namespace: Option<String>,
-    pub label_selector: Option<String>,
-    pub annotation_selector: Option<String>,
 }
 
 /// One entry of `spec.images`.

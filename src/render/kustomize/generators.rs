@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Context;
-use super::names::set_name;
 use super::resource::{self, Resource};
+use super::scope::compared_namespace;
 use crate::render::RenderError;
 
 /// `generatorOptions`, and the `options` of one generator.
@@ -271,24 +271,24 @@ fn add(
     generated: Resource,
     resources: &mut Vec<Resource>,
 ) -> Result<(), RenderError> {
-    // kustomize compares namespaces with none meaning `default`, and finds
-    // an object by any name it has had (a base's generated object, prefixed
-    // since): `create` collides with it, `merge`/`replace` update it.
-    let defaulted = |ns: Option<&str>| ns.unwrap_or("default").to_string();
-    let wanted_ns = defaulted(resource::namespace(&generated.object));
+    // kustomize compares namespaces as `scope::compared_namespace` does, and
+    // finds an object by any name it has had (a base's generated object,
+    // prefixed since): `create` collides with it, `merge`/`replace` update it.
+    let wanted_ns =
+        compared_namespace(&generated.object, resource::namespace(&generated.object)).to_string();
     let wanted_name = resource::name(&generated.object).to_string();
     let kind = resource::kind(&generated.object).to_string();
     let same_now = |r: &Resource| {
         resource::kind(&r.object) == kind
             && resource::name(&r.object) == wanted_name
-            && defaulted(resource::namespace(&r.object)) == wanted_ns
+            && compared_namespace(&r.object, resource::namespace(&r.object)) == wanted_ns
     };
     let same = |r: &Resource| {
         same_now(r)
             || (resource::kind(&r.object) == kind
-                && r.previous
-                    .iter()
-                    .any(|(ns, n)| *n == wanted_name && defaulted(ns.as_deref()) == wanted_ns))
+                && r.previous.iter().any(|(ns, n)| {
+                    *n == wanted_name && compared_namespace(&r.object, ns.as_deref()) == wanted_ns
+                }))
     };
     match behavior.unwrap_or("create") {
         "create" => {
@@ -382,7 +382,7 @@ pub fn add_hash_suffixes(resources: &mut [Resource]) {
         let hash = hash(&r.object);
         r.remember_name();
         let name = format!("{}-{hash}", resource::name(&r.object));
-        set_name(&mut r.object, &name);
+        resource::set_name(&mut r.object, &name);
     }
 }
 

@@ -18,6 +18,7 @@ mod namespace;
 mod patch;
 mod replacements;
 mod resource;
+mod scope;
 mod selector;
 mod smp;
 mod vars;

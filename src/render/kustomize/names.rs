@@ -13,8 +13,8 @@ use std::borrow::Cow;
 
 use super::config::Reference;
 use super::fieldspec::{FieldSpec, built, group_kind, kind, segments, visit_path};
-use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
+use super::scope::{compared_namespace, is_cluster_scoped};
 
 /// Kinds whose names the prefix/suffix transformer leaves alone.
 fn keeps_its_name(object: &Value) -> bool {
@@ -37,14 +37,7 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
         }
         r.remember_name();
         let name = format!("{prefix}{}{suffix}", resource::name(&r.object));
-        set_name(&mut r.object, &name);
-    }
-}
-
-/// Sets `metadata.name`.
-pub fn set_name(object: &mut Value, name: &str) {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("name".into(), Value::String(name.into()));
+        resource::set_name(&mut r.object, &name);
     }
 }
 
@@ -278,12 +271,9 @@ struct Renamed {
     /// The names it had before its current one.
     previous_names: Vec<String>,
     namespace: Option<String>,
+    /// Its namespace as kustomize compares it.
+    compared_namespace: String,
     name: String,
-}
-
-/// A namespace as kustomize compares it: none is `default`.
-fn defaulted(namespace: Option<&str>) -> String {
-    namespace.unwrap_or("default").to_string()
 }
 
 /// Rewrites every reference to an object that was renamed (or moved) to its
@@ -305,6 +295,8 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
                     && resource::group(&r.object).is_empty()),
             previous_names: r.previous.iter().map(|(_, n)| n.clone()).collect(),
             namespace: resource::namespace(&r.object).map(str::to_string),
+            compared_namespace: compared_namespace(&r.object, resource::namespace(&r.object))
+                .to_string(),
             name: resource::name(&r.object).to_string(),
         })
         .collect();
@@ -325,8 +317,8 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
         }
     }
     for r in resources.iter_mut() {
-        let referrer_namespace =
-            (!is_cluster_scoped(&r.object)).then(|| defaulted(resource::namespace(&r.object)));
+        let referrer_namespace = (!is_cluster_scoped(&r.object))
+            .then(|| compared_namespace(&r.object, resource::namespace(&r.object)).to_string());
         let kind = resource::kind(&r.object).to_string();
         let applicable: Vec<&Reference> = [kind.as_str(), ""]
             .iter()
@@ -345,7 +337,7 @@ pub fn fix_references(resources: &mut [Resource], configured: &[Reference]) {
                     c.any_namespace
                         || referrer_namespace
                             .as_ref()
-                            .is_none_or(|ns| *ns == defaulted(c.namespace.as_deref()))
+                            .is_none_or(|ns| *ns == c.compared_namespace)
                 })
                 .collect();
             if candidates.is_empty() {

@@ -13,78 +13,7 @@ use serde_json::Value;
 
 use super::fieldspec::{FieldSpec, group_kind};
 use super::resource::{self, Resource};
-
-/// Built-in cluster-scoped kinds as (group, kind): the Kubernetes API's,
-/// and those of CRDs this platform relies on (Crossplane, Gateway API,
-/// cert-manager, ...), which kustomize would not know but the API server
-/// stores without a namespace.
-const CLUSTER_SCOPED: &[(&str, &str)] = &[
-    ("", "Namespace"),
-    ("", "Node"),
-    ("", "PersistentVolume"),
-    ("", "ComponentStatus"),
-    ("rbac.authorization.k8s.io", "ClusterRole"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("apiregistration.k8s.io", "APIService"),
-    (
-        "admissionregistration.k8s.io",
-        "MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingWebhookConfiguration",
-    ),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
-    ),
-    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "MutatingAdmissionPolicyBinding",
-    ),
-    ("storage.k8s.io", "StorageClass"),
-    ("storage.k8s.io", "CSIDriver"),
-    ("storage.k8s.io", "CSINode"),
-    ("storage.k8s.io", "VolumeAttachment"),
-    ("storage.k8s.io", "VolumeAttributesClass"),
-    ("scheduling.k8s.io", "PriorityClass"),
-    ("node.k8s.io", "RuntimeClass"),
-    ("networking.k8s.io", "IngressClass"),
-    ("networking.k8s.io", "IPAddress"),
-    ("networking.k8s.io", "ServiceCIDR"),
-    ("policy", "PodSecurityPolicy"),
-    ("certificates.k8s.io", "CertificateSigningRequest"),
-    ("certificates.k8s.io", "ClusterTrustBundle"),
-    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-    ("resource.k8s.io", "DeviceClass"),
-    ("gateway.networking.k8s.io", "GatewayClass"),
-    ("apiextensions.crossplane.io", "CompositeResourceDefinition"),
-    ("apiextensions.crossplane.io", "Composition"),
-    ("apiextensions.crossplane.io", "CompositionRevision"),
-    ("apiextensions.crossplane.io", "EnvironmentConfig"),
-    ("pkg.crossplane.io", "Provider"),
-    ("pkg.crossplane.io", "Function"),
-    ("pkg.crossplane.io", "Configuration"),
-    ("pkg.crossplane.io", "DeploymentRuntimeConfig"),
-    ("cert-manager.io", "ClusterIssuer"),
-    ("external-secrets.io", "ClusterSecretStore"),
-    ("external-secrets.io", "ClusterExternalSecret"),
-    ("kyverno.io", "ClusterPolicy"),
-];
-
-/// Is this object's kind cluster-scoped (so the namespace transformer leaves
-/// it alone)? Unknown kinds are namespaced, as in kustomize.
-pub fn is_cluster_scoped(object: &Value) -> bool {
-    let group = resource::group(object);
-    let kind = resource::kind(object);
-    CLUSTER_SCOPED
-        .iter()
-        .any(|(g, k)| *g == group && *k == kind)
-}
+use super::scope::is_cluster_scoped;
 
 /// Other namespace fields kustomize sets (its `namespace.go` field specs).
 const OTHER_FIELDS: &[FieldSpec] = &[
@@ -112,7 +41,7 @@ pub fn apply(resources: &mut [Resource], namespace: &str) {
         if resource::kind(&r.object) == "Namespace" && resource::group(&r.object).is_empty() {
             if resource::name(&r.object) != namespace {
                 r.remember_name();
-                super::names::set_name(&mut r.object, namespace);
+                resource::set_name(&mut r.object, namespace);
             }
             continue;
         }

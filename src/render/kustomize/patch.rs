@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Context;
-use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
-use super::selector::Selector;
+use super::scope::compared_namespace;
+use super::selector::{Selector, TargetMatcher};
 use super::smp;
 use crate::render::RenderError;
 
@@ -141,12 +141,12 @@ pub fn patches(
         let patch = ctx.parse(&text, field)?;
         let selected: Option<Vec<usize>> = match &entry.target {
             Some(target) => {
-                let compiled = target.compile().map_err(|e| ctx.error(field, e))?;
+                let target = TargetMatcher::new(target).map_err(|e| ctx.error(field, e))?;
                 Some(
                     resources
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| compiled.selects(r))
+                        .filter(|(_, r)| target.selects(r))
                         .map(|(i, _)| i)
                         .collect(),
                 )
@@ -230,11 +230,6 @@ fn apply_untargeted(
     options: PatchOptions,
 ) -> Result<(), RenderError> {
     let wanted_ns = resource::namespace(document).map(str::to_string);
-    let effective = |object: &Value, ns: Option<&str>| match ns {
-        Some(ns) => ns.to_string(),
-        None if is_cluster_scoped(object) => String::new(),
-        None => "default".into(),
-    };
     let want_name = resource::name(document);
     let matching: Vec<usize> = resources
         .iter()
@@ -248,8 +243,8 @@ fn apply_untargeted(
                     .chain([(resource::namespace(&r.object), resource::name(&r.object))])
                     .any(|(ns, n)| {
                         n == want_name
-                            && effective(&r.object, ns)
-                                == effective(&r.object, wanted_ns.as_deref())
+                            && compared_namespace(&r.object, ns)
+                                == compared_namespace(&r.object, wanted_ns.as_deref())
                     })
         })
         .map(|(i, _)| i)

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resource::{self, Resource};
-use super::selector::Selector;
+use super::selector::{Selector, TargetMatcher};
 
 /// One replacement.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -62,15 +62,14 @@ pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<()
         .source
         .as_ref()
         .ok_or("a replacement needs a source")?;
-    let selector = Selector {
+    let selector = TargetMatcher::new(&Selector {
         group: source.group.clone(),
         version: source.version.clone(),
         kind: source.kind.clone(),
         name: source.name.clone(),
         namespace: source.namespace.clone(),
         ..Selector::default()
-    }
-    .compile()?;
+    })?;
     let matching: Vec<&Resource> = resources.iter().filter(|r| selector.selects(r)).collect();
     let source_resource = match matching.as_slice() {
         [one] => *one,
@@ -110,15 +109,16 @@ pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<()
         value = Value::String(part.to_string());
     }
     for target in &replacement.targets {
-        let select = target
-            .select
-            .as_ref()
-            .ok_or("a replacement target needs select")?
-            .compile()?;
+        let select = TargetMatcher::new(
+            target
+                .select
+                .as_ref()
+                .ok_or("a replacement target needs select")?,
+        )?;
         let rejects = target
             .reject
             .iter()
-            .map(Selector::compile)
+            .map(TargetMatcher::new)
             .collect::<Result<Vec<_>, _>>()?;
         let options = target.options.clone().unwrap_or_default();
         for r in resources.iter_mut() {

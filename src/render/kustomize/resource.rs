@@ -89,6 +89,13 @@ pub fn name(object: &Value) -> &str {
     crate::k8s::object::name(object).unwrap_or("")
 }
 
+/// Sets `metadata.name`.
+pub fn set_name(object: &mut Value, name: &str) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("name".into(), Value::String(name.into()));
+    }
+}
+
 /// `metadata.namespace`, `None` when absent or empty.
 pub fn namespace(object: &Value) -> Option<&str> {
     crate::k8s::object::namespace(object)
