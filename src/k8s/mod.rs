@@ -1,6 +1,8 @@
 //! Kubernetes vocabulary, shared by every stage: object identity, field
-//! managers (`managedFields`), and label selectors.
+//! managers (`managedFields`), label selectors, and the one way to build a
+//! client for a cluster.
 
+pub mod client;
 pub mod managed;
 pub mod object;
 pub mod selector;
