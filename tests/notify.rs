@@ -209,21 +209,21 @@ fn assert_no_secret(events: &[Value]) {
 }
 
 /// A config file: the fixtures' config plus a `notify:` section.
-fn config(dir: &Path, notify: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, notify: &str) -> PathBuf {
     let base = std::fs::read_to_string(root().join("fixtures/drift-check.yaml")).unwrap();
     let path = dir.join("drift-check.yaml");
     std::fs::write(&path, format!("{base}notify:\n{notify}")).unwrap();
     path
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs `drift-check run -o json` with the given config, repo and environment.
-fn run(
+pub(crate) fn run(
     config: &Path,
     repo: &Path,
     snapshot: &Path,
@@ -268,11 +268,11 @@ fn run(
     output
 }
 
-fn fixture_repo() -> PathBuf {
+pub(crate) fn fixture_repo() -> PathBuf {
     root().join("fixtures/infra-repo")
 }
 
-fn fixture_snapshot() -> PathBuf {
+pub(crate) fn fixture_snapshot() -> PathBuf {
     root().join("fixtures/live/prod")
 }
 

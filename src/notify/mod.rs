@@ -40,7 +40,7 @@
 //!     timeoutSeconds: 10                     # per request
 //!     retries: 3
 //!   webhook:
-//!     url: https://hooks.example.org/drift-check   # credentials and query: sent, never logged
+//!     url: https://hooks.example.org/drift-check   # no user:password@; a query is never logged
 //!     headers: {X-Team: platform}            # not secrets: Authorization comes from bearerTokenFile
 //!     bearerTokenFile: /etc/drift-check/webhook/token
 //!     timeoutSeconds: 10                     # per request

@@ -2,9 +2,10 @@
 //! [`WebhookSettings`] (pure: no network, no file reads; the bearer token
 //! file is read when the sink sends).
 //!
-//! The URL may carry credentials (`https://user:password@…`, sent as basic
-//! auth) or a token in its query: both are sent, and replaced by `***`
-//! wherever the URL is shown (logs, errors, `Debug`).
+//! Credentials in the URL (`https://user:password@…`) are refused, as for
+//! the other sinks: a token belongs in `bearerTokenFile`. A query (receivers
+//! often take a token there) is sent, and shown as `***` wherever the URL is
+//! (logs, errors, `Debug`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +21,8 @@ use crate::notify::config::{NotifyConfigError, SinkConfig, has_userinfo, is_http
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WebhookConfig {
-    /// Where to POST, e.g. `https://hooks.example.org/drift-check`.
+    /// Where to POST, e.g. `https://hooks.example.org/drift-check`; no
+    /// credentials (`user:password@`); a query is never logged.
     pub url: String,
     /// Extra request headers, e.g. `X-Team: platform`. Not for secrets:
     /// `Authorization` comes from `bearerTokenFile`.
@@ -87,12 +89,12 @@ impl SinkConfig for WebhookConfig {
                 "https://hooks.example.org/drift-check",
             ));
         }
-        if has_userinfo(&self.url) && self.bearer_token_file.is_some() {
+        if has_userinfo(&self.url) {
             return Err(invalid(
-                "webhook.bearerTokenFile",
+                "webhook.url",
                 &redact_url(&self.url),
-                "is set together with credentials in the URL: set one",
-                "url: https://hooks.example.org/drift-check",
+                "has credentials in it: put a token in a file named by bearerTokenFile",
+                "https://hooks.example.org/drift-check",
             ));
         }
         let mut headers = Vec::new();
@@ -170,16 +172,28 @@ mod tests {
     }
 
     #[test]
-    fn the_url_shows_without_credentials_or_query_in_debug_output() {
-        let s = webhook("https://u:hunter2@hooks.example.org/x?token=t0k3n")
+    fn the_url_shows_without_its_query_in_debug_output() {
+        let s = webhook("https://hooks.example.org/x?token=t0k3n")
             .validate(Path::new(""))
             .unwrap();
         let debug = format!("{s:?}");
         assert!(
-            debug.contains("\"https://***@hooks.example.org/x?***\""),
+            debug.contains("\"https://hooks.example.org/x?***\""),
             "{debug}"
         );
-        assert!(!debug.contains("hunter2") && !debug.contains("t0k3n"));
+        assert!(!debug.contains("t0k3n"));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_quoting_them() {
+        let err = webhook("https://hook:hunter2@hooks.example.org/x")
+            .validate(Path::new(""))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "notify.webhook.url: \"https://***@hooks.example.org/x\" has credentials in it: put a token in a file named by bearerTokenFile, e.g. https://hooks.example.org/drift-check"
+        );
     }
 
     #[test]

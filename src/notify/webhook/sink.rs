@@ -114,3 +114,45 @@ fn cut(text: &str) -> String {
         None => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::notify::config::SinkConfig;
+    use crate::notify::webhook::WebhookConfig;
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_and_the_error_hides_the_query() {
+        // Bound, then closed: connections to it are refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = WebhookConfig {
+            url: format!("http://127.0.0.1:{port}/hook?token=t0k3n"),
+            retries: Some(2),
+            ..Default::default()
+        }
+        .validate(Path::new(""))
+        .unwrap();
+        let err = post(&settings, "{}".into(), "run-1").await.unwrap_err();
+        let text = crate::error::error_chain(&err);
+        assert!(
+            text.starts_with(&format!(
+                "POST http://127.0.0.1:{port}/hook?*** failed after 2 attempts: error sending request"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("t0k3n"), "{text}");
+    }
+
+    #[test]
+    fn a_long_refusal_is_cut() {
+        assert_eq!(cut("short"), "short");
+        let long = "x".repeat(MAX_REASON_CHARS + 10);
+        assert_eq!(cut(&long).chars().count(), MAX_REASON_CHARS + 1);
+    }
+}
