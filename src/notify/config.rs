@@ -10,8 +10,8 @@ use std::path::Path;
 
 /// A sink's `notify.<sink>:` section, as written in the config file.
 pub trait SinkConfig {
-    /// The section once validated: what the sink sends with.
-    type Settings;
+    /// The section once validated: the sink itself.
+    type Settings: super::Notifier + Clone + std::fmt::Debug;
 
     /// Validates the section; relative paths are relative to `base` (the
     /// config file's directory).
