@@ -302,6 +302,9 @@ mod tests {
             .as_ref()
             .expect("notify.pushgateway");
         assert!(pushgateway.timeout_seconds.is_some() && pushgateway.retries.is_some());
+        let webhook = parsed.notify.webhook.as_ref().expect("notify.webhook");
+        assert!(!webhook.headers.is_empty() && webhook.bearer_token_file.is_some());
+        assert!(webhook.timeout_seconds.is_some() && webhook.retries.is_some());
         let fields = parsed.ignore[0].target.as_ref().unwrap();
         assert!(
             fields.group.is_some()

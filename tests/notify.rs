@@ -190,7 +190,7 @@ fn assert_no_secret(events: &[Value]) {
 }
 
 /// A config file: the fixtures' config plus a `notify:` section.
-fn config(dir: &Path, notify: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, notify: &str) -> PathBuf {
     let base = std::fs::read_to_string(root().join("fixtures/drift-check.yaml")).unwrap();
     let path = dir.join("drift-check.yaml");
     std::fs::write(&path, format!("{base}notify:\n{notify}")).unwrap();
@@ -199,7 +199,7 @@ fn config(dir: &Path, notify: &str) -> PathBuf {
 
 /// Runs `drift-check run -o json` with the given config, repo and
 /// environment, and checks that no Secret value is in its output.
-fn run(
+pub(crate) fn run(
     config: &Path,
     repo: &Path,
     snapshot: &Path,
@@ -224,11 +224,11 @@ fn run(
     output
 }
 
-fn fixture_repo() -> PathBuf {
+pub(crate) fn fixture_repo() -> PathBuf {
     root().join("fixtures/infra-repo")
 }
 
-fn fixture_snapshot() -> PathBuf {
+pub(crate) fn fixture_snapshot() -> PathBuf {
     root().join("fixtures/live/prod")
 }
 

@@ -9,3 +9,4 @@ mod outputs;
 mod packaging;
 mod source;
 mod util;
+mod webhook;

@@ -1,7 +1,9 @@
 //! Kubernetes vocabulary, shared by every stage: object identity, field
-//! managers (`managedFields`), and the one object selector (kustomize target
-//! shape, Kubernetes label selectors).
+//! managers (`managedFields`), the one object selector (kustomize target
+//! shape, Kubernetes label selectors), and the one way to build a client for
+//! a cluster.
 
+pub mod client;
 pub mod managed;
 pub mod object;
 pub mod selector;

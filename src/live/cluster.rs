@@ -6,22 +6,22 @@
 //! bounded number at a time. Every request has a timeout and is counted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
+use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
-use kube::{Client, Config};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
+pub use crate::k8s::client::ClusterOptions;
+use crate::k8s::client::Connection;
 use crate::k8s::object::{Object, ObjectRef};
 
 /// Objects per LIST page.
@@ -69,20 +69,6 @@ fn served(discovery: &Discovery, t: &TypeRef) -> Served {
     })
 }
 
-/// How to reach the cluster.
-#[derive(Clone, Debug, Default)]
-pub struct ClusterOptions {
-    /// A kubeconfig file; `KUBECONFIG` or `~/.kube/config` when `None`, then
-    /// the in-cluster service account.
-    pub kubeconfig: Option<PathBuf>,
-    /// A kubeconfig context other than the current one.
-    pub context: Option<String>,
-    /// The limit for each API request.
-    pub timeout: Duration,
-    /// How many LISTs (or dry-runs) run at once.
-    pub concurrency: usize,
-}
-
 /// A connected cluster.
 pub struct Cluster {
     client: Client,
@@ -101,39 +87,14 @@ impl Cluster {
     /// Builds a client from a kubeconfig or the in-cluster service account.
     /// Makes no request.
     pub async fn connect(options: &ClusterOptions) -> Result<Self, LiveError> {
-        let kube_options = KubeConfigOptions {
-            context: options.context.clone(),
-            ..Default::default()
-        };
-        let (mut config, name) = match &options.kubeconfig {
-            Some(path) => {
-                let file = Kubeconfig::read_from(path)
-                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
-                let name = options.context.clone().or(file.current_context.clone());
-                let config = Config::from_custom_kubeconfig(file, &kube_options)
-                    .await
-                    .map_err(|e| LiveError::Config(format!("{}: {e}", path.display())))?;
-                (config, name)
-            }
-            None if options.context.is_some() => {
-                let config = Config::from_kubeconfig(&kube_options)
-                    .await
-                    .map_err(|e| LiveError::Config(e.to_string()))?;
-                (config, options.context.clone())
-            }
-            None => {
-                let name = Kubeconfig::read().ok().and_then(|k| k.current_context);
-                let config = Config::infer()
-                    .await
-                    .map_err(|e| LiveError::Config(e.to_string()))?;
-                (config, name.or(Some("in-cluster".into())))
-            }
-        };
-        let server = config.cluster_url.to_string();
+        let connection = Connection::new(options)
+            .await
+            .map_err(|e| LiveError::Config(crate::error::error_chain(&e)))?;
+        let server = connection.server();
+        let mut config = connection.config;
         // The client's own timeouts are a backstop; each call's deadline
         // (`timed`) fires first, with a message saying what did not answer.
         let backstop = options.timeout + Duration::from_secs(5);
-        config.connect_timeout = Some(options.timeout);
         config.read_timeout = Some(backstop);
         config.write_timeout = Some(backstop);
         let requests = Arc::new(AtomicUsize::new(0));
@@ -147,7 +108,7 @@ impl Cluster {
             .build();
         Ok(Self {
             client,
-            name: name.unwrap_or_else(|| "kubernetes".into()),
+            name: connection.name,
             server,
             timeout: options.timeout,
             concurrency: options.concurrency.max(1),

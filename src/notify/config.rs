@@ -1,124 +1,21 @@
-//! The `notify:` section of the config file, as written, and its validation
-//! into [`NotifySettings`] (pure: no network, no file reads).
+//! What every sink's configuration shares: the [`SinkConfig`] step from a
+//! raw `notify.<sink>:` section to validated settings (pure: no network, no
+//! file reads), the error that names the bad key, and URL checks.
 //!
-//! Secrets (the Matrix token or password, the pushgateway credentials) are
-//! never in this file: they come from environment variables or the files
-//! those name, read when the sinks are built (see `secrets.rs`).
+//! Secrets (tokens, passwords) are never in the config file: they come from
+//! environment variables or the files those name, read when a sink sends
+//! (see `secrets.rs`).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use serde::Deserialize;
+/// A sink's `notify.<sink>:` section, as written in the config file.
+pub trait SinkConfig {
+    /// The section once validated: the sink itself.
+    type Settings: super::Notifier + Clone + std::fmt::Debug;
 
-/// `notify:` in the config file.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
-pub struct NotifyConfig {
-    /// Post unexplained drift to a Matrix room.
-    pub matrix: Option<MatrixConfig>,
-    /// Push the run's metrics to a Prometheus pushgateway.
-    pub pushgateway: Option<PushgatewayConfig>,
-}
-
-/// `notify.matrix:`. The token comes from `DRIFT_CHECK_MATRIX_TOKEN` (or the
-/// file named by `DRIFT_CHECK_MATRIX_TOKEN_FILE`), or a password from
-/// `DRIFT_CHECK_MATRIX_PASSWORD` / `DRIFT_CHECK_MATRIX_PASSWORD_FILE`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MatrixConfig {
-    /// Homeserver base URL, e.g. `https://matrix.example.org`.
-    pub homeserver: String,
-    /// Room id (`!abc:example.org`) or alias (`#alerts:example.org`); joined if needed.
-    pub room: String,
-    /// The bot's user id, e.g. `@drift-check:example.org`.
-    pub user: String,
-    /// Directory of matrix-sdk's sqlite store (crypto keys, session). Needed for
-    /// encrypted rooms with an access token; in a cluster, a PVC. Without it a
-    /// password login makes a fresh device that is logged out at the end.
-    #[serde(default)]
-    pub store: Option<PathBuf>,
-    /// File remembering the fingerprints last posted. Default: in a pod, the
-    /// ConfigMap `drift-check-state` of its namespace (the
-    /// name job/rbac.yaml allows); elsewhere
-    /// `drift-check-matrix-state.json` next to the config file.
-    #[serde(default)]
-    pub state_file: Option<PathBuf>,
-    /// ConfigMap remembering them instead: `name` (in the pod's namespace, or
-    /// the kubeconfig context's) or `namespace/name`. Needs get and patch on it.
-    #[serde(default)]
-    pub state_config_map: Option<String>,
-    /// When nothing changed, still post the open findings once a day.
-    #[serde(default)]
-    pub daily_digest: bool,
-    /// Cap of the message (plain + HTML), bytes (default 24576; at most 45000: in an encrypted room the
-    /// ciphertext is base64, a third larger, and Matrix caps events at 64 KiB).
-    #[serde(default)]
-    pub max_message_bytes: Option<usize>,
-    /// Give up on Matrix after this long, retries included (default 120).
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    /// Attempts per request on 429, 5xx and network errors (default 5).
-    #[serde(default)]
-    pub retries: Option<usize>,
-}
-
-/// `notify.pushgateway:`. Credentials: `DRIFT_CHECK_PUSHGATEWAY_TOKEN` (bearer)
-/// or `DRIFT_CHECK_PUSHGATEWAY_USERNAME` + `DRIFT_CHECK_PUSHGATEWAY_PASSWORD`,
-/// each also as `*_FILE`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PushgatewayConfig {
-    /// Base URL, e.g. `http://pushgateway.monitoring:9091`.
-    pub url: String,
-    /// Per-request timeout (default 10).
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    /// Attempts on 5xx and network errors (default 3).
-    #[serde(default)]
-    pub retries: Option<usize>,
-}
-
-/// Validated sink settings.
-#[derive(Clone, Debug, Default)]
-pub struct NotifySettings {
-    pub matrix: Option<MatrixSettings>,
-    pub pushgateway: Option<PushgatewaySettings>,
-}
-
-/// Validated Matrix settings.
-#[derive(Clone, Debug)]
-pub struct MatrixSettings {
-    pub homeserver: String,
-    pub room: String,
-    pub user: String,
-    pub store: Option<PathBuf>,
-    pub state: StateLocation,
-    pub daily_digest: bool,
-    pub max_message_bytes: usize,
-    pub timeout: Duration,
-    pub retries: usize,
-}
-
-/// Where the Matrix sink remembers what it posted.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StateLocation {
-    /// A JSON file.
-    File(PathBuf),
-    /// A ConfigMap; `None` namespace: the pod's (or the kubeconfig context's).
-    ConfigMap {
-        namespace: Option<String>,
-        name: String,
-    },
-    /// Neither set: the ConfigMap `drift-check-state` in a pod, else this file.
-    Default(PathBuf),
-}
-
-/// Validated pushgateway settings.
-#[derive(Clone, Debug)]
-pub struct PushgatewaySettings {
-    pub url: String,
-    pub timeout: Duration,
-    pub retries: usize,
+    /// Validates the section; relative paths are relative to `base` (the
+    /// config file's directory).
+    fn validate(&self, base: &Path) -> Result<Self::Settings, NotifyConfigError>;
 }
 
 /// A `notify:` section that cannot be used.
@@ -134,271 +31,82 @@ pub enum NotifyConfigError {
     },
 }
 
-/// Largest message accepted for `maxMessageBytes`: Matrix caps events at 64 KiB,
-/// and an encrypted one carries the message as base64 (4/3 of its size).
-pub const MAX_MESSAGE_BYTES: usize = 45_000;
-
-impl NotifyConfig {
-    /// Validates the section; relative paths are relative to `base` (the config file's directory).
-    pub fn validate(&self, base: &Path) -> Result<NotifySettings, NotifyConfigError> {
-        let invalid = |key, value: &str, problem, example| NotifyConfigError::Invalid {
+impl NotifyConfigError {
+    /// `notify.<key>: "<value>" <problem>, e.g. <example>`.
+    pub fn invalid(
+        key: &'static str,
+        value: &str,
+        problem: &'static str,
+        example: &'static str,
+    ) -> Self {
+        Self::Invalid {
             key,
             value: value.to_string(),
             problem,
             example,
-        };
-        let matrix = match &self.matrix {
-            None => None,
-            Some(m) => {
-                if has_userinfo(&m.homeserver) {
-                    return Err(invalid(
-                        "matrix.homeserver",
-                        &redact_userinfo(&m.homeserver),
-                        "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
-                        "https://matrix.example.org",
-                    ));
-                }
-                if !is_http_url(&m.homeserver) {
-                    return Err(invalid(
-                        "matrix.homeserver",
-                        &m.homeserver,
-                        "is not an http(s) URL",
-                        "https://matrix.example.org",
-                    ));
-                }
-                let server_part = |s: &str| {
-                    s.split_once(':')
-                        .is_some_and(|(a, b)| a.len() > 1 && !b.is_empty())
-                };
-                if !(m.room.starts_with('!') || m.room.starts_with('#')) || !server_part(&m.room) {
-                    return Err(invalid(
-                        "matrix.room",
-                        &m.room,
-                        "is neither a room id nor an alias",
-                        "\"#alerts:example.org\" or \"!AbCdEf:example.org\"",
-                    ));
-                }
-                if !m.user.starts_with('@') || !server_part(&m.user) {
-                    return Err(invalid(
-                        "matrix.user",
-                        &m.user,
-                        "is not a Matrix user id",
-                        "\"@drift-check:example.org\"",
-                    ));
-                }
-                let max = m.max_message_bytes.unwrap_or(24_576);
-                if !(2_048..=MAX_MESSAGE_BYTES).contains(&max) {
-                    return Err(invalid(
-                        "matrix.maxMessageBytes",
-                        &max.to_string(),
-                        "is not between 2048 and 45000",
-                        "24576",
-                    ));
-                }
-                Some(MatrixSettings {
-                    homeserver: m.homeserver.trim_end_matches('/').to_string(),
-                    room: m.room.clone(),
-                    user: m.user.clone(),
-                    store: m.store.as_ref().map(|p| base.join(p)),
-                    state: match (&m.state_file, &m.state_config_map) {
-                        (Some(_), Some(_)) => {
-                            return Err(invalid(
-                                "matrix.stateConfigMap",
-                                m.state_config_map.as_deref().unwrap_or_default(),
-                                "is set together with stateFile: set one",
-                                "stateConfigMap: drift-check-state",
-                            ));
-                        }
-                        (Some(file), None) => StateLocation::File(base.join(file)),
-                        (None, Some(cm)) => config_map(cm).ok_or_else(|| {
-                            invalid(
-                                "matrix.stateConfigMap",
-                                cm,
-                                "is not `name` or `namespace/name`",
-                                "drift-check/drift-check-state",
-                            )
-                        })?,
-                        (None, None) => {
-                            StateLocation::Default(base.join("drift-check-matrix-state.json"))
-                        }
-                    },
-                    daily_digest: m.daily_digest,
-                    max_message_bytes: max,
-                    timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(120).max(1)),
-                    retries: m.retries.unwrap_or(5).max(1),
-                })
-            }
-        };
-        let pushgateway = match &self.pushgateway {
-            None => None,
-            Some(p) => {
-                if has_userinfo(&p.url) {
-                    return Err(invalid(
-                        "pushgateway.url",
-                        &redact_userinfo(&p.url),
-                        "has credentials in it: they belong in DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
-                        "http://pushgateway.monitoring:9091",
-                    ));
-                }
-                if !is_http_url(&p.url) {
-                    return Err(invalid(
-                        "pushgateway.url",
-                        &p.url,
-                        "is not an http(s) URL",
-                        "http://pushgateway.monitoring:9091",
-                    ));
-                }
-                Some(PushgatewaySettings {
-                    url: p.url.trim_end_matches('/').to_string(),
-                    timeout: Duration::from_secs(p.timeout_seconds.unwrap_or(10).max(1)),
-                    retries: p.retries.unwrap_or(3).max(1),
-                })
-            }
-        };
-        Ok(NotifySettings {
-            matrix,
-            pushgateway,
-        })
-    }
-}
-
-/// `name` or `namespace/name`, DNS-1123 names.
-fn config_map(s: &str) -> Option<StateLocation> {
-    let dns = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-            && !p.starts_with(['-', '.'])
-            && !p.ends_with(['-', '.'])
-    };
-    match s.split_once('/') {
-        Some((ns, name)) if dns(ns) && dns(name) => Some(StateLocation::ConfigMap {
-            namespace: Some(ns.into()),
-            name: name.into(),
-        }),
-        None if dns(s) => Some(StateLocation::ConfigMap {
-            namespace: None,
-            name: s.into(),
-        }),
-        _ => None,
+        }
     }
 }
 
 /// `scheme://user:password@host...`: credentials that would end up in logs.
-fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.contains('@')
+pub fn has_userinfo(url: &str) -> bool {
+    authority(url).contains('@')
 }
 
 /// The URL with its credentials replaced by `***`, to quote it in an error.
-fn redact_userinfo(url: &str) -> String {
+pub fn redact_userinfo(url: &str) -> String {
     match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_string(),
-        },
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
+                None => url.to_string(),
+            }
+        }
         None => url.to_string(),
     }
 }
 
-fn is_http_url(s: &str) -> bool {
+/// The URL as logs and errors may show it: credentials and the query
+/// (webhook URLs often carry a token there) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let url = redact_userinfo(url);
+    let url = url.split_once('#').map_or(url.as_str(), |(u, _)| u);
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?***"),
+        None => url.to_string(),
+    }
+}
+
+/// `http://` or `https://` and a host.
+pub fn is_http_url(s: &str) -> bool {
     (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
+}
+
+/// `user:password@host:port` of a URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn matrix(room: &str) -> NotifyConfig {
-        NotifyConfig {
-            matrix: Some(MatrixConfig {
-                homeserver: "https://matrix.example.org/".into(),
-                room: room.into(),
-                user: "@bot:example.org".into(),
-                ..Default::default()
-            }),
-            pushgateway: None,
-        }
-    }
-
     #[test]
-    fn a_room_that_is_neither_id_nor_alias_is_named_with_an_example() {
-        let err = matrix("alerts")
-            .validate(Path::new(""))
-            .unwrap_err()
-            .to_string();
+    fn urls_lose_their_credentials_and_query_in_messages() {
         assert_eq!(
-            err,
-            "notify.matrix.room: \"alerts\" is neither a room id nor an alias, e.g. \"#alerts:example.org\" or \"!AbCdEf:example.org\""
+            redact_userinfo("https://pusher:hunter2@pg.example.org/a@b"),
+            "https://***@pg.example.org/a@b"
         );
-    }
-
-    #[test]
-    fn defaults_and_paths_relative_to_the_config_file() {
-        let s = matrix("#alerts:example.org")
-            .validate(Path::new("/etc/drift-check"))
-            .unwrap()
-            .matrix
-            .unwrap();
-        assert_eq!(s.homeserver, "https://matrix.example.org");
         assert_eq!(
-            s.state,
-            StateLocation::Default("/etc/drift-check/drift-check-matrix-state.json".into())
+            redact_url("https://u:p@hooks.example.org/x?token=abc#frag"),
+            "https://***@hooks.example.org/x?***"
         );
-        assert_eq!((s.max_message_bytes, s.retries), (24_576, 5));
-    }
-
-    #[test]
-    fn credentials_in_a_url_are_refused_without_quoting_them() {
-        let c = NotifyConfig {
-            matrix: None,
-            pushgateway: Some(PushgatewayConfig {
-                url: "https://pusher:hunter2@pg.example.org".into(),
-                ..Default::default()
-            }),
-        };
-        let err = c.validate(Path::new("")).unwrap_err().to_string();
-        assert!(
-            err.starts_with(
-                "notify.pushgateway.url: \"https://***@pg.example.org\" has credentials in it"
-            ),
-            "{err}"
-        );
-        assert!(!err.contains("hunter2"));
-    }
-
-    #[test]
-    fn the_state_config_map_is_a_name_or_namespace_slash_name() {
-        let mut c = matrix("#alerts:example.org");
-        let m = c.matrix.as_mut().unwrap();
-        m.state_config_map = Some("drift-check/state".into());
         assert_eq!(
-            c.validate(Path::new("")).unwrap().matrix.unwrap().state,
-            StateLocation::ConfigMap {
-                namespace: Some("drift-check".into()),
-                name: "state".into()
-            }
+            redact_url("http://hooks.example.org/drift"),
+            "http://hooks.example.org/drift"
         );
-        c.matrix.as_mut().unwrap().state_config_map = Some("Bad_Name".into());
-        assert!(c.validate(Path::new("")).is_err());
-    }
-
-    #[test]
-    fn a_pushgateway_url_must_be_http() {
-        let c = NotifyConfig {
-            matrix: None,
-            pushgateway: Some(PushgatewayConfig {
-                url: "pushgateway:9091".into(),
-                ..Default::default()
-            }),
-        };
-        assert!(
-            c.validate(Path::new(""))
-                .unwrap_err()
-                .to_string()
-                .starts_with("notify.pushgateway.url: \"pushgateway:9091\" is not an http(s) URL")
-        );
+        assert!(!has_userinfo("http://hooks.example.org/a@b"));
     }
 }

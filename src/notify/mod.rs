@@ -1,16 +1,26 @@
 //! Stage `notify`: the report of a run to the configured sinks.
 //!
-//! Input: a [`Report`] and the sink settings. Output: per sink, delivered or
-//! the error why not. Each sink fails on its own; the report itself is
-//! printed by the caller before any sink runs, so it is never lost.
+//! Input: a [`Report`] and the sink settings ([`NotifySettings`], validated
+//! from the config file's `notify:` by [`NotifyConfig::validate`]). Output:
+//! per sink, a [`SinkResult`]: delivered, or the error why not. Each sink
+//! fails on its own; the report itself is printed by the caller before any
+//! sink runs, so it is never lost.
 //!
-//! - Matrix: one `m.notice` with the unexplained findings that are new, the
+//! Every sink is one folder, `notify/<name>/`: `config.rs` (the raw
+//! `notify.<name>:` section and its pure `validate()` into settings, see
+//! [`config::SinkConfig`]) and `sink.rs` (the settings' [`Notifier`]). The
+//! list of sinks is the `sinks!` call below: adding a sink is a new folder
+//! and one line there.
+//!
+//! - `matrix`: one `m.notice` with the unexplained findings that are new, the
 //!   count of those still open and the ones resolved since the last post;
-//!   nothing when nothing changed (or a daily digest). See `matrix.rs`.
-//! - Pushgateway: the metrics of ARCHITECTURE.md, job `drift_check`,
-//!   grouping key `cluster`. See `pushgateway.rs`.
+//!   nothing when nothing changed (or a daily digest).
+//! - `pushgateway`: the metrics of ARCHITECTURE.md, job `drift_check`,
+//!   grouping key `cluster`.
+//! - `webhook`: the JSON report (`drift-check/v1`) POSTed to a URL.
 //!
-//! Configuration (the config file's `notify:`; secrets only from the environment):
+//! Configuration (the config file's `notify:`; secrets only from the
+//! environment or files):
 //!
 //! ```yaml
 //! notify:
@@ -29,6 +39,12 @@
 //!     url: http://pushgateway.monitoring:9091
 //!     timeoutSeconds: 10                     # per request
 //!     retries: 3
+//!   webhook:
+//!     url: https://hooks.example.org/drift-check   # no user:password@; a query is never logged
+//!     headers: {X-Team: platform}            # not secrets: Authorization comes from bearerTokenFile
+//!     bearerTokenFile: /etc/drift-check/webhook/token
+//!     timeoutSeconds: 10                     # per request
+//!     retries: 3                             # attempts on 429 / 5xx / network errors / timeouts
 //! ```
 //!
 //! Environment: `DRIFT_CHECK_MATRIX_TOKEN` or `DRIFT_CHECK_MATRIX_PASSWORD`;
@@ -42,62 +58,132 @@
 
 pub mod config;
 mod matrix;
-mod message;
-mod metrics;
 mod pushgateway;
 mod secrets;
-mod state;
+mod webhook;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
+use serde::Deserialize;
 use tracing::{error, info};
 
-use config::StateLocation;
-pub use config::{NotifyConfig, NotifySettings};
-use state::{ConfigMapStore, FileStore, StateStore, Store};
+pub use config::NotifyConfigError;
+use config::SinkConfig;
+pub use matrix::quiet_dependencies;
 
-use crate::live::cluster::ClusterOptions;
+use crate::k8s::client::ClusterOptions;
 use crate::report::Report;
+
+/// What every sink is handed: the run's report and its context.
+pub struct Delivery<'a> {
+    /// The report, as printed (Secret values already masked).
+    pub report: &'a Report,
+    /// How long the check took.
+    pub duration: Duration,
+    /// How to reach the cluster, for a sink that keeps state there.
+    pub cluster: &'a ClusterOptions,
+}
+
+/// Why a sink did not get the result: its own error type, boxed.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A sink: validated settings that can send a run somewhere.
+///
+/// Object-safe (a boxed future rather than `async fn`) so that the
+/// configured sinks are one list of `&dyn Notifier`.
+pub trait Notifier: Send + Sync {
+    /// Sends the run, retries included; `Err` when the sink did not get it.
+    fn send<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), SinkError>>;
+}
 
 /// What became of one sink.
 #[derive(Debug)]
 pub struct SinkResult {
-    /// `matrix` or `pushgateway`.
+    /// The sink's key under `notify:`, e.g. `matrix`.
     pub sink: &'static str,
-    /// `None` when the sink got the result.
+    /// `None` when the sink got the result; else the error chain on one line.
     pub error: Option<String>,
 }
 
-/// Sends the report to every configured sink; `duration` is how long the check
-/// took; `cluster` reaches the state ConfigMap, when the state is kept there.
+/// Declares the sinks: for each, its key under `notify:` and its raw
+/// config type (a [`SinkConfig`] whose settings are a [`Notifier`]).
+/// Generates [`NotifyConfig`], [`NotifySettings`], the validation of one into
+/// the other, and the list of configured sinks.
+macro_rules! sinks {
+    ($($(#[doc = $doc:literal])* $name:ident: $config:ty,)*) => {
+        /// `notify:` in the config file: one optional section per sink.
+        #[derive(Clone, Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct NotifyConfig {
+            $($(#[doc = $doc])* pub $name: Option<$config>,)*
+        }
+
+        /// Validated sink settings: the sinks configured.
+        #[derive(Clone, Debug, Default)]
+        pub struct NotifySettings {
+            $(pub $name: Option<<$config as SinkConfig>::Settings>,)*
+        }
+
+        impl NotifyConfig {
+            /// Validates every section; relative paths are relative to `base`
+            /// (the config file's directory).
+            pub fn validate(&self, base: &Path) -> Result<NotifySettings, NotifyConfigError> {
+                Ok(NotifySettings {
+                    $($name: self.$name.as_ref().map(|c| c.validate(base)).transpose()?,)*
+                })
+            }
+        }
+
+        impl NotifySettings {
+            /// The configured sinks, by key, in the order of the list.
+            fn sinks(&self) -> Vec<(&'static str, &dyn Notifier)> {
+                let mut sinks: Vec<(&'static str, &dyn Notifier)> = Vec::new();
+                $(if let Some(settings) = &self.$name {
+                    sinks.push((stringify!($name), settings));
+                })*
+                sinks
+            }
+        }
+    };
+}
+
+sinks! {
+    /// Post unexplained drift to a Matrix room.
+    matrix: matrix::MatrixConfig,
+    /// Push the run's metrics to a Prometheus pushgateway.
+    pushgateway: pushgateway::PushgatewayConfig,
+    /// POST the JSON report to an HTTP endpoint.
+    webhook: webhook::WebhookConfig,
+}
+
+/// Sends the report to every configured sink, all at once (a slow homeserver
+/// does not hold the metrics back); `duration` is how long the check took;
+/// `cluster` reaches the cluster, for the Matrix state ConfigMap.
 pub async fn notify(
     settings: &NotifySettings,
     cluster: &ClusterOptions,
     report: &Report,
     duration: Duration,
 ) -> Vec<SinkResult> {
-    // Independent: a slow homeserver does not hold the metrics back.
-    let matrix = async {
-        let matrix = settings.matrix.as_ref()?;
-        let error = match state_store(&matrix.state, cluster).await {
-            Ok(store) => to_matrix(matrix, &store, report).await.err(),
-            Err(e) => Some(e),
-        };
-        Some(SinkResult {
-            sink: "matrix",
-            error,
-        })
+    let delivery = Delivery {
+        report,
+        duration,
+        cluster,
     };
-    let pushgateway = async {
-        let pushgateway = settings.pushgateway.as_ref()?;
-        let error = to_pushgateway(pushgateway, report, duration).await.err();
-        Some(SinkResult {
-            sink: "pushgateway",
-            error,
-        })
-    };
-    let (matrix, pushgateway) = tokio::join!(matrix, pushgateway);
-    let results: Vec<SinkResult> = [matrix, pushgateway].into_iter().flatten().collect();
+    let sends = settings.sinks().into_iter().map(|(sink, notifier)| {
+        let delivery = &delivery;
+        async move {
+            let error = notifier
+                .send(delivery)
+                .await
+                .err()
+                .map(|e| crate::error::error_chain(&*e));
+            SinkResult { sink, error }
+        }
+    });
+    let results = futures::future::join_all(sends).await;
     for r in &results {
         match &r.error {
             None => info!(sink = r.sink, "Delivered"),
@@ -105,18 +191,6 @@ pub async fn notify(
         }
     }
     results
-}
-
-/// The log filter with matrix-sdk's noise turned down, unless the filter
-/// names matrix-sdk itself: it logs expected 404s (unset account data, a plain
-/// room's encryption state) at ERROR and a missing key backup at WARN, while
-/// the Matrix sink reports real failures itself.
-pub fn quiet_dependencies(filter: &str) -> String {
-    if filter.contains("matrix_sdk") {
-        filter.to_string()
-    } else {
-        format!("{filter},matrix_sdk::http_client=off,matrix_sdk_crypto::backups=error")
-    }
 }
 
 /// `run`'s exit code: 0 the run completed and every sink got it, 2 something
@@ -131,104 +205,28 @@ pub fn exit_code(report: &Report, sinks: &[SinkResult]) -> u8 {
     }
 }
 
-async fn to_matrix<S: StateStore>(
-    settings: &config::MatrixSettings,
-    store: &S,
-    report: &Report,
-) -> Result<(), String> {
-    let previous = store
-        .load()
-        .await
-        .map_err(|e| crate::error::error_chain(&e))?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let plan = message::plan(
-        report,
-        &previous,
-        &now,
-        settings.daily_digest,
-        settings.max_message_bytes,
-    );
-    let Some(message) = &plan.message else {
-        info!(
-            sink = "matrix",
-            "Nothing changed since the last post: not posting"
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sink_is_a_key_of_the_notify_section_and_unknown_ones_are_named() {
+        let parsed: NotifyConfig = serde_json::from_value(serde_json::json!({
+            "pushgateway": {"url": "http://pg:9091"},
+            "webhook": {"url": "http://hooks.example.org/x"},
+        }))
+        .unwrap();
+        let settings = parsed.validate(Path::new("")).unwrap();
+        let keys: Vec<&str> = settings.sinks().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["pushgateway", "webhook"]);
+        let err = serde_json::from_value::<NotifyConfig>(serde_json::json!({"slack": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "unknown field `slack`, expected one of `matrix`, `pushgateway`, `webhook`"
+            ),
+            "{err}"
         );
-        return Ok(());
-    };
-    let json = report.render(crate::report::Format::Json);
-    matrix::deliver(settings, message, &json)
-        .await
-        .map_err(|e| crate::error::error_chain(&e))?;
-    store
-        .save(&plan.next)
-        .await
-        .map_err(|e| crate::error::error_chain(&e))
-}
-
-async fn to_pushgateway(
-    settings: &config::PushgatewaySettings,
-    report: &Report,
-    duration: Duration,
-) -> Result<(), String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64().floor());
-    let duration = (duration.as_secs_f64() * 1000.0).round() / 1000.0;
-    let completed = report.errors.is_empty();
-    let body = if completed {
-        metrics::success(report, now, duration)
-    } else {
-        metrics::failure(report, now, duration)
-    };
-    pushgateway::push(settings, &report.run.cluster, body, completed)
-        .await
-        .map_err(|e| crate::error::error_chain(&e))
-}
-
-/// The state's store: a file, or a ConfigMap (by default in a pod).
-async fn state_store(location: &StateLocation, cluster: &ClusterOptions) -> Result<Store, String> {
-    let (namespace, name) = match location {
-        StateLocation::File(path) => return Ok(Store::File(FileStore { path: path.clone() })),
-        StateLocation::Default(path) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
-            return Ok(Store::File(FileStore { path: path.clone() }));
-        }
-        StateLocation::Default(_) => (None, "drift-check-state".to_string()),
-        StateLocation::ConfigMap { namespace, name } => (namespace.clone(), name.clone()),
-    };
-    let client = kube_client(cluster)
-        .await
-        .map_err(|e| format!("state ConfigMap {name}: cannot reach the cluster: {e}"))?;
-    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
-    Ok(Store::ConfigMap(ConfigMapStore {
-        client,
-        namespace,
-        name,
-    }))
-}
-
-/// A client from the kubeconfig (file, context) or the pod's service account.
-async fn kube_client(options: &ClusterOptions) -> Result<kube::Client, String> {
-    use kube::config::{Config, KubeConfigOptions, Kubeconfig};
-    let kube_options = KubeConfigOptions {
-        context: options.context.clone(),
-        ..Default::default()
-    };
-    let mut config = match &options.kubeconfig {
-        Some(path) => {
-            let file =
-                Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Config::from_custom_kubeconfig(file, &kube_options)
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
-            .await
-            .map_err(|e| e.to_string())?,
-        None => Config::infer().await.map_err(|e| e.to_string())?,
-    };
-    let timeout = options.timeout.max(Duration::from_secs(1));
-    config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
-    config.write_timeout = Some(timeout);
-    kube::Client::try_from(config).map_err(|e| e.to_string())
+    }
 }

@@ -1,9 +1,10 @@
-//! Secrets of the sinks: from an environment variable, or from the file a
-//! `*_FILE` variable names (a mounted Kubernetes Secret). Never from flags or
-//! the config file, never logged: [`Secret`] prints as `***`.
+//! Secrets of the sinks: from an environment variable, from the file a
+//! `*_FILE` variable names, or from the file a config key names (a mounted
+//! Kubernetes Secret). Never from flags or the config file itself, never
+//! logged: [`Secret`] prints as `***`. Shared by every sink.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A secret value; its `Debug` and `Display` print `***`.
 #[derive(Clone)]
@@ -36,6 +37,14 @@ pub enum SecretError {
         #[source]
         source: std::io::Error,
     },
+    /// The file a config key names (e.g. `notify.webhook.bearerTokenFile`) cannot be read.
+    #[error("{key} {}: cannot read it", path.display())]
+    KeyFile {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The value is empty.
     #[error("{name} is empty")]
     Empty { name: String },
@@ -57,9 +66,23 @@ pub fn from_env(name: &str) -> Result<Option<Secret>, SecretError> {
         }
         (None, None) => return Ok(None),
     };
+    nonempty(name, &value).map(Some)
+}
+
+/// The contents of the file the config key `key` names, trailing newline dropped.
+pub fn from_file(key: &'static str, path: &Path) -> Result<Secret, SecretError> {
+    let value = std::fs::read_to_string(path).map_err(|source| SecretError::KeyFile {
+        key,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    nonempty(&format!("{key} {}", path.display()), &value)
+}
+
+fn nonempty(name: &str, value: &str) -> Result<Secret, SecretError> {
     let value = value.trim_end_matches(['\n', '\r']).to_string();
     if value.is_empty() {
         return Err(SecretError::Empty { name: name.into() });
     }
-    Ok(Some(Secret(value)))
+    Ok(Secret(value))
 }

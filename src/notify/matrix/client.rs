@@ -1,4 +1,4 @@
-//! The Matrix sink: posts one `m.notice` to the configured room with
+//! The Matrix client: posts one `m.notice` to the configured room with
 //! matrix-sdk, encrypted when the room is (never plaintext into an encrypted
 //! room), and the full report as a file when the message had to be cut.
 //!
@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use super::config::MatrixSettings;
 use super::message::Message;
-use super::secrets::{self, Secret, SecretError};
+use crate::notify::secrets::{self, Secret, SecretError};
 
 /// The Matrix sink failed.
 #[derive(Debug, thiserror::Error)]

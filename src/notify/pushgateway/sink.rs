@@ -3,13 +3,16 @@
 //! only the run and failure metrics, so the last success timestamp and the
 //! last findings survive it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use futures::future::BoxFuture;
 use tracing::{debug, warn};
 
 use super::config::PushgatewaySettings;
-use super::secrets::{self, Secret, SecretError};
+use super::metrics;
+use crate::notify::secrets::{self, Secret, SecretError};
+use crate::notify::{Delivery, Notifier, SinkError};
 
 /// The pushgateway sink failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,25 @@ pub enum PushgatewayError {
         attempts: usize,
         reason: String,
     },
+}
+
+impl Notifier for PushgatewaySettings {
+    /// A completed run replaces the group; a failed one sends only the run
+    /// and failure metrics.
+    fn send<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
+        let report = delivery.report;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64().floor());
+        let duration = (delivery.duration.as_secs_f64() * 1000.0).round() / 1000.0;
+        let completed = report.errors.is_empty();
+        let body = if completed {
+            metrics::success(report, now, duration)
+        } else {
+            metrics::failure(report, now, duration)
+        };
+        Box::pin(async move { Ok(push(self, &report.run.cluster, body, completed).await?) })
+    }
 }
 
 /// How to authenticate to the pushgateway.
@@ -59,7 +81,7 @@ fn auth() -> Result<Auth, PushgatewayError> {
 
 /// The group's URL: `/metrics/job/drift_check/cluster/<name>`, with the
 /// `@base64` form when the name is not a plain path segment.
-pub fn group_url(base: &str, cluster: &str) -> String {
+fn group_url(base: &str, cluster: &str) -> String {
     let plain = !cluster.is_empty()
         && cluster
             .chars()
@@ -78,7 +100,7 @@ pub fn group_url(base: &str, cluster: &str) -> String {
 }
 
 /// Pushes `body` (text format): PUT replaces the group, POST only the names sent.
-pub async fn push(
+async fn push(
     settings: &PushgatewaySettings,
     cluster: &str,
     body: String,

@@ -1,0 +1,247 @@
+//! `notify.matrix:` as written in the config file, and its validation into
+//! [`MatrixSettings`] (pure: no network, no file reads). The token or
+//! password comes from the environment when the sink sends (`client.rs`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::notify::config::{
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, redact_userinfo,
+};
+
+/// `notify.matrix:`. The token comes from `DRIFT_CHECK_MATRIX_TOKEN` (or the
+/// file named by `DRIFT_CHECK_MATRIX_TOKEN_FILE`), or a password from
+/// `DRIFT_CHECK_MATRIX_PASSWORD` / `DRIFT_CHECK_MATRIX_PASSWORD_FILE`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MatrixConfig {
+    /// Homeserver base URL, e.g. `https://matrix.example.org`.
+    pub homeserver: String,
+    /// Room id (`!abc:example.org`) or alias (`#alerts:example.org`); joined if needed.
+    pub room: String,
+    /// The bot's user id, e.g. `@drift-check:example.org`.
+    pub user: String,
+    /// Directory of matrix-sdk's sqlite store (crypto keys, session). Needed for
+    /// encrypted rooms with an access token; in a cluster, a PVC. Without it a
+    /// password login makes a fresh device that is logged out at the end.
+    #[serde(default)]
+    pub store: Option<PathBuf>,
+    /// File remembering the fingerprints last posted. Default: in a pod, the
+    /// ConfigMap `drift-check-state` of its namespace (the
+    /// name job/rbac.yaml allows); elsewhere
+    /// `drift-check-matrix-state.json` next to the config file.
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+    /// ConfigMap remembering them instead: `name` (in the pod's namespace, or
+    /// the kubeconfig context's) or `namespace/name`. Needs get and patch on it.
+    #[serde(default)]
+    pub state_config_map: Option<String>,
+    /// When nothing changed, still post the open findings once a day.
+    #[serde(default)]
+    pub daily_digest: bool,
+    /// Cap of the message (plain + HTML), bytes (default 24576; at most 45000: in an encrypted room the
+    /// ciphertext is base64, a third larger, and Matrix caps events at 64 KiB).
+    #[serde(default)]
+    pub max_message_bytes: Option<usize>,
+    /// Give up on Matrix after this long, retries included (default 120).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Attempts per request on 429, 5xx and network errors (default 5).
+    #[serde(default)]
+    pub retries: Option<usize>,
+}
+
+/// Validated Matrix settings.
+#[derive(Clone, Debug)]
+pub struct MatrixSettings {
+    pub homeserver: String,
+    pub room: String,
+    pub user: String,
+    pub store: Option<PathBuf>,
+    pub state: StateLocation,
+    pub daily_digest: bool,
+    pub max_message_bytes: usize,
+    pub timeout: Duration,
+    pub retries: usize,
+}
+
+/// Where the Matrix sink remembers what it posted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateLocation {
+    /// A JSON file.
+    File(PathBuf),
+    /// A ConfigMap; `None` namespace: the pod's (or the kubeconfig context's).
+    ConfigMap {
+        namespace: Option<String>,
+        name: String,
+    },
+    /// Neither set: the ConfigMap `drift-check-state` in a pod, else this file.
+    Default(PathBuf),
+}
+
+/// Largest message accepted for `maxMessageBytes`: Matrix caps events at 64 KiB,
+/// and an encrypted one carries the message as base64 (4/3 of its size).
+pub const MAX_MESSAGE_BYTES: usize = 45_000;
+
+impl SinkConfig for MatrixConfig {
+    type Settings = MatrixSettings;
+
+    fn validate(&self, base: &Path) -> Result<MatrixSettings, NotifyConfigError> {
+        let invalid = NotifyConfigError::invalid;
+        let m = self;
+        if has_userinfo(&m.homeserver) {
+            return Err(invalid(
+                "matrix.homeserver",
+                &redact_userinfo(&m.homeserver),
+                "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
+                "https://matrix.example.org",
+            ));
+        }
+        if !is_http_url(&m.homeserver) {
+            return Err(invalid(
+                "matrix.homeserver",
+                &m.homeserver,
+                "is not an http(s) URL",
+                "https://matrix.example.org",
+            ));
+        }
+        let server_part = |s: &str| {
+            s.split_once(':')
+                .is_some_and(|(a, b)| a.len() > 1 && !b.is_empty())
+        };
+        if !(m.room.starts_with('!') || m.room.starts_with('#')) || !server_part(&m.room) {
+            return Err(invalid(
+                "matrix.room",
+                &m.room,
+                "is neither a room id nor an alias",
+                "\"#alerts:example.org\" or \"!AbCdEf:example.org\"",
+            ));
+        }
+        if !m.user.starts_with('@') || !server_part(&m.user) {
+            return Err(invalid(
+                "matrix.user",
+                &m.user,
+                "is not a Matrix user id",
+                "\"@drift-check:example.org\"",
+            ));
+        }
+        let max = m.max_message_bytes.unwrap_or(24_576);
+        if !(2_048..=MAX_MESSAGE_BYTES).contains(&max) {
+            return Err(invalid(
+                "matrix.maxMessageBytes",
+                &max.to_string(),
+                "is not between 2048 and 45000",
+                "24576",
+            ));
+        }
+        Ok(MatrixSettings {
+            homeserver: m.homeserver.trim_end_matches('/').to_string(),
+            room: m.room.clone(),
+            user: m.user.clone(),
+            store: m.store.as_ref().map(|p| base.join(p)),
+            state: match (&m.state_file, &m.state_config_map) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "matrix.stateConfigMap",
+                        m.state_config_map.as_deref().unwrap_or_default(),
+                        "is set together with stateFile: set one",
+                        "stateConfigMap: drift-check-state",
+                    ));
+                }
+                (Some(file), None) => StateLocation::File(base.join(file)),
+                (None, Some(cm)) => config_map(cm).ok_or_else(|| {
+                    invalid(
+                        "matrix.stateConfigMap",
+                        cm,
+                        "is not `name` or `namespace/name`",
+                        "drift-check/drift-check-state",
+                    )
+                })?,
+                (None, None) => StateLocation::Default(base.join("drift-check-matrix-state.json")),
+            },
+            daily_digest: m.daily_digest,
+            max_message_bytes: max,
+            timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(120).max(1)),
+            retries: m.retries.unwrap_or(5).max(1),
+        })
+    }
+}
+
+/// `name` or `namespace/name`, DNS-1123 names.
+fn config_map(s: &str) -> Option<StateLocation> {
+    let dns = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && !p.starts_with(['-', '.'])
+            && !p.ends_with(['-', '.'])
+    };
+    match s.split_once('/') {
+        Some((ns, name)) if dns(ns) && dns(name) => Some(StateLocation::ConfigMap {
+            namespace: Some(ns.into()),
+            name: name.into(),
+        }),
+        None if dns(s) => Some(StateLocation::ConfigMap {
+            namespace: None,
+            name: s.into(),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(room: &str) -> MatrixConfig {
+        MatrixConfig {
+            homeserver: "https://matrix.example.org/".into(),
+            room: room.into(),
+            user: "@bot:example.org".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_room_that_is_neither_id_nor_alias_is_named_with_an_example() {
+        let err = matrix("alerts")
+            .validate(Path::new(""))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "notify.matrix.room: \"alerts\" is neither a room id nor an alias, e.g. \"#alerts:example.org\" or \"!AbCdEf:example.org\""
+        );
+    }
+
+    #[test]
+    fn defaults_and_paths_relative_to_the_config_file() {
+        let s = matrix("#alerts:example.org")
+            .validate(Path::new("/etc/drift-check"))
+            .unwrap();
+        assert_eq!(s.homeserver, "https://matrix.example.org");
+        assert_eq!(
+            s.state,
+            StateLocation::Default("/etc/drift-check/drift-check-matrix-state.json".into())
+        );
+        assert_eq!((s.max_message_bytes, s.retries), (24_576, 5));
+    }
+
+    #[test]
+    fn the_state_config_map_is_a_name_or_namespace_slash_name() {
+        let mut m = matrix("#alerts:example.org");
+        m.state_config_map = Some("drift-check/state".into());
+        assert_eq!(
+            m.validate(Path::new("")).unwrap().state,
+            StateLocation::ConfigMap {
+                namespace: Some("drift-check".into()),
+                name: "state".into()
+            }
+        );
+        m.state_config_map = Some("Bad_Name".into());
+        assert!(m.validate(Path::new("")).is_err());
+    }
+}

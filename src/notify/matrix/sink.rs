@@ -1,0 +1,83 @@
+//! The Matrix sink's [`Notifier`]: loads what was posted last (a file, or a
+//! ConfigMap through the one kube client), plans the message, posts it and
+//! saves the new state only once the post succeeded.
+
+use futures::future::BoxFuture;
+use tracing::info;
+
+use super::client;
+use super::config::{MatrixSettings, StateLocation};
+use super::message;
+use super::state::{ConfigMapStore, FileStore, StateStore, Store};
+use crate::k8s::client::{ClientError, ClusterOptions};
+use crate::notify::{Delivery, Notifier, SinkError};
+use crate::report::{Format, Report};
+
+/// The state ConfigMap's cluster cannot be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("state ConfigMap {name}: cannot reach the cluster")]
+struct Unreachable {
+    name: String,
+    #[source]
+    source: ClientError,
+}
+
+impl Notifier for MatrixSettings {
+    fn send<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            let store = state_store(&self.state, delivery.cluster).await?;
+            post(self, &store, delivery.report).await
+        })
+    }
+}
+
+async fn post<S: StateStore>(
+    settings: &MatrixSettings,
+    store: &S,
+    report: &Report,
+) -> Result<(), SinkError> {
+    let previous = store.load().await?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let plan = message::plan(
+        report,
+        &previous,
+        &now,
+        settings.daily_digest,
+        settings.max_message_bytes,
+    );
+    let Some(message) = &plan.message else {
+        info!(
+            sink = "matrix",
+            "Nothing changed since the last post: not posting"
+        );
+        return Ok(());
+    };
+    let json = report.render(Format::Json);
+    client::deliver(settings, message, &json).await?;
+    Ok(store.save(&plan.next).await?)
+}
+
+/// The state's store: a file, or a ConfigMap (by default in a pod).
+async fn state_store(
+    location: &StateLocation,
+    cluster: &ClusterOptions,
+) -> Result<Store, SinkError> {
+    let (namespace, name) = match location {
+        StateLocation::File(path) => return Ok(Store::File(FileStore { path: path.clone() })),
+        StateLocation::Default(path) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
+            return Ok(Store::File(FileStore { path: path.clone() }));
+        }
+        StateLocation::Default(_) => (None, "drift-check-state".to_string()),
+        StateLocation::ConfigMap { namespace, name } => (namespace.clone(), name.clone()),
+    };
+    let client = match crate::k8s::client::client(cluster).await {
+        Ok(client) => client,
+        Err(source) => return Err(Unreachable { name, source }.into()),
+    };
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    Ok(Store::ConfigMap(ConfigMapStore {
+        client,
+        namespace,
+        name,
+    }))
+}
