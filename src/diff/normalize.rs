@@ -42,18 +42,37 @@ const SERVER_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
+/// What Flux does to a rendered object before applying it, in order. A new
+/// rule is a function below and a line here.
+const DESIRED_RULES: &[fn(&mut Value)] = &[
+    drop_null_fields,
+    set_port_protocol_defaults,
+    encode_secret_string_data,
+    quantity_numbers_to_strings,
+];
+
+/// What the server owns in a live object. A new rule is a function below and
+/// a line here.
+const LIVE_RULES: &[fn(&mut Value)] = &[strip_server_metadata, strip_status];
+
+/// Values the API server defaults, by (kind, path, value, parent). A new rule
+/// is a function below and a line here.
+const SERVER_DEFAULT_RULES: &[fn(&str, &[&str], &Value, &Value) -> bool] = &[
+    is_service_default,
+    |kind, path, value, _| is_workload_default(kind, path, value),
+    |_, path, value, _| is_pod_template_default(path, value),
+    |_, path, value, _| is_container_default(path, value),
+    |_, path, value, _| is_port_protocol_default(path, value),
+];
+
 /// Normalizes a rendered object the way Flux does before applying it.
 pub fn desired(object: &mut Value) {
-    drop_null_fields(object);
-    set_port_protocol_defaults(object);
-    encode_secret_string_data(object);
-    quantity_numbers_to_strings(object);
+    DESIRED_RULES.iter().for_each(|rule| rule(object));
 }
 
 /// Removes from a live object what the server owns: status and server metadata.
 pub fn live(object: &mut Value) {
-    strip_server_metadata(object);
-    strip_status(object);
+    LIVE_RULES.iter().for_each(|rule| rule(object));
 }
 
 /// `null` in a manifest means "unset": the API server stores nothing, so
@@ -269,11 +288,9 @@ pub fn same_value(path: &[String], desired: &Value, live: &Value) -> bool {
 /// the API server would have defaulted, so that a person owning it (by
 /// applying a dumped manifest) changed nothing?
 pub fn is_server_default(kind: &str, path: &[&str], value: &Value, parent: &Value) -> bool {
-    is_service_default(kind, path, value, parent)
-        || is_workload_default(kind, path, value)
-        || is_pod_template_default(path, value)
-        || is_container_default(path, value)
-        || is_port_protocol_default(path, value)
+    SERVER_DEFAULT_RULES
+        .iter()
+        .any(|rule| rule(kind, path, value, parent))
 }
 
 /// Service fields the API server allocates or defaults: `clusterIP(s)`,
