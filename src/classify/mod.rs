@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op};
+use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
 use crate::k8s::object::{self, Object, ObjectRef};
@@ -54,6 +54,8 @@ pub struct Context<'a> {
     pub controllers: &'a [String],
     /// Composite resource kinds (from the platform's XRDs).
     pub composite_kinds: &'a BTreeSet<String>,
+    /// Which field managers are Flux's.
+    pub policy: &'a Policy,
 }
 
 /// The rules a run classifies with.
@@ -95,6 +97,7 @@ pub fn findings<'a>(
     diffs: Vec<Attributed<'_>>,
     objects: impl IntoIterator<Item = &'a Object>,
     rules: &Rules,
+    policy: &Policy,
     cluster: &str,
 ) -> Vec<Finding> {
     let composite_kinds = owner::composite_kinds(objects);
@@ -115,6 +118,7 @@ pub fn findings<'a>(
                 ignore: &rules.ignore,
                 controllers: &rules.controllers,
                 composite_kinds: &composite_kinds,
+                policy,
             };
             classify(a.diff, &ctx)
         })
@@ -202,11 +206,22 @@ fn explain_changes(
         .chain(std::iter::once(&rollout))
         .filter(|r| r.applies(subject, ks))
         .collect();
+    let pending = pending(ctx);
     for change in changes.iter_mut() {
         change.explanation = rules
             .iter()
             .find(|r| r.covers_path(&change.path))
             .map(|r| r.reason().to_string())
+            .or_else(|| {
+                // Pending only when the live value is Flux's own: it applied an
+                // older commit. A value a person or another controller wrote is
+                // drift whatever git's head says.
+                let manager = change.manager.as_deref()?;
+                ctx.policy
+                    .is_flux(manager)
+                    .then(|| pending.clone())
+                    .flatten()
+            })
             .or_else(|| {
                 let manager = change.manager.as_deref()?;
                 ctx.controllers
@@ -257,19 +272,27 @@ fn object_explanation(
                 ks.id()
             ));
         }
-        if let (Some(applied), Some(checked)) =
-            (ks.status.last_applied_revision.as_deref(), ctx.revision)
+        if drift == Drift::Missing
+            && let Some(failing) = ks.status.failing()
+            && !ObjectRef::of(subject).is_some_and(|o| ks.status.applied(&o.key().inventory_id()))
         {
-            let applied_sha = revision_commit(applied);
-            let checked_sha = revision_commit(checked);
-            let same = applied_sha.is_empty()
-                || applied_sha.starts_with(checked_sha)
-                || checked_sha.starts_with(applied_sha);
-            if !same {
-                return Some(format!(
-                    "reconcile pending: Flux last applied {applied}, git is at {checked}"
-                ));
-            }
+            return Some(format!(
+                "not applied: Kustomization {} is failing{}: {}: {}",
+                ks.id(),
+                failing
+                    .since
+                    .as_deref()
+                    .map(|s| format!(" since {s}"))
+                    .unwrap_or_default(),
+                failing.reason,
+                failing.message
+            ));
+        }
+        if drift == Drift::Missing
+            && let Some(pending) = pending(ctx)
+        {
+            // Only the head renders it: new in git, not applied yet.
+            return Some(pending);
         }
     }
     let marker = |key: &str| {
@@ -316,6 +339,18 @@ fn object_explanation(
         .iter()
         .find(|r| r.covers_object() && r.applies(subject, ks))
         .map(|r| r.reason().to_string())
+}
+
+/// "reconcile pending", when the object was compared with a commit other
+/// than the one Flux last applied (the branch head, not applied yet).
+fn pending(ctx: &Context<'_>) -> Option<String> {
+    let applied = ctx.kustomization?.status.last_applied_revision.as_deref()?;
+    let checked = ctx.revision?;
+    let (applied_sha, checked_sha) = (revision_commit(applied), revision_commit(checked));
+    let same = applied_sha.is_empty()
+        || applied_sha.starts_with(checked_sha)
+        || checked_sha.starts_with(applied_sha);
+    (!same).then(|| format!("reconcile pending: Flux last applied {applied}, git is at {checked}"))
 }
 
 /// What the owner should do.

@@ -45,6 +45,7 @@ fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule])
         ignore,
         controllers: &controllers,
         composite_kinds: &kinds,
+        policy: &Policy::default(),
     };
     classify(
         ObjectDiff::of_rendered(desired, Some(live), &Policy::default()).unwrap(),
@@ -104,12 +105,12 @@ fn drift_in_a_suspended_kustomization_is_explained_with_since() {
 }
 
 #[test]
-fn a_pending_reconcile_explains_drift() {
+fn a_pending_reconcile_explains_what_flux_itself_wrote() {
     let mut k = ks(false);
     k.status.last_applied_revision = Some("main@sha1:bbbb2222".into());
     let f = run(
         &deploy(2, json!({}), json!([])),
-        &deploy(5, json!({}), by("kubectl-edit")),
+        &deploy(5, json!({}), by("kustomize-controller")),
         &k,
         &[],
     );
@@ -117,6 +118,24 @@ fn a_pending_reconcile_explains_drift() {
         f.explanation.as_deref(),
         Some("reconcile pending: Flux last applied main@sha1:bbbb2222, git is at aaaa1111")
     );
+}
+
+#[test]
+fn a_person_edit_is_never_reconcile_pending() {
+    // Regression: any difference from the branch head used to be "reconcile
+    // pending" while Flux had not applied it, a kubectl edit of an hour ago
+    // included.
+    let mut k = ks(false);
+    k.status.last_applied_revision = Some("main@sha1:bbbb2222".into());
+    for manager in ["kubectl-edit", "some-operator"] {
+        let f = run(
+            &deploy(2, json!({}), json!([])),
+            &deploy(5, json!({}), by(manager)),
+            &k,
+            &[],
+        );
+        assert_eq!((f.explained, f.explanation), (false, None), "{manager}");
+    }
 }
 
 #[test]
@@ -226,4 +245,63 @@ fn fingerprints_are_stable_and_ignore_values_and_times() {
         &[],
     );
     assert_ne!(a.fingerprint, c.fingerprint);
+}
+
+fn failing(mut k: Kustomization, inventory: &[&str]) -> Kustomization {
+    k.status.conditions = vec![crate::flux::Condition {
+        kind: "Ready".into(),
+        status: "False".into(),
+        reason: Some("ReconciliationFailed".into()),
+        message: Some("Deployment/docs/web dry-run failed: no matches for kind\nmore".into()),
+        last_transition_time: Some("2026-11-29T03:00:00Z".into()),
+    }];
+    k.status.inventory = Some(crate::flux::Inventory {
+        entries: inventory
+            .iter()
+            .map(|id| crate::flux::InventoryEntry {
+                id: id.to_string(),
+                v: "v1".into(),
+            })
+            .collect(),
+    });
+    k
+}
+
+fn missing(desired: &Value, ks: &Kustomization) -> Finding {
+    let kinds = BTreeSet::new();
+    let ctx = Context {
+        cluster: "prod",
+        kustomization: Some(ks),
+        revision: Some("aaaa1111"),
+        ignore: &[],
+        controllers: &[],
+        composite_kinds: &kinds,
+        policy: &Policy::default(),
+    };
+    classify(
+        ObjectDiff::of_rendered(desired, None, &Policy::default()).unwrap(),
+        &ctx,
+    )
+}
+
+#[test]
+fn an_object_a_failing_kustomization_never_applied_is_not_applied_never_deleted() {
+    let f = missing(&deploy(2, json!({}), json!([])), &failing(ks(false), &[]));
+    assert_eq!(
+        (f.drift, f.explained, f.explanation.as_deref()),
+        (
+            Drift::Missing,
+            true,
+            Some(
+                "not applied: Kustomization flux-system/docs is failing since 2026-11-29T03:00:00Z: ReconciliationFailed: Deployment/docs/web dry-run failed: no matches for kind"
+            )
+        )
+    );
+}
+
+#[test]
+fn an_object_a_failing_kustomization_did_apply_and_is_gone_is_still_missing() {
+    let k = failing(ks(false), &["docs_web_apps_Deployment"]);
+    let f = missing(&deploy(2, json!({}), json!([])), &k);
+    assert_eq!((f.drift, f.explained), (Drift::Missing, false));
 }

@@ -20,6 +20,10 @@ pub(super) struct Comparison<'a> {
     /// it (normalization only removes map keys, so indices agree).
     live_raw: &'a Value,
     entries: Vec<ManagedEntry>,
+    /// Whether `entries` can be trusted: with malformed managedFields, who set
+    /// a field is unknown, and a field only the live object has is reported
+    /// (unattributed) rather than assumed to be a controller's.
+    entries_readable: bool,
     policy: &'a Policy,
     changes: Vec<Change>,
 }
@@ -36,6 +40,7 @@ impl<'a> Comparison<'a> {
             kind,
             live_raw,
             entries: managed::entries(live_raw),
+            entries_readable: managed::malformed(live_raw).is_none(),
             policy,
             changes: Vec::new(),
         }
@@ -192,9 +197,10 @@ impl<'a> Comparison<'a> {
         fields: &mut Vec<String>,
     ) {
         let owners = managed::owners(&self.entries, self.live_raw, path);
-        let Some(person) = owners.iter().find(|e| self.policy.is_person(&e.manager)) else {
+        let person = owners.iter().find(|e| self.policy.is_person(&e.manager));
+        if person.is_none() && (self.entries_readable || !owners.is_empty()) {
             return;
-        };
+        }
         let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
         if normalize::is_server_default(self.kind, &field_refs, live, parent) {
             return;
@@ -219,8 +225,8 @@ impl<'a> Comparison<'a> {
             op: Op::Add,
             desired: None,
             live: Some(live.clone()),
-            manager: Some(person.manager.clone()),
-            time: person.time.clone(),
+            manager: person.map(|p| p.manager.clone()),
+            time: person.and_then(|p| p.time.clone()),
             explanation: None,
         });
     }

@@ -12,6 +12,17 @@ use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 use crate::k8s::object::{self, Object, ObjectKey, ObjectRef};
 use crate::live::LiveState;
 
+/// Kustomization definitions that could not be read: the objects they may
+/// own are not orphans (a broken file must not turn its objects into
+/// "orphaned, delete it").
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unreadable<'a> {
+    /// `namespace/name` of each Kustomization whose definition failed.
+    pub broken: &'a [String],
+    /// Some definitions could not be read at all (names unknown).
+    pub incomplete: bool,
+}
+
 /// One Kustomization's render in this run: its objects, or `None` when it
 /// failed to render.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +86,7 @@ pub fn of_kustomization<'s>(
 pub fn platform<'r, 's>(
     rendered: &[Render<'r>],
     known: &[Kustomization],
+    unreadable: Unreadable<'_>,
     all_rendered: &BTreeSet<ObjectKey>,
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
@@ -122,9 +134,15 @@ pub fn platform<'r, 's>(
         }
         if let Some(name) = object::label(live, OWNER_NAME_LABEL) {
             let namespace = object::label(live, OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
-            if !known
-                .iter()
-                .any(|k| k.name == name && k.namespace == namespace)
+            let unreadable_owner = unreadable.incomplete
+                || unreadable
+                    .broken
+                    .iter()
+                    .any(|id| *id == format!("{namespace}/{name}"));
+            if !unreadable_owner
+                && !known
+                    .iter()
+                    .any(|k| k.name == name && k.namespace == namespace)
             {
                 let why = format!(
                     "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
@@ -132,6 +150,10 @@ pub fn platform<'r, 's>(
                 out.push((key.clone(), live, None, why));
             }
             // Otherwise its Kustomization reports it, or is not checked in this run.
+            continue;
+        }
+        if unreadable.incomplete || !unreadable.broken.is_empty() {
+            // It may belong to a Kustomization that could not be read.
             continue;
         }
         let (candidates, here) = match renders_like(key, true) {

@@ -5,12 +5,16 @@
 //! live state and, in server mode, the dry-run results. Output: each object's
 //! difference, with the Kustomization and commit it was compared against, in
 //! report order: per Kustomization its rendered objects, then what only its
-//! head has (pending), then its orphans; then the platform's orphans. Pure.
+//! head has (pending), then its orphans; then the platform's orphans; and a
+//! note for each live object whose managedFields cannot be read. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Drift, ObjectDiff, Policy, orphans};
+use crate::discover::Discovered;
+use crate::error::Note;
 use crate::flux::Kustomization;
+use crate::k8s::managed;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::live::LiveState;
 use crate::render::Rendered;
@@ -31,12 +35,13 @@ pub struct Attributed<'a> {
 /// Kustomization that did not render).
 pub fn renders<'a>(
     rendered: &'a [Rendered],
-    known: &'a [Kustomization],
+    discovered: &'a Discovered,
     state: &'a LiveState,
     dry_runs: &'a BTreeMap<ObjectKey, Object>,
     policy: &Policy,
     head_revision: Option<&'a str>,
-) -> Vec<Attributed<'a>> {
+) -> (Vec<Attributed<'a>>, Vec<Note>) {
+    let mut notes = Vec::new();
     let all_rendered: BTreeSet<ObjectKey> = rendered
         .iter()
         .flat_map(|r| r.objects.iter().flatten())
@@ -72,6 +77,17 @@ pub fn renders<'a>(
                 }
                 (None, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
             };
+            if let Some(live) = state.get(&key)
+                && let Some(problem) = managed::malformed(live)
+            {
+                let object = ObjectRef::of(live).expect("indexed objects have an identity");
+                notes.push(Note {
+                    kustomization: Some(r.ks.id()),
+                    message: format!(
+                        "{object}: its managedFields cannot be read ({problem}): who changed its fields is unknown, changes are reported unattributed"
+                    ),
+                });
+            }
             if let Some(diff) = diff {
                 let paths = diff.changes.iter().map(|c| c.path.clone()).collect();
                 applied.insert(key, (diff.drift, paths));
@@ -102,9 +118,17 @@ pub fn renders<'a>(
             objects: r.objects.as_deref(),
         })
         .collect();
-    for (key, live, owner, why) in
-        orphans::platform(&renders, known, &all_rendered, &reported, state)
-    {
+    for (key, live, owner, why) in orphans::platform(
+        &renders,
+        &discovered.known,
+        orphans::Unreadable {
+            broken: &discovered.broken,
+            incomplete: discovered.incomplete,
+        },
+        &all_rendered,
+        &reported,
+        state,
+    ) {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
         let revision = owner
@@ -117,7 +141,7 @@ pub fn renders<'a>(
             diff: ObjectDiff::orphan(live, object, why),
         });
     }
-    out
+    (out, notes)
 }
 
 /// Drift that only exists at the branch head (what Flux has not applied

@@ -259,3 +259,26 @@ fn person_patterns_are_wildcards() {
     assert!(!policy.is_person("kube-controller-manager") && !policy.is_person("ops-bot-2"));
     assert!(policy.is_flux("kustomize-controller"));
 }
+
+#[test]
+fn an_env_var_added_under_malformed_managed_fields_is_still_reported_unattributed() {
+    // Regression: a bad `k:` key in the person's managedFields entry made the
+    // field unattributable, and the finding vanished without a word.
+    let env = json!([{"name": "MODE", "value": "prod"}, {"name": "DEBUG", "value": "1"}]);
+    let broken = managed(
+        "kubectl-set",
+        "2026-11-21T10:02:00Z",
+        json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            "k:{\"name\":\"web\"": {"f:env": {"k:{\"name\":\"DEBUG\"}": {".": {}}}}}}}}}),
+    );
+    let live = deployment(2, env, json!([flux_entry(), broken]));
+    let changes = compare(&desired(), &live, &Policy::default());
+    let added: Vec<_> = changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.op, c.manager.as_deref()))
+        .collect();
+    assert_eq!(
+        added,
+        [("/spec/template/spec/containers/0/env/1", Op::Add, None)]
+    );
+}

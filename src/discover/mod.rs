@@ -64,6 +64,12 @@ pub struct Discovered {
     pub known: Vec<Kustomization>,
     /// Those selected by name, in a stable order.
     pub selected: Vec<Kustomization>,
+    /// Kustomizations (`namespace/name`) whose definition could not be read:
+    /// not checked, and the objects they own are no orphans.
+    pub broken: Vec<String>,
+    /// A manifest file could not be read at all: Kustomizations may be
+    /// missing from `known` without a name to show for it.
+    pub incomplete: bool,
 }
 
 impl Discovered {
@@ -110,25 +116,39 @@ pub fn discover<E: std::error::Error>(
     options: &Options,
 ) -> (Discovered, Vec<Issue>) {
     let mut issues = Vec::new();
+    let mut broken = Vec::new();
+    let mut incomplete = false;
     let mut issue = |e: &dyn std::error::Error| issues.push(Issue::new(None, Stage::Discover, e));
+    let mut failed = |e: &DiscoverError, issue: &mut dyn FnMut(&dyn std::error::Error)| {
+        match e {
+            DiscoverError::Spec {
+                namespace, name, ..
+            } => broken.push(format!("{namespace}/{name}")),
+            _ => incomplete = true,
+        }
+        issue(e);
+    };
     let known = match live {
-        Ok(objects) if !objects.is_empty() => from_live(&objects).unwrap_or_else(|e| {
-            issue(&e);
-            Vec::new()
-        }),
+        Ok(objects) if !objects.is_empty() => {
+            let (found, errors) = from_live(&objects);
+            errors.iter().for_each(|e| failed(e, &mut issue));
+            found
+        }
         Ok(_) => match &options.kustomizations_dir {
             Some(dir) => {
                 let (found, errors) = from_dir(&root.join(dir));
-                errors.iter().for_each(|e| issue(e));
+                errors.iter().for_each(|e| failed(e, &mut issue));
                 found
             }
             None => {
                 issue(&DiscoverError::NoneLive);
+                incomplete = true;
                 Vec::new()
             }
         },
         Err(e) => {
             issue(&e);
+            incomplete = true;
             Vec::new()
         }
     };
@@ -136,7 +156,15 @@ pub fn discover<E: std::error::Error>(
         issue(&e);
         Vec::new()
     });
-    (Discovered { known, selected }, issues)
+    (
+        Discovered {
+            known,
+            selected,
+            broken,
+            incomplete,
+        },
+        issues,
+    )
 }
 
 /// A Kustomization definition that could not be read.
@@ -156,6 +184,7 @@ pub enum DiscoverError {
     #[error("{origin}: Kustomization {name}: {message}")]
     Spec {
         origin: String,
+        namespace: String,
         name: String,
         message: String,
     },
@@ -182,14 +211,19 @@ pub fn from_object(
         Origin::Live => "live state".to_string(),
         Origin::File(path) => path.display().to_string(),
     };
+    let namespace = object::namespace(object)
+        .unwrap_or(default_namespace)
+        .to_string();
     let spec_error = |field: &str, e: serde_json::Error| DiscoverError::Spec {
         origin: origin_text.clone(),
+        namespace: namespace.clone(),
         name: name.clone(),
         message: format!("{field}: {e}"),
     };
     if name.is_empty() {
         return Err(DiscoverError::Spec {
             origin: origin_text,
+            namespace,
             name: "<unnamed>".into(),
             message: "metadata.name is missing".into(),
         });
@@ -229,15 +263,18 @@ pub fn from_object(
     })
 }
 
-/// Kustomizations among live objects, sorted by namespace and name.
-pub fn from_live(objects: &[Object]) -> Result<Vec<Kustomization>, DiscoverError> {
-    let mut found = objects
-        .iter()
-        .filter(|o| is_kustomization(o))
-        .map(|o| from_object(o, Origin::Live, "flux-system"))
-        .collect::<Result<Vec<_>, _>>()?;
+/// Kustomizations among live objects, sorted by namespace and name; one
+/// whose spec has the wrong shape is an error of its own, the others are read.
+pub fn from_live(objects: &[Object]) -> (Vec<Kustomization>, Vec<DiscoverError>) {
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    for object in objects.iter().filter(|o| is_kustomization(o)) {
+        match from_object(object, Origin::Live, "flux-system") {
+            Ok(k) => found.push(k),
+            Err(e) => errors.push(e),
+        }
+    }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Ok(found)
+    (found, errors)
 }
 
 /// Kustomization manifests in the YAML files under `dir` (recursively, in
@@ -302,5 +339,42 @@ fn matches_name(k: &Kustomization, wanted: &str) -> bool {
     match wanted.split_once('/') {
         Some((ns, name)) => k.namespace == ns && k.name == name,
         None => k.name == wanted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ks(name: &str, path: Value) -> Object {
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": name, "namespace": "flux-system"},
+               "spec": {"path": path, "sourceRef": {"kind": "GitRepository", "name": "infra"}}})
+    }
+
+    #[test]
+    fn one_malformed_kustomization_is_one_issue_and_the_others_are_checked() {
+        // Regression: `spec.path: [..]` on one live Kustomization stopped all of them.
+        let live = vec![
+            ks("apps", json!("./apps")),
+            ks("broken", json!(["./x"])),
+            ks("infra", json!("./infra")),
+        ];
+        let (found, issues) =
+            discover::<std::io::Error>(Ok(live), Path::new("."), &Options::default());
+        let names: Vec<_> = found.selected.iter().map(Kustomization::id).collect();
+        assert_eq!(names, ["flux-system/apps", "flux-system/infra"]);
+        assert_eq!(found.broken, ["flux-system/broken"]);
+        assert!(!found.incomplete);
+        assert_eq!(issues.len(), 1);
+        assert!(
+            issues[0]
+                .message
+                .starts_with("live state: Kustomization broken: spec:"),
+            "{}",
+            issues[0].message
+        );
     }
 }

@@ -172,9 +172,70 @@ pub struct KustomizationStatus {
     pub last_applied_revision: Option<String>,
     pub last_attempted_revision: Option<String>,
     pub inventory: Option<Inventory>,
+    /// `Ready`, `Reconciling`, `Stalled`, ... as kustomize-controller sets them.
+    pub conditions: Vec<Condition>,
+}
+
+/// A status condition (`metav1.Condition`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub last_transition_time: Option<String>,
+}
+
+/// Why Flux cannot apply a Kustomization, in its own words.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failing {
+    /// The Ready condition's reason (`BuildFailed`, `ReconciliationFailed`, ...).
+    pub reason: String,
+    /// Its message (first line).
+    pub message: String,
+    /// When Ready last changed, RFC 3339.
+    pub since: Option<String>,
 }
 
 impl KustomizationStatus {
+    /// The `Ready` condition, when Flux has set one.
+    pub fn ready(&self) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.kind == "Ready")
+    }
+
+    /// Flux's verdict when it is failing: `Ready=False`, or never applied
+    /// and not `Ready=True` (a status Flux has written, so not a manifest
+    /// read from the repo, whose status is empty).
+    pub fn failing(&self) -> Option<Failing> {
+        let ready = self.ready()?;
+        let failed = ready.status == "False"
+            || (self.last_applied_revision.is_none() && ready.status != "True");
+        failed.then(|| Failing {
+            reason: ready.reason.clone().unwrap_or_else(|| "Unknown".into()),
+            message: ready
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+            since: ready.last_transition_time.clone(),
+        })
+    }
+
+    /// Is this object (by inventory id) among what Flux last applied?
+    pub fn applied(&self, inventory_id: &str) -> bool {
+        self.inventory
+            .iter()
+            .flat_map(|i| &i.entries)
+            .any(|e| e.id == inventory_id)
+    }
+
     /// The commit sha of `lastAppliedRevision` (`main@sha1:abc` → `abc`).
     pub fn applied_commit(&self) -> Option<&str> {
         self.last_applied_revision.as_deref().map(revision_commit)

@@ -54,6 +54,57 @@ pub fn entries(object: &Value) -> Vec<ManagedEntry> {
         .collect()
 }
 
+/// Why an object's `managedFields` cannot be read, when they cannot (a `k:`
+/// key that is not JSON, an `i:` key that is not an index, ...): who set its
+/// fields is then unknown. The problem is described without quoting values.
+pub fn malformed(object: &Value) -> Option<String> {
+    let list = object.pointer("/metadata/managedFields")?;
+    let Some(list) = list.as_array() else {
+        return Some("metadata.managedFields is not a list".into());
+    };
+    list.iter().enumerate().find_map(|(i, entry)| {
+        let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("?");
+        let problem = match entry.get("fieldsV1") {
+            None => return None,
+            Some(fields) => malformed_set(fields, 0)?,
+        };
+        Some(format!(
+            "metadata.managedFields[{i}] (manager {}): {problem}",
+            manager.escape_debug()
+        ))
+    })
+}
+
+fn malformed_set(set: &Value, depth: usize) -> Option<String> {
+    let Some(map) = set.as_object() else {
+        return Some("a field set that is not a map".into());
+    };
+    if depth > 64 {
+        return Some("field sets nested deeper than 64 levels".into());
+    }
+    map.iter().find_map(|(key, child)| {
+        let well_formed = key == "."
+            || key.starts_with("f:")
+            || key
+                .strip_prefix("k:")
+                .is_some_and(|json| serde_json::from_str::<Map<String, Value>>(json).is_ok())
+            || key
+                .strip_prefix("v:")
+                .is_some_and(|json| serde_json::from_str::<Value>(json).is_ok())
+            || key
+                .strip_prefix("i:")
+                .is_some_and(|i| i.parse::<usize>().is_ok());
+        if well_formed {
+            malformed_set(child, depth + 1)
+        } else {
+            let shown: String = key.chars().take(2).collect();
+            Some(format!(
+                "a key starting {shown:?} that is not a field, merge key, value or index"
+            ))
+        }
+    })
+}
+
 /// The entries owning `path` of `live`, latest first (entries without a time last).
 pub fn owners<'a>(
     entries: &'a [ManagedEntry],
@@ -139,6 +190,31 @@ fn same_key_value(field: &Value, key: &Value) -> bool {
     match (field.as_f64(), key.as_f64()) {
         (Some(a), Some(b)) => a == b,
         _ => field == key,
+    }
+}
+
+#[cfg(test)]
+mod malformed_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_bad_merge_key_is_malformed_and_named_by_entry_and_manager() {
+        let object = json!({"metadata": {"managedFields": [
+            {"manager": "kustomize-controller", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+            {"manager": "kubectl-edit", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":": {}}}}}}}
+        ]}});
+        assert_eq!(
+            malformed(&object).as_deref(),
+            Some(
+                "metadata.managedFields[1] (manager kubectl-edit): a key starting \"k:\" that is not a field, merge key, value or index"
+            )
+        );
+        let fine = json!({"metadata": {"managedFields": [
+            {"manager": "m", "fieldsV1": {"f:spec": {"f:ports": {"k:{\"port\":80}": {".": {}, "f:port": {}}}, "f:finalizers": {"v:\"a\"": {}}, "f:args": {"i:0": {}}}}}
+        ]}});
+        assert_eq!(malformed(&fine), None);
+        assert_eq!(malformed(&json!({"metadata": {}})), None);
     }
 }
 

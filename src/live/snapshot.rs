@@ -16,6 +16,12 @@ use crate::yaml;
 #[derive(Debug)]
 pub struct Snapshot {
     state: LiveState,
+    /// Kinds a file that could not be read may have held: their absence
+    /// proves nothing (unknown, not missing).
+    unknown_kinds: BTreeSet<String>,
+    /// Every kind is unknown (the directory, or a file naming no kind, could
+    /// not be read).
+    all_unknown: bool,
 }
 
 impl Snapshot {
@@ -25,11 +31,14 @@ impl Snapshot {
     pub fn load(dir: &Path) -> Self {
         let mut objects = Vec::new();
         let mut errors = Vec::new();
+        let mut unknown_kinds = BTreeSet::new();
+        let mut all_unknown = false;
         let files = yaml::files_under(dir, &["yaml", "yml", "json"]).unwrap_or_else(|source| {
             errors.push(LiveError::SnapshotDir {
                 path: dir.to_path_buf(),
                 source,
             });
+            all_unknown = true;
             Vec::new()
         });
         for file in files {
@@ -39,18 +48,52 @@ impl Snapshot {
                         flatten(doc, &file, index + 1, &mut objects, &mut errors);
                     }
                 }
-                Err(e) => errors.push(e.into()),
+                Err(e) => {
+                    errors.push(e.into());
+                    let kinds = kinds_named_in(&file);
+                    all_unknown |= kinds.is_empty();
+                    unknown_kinds.extend(kinds);
+                }
             }
         }
         let mut state = LiveState::new(objects);
         state.errors = errors;
-        Self { state }
+        Self {
+            state,
+            unknown_kinds,
+            all_unknown,
+        }
     }
 
     /// Errors met while loading (each handed out once).
     pub fn take_errors(&mut self) -> Vec<LiveError> {
         std::mem::take(&mut self.state.errors)
     }
+}
+
+/// The kinds a snapshot file that could not be parsed names on its `kind:`
+/// lines (`DeploymentList` naming `Deployment`); none when it cannot be read
+/// as a small regular file.
+fn kinds_named_in(file: &Path) -> BTreeSet<String> {
+    const MAX: u64 = 256 << 20;
+    let readable = std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX);
+    let Some(text) = readable.then(|| std::fs::read(file).ok()).flatten() else {
+        return BTreeSet::new();
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|line| {
+            line.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("kind:")
+        })
+        .map(|kind| kind.trim().trim_matches(['"', '\'']).to_string())
+        .map(|kind| match kind.strip_suffix("List") {
+            Some(item) if !item.is_empty() => item.to_string(),
+            _ => kind,
+        })
+        .filter(|kind| !kind.is_empty())
+        .collect()
 }
 
 /// Unpacks `List` documents (`kind: List`, `kind: DeploymentList`, ...).
@@ -120,7 +163,14 @@ impl LiveSource for Snapshot {
             .filter(|(key, _)| wanted.contains(&key.type_key()))
             .map(|(_, o)| o.clone());
         // Snapshot errors are reported once, by whoever loaded it.
-        LiveState::new(objects)
+        let mut state = LiveState::new(objects);
+        state.failed.extend(
+            types
+                .iter()
+                .filter(|t| self.all_unknown || self.unknown_kinds.contains(&t.kind))
+                .map(TypeRef::key),
+        );
+        state
     }
 
     async fn dry_run(&self, _object: &Object) -> Result<Object, LiveError> {
@@ -196,5 +246,34 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn the_kinds_a_broken_file_held_are_unknown_not_missing() {
+        // Regression: a snapshot file that could not be parsed turned every
+        // rendered object it held into "missing".
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("apps.yaml"),
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: [web\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n",
+        )
+        .unwrap();
+        let mut snap = Snapshot::load(dir.path());
+        assert_eq!(snap.take_errors().len(), 1);
+        let types = BTreeSet::from([
+            TypeRef::new("apps/v1", "Deployment"),
+            TypeRef::new("v1", "ConfigMap"),
+        ]);
+        let state = snap.fetch(&types).await;
+        assert_eq!(
+            state.failed,
+            BTreeSet::from([("apps".to_string(), "Deployment".to_string())])
+        );
+        assert_eq!(state.len(), 1);
     }
 }

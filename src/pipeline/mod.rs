@@ -77,7 +77,26 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 
     let mut rendered = Vec::new();
     for ks in checked {
-        rendered.push(run.render(&mut repo, &head, ks, &live).await);
+        let issues = run.issues.len();
+        let r = run.render(&mut repo, &head, ks, &live).await;
+        if r.objects.is_none()
+            && let Some(failing) = ks.status.failing()
+        {
+            // Flux fails on it too: that is the Kustomization's failure
+            // (reported once, as a warning), not one of drift-check's.
+            for issue in run.issues.split_off(issues) {
+                run.notes.push(Note {
+                    kustomization: issue.kustomization,
+                    message: format!(
+                        "not checked: Flux reports it failing too ({}), and drift-check could not {} it either: {}",
+                        failing.reason,
+                        if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
+                        issue.message
+                    ),
+                });
+            }
+        }
+        rendered.push(r);
     }
     let objects: usize = rendered.iter().flat_map(|r| &r.objects).map(Vec::len).sum();
     let failed = rendered.iter().filter(|r| r.objects.is_none()).count();
@@ -122,14 +141,15 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         DiffMode::Local => BTreeMap::new(),
     };
 
-    let diffs = diff::renders(
+    let (diffs, notes) = diff::renders(
         &rendered,
-        &discovered.known,
+        &discovered,
         &state,
         &dry_runs,
         &settings.diff.policy,
         head.revision.as_deref(),
     );
+    run.notes.extend(notes);
     let mut findings = classify::findings(
         diffs,
         rendered
@@ -137,6 +157,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .flat_map(|r| r.objects.iter().flatten())
             .chain(state.objects().map(|(_, o)| o)),
         &settings.classify,
+        &settings.diff.policy,
         &run.cluster,
     );
     diff::mask::scrub_changes(
@@ -152,6 +173,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     for r in &rendered {
         if r.ks.spec.suspend {
             run.notes.push(report::suspension(&r.ks));
+        }
+        if let Some(failing) = r.ks.status.failing() {
+            run.notes.push(report::failing(&r.ks, &failing));
         }
         entries.push(KustomizationEntry::checked(
             &r.ks,

@@ -10,7 +10,7 @@ mod text;
 use serde::Serialize;
 
 use crate::classify::Finding;
-use crate::flux::Kustomization;
+use crate::flux::{Failing, Kustomization};
 
 /// The JSON schema id. Fields are added to it, never renamed.
 pub const SCHEMA: &str = "drift-check/v1";
@@ -79,6 +79,11 @@ pub struct KustomizationEntry {
     pub error: Option<String>,
     /// Why it was not checked on purpose (its source is another repo).
     pub skipped: Option<String>,
+    /// Flux's Ready condition (`None`: Flux has not reported one, e.g. a
+    /// manifest read from the repo).
+    pub ready: Option<bool>,
+    /// Why Flux cannot apply it, in Flux's words, when it is failing.
+    pub failing: Option<Failing>,
 }
 
 impl KustomizationEntry {
@@ -101,15 +106,20 @@ impl KustomizationEntry {
             suspended: ks.spec.suspend,
             suspended_since: ks.suspended_since.clone(),
             objects: objects.map_or(0, <[_]>::len),
-            error: objects.is_none().then(|| {
-                errors
-                    .iter()
-                    .filter(|e| e.kustomization.as_deref() == Some(&id))
-                    .map(|e| e.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
+            error: objects
+                .is_none()
+                .then(|| {
+                    errors
+                        .iter()
+                        .filter(|e| e.kustomization.as_deref() == Some(&id))
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|e| !e.is_empty()),
             skipped: None,
+            ready: ks.status.ready().map(|c| c.status == "True"),
+            failing: ks.status.failing(),
         }
     }
 
@@ -126,6 +136,8 @@ impl KustomizationEntry {
             objects: 0,
             error: None,
             skipped: Some(reason),
+            ready: ks.status.ready().map(|c| c.status == "True"),
+            failing: ks.status.failing(),
         }
     }
 
@@ -139,6 +151,31 @@ impl KustomizationEntry {
 pub use crate::error::Issue as ErrorEntry;
 /// Not drift, but worth a look.
 pub use crate::error::Note as Warning;
+
+/// The warning for a Kustomization Flux cannot apply: reported once, with
+/// Flux's own message, instead of a finding per object it never applied.
+pub fn failing(ks: &Kustomization, failing: &Failing) -> Warning {
+    let since = failing
+        .since
+        .as_deref()
+        .map(|s| format!(" since {s}"))
+        .unwrap_or_default();
+    let message = if failing.message.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failing.message)
+    };
+    Warning {
+        kustomization: Some(ks.id()),
+        message: format!(
+            "Kustomization {} is failing{since} ({}){message}; objects it never applied are not reported missing; see `flux get kustomization {} -n {}`",
+            ks.id(),
+            failing.reason,
+            ks.name,
+            ks.namespace
+        ),
+    }
+}
 
 /// The warning for a suspended Kustomization: the platform's rule is to
 /// never leave Flux suspended.

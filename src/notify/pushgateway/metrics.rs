@@ -31,11 +31,22 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
         "1 when the Kustomization is suspended.",
         &["kustomization"],
     );
+    let ready = gauge_vec(
+        &registry,
+        "drift_check_kustomization_ready",
+        "1 when Flux reports the Kustomization Ready, 0 when it is failing (only where Flux reports a Ready condition).",
+        &["kustomization"],
+    );
     for k in &report.kustomizations {
         objects.with_label_values(&[&k.id()]).set(k.objects as f64);
         suspended
             .with_label_values(&[&k.id()])
             .set(if k.suspended { 1.0 } else { 0.0 });
+        if let Some(is_ready) = k.ready {
+            ready
+                .with_label_values(&[&k.id()])
+                .set(if is_ready { 1.0 } else { 0.0 });
+        }
     }
     let findings = gauge_vec(
         &registry,
@@ -184,5 +195,42 @@ mod tests {
             ]
         );
         assert!(!text.contains("last_success"));
+    }
+
+    #[test]
+    fn every_kustomization_with_a_ready_condition_has_a_ready_series() {
+        let mut report = report();
+        report.errors.clear();
+        let entry = |name: &str, ready: Option<bool>| crate::report::KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended: false,
+            suspended_since: None,
+            objects: 0,
+            error: None,
+            skipped: None,
+            ready,
+            failing: None,
+        };
+        report.kustomizations = vec![
+            entry("apps", Some(true)),
+            entry("broken", Some(false)),
+            entry("from-git", None),
+        ];
+        let text = success(&report, 1_700_000_000.0, 2.5);
+        let ready: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("drift_check_kustomization_ready"))
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                "drift_check_kustomization_ready{kustomization=\"flux-system/apps\"} 1",
+                "drift_check_kustomization_ready{kustomization=\"flux-system/broken\"} 0",
+            ]
+        );
     }
 }

@@ -65,6 +65,8 @@ fn report(findings: Vec<Finding>) -> Report {
                     objects: 1,
                     error: None,
                     skipped: None,
+                    ready: None,
+                    failing: None,
                 }
             })
             .collect(),
