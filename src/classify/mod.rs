@@ -49,6 +49,9 @@ pub struct Context<'a> {
     pub kustomization: Option<&'a Kustomization>,
     /// The commit being checked, when known.
     pub revision: Option<&'a str>,
+    /// The commit Flux applied could not be read and `revision` stands in
+    /// for it: nothing is a pending reconcile.
+    pub applied_unread: bool,
     pub ignore: &'a [IgnoreRule],
     /// Field managers of controllers whose writes are expected.
     pub controllers: &'a [String],
@@ -112,6 +115,7 @@ pub fn findings<'a>(
                 cluster,
                 kustomization: a.kustomization,
                 revision: a.revision,
+                applied_unread: a.applied_unread,
                 ignore: &rules.ignore,
                 controllers: &rules.controllers,
                 composite_kinds: &composite_kinds,
@@ -257,9 +261,13 @@ fn object_explanation(
                 ks.id()
             ));
         }
-        if let (Some(applied), Some(checked)) =
-            (ks.status.last_applied_revision.as_deref(), ctx.revision)
-        {
+        // Pending needs the applied commit's render to agree with the
+        // cluster: without it, a differing revision explains nothing.
+        if let (Some(applied), Some(checked), false) = (
+            ks.status.last_applied_revision.as_deref(),
+            ctx.revision,
+            ctx.applied_unread,
+        ) {
             let applied_sha = revision_commit(applied);
             let checked_sha = revision_commit(checked);
             let same = applied_sha.is_empty()
