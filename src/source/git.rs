@@ -361,8 +361,9 @@ fn safe_path(path: &[u8]) -> Option<PathBuf> {
 /// What a local directory is, for `--repo`.
 #[derive(Debug)]
 pub enum Local {
-    /// The top of a git work tree, with its HEAD commit; `dirty` when
-    /// tracked files differ from it (untracked files are not looked at).
+    /// The top of a git work tree, with its HEAD commit; `dirty` when the
+    /// work tree differs from it: changes staged or not, or untracked files
+    /// (not ignored ones).
     Checkout { head: ObjectId, dirty: bool },
     /// A directory below the top of the work tree at `top`: a copy of a
     /// tree, never what Flux applied (Flux's artifact is a whole repository).
@@ -393,11 +394,27 @@ pub fn inspect(dir: &Path) -> Local {
     };
     // A status that cannot be read counts as changes: the note then says
     // the work tree may differ, which is never wrong.
-    let dirty = repo.is_dirty().unwrap_or(true);
+    let dirty = has_changes(&repo).unwrap_or(true);
     Local::Checkout {
         head: head.detach(),
         dirty,
     }
+}
+
+/// Does the work tree differ from HEAD? Staged and unstaged changes of
+/// tracked files, then untracked files, which are rendered too (Flux's
+/// generated kustomization takes every manifest): the first one found ends
+/// the walk.
+fn has_changes(repo: &gix::Repository) -> Result<bool, gix::Error> {
+    if repo.is_dirty()? {
+        return Ok(true);
+    }
+    let mut changes = repo
+        .status(gix::progress::Discard)?
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .index_worktree_submodules(None)
+        .into_index_worktree_iter(Vec::new())?;
+    Ok(changes.next().is_some())
 }
 
 /// The id of `commit` (a full sha) when the local checkout at `dir` has it
