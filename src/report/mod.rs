@@ -10,7 +10,6 @@ mod text;
 use serde::Serialize;
 
 use crate::classify::Finding;
-use crate::error::Stage;
 use crate::flux::Kustomization;
 
 /// The JSON schema id. Fields are added to it, never renamed.
@@ -85,8 +84,7 @@ pub struct KustomizationEntry {
 impl KustomizationEntry {
     /// An entry for a Kustomization that was checked: rendered from
     /// `revision` to `objects` (`None` when that failed, for the reasons
-    /// among `errors` that name it; `error` is also set when the commit Flux
-    /// applied could not be read, an error of stage `source`).
+    /// among `errors` that name it).
     pub fn checked(
         ks: &Kustomization,
         objects: Option<&[crate::k8s::object::Object]>,
@@ -94,13 +92,6 @@ impl KustomizationEntry {
         errors: &[ErrorEntry],
     ) -> Self {
         let id = ks.id();
-        let mine = || {
-            errors
-                .iter()
-                .filter(|e| e.kustomization.as_deref() == Some(&id))
-        };
-        // Not rendered, or not from the commit Flux applied.
-        let failed = objects.is_none() || mine().any(|e| e.stage == Stage::Source);
         Self {
             namespace: ks.namespace.clone(),
             name: ks.name.clone(),
@@ -110,8 +101,10 @@ impl KustomizationEntry {
             suspended: ks.spec.suspend,
             suspended_since: ks.suspended_since.clone(),
             objects: objects.map_or(0, <[_]>::len),
-            error: failed.then(|| {
-                mine()
+            error: objects.is_none().then(|| {
+                errors
+                    .iter()
+                    .filter(|e| e.kustomization.as_deref() == Some(&id))
                     .map(|e| e.message.clone())
                     .collect::<Vec<_>>()
                     .join("; ")
