@@ -46,7 +46,12 @@ fn rendered_revisions(report: &Value) -> Vec<(String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["name"].as_str().unwrap().to_string(), k["revision"].clone()))
+        .map(|k| {
+            (
+                k["name"].as_str().unwrap().to_string(),
+                k["revision"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -257,9 +262,11 @@ fn an_applied_revision_missing_from_the_checkout_is_a_source_error_and_drift_sta
     assert!(
         findings(&report)
             .iter()
-            .any(|(object, _, explained, paths)| object == "Deployment/docs-portal"
-                && !explained
-                && paths.contains(&"/spec/replicas".to_string()))
+            .any(
+                |(object, _, explained, paths)| object == "Deployment/docs-portal"
+                    && !explained
+                    && paths.contains(&"/spec/replicas".to_string())
+            )
     );
     assert!(
         explanations(&report)

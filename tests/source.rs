@@ -154,7 +154,12 @@ impl History {
 }
 
 /// Runs `drift-check check -o json` on a repo URL and the history's snapshot.
-pub fn check(url: &str, snapshot: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+pub fn check(
+    url: &str,
+    snapshot: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
     let out = TestCommand::new()
         .args(["check", "--repo", url, "--live-snapshot"])
         .arg(snapshot)

@@ -163,7 +163,9 @@ pub enum SourceError {
     RevisionOfPlainDirectory { dir: PathBuf, revision: String },
     /// The commit a Kustomization was last applied from cannot be read: the
     /// Kustomization cannot be checked against what Flux applied.
-    #[error("Kustomization {kustomization}: cannot read {revision}, the revision Flux last applied")]
+    #[error(
+        "Kustomization {kustomization}: cannot read {revision}, the revision Flux last applied"
+    )]
     Applied {
         kustomization: String,
         revision: String,
@@ -493,7 +495,7 @@ impl Remote {
 /// come from the object database too. Any other directory (not in a
 /// checkout, or below the top of one) is used as it is, and `revision`
 /// cannot be honoured for it.
-pub async fn local(path: &Path, revision: Option<&str>) -> Result<Repo, SourceError> {
+async fn local(path: &Path, revision: Option<&str>) -> Result<Repo, SourceError> {
     if !path.is_dir() {
         return Err(SourceError::NotADirectory {
             path: path.to_path_buf(),
@@ -560,11 +562,9 @@ pub async fn local(path: &Path, revision: Option<&str>) -> Result<Repo, SourceEr
         Some(revision) => {
             let wanted = crate::flux::revision_commit(revision);
             let mut checkout = store.tree(wanted).await?;
-            if checkout.revision.as_deref() != Some(head.as_str()) {
-                checkout.note = Some(format!(
-                    "revision {wanted} asked for, read from the local checkout (its HEAD is {head})"
-                ));
-            }
+            checkout.note = Some(format!(
+                "revision {wanted} asked for, read from the local checkout (its HEAD is {head})"
+            ));
             checkout
         }
     };
@@ -733,7 +733,10 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         match git::inspect(&sub) {
             git::Local::Inside { top } => {
-                assert_eq!(top.canonicalize().unwrap(), dir.path().canonicalize().unwrap())
+                assert_eq!(
+                    top.canonicalize().unwrap(),
+                    dir.path().canonicalize().unwrap()
+                )
             }
             other => panic!("{other:?}"),
         }
