@@ -46,7 +46,7 @@ fn servers() -> Option<Servers> {
 }
 
 /// A git command for building test repos (the product itself never runs git).
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
         .args([
@@ -72,26 +72,26 @@ fn git(dir: &Path, args: &[&str]) -> String {
 ///   another: real drift, which a render of the head would not show),
 /// - 20 commits touching only a README (so a depth-1 clone lacks `applied`),
 /// - `head`: docs-portal with the live base URL, plus a label Flux has not applied.
-struct History {
-    scratch: Scratch,
-    applied: String,
-    head: String,
+pub struct History {
+    pub scratch: Scratch,
+    pub applied: String,
+    pub head: String,
     /// The bare repository served, under the servers' root when there is one.
-    bare: PathBuf,
+    pub bare: PathBuf,
 }
 
-const DOCS_DEPLOYMENT: &str = "infra-repo/infra/k8s/docs/deployment.yaml";
+pub const DOCS_DEPLOYMENT: &str = "infra-repo/infra/k8s/docs/deployment.yaml";
 /// The base URL live (and at the head), and at the applied commit.
-const OLD_URL: (&str, &str) = (
+pub const OLD_URL: (&str, &str) = (
     "value: https://docs.planapulse.com",
     "value: https://docs-old.planapulse.com",
 );
-const ENV_PATH: &str = "/spec/template/spec/containers/0/env/0/value";
+pub const ENV_PATH: &str = "/spec/template/spec/containers/0/env/0/value";
 /// The revision the shipped snapshot says Flux applied.
-const FIXTURE_REVISION: &str = "7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17";
+pub const FIXTURE_REVISION: &str = "7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17";
 
 impl History {
-    fn new(served_root: &Path, name: &str) -> Self {
+    pub fn new(served_root: &Path, name: &str) -> Self {
         let scratch = Scratch::new();
         let work = scratch.repo();
         scratch.edit(DOCS_DEPLOYMENT, OLD_URL.0, OLD_URL.1);
@@ -154,7 +154,12 @@ impl History {
 }
 
 /// Runs `drift-check check -o json` on a repo URL and the history's snapshot.
-fn check(url: &str, snapshot: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+pub fn check(
+    url: &str,
+    snapshot: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
     let out = TestCommand::new()
         .args(["check", "--repo", url, "--live-snapshot"])
         .arg(snapshot)
@@ -171,7 +176,7 @@ fn check(url: &str, snapshot: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i
 }
 
 /// Findings as `(object name, drift, explained, changed paths)`, sorted.
-fn findings(report: &Value) -> Vec<(String, String, bool, Vec<String>)> {
+pub fn findings(report: &Value) -> Vec<(String, String, bool, Vec<String>)> {
     let mut out: Vec<_> = report["findings"]
         .as_array()
         .unwrap()
@@ -198,7 +203,7 @@ fn findings(report: &Value) -> Vec<(String, String, bool, Vec<String>)> {
     out
 }
 
-fn errors(report: &Value) -> Vec<String> {
+pub fn errors(report: &Value) -> Vec<String> {
     report["errors"]
         .as_array()
         .unwrap()
@@ -217,7 +222,7 @@ fn errors(report: &Value) -> Vec<String> {
 /// the source revision, each Kustomization was rendered from the applied
 /// commit, the drift at that commit is unexplained, and what only the head
 /// changes is "reconcile pending".
-fn assert_rendered_from_applied_commit(report: &Value, history: &History) {
+pub fn assert_rendered_from_applied_commit(report: &Value, history: &History) {
     assert_eq!(errors(report), Vec::<String>::new());
     assert_eq!(report["run"]["source"]["revision"], history.head.as_str());
     let docs = report["kustomizations"]
@@ -307,29 +312,6 @@ fn a_kustomization_is_rendered_from_the_commit_flux_applied_over_file_urls() {
     from_git
         .retain(|(_, _, explained, paths)| !(*explained && paths == &["/metadata/labels/tier"]));
     assert_eq!(from_git, findings(&local));
-}
-
-#[test]
-fn a_local_checkout_is_used_as_it_is_with_its_head_and_a_note() {
-    let served = tempfile::tempdir().unwrap();
-    let history = History::new(served.path(), "infra");
-    let work = history.scratch.repo();
-    std::fs::write(work.join("uncommitted.txt"), "x").unwrap();
-    let (_, report, _) = check(
-        work.to_str().unwrap(),
-        &history.scratch.snapshot(),
-        &[],
-        &[],
-    );
-    assert_eq!(report["run"]["source"]["revision"], history.head.as_str());
-    assert_eq!(
-        report["run"]["source"]["note"],
-        format!(
-            "local directory, used as it is (uncommitted changes included); its HEAD is {}",
-            history.head
-        )
-        .as_str()
-    );
 }
 
 /// One way to reach a git server of the test setup: a row of

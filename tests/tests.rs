@@ -4,6 +4,7 @@
 mod bad_input;
 mod cluster;
 mod fixture_platform;
+mod local_checkout;
 mod notify;
 mod outputs;
 mod packaging;

@@ -49,6 +49,9 @@ pub struct Context<'a> {
     pub kustomization: Option<&'a Kustomization>,
     /// The commit being checked, when known.
     pub revision: Option<&'a str>,
+    /// The commit Flux applied could not be read and `revision` stands in
+    /// for it: nothing is a pending reconcile.
+    pub applied_unread: bool,
     pub ignore: &'a [IgnoreRule],
     /// Field managers of controllers whose writes are expected.
     pub controllers: &'a [String],
@@ -115,6 +118,7 @@ pub fn findings<'a>(
                 cluster,
                 kustomization: a.kustomization,
                 revision: a.revision,
+                applied_unread: a.applied_unread,
                 ignore: &rules.ignore,
                 controllers: &rules.controllers,
                 composite_kinds: &composite_kinds,
@@ -344,6 +348,11 @@ fn object_explanation(
 /// "reconcile pending", when the object was compared with a commit other
 /// than the one Flux last applied (the branch head, not applied yet).
 fn pending(ctx: &Context<'_>) -> Option<String> {
+    // Pending needs the applied commit's render to agree with the cluster:
+    // without it, a differing revision explains nothing.
+    if ctx.applied_unread {
+        return None;
+    }
     let applied = ctx.kustomization?.status.last_applied_revision.as_deref()?;
     let checked = ctx.revision?;
     let (applied_sha, checked_sha) = (revision_commit(applied), revision_commit(checked));

@@ -42,6 +42,7 @@ fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule])
         cluster: "prod",
         kustomization: Some(ks),
         revision: Some("aaaa1111"),
+        applied_unread: false,
         ignore,
         controllers: &controllers,
         composite_kinds: &kinds,
@@ -136,6 +137,30 @@ fn a_person_edit_is_never_reconcile_pending() {
         );
         assert_eq!((f.explained, f.explanation), (false, None), "{manager}");
     }
+}
+
+#[test]
+fn drift_is_never_pending_when_the_applied_revision_could_not_be_read() {
+    let mut k = ks(false);
+    k.status.last_applied_revision = Some("main@sha1:bbbb2222".into());
+    let desired = deploy(2, json!({}), json!([]));
+    let live = deploy(5, json!({}), by("kustomize-controller"));
+    let kinds = BTreeSet::new();
+    let ctx = Context {
+        cluster: "prod",
+        kustomization: Some(&k),
+        revision: Some("aaaa1111"),
+        applied_unread: true,
+        ignore: &[],
+        controllers: &[],
+        composite_kinds: &kinds,
+        policy: &Policy::default(),
+    };
+    let f = classify(
+        ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap(),
+        &ctx,
+    );
+    assert_eq!((f.explained, f.explanation), (false, None));
 }
 
 #[test]
@@ -273,6 +298,7 @@ fn missing(desired: &Value, ks: &Kustomization) -> Finding {
         cluster: "prod",
         kustomization: Some(ks),
         revision: Some("aaaa1111"),
+        applied_unread: false,
         ignore: &[],
         controllers: &[],
         composite_kinds: &kinds,

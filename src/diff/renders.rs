@@ -26,6 +26,8 @@ pub struct Attributed<'a> {
     pub kustomization: Option<&'a Kustomization>,
     /// The commit it was compared with.
     pub revision: Option<&'a str>,
+    /// See [`Rendered::applied_unread`]: never a pending reconcile.
+    pub applied_unread: bool,
     pub diff: ObjectDiff<'a>,
 }
 
@@ -54,6 +56,7 @@ pub fn renders<'a>(
         let attributed = |diff| Attributed {
             kustomization: Some(&r.ks),
             revision: r.revision.as_deref(),
+            applied_unread: r.applied_unread,
             diff,
         };
         let mut mine = BTreeSet::new();
@@ -100,6 +103,7 @@ pub fn renders<'a>(
                 out.push(Attributed {
                     kustomization: Some(&r.ks),
                     revision: head_revision.as_deref(),
+                    applied_unread: false,
                     diff,
                 });
             }
@@ -131,13 +135,13 @@ pub fn renders<'a>(
     ) {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
-        let revision = owner
-            .and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()))
-            .map_or(head_revision, |r| r.revision.as_deref());
+        let render = owner.and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()));
+        let revision = render.map_or(head_revision, |r| r.revision.as_deref());
         reported.insert(key);
         out.push(Attributed {
             kustomization: owner,
             revision,
+            applied_unread: render.is_some_and(|r| r.applied_unread),
             diff: ObjectDiff::orphan(live, object, why),
         });
     }

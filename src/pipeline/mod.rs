@@ -18,14 +18,14 @@ use tracing::info;
 use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
-use crate::error::{Issue, Note, Stage, error_chain};
+use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::live::{self, Live, LiveSource};
 use crate::notify;
 use crate::render::{self, Rendered};
 use crate::report::{self, KustomizationEntry, Report};
-use crate::source::{self, Checkout, Repo};
+use crate::source::{self, Checkout, Repo, SourceError};
 pub use settings::Settings;
 
 /// Whether `check` tells its progress, stage by stage, on stderr.
@@ -281,8 +281,10 @@ impl<'a> Run<'a> {
     }
 
     /// Renders a Kustomization from the commit Flux last applied (fetched
-    /// when needed), and also from the head when that differs. When the
-    /// applied commit cannot be read, the head is rendered alone, with a note.
+    /// or read from the checkout when needed), and also from the head when
+    /// that differs. When the applied commit cannot be read, that is an
+    /// error of stage `source`, and the head alone is rendered to compare
+    /// with, none of its drift explained as a pending reconcile.
     async fn render(
         &mut self,
         repo: &mut Repo,
@@ -290,30 +292,29 @@ impl<'a> Run<'a> {
         ks: &Kustomization,
         live: &Live,
     ) -> Rendered {
-        let applied = match ks.status.last_applied_revision.as_deref() {
+        let (applied, applied_unread) = match ks.status.last_applied_revision.as_deref() {
             Some(revision) => match repo.at(revision).await {
-                None => None,
-                Some(Ok(checkout)) => Some(checkout),
-                Some(Err(e)) => {
-                    let message = format!(
-                        "could not read the applied revision {revision}, rendered the head instead: {}",
-                        error_chain(&e)
-                    );
-                    tracing::warn!(kustomization = %ks, error = %message, "Applied revision not read");
-                    self.notes.push(Note {
-                        kustomization: Some(ks.id()),
-                        message,
-                    });
-                    None
+                None => (None, false),
+                Some(Ok(checkout)) => (Some(checkout), false),
+                Some(Err(source)) => {
+                    let error = SourceError::Applied {
+                        kustomization: ks.id(),
+                        revision: revision.to_string(),
+                        source,
+                    };
+                    self.issues
+                        .push(Issue::new(Some(ks.id()), Stage::Source, &error));
+                    (None, true)
                 }
             },
-            None => None,
+            None => (None, false),
         };
         let Some(applied) = applied else {
             return Rendered {
                 ks: ks.clone(),
                 objects: self.render_at(head, ks, live).await,
                 revision: head.revision.clone(),
+                applied_unread,
                 head: None,
             };
         };
@@ -337,6 +338,7 @@ impl<'a> Run<'a> {
             ks: ks.clone(),
             objects,
             revision: applied.revision,
+            applied_unread: false,
             head: at_head.map(|objects| (objects, head.revision.clone())),
         }
     }

@@ -65,6 +65,11 @@ pub struct Rendered {
     /// The commit rendered: the one Flux last applied when it could be read,
     /// else the head.
     pub revision: Option<String>,
+    /// The commit Flux last applied could not be read (an error of stage
+    /// `source` says so): `revision` is the head, standing in for it, and no
+    /// drift of this Kustomization is explained as a pending reconcile,
+    /// which only a render of the applied commit can tell.
+    pub applied_unread: bool,
     /// When Flux has not applied the head yet: the head's render and commit,
     /// compared too, so that drift only the head has is "reconcile pending".
     pub head: Option<(Vec<Object>, Option<String>)>,

@@ -1,6 +1,8 @@
 //! The blocking git work, with gix: fetch a branch shallowly into a bare
 //! repository, deepen until a commit is there, write a commit's tree to a
-//! directory. Callers run it in `spawn_blocking`.
+//! directory; and for a local directory: is it the top of a checkout, its
+//! HEAD, whether tracked files changed, a commit from its object database
+//! (never the network). Callers run it off the async runtime's threads.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -356,10 +358,75 @@ fn safe_path(path: &[u8]) -> Option<PathBuf> {
     Some(out)
 }
 
-/// The HEAD commit of a local checkout, when the directory is one (its
-/// top, not a directory inside some other repository).
-pub fn local_head(dir: &Path) -> Option<String> {
-    let repo = gix::open(dir).ok()?;
-    let id = repo.head_id().ok()?;
-    Some(id.detach().to_string())
+/// What a local directory is, for `--repo`.
+#[derive(Debug)]
+pub enum Local {
+    /// The top of a git work tree, with its HEAD commit; `dirty` when the
+    /// work tree differs from it: changes staged or not, or untracked files
+    /// (not ignored ones).
+    Checkout { head: ObjectId, dirty: bool },
+    /// A directory below the top of the work tree at `top`: a copy of a
+    /// tree, never what Flux applied (Flux's artifact is a whole repository).
+    Inside { top: PathBuf },
+    /// Not in a git work tree, or in one without commits.
+    Plain,
+}
+
+/// Looks at a local directory with gix: is it the top of a checkout?
+pub fn inspect(dir: &Path) -> Local {
+    let Ok(repo) = gix::discover(dir) else {
+        return Local::Plain;
+    };
+    let Some(top) = repo.workdir() else {
+        return Local::Plain;
+    };
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !same(top, dir) {
+        return Local::Inside {
+            top: top.to_path_buf(),
+        };
+    }
+    let Ok(head) = repo.head_id() else {
+        return Local::Plain;
+    };
+    // A status that cannot be read counts as changes: the note then says
+    // the work tree may differ, which is never wrong.
+    let dirty = has_changes(&repo).unwrap_or(true);
+    Local::Checkout {
+        head: head.detach(),
+        dirty,
+    }
+}
+
+/// Does the work tree differ from HEAD? Staged and unstaged changes of
+/// tracked files, then untracked files, which are rendered too (Flux's
+/// generated kustomization takes every manifest): the first one found ends
+/// the walk.
+fn has_changes(repo: &gix::Repository) -> Result<bool, gix::Error> {
+    if repo.is_dirty()? {
+        return Ok(true);
+    }
+    let mut changes = repo
+        .status(gix::progress::Discard)?
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .index_worktree_submodules(None)
+        .into_index_worktree_iter(Vec::new())?;
+    Ok(changes.next().is_some())
+}
+
+/// The id of `commit` (a full sha) when the local checkout at `dir` has it
+/// in its object database. No network.
+pub fn local_commit(dir: &Path, commit: &str) -> Result<Option<ObjectId>, String> {
+    let repo = gix::open(dir).map_err(|e| crate::error::error_chain(&e))?;
+    Ok(find_commit(&repo, commit))
+}
+
+/// Writes the tree of `commit` from the local checkout at `dir` to `dest`,
+/// as [`Mirror::write_tree`] does from a fetched repository.
+pub fn write_local_tree(dir: &Path, commit: ObjectId, dest: &Path) -> Result<(), String> {
+    let repo = gix::open(dir).map_err(|e| crate::error::error_chain(&e))?;
+    write_tree(&repo, commit, dest)
 }

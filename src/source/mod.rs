@@ -4,15 +4,18 @@
 //! an optional revision, a cache directory, credentials from the environment
 //! or a mounted Secret. Output: a [`Repo`]: the tree at the branch head (or
 //! the revision asked for) as a [`Checkout`], and on demand the tree at any
-//! other commit of the branch ([`Repo::at`]), so each Kustomization can be
-//! rendered from the commit Flux last applied.
+//! other commit ([`Repo::at`]), so each Kustomization can be rendered from
+//! the commit Flux last applied.
 //!
 //! Git URLs are fetched with gix into a bare repository (in the cache
 //! directory when given, so the next run only fetches what is new), shallow
 //! (depth 1) and deepened only as far as an older commit needs. Trees are
 //! written out as source-controller's artifact has them: regular files and
-//! directories. A local directory is used as it is, uncommitted changes
-//! included. Credentials never appear in logs, errors or reports.
+//! directories. A local directory at the top of a git checkout is a git
+//! source too: its work tree (uncommitted changes included) is the head, and
+//! older commits are written out from its own object database, never
+//! fetched. Any other local directory is used as it is. Credentials never
+//! appear in logs, errors or reports.
 
 mod auth;
 mod git;
@@ -144,6 +147,31 @@ pub enum SourceError {
         revision: String,
         branch: String,
     },
+    /// A commit is not in a local checkout's object database (`--revision`,
+    /// or the revision Flux applied).
+    #[error(
+        "{}: revision {revision} is not in this checkout's git objects (run `git fetch` in it, then check again)",
+        dir.display()
+    )]
+    NotInCheckout { dir: PathBuf, revision: String },
+    /// `--revision` was given with a local directory that is not the top of a
+    /// git checkout.
+    #[error(
+        "{}: --revision {revision} needs a git checkout, and this directory is not the top of one (point --repo at the checkout's top, or at the repo's URL)",
+        dir.display()
+    )]
+    RevisionOfPlainDirectory { dir: PathBuf, revision: String },
+    /// The commit a Kustomization was last applied from cannot be read: the
+    /// Kustomization cannot be checked against what Flux applied.
+    #[error(
+        "Kustomization {kustomization}: cannot read {revision}, the revision Flux last applied"
+    )]
+    Applied {
+        kustomization: String,
+        revision: String,
+        #[source]
+        source: Arc<SourceError>,
+    },
     /// Credentials are set inconsistently.
     #[error("git credentials: {message}")]
     Credentials { message: String },
@@ -180,15 +208,30 @@ pub enum SourceError {
 /// The infra repo, opened: the head tree, and older trees on demand.
 pub struct Repo {
     head: Checkout,
-    remote: Option<Remote>,
+    /// Where older trees come from (`None`: a plain directory, nothing older).
+    store: Option<Store>,
+    /// Trees written, and commits that could not be read, by sha.
+    trees: BTreeMap<String, Result<Checkout, Arc<SourceError>>>,
+}
+
+/// Where the trees of other commits come from.
+enum Store {
+    Remote(Remote),
+    Local(LocalCheckout),
+}
+
+/// A local checkout's object database, and where its trees are written.
+struct LocalCheckout {
+    /// The top of the work tree, as given.
+    dir: PathBuf,
+    /// Trees are written here; removed when the run ends.
+    trees_dir: tempfile::TempDir,
 }
 
 /// A fetched remote and the trees written from it.
 struct Remote {
     mirror: Arc<git::Mirror>,
     trees_dir: PathBuf,
-    /// Trees written, and commits that could not be read, by sha.
-    trees: BTreeMap<String, Result<Checkout, Arc<SourceError>>>,
     timeout: Duration,
     /// Removed when the run ends (no cache directory).
     _work: Option<tempfile::TempDir>,
@@ -208,14 +251,16 @@ impl Drop for Private {
 }
 
 /// Opens the repo: fetches the branch of a URL (shallow, into the cache when
-/// given) and writes its head (or `revision`) out; a local directory is used
-/// as it is. Credentials are read from `env` and the Secret directory.
+/// given) and writes its head (or `revision`) out; a local checkout's head
+/// is its work tree (or `revision`'s tree, from its object database); any
+/// other directory is used as it is. Credentials are read from `env` and the
+/// Secret directory.
 pub async fn open(
     options: &Options,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Repo, SourceError> {
     let url = match &options.location {
-        Location::Dir(path) => return local(path).map(|head| Repo { head, remote: None }),
+        Location::Dir(path) => return local(path, options.revision.as_deref()).await,
         Location::Url(url) => url.clone(),
     };
     let credentials = Credentials::load(env, options.secret_dir.as_deref())?;
@@ -258,7 +303,6 @@ pub async fn open(
     let mut remote = Remote {
         mirror,
         trees_dir: base.join("trees"),
-        trees: BTreeMap::new(),
         timeout: options.timeout,
         _work: work,
         _private: guard,
@@ -295,7 +339,8 @@ pub async fn open(
     }
     Ok(Repo {
         head: checkout,
-        remote: Some(remote),
+        store: Some(Store::Remote(remote)),
+        trees: BTreeMap::new(),
     })
 }
 
@@ -305,9 +350,10 @@ impl Repo {
         &self.head
     }
 
-    /// The tree at `revision` (a sha or Flux's `main@sha1:<sha>`), fetched
-    /// when needed (deepening the shallow clone). `None` when there is nothing
-    /// else to render from: a local directory (rendered as it is), or the
+    /// The tree at `revision` (a sha or Flux's `main@sha1:<sha>`): fetched
+    /// when needed (deepening the shallow clone) for a URL, read from the
+    /// object database for a local checkout. `None` when there is nothing
+    /// else to render from: a plain directory (rendered as it is), or the
     /// revision is the head's.
     pub async fn at(&mut self, revision: &str) -> Option<Result<Checkout, Arc<SourceError>>> {
         let commit = crate::flux::revision_commit(revision).to_string();
@@ -315,21 +361,72 @@ impl Repo {
         if commit.is_empty() || head.starts_with(&commit) || commit.starts_with(head) {
             return None;
         }
-        let remote = self.remote.as_mut()?;
-        if let Some(result) = remote.trees.get(&commit) {
+        if let Some(result) = self.trees.get(&commit) {
             return Some(result.clone());
         }
-        let wanted = commit.clone();
-        let result = match remote
-            .blocking(move |m, stop| m.ensure_commit(&wanted, stop))
-            .await
-        {
-            Ok(id) => remote.tree(id).await,
-            Err(e) => Err(e),
+        let result = match self.store.as_mut()? {
+            Store::Remote(remote) => {
+                let wanted = commit.clone();
+                match remote
+                    .blocking(move |m, stop| m.ensure_commit(&wanted, stop))
+                    .await
+                {
+                    Ok(id) => remote.tree(id).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Store::Local(local) => local.tree(&commit).await,
         };
         let result = result.map_err(Arc::new);
-        remote.trees.insert(commit, result.clone());
+        self.trees.insert(commit, result.clone());
         Some(result)
+    }
+}
+
+impl LocalCheckout {
+    /// Writes the tree of `commit` (a full sha) out from the object
+    /// database; a commit it does not have is [`SourceError::NotInCheckout`].
+    async fn tree(&self, commit: &str) -> Result<Checkout, SourceError> {
+        let dir = self.dir.clone();
+        let dest_dir = self.trees_dir.path().to_path_buf();
+        let wanted = commit.to_string();
+        let url = self.dir.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let id = git::local_commit(&dir, &wanted)
+                .map_err(|message| SourceError::Git {
+                    url: url.clone(),
+                    action: "open the checkout",
+                    message,
+                })?
+                .ok_or_else(|| SourceError::NotInCheckout {
+                    dir: dir.clone(),
+                    revision: wanted.clone(),
+                })?;
+            let root = dest_dir.join(id.to_string());
+            if !root.is_dir() {
+                git::write_local_tree(&dir, id, &root).map_err(|message| {
+                    SourceError::Checkout {
+                        url: url.clone(),
+                        commit: id.to_string(),
+                        message,
+                    }
+                })?;
+            }
+            Ok(Checkout {
+                root,
+                url,
+                revision: Some(id.to_string()),
+                note: None,
+            })
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(SourceError::Git {
+                url: self.dir.display().to_string(),
+                action: "read the checkout",
+                message: e.to_string(),
+            })
+        })
     }
 }
 
@@ -392,26 +489,90 @@ impl Remote {
     }
 }
 
-/// Uses a local directory as it is, uncommitted changes included; its HEAD
-/// commit is the revision when it is a git checkout.
-pub fn local(path: &Path) -> Result<Checkout, SourceError> {
+/// Opens a local directory. The top of a git checkout is a git source: its
+/// head is the work tree as it is (uncommitted changes included), or with
+/// `revision` that commit's tree from the object database, and older commits
+/// come from the object database too. Any other directory (not in a
+/// checkout, or below the top of one) is used as it is, and `revision`
+/// cannot be honoured for it.
+async fn local(path: &Path, revision: Option<&str>) -> Result<Repo, SourceError> {
     if !path.is_dir() {
         return Err(SourceError::NotADirectory {
             path: path.to_path_buf(),
         });
     }
-    let revision = git::local_head(path);
-    let note = match &revision {
-        Some(sha) => format!(
-            "local directory, used as it is (uncommitted changes included); its HEAD is {sha}"
-        ),
-        None => "local directory, used as it is (uncommitted changes included)".into(),
+    let dir = path.to_path_buf();
+    let kind = tokio::task::spawn_blocking(move || git::inspect(&dir))
+        .await
+        .unwrap_or(git::Local::Plain);
+    let (head, dirty) = match kind {
+        git::Local::Checkout { head, dirty } => (head.to_string(), dirty),
+        other => {
+            if let git::Local::Inside { top } = &other {
+                info!(
+                    dir = %path.display(),
+                    checkout = %top.display(),
+                    "Below the top of a git checkout: used as a plain directory (point --repo at the top to render the commits Flux applied)"
+                );
+            }
+            if let Some(revision) = revision {
+                return Err(SourceError::RevisionOfPlainDirectory {
+                    dir: path.to_path_buf(),
+                    revision: revision.to_string(),
+                });
+            }
+            return Ok(Repo {
+                head: Checkout {
+                    root: path.to_path_buf(),
+                    url: path.display().to_string(),
+                    revision: None,
+                    note: Some(
+                        "local directory, used as it is (uncommitted changes included)".into(),
+                    ),
+                },
+                store: None,
+                trees: BTreeMap::new(),
+            });
+        }
     };
-    Ok(Checkout {
-        root: path.to_path_buf(),
-        url: path.display().to_string(),
-        revision,
-        note: Some(note),
+    let trees_dir = tempfile::Builder::new()
+        .prefix("drift-check-trees-")
+        .tempdir()
+        .map_err(|source| SourceError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let store = LocalCheckout {
+        dir: path.to_path_buf(),
+        trees_dir,
+    };
+    let head = match revision {
+        None => Checkout {
+            root: path.to_path_buf(),
+            url: path.display().to_string(),
+            note: Some(if dirty {
+                format!(
+                    "local checkout at {head}, with uncommitted changes: the head is its work tree as it is, changes included"
+                )
+            } else {
+                format!("local checkout at {head}, no uncommitted changes")
+            }),
+            revision: Some(head),
+        },
+        Some(revision) => {
+            let wanted = crate::flux::revision_commit(revision);
+            let mut checkout = store.tree(wanted).await?;
+            checkout.note = Some(format!(
+                "revision {wanted} asked for, read from the local checkout (its HEAD is {head})"
+            ));
+            checkout
+        }
+    };
+    info!(dir = %path.display(), revision = head.revision.as_deref(), dirty, "Opened the local checkout");
+    Ok(Repo {
+        head,
+        store: Some(Store::Local(store)),
+        trees: BTreeMap::new(),
     })
 }
 
@@ -528,20 +689,60 @@ mod tests {
         assert_eq!(std::fs::read(&key).unwrap(), b"KEY\n");
     }
 
-    #[test]
-    fn a_local_directory_is_used_as_it_is_with_a_note() {
+    #[tokio::test]
+    async fn a_local_directory_is_used_as_it_is_with_a_note() {
         let dir = tempfile::tempdir().unwrap();
-        let checkout = local(dir.path()).unwrap();
+        let repo = local(dir.path(), None).await.unwrap();
+        let checkout = repo.head();
         assert_eq!(checkout.root, dir.path());
         assert_eq!(checkout.revision, None);
         assert_eq!(
             checkout.note.as_deref(),
             Some("local directory, used as it is (uncommitted changes included)")
         );
-        let err = local(&dir.path().join("nope")).unwrap_err().to_string();
+        let err = local(&dir.path().join("nope"), None)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.ends_with("not a directory (--repo takes the infra repo's URL or checkout)"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_revision_of_a_plain_directory_is_an_error_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let err = local(dir.path(), Some(sha)).await.err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: --revision {sha} needs a git checkout, and this directory is not the top of one (point --repo at the checkout's top, or at the repo's URL)",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn only_the_top_of_a_checkout_is_a_checkout() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let sub = dir.path().join("infra");
+        std::fs::create_dir(&sub).unwrap();
+        match git::inspect(&sub) {
+            git::Local::Inside { top } => {
+                assert_eq!(
+                    top.canonicalize().unwrap(),
+                    dir.path().canonicalize().unwrap()
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // No commit yet: nothing Flux can have applied.
+        assert!(matches!(git::inspect(dir.path()), git::Local::Plain));
+        let plain = tempfile::tempdir().unwrap();
+        assert!(matches!(git::inspect(plain.path()), git::Local::Plain));
     }
 }
