@@ -43,6 +43,7 @@ fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule])
         kustomization: Some(ks),
         revision: Some("aaaa1111"),
         ignore,
+        flux_ignore: &IgnoreRule::of_kustomization(ks).0,
         controllers: &controllers,
         composite_kinds: &kinds,
     };

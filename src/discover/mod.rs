@@ -3,12 +3,15 @@
 //! Input: the live state's `kustomize.toolkit.fluxcd.io` `Kustomization`
 //! objects (spec and status), or, when it has none, the Kustomization manifests
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`).
-//! Output: [`Kustomization`]s in a stable order, filtered by name when asked.
+//! Output: [`Kustomization`]s in a stable order, filtered by name when asked,
+//! and an issue for each rule of a selected Kustomization's `spec.ignore`
+//! that cannot be used (the Kustomization is still checked, with its other rules).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::classify::IgnoreRule;
 use crate::error::{Issue, Stage};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
@@ -136,6 +139,11 @@ pub fn discover<E: std::error::Error>(
         issue(&e);
         Vec::new()
     });
+    for ks in &selected {
+        for e in IgnoreRule::of_kustomization(ks).1 {
+            issues.push(Issue::new(Some(ks.id()), Stage::Discover, &e));
+        }
+    }
     (Discovered { known, selected }, issues)
 }
 
