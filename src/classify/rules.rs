@@ -397,4 +397,64 @@ mod tests {
                 .starts_with("ignore[0].reason")
         );
     }
+
+    #[test]
+    fn kustomization_rules_that_do_not_compile_name_their_index() {
+        use crate::flux::{IgnoreRule as FluxRule, Kustomization, KustomizationSpec, Origin};
+        let rule = |paths: &[&str], target: Option<Selector>| FluxRule {
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+            target,
+        };
+        let ks = Kustomization {
+            namespace: "flux-system".into(),
+            name: "apps".into(),
+            spec: KustomizationSpec {
+                ignore: vec![
+                    rule(&["/spec/replicas"], None),
+                    rule(&["spec/replicas"], None),
+                    rule(&["/metadata/annotations/a~2b"], None),
+                    rule(
+                        &["/x"],
+                        Some(Selector {
+                            name: Some("web-(".into()),
+                            ..Default::default()
+                        }),
+                    ),
+                    rule(
+                        &["/x"],
+                        Some(Selector {
+                            label_selector: Some("app in web".into()),
+                            ..Default::default()
+                        }),
+                    ),
+                ],
+                ..Default::default()
+            },
+            status: Default::default(),
+            annotations: Default::default(),
+            suspended_since: None,
+            origin: Origin::Live,
+        };
+        let (rules, errors) = IgnoreRule::of_kustomization(&ks);
+        assert_eq!(rules.len(), 1);
+        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(
+            errors[..2],
+            [
+                "spec.ignore[1].paths: \"spec/replicas\" is not a JSON Pointer (expected e.g. \"/spec/replicas\", with `/` in a key written `~1`)",
+                "spec.ignore[2].paths: \"/metadata/annotations/a~2b\" is not a JSON Pointer (expected e.g. \"/spec/replicas\", with `/` in a key written `~1`)",
+            ]
+        );
+        assert!(
+            errors[2]
+                .starts_with("spec.ignore[3].target.name: invalid regular expression \"web-(\""),
+            "{}",
+            errors[2]
+        );
+        assert_eq!(
+            errors[3],
+            "spec.ignore[4].target.labelSelector: invalid selector \"app in web\": unable to parse requirement: found 'web' expected: '(' (expected e.g. \"app=web,tier!=db\")"
+        );
+    }
 }
