@@ -278,7 +278,12 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     for path in paths {
         manifests.extend(yaml_objects(&path));
     }
-    for m in &manifests {
+    for m in &mut manifests {
+        if m["metadata"]["name"] == "docs" {
+            // Only on this cluster, not in the fixtures (their snapshot and
+            // golden outputs predate it): Flux 2.9's drift ignore rules.
+            m["spec"]["ignore"] = docs_ignore();
+        }
         apply(&client, &resources, m, "kustomize-controller").await;
     }
 
@@ -447,6 +452,13 @@ fn render(ks: &Kustomization) -> Vec<Value> {
         .unwrap()
 }
 
+/// The docs Kustomization's `spec.ignore` on the cluster: the pager
+/// annotation on-call tooling sets, on the docs-portal Deployment.
+fn docs_ignore() -> Value {
+    json!([{"paths": ["/metadata/annotations/oncall.planapulse.com~1pager"],
+            "target": {"group": "apps", "kind": "Deployment", "labelSelector": "app.kubernetes.io/name=docs-portal"}}])
+}
+
 /// The fixture platform's cases, made the way people and controllers make them.
 async fn change_the_platform(client: &Client, r: &Resources) {
     let docs_portal = reference("apps/v1", "Deployment", Some("docs"), "docs-portal");
@@ -468,6 +480,18 @@ async fn change_the_platform(client: &Client, r: &Resources) {
         Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
         {"name": "docs-portal", "image": "registry.planapulse.com/docs-portal:1.4.2",
          "env": [{"name": "DEBUG_TOOLBAR", "value": "true"}]}]}}}})),
+    )
+    .await;
+    // Cluster only: kubectl annotate deploy/docs-portal oncall.planapulse.com/pager=…,
+    // a field the docs Kustomization's spec.ignore tells Flux to leave alone.
+    update(
+        client,
+        r,
+        &docs_portal,
+        "kubectl-annotate",
+        Patch::Merge(
+            json!({"metadata": {"annotations": {"oncall.planapulse.com/pager": "docs-team"}}}),
+        ),
     )
     .await;
     // 3. The ClusterRoleBinding deleted by hand.
@@ -858,6 +882,35 @@ fn changed_fields_are_attributed_to_real_managers_in_both_modes() {
             Some("kube-controller-manager"),
             "{mode}"
         );
+    }
+}
+
+#[test]
+fn a_kustomization_ignore_rule_explains_only_the_path_it_covers_in_both_modes() {
+    let Some(p) = platform() else { return };
+    for (mode, report) in [("local", &p.drift_local), ("server", &p.drift_server)] {
+        let docs = report
+            .findings
+            .iter()
+            .find(|f| f.object.to_string() == "Deployment/docs/docs-portal")
+            .unwrap();
+        let explanation = |path: &str| {
+            docs.changes
+                .iter()
+                .find(|c| c.path == path)
+                .unwrap_or_else(|| panic!("{mode}: no change at {path}"))
+                .explanation
+                .as_deref()
+        };
+        assert_eq!(
+            explanation("/metadata/annotations/oncall.planapulse.com~1pager"),
+            Some(
+                "ignored by Kustomization flux-system/docs spec.ignore[0] (/metadata/annotations/oncall.planapulse.com~1pager)"
+            ),
+            "{mode}"
+        );
+        assert_eq!(explanation("/spec/replicas"), None, "{mode}");
+        assert!(!docs.explained, "{mode}: the kubectl edit is still drift");
     }
 }
 

@@ -9,7 +9,7 @@
 pub mod owner;
 pub mod rules;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,7 @@ use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
 use crate::k8s::object::{self, Object, ObjectRef};
+use crate::k8s::selector::Subject;
 pub use owner::Owner;
 pub use rules::{IgnoreRule, IgnoreRuleSpec};
 
@@ -53,6 +54,9 @@ pub struct Context<'a> {
     /// for it: nothing is a pending reconcile.
     pub applied_unread: bool,
     pub ignore: &'a [IgnoreRule],
+    /// The Kustomization's own `spec.ignore`, compiled (the rules that do not
+    /// compile are left out: discover reports them).
+    pub flux_ignore: &'a [IgnoreRule],
     /// Field managers of controllers whose writes are expected.
     pub controllers: &'a [String],
     /// Composite resource kinds (from the platform's XRDs).
@@ -104,6 +108,12 @@ pub fn findings<'a>(
     cluster: &str,
 ) -> Vec<Finding> {
     let composite_kinds = owner::composite_kinds(objects);
+    let mut flux_ignore: BTreeMap<String, Vec<IgnoreRule>> = BTreeMap::new();
+    for ks in diffs.iter().filter_map(|a| a.kustomization) {
+        flux_ignore
+            .entry(ks.id())
+            .or_insert_with(|| IgnoreRule::of_kustomization(ks).0);
+    }
     diffs
         .into_iter()
         .filter(|a| {
@@ -120,6 +130,10 @@ pub fn findings<'a>(
                 revision: a.revision,
                 applied_unread: a.applied_unread,
                 ignore: &rules.ignore,
+                flux_ignore: a
+                    .kustomization
+                    .and_then(|ks| flux_ignore.get(&ks.id()))
+                    .map_or(&[], Vec::as_slice),
                 controllers: &rules.controllers,
                 composite_kinds: &composite_kinds,
                 policy,
@@ -150,7 +164,7 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
         .or(desired)
         .expect("a diff has a live or a rendered object");
 
-    explain_changes(&mut changes, subject, owner, drift, ctx);
+    explain_changes(&mut changes, desired, live, owner, drift, ctx);
     let explanation = object_explanation(subject, desired, drift, &changes, ctx).or_else(|| {
         // A modification is explained when every change is; a conflict
         // (two owners) only by the object-level reasons above.
@@ -189,10 +203,13 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
     }
 }
 
-/// Marks the changes explained by a field-level reason.
+/// Marks the changes explained by a field-level reason: the Kustomization's
+/// `spec.ignore`, the config's ignore rules, a controller's field manager,
+/// Crossplane.
 fn explain_changes(
     changes: &mut [Change],
-    subject: &Object,
+    desired: Option<&Object>,
+    live: Option<&Object>,
     owner: Owner,
     drift: Drift,
     ctx: &Context<'_>,
@@ -200,22 +217,38 @@ fn explain_changes(
     if !matches!(drift, Drift::Modified | Drift::Conflict) {
         return;
     }
+    let Some(subject) = live.or(desired) else {
+        return;
+    };
     let ks = ctx
         .kustomization
         .map(|k| (k.namespace.as_str(), k.name.as_str()));
+    let (labels, annotations) = (
+        applied_map(desired, live, "/metadata/labels"),
+        applied_map(desired, live, "/metadata/annotations"),
+    );
+    let applied = Subject {
+        labels: Some(&labels),
+        annotations: Some(&annotations),
+        ..Subject::of(subject)
+    };
     let rollout = IgnoreRule::rollout_restart();
     let rules: Vec<&IgnoreRule> = ctx
-        .ignore
+        .flux_ignore
         .iter()
-        .chain(std::iter::once(&rollout))
-        .filter(|r| r.applies(subject, ks))
+        .filter(|r| r.applies_to(&applied, ks))
+        .chain(
+            ctx.ignore
+                .iter()
+                .chain(std::iter::once(&rollout))
+                .filter(|r| r.applies(subject, ks)),
+        )
         .collect();
     let pending = pending(ctx);
     for change in changes.iter_mut() {
         change.explanation = rules
             .iter()
-            .find(|r| r.covers_path(&change.path))
-            .map(|r| r.reason().to_string())
+            .find_map(|r| r.explain(&change.path, subject))
             .or_else(|| {
                 // Pending only when the live value is Flux's own: it applied an
                 // older commit. A value a person or another controller wrote is
@@ -238,6 +271,25 @@ fn explain_changes(
                     .then(|| "Crossplane manages fields git does not declare".to_string())
             });
     }
+}
+
+/// The labels (or annotations) of the object as Flux would apply it, which
+/// its `spec.ignore` targets select on: the live ones with git's on top
+/// (fluxcd/pkg `ssa` matches the server-side apply dry-run result).
+fn applied_map(
+    desired: Option<&Object>,
+    live: Option<&Object>,
+    pointer: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let map = |o: Option<&Object>| {
+        o.and_then(|o| o.pointer(pointer))
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut merged = map(live);
+    merged.extend(map(desired));
+    merged
 }
 
 fn controller_reason(manager: &str, path: &str) -> String {
@@ -342,7 +394,7 @@ fn object_explanation(
     ctx.ignore
         .iter()
         .find(|r| r.covers_object() && r.applies(subject, ks))
-        .map(|r| r.reason().to_string())
+        .and_then(|r| r.explain("", subject))
 }
 
 /// "reconcile pending", when the object was compared with a commit other

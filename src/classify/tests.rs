@@ -44,6 +44,7 @@ fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule])
         revision: Some("aaaa1111"),
         applied_unread: false,
         ignore,
+        flux_ignore: &IgnoreRule::of_kustomization(ks).0,
         controllers: &controllers,
         composite_kinds: &kinds,
         policy: &Policy::default(),
@@ -152,6 +153,7 @@ fn drift_is_never_pending_when_the_applied_revision_could_not_be_read() {
         revision: Some("aaaa1111"),
         applied_unread: true,
         ignore: &[],
+        flux_ignore: &[],
         controllers: &[],
         composite_kinds: &kinds,
         policy: &Policy::default(),
@@ -272,6 +274,234 @@ fn fingerprints_are_stable_and_ignore_values_and_times() {
     assert_ne!(a.fingerprint, c.fingerprint);
 }
 
+/// A Deployment of the `docs` Kustomization that a person scaled
+/// (`kubectl-edit`), gave more CPU (`kubectl-set`) and annotated
+/// (`kubectl-annotate`): git's copy, and the live one.
+fn scaled_and_annotated() -> (Value, Value) {
+    let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "docs", "labels": {"app": "web"},
+                     "annotations": {"team": "docs"}},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [
+            {"name": "web", "image": "web:1", "resources": {"limits": {"cpu": "1"}}}]}}}});
+    let mut live = desired.clone();
+    live["spec"]["replicas"] = json!(5);
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = json!("2");
+    live["metadata"]["annotations"]["example.com/owner"] = json!("alice");
+    live["metadata"]["managedFields"] = json!([
+        {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-20T08:15:00Z",
+         "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "kubectl-set", "operation": "Update", "time": "2026-11-20T08:16:00Z",
+         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {
+             "f:resources": {"f:limits": {"f:cpu": {}}}}}}}}}},
+        {"manager": "kubectl-annotate", "operation": "Update", "time": "2026-11-20T08:17:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:example.com/owner": {}}}}}]);
+    (desired, live)
+}
+
+/// The `docs` Kustomization with these `spec.ignore` rules (YAML, as written).
+fn ks_ignoring(rules: &str) -> Kustomization {
+    let mut k = ks(false);
+    k.spec.ignore =
+        crate::yaml::document(rules, std::path::Path::new("ks.yaml")).expect("valid spec.ignore");
+    k
+}
+
+/// Each change's path and explanation.
+fn explanations(f: &Finding) -> Vec<(&str, Option<&str>)> {
+    f.changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.explanation.as_deref()))
+        .collect()
+}
+
+const REPLICAS: &str = "/spec/replicas";
+const CPU: &str = "/spec/template/spec/containers/0/resources/limits/cpu";
+const OWNER: &str = "/metadata/annotations/example.com~1owner";
+
+#[test]
+fn a_kustomization_ignore_rule_explains_only_the_paths_it_covers() {
+    let (desired, live) = scaled_and_annotated();
+    let k = ks_ignoring("[{paths: [/spec/replicas], target: {kind: Deployment}}]");
+    let f = run(&desired, &live, &k, &[]);
+    let mut got = explanations(&f);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (OWNER, None),
+            (
+                REPLICAS,
+                Some("ignored by Kustomization flux-system/docs spec.ignore[0] (/spec/replicas)")
+            ),
+            (CPU, None),
+        ]
+    );
+    assert!(!f.explained, "the other changes of the object stay drift");
+    assert_eq!(f.explanation, None);
+}
+
+#[test]
+fn a_kustomization_ignore_rule_covers_what_is_below_a_list_index_and_escaped_keys() {
+    let (desired, live) = scaled_and_annotated();
+    let k = ks_ignoring(
+        "[{paths: [/spec/template/spec/containers/0/resources, /metadata/annotations/example.com~1owner]},
+          {paths: [/spec/replicas], target: {name: web}}]",
+    );
+    let f = run(&desired, &live, &k, &[]);
+    let mut got = explanations(&f);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                OWNER,
+                Some(
+                    "ignored by Kustomization flux-system/docs spec.ignore[0] (/metadata/annotations/example.com~1owner)"
+                )
+            ),
+            (
+                REPLICAS,
+                Some("ignored by Kustomization flux-system/docs spec.ignore[1] (/spec/replicas)")
+            ),
+            (
+                CPU,
+                Some(
+                    "ignored by Kustomization flux-system/docs spec.ignore[0] (/spec/template/spec/containers/0/resources)"
+                )
+            ),
+        ]
+    );
+    assert!(f.explained);
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some(
+            "ignored by Kustomization flux-system/docs spec.ignore[0] (/metadata/annotations/example.com~1owner); \
+             ignored by Kustomization flux-system/docs spec.ignore[0] (/spec/template/spec/containers/0/resources); \
+             ignored by Kustomization flux-system/docs spec.ignore[1] (/spec/replicas)"
+        )
+    );
+}
+
+#[test]
+fn a_kustomization_ignore_rule_reads_pointers_as_flux_does() {
+    let (desired, live) = scaled_and_annotated();
+    // `-1` is the last item, as in Flux's JSON patch removal; `*` is a key like any other.
+    let k = ks_ignoring(
+        "[{paths: [/spec/template/spec/containers/-1/resources/limits, /spec/*, /metadata/annotations/example.com/owner]}]",
+    );
+    let f = run(&desired, &live, &k, &[]);
+    let mut got = explanations(&f);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (OWNER, None),
+            (REPLICAS, None),
+            (
+                CPU,
+                Some(
+                    "ignored by Kustomization flux-system/docs spec.ignore[0] (/spec/template/spec/containers/-1/resources/limits)"
+                )
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_kustomization_ignore_rule_whose_target_does_not_match_explains_nothing() {
+    let (desired, live) = scaled_and_annotated();
+    for target in [
+        "{kind: StatefulSet}",
+        "{name: we}",
+        "{namespace: monitoring}",
+        "{group: batch}",
+        "{version: v1beta1}",
+        "{labelSelector: app=api}",
+        "{annotationSelector: team=platform}",
+    ] {
+        let k = ks_ignoring(&format!("[{{paths: [''], target: {target}}}]"));
+        let f = run(&desired, &live, &k, &[]);
+        assert!(
+            f.changes.iter().all(|c| c.explanation.is_none()),
+            "{target}: {:?}",
+            explanations(&f)
+        );
+    }
+}
+
+#[test]
+fn a_kustomization_ignore_rule_selects_by_labels_and_annotations_as_flux_applies_them() {
+    let (desired, mut live) = scaled_and_annotated();
+    // Someone also removed git's label live: Flux applies it again, so its
+    // selector still sees it.
+    live["metadata"]["labels"] = json!({});
+    for target in [
+        "{labelSelector: app=web}",
+        "{labelSelector: 'app in (web, api)'}",
+        "{annotationSelector: team=docs}",
+        "{annotationSelector: example.com/owner=alice}",
+        "{group: apps, version: v1, kind: Deploy.*, name: web, namespace: docs}",
+    ] {
+        let k = ks_ignoring(&format!("[{{paths: [''], target: {target}}}]"));
+        let f = run(&desired, &live, &k, &[]);
+        assert!(f.explained, "{target}: {:?}", explanations(&f));
+        assert_eq!(
+            f.changes[0].explanation.as_deref(),
+            Some("ignored by Kustomization flux-system/docs spec.ignore[0] (the whole object)"),
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn a_kustomization_ignore_rule_does_not_explain_a_missing_object() {
+    let (desired, _) = scaled_and_annotated();
+    let k = ks_ignoring("[{paths: ['']}]");
+    let kinds = BTreeSet::new();
+    let flux_ignore = IgnoreRule::of_kustomization(&k).0;
+    let ctx = Context {
+        cluster: "prod",
+        kustomization: Some(&k),
+        revision: Some("aaaa1111"),
+        applied_unread: false,
+        ignore: &[],
+        flux_ignore: &flux_ignore,
+        controllers: &[],
+        composite_kinds: &kinds,
+        policy: &Policy::default(),
+    };
+    let diff = ObjectDiff::of_rendered(&desired, None, &Policy::default()).unwrap();
+    let f = classify(diff, &ctx);
+    assert_eq!(
+        (f.drift, f.explained),
+        (Drift::Missing, false),
+        "Flux creates it"
+    );
+}
+
+#[test]
+fn rules_of_another_kustomization_explain_nothing() {
+    let (desired, live) = scaled_and_annotated();
+    let mut other = ks_ignoring("[{paths: ['']}]");
+    other.name = "monitoring".into();
+    let kinds = BTreeSet::new();
+    let flux_ignore = IgnoreRule::of_kustomization(&other).0;
+    let k = ks(false);
+    let ctx = Context {
+        cluster: "prod",
+        kustomization: Some(&k),
+        revision: Some("aaaa1111"),
+        applied_unread: false,
+        ignore: &[],
+        flux_ignore: &flux_ignore,
+        controllers: &[],
+        composite_kinds: &kinds,
+        policy: &Policy::default(),
+    };
+    let diff = ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap();
+    assert!(!classify(diff, &ctx).explained);
+}
+
 fn failing(mut k: Kustomization, inventory: &[&str]) -> Kustomization {
     k.status.conditions = vec![crate::flux::Condition {
         kind: "Ready".into(),
@@ -300,6 +530,7 @@ fn missing(desired: &Value, ks: &Kustomization) -> Finding {
         revision: Some("aaaa1111"),
         applied_unread: false,
         ignore: &[],
+        flux_ignore: &[],
         controllers: &[],
         composite_kinds: &kinds,
         policy: &Policy::default(),

@@ -3,12 +3,15 @@
 //! Input: the live state's `kustomize.toolkit.fluxcd.io` `Kustomization`
 //! objects (spec and status), or, when it has none, the Kustomization manifests
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`).
-//! Output: [`Kustomization`]s in a stable order, filtered by name when asked.
+//! Output: [`Kustomization`]s in a stable order, filtered by name when asked,
+//! and an issue for each rule of a selected Kustomization's `spec.ignore`
+//! that cannot be used (the Kustomization is still checked, with its other rules).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::classify::IgnoreRule;
 use crate::error::{Issue, Stage};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
@@ -156,6 +159,11 @@ pub fn discover<E: std::error::Error>(
         issue(&e);
         Vec::new()
     });
+    for ks in &selected {
+        for e in IgnoreRule::of_kustomization(ks).1 {
+            issues.push(Issue::new(Some(ks.id()), Stage::Discover, &e));
+        }
+    }
     (
         Discovered {
             known,
@@ -375,6 +383,67 @@ mod tests {
                 .starts_with("live state: Kustomization broken: spec:"),
             "{}",
             issues[0].message
+        );
+    }
+
+    fn kustomization(name: &str, ignore: Value) -> Object {
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": name, "namespace": "flux-system"},
+               "spec": {"path": format!("./{name}"), "sourceRef": {"kind": "GitRepository", "name": "infra"},
+                        "ignore": ignore}})
+    }
+
+    #[test]
+    fn reads_spec_ignore_with_unknown_target_fields_pruned() {
+        let object = kustomization(
+            "apps",
+            json!([{"paths": ["/spec/replicas"], "target": {"kind": "Deployment", "labelSelector": "app=web", "owner": "x"}},
+                   {"paths": ["/webhooks/0/clientConfig/caBundle"]}]),
+        );
+        let ks = from_object(&object, Origin::Live, "flux-system").unwrap();
+        assert_eq!(
+            ks.spec.ignore,
+            vec![
+                crate::flux::IgnoreRule {
+                    paths: vec!["/spec/replicas".into()],
+                    target: Some(crate::flux::Selector {
+                        kind: Some("Deployment".into()),
+                        label_selector: Some("app=web".into()),
+                        ..Default::default()
+                    }),
+                },
+                crate::flux::IgnoreRule {
+                    paths: vec!["/webhooks/0/clientConfig/caBundle".into()],
+                    target: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_that_does_not_compile_is_an_issue_and_every_kustomization_is_still_checked() {
+        let live: Result<Vec<Object>, std::io::Error> = Ok(vec![
+            kustomization(
+                "apps",
+                json!([{"paths": ["/spec/replicas"]}, {"paths": ["/x"], "target": {"kind": "Deploy("}}]),
+            ),
+            kustomization("docs", json!([{"paths": ["/spec/replicas"]}])),
+        ]);
+        let (found, issues) = discover(live, Path::new("."), &Options::default());
+        let names: Vec<String> = found.selected.iter().map(Kustomization::id).collect();
+        assert_eq!(names, ["flux-system/apps", "flux-system/docs"]);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        let issue = &issues[0];
+        assert_eq!(
+            (issue.kustomization.as_deref(), issue.stage),
+            (Some("flux-system/apps"), Stage::Discover)
+        );
+        assert!(
+            issue
+                .message
+                .starts_with("spec.ignore[1].target.kind: invalid regular expression \"Deploy(\""),
+            "{}",
+            issue.message
         );
     }
 }

@@ -105,6 +105,9 @@ pub struct KustomizationSpec {
     pub suspend: bool,
     pub force: bool,
     pub interval: Option<String>,
+    /// `spec.ignore` (Flux 2.9): fields Flux leaves out of drift detection and apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoreRule>,
 }
 
 /// `spec.sourceRef`.
@@ -125,6 +128,30 @@ pub struct Patch {
     /// Fields the selector does not know are dropped, as the API server
     /// prunes them.
     #[serde(deserialize_with = "Selector::deserialize_pruned")]
+    pub target: Option<Selector>,
+}
+
+/// One entry of `spec.ignore` (kustomize-controller v1.9, Flux 2.9): JSON
+/// Pointers (RFC 6901) that Flux removes from both the object it would apply
+/// and the live object before comparing them, and does not revert when they
+/// drift, on the objects its target selects (every object of the
+/// Kustomization when there is none). Mirrors `IgnoreRule` of
+/// kustomize-controller's `api/v1/kustomization_types.go`, applied through
+/// fluxcd/pkg `ssa` `ApplyOptions.DriftIgnoreRules`. Compiled and checked by
+/// [`crate::classify::IgnoreRule::of_kustomization`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IgnoreRule {
+    /// JSON Pointers: `/spec/replicas`, `/spec/template/spec/containers/0/resources`,
+    /// `/metadata/annotations/example.com~1owner`; `""` is the whole object.
+    pub paths: Vec<String>,
+    /// Which objects (regexes for group, version, kind, name, namespace;
+    /// label and annotation selectors). Fields the CRD does not declare are
+    /// dropped, as the API server prunes them.
+    #[serde(
+        deserialize_with = "Selector::deserialize_pruned",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target: Option<Selector>,
 }
 
