@@ -13,6 +13,7 @@ pub mod orphans;
 mod quantity;
 mod renders;
 pub mod schema;
+pub mod scope;
 
 pub use renders::{Attributed, renders};
 
