@@ -7,6 +7,7 @@ mod fixture_platform;
 mod notify;
 mod outputs;
 mod packaging;
+mod scope;
 mod source;
 mod util;
 mod webhook;
