@@ -55,9 +55,12 @@ const DESIRED_RULES: &[fn(&mut Value)] = &[
 /// a line here.
 const LIVE_RULES: &[fn(&mut Value)] = &[strip_server_metadata, strip_status];
 
+/// Whether the API server defaults this value, given (kind, path, value, parent).
+type ServerDefaultRule = fn(&str, &[&str], &Value, &Value) -> bool;
+
 /// Values the API server defaults, by (kind, path, value, parent). A new rule
 /// is a function below and a line here.
-const SERVER_DEFAULT_RULES: &[fn(&str, &[&str], &Value, &Value) -> bool] = &[
+const SERVER_DEFAULT_RULES: &[ServerDefaultRule] = &[
     is_service_default,
     |kind, path, value, _| is_workload_default(kind, path, value),
     |_, path, value, _| is_pod_template_default(path, value),
