@@ -5,7 +5,9 @@
 //! live state and, in server mode, the dry-run results. Output: each object's
 //! difference, with the Kustomization and commit it was compared against, in
 //! report order: per Kustomization its rendered objects, then what only its
-//! head has (pending), then its orphans; then the platform's orphans. Pure.
+//! head has (pending), then its orphans; then the platform's orphans. The
+//! renders are expected as the API server stores them ([`super::scope::as_stored`]).
+//! Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
