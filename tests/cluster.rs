@@ -129,7 +129,13 @@ impl Resources {
     }
 }
 
-async fn apply(client: &Client, resources: &Resources, object: &Value, manager: &str) {
+/// A server-side apply with force as `manager`; returns what the server stored.
+async fn apply(
+    client: &Client,
+    resources: &Resources,
+    object: &Value,
+    manager: &str,
+) -> DynamicObject {
     let (api, name) = resources.api(client, object);
     api.patch(
         &name,
@@ -137,7 +143,7 @@ async fn apply(client: &Client, resources: &Resources, object: &Value, manager: 
         &Patch::Apply(object),
     )
     .await
-    .unwrap_or_else(|e| panic!("apply {name}: {e}"));
+    .unwrap_or_else(|e| panic!("apply {name}: {e}"))
 }
 
 /// An `Update` by `manager`, as kubectl's edit/set/patch/label send them.
@@ -197,6 +203,7 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
             && resources.0.get("kustomize.toolkit.fluxcd.io").is_some()
             && resources.0.get("gateway.networking.k8s.io").is_some()
             && resources.0.get("apiextensions.crossplane.io").is_some()
+            && resources.0.get("cilium.io").is_some()
         {
             break;
         }
@@ -346,6 +353,8 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         apply(&client, &resources, &applied, "kustomize-controller").await;
     }
 
+    apply_lb_pools(&client, &resources).await;
+
     let admin_args = args(&admin);
     let clean_local = check(&admin_args, DiffMode::Local).await;
     let clean_server = check(&admin_args, DiffMode::Server).await;
@@ -425,9 +434,13 @@ async fn write_snapshot(
             .into(),
         )
         .await;
+    // The scope tests' Kustomizations are not the fixture platform's.
     files.insert(
         "flux-system".into(),
-        flux.objects().map(|(_, o)| o.clone()).collect(),
+        flux.objects()
+            .filter(|(key, _)| !LB_POOLS.contains(&key.name.as_str()))
+            .map(|(_, o)| o.clone())
+            .collect(),
     );
     let namespaces = cluster
         .fetch(&[TypeRef::new("v1", "Namespace")].into())
@@ -444,6 +457,63 @@ async fn write_snapshot(
             drift_check::yaml::to_string(&list),
         )
         .unwrap();
+    }
+}
+
+/// The scope tests' Kustomizations, of their own source (so the fixture
+/// platform's checks skip them): each renders a `CiliumLoadBalancerIPPool`,
+/// a cluster-scoped custom kind the built-in scope table does not list, with
+/// a namespace (kustomize's `namespace:`; Flux's `targetNamespace`).
+const LB_POOLS: [&str; 2] = ["lb-pools", "lb-pools-target"];
+
+/// An lb-pools Kustomization as Flux bootstrap would apply it.
+fn lb_pools_manifest(name: &str) -> Value {
+    let target_namespace = (name == "lb-pools-target").then_some("network");
+    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": "flux-system"},
+        "spec": {"interval": "10m", "path": format!("./{name}"), "prune": true,
+                 "targetNamespace": target_namespace,
+                 "sourceRef": {"kind": "GitRepository", "name": "cilium-infra"}}})
+}
+
+fn lb_pools_kustomization(name: &str) -> Kustomization {
+    discover::from_object(&lb_pools_manifest(name), flux::Origin::Live, "flux-system").unwrap()
+}
+
+fn render_lb_pools(ks: &Kustomization) -> Vec<Value> {
+    drift_check::render::render(
+        &root().join("tests/cluster/scope-repo"),
+        ks,
+        &Default::default(),
+    )
+    .unwrap()
+}
+
+/// Applies the lb-pools Kustomizations' renders the way Flux does, and
+/// records in their inventories what the API server stored (fluxcd/pkg ssa
+/// records the applied object: without the namespace it dropped).
+async fn apply_lb_pools(client: &Client, resources: &Resources) {
+    for name in LB_POOLS {
+        let ks = lb_pools_kustomization(name);
+        let manifest = lb_pools_manifest(name);
+        apply(client, resources, &manifest, "kustomize-controller").await;
+        let mut entries = Vec::new();
+        for object in render_lb_pools(&ks) {
+            let mut applied = object.clone();
+            drift_check::diff::normalize::desired(&mut applied);
+            let stored = apply(client, resources, &applied, "kustomize-controller").await;
+            let r = object::ObjectRef::of(&serde_json::to_value(stored).unwrap()).unwrap();
+            entries.push(json!({"id": r.key().inventory_id(), "v": "v2alpha1"}));
+        }
+        let revision = "main@sha1:5e0c2b9d7f1a4c3e8b6d0a9f2e1c4b7a8d3f6e09";
+        let status = json!({"status": {"lastAppliedRevision": revision, "lastAttemptedRevision": revision,
+            "inventory": {"entries": entries},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                            "message": format!("Applied revision: {revision}"), "lastTransitionTime": "2026-11-30T09:00:00Z"}]}});
+        let (api, _) = resources.api(client, &manifest);
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
     }
 }
 
@@ -798,8 +868,8 @@ fn an_untouched_platform_differs_only_by_what_the_server_cannot_serve() {
             "{mode}: server defaults are not drift"
         );
         assert_eq!(
-            report.summary.kustomizations, 8,
-            "{mode}: six checked, apps and drift-check skipped"
+            report.summary.kustomizations, 10,
+            "{mode}: six checked, apps, drift-check and the two lb-pools skipped"
         );
     }
 }
@@ -1262,4 +1332,39 @@ fn the_job_service_account_token_is_enough_to_check_the_platform() {
     assert_eq!(report["summary"]["errors"], 0, "{}", report["errors"]);
     assert_eq!(crate::util::summary_of_json(&report), expected());
     assert_eq!(out.code, 1);
+}
+
+#[test]
+fn a_cluster_scoped_custom_kind_namespaced_by_the_render_is_neither_missing_nor_orphaned() {
+    let Some(p) = platform() else { return };
+    runtime().block_on(async {
+        // The case is real: the render has the namespace, the server has none.
+        let client = client(&p.admin).await;
+        let resources = Resources::new(&client).await;
+        for (name, namespace) in [("lb-pools", "kube-system"), ("lb-pools-target", "network")] {
+            let rendered = render_lb_pools(&lb_pools_kustomization(name));
+            assert_eq!(rendered.len(), 1);
+            assert_eq!(rendered[0]["metadata"]["namespace"], namespace, "{name}");
+            let (api, pool) = resources.api(&client, &rendered[0]);
+            let stored = api.get(&pool).await.unwrap();
+            assert_eq!(stored.metadata.namespace, None, "{name}");
+        }
+        let mut a = args(&p.admin);
+        a.config = None;
+        a.repo = Some(root().join("tests/cluster/scope-repo"));
+        a.source = Some("flux-system/cilium-infra".into());
+        for mode in [DiffMode::Local, DiffMode::Server] {
+            let report = check(&a, mode).await;
+            assert!(report.errors.is_empty(), "{mode:?}: {:?}", report.errors);
+            let checked: Vec<&str> = report
+                .kustomizations
+                .iter()
+                .filter(|k| k.skipped.is_none())
+                .map(|k| k.name.as_str())
+                .collect();
+            assert_eq!(checked, LB_POOLS, "{mode:?}");
+            assert_eq!(report.summary.objects, 2, "{mode:?}");
+            assert_eq!(summary(&report), vec![], "{mode:?}: {:#?}", report.findings);
+        }
+    });
 }

@@ -8,6 +8,7 @@ mod local_checkout;
 mod notify;
 mod outputs;
 mod packaging;
+mod scope;
 mod source;
 mod util;
 mod webhook;

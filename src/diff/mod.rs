@@ -4,6 +4,8 @@
 //! Input: a rendered object and the live object (managedFields included).
 //! Output: [`Change`]s, each a JSON Pointer with the rendered and live values
 //! and the field manager that last set the live value, with Secret values masked.
+//! Before it, [`scope::as_stored`] makes the renders what the API server
+//! stores (no namespace on a cluster-scoped kind), so identities match.
 //! Pure: no I/O, no cluster client.
 
 mod compare;
@@ -13,6 +15,7 @@ pub mod orphans;
 mod quantity;
 mod renders;
 pub mod schema;
+pub mod scope;
 
 pub use renders::{Attributed, renders};
 

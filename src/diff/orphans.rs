@@ -3,10 +3,12 @@
 //! Input: each Kustomization's render (or its failure), every Kustomization
 //! discovered, and the live state. Output: the orphaned objects, each with the
 //! Kustomization it belongs to (when one can be named) and why it is one.
-//! Pure: no I/O.
+//! Inventory ids are read as the cluster stores the objects (no namespace on
+//! a cluster-scoped kind, [`scope::inventory_key`]). Pure: no I/O.
 
 use std::collections::BTreeSet;
 
+use super::scope;
 use crate::flux::Kustomization;
 use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 use crate::k8s::object::{self, Object, ObjectKey, ObjectRef};
@@ -41,7 +43,7 @@ pub fn of_kustomization<'s>(
 ) -> Vec<(ObjectKey, &'s Object, String)> {
     let mut out = Vec::new();
     for entry in ks.status.inventory.iter().flat_map(|i| &i.entries) {
-        let Some(key) = ObjectKey::from_inventory_id(&entry.id) else {
+        let Some(key) = scope::inventory_key(&entry.id, &state.scopes) else {
             continue;
         };
         if mine.contains(&key) || all_rendered.contains(&key) {
@@ -127,7 +129,7 @@ pub fn platform<'r, 's>(
                 .inventory
                 .iter()
                 .flat_map(|i| &i.entries)
-                .any(|e| ObjectKey::from_inventory_id(&e.id).as_ref() == Some(key))
+                .any(|e| scope::inventory_key(&e.id, &state.scopes).as_ref() == Some(key))
         });
         if in_inventory_of_unchecked {
             continue;

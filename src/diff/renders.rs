@@ -6,7 +6,9 @@
 //! difference, with the Kustomization and commit it was compared against, in
 //! report order: per Kustomization its rendered objects, then what only its
 //! head has (pending), then its orphans; then the platform's orphans; and a
-//! note for each live object whose managedFields cannot be read. Pure.
+//! note for each live object whose managedFields cannot be read. The renders
+//! are expected as the API server stores them ([`super::scope::as_stored`]).
+//! Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,8 @@
 //! Live state from the cluster, through kube-rs.
 //!
 //! API discovery maps each needed (group, kind) to its resource and scope,
-//! querying only the API groups that are needed. Objects are then read with
+//! querying only the API groups that are needed; the scope of every kind of
+//! those groups is returned with the live state ([`LiveState::scopes`]). Objects are then read with
 //! one paginated LIST per type, cluster-wide (never one GET per object), a
 //! bounded number at a time. Every request has a timeout and is counted.
 
@@ -23,6 +24,7 @@ use super::{LiveError, LiveSource, LiveState, TypeRef};
 pub use crate::k8s::client::ClusterOptions;
 use crate::k8s::client::Connection;
 use crate::k8s::object::{Object, ObjectRef};
+use crate::k8s::scope::{self, Scopes};
 
 /// Objects per LIST page.
 const PAGE_SIZE: u32 = 500;
@@ -81,6 +83,8 @@ pub struct Cluster {
     requests: Arc<AtomicUsize>,
     /// Resources found by discovery, by (group, kind).
     resources: Mutex<BTreeMap<TypeRef, Served>>,
+    /// The scope of every kind of the groups discovered (locked after `resources`).
+    scopes: Mutex<Scopes>,
 }
 
 impl Cluster {
@@ -114,6 +118,7 @@ impl Cluster {
             concurrency: options.concurrency.max(1),
             requests,
             resources: Mutex::new(BTreeMap::new()),
+            scopes: Mutex::new(Scopes::default()),
         })
     }
 
@@ -143,6 +148,7 @@ impl Cluster {
         if !missing.is_empty() {
             let groups: Vec<&str> = missing.iter().copied().collect();
             let discovery = self.discover(&groups).await?;
+            learn_scopes(&mut *self.scopes.lock().await, &discovery);
             for t in types {
                 known
                     .entry(t.clone())
@@ -242,6 +248,22 @@ impl Cluster {
     }
 }
 
+/// The scope of every kind discovery found, at any version (a kind not
+/// served at the version git uses still has its scope).
+fn learn_scopes(scopes: &mut Scopes, discovery: &Discovery) {
+    for group in discovery.groups() {
+        for version in group.versions() {
+            for (ar, caps) in group.versioned_resources(version) {
+                let found = match caps.scope {
+                    Scope::Cluster => scope::Scope::Cluster,
+                    Scope::Namespaced => scope::Scope::Namespaced,
+                };
+                scopes.learn(&ar.group, &ar.kind, found);
+            }
+        }
+    }
+}
+
 /// `group/version kind` of a resource, for messages.
 fn describe(ar: &ApiResource) -> String {
     format!("{} {}", ar.api_version, ar.plural)
@@ -331,6 +353,7 @@ impl LiveSource for Cluster {
         let (unserved, failed, errors) = (state.unserved, state.failed, state.errors);
         state = LiveState::new(objects);
         (state.unserved, state.failed, state.errors) = (unserved, failed, errors);
+        state.scopes = self.scopes.lock().await.clone();
         info!(
             types = types.len(),
             objects = state.len(),

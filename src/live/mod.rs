@@ -3,8 +3,9 @@
 //! Input: a source of live state — the cluster itself ([`cluster`]), or a
 //! snapshot directory of `kubectl get -o yaml` dumps ([`snapshot`]). Output:
 //! [`LiveState`], the live objects (managedFields included) indexed by
-//! identity, plus the types the cluster does not serve and those that could
-//! not be read. Also the other reads the pipeline makes of the cluster:
+//! identity, which kinds are cluster-scoped (from API discovery, or from the
+//! snapshot's objects), plus the types the cluster does not serve and those
+//! that could not be read. Also the other reads the pipeline makes of the cluster:
 //! Flux's Kustomizations, `postBuild.substituteFrom` data, and (server mode)
 //! server-side apply dry-runs.
 
@@ -19,6 +20,7 @@ use futures::StreamExt;
 use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::scope::Scopes;
 use cluster::{Cluster, ClusterOptions};
 use snapshot::Snapshot;
 
@@ -278,6 +280,10 @@ pub struct LiveState {
     pub failed: BTreeSet<(String, String)>,
     /// Why reading failed.
     pub errors: Vec<LiveError>,
+    /// Which kinds are cluster-scoped, as the live source knows: the
+    /// cluster's API discovery, or a snapshot's objects. The pipeline adds
+    /// what the render's CRDs say of kinds not served yet.
+    pub scopes: Scopes,
 }
 
 impl LiveState {

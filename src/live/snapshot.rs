@@ -1,6 +1,8 @@
 //! Live state from a directory of YAML dumps, as `kubectl get -o yaml
 //! --show-managed-fields` writes them (`List` kinds included): the offline
-//! stand-in for a cluster, for demos, tests and post-mortems.
+//! stand-in for a cluster, for demos, tests and post-mortems. With no API
+//! discovery, a kind's scope is read from the snapshot's objects: one
+//! without `metadata.namespace` is cluster-scoped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,6 +12,7 @@ use serde_json::Value;
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
 use crate::k8s::object::{Object, ObjectRef};
+use crate::k8s::scope::Scopes;
 use crate::yaml;
 
 /// A loaded snapshot.
@@ -58,6 +61,9 @@ impl Snapshot {
         }
         let mut state = LiveState::new(objects);
         state.errors = errors;
+        let mut scopes = Scopes::default();
+        scopes.learn_from_objects(state.objects().map(|(_, o)| o));
+        state.scopes = scopes;
         Self {
             state,
             unknown_kinds,
@@ -170,6 +176,7 @@ impl LiveSource for Snapshot {
                 .filter(|t| self.all_unknown || self.unknown_kinds.contains(&t.kind))
                 .map(TypeRef::key),
         );
+        state.scopes = self.state.scopes.clone();
         state
     }
 

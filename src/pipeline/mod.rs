@@ -108,7 +108,20 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         rendered.iter().flat_map(Rendered::all_objects),
         rendered.iter().map(|r| &r.ks),
     );
-    let state = live.fetch(&types).await;
+    let mut state = live.fetch(&types).await;
+    // Render as kustomize does, then store as the API server does: no
+    // namespace on a cluster-scoped kind (scopes from the live source, then
+    // from the render's CRDs for kinds not served yet).
+    state
+        .scopes
+        .learn_from_crds(rendered.iter().flat_map(Rendered::all_objects));
+    let dropped = diff::scope::as_stored(&mut rendered, &state.scopes);
+    if dropped > 0 {
+        info!(
+            objects = dropped,
+            "Dropped the namespace of cluster-scoped objects, as the API server does"
+        );
+    }
     progress.line(format_args!(
         "fetch: {} live objects of {} types",
         state.len(),
