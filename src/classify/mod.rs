@@ -250,12 +250,15 @@ fn explain_changes(
             .iter()
             .find_map(|r| r.explain(&change.path, subject))
             .or_else(|| {
-                // Pending only when the live value is Flux's own: it applied an
-                // older commit. A value a person or another controller wrote is
-                // drift whatever git's head says.
-                let manager = change.manager.as_deref()?;
-                ctx.policy
-                    .is_flux(manager)
+                // Pending only when the live value is Flux's own (it applied an
+                // older commit), or when git's head declares a field nobody has
+                // set yet. A value a person or another controller wrote is drift
+                // whatever git's head says.
+                let flux_wrote = change
+                    .manager
+                    .as_deref()
+                    .is_some_and(|m| ctx.policy.is_flux(m));
+                (flux_wrote || change.op == Op::Remove)
                     .then(|| pending.clone())
                     .flatten()
             })

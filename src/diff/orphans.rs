@@ -178,3 +178,46 @@ pub fn platform<'r, 's>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn labelled(name: &str, owner: Option<&str>) -> Object {
+        let mut labels = json!({"app.kubernetes.io/managed-by": "flux"});
+        if let Some(owner) = owner {
+            labels[OWNER_NAME_LABEL] = json!(owner);
+            labels[OWNER_NAMESPACE_LABEL] = json!("flux-system");
+        }
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "apps", "labels": labels}})
+    }
+
+    #[test]
+    fn objects_of_a_kustomization_that_could_not_be_read_are_no_orphans() {
+        // Regression: a broken Kustomization file turned its live objects
+        // into "orphaned, delete it".
+        let state = LiveState::new([labelled("owned", Some("broken")), labelled("unowned", None)]);
+        let none = BTreeSet::new();
+        let orphans = |unreadable| {
+            platform(&[], &[], unreadable, &none, &none, &state)
+                .into_iter()
+                .map(|(key, ..)| key.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(orphans(Unreadable::default()), ["owned", "unowned"]);
+        let broken = ["flux-system/broken".to_string()];
+        let with_broken = Unreadable {
+            broken: &broken,
+            incomplete: false,
+        };
+        assert_eq!(orphans(with_broken), Vec::<String>::new());
+        let incomplete = Unreadable {
+            broken: &[],
+            incomplete: true,
+        };
+        assert_eq!(orphans(incomplete), Vec::<String>::new());
+    }
+}
