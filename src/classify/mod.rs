@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
+use crate::error::{Issue, Stage};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
 use crate::k8s::object::{self, Object, ObjectRef};
@@ -94,6 +95,22 @@ impl Rules {
             }),
         })
     }
+}
+
+/// The Kustomizations' own ignore rules (`spec.ignore`) that do not
+/// compile: an issue each (of stage `discover`, where the definition is
+/// read), naming the Kustomization and the rule. The rules that compile are
+/// still used, and the other Kustomizations are checked.
+pub fn flux_ignore_issues(kustomizations: &[Kustomization]) -> Vec<Issue> {
+    kustomizations
+        .iter()
+        .flat_map(|ks| {
+            IgnoreRule::of_kustomization(ks)
+                .1
+                .into_iter()
+                .map(|e| Issue::new(Some(ks.id()), Stage::Discover, &e))
+        })
+        .collect()
 }
 
 /// Classifies every difference the diff stage found. `objects` are every

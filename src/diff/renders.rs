@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Drift, ObjectDiff, Policy, orphans};
-use crate::discover::Discovered;
 use crate::error::Note;
 use crate::flux::Kustomization;
 use crate::k8s::managed;
@@ -39,7 +38,8 @@ pub struct Attributed<'a> {
 /// Kustomization that did not render).
 pub fn renders<'a>(
     rendered: &'a [Rendered],
-    discovered: &'a Discovered,
+    known: &'a [Kustomization],
+    unreadable: orphans::Unreadable<'_>,
     state: &'a LiveState,
     dry_runs: &'a BTreeMap<ObjectKey, Object>,
     policy: &Policy,
@@ -124,17 +124,9 @@ pub fn renders<'a>(
             objects: r.objects.as_deref(),
         })
         .collect();
-    for (key, live, owner, why) in orphans::platform(
-        &renders,
-        &discovered.known,
-        orphans::Unreadable {
-            broken: &discovered.broken,
-            incomplete: discovered.incomplete,
-        },
-        &all_rendered,
-        &reported,
-        state,
-    ) {
+    for (key, live, owner, why) in
+        orphans::platform(&renders, known, unreadable, &all_rendered, &reported, state)
+    {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
         let render = owner.and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()));

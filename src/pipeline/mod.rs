@@ -62,6 +62,8 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     let (discovered, issues) =
         discover::discover(live.kustomizations().await, &head.root, &settings.discover);
     run.issues.extend(issues);
+    run.issues
+        .extend(classify::flux_ignore_issues(&discovered.selected));
     let (checked, skipped) = discovered.partition(&settings.discover);
     progress.line(format_args!(
         "discover: {} Kustomizations",
@@ -156,7 +158,11 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 
     let (diffs, notes) = diff::renders(
         &rendered,
-        &discovered,
+        &discovered.known,
+        diff::orphans::Unreadable {
+            broken: &discovered.broken,
+            incomplete: discovered.incomplete,
+        },
         &state,
         &dry_runs,
         &settings.diff.policy,
