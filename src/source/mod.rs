@@ -19,6 +19,7 @@
 
 mod auth;
 mod git;
+mod local;
 mod location;
 
 use std::collections::BTreeMap;
@@ -217,15 +218,7 @@ pub struct Repo {
 /// Where the trees of other commits come from.
 enum Store {
     Remote(Remote),
-    Local(LocalCheckout),
-}
-
-/// A local checkout's object database, and where its trees are written.
-struct LocalCheckout {
-    /// The top of the work tree, as given.
-    dir: PathBuf,
-    /// Trees are written here; removed when the run ends.
-    trees_dir: tempfile::TempDir,
+    Local(local::LocalCheckout),
 }
 
 /// A fetched remote and the trees written from it.
@@ -260,7 +253,7 @@ pub async fn open(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Repo, SourceError> {
     let url = match &options.location {
-        Location::Dir(path) => return local(path, options.revision.as_deref()).await,
+        Location::Dir(path) => return local::open(path, options.revision.as_deref()).await,
         Location::Url(url) => url.clone(),
     };
     let credentials = Credentials::load(env, options.secret_dir.as_deref())?;
@@ -383,53 +376,6 @@ impl Repo {
     }
 }
 
-impl LocalCheckout {
-    /// Writes the tree of `commit` (a full sha) out from the object
-    /// database; a commit it does not have is [`SourceError::NotInCheckout`].
-    async fn tree(&self, commit: &str) -> Result<Checkout, SourceError> {
-        let dir = self.dir.clone();
-        let dest_dir = self.trees_dir.path().to_path_buf();
-        let wanted = commit.to_string();
-        let url = self.dir.display().to_string();
-        tokio::task::spawn_blocking(move || {
-            let id = git::local_commit(&dir, &wanted)
-                .map_err(|message| SourceError::Git {
-                    url: url.clone(),
-                    action: "open the checkout",
-                    message,
-                })?
-                .ok_or_else(|| SourceError::NotInCheckout {
-                    dir: dir.clone(),
-                    revision: wanted.clone(),
-                })?;
-            let root = dest_dir.join(id.to_string());
-            if !root.is_dir() {
-                git::write_local_tree(&dir, id, &root).map_err(|message| {
-                    SourceError::Checkout {
-                        url: url.clone(),
-                        commit: id.to_string(),
-                        message,
-                    }
-                })?;
-            }
-            Ok(Checkout {
-                root,
-                url,
-                revision: Some(id.to_string()),
-                note: None,
-            })
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(SourceError::Git {
-                url: self.dir.display().to_string(),
-                action: "read the checkout",
-                message: e.to_string(),
-            })
-        })
-    }
-}
-
 impl Remote {
     /// Runs blocking git work on its own thread, within the timeout: on a
     /// timeout gix is told to stop and the thread is left to end by itself
@@ -487,93 +433,6 @@ impl Remote {
             note: None,
         })
     }
-}
-
-/// Opens a local directory. The top of a git checkout is a git source: its
-/// head is the work tree as it is (uncommitted changes included), or with
-/// `revision` that commit's tree from the object database, and older commits
-/// come from the object database too. Any other directory (not in a
-/// checkout, or below the top of one) is used as it is, and `revision`
-/// cannot be honoured for it.
-async fn local(path: &Path, revision: Option<&str>) -> Result<Repo, SourceError> {
-    if !path.is_dir() {
-        return Err(SourceError::NotADirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = path.to_path_buf();
-    let kind = tokio::task::spawn_blocking(move || git::inspect(&dir))
-        .await
-        .unwrap_or(git::Local::Plain);
-    let (head, dirty) = match kind {
-        git::Local::Checkout { head, dirty } => (head.to_string(), dirty),
-        other => {
-            if let git::Local::Inside { top } = &other {
-                info!(
-                    dir = %path.display(),
-                    checkout = %top.display(),
-                    "Below the top of a git checkout: used as a plain directory (point --repo at the top to render the commits Flux applied)"
-                );
-            }
-            if let Some(revision) = revision {
-                return Err(SourceError::RevisionOfPlainDirectory {
-                    dir: path.to_path_buf(),
-                    revision: revision.to_string(),
-                });
-            }
-            return Ok(Repo {
-                head: Checkout {
-                    root: path.to_path_buf(),
-                    url: path.display().to_string(),
-                    revision: None,
-                    note: Some(
-                        "local directory, used as it is (uncommitted changes included)".into(),
-                    ),
-                },
-                store: None,
-                trees: BTreeMap::new(),
-            });
-        }
-    };
-    let trees_dir = tempfile::Builder::new()
-        .prefix("drift-check-trees-")
-        .tempdir()
-        .map_err(|source| SourceError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
-    let store = LocalCheckout {
-        dir: path.to_path_buf(),
-        trees_dir,
-    };
-    let head = match revision {
-        None => Checkout {
-            root: path.to_path_buf(),
-            url: path.display().to_string(),
-            note: Some(if dirty {
-                format!(
-                    "local checkout at {head}, with uncommitted changes: the head is its work tree as it is, changes included"
-                )
-            } else {
-                format!("local checkout at {head}, no uncommitted changes")
-            }),
-            revision: Some(head),
-        },
-        Some(revision) => {
-            let wanted = crate::flux::revision_commit(revision);
-            let mut checkout = store.tree(wanted).await?;
-            checkout.note = Some(format!(
-                "revision {wanted} asked for, read from the local checkout (its HEAD is {head})"
-            ));
-            checkout
-        }
-    };
-    info!(dir = %path.display(), revision = head.revision.as_deref(), dirty, "Opened the local checkout");
-    Ok(Repo {
-        head,
-        store: Some(Store::Local(store)),
-        trees: BTreeMap::new(),
-    })
 }
 
 /// The cache directory's name for a URL: readable, and unique per URL.
@@ -692,7 +551,7 @@ mod tests {
     #[tokio::test]
     async fn a_local_directory_is_used_as_it_is_with_a_note() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = local(dir.path(), None).await.unwrap();
+        let repo = local::open(dir.path(), None).await.unwrap();
         let checkout = repo.head();
         assert_eq!(checkout.root, dir.path());
         assert_eq!(checkout.revision, None);
@@ -700,7 +559,7 @@ mod tests {
             checkout.note.as_deref(),
             Some("local directory, used as it is (uncommitted changes included)")
         );
-        let err = local(&dir.path().join("nope"), None)
+        let err = local::open(&dir.path().join("nope"), None)
             .await
             .err()
             .unwrap()
@@ -715,7 +574,7 @@ mod tests {
     async fn a_revision_of_a_plain_directory_is_an_error_not_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let sha = "0123456789abcdef0123456789abcdef01234567";
-        let err = local(dir.path(), Some(sha)).await.err().unwrap();
+        let err = local::open(dir.path(), Some(sha)).await.err().unwrap();
         assert_eq!(
             err.to_string(),
             format!(
