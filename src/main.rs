@@ -49,10 +49,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let (rendered, errors) = drift_check::render(&config.settings).await;
             for (ks, objects) in &rendered {
                 for object in objects.iter().flatten() {
-                    let mut object = object.clone();
-                    drift_check::diff::mask::secret_object(&mut object);
                     writeln!(stdout, "---\n# Kustomization {ks}")?;
-                    stdout.write_all(drift_check::yaml::to_string(&object).as_bytes())?;
+                    stdout.write_all(drift_check::yaml::to_string(object).as_bytes())?;
                 }
             }
             for e in &errors {
