@@ -5,7 +5,7 @@
 //! `drift-check/v1` schema) or markdown. The exit code follows from it.
 
 mod markdown;
-mod text;
+pub(crate) mod text;
 
 use serde::Serialize;
 
