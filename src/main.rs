@@ -16,7 +16,11 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("drift-check: {e:#}");
+            let message = drift_check::source::redact_urls(&format!("{e:#}"));
+            eprintln!(
+                "drift-check: {}",
+                drift_check::report::escape_text(&message)
+            );
             ExitCode::from(2)
         }
     }
@@ -59,7 +63,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     .as_deref()
                     .map(|k| format!(" {k}"))
                     .unwrap_or_default();
-                eprintln!("drift-check: {}{scope}: {}", e.stage, e.message);
+                let message = drift_check::report::escape_text(&e.message);
+                eprintln!("drift-check: {}{scope}: {message}", e.stage);
             }
             Ok(if errors.is_empty() { 0 } else { 2 })
         }

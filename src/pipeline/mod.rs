@@ -404,7 +404,7 @@ impl<'a> Run<'a> {
     }
 
     /// The report, with every value read from a Secret scrubbed from the
-    /// issues and notes.
+    /// issues and notes, and credentials in the URLs they quote redacted.
     fn report(
         mut self,
         checkout: Option<&Checkout>,
@@ -419,6 +419,7 @@ impl<'a> Run<'a> {
             .chain(self.notes.iter_mut().map(|w| &mut w.message))
         {
             diff::mask::scrub_text(text, &self.secret_values);
+            *text = source::redact_urls(text);
         }
         let source = match checkout {
             Some(c) => report::Source {

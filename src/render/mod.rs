@@ -259,7 +259,8 @@ pub enum RenderError {
     /// A resource names a remote base (a URL or git repository), which the
     /// native engine does not fetch.
     #[error(
-        "{file}: {field}: remote resource {url} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)"
+        "{file}: {field}: remote resource {} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)",
+        crate::source::redact(url)
     )]
     Remote {
         file: String,

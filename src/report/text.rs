@@ -144,7 +144,7 @@ fn line(out: &mut String, text: std::fmt::Arguments<'_>) {
 /// (newlines, `ESC`, ...) and the invisible characters that reorder text
 /// (bidirectional overrides, zero-width marks) written as Rust escapes:
 /// `\n`, `\u{1b}`, `\u{202e}`. Everything else, Unicode included, as is.
-pub(crate) fn escape(text: &str) -> Cow<'_, str> {
+pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
