@@ -12,7 +12,10 @@ use drift_check::config::Config;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    if let Err(message) = init_logging(&cli) {
+        eprintln!("drift-check: {message}");
+        return ExitCode::from(2);
+    }
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -93,11 +96,9 @@ fn show_progress(cli: &Cli) -> Progress {
     }
 }
 
-fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(drift_check::notify::quiet_dependencies(
-        &cli.log_level,
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Sets up logging; an invalid `--log-level` is an error, not `warn`.
+fn init_logging(cli: &Cli) -> Result<(), String> {
+    let filter = drift_check::cli::log_filter(&cli.log_level)?;
     let json = json_logs(cli);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -107,4 +108,5 @@ fn init_logging(cli: &Cli) {
     } else {
         builder.init();
     }
+    Ok(())
 }
