@@ -194,3 +194,43 @@ pub enum LogFormat {
     Text,
     Json,
 }
+
+/// Checks `--log-level` (`DRIFT_CHECK_LOG`): comma-separated directives in
+/// tracing's `EnvFilter` syntax, each a level (`off`, `error`, `warn`,
+/// `info`, `debug`, `trace`) or `target=level`. A bare word that is not a
+/// level is refused rather than read as a target logged at `trace` (what
+/// `EnvFilter` does with a typo such as `verbose`, which then logs nothing
+/// else). Returns the filter with the dependencies' noise turned down.
+pub fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let example = "e.g. --log-level info or DRIFT_CHECK_LOG=warn,drift_check=debug";
+    for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains(['=', '[']) && !LEVELS.contains(&directive.to_lowercase().as_str()) {
+            return Err(format!(
+                "--log-level: {directive:?} is not a level (off, error, warn, info, debug, trace) or target=level, {example}"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(crate::notify::quiet_dependencies(spec))
+        .map_err(|e| format!("--log-level: {spec:?} is not a log filter ({e}), {example}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_level_that_is_not_one_is_an_error() {
+        assert!(log_filter("warn,kube_client::client::tls=error").is_ok());
+        assert!(log_filter("INFO").is_ok() && log_filter("drift_check=debug").is_ok());
+        assert_eq!(
+            log_filter("verbose").unwrap_err(),
+            "--log-level: \"verbose\" is not a level (off, error, warn, info, debug, trace) or target=level, e.g. --log-level info or DRIFT_CHECK_LOG=warn,drift_check=debug"
+        );
+        assert!(
+            log_filter("drift_check=loud")
+                .unwrap_err()
+                .starts_with("--log-level: \"drift_check=loud\" is not a log filter ("),
+        );
+    }
+}

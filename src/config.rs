@@ -93,7 +93,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file cannot be read or has an unknown key or a bad value.
-    #[error("config file {0}")]
+    #[error("config file")]
     File(#[source] yaml::YamlError),
     /// A required setting is missing.
     #[error("{flag} is required (or `{key}:` in the config file), e.g. {example}")]
@@ -103,7 +103,7 @@ pub enum ConfigError {
         example: &'static str,
     },
     /// An ignore rule is invalid.
-    #[error("config file {}: {source}", path.display())]
+    #[error("config file {}", path.display())]
     Rule {
         path: PathBuf,
         #[source]
@@ -113,14 +113,20 @@ pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
     /// The `notify:` section is invalid.
-    #[error("config file: {0}")]
+    #[error("config file")]
     Notify(#[from] crate::notify::config::NotifyConfigError),
     /// A field-manager pattern is invalid.
-    #[error("{key}: invalid pattern: {source}")]
+    #[error("{key}: invalid pattern")]
     Pattern {
         key: &'static str,
         #[source]
-        source: regex::Error,
+        source: diff::PatternError,
+    },
+    /// A count or a limit is zero (it would never run, or never wait).
+    #[error("{key}: must be at least 1, got 0 (e.g. {example})")]
+    Zero {
+        key: &'static str,
+        example: &'static str,
     },
 }
 
@@ -134,7 +140,8 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let (file, base) = match &args.config {
             Some(path) => (
-                yaml::read_document::<FileConfig>(path).map_err(ConfigError::File)?,
+                yaml::read_document::<FileConfig>(path)
+                    .map_err(|e| ConfigError::File(without_library_hints(e)))?,
                 path.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),
             None => (FileConfig::default(), PathBuf::new()),
@@ -170,9 +177,11 @@ impl Config {
                 .git_secret_dir
                 .clone()
                 .or_else(|| from_file(&file.git_secret_dir)),
-            timeout: Duration::from_secs(
-                args.git_timeout.or(file.git_timeout).unwrap_or(120).max(1),
-            ),
+            timeout: Duration::from_secs(at_least_one(
+                args.git_timeout.or(file.git_timeout).unwrap_or(120),
+                "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT)",
+                "`gitTimeout: 120` seconds",
+            )?),
         }
         .validate()
         .map_err(ConfigError::Invalid)?;
@@ -187,13 +196,16 @@ impl Config {
                     .clone()
                     .or_else(|| from_file(&file.kubeconfig)),
                 context: args.context.clone().or(file.context.clone()),
-                timeout: Duration::from_secs(
-                    args.request_timeout
-                        .or(file.request_timeout)
-                        .unwrap_or(30)
-                        .max(1),
-                ),
-                concurrency: file.concurrency.unwrap_or(8).max(1),
+                timeout: Duration::from_secs(at_least_one(
+                    args.request_timeout.or(file.request_timeout).unwrap_or(30),
+                    "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT)",
+                    "`requestTimeout: 30` seconds",
+                )?),
+                concurrency: at_least_one(
+                    file.concurrency.unwrap_or(8) as u64,
+                    "concurrency",
+                    "`concurrency: 8`",
+                )? as usize,
             },
         };
         let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
@@ -255,6 +267,37 @@ impl Config {
             },
             output: output.or(file.output).unwrap_or_default(),
         })
+    }
+}
+
+/// A count or limit that must not be zero.
+fn at_least_one(value: u64, key: &'static str, example: &'static str) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(ConfigError::Zero { key, example })
+    } else {
+        Ok(value)
+    }
+}
+
+/// The parser's advice to its programmer ("set DuplicateKeyPolicy in
+/// Options if acceptable") is no use to whoever wrote the config file: a
+/// duplicate key reads "duplicate key `x` at line N".
+fn without_library_hints(error: yaml::YamlError) -> yaml::YamlError {
+    static DUPLICATE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let duplicate = DUPLICATE.get_or_init(|| {
+        regex::Regex::new(
+            r"duplicate mapping key: (.*?), set DuplicateKeyPolicy in Options if acceptable at (line \d+)(, column \d+)?",
+        )
+        .expect("valid regex")
+    });
+    match error {
+        yaml::YamlError::Parse { path, message } => yaml::YamlError::Parse {
+            path,
+            message: duplicate
+                .replace_all(&message, "duplicate key `$1` at $2")
+                .into_owned(),
+        },
+        other => other,
     }
 }
 
@@ -440,6 +483,75 @@ mod tests {
         assert_eq!(
             err,
             "--diff-mode server needs a cluster: it cannot be used with --live-snapshot"
+        );
+    }
+
+    /// The whole chain, as `main` prints it.
+    fn message(config: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, config).unwrap();
+        let err = Config::load(&args(Some(path)), None, None).unwrap_err();
+        format!("{:#}", anyhow::Error::from(err)).replace(&dir.path().display().to_string(), "DIR")
+    }
+
+    #[test]
+    fn zero_counts_and_limits_are_errors_with_an_example() {
+        assert_eq!(
+            message("repo: r\nconcurrency: 0\n"),
+            "concurrency: must be at least 1, got 0 (e.g. `concurrency: 8`)"
+        );
+        assert_eq!(
+            message("repo: r\nrequestTimeout: 0\n"),
+            "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT): must be at least 1, got 0 (e.g. `requestTimeout: 30` seconds)"
+        );
+        assert_eq!(
+            message("repo: r\ngitTimeout: 0\n"),
+            "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT): must be at least 1, got 0 (e.g. `gitTimeout: 120` seconds)"
+        );
+        let mut a = args(None);
+        a.repo = Some("r".into());
+        a.request_timeout = Some(0);
+        assert!(matches!(
+            Config::load(&a, None, None),
+            Err(ConfigError::Zero { .. })
+        ));
+    }
+
+    #[test]
+    fn person_manager_patterns_are_star_wildcards_only() {
+        assert_eq!(
+            message("repo: r\npersonManagers: [\"kubectl*\", \"ops-[0-9]\"]\n"),
+            "personManagers: invalid pattern: \"ops-[0-9]\": `[` is not supported: patterns are field manager names with `*` wildcards only (e.g. \"kubectl*\" or \"ops-bot\")"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "repo: r\npersonManagers: [\"Mozilla/5.0 (X11; Linux)*\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(&args(Some(path)), None, None).unwrap();
+        assert!(
+            config
+                .settings
+                .diff
+                .policy
+                .is_person("Mozilla/5.0 (X11; Linux) Firefox")
+        );
+    }
+
+    #[test]
+    fn config_errors_print_each_message_once_and_no_library_hint() {
+        assert_eq!(
+            message(
+                "repo: r\nignore:\n- paths: [/spec/replicas]\n  reason: hpa\n  target: {kind: \"Deploy(\"}\n"
+            ),
+            "config file DIR/c.yaml: ignore[0].target.kind: invalid regular expression \"Deploy(\": unclosed group"
+        );
+        assert_eq!(
+            message("cluster: a\nrepo: r\ncluster: b\n"),
+            "config file: DIR/c.yaml: duplicate key `cluster` at line 3"
         );
     }
 }

@@ -69,9 +69,10 @@ pub struct Issue {
 }
 
 impl Issue {
-    /// An issue from an error and its causes.
+    /// An issue from an error and its causes (credentials in any URL it
+    /// quotes redacted).
     pub fn new(kustomization: Option<String>, stage: Stage, error: &dyn std::error::Error) -> Self {
-        let message = error_chain(error);
+        let message = crate::source::redact_urls(&error_chain(error));
         tracing::warn!(kustomization, stage = stage.as_str(), error = %message, "Could not check");
         Self {
             kustomization,

@@ -12,11 +12,18 @@ use drift_check::config::Config;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    if let Err(message) = init_logging(&cli) {
+        eprintln!("drift-check: {message}");
+        return ExitCode::from(2);
+    }
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("drift-check: {e:#}");
+            let message = drift_check::source::redact_urls(&format!("{e:#}"));
+            eprintln!(
+                "drift-check: {}",
+                drift_check::report::escape_text(&message)
+            );
             ExitCode::from(2)
         }
     }
@@ -49,10 +56,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let (rendered, errors) = drift_check::render(&config.settings).await;
             for (ks, objects) in &rendered {
                 for object in objects.iter().flatten() {
-                    let mut object = object.clone();
-                    drift_check::diff::mask::secret_object(&mut object);
                     writeln!(stdout, "---\n# Kustomization {ks}")?;
-                    stdout.write_all(drift_check::yaml::to_string(&object).as_bytes())?;
+                    stdout.write_all(drift_check::yaml::to_string(object).as_bytes())?;
                 }
             }
             for e in &errors {
@@ -61,7 +66,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     .as_deref()
                     .map(|k| format!(" {k}"))
                     .unwrap_or_default();
-                eprintln!("drift-check: {}{scope}: {}", e.stage, e.message);
+                let message = drift_check::report::escape_text(&e.message);
+                eprintln!("drift-check: {}{scope}: {message}", e.stage);
             }
             Ok(if errors.is_empty() { 0 } else { 2 })
         }
@@ -90,11 +96,9 @@ fn show_progress(cli: &Cli) -> Progress {
     }
 }
 
-fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(drift_check::notify::quiet_dependencies(
-        &cli.log_level,
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Sets up logging; an invalid `--log-level` is an error, not `warn`.
+fn init_logging(cli: &Cli) -> Result<(), String> {
+    let filter = drift_check::cli::log_filter(&cli.log_level)?;
     let json = json_logs(cli);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -104,4 +108,5 @@ fn init_logging(cli: &Cli) {
     } else {
         builder.init();
     }
+    Ok(())
 }

@@ -256,3 +256,121 @@ fn first_difference(want: &str, got: &str) -> String {
     }
     unreachable!()
 }
+
+/// A repo whose ConfigMap gets `${PW}` (2 bytes, from a Secret) and `${PLAIN}`
+/// (the same 2 bytes, from a ConfigMap), and a snapshot where the live copy
+/// was changed by hand.
+fn substituted_from_a_secret() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "repo/apps/kustomization.yaml",
+        "resources: [settings.yaml]\n",
+    );
+    write(
+        "repo/apps/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: apps}\n\
+         data: {password: \"${PW}\", greeting: \"${PLAIN}\", literal: zq, url: \"https://h/${PW}\"}\n",
+    );
+    write(
+        "live/flux.yaml",
+        r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: kustomize.toolkit.fluxcd.io/v1
+  kind: Kustomization
+  metadata: {name: apps, namespace: flux-system}
+  spec:
+    path: ./apps
+    prune: true
+    sourceRef: {kind: GitRepository, name: infra}
+    postBuild:
+      substituteFrom:
+      - {kind: Secret, name: creds}
+      - {kind: ConfigMap, name: plain}
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: creds, namespace: flux-system}
+  data: {PW: enE=}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: plain, namespace: flux-system}
+  data: {PLAIN: zq}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: settings
+    namespace: apps
+    labels: {kustomize.toolkit.fluxcd.io/name: apps, kustomize.toolkit.fluxcd.io/namespace: flux-system}
+  data: {password: xy, greeting: zz, literal: zq, url: "https://h/xy"}
+"#,
+    );
+    dir
+}
+
+#[test]
+fn render_masks_a_short_secret_value_where_it_was_substituted_and_nowhere_else() {
+    let dir = substituted_from_a_secret();
+    let repo = dir.path().join("repo");
+    let live = dir.path().join("live");
+    let args = [
+        "--repo",
+        repo.to_str().unwrap(),
+        "--live-snapshot",
+        live.to_str().unwrap(),
+    ];
+    let rendered = run(&[&["render"], &args[..]].concat());
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    let data = rendered
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "data:")
+        .take(5)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        data,
+        [
+            "data:",
+            "  password: \"***\"",
+            "  greeting: zq",
+            "  literal: zq",
+            "  url: \"***\""
+        ],
+        "{}",
+        rendered.stdout
+    );
+
+    let checked = run(&[&["check", "-o", "json"], &args[..]].concat());
+    let report: serde_json::Value = serde_json::from_str(&checked.stdout).unwrap();
+    let changes: Vec<_> = report["findings"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap(),
+                c["desired"].clone(),
+                c["live"].clone(),
+            )
+        })
+        .collect();
+    use serde_json::json;
+    assert_eq!(
+        changes,
+        [
+            (
+                "/data/password",
+                json!("*** (before)"),
+                json!("*** (after)")
+            ),
+            ("/data/greeting", json!("zq"), json!("zz")),
+            ("/data/url", json!("*** (before)"), json!("*** (after)")),
+        ],
+        "{}",
+        checked.stdout
+    );
+}

@@ -99,13 +99,14 @@ pub enum RuleError {
         index: usize,
         path: String,
     },
-    /// The target selector does not compile.
-    #[error("{list}[{index}].target.{source}")]
+    /// The target selector does not compile. The selector's error is part
+    /// of this message (`ignore[0].target.kind: ...`), not a cause printed
+    /// after it.
+    #[error("{list}[{index}].target.{selector}")]
     Target {
         list: &'static str,
         index: usize,
-        #[source]
-        source: SelectorError,
+        selector: SelectorError,
     },
     /// No reason given.
     #[error(
@@ -298,10 +299,10 @@ fn matcher(
     target
         .map(Matcher::new)
         .transpose()
-        .map_err(|source| RuleError::Target {
+        .map_err(|selector| RuleError::Target {
             list,
             index,
-            source,
+            selector,
         })
 }
 

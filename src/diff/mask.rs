@@ -3,69 +3,212 @@
 //! Changes to a Secret's `data` or `stringData` keep their paths but lose their
 //! values, the way Flux masks Secrets in its diffs (fluxcd/pkg `ssa/jsondiff/mask.go`):
 //! `***` for a value that was added or removed, `*** (before)` and `*** (after)`
-//! for one that changed. Values read from Secrets for postBuild
-//! substitution are scrubbed wherever they land: in any change's values, and
-//! in error and warning texts (an API server's message can quote a value).
+//! for one that changed.
+//!
+//! Values read from Secrets for postBuild substitution are masked where they
+//! were substituted, not searched for: the render records, per object, the
+//! JSON Pointers of the values a Secret's variable went into
+//! ([`Substituted`]), and those exact places are masked — in `drift-check
+//! render`'s output and in the changes of that object's findings, whatever
+//! the value's length. A search would miss short values and mask the same
+//! bytes where they mean nothing.
+//!
+//! Error and warning texts are different: an API server's message may quote
+//! a value, and there is no path to go by. [`scrub_text`] replaces the values
+//! read from Secrets there: a value of [`WHOLE_TOKEN_BELOW`] bytes or more
+//! wherever it occurs, a shorter one only where it stands as a whole token —
+//! a Secret holding `a` must not turn every `a` of a message into `***`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::{Change, Op};
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::scope::Scopes;
 
 /// Placeholder for a Secret value.
 pub const MASK: &str = "***";
 const BEFORE: &str = "*** (before)";
 const AFTER: &str = "*** (after)";
 
+/// Values read from Secrets shorter than this (in bytes) are scrubbed from
+/// texts only where they stand as a whole token (see [`scrub_text`]).
+pub const WHOLE_TOKEN_BELOW: usize = 4;
+
 /// Masks the values of changes to a Secret's data.
 pub fn secret_changes(changes: &mut [Change]) {
     for change in changes.iter_mut().filter(|c| is_secret_data(&c.path)) {
-        let (desired, live) = match change.op {
-            Op::Replace => (BEFORE, AFTER),
-            Op::Add | Op::Remove => (MASK, MASK),
+        mask_both(change);
+    }
+}
+
+/// Masks both sides of a change whole, keeping the shape of a map.
+fn mask_both(change: &mut Change) {
+    let (desired, live) = match change.op {
+        Op::Replace => (BEFORE, AFTER),
+        Op::Add | Op::Remove => (MASK, MASK),
+    };
+    change.desired = change.desired.as_ref().map(|v| masked(v, desired));
+    change.live = change.live.as_ref().map(|v| masked(v, live));
+}
+
+/// Where postBuild substitution put values read from Secrets: per object,
+/// the JSON Pointers of those values, and the values themselves (strings).
+#[derive(Clone, Debug, Default)]
+pub struct Substituted {
+    by_object: BTreeMap<ObjectKey, Places>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Places {
+    paths: BTreeSet<String>,
+    values: BTreeSet<String>,
+}
+
+impl Substituted {
+    /// Records the places of one rendered object (`paths` from the render).
+    /// An object rendered twice (the applied commit and the head) keeps the
+    /// places of both.
+    pub fn record(&mut self, object: &Object, paths: &[String]) {
+        if paths.is_empty() {
+            return;
+        }
+        let Some(key) = ObjectRef::of(object).map(|o| o.key()) else {
+            return;
         };
-        change.desired = change.desired.as_ref().map(|v| masked(v, desired));
-        change.live = change.live.as_ref().map(|v| masked(v, live));
-    }
-}
-
-/// Replaces any value read from a Secret (for substitution) wherever it
-/// appears in the changes' values: a Secret value substituted into a
-/// ConfigMap must not leak through that ConfigMap's diff.
-pub fn scrub_changes<'a>(
-    changes: impl IntoIterator<Item = &'a mut Change>,
-    secrets: &BTreeSet<String>,
-) {
-    if secrets.is_empty() {
-        return;
-    }
-    fn walk(value: &mut Value, secrets: &BTreeSet<String>) {
-        match value {
-            Value::String(s) if secrets.iter().any(|secret| s.contains(secret.as_str())) => {
-                *s = MASK.to_string();
+        let places = self.by_object.entry(key).or_default();
+        for path in paths {
+            if let Some(Value::String(value)) = object.pointer(path) {
+                places.values.insert(value.clone());
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, secrets)),
-            Value::Object(map) => map.values_mut().for_each(|v| walk(v, secrets)),
-            _ => {}
+            places.paths.insert(path.clone());
         }
     }
-    for change in changes {
-        for value in [&mut change.desired, &mut change.live]
+
+    /// Keys objects as the API server stores them (no namespace on a
+    /// cluster-scoped kind), as `diff::scope::as_stored` does the renders.
+    pub fn as_stored(&mut self, scopes: &Scopes) {
+        self.by_object = std::mem::take(&mut self.by_object)
             .into_iter()
-            .flatten()
-        {
-            walk(value, secrets);
+            .map(|(mut key, places)| {
+                if scopes.is_cluster_scoped(&key.group, &key.kind) {
+                    key.namespace = None;
+                }
+                (key, places)
+            })
+            .fold(BTreeMap::new(), |mut all, (key, places)| {
+                let into: &mut Places = all.entry(key).or_default();
+                into.paths.extend(places.paths);
+                into.values.extend(places.values);
+                all
+            });
+    }
+
+    /// Masks the recorded places of a rendered object (for printing it).
+    pub fn object(&self, object: &mut Object) {
+        let Some(key) = ObjectRef::of(object).map(|o| o.key()) else {
+            return;
+        };
+        let Some(places) = self.by_object.get(&key) else {
+            return;
+        };
+        for path in &places.paths {
+            if let Some(value) = object.pointer_mut(path) {
+                *value = masked(value, MASK);
+            }
+        }
+    }
+
+    /// Masks the recorded places of `object` in its changes: a change at or
+    /// under a place is masked whole; a change holding a place has it masked
+    /// inside its values, and there any string equal to a value substituted
+    /// from a Secret into this object is masked too (the live copy of a list
+    /// may hold it at another index). The same bytes elsewhere are kept.
+    pub fn changes(&self, object: &ObjectRef, changes: &mut [Change]) {
+        let Some(places) = self.by_object.get(&object.key()) else {
+            return;
+        };
+        for change in changes {
+            if places.paths.iter().any(|p| is_at_or_under(&change.path, p)) {
+                mask_both(change);
+                continue;
+            }
+            let inside: Vec<&str> = places
+                .paths
+                .iter()
+                .filter_map(|p| p.strip_prefix(change.path.as_str()))
+                .filter(|rest| rest.starts_with('/'))
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            for value in [&mut change.desired, &mut change.live]
+                .into_iter()
+                .flatten()
+            {
+                for rest in &inside {
+                    if let Some(inner) = value.pointer_mut(rest) {
+                        *inner = masked(inner, MASK);
+                    }
+                }
+                mask_strings(value, &places.values);
+            }
         }
     }
 }
 
-/// Replaces every occurrence of a value read from a Secret in a text.
+/// Is `path` the JSON Pointer `place` or one under it?
+fn is_at_or_under(path: &str, place: &str) -> bool {
+    path.strip_prefix(place)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn mask_strings(value: &mut Value, secrets: &BTreeSet<String>) {
+    match value {
+        Value::String(s) if secrets.contains(s.as_str()) => *s = MASK.to_string(),
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, secrets)),
+        _ => {}
+    }
+}
+
+/// Replaces the values read from Secrets in a text: one of
+/// [`WHOLE_TOKEN_BELOW`] bytes or more wherever it occurs, a shorter one only
+/// as a whole token (not next to a letter, digit or `_`). Longer values go
+/// first, so a short one inside a long one cannot leave part of it.
 pub fn scrub_text(text: &mut String, secrets: &BTreeSet<String>) {
+    let mut secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for secret in secrets {
-        if text.contains(secret.as_str()) {
-            *text = text.replace(secret.as_str(), MASK);
+        if !text.contains(secret) {
+            continue;
         }
+        if secret.len() >= WHOLE_TOKEN_BELOW {
+            *text = text.replace(secret, MASK);
+            continue;
+        }
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (at, _) in text.match_indices(secret) {
+            let end = at + secret.len();
+            if at < copied
+                || word(text[..at].chars().next_back())
+                || word(text[end..].chars().next())
+            {
+                continue;
+            }
+            out.push_str(&text[copied..at]);
+            out.push_str(MASK);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        *text = out;
     }
 }
 
@@ -156,18 +299,85 @@ mod tests {
     }
 
     #[test]
-    fn scrub_masks_secret_sourced_values_inside_any_change_value() {
-        let mut changes = vec![change(
-            "/data",
-            Op::Replace,
-            Some(json!({"url": "https://hooks.example/T0K3N-123?x=1"})),
-            Some(json!(["T0K3N-123", "other"])),
-        )];
-        scrub_changes(&mut changes, &BTreeSet::from(["T0K3N-123".to_string()]));
-        assert_eq!(changes[0].desired, Some(json!({"url": "***"})));
-        assert_eq!(changes[0].live, Some(json!(["***", "other"])));
-        let mut text = "quota: the value T0K3N-123 is invalid".to_string();
-        scrub_text(&mut text, &BTreeSet::from(["T0K3N-123".to_string()]));
-        assert_eq!(text, "quota: the value *** is invalid");
+    fn masks_the_places_a_secret_value_was_substituted_and_nothing_else() {
+        let rendered = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "apps"},
+            "data": {"pw": "ab", "other": "ab", "url": "https://h/ab"}, "list": ["x", "ab"]});
+        let mut substituted = Substituted::default();
+        substituted.record(&rendered, &["/data/pw".into(), "/list/1".into()]);
+        let mut printed = rendered.clone();
+        substituted.object(&mut printed);
+        assert_eq!(
+            printed["data"],
+            json!({"pw": "***", "other": "ab", "url": "https://h/ab"})
+        );
+        assert_eq!(printed["list"], json!(["x", "***"]));
+
+        let mut changes = vec![
+            change(
+                "/data/pw",
+                Op::Replace,
+                Some(json!("ab")),
+                Some(json!("cd")),
+            ),
+            change(
+                "/data",
+                Op::Replace,
+                Some(json!({"pw": "ab", "other": "x"})),
+                Some(json!({"pw": "cd", "other": "y"})),
+            ),
+            change(
+                "/list",
+                Op::Replace,
+                Some(json!(["x", "ab"])),
+                Some(json!(["ab", "x", "z"])),
+            ),
+            change("/metadata/labels/a", Op::Add, None, Some(json!("abc"))),
+            change(
+                "/data/other",
+                Op::Replace,
+                Some(json!("ab")),
+                Some(json!("x")),
+            ),
+        ];
+        let object = ObjectRef::of(&rendered).unwrap();
+        substituted.changes(&object, &mut changes);
+        assert_eq!(
+            (&changes[0].desired, &changes[0].live),
+            (&Some(json!("*** (before)")), &Some(json!("*** (after)")))
+        );
+        assert_eq!(changes[1].desired, Some(json!({"pw": "***", "other": "x"})));
+        assert_eq!(changes[1].live, Some(json!({"pw": "***", "other": "y"})));
+        assert_eq!(changes[2].desired, Some(json!(["x", "***"])));
+        assert_eq!(changes[2].live, Some(json!(["***", "***", "z"])));
+        assert_eq!(changes[3].live, Some(json!("abc")), "not a place");
+        assert_eq!(
+            changes[4].desired,
+            Some(json!("ab")),
+            "the same bytes elsewhere"
+        );
+
+        let mut elsewhere = vec![change("/data/pw", Op::Replace, Some(json!("ab")), None)];
+        let other = ObjectRef {
+            name: "other".into(),
+            ..object
+        };
+        substituted.changes(&other, &mut elsewhere);
+        assert_eq!(elsewhere[0].desired, Some(json!("ab")), "another object");
+    }
+
+    #[test]
+    fn texts_lose_long_values_anywhere_and_short_ones_as_whole_tokens() {
+        let secrets = BTreeSet::from(["T0K3N-123".to_string(), "a".to_string(), "ab".to_string()]);
+        let mut text =
+            "quota: the value T0K3N-123 is invalid; a at \"ab\", table abc b_a a".to_string();
+        scrub_text(&mut text, &secrets);
+        assert_eq!(
+            text,
+            "quota: the value *** is invalid; *** at \"***\", table abc b_a ***"
+        );
+        let mut text = "xT0K3N-123x".to_string();
+        scrub_text(&mut text, &secrets);
+        assert_eq!(text, "x***x");
     }
 }

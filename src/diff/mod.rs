@@ -244,7 +244,7 @@ impl Options {
         mode: DiffMode,
         flux: Option<Vec<String>>,
         people: Option<Vec<String>>,
-    ) -> Result<Self, regex::Error> {
+    ) -> Result<Self, PatternError> {
         let strings = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let policy = Policy::new(
             &flux.unwrap_or_else(|| strings(FLUX_MANAGERS)),
@@ -273,18 +273,41 @@ pub const PERSON_MANAGERS: &[&str] = &[
     "Mozilla*",
 ];
 
+/// A field-manager pattern that uses more than `*`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{pattern:?}: `{character}` is not supported: patterns are field manager names with `*` \
+     wildcards only (e.g. \"kubectl*\" or \"ops-bot\")"
+)]
+pub struct PatternError {
+    pub pattern: String,
+    pub character: char,
+}
+
+/// Characters of other pattern syntaxes (globs' `?` and `[a-z]`, braces,
+/// escapes): refused rather than matched literally, which would silently
+/// match nothing the writer meant.
+const NOT_WILDCARDS: &[char] = &['?', '[', ']', '{', '}', '\\'];
+
 impl Policy {
-    /// `people` are wildcard patterns (`*` matches any text), case-insensitive.
-    pub fn new(flux: &[String], people: &[String]) -> Result<Self, regex::Error> {
+    /// `people` are wildcard patterns (`*` matches any text, and nothing
+    /// else is special), case-insensitive.
+    pub fn new(flux: &[String], people: &[String]) -> Result<Self, PatternError> {
         let people = people
             .iter()
             .map(|p| {
+                if let Some(character) = p.chars().find(|c| NOT_WILDCARDS.contains(c)) {
+                    return Err(PatternError {
+                        pattern: p.clone(),
+                        character,
+                    });
+                }
                 let body = p
                     .split('*')
                     .map(regex::escape)
                     .collect::<Vec<_>>()
                     .join(".*");
-                Regex::new(&format!("(?i)^{body}$"))
+                Ok(Regex::new(&format!("(?i)^{body}$")).expect("an escaped pattern compiles"))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {

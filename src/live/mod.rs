@@ -123,7 +123,12 @@ pub async fn substitution_sources(
             .await?;
         if let Some(data) = found {
             if reference.kind == "Secret" {
-                secret_values.extend(data.values().filter(|v| v.len() >= 4).cloned());
+                // Whatever their length (texts scrub short ones as whole
+                // tokens only), and as substituted too: without newlines.
+                for value in data.values().filter(|v| !v.is_empty()) {
+                    secret_values.insert(value.clone());
+                    secret_values.insert(value.replace('\n', ""));
+                }
             }
             sources.insert((reference.kind.clone(), reference.name.clone()), data);
         }

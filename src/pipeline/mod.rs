@@ -118,6 +118,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         .scopes
         .learn_from_crds(rendered.iter().flat_map(Rendered::all_objects));
     let dropped = diff::scope::as_stored(&mut rendered, &state.scopes);
+    run.substituted.as_stored(&state.scopes);
     if dropped > 0 {
         info!(
             objects = dropped,
@@ -179,10 +180,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         &settings.diff.policy,
         &run.cluster,
     );
-    diff::mask::scrub_changes(
-        findings.iter_mut().flat_map(|f| f.changes.iter_mut()),
-        &run.secret_values,
-    );
+    for f in &mut findings {
+        run.substituted.changes(&f.object, &mut f.changes);
+    }
     let unexplained = findings.iter().filter(|f| !f.explained).count();
     progress.line(format_args!(
         "diff: {} findings, {unexplained} unexplained",
@@ -231,7 +231,8 @@ pub async fn run(settings: &Settings, progress: Progress, print: impl FnOnce(&Re
 }
 
 /// Runs `render`: each selected Kustomization with its objects (`None` when
-/// it failed), and the issues met. Rendered from the branch head (or
+/// it failed; Secret data and values substituted from Secrets masked), and
+/// the issues met (values read from Secrets scrubbed). Rendered from the branch head (or
 /// `--revision`), like `flux build ks`.
 pub async fn render(
     settings: &Settings,
@@ -251,14 +252,20 @@ pub async fn render(
     run.issues.extend(issues);
     let mut out = Vec::new();
     for ks in discovered.selected {
-        let objects = run.render_at(head, &ks, &live).await;
+        let mut objects = run.render_at(head, &ks, &live).await;
+        for object in objects.iter_mut().flatten() {
+            diff::mask::secret_object(object);
+            run.substituted.object(object);
+        }
         out.push((ks, objects));
     }
-    (out, run.issues)
+    let report = run.report(Some(head), Vec::new(), Vec::new(), None);
+    (out, report.errors)
 }
 
-/// What a run gathers on the way: the issues and notes of every stage, and
-/// the values read from Secrets (scrubbed from everything printed).
+/// What a run gathers on the way: the issues and notes of every stage, the
+/// values read from Secrets (scrubbed from error and warning texts) and
+/// where the render substituted them (masked in objects and changes).
 struct Run<'a> {
     settings: &'a Settings,
     /// The cluster's name in reports and fingerprints.
@@ -267,6 +274,7 @@ struct Run<'a> {
     issues: Vec<Issue>,
     notes: Vec<Note>,
     secret_values: BTreeSet<String>,
+    substituted: diff::mask::Substituted,
 }
 
 impl<'a> Run<'a> {
@@ -278,6 +286,7 @@ impl<'a> Run<'a> {
             issues: Vec::new(),
             notes: Vec::new(),
             secret_values: BTreeSet::new(),
+            substituted: Default::default(),
         }
     }
 
@@ -379,16 +388,23 @@ impl<'a> Run<'a> {
                 return None;
             }
         };
-        render::kustomization(&checkout.root, ks, &sources, &self.settings.render)
-            .map_err(|e| {
+        match render::kustomization(&checkout.root, ks, &sources, &self.settings.render) {
+            Ok(output) => {
+                for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
+                    self.substituted.record(object, paths);
+                }
+                Some(output.objects)
+            }
+            Err(e) => {
                 self.issues
-                    .push(Issue::new(Some(ks.id()), Stage::Render, &e))
-            })
-            .ok()
+                    .push(Issue::new(Some(ks.id()), Stage::Render, &e));
+                None
+            }
+        }
     }
 
     /// The report, with every value read from a Secret scrubbed from the
-    /// issues and notes.
+    /// issues and notes, and credentials in the URLs they quote redacted.
     fn report(
         mut self,
         checkout: Option<&Checkout>,
@@ -403,6 +419,7 @@ impl<'a> Run<'a> {
             .chain(self.notes.iter_mut().map(|w| &mut w.message))
         {
             diff::mask::scrub_text(text, &self.secret_values);
+            *text = source::redact_urls(text);
         }
         let source = match checkout {
             Some(c) => report::Source {

@@ -83,6 +83,17 @@ impl Rendered {
     }
 }
 
+/// One Kustomization's render, and where values from Secrets landed in it.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// The objects, in kustomize's output order.
+    pub objects: Vec<Object>,
+    /// For each object (same order), the JSON Pointers of the values that
+    /// postBuild substitution filled from a `substituteFrom` Secret: what
+    /// `diff::mask` hides, whatever the values' length.
+    pub secret_paths: Vec<Vec<String>>,
+}
+
 /// Renders one Kustomization from the tree at `root` with its
 /// `substituteFrom` data, natively or with the configured binary.
 pub fn kustomization(
@@ -90,14 +101,14 @@ pub fn kustomization(
     ks: &Kustomization,
     sources: &BTreeMap<(String, String), BTreeMap<String, String>>,
     options: &Options,
-) -> Result<Vec<Object>, RenderError> {
+) -> Result<Output, RenderError> {
     let variables = Variables {
         sources: sources.clone(),
         strict: options.strict_substitution,
     };
-    let objects = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
-    tracing::info!(kustomization = %ks, objects = objects.len(), "Rendered");
-    Ok(objects)
+    let output = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
+    tracing::info!(kustomization = %ks, objects = output.objects.len(), "Rendered");
+    Ok(output)
 }
 
 /// Renders one Flux Kustomization from the source tree rooted at `root`, as kustomize-controller
@@ -109,7 +120,7 @@ pub fn render(
     kustomization: &Kustomization,
     variables: &Variables,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, None)
+    render_with(root, kustomization, variables, None).map(|o| o.objects)
 }
 
 /// [`render`] with the real `kustomize` binary at `binary` doing the
@@ -123,7 +134,7 @@ pub fn render_with_kustomize_binary(
     variables: &Variables,
     binary: &Path,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, Some(binary))
+    render_with(root, kustomization, variables, Some(binary)).map(|o| o.objects)
 }
 
 fn render_with(
@@ -131,7 +142,7 @@ fn render_with(
     kustomization: &Kustomization,
     variables: &Variables,
     binary: Option<&Path>,
-) -> Result<Vec<Object>, RenderError> {
+) -> Result<Output, RenderError> {
     let root = load::Root::new(root)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
     let mut objects: Vec<Object> = match binary {
@@ -152,11 +163,13 @@ fn render_with(
             objects
         }
     };
+    let mut secret_paths = vec![Vec::new(); objects.len()];
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
-        for object in &mut objects {
+        let secret = substitute::secret_variables(post_build, variables);
+        for (object, paths) in objects.iter_mut().zip(&mut secret_paths) {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            substitute::object(object, &vars, variables.strict)?;
+            *paths = substitute::object(object, &vars, &secret, variables.strict)?;
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
@@ -164,7 +177,10 @@ fn render_with(
         flux::set_owner_labels(object, kustomization);
         flux::set_common_metadata(object, kustomization.spec.common_metadata.as_ref());
     }
-    Ok(objects)
+    Ok(Output {
+        objects,
+        secret_paths,
+    })
 }
 
 /// Fails unless the object has an apiVersion, a kind and a name.
@@ -243,7 +259,8 @@ pub enum RenderError {
     /// A resource names a remote base (a URL or git repository), which the
     /// native engine does not fetch.
     #[error(
-        "{file}: {field}: remote resource {url} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)"
+        "{file}: {field}: remote resource {} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)",
+        crate::source::redact(url)
     )]
     Remote {
         file: String,

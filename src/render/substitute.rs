@@ -16,7 +16,9 @@
 //! or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` are left
 //! alone, and nothing is substituted when there are no variables at all.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -74,61 +76,137 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// Substitutes the variables in one object, in place.
+/// The variables of [`variables`] whose value came from a Secret: set by a
+/// `substituteFrom` Secret and not overridden by a later ConfigMap or by
+/// `postBuild.substitute`. Their values are masked wherever they are
+/// substituted (see [`object`]).
+pub fn secret_variables(post_build: &PostBuild, sources: &Variables) -> BTreeSet<String> {
+    let mut secret = BTreeSet::new();
+    for reference in &post_build.substitute_from {
+        let Some(data) = sources
+            .sources
+            .get(&(reference.kind.clone(), reference.name.clone()))
+        else {
+            continue;
+        };
+        for name in data.keys() {
+            match reference.kind.as_str() {
+                "Secret" => secret.insert(name.clone()),
+                _ => secret.remove(name),
+            };
+        }
+    }
+    for name in post_build.substitute.keys() {
+        secret.remove(name);
+    }
+    secret
+}
+
+/// Substitutes the variables in one object, in place. Returns the JSON
+/// Pointers of the values whose substitution read a variable of `secret`
+/// (whatever the operator: `${#v}` and `${v:+x}` tell something of the value
+/// too), and of the maps one of whose keys did (a key cannot be masked
+/// without renaming it, so its whole map is): the places to mask.
 pub fn object(
     object: &mut Value,
     vars: &BTreeMap<String, String>,
+    secret: &BTreeSet<String>,
     strict: bool,
-) -> Result<(), RenderError> {
+) -> Result<Vec<String>, RenderError> {
     if vars.is_empty()
         || object::label(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
         || object::annotation(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
     {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let subject = super::kustomize::Resource::new(object.clone(), "").subject();
-    let lookup = |name: &str| vars.get(name).cloned();
-    substitute_value(object, &lookup, strict).map_err(|message| RenderError::Substitute {
-        object: subject,
-        message,
-    })
+    let read_secret = Cell::new(false);
+    let lookup = |name: &str| {
+        let value = vars.get(name).cloned();
+        if value.is_some() && secret.contains(name) {
+            read_secret.set(true);
+        }
+        value
+    };
+    let mut tracked = Tracked {
+        lookup: &lookup,
+        read_secret: &read_secret,
+        strict,
+        paths: Vec::new(),
+    };
+    tracked
+        .value(object, &mut String::new())
+        .map_err(|message| RenderError::Substitute {
+            object: subject,
+            message,
+        })?;
+    Ok(tracked.paths)
 }
 
-fn substitute_value(
-    value: &mut Value,
-    lookup: &dyn Fn(&str) -> Option<String>,
+/// One object's substitution, noting where a Secret's variable was read.
+struct Tracked<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    read_secret: &'a Cell<bool>,
     strict: bool,
-) -> Result<(), String> {
-    match value {
-        Value::String(text) if text.contains('$') => {
-            let result = eval(text, lookup, strict)?;
-            *value = if emits_plain(text) {
-                retype(&result)?
-            } else {
-                Value::String(result)
-            };
-        }
-        Value::Array(items) => {
-            for item in items {
-                substitute_value(item, lookup, strict)?;
-            }
-        }
-        Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (key, mut item) in std::mem::take(map) {
-                let key = if key.contains('$') {
-                    eval(&key, lookup, strict)?
-                } else {
-                    key
-                };
-                substitute_value(&mut item, lookup, strict)?;
-                out.insert(key, item);
-            }
-            *map = out;
-        }
-        _ => {}
+    paths: Vec<String>,
+}
+
+impl Tracked<'_> {
+    /// Substitutes `text`; true when that read a Secret's variable.
+    fn eval(&self, text: &str) -> Result<(String, bool), String> {
+        self.read_secret.set(false);
+        let result = eval(text, self.lookup, self.strict)?;
+        Ok((result, self.read_secret.replace(false)))
     }
-    Ok(())
+
+    /// Substitutes `value`, at JSON Pointer `path`.
+    fn value(&mut self, value: &mut Value, path: &mut String) -> Result<(), String> {
+        match value {
+            Value::String(text) if text.contains('$') => {
+                let (result, secret) = self.eval(text)?;
+                *value = if emits_plain(text) {
+                    retype(&result)?
+                } else {
+                    Value::String(result)
+                };
+                if secret {
+                    self.paths.push(path.clone());
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    let len = path.len();
+                    let _ = write!(path, "/{i}");
+                    self.value(item, path)?;
+                    path.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                let mut out = Map::with_capacity(map.len());
+                let mut secret_key = false;
+                for (key, mut item) in std::mem::take(map) {
+                    let key = if key.contains('$') {
+                        let (key, secret) = self.eval(&key)?;
+                        secret_key |= secret;
+                        key
+                    } else {
+                        key
+                    };
+                    let len = path.len();
+                    let _ = write!(path, "/{}", key.replace('~', "~0").replace('/', "~1"));
+                    self.value(&mut item, path)?;
+                    path.truncate(len);
+                    out.insert(key, item);
+                }
+                *map = out;
+                if secret_key {
+                    self.paths.push(path.clone());
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Would a YAML emitter (go-yaml, which Flux uses to write the object out)
@@ -609,7 +687,7 @@ mod tests {
             ("FLAG", "true"),
             ("TAG", "1.25"),
         ]);
-        object(&mut deploy, &vars, false).unwrap();
+        object(&mut deploy, &vars, &BTreeSet::new(), false).unwrap();
         assert_eq!(
             deploy,
             json!({
@@ -634,12 +712,12 @@ mod tests {
             "metadata": {"name": "a", "annotations": {SUBSTITUTE_ANNOTATION: "disabled"}},
             "data": {"x": "${N}"}});
         let mut out = disabled.clone();
-        object(&mut out, &vars(&[("N", "1")]), false).unwrap();
+        object(&mut out, &vars(&[("N", "1")]), &BTreeSet::new(), false).unwrap();
         assert_eq!(out, disabled);
         let escaped = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a"}, "data": {"x": "$${N}"}});
         let mut out = escaped.clone();
-        object(&mut out, &BTreeMap::new(), false).unwrap();
+        object(&mut out, &BTreeMap::new(), &BTreeSet::new(), false).unwrap();
         assert_eq!(out, escaped, "Flux substitutes nothing without variables");
     }
 
@@ -651,12 +729,14 @@ mod tests {
             "data": {"a": "${cluster}", "b": "${region}", "c": "${zone:=ch-gva-2}"}})
         };
         let mut lenient = doc();
-        object(&mut lenient, &vars, false).unwrap();
+        object(&mut lenient, &vars, &BTreeSet::new(), false).unwrap();
         assert_eq!(
             lenient["data"],
             serde_json::json!({"a": "prod", "b": null, "c": "ch-gva-2"})
         );
-        let err = object(&mut doc(), &vars, true).unwrap_err().to_string();
+        let err = object(&mut doc(), &vars, &BTreeSet::new(), true)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("variable not set (strict mode): \"region\""),
             "{err}"
@@ -717,6 +797,7 @@ mod tests {
         let err = object(
             &mut secret,
             &vars(&[("PASSWORD", "hunter2"), ("USER", "u")]),
+            &BTreeSet::new(),
             false,
         )
         .unwrap_err()
@@ -724,6 +805,43 @@ mod tests {
         assert_eq!(
             err,
             "Secret/apps/db: variable substitution failed: missing closing brace"
+        );
+    }
+
+    #[test]
+    fn records_where_a_secret_variable_was_substituted_whatever_its_length() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"pw": "${PW}", "url": "https://h/${PW}?x=${PLAIN}", "plain": "${PLAIN}",
+                "size": "${#PW}", "lit": "ab"},
+            "list": ["${PLAIN}", "${PW}"], "keys": {"k-${PW}": "v"}});
+        let vars = vars(&[("PW", "ab"), ("PLAIN", "ab")]);
+        let mut paths = object(&mut cm, &vars, &BTreeSet::from(["PW".to_string()]), false).unwrap();
+        paths.sort();
+        assert_eq!(
+            paths,
+            ["/data/pw", "/data/size", "/data/url", "/keys", "/list/1"]
+        );
+        assert_eq!(cm["data"]["plain"], "ab");
+    }
+
+    #[test]
+    fn a_secret_variable_overridden_by_a_later_config_map_or_inline_is_not_secret() {
+        let mut sources = Variables::default();
+        sources.sources.insert(
+            ("Secret".into(), "s".into()),
+            vars(&[("A", "1"), ("B", "2"), ("C", "3")]),
+        );
+        sources
+            .sources
+            .insert(("ConfigMap".into(), "c".into()), vars(&[("B", "x")]));
+        let post_build: PostBuild = serde_json::from_value(json!({
+            "substitute": {"C": "inline"},
+            "substituteFrom": [{"kind": "Secret", "name": "s"}, {"kind": "ConfigMap", "name": "c"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            secret_variables(&post_build, &sources),
+            BTreeSet::from(["A".to_string()])
         );
     }
 }

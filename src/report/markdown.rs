@@ -1,4 +1,8 @@
 //! The report as markdown, for a pull request comment or a wiki page.
+//!
+//! Every value goes through [`escape`] (or [`code`]): a value, a field
+//! manager's name or an API server's message cannot end a table cell, start
+//! a line, open a link or an image, or inject HTML.
 
 use std::fmt::Write;
 
@@ -8,17 +12,21 @@ pub(super) fn render(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let source = &report.run.source;
-    let _ = writeln!(out, "# drift-check: cluster `{}`\n", report.run.cluster);
     let _ = writeln!(
         out,
-        "**{} unexplained** of {} findings in {} Kustomizations ({} objects), {} errors. Source: `{}` at `{}`.\n",
+        "# drift-check: cluster {}\n",
+        code(&report.run.cluster)
+    );
+    let _ = writeln!(
+        out,
+        "**{} unexplained** of {} findings in {} Kustomizations ({} objects), {} errors. Source: {} at {}.\n",
         s.unexplained,
         s.findings,
         s.kustomizations,
         s.objects,
         s.errors,
-        source.url,
-        source.revision.as_deref().unwrap_or("unknown revision")
+        code(&source.url),
+        code(source.revision.as_deref().unwrap_or("unknown revision"))
     );
     for w in &report.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", escape(&w.message));
@@ -29,7 +37,7 @@ pub(super) fn render(report: &Report) -> String {
             let scope = e
                 .kustomization
                 .as_deref()
-                .map(|k| format!(" `{k}`"))
+                .map(|k| format!(" {}", code(k)))
                 .unwrap_or_default();
             let _ = writeln!(out, "- **{}**{scope}: {}", e.stage, escape(&e.message));
         }
@@ -52,9 +60,9 @@ pub(super) fn render(report: &Report) -> String {
             .kustomizations
             .iter()
             .find(|k| Some(k.id()) == id)
-            .map(|k| format!(" — `{}`", k.path))
+            .map(|k| format!(" — {}", code(&k.path)))
             .unwrap_or_default();
-        let _ = writeln!(out, "## {title}{path}\n");
+        let _ = writeln!(out, "## {}{path}\n", escape(title));
         if findings.is_empty() {
             let _ = writeln!(out, "In sync.\n");
             continue;
@@ -79,9 +87,9 @@ pub(super) fn render(report: &Report) -> String {
             let then = f.explanation.as_deref().unwrap_or(&f.remedy);
             let _ = writeln!(
                 out,
-                "| {status} | {} | `{}` | {} | {} | {} |",
+                "| {status} | {} | {} | {} | {} | {} |",
                 f.drift.as_str(),
-                f.object,
+                code(&f.object.to_string()),
                 f.owner,
                 changes.join("<br>"),
                 escape(then)
@@ -92,7 +100,55 @@ pub(super) fn render(report: &Report) -> String {
     out
 }
 
-/// Escapes what would break a table cell.
-fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// Text for a paragraph or a table cell: control characters written as in
+/// the text report (`\n`, `\u{1b}`, so a value cannot start a line), HTML
+/// written as entities (`<script>` shows as text), and backslash-escaped the
+/// characters that would end a cell, open a code span, a link or an image
+/// (`\`, `|`, `` ` ``, `[`, `]`, `!`).
+pub(super) fn escape(text: &str) -> String {
+    let text = super::text::escape(text);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '|' | '`' | '[' | ']' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span, when the text can be one as it is (no backtick, pipe,
+/// backslash or control character: nothing is escaped inside a code span);
+/// else the escaped text.
+fn code(text: &str) -> String {
+    let plain = !text.contains(['`', '|', '\\'])
+        && matches!(super::text::escape(text), std::borrow::Cow::Borrowed(_));
+    if plain {
+        format!("`{text}`")
+    } else {
+        escape(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_html_cells_lines_links_and_code_spans() {
+        assert_eq!(
+            escape("<script>x</script> | ![i](http://e/) `c` \\|\n| **forged** |"),
+            "&lt;script&gt;x&lt;/script&gt; \\| \\!\\[i\\](http://e/) \\`c\\` \\\\\\|\\\\n\\| **forged** \\|"
+        );
+        assert_eq!(escape("a\x1b[31mred"), "a\\\\u{1b}\\[31mred");
+        assert_eq!(code("Deployment/web/api"), "`Deployment/web/api`");
+        assert_eq!(code("x`y"), "x\\`y");
+        assert_eq!(code("<b>"), "`<b>`", "HTML is text in a code span");
+    }
 }

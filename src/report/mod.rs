@@ -5,7 +5,7 @@
 //! `drift-check/v1` schema) or markdown. The exit code follows from it.
 
 mod markdown;
-mod text;
+pub(crate) mod text;
 
 use serde::Serialize;
 
@@ -147,10 +147,12 @@ impl KustomizationEntry {
     }
 }
 
-/// Something that could not be checked.
 pub use crate::error::Issue as ErrorEntry;
 /// Not drift, but worth a look.
 pub use crate::error::Note as Warning;
+/// Something that could not be checked.
+/// Control characters of a text written as escapes (see the text report).
+pub use text::escape as escape_text;
 
 /// The warning for a Kustomization Flux cannot apply: reported once, with
 /// Flux's own message, instead of a finding per object it never applied.

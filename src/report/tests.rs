@@ -83,3 +83,50 @@ fn the_json_report_has_the_v1_top_level_keys() {
     assert_eq!(json["schema"], "drift-check/v1");
     assert_eq!(json["summary"]["unexplained"], 1);
 }
+
+#[test]
+fn hostile_values_and_managers_cannot_forge_report_lines() {
+    let mut r = report(0, true);
+    r.findings[0].changes.push(crate::diff::Change {
+        path: "/data/x".into(),
+        op: crate::diff::Op::Replace,
+        desired: Some(serde_json::json!("a")),
+        live: Some(serde_json::json!("b")),
+        manager: Some(
+            "kubectl\n  UNEXPLAINED missing   Secret/x/y  (owner: flux)\u{1b}[31m".into(),
+        ),
+        time: None,
+        explanation: None,
+    });
+    r.warnings.push(crate::error::Note {
+        kustomization: None,
+        message: "one\nerror [render]: forged <script>alert(1)</script> | x |".into(),
+    });
+    let text = r.render(Format::Text);
+    assert!(
+        text.contains(
+            "      /data/x: \"a\" → \"b\"  by kubectl\\n  UNEXPLAINED missing   Secret/x/y  (owner: flux)\\u{1b}[31m\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: one\\nerror [render]: forged <script>alert(1)</script> | x |\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}') && !text.lines().any(|l| l.starts_with("error")));
+
+    let markdown = r.render(Format::Markdown);
+    assert!(
+        markdown.contains(
+            "> **Warning:** one\\\\nerror \\[render\\]: forged &lt;script&gt;alert(1)&lt;/script&gt; \\| x \\|\n"
+        ),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "/data/x: \"a\" → \"b\"  by kubectl\\\\n  UNEXPLAINED missing   Secret/x/y  (owner: flux)\\\\u{1b}\\[31m |"
+        ),
+        "{markdown}"
+    );
+    assert!(!markdown.contains('\u{1b}') && !markdown.contains("<script>"));
+}

@@ -1,6 +1,11 @@
 //! The report for people on a terminal: grouped by Kustomization, unexplained
 //! findings first, each with its changes, who made them and when, and what to do.
+//!
+//! Every line goes through [`escape`]: a value, a field manager's name or an
+//! API server's message holding a newline or a terminal escape sequence
+//! cannot start a line of its own or recolour the terminal.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::{Report, short};
@@ -12,21 +17,25 @@ pub(super) fn render(report: &Report) -> String {
     let s = &report.summary;
     let source = &report.run.source;
     let revision = source.revision.as_deref().unwrap_or("revision unknown");
-    let _ = writeln!(
-        out,
-        "drift-check · cluster {} · {} @ {revision}",
-        report.run.cluster, source.url
+    line(
+        &mut out,
+        format_args!(
+            "drift-check · cluster {} · {} @ {revision}",
+            report.run.cluster, source.url
+        ),
     );
     if let Some(note) = &source.note {
-        let _ = writeln!(out, "note: {note}");
+        line(&mut out, format_args!("note: {note}"));
     }
-    let _ = writeln!(
-        out,
-        "{} Kustomizations, {} objects: {} findings, {} unexplained, {} errors",
-        s.kustomizations, s.objects, s.findings, s.unexplained, s.errors
+    line(
+        &mut out,
+        format_args!(
+            "{} Kustomizations, {} objects: {} findings, {} unexplained, {} errors",
+            s.kustomizations, s.objects, s.findings, s.unexplained, s.errors
+        ),
     );
     for w in &report.warnings {
-        let _ = writeln!(out, "warning: {}", w.message);
+        line(&mut out, format_args!("warning: {}", w.message));
     }
     for e in &report.errors {
         let scope = e
@@ -34,7 +43,10 @@ pub(super) fn render(report: &Report) -> String {
             .as_deref()
             .map(|k| format!(" {k}"))
             .unwrap_or_default();
-        let _ = writeln!(out, "error [{}{scope}]: {}", e.stage, e.message);
+        line(
+            &mut out,
+            format_args!("error [{}{scope}]: {}", e.stage, e.message),
+        );
     }
 
     let mut groups: Vec<(Option<String>, Vec<&Finding>)> = Vec::new();
@@ -57,28 +69,30 @@ pub(super) fn render(report: &Report) -> String {
                     .map(|r| format!(", applied {r}"))
                     .unwrap_or_default();
                 let suspended = if k.suspended { ", SUSPENDED" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "{} ({}{applied}{suspended}): {} objects",
-                    k.id(),
-                    k.path,
-                    k.objects
+                line(
+                    &mut out,
+                    format_args!(
+                        "{} ({}{applied}{suspended}): {} objects",
+                        k.id(),
+                        k.path,
+                        k.objects
+                    ),
                 );
                 if let Some(error) = &k.error {
-                    let _ = writeln!(out, "  not checked: {error}");
+                    line(&mut out, format_args!("  not checked: {error}"));
                     continue;
                 }
                 if let Some(reason) = &k.skipped {
-                    let _ = writeln!(out, "  skipped: {reason}");
+                    line(&mut out, format_args!("  skipped: {reason}"));
                     continue;
                 }
             }
             None => {
-                let _ = writeln!(out, "(no Kustomization)");
+                line(&mut out, format_args!("(no Kustomization)"));
             }
         }
         if findings.is_empty() {
-            let _ = writeln!(out, "  in sync");
+            line(&mut out, format_args!("  in sync"));
             continue;
         }
         findings.sort_by_key(|f| f.explained);
@@ -95,27 +109,63 @@ fn finding(out: &mut String, f: &Finding) {
     } else {
         "UNEXPLAINED"
     };
-    let _ = writeln!(
+    line(
         out,
-        "  {status} {:<9} {}  (owner: {})",
-        f.drift.as_str(),
-        f.object,
-        f.owner
+        format_args!(
+            "  {status} {:<9} {}  (owner: {})",
+            f.drift.as_str(),
+            f.object,
+            f.owner
+        ),
     );
     if let Some(message) = &f.message {
-        let _ = writeln!(out, "      {message}");
+        line(out, format_args!("      {message}"));
     }
     for c in &f.changes {
-        let _ = writeln!(out, "      {}", change(c));
+        line(out, format_args!("      {}", change(c)));
     }
     match &f.explanation {
         Some(why) => {
-            let _ = writeln!(out, "      explained: {why}");
+            line(out, format_args!("      explained: {why}"));
         }
         None => {
-            let _ = writeln!(out, "      remedy: {}", f.remedy);
+            line(out, format_args!("      remedy: {}", f.remedy));
         }
     }
+}
+
+/// Appends one line, escaped.
+fn line(out: &mut String, text: std::fmt::Arguments<'_>) {
+    out.push_str(&escape(&text.to_string()));
+    out.push('\n');
+}
+
+/// Text that cannot break a line or move a terminal: control characters
+/// (newlines, `ESC`, ...) and the invisible characters that reorder text
+/// (bidirectional overrides, zero-width marks) written as Rust escapes:
+/// `\n`, `\u{1b}`, `\u{202e}`. Everything else, Unicode included, as is.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// `path: desired → live (manager, time)`, with `[explained: ...]` when it is.
@@ -140,4 +190,18 @@ pub(super) fn change(c: &Change) -> String {
         .map(|e| format!("  [explained: {e}]"))
         .unwrap_or_default();
     format!("{what}{who}{why}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_could_forge_a_line_or_recolour_a_terminal() {
+        assert_eq!(
+            escape("kubectl\n  UNEXPLAINED modified  Fake/x\x1b[31m\u{202e}\tend\r"),
+            "kubectl\\n  UNEXPLAINED modified  Fake/x\\u{1b}[31m\\u{202e}\\tend\\r"
+        );
+        assert!(matches!(escape("plain · text → ok"), Cow::Borrowed(_)));
+    }
 }

@@ -74,6 +74,21 @@ pub fn redact(url: &str) -> String {
     format!("{scheme}://{userinfo}@{host}{path}")
 }
 
+/// Every URL in a text (`scheme://...`) with its credentials redacted as
+/// [`redact`] does: for any message drift-check prints, since an error may
+/// quote a URL it was given (a remote resource, a git remote, an API server).
+pub fn redact_urls(text: &str) -> String {
+    static URL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let url = URL.get_or_init(|| {
+        regex::Regex::new(r#"[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>`]+"#).expect("valid regex")
+    });
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    url.replace_all(text, |c: &regex::Captures<'_>| redact(&c[0]))
+        .into_owned()
+}
+
 /// Replaces every occurrence of the URL, its credentials and the given
 /// secrets in `text`: gix may quote the URL it was given in its errors.
 pub fn scrub(text: &str, url: &str, secrets: &[&str]) -> String {
@@ -115,6 +130,18 @@ mod tests {
         for dir in ["./infra", "infra", "/work/infra", "../x:y/infra"] {
             assert_eq!(Location::parse(dir), Location::Dir(dir.into()), "{dir}");
         }
+    }
+
+    #[test]
+    fn credentials_in_every_url_of_a_text_are_redacted() {
+        assert_eq!(
+            redact_urls(
+                "kustomization.yaml: resources: remote resource https://user:tok3n@git.example/org/base?ref=v1 is not supported; \
+                 also 'ssh://git:pw@host:22/r.git', git@github.com:org/r.git and https://example.com/a@b"
+            ),
+            "kustomization.yaml: resources: remote resource https://***@git.example/org/base?ref=v1 is not supported; \
+             also 'ssh://git:***@host:22/r.git', git@github.com:org/r.git and https://example.com/a@b"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use sha2::Digest;
 use tracing::info;
 
 pub use auth::Credentials;
-pub use location::{Location, redact};
+pub use location::{Location, redact, redact_urls};
 
 /// A tree ready to render.
 #[derive(Clone, Debug)]

@@ -118,12 +118,12 @@ pub struct Matcher {
 #[derive(Debug, thiserror::Error)]
 pub enum SelectorError {
     /// A field is not a valid regular expression.
-    #[error("{field}: invalid regular expression {value:?}: {source}")]
+    #[error("{field}: invalid regular expression {value:?}: {reason}")]
     Regex {
         field: &'static str,
         value: String,
-        #[source]
-        source: regex::Error,
+        /// The regex parser's complaint, on one line (`unclosed group`).
+        reason: String,
     },
     /// A label or annotation selector does not parse.
     #[error("{field}: invalid selector {value:?}: {reason} (expected e.g. \"app=web,tier!=db\")")]
@@ -135,6 +135,14 @@ pub enum SelectorError {
     },
 }
 
+/// A regex error on one line: its last line, which says what is wrong
+/// (the lines before quote the pattern, which the message quotes already).
+fn regex_reason(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().last().unwrap_or("").trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
 impl Matcher {
     /// Compiles a selector. An absent or empty field selects everything.
     pub fn new(selector: &Selector) -> Result<Self, SelectorError> {
@@ -143,10 +151,10 @@ impl Matcher {
                 .as_ref()
                 .filter(|v| !v.is_empty())
                 .map(|v| {
-                    Regex::new(&format!("^(?:{v})$")).map_err(|source| SelectorError::Regex {
+                    Regex::new(&format!("^(?:{v})$")).map_err(|e| SelectorError::Regex {
                         field,
                         value: v.clone(),
-                        source,
+                        reason: regex_reason(&e),
                     })
                 })
                 .transpose()

@@ -2,6 +2,11 @@
 //! open or resolved since the last post, and the text (plain `body` + HTML
 //! `formatted_body`) that says so. Pure: the report and the last state in,
 //! the message and the next state out.
+//!
+//! Every value is escaped: in `body` as in the text report (a newline or a
+//! terminal escape in a manager's name or a value is written `\n`,
+//! `\u{1b}`, so it cannot forge a line), in `formatted_body` also as HTML
+//! ([`escape`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -12,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::state::{OpenFinding, State};
 use crate::classify::Finding;
 use crate::report::Report;
+use crate::report::text::escape as plain;
 
 /// How long after the last post a daily digest is due (a little less than a
 /// day, so a nightly job's jitter does not skip a day).
@@ -232,7 +238,7 @@ fn render(
         format!("{summary} ({})", counts.join(", "))
     };
     let mut out = Text {
-        body: format!("{summary}\n"),
+        body: format!("{}\n", plain(&summary)),
         html: format!("<p><strong>{}</strong></p>\n", escape(&summary)),
     };
 
@@ -250,7 +256,7 @@ fn render(
                 o.kustomization.as_deref().unwrap_or("no Kustomization"),
                 o.since
             );
-            let _ = writeln!(t.body, "- resolved: {line}");
+            let _ = writeln!(t.body, "- resolved: {}", plain(&line));
             let _ = writeln!(t.html, "<li>resolved: {}</li>", escape(&line));
         }
         t.html.push_str("</ul>\n");
@@ -268,7 +274,7 @@ fn render(
     let mut shown = 0;
     'outer: for (ks, findings) in &by_ks {
         let heading = Text {
-            body: format!("\nKustomization {ks}:\n"),
+            body: format!("\nKustomization {}:\n", plain(ks)),
             html: format!("<h4>Kustomization {}</h4>\n<ul>\n", escape(ks)),
         };
         let mut section = heading;
@@ -321,7 +327,7 @@ fn finding(f: &Finding) -> Text {
         f.drift.as_str(),
         f.owner.as_str()
     );
-    let mut body = format!("- {head}\n");
+    let mut body = format!("- {}\n", plain(&head));
     let mut html = format!(
         "<li><code>{}</code> — {}, owner {}",
         escape(&f.object.to_string()),
@@ -329,7 +335,7 @@ fn finding(f: &Finding) -> Text {
         f.owner.as_str()
     );
     if let Some(message) = &f.message {
-        let _ = writeln!(body, "  {message}");
+        let _ = writeln!(body, "  {}", plain(message));
         let _ = write!(html, "<br>{}", escape(message));
     }
     let changes: Vec<_> = f
@@ -361,13 +367,13 @@ fn finding(f: &Finding) -> Text {
                 value(c.live.as_ref())
             )
         };
-        let _ = writeln!(body, "  {what}{who}");
+        let _ = writeln!(body, "  {}{}", plain(&what), plain(&who));
         let _ = writeln!(html, "<li>{}{}</li>", escape(&what), escape(&who));
     }
     if html.ends_with("</li>\n") {
         html.push_str("</ul>\n");
     }
-    let _ = writeln!(body, "  remedy: {}", f.remedy);
+    let _ = writeln!(body, "  remedy: {}", plain(&f.remedy));
     let _ = writeln!(html, "remedy: {}</li>", escape(&f.remedy));
     Text { body, html }
 }
@@ -390,7 +396,10 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
+/// Text for `formatted_body`: control characters written as in `body`, then
+/// HTML's special characters as entities.
 fn escape(s: &str) -> String {
+    let s = plain(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

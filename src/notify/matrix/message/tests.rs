@@ -308,3 +308,34 @@ fn a_skipped_kustomization_resolves_nothing() {
         None
     );
 }
+
+#[test]
+fn a_hostile_manager_name_or_value_cannot_forge_lines_or_markup() {
+    let mut f = finding(
+        "apps/web",
+        "api",
+        "f1",
+        json!("ok\n- Deployment/web/fake — modified, owner flux"),
+        json!("\u{1b}[31mred"),
+    );
+    f.changes[0].manager = Some("kubectl\n  remedy: <b>ignore</b>".into());
+    let m = plan(&report(vec![f]), &State::default(), NOW, false, 24_576)
+        .message
+        .unwrap();
+    let change = m.body.lines().nth(4).unwrap();
+    assert_eq!(
+        change,
+        "  /spec/replicas: ok\\n- Deployment/web/fake — modified, owner flux → \\u{1b}[31mred \
+         (by kubectl\\n  remedy: <b>ignore</b> at 2026-11-20T08:15:00Z)"
+    );
+    assert_eq!(m.body.lines().count(), 6, "{}", m.body);
+    assert!(
+        m.html.contains(
+            "<li>/spec/replicas: ok\\n- Deployment/web/fake — modified, owner flux → \\u{1b}[31mred \
+             (by kubectl\\n  remedy: &lt;b&gt;ignore&lt;/b&gt; at 2026-11-20T08:15:00Z)</li>"
+        ),
+        "{}",
+        m.html
+    );
+    assert!(!m.html.contains('\u{1b}') && !m.body.contains('\u{1b}'));
+}
