@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cluster;
+mod conformance;
 mod fixture_platform;
 mod notify;
 mod outputs;

@@ -2,12 +2,13 @@
 //!
 //! Input: resources and `replacements` entries (inline, or a file by
 //! `path`). Output: each target field set to the source field's value
-//! (kustomize `api/filters/replacement`): the source is the one resource
-//! its selector picks (`fieldPath` defaults to `metadata.name`); targets are
-//! every resource `select` picks and no `reject` picks; field paths are
-//! dotted, with `[key=value]` list selectors, numeric indexes and `*`;
-//! `options.delimiter`/`index` pick or replace one part of a string,
-//! `options.create` creates missing fields.
+//! (kustomize `api/filters/replacement`, as of v5.8.1): the source is the one
+//! resource its selector picks, by exact names (`fieldPath` defaults to
+//! `metadata.name`), or a literal `sourceValue`; targets are every resource
+//! `select` picks and no `reject` picks, by anchored regular expressions; field
+//! paths are dotted, with `[key=value]` list selectors, numeric indexes and
+//! `*`; `options.delimiter`/`index` pick or replace one part of a string,
+//! `options.create` creates missing fields. A scalar target keeps its type.
 //!
 //! `sortOptions` reorders the final output (`legacy` with its kind order, or
 //! `fifo`).
@@ -15,8 +16,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::namespace::is_cluster_scoped;
 use super::resource::{self, Resource};
-use super::selector::Selector;
+use super::selector::{Compiled, Selector};
 
 /// One replacement.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -24,6 +26,9 @@ use super::selector::Selector;
 pub struct Replacement {
     pub path: Option<String>,
     pub source: Option<Source>,
+    /// A literal value instead of a `source` (kustomize v5.7.0,
+    /// kubernetes-sigs/kustomize#5630).
+    pub source_value: Option<String>,
     pub targets: Vec<Target>,
 }
 
@@ -58,16 +63,59 @@ pub struct FieldOptions {
 
 /// Applies one replacement (already loaded, with a source).
 pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<(), String> {
-    let source = replacement
-        .source
-        .as_ref()
-        .ok_or("a replacement needs a source")?;
+    let value = match (&replacement.source, &replacement.source_value) {
+        (Some(_), Some(_)) => {
+            return Err("a replacement has either a source or a sourceValue, not both".into());
+        }
+        (None, None) => return Err("a replacement needs a source or a sourceValue".into()),
+        (None, Some(value)) => plain_scalar(value),
+        (Some(source), None) => source_value(resources, source)?,
+    };
+    for target in &replacement.targets {
+        let select = target
+            .select
+            .as_ref()
+            .ok_or("a replacement target needs select")?;
+        let compiled = select.compile()?;
+        let rejects = target
+            .reject
+            .iter()
+            // kustomize skips an empty `reject` entry rather than rejecting all.
+            .filter(|j| !is_empty(j))
+            .map(|j| Ok((j, j.compile()?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let options = target.options.clone().unwrap_or_default();
+        for r in resources.iter_mut() {
+            if !target_selects(select, &compiled, r)? {
+                continue;
+            }
+            let mut rejected = false;
+            for (reject, compiled) in &rejects {
+                rejected = rejected || target_selects(reject, compiled, r)?;
+            }
+            if rejected {
+                continue;
+            }
+            for path in &target.field_paths {
+                let segments = split_path(path)?;
+                set(&mut r.object, &segments, &value, &options)
+                    .map_err(|e| format!("{}: {path}: {e}", resource::subject(&r.object)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value a `source` selects. kustomize matches the source selector's
+/// names exactly (`ResId.IsSelectedBy`), unlike target selectors.
+fn source_value(resources: &[Resource], source: &Source) -> Result<Value, String> {
+    let exact = |s: &Option<String>| s.as_deref().map(regex::escape);
     let selector = Selector {
-        group: source.group.clone(),
-        version: source.version.clone(),
-        kind: source.kind.clone(),
-        name: source.name.clone(),
-        namespace: source.namespace.clone(),
+        group: exact(&source.group),
+        version: exact(&source.version),
+        kind: exact(&source.kind),
+        name: exact(&source.name),
+        namespace: exact(&source.namespace),
         ..Selector::default()
     }
     .compile()?;
@@ -109,30 +157,56 @@ pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<()
             .ok_or("options.index is out of range of the source value")?;
         value = Value::String(part.to_string());
     }
-    for target in &replacement.targets {
-        let select = target
-            .select
-            .as_ref()
-            .ok_or("a replacement target needs select")?
-            .compile()?;
-        let rejects = target
-            .reject
-            .iter()
-            .map(Selector::compile)
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = target.options.clone().unwrap_or_default();
-        for r in resources.iter_mut() {
-            if !select.selects(r) || rejects.iter().any(|j| j.selects(r)) {
-                continue;
-            }
-            for path in &target.field_paths {
-                let segments = split_path(path)?;
-                set(&mut r.object, &segments, &value, &options)
-                    .map_err(|e| format!("{}: {path}: {e}", resource::subject(&r.object)))?;
-            }
-        }
+    Ok(value)
+}
+
+/// Does a target selector (`select` or `reject`) pick `r`? Since kustomize
+/// v5.8.0 (kubernetes-sigs/kustomize#5863) its group, version, kind, name and
+/// namespace are anchored regular expressions, and the namespace is compared
+/// as written: `namespace: default` does not pick an object without one
+/// (unless it had none before the namespace transformer gave it one).
+fn target_selects(selector: &Selector, compiled: &Compiled, r: &Resource) -> Result<bool, String> {
+    if !compiled.selects(r) {
+        return Ok(false);
     }
-    Ok(())
+    let Some(pattern) = selector.namespace.as_deref().filter(|p| !p.is_empty()) else {
+        return Ok(true);
+    };
+    let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))?;
+    let current = resource::namespace(&r.object).unwrap_or("");
+    // A previous id (before a namespace or name change) holds the effective
+    // namespace (kustomize `ResId.EffectiveNamespace`): `default` when there
+    // was none.
+    let previous = |ns: &Option<String>| match ns.as_deref() {
+        Some(ns) => ns.to_string(),
+        None if is_cluster_scoped(&r.object) => "_non_namespaceable_".to_string(),
+        None => "default".to_string(),
+    };
+    Ok(re.is_match(current) || r.previous.iter().any(|(ns, _)| re.is_match(&previous(ns))))
+}
+
+fn is_empty(selector: &Selector) -> bool {
+    [
+        &selector.group,
+        &selector.version,
+        &selector.kind,
+        &selector.name,
+        &selector.namespace,
+        &selector.label_selector,
+        &selector.annotation_selector,
+    ]
+    .iter()
+    .all(|f| f.as_deref().is_none_or(str::is_empty))
+}
+
+/// A `sourceValue` as kustomize emits it: an untagged YAML scalar, so `5`
+/// becomes a number, `true` a boolean.
+fn plain_scalar(text: &str) -> Value {
+    match crate::yaml::document::<Value>(text, std::path::Path::new("sourceValue")) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
+        _ => Value::String(text.to_string()),
+    }
 }
 
 fn scalar_text(value: &Value) -> Result<String, String> {
@@ -308,10 +382,29 @@ fn set(
     }
 }
 
+/// Writes `new` into a target field. Into a scalar, kustomize copies only the
+/// text and the field keeps its type (`"3"` into `replicas: 1` gives `3`,
+/// `5` into a string gives `"5"`).
 fn write(target: &mut Value, new: &Value, options: &FieldOptions) -> Result<(), String> {
     match options.delimiter.as_deref().filter(|d| !d.is_empty()) {
         None => {
-            *target = new.clone();
+            *target = match (&*target, new) {
+                (Value::String(_), Value::Number(_) | Value::Bool(_) | Value::String(_)) => {
+                    Value::String(scalar_text(new)?)
+                }
+                (Value::Number(_) | Value::Bool(_), Value::String(text)) => {
+                    let value = plain_scalar(text);
+                    if value.is_string()
+                        || std::mem::discriminant(&value) != std::mem::discriminant(target)
+                    {
+                        return Err(format!(
+                            "cannot write {text:?} into a field of another type"
+                        ));
+                    }
+                    value
+                }
+                _ => new.clone(),
+            };
             Ok(())
         }
         Some(delimiter) => {
