@@ -200,11 +200,12 @@ fn native_engine_matches_kustomize_on_every_conformance_case() {
 }
 
 /// Differential run over a corpus made by
-/// `fixtures/conformance/random/generate.py` (it needs `kubectl`, so it is
-/// not part of the default run):
+/// `fixtures/conformance/random/generate.py` (it needs the kustomize binary,
+/// so it is not part of the default run):
 ///
 /// ```text
-/// python3 fixtures/conformance/random/generate.py /tmp/corpus 401 250
+/// DRIFT_CHECK_TEST_KUSTOMIZE_BIN=$(scripts/services/kustomize) \
+///   python3 fixtures/conformance/random/generate.py /tmp/corpus 401 250
 /// DRIFT_CHECK_RANDOM_CORPUS=/tmp/corpus cargo test --lib random_kustomizations
 /// ```
 #[test]
