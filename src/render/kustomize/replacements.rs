@@ -98,8 +98,24 @@ pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<()
             }
             for path in &target.field_paths {
                 let segments = split_path(path)?;
-                set(&mut r.object, &segments, &value, &options)
-                    .map_err(|e| format!("{}: {path}: {e}", resource::subject(&r.object)))?;
+                let subject = resource::subject(&r.object);
+                let context = |e: String| format!("{subject}: {path}: {e}");
+                if set_in_structured_data(&mut r.object, &segments, &value, &options)
+                    .map_err(context)?
+                {
+                    continue;
+                }
+                set(&mut r.object, &segments, &value, &options).map_err(context)?;
+            }
+            // kustomize keeps labels and annotations strings.
+            for map in ["/metadata/labels", "/metadata/annotations"] {
+                if let Some(Value::Object(map)) = r.object.pointer_mut(map) {
+                    for v in map.values_mut() {
+                        if let Value::Number(_) | Value::Bool(_) = v {
+                            *v = Value::String(scalar_text(v)?);
+                        }
+                    }
+                }
             }
         }
     }
@@ -158,6 +174,148 @@ fn source_value(resources: &[Resource], source: &Source) -> Result<Value, String
         value = Value::String(part.to_string());
     }
     Ok(value)
+}
+
+/// kustomize v5.8.0 (kubernetes-sigs/kustomize#5679): a target path that
+/// runs into a string holding JSON or YAML goes on inside it
+/// (`data.config\.json.server.host`), and the string is written again. The
+/// first string on the path decides; when the rest of the path is not in it,
+/// the path is handled as usual (`false`). JSON is written as Go's
+/// `encoding/json` does (keys sorted, `<>&` escaped; indented by two spaces
+/// when the original was); YAML would be written by kyaml's emitter, whose
+/// style the native engine does not reproduce, so that case is an error.
+fn set_in_structured_data(
+    object: &mut Value,
+    path: &[Segment],
+    new: &Value,
+    options: &FieldOptions,
+) -> Result<bool, String> {
+    for i in 1..path.len() {
+        let mut found = Vec::new();
+        get(object, &path[..i], &mut found);
+        let text = match found.as_slice() {
+            [Value::String(text)] => text.clone(),
+            [Value::Object(_) | Value::Array(_)] => continue,
+            _ => return Ok(false),
+        };
+        let Ok(mut data) = crate::yaml::document::<Value>(&text, std::path::Path::new("field"))
+        else {
+            return Ok(false);
+        };
+        if !(data.is_object() || data.is_array()) {
+            return Ok(false);
+        }
+        let rest = &path[i..];
+        if !options.create {
+            let mut inside = Vec::new();
+            get_pattern(&data, rest, &mut inside);
+            if inside.is_empty() {
+                return Ok(false);
+            }
+        }
+        set(&mut data, rest, new, options)?;
+        let first = text.trim_start().chars().next();
+        if !matches!(first, Some('{' | '[')) {
+            return Err(
+                "a replacement into YAML held in a string (kustomize v5.8) is not supported by \
+                 the native engine; use the kustomize binary (--kustomize-bin)"
+                    .into(),
+            );
+        }
+        let data = sorted_keys(data);
+        let json = if text.contains('\n') && text.contains("  ") {
+            serde_json::to_string_pretty(&data)
+        } else {
+            serde_json::to_string(&data)
+        }
+        .map_err(|e| e.to_string())?;
+        let json = json
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        let mut targets = Vec::new();
+        get_mut(object, &path[..i], &mut targets);
+        for target in targets {
+            *target = Value::String(json.clone());
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// [`get`] with target-path list matching (`[key=pattern]`).
+fn get_pattern<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(value);
+        return;
+    };
+    match (first, value) {
+        (Segment::Match(k, v), Value::Array(items)) => {
+            for item in items.iter().filter(|i| element_matches_pattern(i, k, v)) {
+                get_pattern(item, rest, out);
+            }
+        }
+        (Segment::Field(f), Value::Object(map)) => {
+            if let Some(child) = map.get(f) {
+                get_pattern(child, rest, out);
+            }
+        }
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(item) = items.get(*i) {
+                get_pattern(item, rest, out);
+            }
+        }
+        (Segment::All, Value::Array(items)) => {
+            items.iter().for_each(|item| get_pattern(item, rest, out));
+        }
+        _ => {}
+    }
+}
+
+fn get_mut<'a>(value: &'a mut Value, path: &[Segment], out: &mut Vec<&'a mut Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(value);
+        return;
+    };
+    match (first, value) {
+        (Segment::Field(f), Value::Object(map)) => {
+            if let Some(child) = map.get_mut(f) {
+                get_mut(child, rest, out);
+            }
+        }
+        (Segment::Match(k, v), Value::Array(items)) => {
+            for item in items.iter_mut().filter(|i| element_matches(i, k, v)) {
+                get_mut(item, rest, out);
+            }
+        }
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(item) = items.get_mut(*i) {
+                get_mut(item, rest, out);
+            }
+        }
+        (Segment::All, Value::Array(items)) => {
+            items.iter_mut().for_each(|item| get_mut(item, rest, out));
+        }
+        _ => {}
+    }
+}
+
+/// Maps with their keys in order, as Go's `encoding/json` writes a map.
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 /// Does a target selector (`select` or `reject`) pick `r`? Since kustomize
@@ -228,8 +386,8 @@ pub(super) enum Segment {
     All,
 }
 
-/// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets are
-/// part of the segment.
+/// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets, and
+/// escaped ones (`config\.json`, kyaml `PathSplitter`), are part of the segment.
 pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
     let mut raw = Vec::new();
     let mut current = String::new();
@@ -246,6 +404,10 @@ pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
             ']' => {
                 depth -= 1;
                 current.push(c);
+            }
+            '.' if depth == 0 && current.ends_with('\\') => {
+                current.pop();
+                current.push('.');
             }
             '.' if depth == 0 => raw.push(std::mem::take(&mut current)),
             c => current.push(c),
@@ -403,6 +565,9 @@ fn write(target: &mut Value, new: &Value, options: &FieldOptions) -> Result<(), 
                     }
                     value
                 }
+                // A field the replacement created has no YAML tag: kustomize
+                // writes the text plain, so `"4"` comes out a number.
+                (Value::Null, Value::String(text)) => plain_scalar(text),
                 _ => new.clone(),
             };
             Ok(())
@@ -562,8 +727,11 @@ mod tests {
         apply(&mut resources, &replacement).unwrap();
         assert_eq!(
             resources[1].object["spec"]["template"],
+            // The created annotation is a number, as kustomize 5.8.1 writes it
+            // (an untagged node; only the object's own labels and annotations
+            // are kept strings).
             json!({"spec": {"containers": [{"name": "web", "image": "x:1.25"}, {"name": "side", "image": "y:1"}]},
-                   "metadata": {"annotations": {"version": "1.25"}}})
+                   "metadata": {"annotations": {"version": 1.25}}})
         );
         assert_eq!(
             resources[2].object["spec"]["template"]["spec"]["containers"][0]["image"],
