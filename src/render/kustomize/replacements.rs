@@ -61,7 +61,7 @@ pub struct FieldOptions {
     pub create: bool,
 }
 
-/// Applies one replacement (already loaded, with a source).
+/// Applies one replacement (already loaded from its `path`, if any).
 pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<(), String> {
     let value = match (&replacement.source, &replacement.source_value) {
         (Some(_), Some(_)) => {
