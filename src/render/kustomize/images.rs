@@ -2,7 +2,8 @@
 //!
 //! Input: resources and the `images` / `replicas` entries. Output: container
 //! images rewritten (every `containers`/`initContainers` list at any depth,
-//! kustomize's image tag filter) and `spec.replicas` set.
+//! kustomize's image tag filter; image volumes at `spec.volumes` and
+//! `spec.template.spec.volumes`) and `spec.replicas` set.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -69,6 +70,7 @@ pub fn apply(resources: &mut [Resource], images: &[Image], fields: &[FieldSpec])
     }
     for r in resources.iter_mut() {
         walk(&mut r.object, images);
+        image_volumes(&mut r.object, images);
         for field in fields {
             let _ = field.visit(&mut r.object, &mut |value| {
                 if let Value::String(image) = value
@@ -102,6 +104,26 @@ fn walk(value: &mut Value, images: &[Image]) {
         }
         Value::Array(items) => items.iter_mut().for_each(|i| walk(i, images)),
         _ => {}
+    }
+}
+
+/// Image volumes (`volumes[].image.reference`, Kubernetes 1.31+): kustomize
+/// v5.7.0 added `spec/volumes[]/image/reference` and
+/// `spec/template/spec/volumes[]/image/reference` to its images field specs
+/// (kubernetes-sigs/kustomize#5921) — those two paths only, not deeper pod
+/// templates like a CronJob's.
+fn image_volumes(object: &mut Value, images: &[Image]) {
+    for pointer in ["/spec/volumes", "/spec/template/spec/volumes"] {
+        let Some(Value::Array(volumes)) = object.pointer_mut(pointer) else {
+            continue;
+        };
+        for volume in volumes {
+            if let Some(Value::String(image)) = volume.pointer_mut("/image/reference")
+                && let Some(new) = images.iter().find_map(|i| i.update(image))
+            {
+                *image = new;
+            }
+        }
     }
 }
 

@@ -2,12 +2,13 @@
 //!
 //! Input: resources and `replacements` entries (inline, or a file by
 //! `path`). Output: each target field set to the source field's value
-//! (kustomize `api/filters/replacement`): the source is the one resource
-//! its selector picks (`fieldPath` defaults to `metadata.name`); targets are
-//! every resource `select` picks and no `reject` picks; field paths are
-//! dotted, with `[key=value]` list selectors, numeric indexes and `*`;
-//! `options.delimiter`/`index` pick or replace one part of a string,
-//! `options.create` creates missing fields.
+//! (kustomize `api/filters/replacement`, as of v5.8.1): the source is the one
+//! resource its selector picks, by exact names (`fieldPath` defaults to
+//! `metadata.name`), or a literal `sourceValue`; targets are every resource
+//! `select` picks and no `reject` picks, by anchored regular expressions; field
+//! paths are dotted, with `[key=value]` list selectors, numeric indexes and
+//! `*`; `options.delimiter`/`index` pick or replace one part of a string,
+//! `options.create` creates missing fields. A scalar target keeps its type.
 //!
 //! `sortOptions` reorders the final output (`legacy` with its kind order, or
 //! `fifo`).
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resource::{self, Resource};
+use super::scope::is_cluster_scoped;
 use super::selector::{Selector, TargetMatcher};
 
 /// One replacement.
@@ -24,6 +26,9 @@ use super::selector::{Selector, TargetMatcher};
 pub struct Replacement {
     pub path: Option<String>,
     pub source: Option<Source>,
+    /// A literal value instead of a `source` (kustomize v5.7.0,
+    /// kubernetes-sigs/kustomize#5630).
+    pub source_value: Option<String>,
     pub targets: Vec<Target>,
 }
 
@@ -56,18 +61,77 @@ pub struct FieldOptions {
     pub create: bool,
 }
 
-/// Applies one replacement (already loaded, with a source).
+/// Applies one replacement (already loaded from its `path`, if any).
 pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<(), String> {
-    let source = replacement
-        .source
-        .as_ref()
-        .ok_or("a replacement needs a source")?;
+    let value = match (&replacement.source, &replacement.source_value) {
+        (Some(_), Some(_)) => {
+            return Err("a replacement has either a source or a sourceValue, not both".into());
+        }
+        (None, None) => return Err("a replacement needs a source or a sourceValue".into()),
+        (None, Some(value)) => plain_scalar(value),
+        (Some(source), None) => source_value(resources, source)?,
+    };
+    for target in &replacement.targets {
+        let select = target
+            .select
+            .as_ref()
+            .ok_or("a replacement target needs select")?;
+        let compiled = TargetMatcher::new(select)?;
+        let rejects = target
+            .reject
+            .iter()
+            // kustomize skips an empty `reject` entry rather than rejecting all.
+            .filter(|j| !is_empty(j))
+            .map(|j| Ok((j, TargetMatcher::new(j)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let options = target.options.clone().unwrap_or_default();
+        for r in resources.iter_mut() {
+            if !target_selects(select, &compiled, r)? {
+                continue;
+            }
+            let mut rejected = false;
+            for (reject, compiled) in &rejects {
+                rejected = rejected || target_selects(reject, compiled, r)?;
+            }
+            if rejected {
+                continue;
+            }
+            for path in &target.field_paths {
+                let segments = split_path(path)?;
+                let subject = resource::subject(&r.object);
+                let context = |e: String| format!("{subject}: {path}: {e}");
+                if set_in_structured_data(&mut r.object, &segments, &value, &options)
+                    .map_err(context)?
+                {
+                    continue;
+                }
+                set(&mut r.object, &segments, &value, &options).map_err(context)?;
+            }
+            // kustomize keeps labels and annotations strings.
+            for map in ["/metadata/labels", "/metadata/annotations"] {
+                if let Some(Value::Object(map)) = r.object.pointer_mut(map) {
+                    for v in map.values_mut() {
+                        if let Value::Number(_) | Value::Bool(_) = v {
+                            *v = Value::String(scalar_text(v)?);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value a `source` selects. kustomize matches the source selector's
+/// names exactly (`ResId.IsSelectedBy`), unlike target selectors.
+fn source_value(resources: &[Resource], source: &Source) -> Result<Value, String> {
+    let exact = |s: &Option<String>| s.as_deref().map(regex::escape);
     let selector = TargetMatcher::new(&Selector {
-        group: source.group.clone(),
-        version: source.version.clone(),
-        kind: source.kind.clone(),
-        name: source.name.clone(),
-        namespace: source.namespace.clone(),
+        group: exact(&source.group),
+        version: exact(&source.version),
+        kind: exact(&source.kind),
+        name: exact(&source.name),
+        namespace: exact(&source.namespace),
         ..Selector::default()
     })?;
     let matching: Vec<&Resource> = resources.iter().filter(|r| selector.selects(r)).collect();
@@ -108,31 +172,202 @@ pub fn apply(resources: &mut [Resource], replacement: &Replacement) -> Result<()
             .ok_or("options.index is out of range of the source value")?;
         value = Value::String(part.to_string());
     }
-    for target in &replacement.targets {
-        let select = TargetMatcher::new(
-            target
-                .select
-                .as_ref()
-                .ok_or("a replacement target needs select")?,
-        )?;
-        let rejects = target
-            .reject
-            .iter()
-            .map(TargetMatcher::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = target.options.clone().unwrap_or_default();
-        for r in resources.iter_mut() {
-            if !select.selects(r) || rejects.iter().any(|j| j.selects(r)) {
-                continue;
-            }
-            for path in &target.field_paths {
-                let segments = split_path(path)?;
-                set(&mut r.object, &segments, &value, &options)
-                    .map_err(|e| format!("{}: {path}: {e}", resource::subject(&r.object)))?;
+    Ok(value)
+}
+
+/// kustomize v5.8.0 (kubernetes-sigs/kustomize#5679): a target path that
+/// runs into a string holding JSON or YAML goes on inside it
+/// (`data.config\.json.server.host`), and the string is written again. The
+/// first string on the path decides; when the rest of the path is not in it,
+/// the path is handled as usual (`false`). JSON is written as Go's
+/// `encoding/json` does (keys sorted, `<>&` escaped; indented by two spaces
+/// when the original was); YAML would be written by kyaml's emitter, whose
+/// style the native engine does not reproduce, so that case is an error.
+fn set_in_structured_data(
+    object: &mut Value,
+    path: &[Segment],
+    new: &Value,
+    options: &FieldOptions,
+) -> Result<bool, String> {
+    for i in 1..path.len() {
+        let mut found = Vec::new();
+        get(object, &path[..i], &mut found);
+        let text = match found.as_slice() {
+            [Value::String(text)] => text.clone(),
+            [Value::Object(_) | Value::Array(_)] => continue,
+            _ => return Ok(false),
+        };
+        let Ok(mut data) = crate::yaml::document::<Value>(&text, std::path::Path::new("field"))
+        else {
+            return Ok(false);
+        };
+        if !(data.is_object() || data.is_array()) {
+            return Ok(false);
+        }
+        let rest = &path[i..];
+        if !options.create {
+            let mut inside = Vec::new();
+            get_pattern(&data, rest, &mut inside);
+            if inside.is_empty() {
+                return Ok(false);
             }
         }
+        set(&mut data, rest, new, options)?;
+        let first = text.trim_start().chars().next();
+        if !matches!(first, Some('{' | '[')) {
+            return Err(
+                "a replacement into YAML held in a string (kustomize v5.8) is not supported by \
+                 the native engine; use the kustomize binary (--kustomize-bin)"
+                    .into(),
+            );
+        }
+        let data = sorted_keys(data);
+        let json = if text.contains('\n') && text.contains("  ") {
+            serde_json::to_string_pretty(&data)
+        } else {
+            serde_json::to_string(&data)
+        }
+        .map_err(|e| e.to_string())?;
+        let json = json
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        let mut targets = Vec::new();
+        get_mut(object, &path[..i], &mut targets);
+        for target in targets {
+            *target = Value::String(json.clone());
+        }
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
+}
+
+/// [`get`] with target-path list matching (`[key=pattern]`).
+fn get_pattern<'a>(value: &'a Value, path: &[Segment], out: &mut Vec<&'a Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(value);
+        return;
+    };
+    match (first, value) {
+        (Segment::Match(k, v), Value::Array(items)) => {
+            for item in items.iter().filter(|i| element_matches_pattern(i, k, v)) {
+                get_pattern(item, rest, out);
+            }
+        }
+        (Segment::Field(f), Value::Object(map)) => {
+            if let Some(child) = map.get(f) {
+                get_pattern(child, rest, out);
+            }
+        }
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(item) = items.get(*i) {
+                get_pattern(item, rest, out);
+            }
+        }
+        (Segment::All, Value::Array(items)) => {
+            items.iter().for_each(|item| get_pattern(item, rest, out));
+        }
+        _ => {}
+    }
+}
+
+fn get_mut<'a>(value: &'a mut Value, path: &[Segment], out: &mut Vec<&'a mut Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(value);
+        return;
+    };
+    match (first, value) {
+        (Segment::Field(f), Value::Object(map)) => {
+            if let Some(child) = map.get_mut(f) {
+                get_mut(child, rest, out);
+            }
+        }
+        (Segment::Match(k, v), Value::Array(items)) => {
+            for item in items.iter_mut().filter(|i| element_matches(i, k, v)) {
+                get_mut(item, rest, out);
+            }
+        }
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(item) = items.get_mut(*i) {
+                get_mut(item, rest, out);
+            }
+        }
+        (Segment::All, Value::Array(items)) => {
+            items.iter_mut().for_each(|item| get_mut(item, rest, out));
+        }
+        _ => {}
+    }
+}
+
+/// Maps with their keys in order, as Go's `encoding/json` writes a map.
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
+}
+
+/// Does a target selector (`select` or `reject`) pick `r`? Since kustomize
+/// v5.8.0 (kubernetes-sigs/kustomize#5863) its group, version, kind, name and
+/// namespace are anchored regular expressions, and the namespace is compared
+/// as written: `namespace: default` does not pick an object without one
+/// (unless it had none before the namespace transformer gave it one).
+fn target_selects(
+    selector: &Selector,
+    compiled: &TargetMatcher,
+    r: &Resource,
+) -> Result<bool, String> {
+    if !compiled.selects(r) {
+        return Ok(false);
+    }
+    let Some(pattern) = selector.namespace.as_deref().filter(|p| !p.is_empty()) else {
+        return Ok(true);
+    };
+    let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))?;
+    let current = resource::namespace(&r.object).unwrap_or("");
+    // A previous id (before a namespace or name change) holds the effective
+    // namespace (kustomize `ResId.EffectiveNamespace`): `default` when there
+    // was none.
+    let previous = |ns: &Option<String>| match ns.as_deref() {
+        Some(ns) => ns.to_string(),
+        None if is_cluster_scoped(&r.object) => "_non_namespaceable_".to_string(),
+        None => "default".to_string(),
+    };
+    Ok(re.is_match(current) || r.previous.iter().any(|(ns, _)| re.is_match(&previous(ns))))
+}
+
+fn is_empty(selector: &Selector) -> bool {
+    [
+        &selector.group,
+        &selector.version,
+        &selector.kind,
+        &selector.name,
+        &selector.namespace,
+        &selector.label_selector,
+        &selector.annotation_selector,
+    ]
+    .iter()
+    .all(|f| f.as_deref().is_none_or(str::is_empty))
+}
+
+/// A `sourceValue` as kustomize emits it: an untagged YAML scalar, so `5`
+/// becomes a number, `true` a boolean.
+fn plain_scalar(text: &str) -> Value {
+    match crate::yaml::document::<Value>(text, std::path::Path::new("sourceValue")) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
+        _ => Value::String(text.to_string()),
+    }
 }
 
 fn scalar_text(value: &Value) -> Result<String, String> {
@@ -154,8 +389,8 @@ pub(super) enum Segment {
     All,
 }
 
-/// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets are
-/// part of the segment.
+/// Splits `a.b.[k=v].c` (also `a.b[k=v].c`); dots inside brackets, and
+/// escaped ones (`config\.json`, kyaml `PathSplitter`), are part of the segment.
 pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
     let mut raw = Vec::new();
     let mut current = String::new();
@@ -172,6 +407,10 @@ pub(super) fn split_path(path: &str) -> Result<Vec<Segment>, String> {
             ']' => {
                 depth -= 1;
                 current.push(c);
+            }
+            '.' if depth == 0 && current.ends_with('\\') => {
+                current.pop();
+                current.push('.');
             }
             '.' if depth == 0 => raw.push(std::mem::take(&mut current)),
             c => current.push(c),
@@ -308,10 +547,32 @@ fn set(
     }
 }
 
+/// Writes `new` into a target field. Into a scalar, kustomize copies only the
+/// text and the field keeps its type (`"3"` into `replicas: 1` gives `3`,
+/// `5` into a string gives `"5"`).
 fn write(target: &mut Value, new: &Value, options: &FieldOptions) -> Result<(), String> {
     match options.delimiter.as_deref().filter(|d| !d.is_empty()) {
         None => {
-            *target = new.clone();
+            *target = match (&*target, new) {
+                (Value::String(_), Value::Number(_) | Value::Bool(_) | Value::String(_)) => {
+                    Value::String(scalar_text(new)?)
+                }
+                (Value::Number(_) | Value::Bool(_), Value::String(text)) => {
+                    let value = plain_scalar(text);
+                    if value.is_string()
+                        || std::mem::discriminant(&value) != std::mem::discriminant(target)
+                    {
+                        return Err(format!(
+                            "cannot write {text:?} into a field of another type"
+                        ));
+                    }
+                    value
+                }
+                // A field the replacement created has no YAML tag: kustomize
+                // writes the text plain, so `"4"` comes out a number.
+                (Value::Null, Value::String(text)) => plain_scalar(text),
+                _ => new.clone(),
+            };
             Ok(())
         }
         Some(delimiter) => {
@@ -469,8 +730,11 @@ mod tests {
         apply(&mut resources, &replacement).unwrap();
         assert_eq!(
             resources[1].object["spec"]["template"],
+            // The created annotation is a number, as kustomize 5.8.1 writes it
+            // (an untagged node; only the object's own labels and annotations
+            // are kept strings).
             json!({"spec": {"containers": [{"name": "web", "image": "x:1.25"}, {"name": "side", "image": "y:1"}]},
-                   "metadata": {"annotations": {"version": "1.25"}}})
+                   "metadata": {"annotations": {"version": 1.25}}})
         );
         assert_eq!(
             resources[2].object["spec"]["template"]["spec"]["containers"][0]["image"],
