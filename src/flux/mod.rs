@@ -177,8 +177,30 @@ pub struct CommonMetadata {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PostBuild {
+    /// `WithVariables` (default) or `Always` (kustomize-controller v1.9).
+    #[serde(skip_serializing_if = "SubstituteStrategy::is_default")]
+    pub substitute_strategy: SubstituteStrategy,
     pub substitute: BTreeMap<String, String>,
     pub substitute_from: Vec<SubstituteReference>,
+}
+
+/// `spec.postBuild.substituteStrategy` (kustomize-controller v1.9,
+/// `api/v1/kustomization_types.go`): whether to substitute when no variable
+/// is defined. Another value is refused, as the CRD's enum does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubstituteStrategy {
+    /// Substitute only when at least one variable is defined (inline or
+    /// from `substituteFrom`).
+    #[default]
+    WithVariables,
+    /// Substitute even with no variables: `${var:=default}` gets its default.
+    Always,
+}
+
+impl SubstituteStrategy {
+    fn is_default(&self) -> bool {
+        *self == Self::WithVariables
+    }
 }
 
 /// One entry of `spec.postBuild.substituteFrom`.

@@ -33,7 +33,7 @@ mod substitute;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::flux::Kustomization;
+use crate::flux::{Kustomization, SubstituteStrategy};
 use crate::k8s::object::Object;
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
@@ -42,6 +42,10 @@ use crate::k8s::object::Object;
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     pub sources: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// `substituteFrom` was not read (no cluster or snapshot): its
+    /// references are skipped, found or not, and only `substitute` is used,
+    /// as `flux build ks --dry-run` does (fluxcd/pkg `SubstituteWithDryRun`).
+    pub dry_run: bool,
     /// An unset variable without a default is an error, as kustomize-controller
     /// with `--feature-gates=StrictPostBuildSubstitutions=true` makes it.
     pub strict: bool,
@@ -84,15 +88,17 @@ impl Rendered {
 }
 
 /// Renders one Kustomization from the tree at `root` with its
-/// `substituteFrom` data, natively or with the configured binary.
+/// `substituteFrom` data (`None`: not read, as `flux build ks --dry-run`),
+/// natively or with the configured binary.
 pub fn kustomization(
     root: &Path,
     ks: &Kustomization,
-    sources: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    sources: Option<&BTreeMap<(String, String), BTreeMap<String, String>>>,
     options: &Options,
 ) -> Result<Vec<Object>, RenderError> {
     let variables = Variables {
-        sources: sources.clone(),
+        sources: sources.cloned().unwrap_or_default(),
+        dry_run: sources.is_none(),
         strict: options.strict_substitution,
     };
     let objects = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
@@ -154,9 +160,13 @@ fn render_with(
     };
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
+        let mode = substitute::Mode {
+            strict: variables.strict,
+            always: post_build.substitute_strategy == SubstituteStrategy::Always,
+        };
         for object in &mut objects {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            substitute::object(object, &vars, variables.strict)?;
+            substitute::object(object, &vars, mode)?;
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
@@ -316,9 +326,13 @@ pub enum RenderError {
         "postBuild: variable name {name:?} is invalid, must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
     )]
     VariableName { name: String },
-    /// The substitution syntax in an object is malformed, or its result is
-    /// not valid YAML. Names the object, never a value.
-    #[error("{object}: variable substitution failed: {message}")]
+    /// The substitution syntax in an object is malformed, a variable is
+    /// unset under strict substitution, or the result is not valid YAML.
+    /// Worded as kustomize-controller's `BuildFailed` message (`object`:
+    /// `Kind.version.group/name`, kustomize's `Gvk.String()`); names no value.
+    #[error(
+        "post build failed for '{object}': envsubst error: variable substitution failed: {message}"
+    )]
     Substitute { object: String, message: String },
 }
 
