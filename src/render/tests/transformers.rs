@@ -311,3 +311,50 @@ spec:
     assert_eq!(pod["volumes"][0]["configMap"]["name"], cm_name.as_str());
     assert_eq!(pod["volumes"][1]["secret"]["secretName"], "p-plain");
 }
+
+#[test]
+fn spec_images_merge_with_the_same_image_of_the_kustomization_yaml() {
+    // kustomize-controller v1.9.4 (fluxcd/pkg 14c3fd79): a spec.images entry
+    // setting some fields keeps the others of the kustomization.yaml's entry;
+    // newTag and digest are one unit. Before, the entry was replaced and
+    // overriding only newName gave an untagged image.
+    let image = |spec_image: Value| {
+        let dir = tree(&[
+            (
+                "app/kustomization.yaml",
+                "resources: [deploy.yaml]
+images:
+  - name: nginx
+    newName: from-file/nginx
+    newTag: \"1.27\"
+",
+            ),
+            ("app/deploy.yaml", DEPLOYMENT),
+        ]);
+        let objects = render_path(&dir, json!({"path": "app", "images": [spec_image]})).unwrap();
+        objects[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        image(json!({"name": "nginx", "newName": "registry.local/nginx"})),
+        "registry.local/nginx:1.27"
+    );
+    assert_eq!(
+        image(json!({"name": "nginx", "newTag": "1.28"})),
+        "from-file/nginx:1.28"
+    );
+    // A digest replaces the file's tag rather than joining it.
+    assert_eq!(
+        image(json!({"name": "nginx", "digest": "sha256:abc"})),
+        "from-file/nginx@sha256:abc"
+    );
+    // An entry with only the name changes nothing.
+    assert_eq!(image(json!({"name": "nginx"})), "from-file/nginx:1.27");
+    // Another image is appended, as before.
+    assert_eq!(
+        image(json!({"name": "busybox", "newTag": "1"})),
+        "from-file/nginx:1.27"
+    );
+}
