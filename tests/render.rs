@@ -73,7 +73,8 @@ fn render_of_a_kustomization_file_needs_no_cluster_and_no_snapshot() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(kustomization_headers(&out.stdout), ["flux-system/docs"]);
     assert!(
-        out.stdout.contains("kustomize.toolkit.fluxcd.io/namespace: flux-system\n  namespace: docs\n"),
+        out.stdout
+            .contains("kustomize.toolkit.fluxcd.io/namespace: flux-system\n  namespace: docs\n"),
         "{}",
         out.stdout
     );

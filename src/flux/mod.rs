@@ -105,9 +105,24 @@ pub struct KustomizationSpec {
     pub suspend: bool,
     pub force: bool,
     pub interval: Option<String>,
+    /// `spec.buildMetadata` (Flux 2.9): the kustomize build metadata
+    /// annotations to add (`originAnnotations`, `transformerAnnotations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_metadata: Vec<BuildMetadataOption>,
     /// `spec.ignore` (Flux 2.9): fields Flux leaves out of drift detection and apply.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<IgnoreRule>,
+}
+
+/// One option of `spec.buildMetadata` (the CRD's enum; another value is
+/// refused by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BuildMetadataOption {
+    /// `config.kubernetes.io/origin`: the file (or generator) of each object.
+    OriginAnnotations,
+    /// `alpha.config.kubernetes.io/transformations`: the transformers run.
+    TransformerAnnotations,
 }
 
 /// `spec.sourceRef`.

@@ -45,7 +45,18 @@ pub fn root_kustomization(
         });
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
-        Some(kpath) => (KustFile::read_for_flux(root, &kpath)?, root.rel(&kpath)),
+        Some(kpath) => {
+            let mut kust = KustFile::read_for_flux(root, &kpath)?;
+            // fluxcd/pkg `kustomize_generator.go` `WriteFile`: a kustomization
+            // file without `resources` gets `buildMetadata: [originAnnotations]`
+            // ("to avoid kustomization.yaml is empty"), so its objects are
+            // applied with `config.kubernetes.io/origin`.
+            if kust.resources.is_empty() {
+                kust.build_metadata = Some(json!(["originAnnotations"]));
+                kust.has_content = true;
+            }
+            (kust, root.rel(&kpath))
+        }
         None => (
             generate(root, &dir)?,
             format!(
@@ -185,7 +196,8 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
         || !spec.images.is_empty()
         || spec.name_prefix.is_some()
         || spec.name_suffix.is_some()
-        || !spec.components.is_empty();
+        || !spec.components.is_empty()
+        || !spec.build_metadata.is_empty();
     if let Some(ns) = &spec.target_namespace {
         kust.namespace = Some(ns.clone());
     }
@@ -207,6 +219,10 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
         kust.name_suffix = Some(suffix.clone());
     }
     kust.components.extend(spec.components.iter().cloned());
+    // `spec.buildMetadata` (kustomize-controller v1.9) replaces the file's.
+    if !spec.build_metadata.is_empty() {
+        kust.build_metadata = Some(json!(spec.build_metadata));
+    }
     if spec.ignore_missing_components {
         kust.components
             .retain(|c| load::is_remote(c) || dir.join(c).exists());

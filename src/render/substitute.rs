@@ -121,13 +121,24 @@ pub fn object(
 /// an object in a post-build error: `Deployment.v1.apps/web`,
 /// `ConfigMap.v1.[noGrp]/settings`.
 fn gvk_name(object: &Value) -> String {
-    let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     let api_version = text("/apiVersion");
     let (group, version) = match api_version.rsplit_once('/') {
         Some((group, version)) => (group, version),
         None => ("", api_version),
     };
-    let or = |s: &'static str, v: &str| if v.is_empty() { s.to_string() } else { v.to_string() };
+    let or = |s: &'static str, v: &str| {
+        if v.is_empty() {
+            s.to_string()
+        } else {
+            v.to_string()
+        }
+    };
     format!(
         "{}.{}.{}/{}",
         or("[noKind]", text("/kind")),
@@ -733,7 +744,9 @@ mod tests {
         let mut bare = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
             "spec": {"replicas": "${replicas}"}});
         assert_eq!(
-            object(&mut bare, &BTreeMap::new(), always).unwrap_err().to_string(),
+            object(&mut bare, &BTreeMap::new(), always)
+                .unwrap_err()
+                .to_string(),
             "post build failed for 'Deployment.v1.apps/web': envsubst error: variable substitution failed: variable not set (strict mode): \"replicas\""
         );
     }

@@ -358,3 +358,175 @@ images:
         "from-file/nginx:1.27"
     );
 }
+
+/// The transformations annotation kustomize writes for these built-in
+/// transformers of these kustomization files, in order.
+fn transformations(entries: &[(&str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(file, kind)| {
+            format!("- configuredIn: {file}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n")
+        })
+        .collect()
+}
+
+#[test]
+fn build_metadata_annotates_origins_and_transformations_as_kustomize_does() {
+    // Expected values from `kubectl kustomize` (kustomize v5.5.0) on the same
+    // tree with `buildMetadata: [originAnnotations, transformerAnnotations]`.
+    let dir = tree(&[
+        (
+            "base/kustomization.yaml",
+            "resources: [deploy.yaml]\ncommonLabels: {tier: web}\n",
+        ),
+        ("base/deploy.yaml", DEPLOYMENT),
+        (
+            "app/kustomization.yaml",
+            "namespace: apps
+namePrefix: p-
+resources: [../base, ./svc.yaml]
+configMapGenerator:
+  - name: cfg
+    literals: [A=1]
+images:
+  - name: nginx
+    newTag: \"2\"
+patches:
+  - patch: |-
+      - op: add
+        path: /metadata/annotations/x
+        value: y
+    target: {kind: Service}
+",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    let spec =
+        json!({"path": "app", "buildMetadata": ["originAnnotations", "transformerAnnotations"]});
+    let objects = render_path(&dir, spec.clone()).unwrap();
+    let annotations = |kind: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .unwrap()
+            .pointer("/metadata/annotations")
+            .cloned()
+            .unwrap()
+    };
+    let app = |kind| ("kustomization.yaml", kind);
+    let at_app = [
+        app("PatchTransformer"),
+        app("NamespaceTransformer"),
+        app("PrefixTransformer"),
+        app("ImageTagTransformer"),
+    ];
+    assert_eq!(
+        annotations("Deployment"),
+        json!({
+            "config.kubernetes.io/origin": "path: ../base/deploy.yaml\n",
+            "alpha.config.kubernetes.io/transformations": transformations(
+                &[&[("../base/kustomization.yaml", "LabelTransformer")][..], &at_app].concat()
+            ),
+        })
+    );
+    assert_eq!(
+        annotations("Service"),
+        json!({
+            "config.kubernetes.io/origin": "path: svc.yaml\n",
+            "alpha.config.kubernetes.io/transformations": transformations(&at_app),
+            "x": "y",
+        })
+    );
+    assert_eq!(
+        annotations("ConfigMap"),
+        json!({
+            "config.kubernetes.io/origin": "configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n",
+            "alpha.config.kubernetes.io/transformations": transformations(&at_app),
+        })
+    );
+
+    // One option alone: the other's annotation is removed at the end.
+    let objects = render_path(
+        &dir,
+        json!({"path": "app", "buildMetadata": ["originAnnotations"]}),
+    )
+    .unwrap();
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        deploy["metadata"]["annotations"],
+        json!({"config.kubernetes.io/origin": "path: ../base/deploy.yaml\n"})
+    );
+    let objects = render_path(
+        &dir,
+        json!({"path": "app", "buildMetadata": ["transformerAnnotations"]}),
+    )
+    .unwrap();
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert!(
+        deploy["metadata"]["annotations"]
+            .get("config.kubernetes.io/origin")
+            .is_none()
+    );
+    assert!(
+        deploy["metadata"]["annotations"]
+            .get("alpha.config.kubernetes.io/transformations")
+            .is_some()
+    );
+
+    // Without buildMetadata, none of it.
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert!(objects.iter().all(|o| {
+        o.pointer("/metadata/annotations")
+            .and_then(serde_json::Value::as_object)
+            .is_none_or(|a| a.keys().all(|k| k == "x"))
+    }));
+}
+
+#[test]
+fn build_metadata_values_are_checked_by_name() {
+    let dir = tree(&[("app/svc.yaml", SERVICE)]);
+    let err = crate::discover::from_object(
+        &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "apps", "namespace": "flux-system"},
+                "spec": {"path": "app", "buildMetadata": ["managedByLabel"]}}),
+        crate::flux::Origin::Live,
+        "flux-system",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("live state: Kustomization apps: spec: unknown variant `managedByLabel`, expected `originAnnotations` or `transformerAnnotations`"),
+        "{err}"
+    );
+    // In a kustomization file, managedByLabel (whose value names the
+    // kustomize version) is refused by the native engine.
+    let dir2 = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\nbuildMetadata: [managedByLabel]\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    drop(dir);
+    assert_eq!(
+        render_path(&dir2, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/kustomization.yaml: buildMetadata: managedByLabel is not supported by the native renderer (use the external kustomize binary option)"
+    );
+}
+
+#[test]
+fn a_kustomization_file_without_resources_gets_origin_annotations_as_flux_gives_it() {
+    // fluxcd/pkg kustomize_generator.go: "if there are no resources, set the
+    // build metadata to avoid kustomization.yaml is empty build error".
+    let dir = tree(&[(
+        "app/kustomization.yaml",
+        "configMapGenerator:\n  - name: cfg\n    literals: [A=1]\n",
+    )]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert_eq!(
+        objects[0]["metadata"]["annotations"],
+        json!({"config.kubernetes.io/origin": "configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n"})
+    );
+}
