@@ -106,8 +106,12 @@ impl Discovered {
     }
 }
 
-/// Why a Kustomization is not rendered: its source is not the infra repo.
+/// Why a Kustomization is not checked: it applies to another cluster
+/// (`spec.kubeConfig`), or its source is not the infra repo.
 fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
+    if ks.spec.kube_config.is_some() {
+        return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
+    }
     let (namespace, name) = options.source.as_ref()?;
     let source = &ks.spec.source_ref;
     let source_namespace = ks.source_namespace();
@@ -481,6 +485,20 @@ mod tests {
                 .starts_with("spec.ignore[1].target.kind: invalid regular expression \"Deploy(\""),
             "{}",
             issue.message
+        );
+    }
+
+    #[test]
+    fn a_kustomization_applying_to_another_cluster_is_skipped_saying_why() {
+        let mut object = ks("remote", json!("./remote"));
+        object["spec"]["kubeConfig"] = json!({"secretRef": {"name": "edge-kubeconfig"}});
+        let (found, _) =
+            discover::<std::io::Error>(Ok(vec![object]), Path::new("."), &Options::default());
+        let (checked, skipped) = found.partition(&Options::default());
+        assert!(checked.is_empty());
+        assert_eq!(
+            skipped[0].1,
+            "it applies to another cluster (spec.kubeConfig), not the one checked"
         );
     }
 }

@@ -84,7 +84,12 @@ pub enum Origin {
 }
 
 /// The parts of a Flux `Kustomization.spec` (v1) that decide what is applied.
-/// Unknown fields (interval, timeout, healthChecks, ...) are accepted and ignored.
+/// The CRD's other fields do not change what is applied and are ignored:
+/// `interval`, `retryInterval`, `timeout`, `dependsOn`, `healthChecks`,
+/// `healthCheckExprs`, `wait`, `force`, `deletionPolicy`,
+/// `serviceAccountName` (who applies, not what), `kubeConfig` (where: such a
+/// Kustomization is skipped by `check`, see `discover`). Fields the CRD does
+/// not have are pruned by the API server, and ignored here too.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct KustomizationSpec {
@@ -105,6 +110,13 @@ pub struct KustomizationSpec {
     pub suspend: bool,
     pub force: bool,
     pub interval: Option<String>,
+    /// `spec.kubeConfig`: Flux applies to another cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<Value>,
+    /// `spec.decryption` (SOPS): drift-check cannot decrypt, so a render
+    /// meeting an encrypted object with it set is an error naming the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Value>,
     /// `spec.buildMetadata` (Flux 2.9): the kustomize build metadata
     /// annotations to add (`originAnnotations`, `transformerAnnotations`).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -158,6 +158,9 @@ fn render_with(
             objects
         }
     };
+    if kustomization.spec.decryption.is_some() {
+        check_not_encrypted(&objects)?;
+    }
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         let mode = substitute::Mode {
@@ -175,6 +178,18 @@ fn render_with(
         flux::set_common_metadata(object, kustomization.spec.common_metadata.as_ref());
     }
     Ok(objects)
+}
+
+/// With `spec.decryption`, kustomize-controller decrypts each SOPS-encrypted
+/// object (one with a top-level `sops` key) before applying it; drift-check
+/// cannot, and refuses rather than render the ciphertext.
+fn check_not_encrypted(objects: &[Object]) -> Result<(), RenderError> {
+    match objects.iter().find(|o| o.get("sops").is_some()) {
+        Some(object) => Err(RenderError::Encrypted {
+            object: kustomize::Resource::new(object.clone(), "").subject(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Fails unless the object has an apiVersion, a kind and a name.
@@ -326,6 +341,11 @@ pub enum RenderError {
         "postBuild: variable name {name:?} is invalid, must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
     )]
     VariableName { name: String },
+    /// `spec.decryption` is set and an object is SOPS-encrypted.
+    #[error(
+        "spec.decryption: {object} is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
+    )]
+    Encrypted { object: String },
     /// The substitution syntax in an object is malformed, a variable is
     /// unset under strict substitution, or the result is not valid YAML.
     /// Worded as kustomize-controller's `BuildFailed` message (`object`:

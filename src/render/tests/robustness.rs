@@ -435,3 +435,22 @@ fn vars_must_name_one_object_and_be_declared_once() {
         );
     }
 }
+
+#[test]
+fn an_encrypted_object_under_spec_decryption_is_an_error_naming_the_field() {
+    let dir = tree(&[(
+        "app/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n",
+    )]);
+    let err = render_path(
+        &dir,
+        json!({"path": "app", "decryption": {"provider": "sops"}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.decryption: Secret/apps/db is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
+    );
+    // Without decryption Flux applies it as it is, and so renders drift-check.
+    assert_eq!(render_path(&dir, json!({"path": "app"})).unwrap().len(), 1);
+}
