@@ -36,6 +36,9 @@ use std::path::{Path, PathBuf};
 use crate::flux::{Kustomization, SubstituteStrategy};
 use crate::k8s::object::Object;
 
+/// ConfigMap/Secret data by (kind, name), as read for `substituteFrom`.
+pub type Sources = BTreeMap<(String, String), BTreeMap<String, String>>;
+
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".
 /// Values are the decoded strings (a Secret's `data` base64-decoded), as Flux reads them.
@@ -93,7 +96,7 @@ impl Rendered {
 pub fn kustomization(
     root: &Path,
     ks: &Kustomization,
-    sources: Option<&BTreeMap<(String, String), BTreeMap<String, String>>>,
+    sources: Option<&Sources>,
     options: &Options,
 ) -> Result<Vec<Object>, RenderError> {
     let variables = Variables {
