@@ -377,6 +377,7 @@ async fn reconcile(cluster: &mut Cluster, raw: &Value, ks: &Kustomization, args:
     let variables = drift_check::render::Variables {
         sources,
         strict: false,
+        dry_run: false,
     };
     let mut objects = match drift_check::render::render(&args.repo, ks, &variables) {
         Ok(o) => o,

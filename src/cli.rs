@@ -64,7 +64,10 @@ pub enum Command {
     Run(CheckArgs),
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
-    Render(CommonArgs),
+    /// With `--kustomizations-dir` or `--kustomization-file` and no
+    /// `--live-snapshot` it needs no cluster (like `flux build ks --dry-run`:
+    /// `postBuild.substituteFrom` is not read).
+    Render(RenderArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -94,6 +97,19 @@ pub struct CheckArgs {
     #[arg(long, env = "DRIFT_CHECK_DIFF_MODE",
           value_parser = PossibleValuesParser::new(DiffMode::NAMES).try_map(|s| s.parse::<DiffMode>()))]
     pub diff_mode: Option<DiffMode>,
+}
+
+/// Flags of `render`.
+#[derive(Debug, Default, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// A Flux Kustomization manifest (path relative to the current directory)
+    /// to render instead of those of the live state or `--kustomizations-dir`,
+    /// like `flux build ks --kustomization-file`.
+    #[arg(long, value_name = "FILE", env = "DRIFT_CHECK_KUSTOMIZATION_FILE")]
+    pub kustomization_file: Option<PathBuf>,
 }
 
 /// Flags shared by `check` and `render`.
@@ -179,9 +195,18 @@ pub struct CommonArgs {
     pub kustomize_bin: Option<PathBuf>,
 
     /// An unset postBuild variable without a default is an error, as with
-    /// kustomize-controller's `--feature-gates=StrictPostBuildSubstitutions=true`.
-    #[arg(long, env = "DRIFT_CHECK_STRICT_SUBSTITUTION")]
-    pub strict_substitution: bool,
+    /// kustomize-controller's `StrictPostBuildSubstitutions` feature gate, on
+    /// by default since Flux 2.9 [default: true]. `--strict-substitution=false`
+    /// for controllers run with `--feature-gates=StrictPostBuildSubstitutions=false`.
+    #[arg(
+        long,
+        env = "DRIFT_CHECK_STRICT_SUBSTITUTION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub strict_substitution: Option<bool>,
 
     /// Limit for each API request, in seconds.
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]

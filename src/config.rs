@@ -75,7 +75,8 @@ pub struct FileConfig {
     /// A kustomize binary to run for the build step instead of the native engine.
     pub kustomize_bin: Option<PathBuf>,
     /// An unset postBuild variable without a default is an error (as
-    /// kustomize-controller's StrictPostBuildSubstitutions feature gate).
+    /// kustomize-controller's StrictPostBuildSubstitutions feature gate, on by
+    /// default since Flux 2.9); default true.
     pub strict_substitution: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
@@ -251,8 +252,10 @@ impl Config {
                 .kustomize_bin
                 .clone()
                 .or_else(|| from_file(&file.kustomize_bin)),
-            strict_substitution: args.strict_substitution
-                || file.strict_substitution.unwrap_or(false),
+            strict_substitution: args
+                .strict_substitution
+                .or(file.strict_substitution)
+                .unwrap_or(true),
         };
         Ok(Self {
             settings: Settings {

@@ -29,4 +29,4 @@ pub mod report;
 pub mod source;
 pub mod yaml;
 
-pub use pipeline::{Progress, Settings, check, render, run};
+pub use pipeline::{Progress, Renders, Settings, check, render, run};

@@ -52,15 +52,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             .await)
         }
         Command::Render(args) => {
-            let config = Config::load(&args, None, None)?;
-            let (rendered, errors) = drift_check::render(&config.settings).await;
-            for (ks, objects) in &rendered {
+            let mut config = Config::load(&args.common, None, None)?;
+            config.settings.discover.kustomization_file = args.kustomization_file;
+            let renders = drift_check::render(&config.settings).await;
+            for (ks, objects) in &renders.kustomizations {
                 for object in objects.iter().flatten() {
                     writeln!(stdout, "---\n# Kustomization {ks}")?;
                     stdout.write_all(drift_check::yaml::to_string(object).as_bytes())?;
                 }
             }
-            for e in &errors {
+            for note in &renders.notes {
+                eprintln!("drift-check: note: {note}");
+            }
+            let errors = &renders.issues;
+            for e in errors {
                 let scope = e
                     .kustomization
                     .as_deref()

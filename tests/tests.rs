@@ -9,6 +9,7 @@ mod local_checkout;
 mod notify;
 mod outputs;
 mod packaging;
+mod render;
 mod scope;
 mod source;
 mod util;

@@ -45,6 +45,7 @@ const SERVER_METADATA: &[&str] = &[
 /// What Flux does to a rendered object before applying it, in order. A new
 /// rule is a function below and a line here.
 const DESIRED_RULES: &[fn(&mut Value)] = &[
+    strip_build_metadata,
     drop_null_fields,
     set_port_protocol_defaults,
     encode_secret_string_data,
@@ -53,7 +54,19 @@ const DESIRED_RULES: &[fn(&mut Value)] = &[
 
 /// What the server owns in a live object. A new rule is a function below and
 /// a line here.
-const LIVE_RULES: &[fn(&mut Value)] = &[strip_server_metadata, strip_status];
+const LIVE_RULES: &[fn(&mut Value)] = &[strip_server_metadata, strip_status, strip_build_metadata];
+
+/// kustomize's build metadata annotations, written when a Kustomization sets
+/// `spec.buildMetadata` (kustomize-controller v1.9) or, by Flux, on objects of
+/// a `kustomization.yaml` without `resources` (fluxcd/pkg
+/// `kustomize_generator.go`). Their content is the build's bookkeeping (file
+/// paths, transformer names), which drift-check renders exactly for files,
+/// generators and built-in transformers; they are still Flux-managed
+/// metadata, not drift, whatever their value.
+pub const BUILD_METADATA_ANNOTATIONS: &[&str] = &[
+    "config.kubernetes.io/origin",
+    "alpha.config.kubernetes.io/transformations",
+];
 
 /// A server-default rule: is `value` at `path` of a `kind` (under `parent`)
 /// what the API server sets by default?
@@ -234,6 +247,23 @@ pub fn strip_server_metadata(object: &mut Value) {
             annotations.remove(*key);
         }
         if annotations.is_empty() {
+            metadata.remove("annotations");
+        }
+    }
+}
+
+/// Removes kustomize's build metadata annotations ([`BUILD_METADATA_ANNOTATIONS`])
+/// from both sides: Flux writes them, and only Flux.
+pub fn strip_build_metadata(object: &mut Value) {
+    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
+        return;
+    };
+    if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
+        let before = annotations.len();
+        for key in BUILD_METADATA_ANNOTATIONS {
+            annotations.remove(*key);
+        }
+        if annotations.is_empty() && before > 0 {
             metadata.remove("annotations");
         }
     }
@@ -464,6 +494,28 @@ mod tests {
         let mut cm = json!({"kind": "ConfigMap", "stringData": {"b": "b"}});
         encode_secret_string_data(&mut cm);
         assert_eq!(cm, json!({"kind": "ConfigMap", "stringData": {"b": "b"}}));
+    }
+
+    #[test]
+    fn build_metadata_annotations_are_flux_managed_on_both_sides() {
+        let with = |origin: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c",
+                "annotations": {"config.kubernetes.io/origin": origin,
+                    "alpha.config.kubernetes.io/transformations": "- configuredIn: kustomization.yaml\n",
+                    "team": "docs"}}})
+        };
+        let mut desired_object = with("path: a.yaml\n");
+        let mut live_object = with("configuredIn: kustomization.yaml\n");
+        desired(&mut desired_object);
+        live(&mut live_object);
+        assert_eq!(desired_object, live_object);
+        assert_eq!(
+            desired_object["metadata"]["annotations"],
+            json!({"team": "docs"})
+        );
+        let mut only = json!({"metadata": {"name": "c", "annotations": {"config.kubernetes.io/origin": "path: a.yaml\n"}}});
+        live(&mut only);
+        assert_eq!(only, json!({"metadata": {"name": "c"}}));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Input: the live state's `kustomize.toolkit.fluxcd.io` `Kustomization`
 //! objects (spec and status), or, when it has none, the Kustomization manifests
-//! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`).
+//! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`);
+//! or, for `render`, those of one manifest file (`--kustomization-file`,
+//! which takes precedence over both, as in `flux build ks`).
 //! Output: [`Kustomization`]s in a stable order, filtered by name when asked,
 //! and an issue for each rule of a selected Kustomization's `spec.ignore`
 //! that cannot be used (the Kustomization is still checked, with its other rules).
@@ -24,6 +26,10 @@ pub struct Options {
     /// The repo directory (relative to its root) with Kustomization manifests,
     /// read when the live state has none.
     pub kustomizations_dir: Option<PathBuf>,
+    /// A manifest file (relative to the current directory) whose
+    /// Kustomizations are used instead of the live state's and the
+    /// directory's (`render --kustomization-file`).
+    pub kustomization_file: Option<PathBuf>,
     /// Only these (`name` or `namespace/name`); all when empty.
     pub names: Vec<String>,
     /// Only those whose source is this GitRepository (namespace, name); the
@@ -53,9 +59,16 @@ impl Options {
         };
         Ok(Self {
             kustomizations_dir,
+            kustomization_file: None,
             names,
             source,
         })
+    }
+
+    /// Whether the Kustomizations are read from the repo or a file, not
+    /// from the live state (so `render` needs none).
+    pub fn from_files(&self) -> bool {
+        self.kustomization_file.is_some() || self.kustomizations_dir.is_some()
     }
 }
 
@@ -93,8 +106,12 @@ impl Discovered {
     }
 }
 
-/// Why a Kustomization is not rendered: its source is not the infra repo.
+/// Why a Kustomization is not checked: it applies to another cluster
+/// (`spec.kubeConfig`), or its source is not the infra repo.
 fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
+    if ks.spec.kube_config.is_some() {
+        return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
+    }
     let (namespace, name) = options.source.as_ref()?;
     let source = &ks.spec.source_ref;
     let source_namespace = ks.source_namespace();
@@ -130,13 +147,22 @@ pub fn discover<E: std::error::Error>(
         }
         issue(e);
     };
-    let known = match live {
-        Ok(objects) if !objects.is_empty() => {
+    let known = match (live, &options.kustomization_file) {
+        (_, Some(file)) => {
+            let (found, errors) = from_file(file);
+            errors.iter().for_each(|e| failed(e, &mut issue));
+            if found.is_empty() && errors.is_empty() {
+                issue(&DiscoverError::NoneInFile(file.clone()));
+                incomplete = true;
+            }
+            found
+        }
+        (Ok(objects), None) if !objects.is_empty() => {
             let (found, errors) = from_live(&objects);
             errors.iter().for_each(|e| failed(e, &mut issue));
             found
         }
-        Ok(_) => match &options.kustomizations_dir {
+        (Ok(_), None) => match &options.kustomizations_dir {
             Some(dir) => {
                 let (found, errors) = from_dir(&root.join(dir));
                 errors.iter().for_each(|e| failed(e, &mut issue));
@@ -148,7 +174,7 @@ pub fn discover<E: std::error::Error>(
                 Vec::new()
             }
         },
-        Err(e) => {
+        (Err(e), None) => {
             issue(&e);
             incomplete = true;
             Vec::new()
@@ -195,6 +221,12 @@ pub enum DiscoverError {
         "the live state has no Flux Kustomizations: pass --kustomizations-dir (e.g. clusters/prod) to read them from the repo"
     )]
     NoneLive,
+    /// The file given with `--kustomization-file` holds no Flux Kustomization.
+    #[error(
+        "{}: no Flux Kustomization (kind: Kustomization, apiVersion: kustomize.toolkit.fluxcd.io/v1) in this file",
+        .0.display()
+    )]
+    NoneInFile(PathBuf),
     /// `--kustomization NAME` names a Kustomization that was not found.
     #[error("Kustomization {0} not found (known: {1})")]
     NotFound(String, String),
@@ -296,20 +328,32 @@ pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match yaml::read_documents(&file) {
-            Ok(docs) => {
-                for doc in docs.iter().filter(|d| is_kustomization(d)) {
-                    match from_object(doc, Origin::File(file.clone()), "flux-system") {
-                        Ok(k) => found.push(k),
-                        Err(e) => errors.push(e),
-                    }
-                }
-            }
-            Err(e) => errors.push(e.into()),
-        }
+        read_file(&file, &mut found, &mut errors);
     }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     (found, errors)
+}
+
+/// The Kustomization manifests of one file (`--kustomization-file`), in
+/// the file's order.
+pub fn from_file(file: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    read_file(file, &mut found, &mut errors);
+    (found, errors)
+}
+
+fn read_file(file: &Path, found: &mut Vec<Kustomization>, errors: &mut Vec<DiscoverError>) {
+    match yaml::read_documents(file) {
+        Ok(docs) => {
+            for doc in docs.iter().filter(|d| is_kustomization(d)) {
+                match from_object(doc, Origin::File(file.to_path_buf()), "flux-system") {
+                    Ok(k) => found.push(k),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Err(e) => errors.push(e.into()),
+    }
 }
 
 /// Keeps the Kustomizations named in `names` (`name` or `namespace/name`);
@@ -441,6 +485,20 @@ mod tests {
                 .starts_with("spec.ignore[1].target.kind: invalid regular expression \"Deploy(\""),
             "{}",
             issue.message
+        );
+    }
+
+    #[test]
+    fn a_kustomization_applying_to_another_cluster_is_skipped_saying_why() {
+        let mut object = ks("remote", json!("./remote"));
+        object["spec"]["kubeConfig"] = json!({"secretRef": {"name": "edge-kubeconfig"}});
+        let (found, _) =
+            discover::<std::io::Error>(Ok(vec![object]), Path::new("."), &Options::default());
+        let (checked, skipped) = found.partition(&Options::default());
+        assert!(checked.is_empty());
+        assert_eq!(
+            skipped[0].1,
+            "it applies to another cluster (spec.kubeConfig), not the one checked"
         );
     }
 }

@@ -84,7 +84,12 @@ pub enum Origin {
 }
 
 /// The parts of a Flux `Kustomization.spec` (v1) that decide what is applied.
-/// Unknown fields (interval, timeout, healthChecks, ...) are accepted and ignored.
+/// The CRD's other fields do not change what is applied and are ignored:
+/// `interval`, `retryInterval`, `timeout`, `dependsOn`, `healthChecks`,
+/// `healthCheckExprs`, `wait`, `force`, `deletionPolicy`,
+/// `serviceAccountName` (who applies, not what), `kubeConfig` (where: such a
+/// Kustomization is skipped by `check`, see `discover`). Fields the CRD does
+/// not have are pruned by the API server, and ignored here too.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct KustomizationSpec {
@@ -105,9 +110,31 @@ pub struct KustomizationSpec {
     pub suspend: bool,
     pub force: bool,
     pub interval: Option<String>,
+    /// `spec.kubeConfig`: Flux applies to another cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<Value>,
+    /// `spec.decryption` (SOPS): drift-check cannot decrypt, so a render
+    /// meeting an encrypted object with it set is an error naming the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Value>,
+    /// `spec.buildMetadata` (Flux 2.9): the kustomize build metadata
+    /// annotations to add (`originAnnotations`, `transformerAnnotations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_metadata: Vec<BuildMetadataOption>,
     /// `spec.ignore` (Flux 2.9): fields Flux leaves out of drift detection and apply.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<IgnoreRule>,
+}
+
+/// One option of `spec.buildMetadata` (the CRD's enum; another value is
+/// refused by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BuildMetadataOption {
+    /// `config.kubernetes.io/origin`: the file (or generator) of each object.
+    OriginAnnotations,
+    /// `alpha.config.kubernetes.io/transformations`: the transformers run.
+    TransformerAnnotations,
 }
 
 /// `spec.sourceRef`.
@@ -177,8 +204,30 @@ pub struct CommonMetadata {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PostBuild {
+    /// `WithVariables` (default) or `Always` (kustomize-controller v1.9).
+    #[serde(skip_serializing_if = "SubstituteStrategy::is_default")]
+    pub substitute_strategy: SubstituteStrategy,
     pub substitute: BTreeMap<String, String>,
     pub substitute_from: Vec<SubstituteReference>,
+}
+
+/// `spec.postBuild.substituteStrategy` (kustomize-controller v1.9,
+/// `api/v1/kustomization_types.go`): whether to substitute when no variable
+/// is defined. Another value is refused, as the CRD's enum does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubstituteStrategy {
+    /// Substitute only when at least one variable is defined (inline or
+    /// from `substituteFrom`).
+    #[default]
+    WithVariables,
+    /// Substitute even with no variables: `${var:=default}` gets its default.
+    Always,
+}
+
+impl SubstituteStrategy {
+    fn is_default(&self) -> bool {
+        *self == Self::WithVariables
+    }
 }
 
 /// One entry of `spec.postBuild.substituteFrom`.

@@ -230,37 +230,97 @@ pub async fn run(settings: &Settings, progress: Progress, print: impl FnOnce(&Re
     notify::exit_code(&report, &sinks)
 }
 
-/// Runs `render`: each selected Kustomization with its objects (`None` when
-/// it failed; Secret data and values substituted from Secrets masked), and
-/// the issues met (values read from Secrets scrubbed). Rendered from the branch head (or
-/// `--revision`), like `flux build ks`.
-pub async fn render(
-    settings: &Settings,
-) -> (Vec<(Kustomization, Option<Vec<Object>>)>, Vec<Issue>) {
+/// What `render` produced: each selected Kustomization with its objects
+/// (`None` when it failed; Secret data and values substituted from Secrets
+/// masked), the issues met (values read from Secrets scrubbed), and notes
+/// for the reader.
+#[derive(Debug, Default)]
+pub struct Renders {
+    pub kustomizations: Vec<(Kustomization, Option<Vec<Object>>)>,
+    pub issues: Vec<Issue>,
+    /// Said once on stderr, e.g. that `substituteFrom` was not read.
+    pub notes: Vec<String>,
+}
+
+/// Runs `render`: each selected Kustomization with its objects. Rendered
+/// from the branch head (or `--revision`), like `flux build ks`. When the
+/// Kustomizations come from the repo or a file and there is no snapshot, no
+/// cluster is touched: `postBuild.substituteFrom` is not read, as
+/// `flux build ks --dry-run` does (fluxcd/flux2 `internal/build/build.go`,
+/// `dryRun`), and a note says so.
+pub async fn render(settings: &Settings) -> Renders {
     let mut run = Run::new(settings);
     // The repo is kept until the end: its trees are removed with it.
     let repo = match source::open(&settings.source, |name| std::env::var(name).ok()).await {
         Ok(repo) => repo,
-        Err(e) => return (Vec::new(), vec![Issue::new(None, Stage::Source, &e)]),
+        Err(e) => {
+            return Renders {
+                issues: vec![Issue::new(None, Stage::Source, &e)],
+                ..Renders::default()
+            };
+        }
     };
-    let Some(live) = run.open_live().await else {
-        return (Vec::new(), run.issues);
+    let offline = settings.live.snapshot.is_none() && settings.discover.from_files();
+    let live = if offline {
+        None
+    } else {
+        match run.open_live().await {
+            Some(live) => Some(live),
+            None => {
+                return Renders {
+                    issues: run.issues,
+                    ..Renders::default()
+                };
+            }
+        }
     };
     let head = repo.head();
-    let (discovered, issues) =
-        discover::discover(live.kustomizations().await, &head.root, &settings.discover);
+    let found = match &live {
+        Some(live) => live.kustomizations().await,
+        None => Ok(Vec::new()),
+    };
+    let (discovered, issues) = discover::discover(found, &head.root, &settings.discover);
     run.issues.extend(issues);
-    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    if offline {
+        let unread: Vec<String> = discovered
+            .selected
+            .iter()
+            .filter(|ks| {
+                ks.spec
+                    .post_build
+                    .as_ref()
+                    .is_some_and(|p| !p.substitute_from.is_empty())
+            })
+            .map(Kustomization::id)
+            .collect();
+        if !unread.is_empty() {
+            notes.push(format!(
+                "no cluster and no --live-snapshot: postBuild.substituteFrom is not read (as `flux build ks --dry-run`), only postBuild.substitute is used, in {}{}",
+                unread.join(", "),
+                if settings.render.strict_substitution {
+                    "; a variable only substituteFrom sets is an error under strict substitution (the default, as Flux 2.9): pass --strict-substitution=false to render it empty, or --live-snapshot with the ConfigMaps and Secrets to read them"
+                } else {
+                    "; a variable only substituteFrom sets renders empty"
+                }
+            ));
+        }
+    }
+    let mut kustomizations = Vec::new();
     for ks in discovered.selected {
-        let mut objects = run.render_at(head, &ks, &live).await;
+        let mut objects = run.render_at(head, &ks, live.as_ref()).await;
         for object in objects.iter_mut().flatten() {
             diff::mask::secret_object(object);
             run.substituted.object(object);
         }
-        out.push((ks, objects));
+        kustomizations.push((ks, objects));
     }
     let report = run.report(Some(head), Vec::new(), Vec::new(), None);
-    (out, report.errors)
+    Renders {
+        kustomizations,
+        issues: report.errors,
+        notes,
+    }
 }
 
 /// What a run gathers on the way: the issues and notes of every stage, the
@@ -340,17 +400,17 @@ impl<'a> Run<'a> {
         let Some(applied) = applied else {
             return Rendered {
                 ks: ks.clone(),
-                objects: self.render_at(head, ks, live).await,
+                objects: self.render_at(head, ks, Some(live)).await,
                 revision: head.revision.clone(),
                 applied_unread,
                 head: None,
             };
         };
-        let objects = self.render_at(&applied, ks, live).await;
+        let objects = self.render_at(&applied, ks, Some(live)).await;
         // The head's render only adds "reconcile pending" findings: its
         // failure is a note (Flux will meet it), not an issue of the run.
         let issues = self.issues.len();
-        let at_head = self.render_at(head, ks, live).await;
+        let at_head = self.render_at(head, ks, Some(live)).await;
         for issue in self.issues.split_off(issues) {
             self.notes.push(Note {
                 kustomization: issue.kustomization,
@@ -371,24 +431,28 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Renders one Kustomization at one tree with its substitution data.
+    /// Renders one Kustomization at one tree with its substitution data
+    /// (none read without a live source: `flux build ks --dry-run`).
     async fn render_at(
         &mut self,
         checkout: &Checkout,
         ks: &Kustomization,
-        live: &Live,
+        live: Option<&Live>,
     ) -> Option<Vec<Object>> {
-        let sources = match live::substitution_sources(live, ks).await {
-            Ok((sources, secret_values)) => {
-                self.secret_values.extend(secret_values);
-                sources
-            }
-            Err(e) => {
-                self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
-                return None;
-            }
+        let sources = match live {
+            None => None,
+            Some(live) => match live::substitution_sources(live, ks).await {
+                Ok((sources, secret_values)) => {
+                    self.secret_values.extend(secret_values);
+                    Some(sources)
+                }
+                Err(e) => {
+                    self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
+                    return None;
+                }
+            },
         };
-        match render::kustomization(&checkout.root, ks, &sources, &self.settings.render) {
+        match render::kustomization(&checkout.root, ks, sources.as_ref(), &self.settings.render) {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
                     self.substituted.record(object, paths);

@@ -18,7 +18,7 @@ use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{self, Root};
 use super::sourceignore::Ignore;
-use crate::flux::{CommonMetadata, Kustomization, Selector};
+use crate::flux::{CommonMetadata, Image, Kustomization, Selector};
 use crate::flux::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 
 /// The directory to build, its kustomization with the spec injected, and the
@@ -45,7 +45,18 @@ pub fn root_kustomization(
         });
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
-        Some(kpath) => (KustFile::read_for_flux(root, &kpath)?, root.rel(&kpath)),
+        Some(kpath) => {
+            let mut kust = KustFile::read_for_flux(root, &kpath)?;
+            // fluxcd/pkg `kustomize_generator.go` `WriteFile`: a kustomization
+            // file without `resources` gets `buildMetadata: [originAnnotations]`
+            // ("to avoid kustomization.yaml is empty"), so its objects are
+            // applied with `config.kubernetes.io/origin`.
+            if kust.resources.is_empty() {
+                kust.build_metadata = Some(json!(["originAnnotations"]));
+                kust.has_content = true;
+            }
+            (kust, root.rel(&kpath))
+        }
         None => (
             generate(root, &dir)?,
             format!(
@@ -174,8 +185,8 @@ fn missing_identity(document: &Value) -> Option<&'static str> {
 }
 
 /// Flux's spec injection (`Generator.WriteFile`): `targetNamespace`
-/// overrides `namespace`, `patches` are appended, `images` replace entries
-/// of the same name or are appended, `namePrefix`/`nameSuffix` override,
+/// overrides `namespace`, `patches` are appended, `images` merge into the
+/// entry of the same name or are appended ([`merge_image`]), `namePrefix`/`nameSuffix` override,
 /// `components` are appended (those that do not exist dropped when
 /// `ignoreMissingComponents`).
 fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
@@ -185,7 +196,8 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
         || !spec.images.is_empty()
         || spec.name_prefix.is_some()
         || spec.name_suffix.is_some()
-        || !spec.components.is_empty();
+        || !spec.components.is_empty()
+        || !spec.build_metadata.is_empty();
     if let Some(ns) = &spec.target_namespace {
         kust.namespace = Some(ns.clone());
     }
@@ -198,26 +210,7 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
         kust.patches.push(Value::Object(entry));
     }
     for image in &spec.images {
-        let mut entry = Map::new();
-        entry.insert("name".into(), json!(image.name));
-        for (key, value) in [
-            ("newName", &image.new_name),
-            ("newTag", &image.new_tag),
-            ("digest", &image.digest),
-        ] {
-            if let Some(v) = value {
-                entry.insert(key.into(), json!(v));
-            }
-        }
-        let entry = Value::Object(entry);
-        match kust
-            .images
-            .iter_mut()
-            .find(|i| i.get("name").and_then(Value::as_str) == Some(&image.name))
-        {
-            Some(existing) => *existing = entry,
-            None => kust.images.push(entry),
-        }
+        merge_image(&mut kust.images, image);
     }
     if let Some(prefix) = &spec.name_prefix {
         kust.name_prefix = Some(prefix.clone());
@@ -226,9 +219,53 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
         kust.name_suffix = Some(suffix.clone());
     }
     kust.components.extend(spec.components.iter().cloned());
+    // `spec.buildMetadata` (kustomize-controller v1.9) replaces the file's.
+    if !spec.build_metadata.is_empty() {
+        kust.build_metadata = Some(json!(spec.build_metadata));
+    }
     if spec.ignore_missing_components {
         kust.components
             .retain(|c| load::is_remote(c) || dir.join(c).exists());
+    }
+}
+
+/// One `spec.images` entry into the kustomization's `images`, as fluxcd/pkg
+/// `kustomize_generator.go` does since kustomize-controller v1.9.4 (fluxcd/pkg
+/// 14c3fd79 "preserve existing image fields when merging spec.images"): an
+/// entry of the same name keeps the fields the spec does not set — `newName`
+/// is replaced when set; `newTag` and `digest` are one unit, both replaced
+/// (the one not set removed) when either is set. Another name is appended.
+fn merge_image(images: &mut Vec<Value>, image: &Image) {
+    let set = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(String::from);
+    let existing = images
+        .iter_mut()
+        .filter_map(Value::as_object_mut)
+        .find(|i| i.get("name").and_then(Value::as_str) == Some(&image.name));
+    let Some(entry) = existing else {
+        let mut entry = Map::new();
+        entry.insert("name".into(), json!(image.name));
+        for (key, value) in [
+            ("newName", &image.new_name),
+            ("newTag", &image.new_tag),
+            ("digest", &image.digest),
+        ] {
+            if let Some(v) = set(value) {
+                entry.insert(key.into(), json!(v));
+            }
+        }
+        images.push(Value::Object(entry));
+        return;
+    };
+    if let Some(new_name) = set(&image.new_name) {
+        entry.insert("newName".into(), json!(new_name));
+    }
+    if set(&image.new_tag).is_some() || set(&image.digest).is_some() {
+        for (key, value) in [("newTag", &image.new_tag), ("digest", &image.digest)] {
+            match set(value) {
+                Some(v) => entry.insert(key.into(), json!(v)),
+                None => entry.remove(key),
+            };
+        }
     }
 }
 

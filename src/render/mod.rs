@@ -33,8 +33,11 @@ mod substitute;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::flux::Kustomization;
+use crate::flux::{Kustomization, SubstituteStrategy};
 use crate::k8s::object::Object;
+
+/// ConfigMap/Secret data by (kind, name), as read for `substituteFrom`.
+pub type Sources = BTreeMap<(String, String), BTreeMap<String, String>>;
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".
@@ -42,6 +45,10 @@ use crate::k8s::object::Object;
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     pub sources: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// `substituteFrom` was not read (no cluster or snapshot): its
+    /// references are skipped, found or not, and only `substitute` is used,
+    /// as `flux build ks --dry-run` does (fluxcd/pkg `SubstituteWithDryRun`).
+    pub dry_run: bool,
     /// An unset variable without a default is an error, as kustomize-controller
     /// with `--feature-gates=StrictPostBuildSubstitutions=true` makes it.
     pub strict: bool,
@@ -95,15 +102,17 @@ pub struct Output {
 }
 
 /// Renders one Kustomization from the tree at `root` with its
-/// `substituteFrom` data, natively or with the configured binary.
+/// `substituteFrom` data (`None`: not read, as `flux build ks --dry-run`),
+/// natively or with the configured binary.
 pub fn kustomization(
     root: &Path,
     ks: &Kustomization,
-    sources: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    sources: Option<&Sources>,
     options: &Options,
 ) -> Result<Output, RenderError> {
     let variables = Variables {
-        sources: sources.clone(),
+        sources: sources.cloned().unwrap_or_default(),
+        dry_run: sources.is_none(),
         strict: options.strict_substitution,
     };
     let output = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
@@ -163,13 +172,20 @@ fn render_with(
             objects
         }
     };
+    if kustomization.spec.decryption.is_some() {
+        check_not_encrypted(&objects)?;
+    }
     let mut secret_paths = vec![Vec::new(); objects.len()];
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         let secret = substitute::secret_variables(post_build, variables);
+        let mode = substitute::Mode {
+            strict: variables.strict,
+            always: post_build.substitute_strategy == SubstituteStrategy::Always,
+        };
         for (object, paths) in objects.iter_mut().zip(&mut secret_paths) {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            *paths = substitute::object(object, &vars, &secret, variables.strict)?;
+            *paths = substitute::object(object, &vars, &secret, mode)?;
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
@@ -181,6 +197,18 @@ fn render_with(
         objects,
         secret_paths,
     })
+}
+
+/// With `spec.decryption`, kustomize-controller decrypts each SOPS-encrypted
+/// object (one with a top-level `sops` key) before applying it; drift-check
+/// cannot, and refuses rather than render the ciphertext.
+fn check_not_encrypted(objects: &[Object]) -> Result<(), RenderError> {
+    match objects.iter().find(|o| o.get("sops").is_some()) {
+        Some(object) => Err(RenderError::Encrypted {
+            object: kustomize::Resource::new(object.clone(), "").subject(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Fails unless the object has an apiVersion, a kind and a name.
@@ -333,9 +361,18 @@ pub enum RenderError {
         "postBuild: variable name {name:?} is invalid, must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
     )]
     VariableName { name: String },
-    /// The substitution syntax in an object is malformed, or its result is
-    /// not valid YAML. Names the object, never a value.
-    #[error("{object}: variable substitution failed: {message}")]
+    /// `spec.decryption` is set and an object is SOPS-encrypted.
+    #[error(
+        "spec.decryption: {object} is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
+    )]
+    Encrypted { object: String },
+    /// The substitution syntax in an object is malformed, a variable is
+    /// unset under strict substitution, or the result is not valid YAML.
+    /// Worded as kustomize-controller's `BuildFailed` message (`object`:
+    /// `Kind.version.group/name`, kustomize's `Gvk.String()`); names no value.
+    #[error(
+        "post build failed for '{object}': envsubst error: variable substitution failed: {message}"
+    )]
     Substitute { object: String, message: String },
 }
 

@@ -36,7 +36,12 @@ pub fn variables(
     sources: &Variables,
 ) -> Result<BTreeMap<String, String>, RenderError> {
     let mut vars = BTreeMap::new();
-    for reference in &post_build.substitute_from {
+    let substitute_from = if sources.dry_run {
+        &[][..]
+    } else {
+        &post_build.substitute_from[..]
+    };
+    for reference in substitute_from {
         if reference.kind != "ConfigMap" && reference.kind != "Secret" {
             continue;
         }
@@ -102,24 +107,42 @@ pub fn secret_variables(post_build: &PostBuild, sources: &Variables) -> BTreeSet
     secret
 }
 
-/// Substitutes the variables in one object, in place. Returns the JSON
-/// Pointers of the values whose substitution read a variable of `secret`
-/// (whatever the operator: `${#v}` and `${v:+x}` tell something of the value
-/// too), and of the maps one of whose keys did (a key cannot be masked
-/// without renaming it, so its whole map is): the places to mask.
+/// How to substitute: whether an unset variable without a default is an
+/// error, and whether to substitute when there are no variables at all.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mode {
+    /// kustomize-controller's `StrictPostBuildSubstitutions` feature gate.
+    pub strict: bool,
+    /// `spec.postBuild.substituteStrategy: Always` (kustomize-controller
+    /// v1.9): substitute even with no variables, so that `${var:=default}`
+    /// gets its default. The default strategy, `WithVariables`, leaves the
+    /// objects as built when no variable is defined.
+    pub always: bool,
+}
+
+/// Substitutes the variables in one object, in place (fluxcd/pkg
+/// `SubstituteVariables`): nothing when the object opts out with
+/// `kustomize.toolkit.fluxcd.io/substitute: disabled` (label or
+/// annotation), nor when there are no variables and the strategy is not
+/// `Always`. Returns the JSON Pointers of the values whose substitution read
+/// a variable of `secret` (whatever the operator: `${#v}` and `${v:+x}` tell
+/// something of the value too), and of the maps one of whose keys did (a key
+/// cannot be masked without renaming it, so its whole map is): the places to
+/// mask.
 pub fn object(
     object: &mut Value,
     vars: &BTreeMap<String, String>,
     secret: &BTreeSet<String>,
-    strict: bool,
+    mode: Mode,
 ) -> Result<Vec<String>, RenderError> {
-    if vars.is_empty()
+    let strict = mode.strict;
+    if (vars.is_empty() && !mode.always)
         || object::label(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
         || object::annotation(object, SUBSTITUTE_ANNOTATION) == Some("disabled")
     {
         return Ok(Vec::new());
     }
-    let subject = super::kustomize::Resource::new(object.clone(), "").subject();
+    let subject = gvk_name(object);
     let read_secret = Cell::new(false);
     let lookup = |name: &str| {
         let value = vars.get(name).cloned();
@@ -141,6 +164,37 @@ pub fn object(
             message,
         })?;
     Ok(tracked.paths)
+}
+
+/// kustomize's `Gvk.String()` and the name, as kustomize-controller names
+/// an object in a post-build error: `Deployment.v1.apps/web`,
+/// `ConfigMap.v1.[noGrp]/settings`.
+fn gvk_name(object: &Value) -> String {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let api_version = text("/apiVersion");
+    let (group, version) = match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    };
+    let or = |s: &'static str, v: &str| {
+        if v.is_empty() {
+            s.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    format!(
+        "{}.{}.{}/{}",
+        or("[noKind]", text("/kind")),
+        or("[noVer]", version),
+        or("[noGrp]", group),
+        text("/metadata/name")
+    )
 }
 
 /// One object's substitution, noting where a Secret's variable was read.
@@ -687,7 +741,7 @@ mod tests {
             ("FLAG", "true"),
             ("TAG", "1.25"),
         ]);
-        object(&mut deploy, &vars, &BTreeSet::new(), false).unwrap();
+        object(&mut deploy, &vars, &BTreeSet::new(), Mode::default()).unwrap();
         assert_eq!(
             deploy,
             json!({
@@ -712,12 +766,24 @@ mod tests {
             "metadata": {"name": "a", "annotations": {SUBSTITUTE_ANNOTATION: "disabled"}},
             "data": {"x": "${N}"}});
         let mut out = disabled.clone();
-        object(&mut out, &vars(&[("N", "1")]), &BTreeSet::new(), false).unwrap();
+        object(
+            &mut out,
+            &vars(&[("N", "1")]),
+            &BTreeSet::new(),
+            Mode::default(),
+        )
+        .unwrap();
         assert_eq!(out, disabled);
         let escaped = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a"}, "data": {"x": "$${N}"}});
         let mut out = escaped.clone();
-        object(&mut out, &BTreeMap::new(), &BTreeSet::new(), false).unwrap();
+        object(
+            &mut out,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            Mode::default(),
+        )
+        .unwrap();
         assert_eq!(out, escaped, "Flux substitutes nothing without variables");
     }
 
@@ -729,16 +795,114 @@ mod tests {
             "data": {"a": "${cluster}", "b": "${region}", "c": "${zone:=ch-gva-2}"}})
         };
         let mut lenient = doc();
-        object(&mut lenient, &vars, &BTreeSet::new(), false).unwrap();
+        object(&mut lenient, &vars, &BTreeSet::new(), Mode::default()).unwrap();
         assert_eq!(
             lenient["data"],
             serde_json::json!({"a": "prod", "b": null, "c": "ch-gva-2"})
         );
-        let err = object(&mut doc(), &vars, &BTreeSet::new(), true)
+        let err = object(&mut doc(), &vars, &BTreeSet::new(), STRICT)
+            .unwrap_err()
+            .to_string();
+        // kustomize-controller's Ready message (BuildFailed), word for word.
+        assert_eq!(
+            err,
+            "post build failed for 'ConfigMap.v1.[noGrp]/c': envsubst error: variable substitution failed: variable not set (strict mode): \"region\""
+        );
+    }
+
+    const STRICT: Mode = Mode {
+        strict: true,
+        always: false,
+    };
+
+    #[test]
+    fn the_always_strategy_substitutes_defaults_without_any_variable() {
+        let doc = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": "${replicas:=2}", "template": {"metadata": {"labels": {"tier": "${tier:-web}"}}}}});
+        // WithVariables (the default): no variable, no substitution at all.
+        let mut with_variables = doc.clone();
+        object(
+            &mut with_variables,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            STRICT,
+        )
+        .unwrap();
+        assert_eq!(with_variables, doc);
+        // Always: the defaults apply, re-typed as Flux's YAML round trip does.
+        let always = Mode {
+            strict: true,
+            always: true,
+        };
+        let mut out = doc.clone();
+        object(&mut out, &BTreeMap::new(), &BTreeSet::new(), always).unwrap();
+        assert_eq!(out["spec"]["replicas"], json!(2));
+        assert_eq!(out["spec"]["template"]["metadata"]["labels"]["tier"], "web");
+        // And strict still refuses a bare unset variable.
+        let mut bare = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": "${replicas}"}});
+        assert_eq!(
+            object(&mut bare, &BTreeMap::new(), &BTreeSet::new(), always)
+                .unwrap_err()
+                .to_string(),
+            "post build failed for 'Deployment.v1.apps/web': envsubst error: variable substitution failed: variable not set (strict mode): \"replicas\""
+        );
+    }
+
+    #[test]
+    fn an_object_labelled_or_annotated_substitute_disabled_is_left_alone_even_when_strict() {
+        let always = Mode {
+            strict: true,
+            always: true,
+        };
+        for metadata in [
+            json!({"name": "a", "labels": {SUBSTITUTE_ANNOTATION: "disabled"}}),
+            json!({"name": "a", "annotations": {SUBSTITUTE_ANNOTATION: "disabled"}}),
+        ] {
+            let doc = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
+                "data": {"x": "${UNSET}", "y": "${SET}"}});
+            let mut out = doc.clone();
+            object(&mut out, &vars(&[("SET", "1")]), &BTreeSet::new(), always).unwrap();
+            assert_eq!(out, doc);
+        }
+        // Any other value substitutes.
+        let mut enabled = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "annotations": {SUBSTITUTE_ANNOTATION: "enabled"}},
+            "data": {"y": "${SET}"}});
+        object(
+            &mut enabled,
+            &vars(&[("SET", "x")]),
+            &BTreeSet::new(),
+            always,
+        )
+        .unwrap();
+        assert_eq!(enabled["data"]["y"], "x");
+    }
+
+    #[test]
+    fn a_dry_run_skips_substitute_from_found_or_not_and_keeps_substitute() {
+        let sources = Variables {
+            dry_run: true,
+            ..Variables::default()
+        };
+        let post_build: PostBuild = serde_json::from_value(json!({
+            "substitute": {"C": "inline"},
+            "substituteFrom": [{"kind": "ConfigMap", "name": "absent"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            variables(&post_build, &sources).unwrap(),
+            vars(&[("C", "inline")])
+        );
+    }
+
+    #[test]
+    fn an_unknown_substitute_strategy_is_refused_by_name() {
+        let err = serde_json::from_value::<PostBuild>(json!({"substituteStrategy": "Sometimes"}))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("variable not set (strict mode): \"region\""),
+            err.starts_with("unknown variant `Sometimes`, expected `WithVariables` or `Always`"),
             "{err}"
         );
     }
@@ -798,13 +962,13 @@ mod tests {
             &mut secret,
             &vars(&[("PASSWORD", "hunter2"), ("USER", "u")]),
             &BTreeSet::new(),
-            false,
+            Mode::default(),
         )
         .unwrap_err()
         .to_string();
         assert_eq!(
             err,
-            "Secret/apps/db: variable substitution failed: missing closing brace"
+            "post build failed for 'Secret.v1.[noGrp]/db': envsubst error: variable substitution failed: missing closing brace"
         );
     }
 
@@ -815,7 +979,13 @@ mod tests {
                 "size": "${#PW}", "lit": "ab"},
             "list": ["${PLAIN}", "${PW}"], "keys": {"k-${PW}": "v"}});
         let vars = vars(&[("PW", "ab"), ("PLAIN", "ab")]);
-        let mut paths = object(&mut cm, &vars, &BTreeSet::from(["PW".to_string()]), false).unwrap();
+        let mut paths = object(
+            &mut cm,
+            &vars,
+            &BTreeSet::from(["PW".to_string()]),
+            Mode::default(),
+        )
+        .unwrap();
         paths.sort();
         assert_eq!(
             paths,

@@ -15,6 +15,7 @@ mod images;
 mod metadata;
 mod names;
 mod namespace;
+mod origin;
 mod patch;
 mod replacements;
 mod resource;
@@ -272,7 +273,6 @@ impl KustFile {
             ("transformers", self.transformers.is_some()),
             ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
-            ("buildMetadata", self.build_metadata.is_some()),
         ];
         set.into_iter()
             .find(|(_, present)| *present)
@@ -294,13 +294,16 @@ pub fn build_root(
             message: "kind Component cannot be built on its own; use it from a Kustomization's components".into(),
         });
     }
+    let metadata = origin::BuildMetadata::parse(kust.build_metadata.as_ref(), file)?;
     let mut builder = Builder {
         root,
         stack: vec![dir.to_path_buf()],
+        origin: metadata.tracked().then(String::new),
     };
     let mut resources = Vec::new();
     let mut config = config::Config::default();
     builder.accumulate(dir, kust, file, &mut resources, &mut config)?;
+    metadata.finish(&mut resources);
     generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources, &config.name_references);
     vars::resolve(&mut resources).map_err(|message| RenderError::Transform {
@@ -327,6 +330,10 @@ struct Builder<'a> {
     root: &'a Root,
     /// Directories being built, to detect cycles.
     stack: Vec<PathBuf>,
+    /// With `buildMetadata`: the directory being built, as kustomize's
+    /// `Origin.Path` names it (relative to the root kustomization's
+    /// directory, by the entries that led there). `None`: no tracking.
+    origin: Option<String>,
 }
 
 impl Builder<'_> {
@@ -375,6 +382,9 @@ impl Builder<'_> {
             kust.generator_options.as_ref(),
             resources,
         )?;
+        if let Some(at) = &self.origin {
+            origin::generated(resources, at, file);
+        }
         for entry in &kust.components {
             self.component(dir, entry, file, resources, config)?;
         }
@@ -416,13 +426,20 @@ impl Builder<'_> {
             self.enter(&path, file)?;
             let mut sub = Vec::new();
             let mut sub_config = config::Config::default();
+            let outer = self.origin.clone();
+            self.origin = outer.as_deref().map(|at| origin::join(at, entry));
             let result = self.accumulate(&path, &kust, &kfile, &mut sub, &mut sub_config);
+            self.origin = outer;
             self.stack.pop();
             config.merge(sub_config);
             result.map(|()| sub)
         } else {
             let rel = self.root.rel(&path);
-            resource::from_documents(self.root.read_documents(&path)?, &rel)
+            let mut resources = resource::from_documents(self.root.read_documents(&path)?, &rel)?;
+            if let Some(at) = &self.origin {
+                origin::from_file(&mut resources, &origin::join(at, entry));
+            }
+            Ok(resources)
         }
     }
 
@@ -457,7 +474,10 @@ impl Builder<'_> {
             });
         }
         self.enter(&path, file)?;
+        let outer = self.origin.clone();
+        self.origin = outer.as_deref().map(|at| origin::join(at, entry));
         let result = self.accumulate(&path, &kust, &kfile, resources, config);
+        self.origin = outer;
         self.stack.pop();
         result
     }
@@ -499,15 +519,42 @@ impl Builder<'_> {
             dir,
             file,
         };
+        // kustomize annotates every resource after each built-in transformer
+        // instance (`multiTransformer.Transform`), changed or not.
+        let track = |resources: &mut Vec<Resource>, kind: &str, instances: usize| {
+            if let Some(at) = &self.origin {
+                origin::transformed(resources, at, file, kind, instances);
+            }
+        };
         patch::strategic_merge(&ctx, &kust.patches_strategic_merge, resources)?;
+        track(
+            resources,
+            "PatchStrategicMergeTransformer",
+            usize::from(!kust.patches_strategic_merge.is_empty()),
+        );
         patch::patches(&ctx, &kust.patches, "patches", resources)?;
-        if let Some(ns) = kust.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        track(resources, "PatchTransformer", kust.patches.len());
+        let namespace = kust.namespace.as_deref().filter(|ns| !ns.is_empty());
+        if let Some(ns) = namespace {
             namespace::apply(resources, ns);
         }
-        names::prefix_suffix(
+        track(
             resources,
-            kust.name_prefix.as_deref().unwrap_or(""),
-            kust.name_suffix.as_deref().unwrap_or(""),
+            "NamespaceTransformer",
+            usize::from(namespace.is_some()),
+        );
+        let prefix = kust.name_prefix.as_deref().unwrap_or("");
+        let suffix = kust.name_suffix.as_deref().unwrap_or("");
+        names::prefix_suffix(resources, prefix, suffix);
+        track(
+            resources,
+            "PrefixTransformer",
+            usize::from(!prefix.is_empty()),
+        );
+        track(
+            resources,
+            "SuffixTransformer",
+            usize::from(!suffix.is_empty()),
         );
         for label in &kust.labels {
             let mut specs = metadata::label_specs(label.include_selectors, label.include_templates);
@@ -524,6 +571,14 @@ impl Builder<'_> {
             file,
             "commonLabels",
         )?;
+        // One instance per `labels` entry and one for `commonLabels`, when
+        // either is set.
+        let labels = if kust.labels.is_empty() && kust.common_labels.is_empty() {
+            0
+        } else {
+            kust.labels.len() + 1
+        };
+        track(resources, "LabelTransformer", labels);
         metadata::apply(
             resources,
             &kust.common_annotations,
@@ -535,7 +590,17 @@ impl Builder<'_> {
             file,
             "commonAnnotations",
         )?;
+        track(
+            resources,
+            "AnnotationsTransformer",
+            usize::from(!kust.common_annotations.is_empty()),
+        );
         patch::patches(&ctx, &kust.patches_json6902, "patchesJson6902", resources)?;
+        track(
+            resources,
+            "PatchJson6902Transformer",
+            kust.patches_json6902.len(),
+        );
         images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?).map_err(
             |message| RenderError::Transform {
                 file: file.into(),
@@ -543,11 +608,13 @@ impl Builder<'_> {
                 message,
             },
         )?;
+        track(resources, "ReplicaCountTransformer", kust.replicas.len());
         images::apply(
             resources,
             &parse_list(&kust.images, file, "images")?,
             &config.images,
         );
+        track(resources, "ImageTagTransformer", kust.images.len());
         for replacement in self.replacements(dir, kust, file)? {
             replacements::apply(resources, &replacement).map_err(|message| {
                 RenderError::Transform {
@@ -557,6 +624,11 @@ impl Builder<'_> {
                 }
             })?;
         }
+        track(
+            resources,
+            "ReplacementTransformer",
+            usize::from(!kust.replacements.is_empty()),
+        );
         Ok(())
     }
 

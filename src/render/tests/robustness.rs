@@ -338,8 +338,11 @@ fn replicas_naming_no_workload_is_an_error_as_in_kustomize() {
 
 #[test]
 fn reads_kustomization_files_the_way_kustomize_does() {
-    // An "empty" kustomization is refused (also Flux's for an empty
-    // directory); `resources: []` is not empty.
+    // An "empty" kustomization is refused by kustomize, but Flux gives a
+    // kustomization file without resources `buildMetadata:
+    // [originAnnotations]` (fluxcd/pkg `kustomize_generator.go`), so at
+    // spec.path it builds to nothing; the one Flux generates for a
+    // directory without manifests is still refused.
     let dir = tree(&[
         (
             "empty/kustomization.yaml",
@@ -357,10 +360,8 @@ fn reads_kustomization_files_the_way_kustomize_does() {
         ),
     ]);
     assert_eq!(
-        render_path(&dir, json!({"path": "empty"}))
-            .unwrap_err()
-            .to_string(),
-        "empty/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
+        render_path(&dir, json!({"path": "empty"})).unwrap(),
+        Vec::<Object>::new()
     );
     assert_eq!(
         render_path(&dir, json!({"path": "placeholder"})).unwrap(),
@@ -382,8 +383,9 @@ fn reads_kustomization_files_the_way_kustomize_does() {
 #[test]
 fn flux_drops_unknown_fields_of_the_root_kustomization_before_kustomize_sees_it() {
     // Flux decodes the kustomization at spec.path leniently and writes back
-    // only the fields it knows; a misspelt field vanishes (and here leaves an
-    // empty kustomization), where kustomize alone would refuse it.
+    // only the fields it knows; a misspelt field vanishes (and here leaves a
+    // kustomization without resources, which Flux builds to nothing), where
+    // kustomize alone would refuse it.
     let dir = tree(&[
         (
             "app/kustomization.yaml",
@@ -396,10 +398,8 @@ fn flux_drops_unknown_fields_of_the_root_kustomization_before_kustomize_sees_it(
     assert_eq!(subjects(&objects), ["Service/web"]);
     assert!(objects[0]["metadata"]["labels"].get("typo").is_none());
     assert_eq!(
-        render_path(&dir, json!({"path": "typo"}))
-            .unwrap_err()
-            .to_string(),
-        "typo/kustomization.yaml: invalid kustomization: kustomization.yaml is empty"
+        render_path(&dir, json!({"path": "typo"})).unwrap(),
+        Vec::<Object>::new()
     );
 }
 
@@ -434,4 +434,23 @@ fn vars_must_name_one_object_and_be_declared_once() {
             want
         );
     }
+}
+
+#[test]
+fn an_encrypted_object_under_spec_decryption_is_an_error_naming_the_field() {
+    let dir = tree(&[(
+        "app/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n",
+    )]);
+    let err = render_path(
+        &dir,
+        json!({"path": "app", "decryption": {"provider": "sops"}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.decryption: Secret/apps/db is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
+    );
+    // Without decryption Flux applies it as it is, and so renders drift-check.
+    assert_eq!(render_path(&dir, json!({"path": "app"})).unwrap().len(), 1);
 }

@@ -311,3 +311,222 @@ spec:
     assert_eq!(pod["volumes"][0]["configMap"]["name"], cm_name.as_str());
     assert_eq!(pod["volumes"][1]["secret"]["secretName"], "p-plain");
 }
+
+#[test]
+fn spec_images_merge_with_the_same_image_of_the_kustomization_yaml() {
+    // kustomize-controller v1.9.4 (fluxcd/pkg 14c3fd79): a spec.images entry
+    // setting some fields keeps the others of the kustomization.yaml's entry;
+    // newTag and digest are one unit. Before, the entry was replaced and
+    // overriding only newName gave an untagged image.
+    let image = |spec_image: Value| {
+        let dir = tree(&[
+            (
+                "app/kustomization.yaml",
+                "resources: [deploy.yaml]
+images:
+  - name: nginx
+    newName: from-file/nginx
+    newTag: \"1.27\"
+",
+            ),
+            ("app/deploy.yaml", DEPLOYMENT),
+        ]);
+        let objects = render_path(&dir, json!({"path": "app", "images": [spec_image]})).unwrap();
+        objects[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        image(json!({"name": "nginx", "newName": "registry.local/nginx"})),
+        "registry.local/nginx:1.27"
+    );
+    assert_eq!(
+        image(json!({"name": "nginx", "newTag": "1.28"})),
+        "from-file/nginx:1.28"
+    );
+    // A digest replaces the file's tag rather than joining it.
+    assert_eq!(
+        image(json!({"name": "nginx", "digest": "sha256:abc"})),
+        "from-file/nginx@sha256:abc"
+    );
+    // An entry with only the name changes nothing.
+    assert_eq!(image(json!({"name": "nginx"})), "from-file/nginx:1.27");
+    // Another image is appended, as before.
+    assert_eq!(
+        image(json!({"name": "busybox", "newTag": "1"})),
+        "from-file/nginx:1.27"
+    );
+}
+
+/// The transformations annotation kustomize writes for these built-in
+/// transformers of these kustomization files, in order.
+fn transformations(entries: &[(&str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(file, kind)| {
+            format!("- configuredIn: {file}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n")
+        })
+        .collect()
+}
+
+#[test]
+fn build_metadata_annotates_origins_and_transformations_as_kustomize_does() {
+    // Expected values from `kubectl kustomize` (kustomize v5.5.0) on the same
+    // tree with `buildMetadata: [originAnnotations, transformerAnnotations]`.
+    let dir = tree(&[
+        (
+            "base/kustomization.yaml",
+            "resources: [deploy.yaml]\ncommonLabels: {tier: web}\n",
+        ),
+        ("base/deploy.yaml", DEPLOYMENT),
+        (
+            "app/kustomization.yaml",
+            "namespace: apps
+namePrefix: p-
+resources: [../base, ./svc.yaml]
+configMapGenerator:
+  - name: cfg
+    literals: [A=1]
+images:
+  - name: nginx
+    newTag: \"2\"
+patches:
+  - patch: |-
+      - op: add
+        path: /metadata/annotations/x
+        value: y
+    target: {kind: Service}
+",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    let spec =
+        json!({"path": "app", "buildMetadata": ["originAnnotations", "transformerAnnotations"]});
+    let objects = render_path(&dir, spec.clone()).unwrap();
+    let annotations = |kind: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .unwrap()
+            .pointer("/metadata/annotations")
+            .cloned()
+            .unwrap()
+    };
+    let app = |kind| ("kustomization.yaml", kind);
+    let at_app = [
+        app("PatchTransformer"),
+        app("NamespaceTransformer"),
+        app("PrefixTransformer"),
+        app("ImageTagTransformer"),
+    ];
+    assert_eq!(
+        annotations("Deployment"),
+        json!({
+            "config.kubernetes.io/origin": "path: ../base/deploy.yaml\n",
+            "alpha.config.kubernetes.io/transformations": transformations(
+                &[&[("../base/kustomization.yaml", "LabelTransformer")][..], &at_app].concat()
+            ),
+        })
+    );
+    assert_eq!(
+        annotations("Service"),
+        json!({
+            "config.kubernetes.io/origin": "path: svc.yaml\n",
+            "alpha.config.kubernetes.io/transformations": transformations(&at_app),
+            "x": "y",
+        })
+    );
+    assert_eq!(
+        annotations("ConfigMap"),
+        json!({
+            "config.kubernetes.io/origin": "configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n",
+            "alpha.config.kubernetes.io/transformations": transformations(&at_app),
+        })
+    );
+
+    // One option alone: the other's annotation is removed at the end.
+    let objects = render_path(
+        &dir,
+        json!({"path": "app", "buildMetadata": ["originAnnotations"]}),
+    )
+    .unwrap();
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        deploy["metadata"]["annotations"],
+        json!({"config.kubernetes.io/origin": "path: ../base/deploy.yaml\n"})
+    );
+    let objects = render_path(
+        &dir,
+        json!({"path": "app", "buildMetadata": ["transformerAnnotations"]}),
+    )
+    .unwrap();
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert!(
+        deploy["metadata"]["annotations"]
+            .get("config.kubernetes.io/origin")
+            .is_none()
+    );
+    assert!(
+        deploy["metadata"]["annotations"]
+            .get("alpha.config.kubernetes.io/transformations")
+            .is_some()
+    );
+
+    // Without buildMetadata, none of it.
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert!(objects.iter().all(|o| {
+        o.pointer("/metadata/annotations")
+            .and_then(serde_json::Value::as_object)
+            .is_none_or(|a| a.keys().all(|k| k == "x"))
+    }));
+}
+
+#[test]
+fn build_metadata_values_are_checked_by_name() {
+    let dir = tree(&[("app/svc.yaml", SERVICE)]);
+    let err = crate::discover::from_object(
+        &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "apps", "namespace": "flux-system"},
+                "spec": {"path": "app", "buildMetadata": ["managedByLabel"]}}),
+        crate::flux::Origin::Live,
+        "flux-system",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("live state: Kustomization apps: spec: unknown variant `managedByLabel`, expected `originAnnotations` or `transformerAnnotations`"),
+        "{err}"
+    );
+    // In a kustomization file, managedByLabel (whose value names the
+    // kustomize version) is refused by the native engine.
+    let dir2 = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources: [svc.yaml]\nbuildMetadata: [managedByLabel]\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+    ]);
+    drop(dir);
+    assert_eq!(
+        render_path(&dir2, json!({"path": "app"}))
+            .unwrap_err()
+            .to_string(),
+        "app/kustomization.yaml: buildMetadata: managedByLabel is not supported by the native renderer (use the external kustomize binary option)"
+    );
+}
+
+#[test]
+fn a_kustomization_file_without_resources_gets_origin_annotations_as_flux_gives_it() {
+    // fluxcd/pkg kustomize_generator.go: "if there are no resources, set the
+    // build metadata to avoid kustomization.yaml is empty build error".
+    let dir = tree(&[(
+        "app/kustomization.yaml",
+        "configMapGenerator:\n  - name: cfg\n    literals: [A=1]\n",
+    )]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert_eq!(
+        objects[0]["metadata"]["annotations"],
+        json!({"config.kubernetes.io/origin": "configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n"})
+    );
+}
