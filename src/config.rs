@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::classify::{IgnoreRuleSpec, rules};
 use crate::cli::CommonArgs;
 use crate::diff::DiffMode;
+use crate::files::Limits;
 use crate::live::cluster::ClusterOptions;
 use crate::pipeline::Settings;
 use crate::report::Format;
@@ -79,6 +80,51 @@ pub struct FileConfig {
     pub strict_substitution: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
+    /// How much one file of the repo or the snapshot may hold.
+    pub limits: LimitsConfig,
+}
+
+/// `limits:` of the config file: how much one file of the repo or of the
+/// live snapshot may hold. Beyond them, the file is an error naming it and
+/// the limit.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LimitsConfig {
+    /// Bytes of one file (default 536870912, 512 MiB).
+    pub file_bytes: Option<u64>,
+    /// YAML nodes (mappings, lists, scalars) of one file (default 40000000).
+    pub yaml_nodes: Option<usize>,
+    /// YAML documents of one file (default 100000).
+    pub yaml_documents: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The limits, defaults filled in; each must be at least 1.
+    pub fn validate(&self) -> Result<Limits, String> {
+        let defaults = Limits::default();
+        let limits = Limits {
+            file_bytes: self.file_bytes.unwrap_or(defaults.file_bytes),
+            yaml_nodes: self.yaml_nodes.unwrap_or(defaults.yaml_nodes),
+            yaml_documents: self.yaml_documents.unwrap_or(defaults.yaml_documents),
+        };
+        for (key, value) in [
+            ("fileBytes", limits.file_bytes),
+            ("yamlNodes", limits.yaml_nodes as u64),
+            ("yamlDocuments", limits.yaml_documents as u64),
+        ] {
+            if value == 0 {
+                return Err(format!(
+                    "limits.{key}: 0 is not a limit, e.g. limits: {{{key}: {}}}",
+                    match key {
+                        "fileBytes" => defaults.file_bytes,
+                        "yamlNodes" => defaults.yaml_nodes as u64,
+                        _ => defaults.yaml_documents as u64,
+                    }
+                ));
+            }
+        }
+        Ok(limits)
+    }
 }
 
 /// The layered configuration: the pipeline's settings (each stage's part
@@ -176,6 +222,7 @@ impl Config {
         }
         .validate()
         .map_err(ConfigError::Invalid)?;
+        let limits = file.limits.validate().map_err(ConfigError::Invalid)?;
         let live = live::Options {
             snapshot: args
                 .live_snapshot
@@ -195,6 +242,7 @@ impl Config {
                 ),
                 concurrency: file.concurrency.unwrap_or(8).max(1),
             },
+            limits,
         };
         let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
             live.snapshot
@@ -218,6 +266,7 @@ impl Config {
                 args.kustomizations.clone()
             },
             args.source.as_deref().or(file.source.as_deref()),
+            limits,
         )
         .map_err(ConfigError::Invalid)?;
         let classify = classify::Rules::new(&file.ignore, file.controller_managers.clone())
@@ -241,6 +290,7 @@ impl Config {
                 .or_else(|| from_file(&file.kustomize_bin)),
             strict_substitution: args.strict_substitution
                 || file.strict_substitution.unwrap_or(false),
+            limits,
         };
         Ok(Self {
             settings: Settings {

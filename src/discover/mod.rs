@@ -5,11 +5,12 @@
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`).
 //! Output: [`Kustomization`]s in a stable order, filtered by name when asked.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::error::{Issue, Stage};
+use crate::files::{FileError, Limits, Tree};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
 };
@@ -27,15 +28,23 @@ pub struct Options {
     /// Only those whose source is this GitRepository (namespace, name); the
     /// others are skipped.
     pub source: Option<(String, String)>,
+    /// How much one manifest file may hold.
+    pub limits: Limits,
 }
 
 impl Options {
-    /// `source`, when given, must be `namespace/name`.
+    /// `source`, when given, must be `namespace/name`; `kustomizations_dir`
+    /// a relative path that stays inside the repo (Flux never reads outside
+    /// its artifact).
     pub fn new(
         kustomizations_dir: Option<PathBuf>,
         names: Vec<String>,
         source: Option<&str>,
+        limits: Limits,
     ) -> Result<Self, String> {
+        if let Some(dir) = &kustomizations_dir {
+            validate_dir(dir)?;
+        }
         let source = match source {
             None => None,
             Some(text) => match text.split_once('/') {
@@ -53,8 +62,31 @@ impl Options {
             kustomizations_dir,
             names,
             source,
+            limits,
         })
     }
+}
+
+/// `--kustomizations-dir` is a directory of the repo: relative, and no `..`
+/// climbing out of it (symlinks are checked when it is read).
+fn validate_dir(dir: &Path) -> Result<(), String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "kustomizations-dir: {} {why}: it must be a directory inside the repo, relative to its root (e.g. clusters/prod)",
+            dir.display()
+        ))
+    };
+    let mut depth = 0usize;
+    for component in dir.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth == 0 => return refuse("leaves the repo"),
+            Component::ParentDir => depth -= 1,
+            Component::RootDir | Component::Prefix(_) => return refuse("is absolute"),
+        }
+    }
+    Ok(())
 }
 
 /// The Kustomizations of a run.
@@ -118,7 +150,7 @@ pub fn discover<E: std::error::Error>(
         }),
         Ok(_) => match &options.kustomizations_dir {
             Some(dir) => {
-                let (found, errors) = from_dir(&root.join(dir));
+                let (found, errors) = from_dir(root, dir, options.limits);
                 errors.iter().for_each(|e| issue(e));
                 found
             }
@@ -145,7 +177,12 @@ pub enum DiscoverError {
     /// A manifest file of `--kustomizations-dir` is not valid YAML.
     #[error(transparent)]
     Yaml(#[from] yaml::YamlError),
-    /// The directory given with `--kustomizations-dir` does not exist or cannot be listed.
+    /// The directory given with `--kustomizations-dir`, or a file under it,
+    /// was refused (a symlink out of the repo, a FIFO, a file over the size
+    /// limit) or does not exist.
+    #[error("--kustomizations-dir: {0}")]
+    File(FileError),
+    /// The repo directory cannot be resolved.
     #[error("{}: cannot list Kustomization manifests: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -240,27 +277,37 @@ pub fn from_live(objects: &[Object]) -> Result<Vec<Kustomization>, DiscoverError
     Ok(found)
 }
 
-/// Kustomization manifests in the YAML files under `dir` (recursively, in
-/// lexical order). Files with other kinds are skipped; a file that is not YAML
-/// is an error naming it, and does not stop the others being read.
-pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
-    let files = match yaml::files_under(dir, &["yaml", "yml"]) {
-        Ok(files) => files,
+/// Kustomization manifests in the YAML files under `dir` of the repo at
+/// `root` (recursively, in lexical order), read within `limits`. Symlinks
+/// are followed inside the repo only; a directory is walked once, however
+/// many links lead to it; a FIFO or device is refused unopened. Files with
+/// other kinds are skipped; a file that cannot be read or is not YAML is an
+/// error naming it (relative to the repo), and does not stop the others
+/// being read.
+pub fn from_dir(
+    root: &Path,
+    dir: &Path,
+    limits: Limits,
+) -> (Vec<Kustomization>, Vec<DiscoverError>) {
+    let tree = match Tree::confined(root, "the repo", limits) {
+        Ok(tree) => tree,
         Err(source) => {
             let error = DiscoverError::Dir {
-                path: dir.to_path_buf(),
+                path: root.to_path_buf(),
                 source,
             };
             return (Vec::new(), vec![error]);
         }
     };
+    let (files, refused) = tree.files_under(dir, &["yaml", "yml"]);
+    let mut errors: Vec<DiscoverError> = refused.into_iter().map(DiscoverError::File).collect();
     let mut found = Vec::new();
-    let mut errors = Vec::new();
     for file in files {
-        match yaml::read_documents(&file) {
+        match yaml::read_documents(&tree, &file) {
             Ok(docs) => {
+                let origin = PathBuf::from(tree.rel(&file));
                 for doc in docs.iter().filter(|d| is_kustomization(d)) {
-                    match from_object(doc, Origin::File(file.clone()), "flux-system") {
+                    match from_object(doc, Origin::File(origin.clone()), "flux-system") {
                         Ok(k) => found.push(k),
                         Err(e) => errors.push(e),
                     }

@@ -33,6 +33,7 @@ mod substitute;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::files::Limits;
 use crate::flux::Kustomization;
 use crate::k8s::object::Object;
 
@@ -54,6 +55,8 @@ pub struct Options {
     pub kustomize_bin: Option<PathBuf>,
     /// Strict postBuild substitution (see [`Variables::strict`]).
     pub strict_substitution: bool,
+    /// How much one file of the source tree may hold.
+    pub limits: Limits,
 }
 
 /// A Kustomization's render in this run.
@@ -90,7 +93,13 @@ pub fn kustomization(
         sources: sources.clone(),
         strict: options.strict_substitution,
     };
-    let objects = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
+    let objects = render_with(
+        root,
+        ks,
+        &variables,
+        options.kustomize_bin.as_deref(),
+        options.limits,
+    )?;
     tracing::info!(kustomization = %ks, objects = objects.len(), "Rendered");
     Ok(objects)
 }
@@ -104,7 +113,7 @@ pub fn render(
     kustomization: &Kustomization,
     variables: &Variables,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, None)
+    render_with(root, kustomization, variables, None, Limits::default())
 }
 
 /// [`render`] with the real `kustomize` binary at `binary` doing the
@@ -118,7 +127,13 @@ pub fn render_with_kustomize_binary(
     variables: &Variables,
     binary: &Path,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, Some(binary))
+    render_with(
+        root,
+        kustomization,
+        variables,
+        Some(binary),
+        Limits::default(),
+    )
 }
 
 fn render_with(
@@ -126,8 +141,9 @@ fn render_with(
     kustomization: &Kustomization,
     variables: &Variables,
     binary: Option<&Path>,
+    limits: Limits,
 ) -> Result<Vec<Object>, RenderError> {
-    let root = load::Root::new(root)?;
+    let root = load::Root::new(root, limits)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
     let mut objects: Vec<Object> = match binary {
         None => {
@@ -225,6 +241,10 @@ pub enum RenderError {
         field: String,
         path: String,
     },
+    /// A file was refused (a symlink out of the root, a FIFO or device, a
+    /// file over the size limit) or does not exist; names it.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// A file or directory exists but cannot be read.
     #[error("{path}: {source}")]
     Read {
