@@ -339,6 +339,13 @@ mod tests {
             assert!(!value.is_null(), "the example does not set {key}");
         }
         assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        assert_eq!(parsed.limits.validate(), Ok(Limits::default()));
+        let limits = &parsed.limits;
+        assert!(
+            limits.file_bytes.is_some()
+                && limits.yaml_nodes.is_some()
+                && limits.yaml_documents.is_some()
+        );
         let matrix = parsed.notify.matrix.as_ref().expect("notify.matrix");
         assert!(matrix.store.is_some() && matrix.state_config_map.is_some());
         assert!(
