@@ -608,16 +608,49 @@ pub fn big_list(count: usize) -> String {
     text
 }
 
+/// YAML nodes (mappings, lists, scalars) of a document.
+fn nodes(value: &serde_json::Value) -> usize {
+    1 + match value {
+        serde_json::Value::Array(items) => items.iter().map(nodes).sum(),
+        // A key is a scalar node too.
+        serde_json::Value::Object(map) => map.values().map(|v| 1 + nodes(v)).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn the_default_limits_admit_a_dump_of_one_hundred_thousand_realistic_objects() {
+    // Loading it takes minutes in a debug build: `bench/snapshot` does (its
+    // figures are in the README); this checks the budget it needs.
+    let one = big_list(1);
+    let list = drift_check::yaml::documents(&one, std::path::Path::new("one.yaml")).unwrap();
+    let per_object = nodes(&list[0]["items"][0]);
+    assert!((100..200).contains(&per_object), "{per_object}");
+    let limits = drift_check::files::Limits::default();
+    assert!(per_object * 100_000 < limits.yaml_nodes / 2, "{per_object}");
+    assert!(
+        (one.len() as u64) * 100_000 < limits.file_bytes,
+        "{}",
+        one.len()
+    );
+}
+
 #[test]
 fn a_list_of_one_hundred_thousand_objects_loads() {
+    let mut text =
+        String::from("apiVersion: v1\nkind: List\nmetadata: {resourceVersion: \"\"}\nitems:\n");
+    for i in 0..100_000 {
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: cm-{i}, namespace: ns-{}}}\n  data: {{index: \"{i}\"}}\n",
+            i % 50
+        ));
+    }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("all.yaml"), big_list(100_000)).unwrap();
+    std::fs::write(dir.path().join("all.yaml"), text).unwrap();
     let mut snapshot = drift_check::live::snapshot::Snapshot::load(dir.path(), Default::default());
     assert!(snapshot.take_errors().is_empty());
-    let types = std::collections::BTreeSet::from([drift_check::live::TypeRef::new(
-        "apps/v1",
-        "Deployment",
-    )]);
+    let types =
+        std::collections::BTreeSet::from([drift_check::live::TypeRef::new("v1", "ConfigMap")]);
     let state = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
