@@ -156,7 +156,7 @@ async fn apply_platform(kubeconfig: &Path, repo: &Path, n: usize) -> usize {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
     ];
     let (kustomizations, errors) =
-        drift_check::discover::from_dir(&repo, "clusters/bench".as_ref(), Default::default());
+        drift_check::discover::from_dir(repo, "clusters/bench".as_ref(), Default::default());
     assert!(errors.is_empty(), "{errors:?}");
     let mut statuses = Vec::new();
     for (i, ks) in kustomizations.iter().enumerate().take(n) {

@@ -3,7 +3,9 @@
 //!
 //! serde-saphyr is the YAML crate (see README, "Why serde-saphyr"). It is set to
 //! read numbers the way kubectl does: `0644` is the octal `420`, `"8080"` stays a
-//! string and `8080` an integer.
+//! string and `8080` an integer. Its budgets come from [`Limits`]: sized for a
+//! 100,000-object dump in one file, and a breach is one error naming the file,
+//! the limit and the config key that raises it.
 
 use std::path::{Path, PathBuf};
 
@@ -38,8 +40,8 @@ pub enum YamlError {
 /// A YAML dialect: how scalars and repeated keys are read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Dialect {
-    /// kubectl and kyaml (YAML 1.2): `0644` is octal, only `true`/`false`
-    /// are booleans when `strict_booleans`, a repeated key is an error.
+    /// As kubectl reads a manifest or a dump: `0644` is octal, a repeated
+    /// key is an error.
     #[default]
     Kubectl,
     /// kyaml, as kustomize reads resources: only `true`/`false` are booleans.
@@ -220,5 +222,32 @@ mod tests {
         assert!(text.starts_with("secret.yaml: "), "{text}");
         assert!(text.contains("line 3"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn a_breached_budget_names_the_limit_and_its_key_and_nothing_of_the_library() {
+        let limits = Limits {
+            yaml_nodes: 5,
+            yaml_documents: 2,
+            ..Limits::default()
+        };
+        let path = Path::new("big.yaml");
+        let error = |text: &str| {
+            documents_within(text, path, &limits)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error("a: [1, 2, 3, 4, 5]\n"),
+            "big.yaml: line 1 column 17: more than 5 YAML nodes in one file (raise it with limits.yamlNodes in the config file)"
+        );
+        assert_eq!(
+            error("a: 1\n---\nb: 2\n---\nc: 3\n"),
+            "big.yaml: line 5 column 1: more than 2 YAML documents in one file (raise it with limits.yamlDocuments in the config file)"
+        );
+        assert_eq!(
+            error("a: 1\na: 2\n"),
+            "big.yaml: line 2 column 1: duplicate mapping key \"a\""
+        );
     }
 }

@@ -122,8 +122,20 @@ impl Scan<'_> {
                 Path::new(&entry.name).extension().and_then(|e| e.to_str()),
                 Some("yaml" | "yml")
             );
-            // What is neither read nor walked is never looked at.
-            if !entry.symlink && !entry.dir && !is_yaml {
+            let entry_segments: Vec<String> = segments
+                .iter()
+                .cloned()
+                .chain([entry.name.clone()])
+                .collect();
+            // What is left out, or neither read nor walked, is never looked
+            // at (a symlink may be either: left out only when both are).
+            let ignored = if entry.symlink {
+                self.ignore.ignores(&entry_segments, false)
+                    && self.ignore.ignores(&entry_segments, true)
+            } else {
+                self.ignore.ignores(&entry_segments, entry.dir)
+            };
+            if ignored || (!entry.symlink && !entry.dir && !is_yaml) {
                 continue;
             }
             let (resolved, kind, id) = match tree.kind(&path) {
@@ -131,12 +143,7 @@ impl Scan<'_> {
                 Err(FileError::NotRegular { .. }) if !is_yaml => continue,
                 Err(e) => return Err(e.into()),
             };
-            let entry_segments: Vec<String> = segments
-                .iter()
-                .cloned()
-                .chain([entry.name.clone()])
-                .collect();
-            if self.ignore.ignores(&entry_segments, kind == Kind::Dir) {
+            if entry.symlink && self.ignore.ignores(&entry_segments, kind == Kind::Dir) {
                 continue;
             }
             if kind == Kind::Dir {
