@@ -239,11 +239,11 @@ mod tests {
         };
         assert_eq!(
             error("a: [1, 2, 3, 4, 5]\n"),
-            "big.yaml: line 1 column 17: more than 5 YAML nodes in one file (raise it with limits.yamlNodes in the config file)"
+            "big.yaml: line 1 column 11: more than 5 YAML nodes in one file (raise it with limits.yamlNodes in the config file)"
         );
         assert_eq!(
-            error("a: 1\n---\nb: 2\n---\nc: 3\n"),
-            "big.yaml: line 5 column 1: more than 2 YAML documents in one file (raise it with limits.yamlDocuments in the config file)"
+            error("1\n---\n2\n---\n3\n"),
+            "big.yaml: line 4 column 1: more than 2 YAML documents in one file (raise it with limits.yamlDocuments in the config file)"
         );
         assert_eq!(
             error("a: 1\na: 2\n"),
