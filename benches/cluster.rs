@@ -78,7 +78,8 @@ fn main() {
     std::fs::create_dir_all(&rendered).unwrap();
     // kubectl 1.20's server-side diff rejects ports without `protocol`, as
     // the API server does: give it the render normalized the way Flux applies it.
-    let (all, _) = drift_check::discover::from_dir(&repo.join("clusters/bench"));
+    let (all, _) =
+        drift_check::discover::from_dir(&repo, "clusters/bench".as_ref(), Default::default());
     for ks in &all {
         let mut objects = drift_check::render::render(&repo, ks, &Default::default()).unwrap();
         let mut text = String::new();
@@ -154,7 +155,8 @@ async fn apply_platform(kubeconfig: &Path, repo: &Path, n: usize) -> usize {
         crd,
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
     ];
-    let (kustomizations, errors) = drift_check::discover::from_dir(&repo.join("clusters/bench"));
+    let (kustomizations, errors) =
+        drift_check::discover::from_dir(repo, "clusters/bench".as_ref(), Default::default());
     assert!(errors.is_empty(), "{errors:?}");
     let mut statuses = Vec::new();
     for (i, ks) in kustomizations.iter().enumerate().take(n) {

@@ -23,7 +23,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     synthetic::generate(&repo, n, per);
-    let (kustomizations, errors) = drift_check::discover::from_dir(&repo.join("clusters/bench"));
+    let (kustomizations, errors) =
+        drift_check::discover::from_dir(&repo, "clusters/bench".as_ref(), Default::default());
     assert!(errors.is_empty(), "{errors:?}");
 
     // Best of three for the native engine (it is fast enough to repeat).

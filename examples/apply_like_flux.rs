@@ -537,7 +537,8 @@ async fn main() {
             .iter()
             .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
         {
-            for mut crd in drift_check::yaml::read_documents(f).unwrap() {
+            let text = std::fs::read_to_string(f).unwrap();
+            for mut crd in drift_check::yaml::documents(&text, f).unwrap() {
                 if crd["kind"] != "CustomResourceDefinition" {
                     continue;
                 }

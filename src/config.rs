@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::classify::{IgnoreRuleSpec, rules};
 use crate::cli::CommonArgs;
 use crate::diff::DiffMode;
+use crate::files::Limits;
 use crate::live::cluster::ClusterOptions;
 use crate::pipeline::Settings;
 use crate::report::Format;
@@ -80,6 +81,51 @@ pub struct FileConfig {
     pub strict_substitution: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
+    /// How much one file of the repo or the snapshot may hold.
+    pub limits: LimitsConfig,
+}
+
+/// `limits:` of the config file: how much one file of the repo or of the
+/// live snapshot may hold. Beyond them, the file is an error naming it and
+/// the limit.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LimitsConfig {
+    /// Bytes of one file (default 536870912, 512 MiB).
+    pub file_bytes: Option<u64>,
+    /// YAML nodes (mappings, lists, scalars) of one file (default 40000000).
+    pub yaml_nodes: Option<usize>,
+    /// YAML documents of one file (default 100000).
+    pub yaml_documents: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The limits, defaults filled in; each must be at least 1.
+    pub fn validate(&self) -> Result<Limits, String> {
+        let defaults = Limits::default();
+        let limits = Limits {
+            file_bytes: self.file_bytes.unwrap_or(defaults.file_bytes),
+            yaml_nodes: self.yaml_nodes.unwrap_or(defaults.yaml_nodes),
+            yaml_documents: self.yaml_documents.unwrap_or(defaults.yaml_documents),
+        };
+        for (key, value) in [
+            ("fileBytes", limits.file_bytes),
+            ("yamlNodes", limits.yaml_nodes as u64),
+            ("yamlDocuments", limits.yaml_documents as u64),
+        ] {
+            if value == 0 {
+                return Err(format!(
+                    "limits.{key}: 0 is not a limit, e.g. limits: {{{key}: {}}}",
+                    match key {
+                        "fileBytes" => defaults.file_bytes,
+                        "yamlNodes" => defaults.yaml_nodes as u64,
+                        _ => defaults.yaml_documents as u64,
+                    }
+                ));
+            }
+        }
+        Ok(limits)
+    }
 }
 
 /// The layered configuration: the pipeline's settings (each stage's part
@@ -141,8 +187,7 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let (file, base) = match &args.config {
             Some(path) => (
-                yaml::read_document::<FileConfig>(path)
-                    .map_err(|e| ConfigError::File(without_library_hints(e)))?,
+                yaml::read_document::<FileConfig>(path).map_err(ConfigError::File)?,
                 path.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),
             None => (FileConfig::default(), PathBuf::new()),
@@ -186,6 +231,7 @@ impl Config {
         }
         .validate()
         .map_err(ConfigError::Invalid)?;
+        let limits = file.limits.validate().map_err(ConfigError::Invalid)?;
         let live = live::Options {
             snapshot: args
                 .live_snapshot
@@ -208,6 +254,7 @@ impl Config {
                     "`concurrency: 8`",
                 )? as usize,
             },
+            limits,
         };
         let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
             live.snapshot
@@ -231,6 +278,7 @@ impl Config {
                 args.kustomizations.clone()
             },
             args.source.as_deref().or(file.source.as_deref()),
+            limits,
         )
         .map_err(ConfigError::Invalid)?;
         let classify = classify::Rules::new(&file.ignore, file.controller_managers.clone())
@@ -256,6 +304,7 @@ impl Config {
                 .strict_substitution
                 .or(file.strict_substitution)
                 .unwrap_or(true),
+            limits,
         };
         Ok(Self {
             settings: Settings {
@@ -279,28 +328,6 @@ fn at_least_one(value: u64, key: &'static str, example: &'static str) -> Result<
         Err(ConfigError::Zero { key, example })
     } else {
         Ok(value)
-    }
-}
-
-/// The parser's advice to its programmer ("set DuplicateKeyPolicy in
-/// Options if acceptable") is no use to whoever wrote the config file: a
-/// duplicate key reads "duplicate key `x` at line N".
-fn without_library_hints(error: yaml::YamlError) -> yaml::YamlError {
-    static DUPLICATE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let duplicate = DUPLICATE.get_or_init(|| {
-        regex::Regex::new(
-            r"duplicate mapping key: (.*?), set DuplicateKeyPolicy in Options if acceptable at (line \d+)(, column \d+)?",
-        )
-        .expect("valid regex")
-    });
-    match error {
-        yaml::YamlError::Parse { path, message } => yaml::YamlError::Parse {
-            path,
-            message: duplicate
-                .replace_all(&message, "duplicate key `$1` at $2")
-                .into_owned(),
-        },
-        other => other,
     }
 }
 
@@ -335,6 +362,13 @@ mod tests {
             assert!(!value.is_null(), "the example does not set {key}");
         }
         assert!(parsed.output.is_some() && parsed.diff_mode.is_some() && !parsed.ignore.is_empty());
+        assert_eq!(parsed.limits.validate(), Ok(Limits::default()));
+        let limits = &parsed.limits;
+        assert!(
+            limits.file_bytes.is_some()
+                && limits.yaml_nodes.is_some()
+                && limits.yaml_documents.is_some()
+        );
         let matrix = parsed.notify.matrix.as_ref().expect("notify.matrix");
         assert!(matrix.store.is_some() && matrix.state_config_map.is_some());
         assert!(
@@ -554,7 +588,7 @@ mod tests {
         );
         assert_eq!(
             message("cluster: a\nrepo: r\ncluster: b\n"),
-            "config file: DIR/c.yaml: duplicate key `cluster` at line 3"
+            "config file: DIR/c.yaml: line 3 column 1: duplicate mapping key \"cluster\""
         );
     }
 }

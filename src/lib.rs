@@ -10,7 +10,8 @@
 //! Below them, the vocabulary every stage shares and none imports upwards:
 //! [`k8s`] (object identity, managedFields, the label selector), [`flux`]
 //! (Flux's API types, labels, annotations, managers, revisions), [`error`]
-//! (issues and notes), [`yaml`]. Above them, [`cli`] and [`config`] (flags,
+//! (issues and notes), [`yaml`], [`files`] (bounded reads confined to a
+//! tree: the repo, a snapshot). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings).
 
 pub mod classify;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod error;
+pub mod files;
 pub mod flux;
 pub mod k8s;
 pub mod live;

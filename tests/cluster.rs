@@ -169,7 +169,7 @@ fn reference(api_version: &str, kind: &str, namespace: Option<&str>, name: &str)
 }
 
 fn yaml_objects(path: &std::path::Path) -> Vec<Value> {
-    drift_check::yaml::read_documents(path).unwrap()
+    drift_check::yaml::documents(&std::fs::read_to_string(path).unwrap(), path).unwrap()
 }
 
 async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBuf) -> Platform {
@@ -295,7 +295,11 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     }
 
     // The platform, rendered by drift-check and applied the way Flux does.
-    let (kustomizations, errors) = discover::from_dir(&clusters);
+    let (kustomizations, errors) = discover::from_dir(
+        &root().join("fixtures/infra-repo"),
+        "clusters/prod".as_ref(),
+        Default::default(),
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let revision = "main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17";
     for ks in &kustomizations {

@@ -136,7 +136,10 @@ impl Platform {
 
     fn remove_from_snapshot(&self, file: &str, kind: &str) {
         let path = self.dir.path().join("snapshot").join(file);
-        let mut doc: Value = drift_check::yaml::read_documents(&path).unwrap().remove(0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut doc: Value = drift_check::yaml::documents(&text, &path)
+            .unwrap()
+            .remove(0);
         doc["items"]
             .as_array_mut()
             .unwrap()

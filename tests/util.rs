@@ -141,6 +141,47 @@ impl TestCommand {
         self
     }
 
+    /// Runs the binary, killing it and failing the test if it has not ended
+    /// within `deadline` (a read that blocks, a walk that never ends).
+    pub fn output_within(&mut self, deadline: std::time::Duration) -> Output {
+        use std::process::Stdio;
+        let mut child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = pipe.read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!(
+                    "drift-check did not end within {deadline:?}; stderr:\n{}",
+                    stderr.join().unwrap()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Output {
+            code: status.code().unwrap_or(-1),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        }
+    }
+
     /// Runs the binary to its end.
     pub fn output(&mut self) -> Output {
         let out = self.cmd.output().expect("the binary runs");

@@ -9,11 +9,12 @@
 //! and an issue for each rule of a selected Kustomization's `spec.ignore`
 //! that cannot be used (the Kustomization is still checked, with its other rules).
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::error::{Issue, Stage};
+use crate::files::{FileError, Limits, Tree};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
 };
@@ -35,15 +36,23 @@ pub struct Options {
     /// Only those whose source is this GitRepository (namespace, name); the
     /// others are skipped.
     pub source: Option<(String, String)>,
+    /// How much one manifest file may hold.
+    pub limits: Limits,
 }
 
 impl Options {
-    /// `source`, when given, must be `namespace/name`.
+    /// `source`, when given, must be `namespace/name`; `kustomizations_dir`
+    /// a relative path that stays inside the repo (Flux never reads outside
+    /// its artifact).
     pub fn new(
         kustomizations_dir: Option<PathBuf>,
         names: Vec<String>,
         source: Option<&str>,
+        limits: Limits,
     ) -> Result<Self, String> {
+        if let Some(dir) = &kustomizations_dir {
+            validate_dir(dir)?;
+        }
         let source = match source {
             None => None,
             Some(text) => match text.split_once('/') {
@@ -62,6 +71,7 @@ impl Options {
             kustomization_file: None,
             names,
             source,
+            limits,
         })
     }
 
@@ -70,6 +80,28 @@ impl Options {
     pub fn from_files(&self) -> bool {
         self.kustomization_file.is_some() || self.kustomizations_dir.is_some()
     }
+}
+
+/// `--kustomizations-dir` is a directory of the repo: relative, and no `..`
+/// climbing out of it (symlinks are checked when it is read).
+fn validate_dir(dir: &Path) -> Result<(), String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "kustomizations-dir: {} {why}: it must be a directory inside the repo, relative to its root (e.g. clusters/prod)",
+            dir.display()
+        ))
+    };
+    let mut depth = 0usize;
+    for component in dir.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth == 0 => return refuse("leaves the repo"),
+            Component::ParentDir => depth -= 1,
+            Component::RootDir | Component::Prefix(_) => return refuse("is absolute"),
+        }
+    }
+    Ok(())
 }
 
 /// The Kustomizations of a run.
@@ -164,7 +196,7 @@ pub fn discover<E: std::error::Error>(
         }
         (Ok(_), None) => match &options.kustomizations_dir {
             Some(dir) => {
-                let (found, errors) = from_dir(&root.join(dir));
+                let (found, errors) = from_dir(root, dir, options.limits);
                 errors.iter().for_each(|e| failed(e, &mut issue));
                 found
             }
@@ -201,7 +233,12 @@ pub enum DiscoverError {
     /// A manifest file of `--kustomizations-dir` is not valid YAML.
     #[error(transparent)]
     Yaml(#[from] yaml::YamlError),
-    /// The directory given with `--kustomizations-dir` does not exist or cannot be listed.
+    /// The directory given with `--kustomizations-dir`, or a file under it,
+    /// was refused (a symlink out of the repo, a FIFO, a file over the size
+    /// limit) or does not exist.
+    #[error("--kustomizations-dir: {0}")]
+    File(FileError),
+    /// The repo directory cannot be resolved.
     #[error("{}: cannot list Kustomization manifests: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -311,24 +348,33 @@ pub fn from_live(objects: &[Object]) -> (Vec<Kustomization>, Vec<DiscoverError>)
     (found, errors)
 }
 
-/// Kustomization manifests in the YAML files under `dir` (recursively, in
-/// lexical order). Files with other kinds are skipped; a file that is not YAML
-/// is an error naming it, and does not stop the others being read.
-pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
-    let files = match yaml::files_under(dir, &["yaml", "yml"]) {
-        Ok(files) => files,
+/// Kustomization manifests in the YAML files under `dir` of the repo at
+/// `root` (recursively, in lexical order), read within `limits`. Symlinks
+/// are followed inside the repo only; a directory is walked once, however
+/// many links lead to it; a FIFO or device is refused unopened. Files with
+/// other kinds are skipped; a file that cannot be read or is not YAML is an
+/// error naming it (relative to the repo), and does not stop the others
+/// being read.
+pub fn from_dir(
+    root: &Path,
+    dir: &Path,
+    limits: Limits,
+) -> (Vec<Kustomization>, Vec<DiscoverError>) {
+    let tree = match Tree::confined(root, "the repo", limits) {
+        Ok(tree) => tree,
         Err(source) => {
             let error = DiscoverError::Dir {
-                path: dir.to_path_buf(),
+                path: root.to_path_buf(),
                 source,
             };
             return (Vec::new(), vec![error]);
         }
     };
+    let (files, refused) = tree.files_under(dir, &["yaml", "yml"]);
+    let mut errors: Vec<DiscoverError> = refused.into_iter().map(DiscoverError::File).collect();
     let mut found = Vec::new();
-    let mut errors = Vec::new();
     for file in files {
-        read_file(&file, &mut found, &mut errors);
+        read_file(&tree, &file, &mut found, &mut errors);
     }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     (found, errors)
@@ -338,15 +384,37 @@ pub fn from_dir(dir: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
 /// the file's order.
 pub fn from_file(file: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
     let (mut found, mut errors) = (Vec::new(), Vec::new());
-    read_file(file, &mut found, &mut errors);
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = Path::new(file.file_name().unwrap_or(file.as_os_str()));
+    match Tree::open(
+        dir,
+        "the directory of --kustomization-file",
+        Limits::default(),
+    ) {
+        Ok(tree) => read_file(&tree.shown_under(dir), name, &mut found, &mut errors),
+        Err(source) => errors.push(DiscoverError::Dir {
+            path: file.to_path_buf(),
+            source,
+        }),
+    }
     (found, errors)
 }
 
-fn read_file(file: &Path, found: &mut Vec<Kustomization>, errors: &mut Vec<DiscoverError>) {
-    match yaml::read_documents(file) {
+/// The Kustomization manifests of one file of `tree`.
+fn read_file(
+    tree: &Tree,
+    file: &Path,
+    found: &mut Vec<Kustomization>,
+    errors: &mut Vec<DiscoverError>,
+) {
+    match yaml::read_documents(tree, file) {
         Ok(docs) => {
+            let origin = PathBuf::from(tree.rel(&tree.root().join(file)));
             for doc in docs.iter().filter(|d| is_kustomization(d)) {
-                match from_object(doc, Origin::File(file.to_path_buf()), "flux-system") {
+                match from_object(doc, Origin::File(origin.clone()), "flux-system") {
                     Ok(k) => found.push(k),
                     Err(e) => errors.push(e),
                 }

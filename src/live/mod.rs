@@ -31,6 +31,8 @@ pub struct Options {
     pub snapshot: Option<PathBuf>,
     /// How to reach the cluster (and how many requests run at once).
     pub cluster: ClusterOptions,
+    /// How much one snapshot file may hold.
+    pub limits: crate::files::Limits,
 }
 
 /// The live source of a run: a snapshot, or a connected cluster.
@@ -45,7 +47,7 @@ impl Live {
     pub async fn open(options: &Options) -> Result<(Self, Vec<LiveError>), LiveError> {
         match &options.snapshot {
             Some(dir) => {
-                let mut snapshot = Snapshot::load(dir);
+                let mut snapshot = Snapshot::load(dir, options.limits);
                 let errors = snapshot.take_errors();
                 Ok((Live::Snapshot(snapshot), errors))
             }

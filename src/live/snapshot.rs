@@ -5,12 +5,13 @@
 //! without `metadata.namespace` is cluster-scoped.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::Value;
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
+use crate::files::{Limits, Tree};
 use crate::k8s::object::{Object, ObjectRef};
 use crate::k8s::scope::Scopes;
 use crate::yaml;
@@ -29,31 +30,48 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads every `.yaml`, `.yml` and `.json` file under `dir`, in lexical
-    /// order. A file that cannot be read is an error naming it; the other
-    /// files are still read.
-    pub fn load(dir: &Path) -> Self {
+    /// order, within `limits`. Symlinks are followed (the operator wrote the
+    /// snapshot), but a directory is walked once, however many links lead
+    /// to it; a FIFO, socket or device is refused unopened. A file that
+    /// cannot be read is an error naming it; the other files are still read.
+    pub fn load(dir: &Path, limits: Limits) -> Self {
         let mut objects = Vec::new();
         let mut errors = Vec::new();
         let mut unknown_kinds = BTreeSet::new();
         let mut all_unknown = false;
-        let files = yaml::files_under(dir, &["yaml", "yml", "json"]).unwrap_or_else(|source| {
-            errors.push(LiveError::SnapshotDir {
-                path: dir.to_path_buf(),
-                source,
-            });
-            all_unknown = true;
-            Vec::new()
-        });
+        let tree = match Tree::open(dir, "the snapshot directory", limits) {
+            Ok(tree) => tree.shown_under(dir),
+            Err(source) => {
+                errors.push(LiveError::SnapshotDir {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+                let mut state = LiveState::new(objects);
+                state.errors = errors;
+                return Self {
+                    state,
+                    unknown_kinds: BTreeSet::new(),
+                    all_unknown: true,
+                };
+            }
+        };
+        let (files, refused) = tree.files_under(Path::new(""), &["yaml", "yml", "json"]);
+        errors.extend(
+            refused
+                .into_iter()
+                .map(|e| LiveError::Snapshot(yaml::YamlError::Tree(e))),
+        );
         for file in files {
-            match yaml::read_documents(&file) {
+            match yaml::read_documents(&tree, &file) {
                 Ok(docs) => {
+                    let shown = PathBuf::from(tree.rel(&file));
                     for (index, doc) in docs.into_iter().enumerate() {
-                        flatten(doc, &file, index + 1, &mut objects, &mut errors);
+                        flatten(doc, &shown, index + 1, &mut objects, &mut errors);
                     }
                 }
                 Err(e) => {
                     errors.push(e.into());
-                    let kinds = kinds_named_in(&file);
+                    let kinds = kinds_named_in(&tree.root().join(&file));
                     all_unknown |= kinds.is_empty();
                     unknown_kinds.extend(kinds);
                 }
@@ -116,9 +134,10 @@ fn flatten(
         .is_some_and(|k| k.ends_with("List"))
         && doc.get("items").is_some_and(Value::is_array);
     if is_list {
-        if let Some(Value::Array(items)) = doc.get("items") {
+        let mut doc = doc;
+        if let Some(Value::Array(items)) = doc.get_mut("items").map(Value::take) {
             for item in items {
-                flatten(item.clone(), file, index, out, errors);
+                flatten(item, file, index, out, errors);
             }
         }
         return;
@@ -231,7 +250,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("c.yaml"), "a: [1\n").unwrap();
         std::fs::write(dir.path().join("d.yaml"), "just: a map\n").unwrap();
-        let mut snap = Snapshot::load(dir.path());
+        let mut snap = Snapshot::load(dir.path(), Limits::default());
         let errors: Vec<String> = snap.take_errors().iter().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
@@ -270,7 +289,7 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n",
         )
         .unwrap();
-        let mut snap = Snapshot::load(dir.path());
+        let mut snap = Snapshot::load(dir.path(), Limits::default());
         assert_eq!(snap.take_errors().len(), 1);
         let types = BTreeSet::from([
             TypeRef::new("apps/v1", "Deployment"),

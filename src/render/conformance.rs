@@ -80,7 +80,7 @@ fn diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
 }
 
 fn render_case(dir: &Path) -> Result<Vec<Value>, String> {
-    let root = Root::new(dir).map_err(|e| e.to_string())?;
+    let root = Root::new(dir, Default::default()).map_err(|e| e.to_string())?;
     let case = root.path().join("case");
     let file = root
         .kustomization_file(&case)
@@ -95,7 +95,7 @@ fn render_case(dir: &Path) -> Result<Vec<Value>, String> {
 /// The differences for one case; empty when it conforms.
 fn check_case(dir: &Path) -> Vec<String> {
     let expected_text = std::fs::read_to_string(dir.join("expected.yaml")).unwrap_or_default();
-    let root = match Root::new(dir) {
+    let root = match Root::new(dir, Default::default()) {
         Ok(root) => root,
         Err(e) => return vec![e.to_string()],
     };

@@ -10,6 +10,7 @@
 //! `--load-restrictor LoadRestrictionsNone` (Flux builds without load
 //! restrictions inside the source root).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,6 +19,7 @@ use serde_json::Value;
 use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{KUSTOMIZATION_FILE_NAMES, Root};
+use crate::files::{FileError, Kind};
 
 /// A temporary copy of the source tree, removed when dropped.
 struct TempTree(PathBuf);
@@ -37,10 +39,11 @@ pub fn build(
 ) -> Result<Vec<Value>, RenderError> {
     let temp =
         TempTree(std::env::temp_dir().join(format!("drift-check-render-{}", uuid::Uuid::new_v4())));
-    copy_tree(root.path(), &temp.0, 0).map_err(|source| RenderError::Read {
-        path: format!("copy of {} to {}", root.path().display(), temp.0.display()),
-        source,
-    })?;
+    let mut visited = BTreeSet::new();
+    if let Ok((_, _, id)) = root.tree().kind(root.path()) {
+        visited.insert(id);
+    }
+    copy_tree(root, root.path(), &temp.0, &mut visited)?;
     let relative = dir.strip_prefix(root.path()).unwrap_or(Path::new(""));
     let target = temp.0.join(relative);
     let write_error = |source| RenderError::Read {
@@ -76,30 +79,48 @@ pub fn build(
     root.parse_documents(&stdout, &format!("output of {}", binary.display()))
 }
 
-/// Copies a directory tree (without `.git`), files and directories only;
-/// symbolic links are followed, to a depth that stops link cycles.
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
-    if depth > 64 {
-        return Err(std::io::Error::other(format!(
-            "{}: directories nested too deep (a symbolic link cycle?)",
-            from.display()
-        )));
-    }
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == ".git" {
+/// Copies the source tree (without `.git`) as source-controller's artifact
+/// holds it: regular files and directories only. Symlinks are followed
+/// inside the root; one that leaves it, a FIFO, socket or device is left
+/// out (kustomize then reports what is missing, if it needs it); a
+/// directory already copied, or one holding the root (a `-> ..` link), is
+/// not copied again; every file is read within the size limit.
+fn copy_tree(
+    root: &Root,
+    from: &Path,
+    to: &Path,
+    visited: &mut BTreeSet<(u64, u64)>,
+) -> Result<(), RenderError> {
+    let tree = root.tree();
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Read {
+            path: format!("{} (temporary copy)", path.display()),
+            source,
+        }
+    };
+    std::fs::create_dir_all(to).map_err(write_error(to))?;
+    for entry in tree.entries(from)? {
+        if entry.name == ".git" {
             continue;
         }
-        let source = entry.path();
-        let destination = to.join(&name);
-        // Follow symlinks as kustomize would, but stay a tree.
-        let metadata = std::fs::metadata(&source)?;
-        if metadata.is_dir() {
-            copy_tree(&source, &destination, depth + 1)?;
-        } else if metadata.is_file() {
-            std::fs::copy(&source, &destination)?;
+        let destination = to.join(&entry.name);
+        match tree.kind(&entry.path) {
+            Ok((resolved, Kind::Dir, id)) => {
+                if tree.enter(root.path(), &resolved, id, visited, &entry.path) {
+                    copy_tree(root, &entry.path, &destination, visited)?;
+                }
+            }
+            Ok((_, Kind::File, _)) => {
+                let bytes = tree.read_bytes(&entry.path)?;
+                std::fs::write(&destination, bytes).map_err(write_error(&destination))?;
+            }
+            Err(
+                FileError::Outside { .. }
+                | FileError::NotRegular { .. }
+                | FileError::NotFound { .. },
+            ) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

@@ -10,6 +10,7 @@
 //! and `spec.commonMetadata` (`ssautil.SetCommonMetadata`, applied after the
 //! owner labels in kustomize-controller's `apply`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -18,6 +19,7 @@ use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{self, Root};
 use super::sourceignore::Ignore;
+use crate::files::{FileError, Kind};
 use crate::flux::{CommonMetadata, Image, Kustomization, Selector};
 use crate::flux::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 
@@ -65,7 +67,7 @@ pub fn root_kustomization(
             ),
         ),
     };
-    inject(&mut kust, ks, &dir);
+    inject(root, &mut kust, ks, &dir);
     Ok((dir, kust, file))
 }
 
@@ -82,10 +84,18 @@ pub fn generate(root: &Root, dir: &Path) -> Result<KustFile, RenderError> {
         .collect();
     let mut ignore = Ignore::default();
     for depth in 0..=relative.len() {
-        ignore.load(root.path(), &relative[..depth]);
+        ignore.load(root, &relative[..depth])?;
     }
     let mut resources = Vec::new();
-    scan(root, dir, dir, &relative, &mut ignore, &mut resources)?;
+    let (_, _, id) = root.tree().kind(dir)?;
+    let mut scan = Scan {
+        root,
+        base: dir,
+        ignore,
+        visited: BTreeSet::from([id]),
+        out: &mut resources,
+    };
+    scan.dir(dir, &relative)?;
     Ok(KustFile {
         has_content: !resources.is_empty(),
         resources,
@@ -93,70 +103,86 @@ pub fn generate(root: &Root, dir: &Path) -> Result<KustFile, RenderError> {
     })
 }
 
-fn scan(
-    root: &Root,
-    base: &Path,
-    dir: &Path,
-    segments: &[String],
-    ignore: &mut Ignore,
-    out: &mut Vec<String>,
-) -> Result<(), RenderError> {
-    let read_error = |source| RenderError::Read {
-        path: root.rel(dir),
-        source,
-    };
-    let mut entries: Vec<(String, std::fs::FileType, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        let file_type = entry.file_type().map_err(read_error)?;
-        entries.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            file_type,
-            entry.path(),
-        ));
-    }
-    // Go's filepath.Walk visits names in byte order.
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    for (name, file_type, path) in entries {
-        let relative = || {
-            format!(
-                "./{}",
-                path.strip_prefix(base).unwrap_or(&path).to_string_lossy()
-            )
-        };
-        let entry_segments: Vec<String> = segments.iter().cloned().chain([name.clone()]).collect();
-        if ignore.ignores(&entry_segments, file_type.is_dir()) {
-            continue;
-        }
-        if file_type.is_dir() {
-            if root.kustomization_file(&path)?.is_some() {
-                out.push(relative());
+/// The walk behind a generated kustomization. Symlinks are followed inside
+/// the root only (one that leaves it is refused); a directory already
+/// walked, or one holding the directory of the kustomization (a `-> .` or
+/// `-> ..` link), is skipped; a FIFO, socket or device with a YAML name is
+/// refused before it is opened.
+struct Scan<'a> {
+    root: &'a Root,
+    base: &'a Path,
+    ignore: Ignore,
+    visited: BTreeSet<(u64, u64)>,
+    out: &'a mut Vec<String>,
+}
+
+impl Scan<'_> {
+    fn dir(&mut self, dir: &Path, segments: &[String]) -> Result<(), RenderError> {
+        let tree = self.root.tree();
+        for entry in tree.entries(dir)? {
+            let path = entry.path;
+            let relative = || {
+                format!(
+                    "./{}",
+                    path.strip_prefix(self.base)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                )
+            };
+            let is_yaml = matches!(
+                Path::new(&entry.name).extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
+            let entry_segments: Vec<String> = segments
+                .iter()
+                .cloned()
+                .chain([entry.name.clone()])
+                .collect();
+            // What is left out, or neither read nor walked, is never looked
+            // at (a symlink may be either: left out only when both are).
+            let ignored = if entry.symlink {
+                self.ignore.ignores(&entry_segments, false)
+                    && self.ignore.ignores(&entry_segments, true)
             } else {
-                ignore.load(root.path(), &entry_segments);
-                scan(root, base, &path, &entry_segments, ignore, out)?;
+                self.ignore.ignores(&entry_segments, entry.dir)
+            };
+            if ignored || (!entry.symlink && !entry.dir && !is_yaml) {
+                continue;
             }
-            continue;
-        }
-        let is_yaml = matches!(
-            Path::new(&name).extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        );
-        if !is_yaml {
-            continue;
-        }
-        let rel = root.rel(&path);
-        let documents = root.read_documents(&path)?;
-        for (index, document) in documents.iter().enumerate() {
-            if let Some(missing) = missing_identity(document) {
-                return Err(RenderError::Generate {
-                    file: rel,
-                    message: format!("document {}: missing {missing}", index + 1),
-                });
+            let (resolved, kind, id) = match tree.kind(&path) {
+                Ok(found) => found,
+                Err(FileError::NotRegular { .. }) if !is_yaml => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if entry.symlink && self.ignore.ignores(&entry_segments, kind == Kind::Dir) {
+                continue;
             }
+            if kind == Kind::Dir {
+                if self.root.kustomization_file(&path)?.is_some() {
+                    self.out.push(relative());
+                } else if tree.enter(self.base, &resolved, id, &mut self.visited, &path) {
+                    self.ignore.load(self.root, &entry_segments)?;
+                    self.dir(&path, &entry_segments)?;
+                }
+                continue;
+            }
+            if !is_yaml {
+                continue;
+            }
+            let rel = self.root.rel(&path);
+            let documents = self.root.read_documents(&path)?;
+            for (index, document) in documents.iter().enumerate() {
+                if let Some(missing) = missing_identity(document) {
+                    return Err(RenderError::Generate {
+                        file: rel,
+                        message: format!("document {}: missing {missing}", index + 1),
+                    });
+                }
+            }
+            self.out.push(relative());
         }
-        out.push(relative());
+        Ok(())
     }
-    Ok(())
 }
 
 fn missing_identity(document: &Value) -> Option<&'static str> {
@@ -189,7 +215,7 @@ fn missing_identity(document: &Value) -> Option<&'static str> {
 /// entry of the same name or are appended ([`merge_image`]), `namePrefix`/`nameSuffix` override,
 /// `components` are appended (those that do not exist dropped when
 /// `ignoreMissingComponents`).
-fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
+fn inject(root: &Root, kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
     let spec = &ks.spec;
     kust.has_content |= spec.target_namespace.is_some()
         || !spec.patches.is_empty()
@@ -225,7 +251,7 @@ fn inject(kust: &mut KustFile, ks: &Kustomization, dir: &Path) {
     }
     if spec.ignore_missing_components {
         kust.components
-            .retain(|c| load::is_remote(c) || dir.join(c).exists());
+            .retain(|c| load::is_remote(c) || root.tree().resolve(&dir.join(c)).is_ok());
     }
 }
 

@@ -10,44 +10,51 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::RenderError;
+use crate::files::{FileError, Kind, Limits, Tree};
+use crate::yaml::{self, Dialect};
 
 /// The names kustomize recognises for a kustomization file, in its order
 /// (kustomize `konfig.RecognizedKustomizationFileNames`).
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// The canonical source root.
+/// The canonical source root: every file of a render is read through it,
+/// confined to it and bounded ([`crate::files::Tree`]).
 #[derive(Clone, Debug)]
 pub struct Root {
-    path: PathBuf,
+    tree: Tree,
 }
 
 impl Root {
-    pub fn new(path: &Path) -> Result<Self, RenderError> {
-        let canonical = path.canonicalize().map_err(|source| RenderError::Root {
-            path: path.to_path_buf(),
-            source,
+    pub fn new(path: &Path, limits: Limits) -> Result<Self, RenderError> {
+        let tree = Tree::confined(path, "the source root", limits).map_err(|source| {
+            RenderError::Root {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
-        Ok(Self { path: canonical })
+        Ok(Self { tree })
     }
 
     /// The canonical root directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.tree.root()
+    }
+
+    /// The tree the root reads through.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// `path` relative to the root, for messages (`.` for the root itself).
     pub fn rel(&self, path: &Path) -> String {
-        match path.strip_prefix(&self.path) {
-            Ok(p) if p.as_os_str().is_empty() => ".".to_string(),
-            Ok(p) => p.display().to_string(),
-            Err(_) => path.display().to_string(),
-        }
+        self.tree.rel(path)
     }
 
     /// Resolves `target` relative to the directory `base`, following
-    /// symlinks, and refuses anything outside the root. `file` and `field`
-    /// name where the path was written, for the error.
+    /// symlinks inside the root only, and refuses anything that leaves it
+    /// (decided without looking outside). `file` and `field` name where the
+    /// path was written, for the error.
     pub fn resolve(
         &self,
         base: &Path,
@@ -55,47 +62,35 @@ impl Root {
         file: &str,
         field: &str,
     ) -> Result<PathBuf, RenderError> {
-        let joined = base.join(target);
-        let canonical = match joined.canonicalize() {
-            Ok(p) => p,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // A path that does not exist may still leave the root lexically.
-                if !lexically_inside(&self.path, &joined) {
-                    return Err(RenderError::OutsideRoot {
-                        file: file.into(),
-                        field: field.into(),
-                        path: target.into(),
-                    });
-                }
-                return Err(RenderError::NotFound {
-                    file: file.into(),
-                    field: field.into(),
-                    path: target.into(),
-                });
-            }
-            Err(source) => {
-                return Err(RenderError::Read {
-                    path: self.rel(&joined),
-                    source,
-                });
-            }
-        };
-        if !canonical.starts_with(&self.path) {
-            return Err(RenderError::OutsideRoot {
+        match self.tree.resolve(&base.join(target)) {
+            Ok(path) => Ok(path),
+            Err(FileError::Outside { .. }) => Err(RenderError::OutsideRoot {
                 file: file.into(),
                 field: field.into(),
                 path: target.into(),
-            });
+            }),
+            Err(FileError::NotFound { .. }) => Err(RenderError::NotFound {
+                file: file.into(),
+                field: field.into(),
+                path: target.into(),
+            }),
+            Err(e) => Err(e.into()),
         }
-        Ok(canonical)
     }
 
-    /// The text of a file.
+    /// Is `path` (resolved) a directory? Refuses a FIFO, socket or device.
+    pub fn is_dir(&self, path: &Path) -> Result<bool, RenderError> {
+        Ok(self.tree.kind(path)?.1 == Kind::Dir)
+    }
+
+    /// The text of a regular file under the root, bounded.
     pub fn read_text(&self, path: &Path) -> Result<String, RenderError> {
-        std::fs::read_to_string(path).map_err(|source| RenderError::Read {
-            path: self.rel(path),
-            source,
-        })
+        Ok(self.tree.read_text(path)?)
+    }
+
+    /// The bytes of a regular file under the root, bounded.
+    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, RenderError> {
+        Ok(self.tree.read_bytes(path)?)
     }
 
     /// Every YAML document of a file (empty documents skipped).
@@ -109,15 +104,7 @@ impl Root {
     /// booleans (`yes`, `on`, `y` stay strings), `0644` is octal. Errors
     /// carry the line but never a snippet of the text.
     pub fn parse_documents(&self, text: &str, name: &str) -> Result<Vec<Value>, RenderError> {
-        let mut options = serde_saphyr::options::Options::default();
-        options.legacy_octal_numbers = true;
-        options.strict_booleans = true;
-        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
-            RenderError::Yaml {
-                path: name.to_string(),
-                message: e.without_snippet().to_string(),
-            }
-        })
+        self.parse(text, name, Dialect::Kyaml)
     }
 
     /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml:
@@ -125,25 +112,34 @@ impl Root {
     /// last value).
     pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
         let text = self.read_text(path)?;
-        let mut options = serde_saphyr::options::Options::default();
-        options.legacy_octal_numbers = true;
-        options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
-        serde_saphyr::from_multiple_with_options::<Value>(&text, options).map_err(|e| {
-            RenderError::Yaml {
-                path: self.rel(path),
-                message: e.without_snippet().to_string(),
-            }
-        })
+        self.parse(&text, &self.rel(path), Dialect::SigsYaml)
+    }
+
+    fn parse(&self, text: &str, name: &str, dialect: Dialect) -> Result<Vec<Value>, RenderError> {
+        let limits = self.tree.limits();
+        serde_saphyr::from_multiple_with_options::<Value>(text, yaml::options(dialect, limits))
+            .map_err(|e| RenderError::Yaml {
+                path: name.to_string(),
+                message: yaml::message(&e, limits),
+            })
     }
 
     /// The kustomization file of a directory, if it has one; more than one is
-    /// an error, as in kustomize.
+    /// an error, as in kustomize. One that is a FIFO, or a symlink out of the
+    /// root, is refused.
     pub fn kustomization_file(&self, dir: &Path) -> Result<Option<PathBuf>, RenderError> {
-        let found: Vec<PathBuf> = KUSTOMIZATION_FILE_NAMES
-            .iter()
-            .map(|name| dir.join(name))
-            .filter(|p| p.is_file())
-            .collect();
+        let mut found = Vec::new();
+        for name in KUSTOMIZATION_FILE_NAMES {
+            let path = dir.join(name);
+            if std::fs::symlink_metadata(&path).is_err() {
+                continue;
+            }
+            match self.tree.kind(&path) {
+                Ok((_, Kind::File, _)) => found.push(path),
+                Ok((_, Kind::Dir, _)) | Err(FileError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.into_iter().next()),
@@ -158,21 +154,6 @@ impl Root {
             }),
         }
     }
-}
-
-/// Does `path`, with `.` and `..` resolved lexically, stay under `root`?
-fn lexically_inside(root: &Path, path: &Path) -> bool {
-    let mut parts: Vec<std::path::Component> = Vec::new();
-    for c in path.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                parts.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => parts.push(other),
-        }
-    }
-    parts.iter().collect::<PathBuf>().starts_with(root)
 }
 
 /// Is this resource entry a remote base (URL, git or GitHub shorthand)?
@@ -217,10 +198,10 @@ mod tests {
     fn refuses_paths_that_leave_the_root() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("app")).unwrap();
-        let root = Root::new(&dir.path().join("app")).unwrap();
+        let root = Root::new(&dir.path().join("app"), Limits::default()).unwrap();
         let err = root
             .resolve(
-                &root.path,
+                root.path(),
                 "../../etc/passwd",
                 "kustomization.yaml",
                 "resources",
@@ -232,7 +213,7 @@ mod tests {
         );
         let err = root
             .resolve(
-                &root.path,
+                root.path(),
                 "missing.yaml",
                 "kustomization.yaml",
                 "resources",

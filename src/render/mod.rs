@@ -33,6 +33,7 @@ mod substitute;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
 use crate::k8s::object::Object;
 
@@ -61,6 +62,8 @@ pub struct Options {
     pub kustomize_bin: Option<PathBuf>,
     /// Strict postBuild substitution (see [`Variables::strict`]).
     pub strict_substitution: bool,
+    /// How much one file of the source tree may hold.
+    pub limits: Limits,
 }
 
 /// A Kustomization's render in this run.
@@ -115,7 +118,13 @@ pub fn kustomization(
         dry_run: sources.is_none(),
         strict: options.strict_substitution,
     };
-    let output = render_with(root, ks, &variables, options.kustomize_bin.as_deref())?;
+    let output = render_with(
+        root,
+        ks,
+        &variables,
+        options.kustomize_bin.as_deref(),
+        options.limits,
+    )?;
     tracing::info!(kustomization = %ks, objects = output.objects.len(), "Rendered");
     Ok(output)
 }
@@ -129,7 +138,7 @@ pub fn render(
     kustomization: &Kustomization,
     variables: &Variables,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, None).map(|o| o.objects)
+    render_with(root, kustomization, variables, None, Limits::default()).map(|o| o.objects)
 }
 
 /// [`render`] with the real `kustomize` binary at `binary` doing the
@@ -143,7 +152,14 @@ pub fn render_with_kustomize_binary(
     variables: &Variables,
     binary: &Path,
 ) -> Result<Vec<Object>, RenderError> {
-    render_with(root, kustomization, variables, Some(binary)).map(|o| o.objects)
+    render_with(
+        root,
+        kustomization,
+        variables,
+        Some(binary),
+        Limits::default(),
+    )
+    .map(|o| o.objects)
 }
 
 fn render_with(
@@ -151,8 +167,9 @@ fn render_with(
     kustomization: &Kustomization,
     variables: &Variables,
     binary: Option<&Path>,
+    limits: Limits,
 ) -> Result<Output, RenderError> {
-    let root = load::Root::new(root)?;
+    let root = load::Root::new(root, limits)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
     let mut objects: Vec<Object> = match binary {
         None => {
@@ -274,6 +291,10 @@ pub enum RenderError {
         field: String,
         path: String,
     },
+    /// A file was refused (a symlink out of the root, a FIFO or device, a
+    /// file over the size limit) or does not exist; names it.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// A file or directory exists but cannot be read.
     #[error("{path}: {source}")]
     Read {

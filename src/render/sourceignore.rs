@@ -6,7 +6,9 @@
 //! scan behind Flux's generated kustomization, which only ever sees what the
 //! artifact holds.
 
-use std::path::Path;
+use super::RenderError;
+use super::load::Root;
+use crate::files::FileError;
 
 /// source-controller's default patterns (its `VCSPatterns` and
 /// `ExtendedPatterns`, used when a GitRepository sets no `spec.ignore`).
@@ -67,17 +69,24 @@ impl Default for Ignore {
 
 impl Ignore {
     /// Adds the `.sourceignore` of `dir` (segments relative to the root), if
-    /// it has one.
-    pub fn load(&mut self, root: &Path, dir: &[String]) {
+    /// it has one. One that is a FIFO, a device, a symlink out of the root or
+    /// over the size limit is an error naming it.
+    pub fn load(&mut self, root: &Root, dir: &[String]) -> Result<(), RenderError> {
         let path = dir
             .iter()
-            .fold(root.to_path_buf(), |p, s| p.join(s))
+            .fold(root.path().to_path_buf(), |p, s| p.join(s))
             .join(".sourceignore");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            for line in text.lines() {
-                self.add_line(line, dir);
-            }
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(());
         }
+        let text = match root.read_text(&path) {
+            Err(RenderError::File(FileError::NotFound { .. })) => return Ok(()),
+            other => other?,
+        };
+        for line in text.lines() {
+            self.add_line(line, dir);
+        }
+        Ok(())
     }
 
     fn add_line(&mut self, line: &str, domain: &[String]) {

@@ -158,10 +158,7 @@ fn pairs(ctx: &Context, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
             ),
         };
         let resolved = ctx.root.resolve(ctx.dir, path, ctx.file, field)?;
-        let bytes = std::fs::read(&resolved).map_err(|source| RenderError::Read {
-            path: ctx.root.rel(&resolved),
-            source,
-        })?;
+        let bytes = ctx.root.read_bytes(&resolved)?;
         out.push((key, bytes));
     }
     let mut seen = std::collections::BTreeSet::new();

@@ -413,7 +413,7 @@ impl Builder<'_> {
             });
         }
         let path = self.root.resolve(dir, entry, file, "resources")?;
-        if path.is_dir() {
+        if self.root.is_dir(&path)? {
             let (kust, kfile) = self.directory(&path)?;
             if kust.is_component() {
                 return Err(RenderError::Kustomization {
@@ -460,7 +460,7 @@ impl Builder<'_> {
             });
         }
         let path = self.root.resolve(dir, entry, file, "components")?;
-        if !path.is_dir() {
+        if !self.root.is_dir(&path)? {
             return Err(RenderError::Kustomization {
                 file: file.into(),
                 message: format!("components: {entry} is not a directory"),
