@@ -144,9 +144,25 @@ fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
     if ks.spec.kube_config.is_some() {
         return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
     }
-    let (namespace, name) = options.source.as_ref()?;
     let source = &ks.spec.source_ref;
     let source_namespace = ks.source_namespace();
+    if source.kind != "GitRepository" {
+        // An OCI artifact pushed by CI, a bucket, or an artifact that
+        // source-watcher composes: not the git tree drift-check renders.
+        return Some(format!(
+            "its source {}/{}/{} is not a GitRepository: drift-check renders only from git, not from {}",
+            source.kind,
+            source_namespace,
+            source.name,
+            match source.kind.as_str() {
+                "OCIRepository" => "an OCI artifact (pushed by CI, it need not match any commit)",
+                "Bucket" => "a bucket",
+                "ExternalArtifact" => "an artifact composed by source-watcher (ArtifactGenerator)",
+                _ => "this kind of source",
+            }
+        ));
+    }
+    let (namespace, name) = options.source.as_ref()?;
     let ours =
         source.kind == "GitRepository" && source.name == *name && source_namespace == namespace;
     (!ours).then(|| {
@@ -567,6 +583,34 @@ mod tests {
         assert_eq!(
             skipped[0].1,
             "it applies to another cluster (spec.kubeConfig), not the one checked"
+        );
+    }
+
+    #[test]
+    fn a_kustomization_of_an_oci_or_bucket_source_is_skipped_with_the_reason() {
+        let object = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": "apps", "namespace": "flux-system"},
+               "spec": {"path": "./", "sourceRef": {"kind": "OCIRepository", "name": "apps"}}});
+        let (found, issues) = discover::<std::io::Error>(
+            Ok(vec![object, ks("infra", json!("./infra"))]),
+            Path::new("."),
+            &Options::default(),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let (checked, skipped) = found.partition(&Options::default());
+        assert_eq!(
+            checked.iter().map(|k| k.id()).collect::<Vec<_>>(),
+            ["flux-system/infra"]
+        );
+        assert_eq!(
+            skipped
+                .iter()
+                .map(|(k, why)| (k.id(), why.as_str()))
+                .collect::<Vec<_>>(),
+            [(
+                "flux-system/apps".to_string(),
+                "its source OCIRepository/flux-system/apps is not a GitRepository: drift-check renders only from git, not from an OCI artifact (pushed by CI, it need not match any commit)"
+            )]
         );
     }
 }
