@@ -35,19 +35,35 @@ fn by(manager: &str) -> Value {
     json!([{"manager": manager, "operation": "Update", "time": "2026-11-20T08:15:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}}])
 }
 
-fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule]) -> Finding {
-    let kinds = BTreeSet::from(["PLANAClient".to_string()]);
-    let controllers = vec!["kube-controller-manager".to_string()];
-    let ctx = Context {
+/// No composite kinds, and the default managers.
+static NO_KINDS: std::sync::LazyLock<BTreeSet<String>> = std::sync::LazyLock::new(BTreeSet::new);
+static POLICY: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::default);
+
+/// What classification of `ks`'s objects at commit aaaa1111 needs, with no
+/// rules; tests change what they are about with `..context(ks)`.
+fn context(ks: &Kustomization) -> Context<'_> {
+    Context {
         cluster: "prod",
         kustomization: Some(ks),
         revision: Some("aaaa1111"),
         applied_unread: false,
+        ignore: &[],
+        flux_ignore: &[],
+        controllers: &[],
+        composite_kinds: &NO_KINDS,
+        policy: &POLICY,
+    }
+}
+
+fn run(desired: &Value, live: &Value, ks: &Kustomization, ignore: &[IgnoreRule]) -> Finding {
+    let kinds = BTreeSet::from(["PLANAClient".to_string()]);
+    let controllers = vec!["kube-controller-manager".to_string()];
+    let ctx = Context {
         ignore,
         flux_ignore: &IgnoreRule::of_kustomization(ks).0,
         controllers: &controllers,
         composite_kinds: &kinds,
-        policy: &Policy::default(),
+        ..context(ks)
     };
     classify(
         ObjectDiff::of_rendered(desired, Some(live), &Policy::default()).unwrap(),
@@ -146,17 +162,9 @@ fn drift_is_never_pending_when_the_applied_revision_could_not_be_read() {
     k.status.last_applied_revision = Some("main@sha1:bbbb2222".into());
     let desired = deploy(2, json!({}), json!([]));
     let live = deploy(5, json!({}), by("kustomize-controller"));
-    let kinds = BTreeSet::new();
     let ctx = Context {
-        cluster: "prod",
-        kustomization: Some(&k),
-        revision: Some("aaaa1111"),
         applied_unread: true,
-        ignore: &[],
-        flux_ignore: &[],
-        controllers: &[],
-        composite_kinds: &kinds,
-        policy: &Policy::default(),
+        ..context(&k)
     };
     let f = classify(
         ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap(),
@@ -457,18 +465,10 @@ fn a_kustomization_ignore_rule_selects_by_labels_and_annotations_as_flux_applies
 fn a_kustomization_ignore_rule_does_not_explain_a_missing_object() {
     let (desired, _) = scaled_and_annotated();
     let k = ks_ignoring("[{paths: ['']}]");
-    let kinds = BTreeSet::new();
     let flux_ignore = IgnoreRule::of_kustomization(&k).0;
     let ctx = Context {
-        cluster: "prod",
-        kustomization: Some(&k),
-        revision: Some("aaaa1111"),
-        applied_unread: false,
-        ignore: &[],
         flux_ignore: &flux_ignore,
-        controllers: &[],
-        composite_kinds: &kinds,
-        policy: &Policy::default(),
+        ..context(&k)
     };
     let diff = ObjectDiff::of_rendered(&desired, None, &Policy::default()).unwrap();
     let f = classify(diff, &ctx);
@@ -484,19 +484,11 @@ fn rules_of_another_kustomization_explain_nothing() {
     let (desired, live) = scaled_and_annotated();
     let mut other = ks_ignoring("[{paths: ['']}]");
     other.name = "monitoring".into();
-    let kinds = BTreeSet::new();
     let flux_ignore = IgnoreRule::of_kustomization(&other).0;
     let k = ks(false);
     let ctx = Context {
-        cluster: "prod",
-        kustomization: Some(&k),
-        revision: Some("aaaa1111"),
-        applied_unread: false,
-        ignore: &[],
         flux_ignore: &flux_ignore,
-        controllers: &[],
-        composite_kinds: &kinds,
-        policy: &Policy::default(),
+        ..context(&k)
     };
     let diff = ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap();
     assert!(!classify(diff, &ctx).explained);
@@ -523,18 +515,7 @@ fn failing(mut k: Kustomization, inventory: &[&str]) -> Kustomization {
 }
 
 fn missing(desired: &Value, ks: &Kustomization) -> Finding {
-    let kinds = BTreeSet::new();
-    let ctx = Context {
-        cluster: "prod",
-        kustomization: Some(ks),
-        revision: Some("aaaa1111"),
-        applied_unread: false,
-        ignore: &[],
-        flux_ignore: &[],
-        controllers: &[],
-        composite_kinds: &kinds,
-        policy: &Policy::default(),
-    };
+    let ctx = context(ks);
     classify(
         ObjectDiff::of_rendered(desired, None, &Policy::default()).unwrap(),
         &ctx,
