@@ -60,7 +60,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 
     let head = repo.head().clone();
     let (discovered, issues) =
-        discover::discover(live.kustomizations().await, &head.root, &settings.discover);
+        discover::discover(live.flux_objects().await, &head.root, &settings.discover);
     run.issues.extend(issues);
     run.issues
         .extend(classify::flux_ignore_issues(&discovered.selected));
@@ -276,7 +276,7 @@ pub async fn render(settings: &Settings) -> Renders {
     };
     let head = repo.head();
     let found = match &live {
-        Some(live) => live.kustomizations().await,
+        Some(live) => live.flux_objects().await,
         None => Ok(Vec::new()),
     };
     let (discovered, issues) = discover::discover(found, &head.root, &settings.discover);
