@@ -195,6 +195,10 @@ pub enum ComposeError {
         #[source]
         source: std::io::Error,
     },
+    /// drift-check cannot compose it (see [`resolve`]): `render` names
+    /// the reason `check` skips it for.
+    #[error("cannot compose its source: {0}")]
+    NotComposable(String),
     /// A copy rule of the generator failed.
     #[error("ExternalArtifact {artifact} of {generator}")]
     Copy {
