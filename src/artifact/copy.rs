@@ -61,12 +61,7 @@ pub fn apply(
     staging: &Path,
 ) -> Result<(), CopyError> {
     for op in copies {
-        Copy {
-            tree,
-            staging,
-            op,
-        }
-        .run(aliases)?;
+        Copy { tree, staging, op }.run(aliases)?;
     }
     Ok(())
 }
@@ -110,10 +105,9 @@ impl Copy<'_> {
             .strip_prefix('@')
             .and_then(|rest| rest.split_once('/'))
             .ok_or_else(|| self.rule("source must be '@alias/pattern' (e.g. @repo/apps/**)"))?;
-        let to = op
-            .to
-            .strip_prefix("@artifact/")
-            .ok_or_else(|| self.rule("destination must start with '@artifact/' (e.g. @artifact/apps/)"))?;
+        let to = op.to.strip_prefix("@artifact/").ok_or_else(|| {
+            self.rule("destination must start with '@artifact/' (e.g. @artifact/apps/)")
+        })?;
         if !aliases.contains(alias) {
             return Err(self.rule(format!("source alias '{alias}' not found")));
         }
@@ -195,7 +189,10 @@ impl Copy<'_> {
                 self.dir(&child, &child_dest, base)?;
             } else if entry.symlink {
                 // fs.WalkDir does not follow a link to a directory.
-                let (_, kind, _) = self.tree.kind(Path::new(&child)).map_err(|e| self.read(e))?;
+                let (_, kind, _) = self
+                    .tree
+                    .kind(Path::new(&child))
+                    .map_err(|e| self.read(e))?;
                 if kind == Kind::File {
                     self.file(&child, &child_dest)?;
                 }
@@ -244,7 +241,10 @@ impl Copy<'_> {
             }
             found = next;
         }
-        Ok(found.into_iter().filter(|p| p != "." && p != "..").collect())
+        Ok(found
+            .into_iter()
+            .filter(|p| p != "." && p != "..")
+            .collect())
     }
 }
 
@@ -415,7 +415,11 @@ mod tests {
 
     #[test]
     fn a_glob_of_files_keeps_their_path_under_the_destination() {
-        let out = compose(FILES, &[op("@repo/apps/prod/*.yaml", "@artifact/out/", &[])]).unwrap();
+        let out = compose(
+            FILES,
+            &[op("@repo/apps/prod/*.yaml", "@artifact/out/", &[])],
+        )
+        .unwrap();
         assert_eq!(
             out,
             [
@@ -473,7 +477,11 @@ mod tests {
     fn exclude_matches_file_names_and_paths_relative_to_the_selection() {
         let out = compose(
             FILES,
-            &[op("@repo/apps/**", "@artifact/", &["*.md", "prod/values.yaml"])],
+            &[op(
+                "@repo/apps/**",
+                "@artifact/",
+                &["*.md", "prod/values.yaml"],
+            )],
         )
         .unwrap();
         assert_eq!(

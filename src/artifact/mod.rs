@@ -95,10 +95,7 @@ pub struct CopyOperation {
 
 /// Reads one ArtifactGenerator object; `default_namespace` applies when the
 /// manifest names none. The error says what is wrong with its spec.
-pub fn from_object(
-    object: &Object,
-    default_namespace: &str,
-) -> Result<ArtifactGenerator, String> {
+pub fn from_object(object: &Object, default_namespace: &str) -> Result<ArtifactGenerator, String> {
     let name = object::name(object).unwrap_or("").to_string();
     if name.is_empty() {
         return Err("ArtifactGenerator <unnamed>: metadata.name is missing".into());
@@ -138,7 +135,10 @@ pub fn resolve<'a>(
             "its source ExternalArtifact/{namespace}/{name} is made by no ArtifactGenerator drift-check knows (none in the live state or --kustomizations-dir lists an artifact {name} in {namespace}): drift-check cannot tell what it holds"
         ));
     };
-    let id = format!("ArtifactGenerator/{}/{}", generator.namespace, generator.name);
+    let id = format!(
+        "ArtifactGenerator/{}/{}",
+        generator.namespace, generator.name
+    );
     if generator.spec.path_pattern.is_some() {
         return Err(format!(
             "its source ExternalArtifact/{namespace}/{name} is made by {id} with spec.pathPattern, which drift-check does not compose"
@@ -205,7 +205,7 @@ pub enum ComposeError {
         artifact: String,
         generator: String,
         #[source]
-        source: CopyError,
+        source: Box<CopyError>,
     },
 }
 
@@ -237,8 +237,11 @@ pub fn compose(
     copy::apply(&tree, &aliases, &artifact.copy, staging.path()).map_err(|source| {
         ComposeError::Copy {
             artifact: id.clone(),
-            generator: format!("ArtifactGenerator/{}/{}", generator.namespace, generator.name),
-            source,
+            generator: format!(
+                "ArtifactGenerator/{}/{}",
+                generator.namespace, generator.name
+            ),
+            source: Box::new(source),
         }
     })?;
     tracing::info!(artifact = %id, generator = %generator.name, "Composed the artifact from the checkout");

@@ -413,7 +413,11 @@ fn read_dir_manifests(
     root: &Path,
     dir: &Path,
     limits: Limits,
-) -> (Vec<Kustomization>, Vec<ArtifactGenerator>, Vec<DiscoverError>) {
+) -> (
+    Vec<Kustomization>,
+    Vec<ArtifactGenerator>,
+    Vec<DiscoverError>,
+) {
     let tree = match Tree::confined(root, "the repo", limits) {
         Ok(tree) => tree,
         Err(source) => {
@@ -444,7 +448,11 @@ pub fn from_file(file: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
 /// [`from_file`], with the ArtifactGenerators of the file.
 fn read_file_manifests(
     file: &Path,
-) -> (Vec<Kustomization>, Vec<ArtifactGenerator>, Vec<DiscoverError>) {
+) -> (
+    Vec<Kustomization>,
+    Vec<ArtifactGenerator>,
+    Vec<DiscoverError>,
+) {
     let (mut found, mut generators, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     let dir = file
         .parent()

@@ -158,9 +158,7 @@ impl LiveSource for Snapshot {
         Ok(self
             .state
             .objects()
-            .filter(|(_, o)| {
-                crate::flux::is_kustomization(o) || crate::artifact::is_generator(o)
-            })
+            .filter(|(_, o)| crate::flux::is_kustomization(o) || crate::artifact::is_generator(o))
             .map(|(_, o)| o.clone())
             .collect())
     }

@@ -467,11 +467,17 @@ impl<'a> Run<'a> {
         // An ExternalArtifact is composed from the checkout first, as
         // source-watcher does from the GitRepository's artifact.
         let composed = if ks.spec.source_ref.kind == artifact::EXTERNAL_ARTIFACT {
-            let composed = artifact::resolve(ks, &self.generators, self.settings.discover.source.as_ref())
-                .map_err(artifact::ComposeError::NotComposable)
-                .and_then(|(generator, output)| {
-                    artifact::compose(&checkout.root, generator, output, self.settings.render.limits)
-                });
+            let composed =
+                artifact::resolve(ks, &self.generators, self.settings.discover.source.as_ref())
+                    .map_err(artifact::ComposeError::NotComposable)
+                    .and_then(|(generator, output)| {
+                        artifact::compose(
+                            &checkout.root,
+                            generator,
+                            output,
+                            self.settings.render.limits,
+                        )
+                    });
             match composed {
                 Ok(dir) => Some(dir),
                 Err(e) => {
@@ -483,7 +489,9 @@ impl<'a> Run<'a> {
         } else {
             None
         };
-        let root = composed.as_ref().map_or(checkout.root.as_path(), |d| d.path());
+        let root = composed
+            .as_ref()
+            .map_or(checkout.root.as_path(), |d| d.path());
         match render::kustomization(root, ks, sources.as_ref(), &self.settings.render) {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
