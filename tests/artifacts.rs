@@ -211,3 +211,40 @@ fn a_generator_with_an_oci_source_is_skipped_not_rendered_from_git() {
     );
     assert_eq!(summary(&report), vec![]);
 }
+
+#[test]
+fn render_reads_the_generator_from_the_kustomizations_dir_and_composes_the_artifact() {
+    let platform = Platform::new();
+    let manifests = [
+        json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+               "metadata": {"name": "apps", "namespace": "flux-system"},
+               "spec": {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}],
+                        "artifacts": [{"name": "apps-prod", "copy": [
+                            {"from": "@repo/apps/**", "to": "@artifact/"},
+                            {"from": "@repo/settings/prod.yaml", "to": "@artifact/prod/settings.yaml"}]}]}}),
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": "apps", "namespace": "flux-system"},
+               "spec": {"interval": "10m", "path": "./prod", "prune": true,
+                        "sourceRef": {"kind": "ExternalArtifact", "name": "apps-prod"}}}),
+    ];
+    let text: Vec<String> = manifests.iter().map(drift_check::yaml::to_string).collect();
+    let dir = platform.dir.path().join("repo/clusters/prod");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("apps.yaml"), text.join("---\n")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = platform.dir.path().join("repo");
+    let out = crate::util::TestCommand::new()
+        .env("HOME", home.path())
+        .arg("render")
+        .args(["--repo", repo.to_str().unwrap()])
+        .args(["--kustomizations-dir", "clusters/prod"])
+        .output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("  name: web-settings\n  namespace: web\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("replicas: \"2\""), "{}", out.stdout);
+}
