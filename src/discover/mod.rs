@@ -5,6 +5,8 @@
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`);
 //! or, for `render`, those of one manifest file (`--kustomization-file`,
 //! which takes precedence over both, as in `flux build ks`).
+//! The ArtifactGenerators found alongside (live, or in the same manifests)
+//! are kept, to tell what a Kustomization's `ExternalArtifact` source holds.
 //! Output: [`Kustomization`]s in a stable order, filtered by name when asked,
 //! and an issue for each rule of a selected Kustomization's `spec.ignore`
 //! that cannot be used (the Kustomization is still checked, with its other rules).
