@@ -14,6 +14,7 @@
 //! tree: the repo, a snapshot). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings).
 
+pub mod artifact;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Integration tests: the whole pipeline on the shipped fixtures, the binary's
 //! outputs and exit codes, and bad input.
 
+mod artifacts;
 mod bad_input;
 mod cluster;
 mod conformance;

@@ -5,6 +5,8 @@
 //! under a directory of the repo (`--kustomizations-dir`, e.g. `clusters/prod`);
 //! or, for `render`, those of one manifest file (`--kustomization-file`,
 //! which takes precedence over both, as in `flux build ks`).
+//! The ArtifactGenerators found alongside (live, or in the same manifests)
+//! are kept, to tell what a Kustomization's `ExternalArtifact` source holds.
 //! Output: [`Kustomization`]s in a stable order, filtered by name when asked,
 //! and an issue for each rule of a selected Kustomization's `spec.ignore`
 //! that cannot be used (the Kustomization is still checked, with its other rules).
@@ -13,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::artifact::{self, ArtifactGenerator};
 use crate::error::{Issue, Stage};
 use crate::files::{FileError, Limits, Tree};
 use crate::flux::{
@@ -117,6 +120,9 @@ pub struct Discovered {
     /// A manifest file could not be read at all: Kustomizations may be
     /// missing from `known` without a name to show for it.
     pub incomplete: bool,
+    /// source-watcher ArtifactGenerators (live state, then the manifests
+    /// read): what the `ExternalArtifact` sources of Kustomizations hold.
+    pub generators: Vec<ArtifactGenerator>,
 }
 
 impl Discovered {
@@ -129,7 +135,7 @@ impl Discovered {
         let mut checked = Vec::new();
         let mut skipped = Vec::new();
         for ks in &self.selected {
-            match skip_reason(ks, options) {
+            match skip_reason(ks, options, &self.generators) {
                 Some(reason) => skipped.push((ks, reason)),
                 None => checked.push(ks),
             }
@@ -139,13 +145,22 @@ impl Discovered {
 }
 
 /// Why a Kustomization is not checked: it applies to another cluster
-/// (`spec.kubeConfig`), or its source is not the infra repo.
-fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
+/// (`spec.kubeConfig`), or its source is not the infra repo, or an
+/// `ExternalArtifact` that drift-check cannot compose from it (see
+/// [`artifact::resolve`]).
+fn skip_reason(
+    ks: &Kustomization,
+    options: &Options,
+    generators: &[ArtifactGenerator],
+) -> Option<String> {
     if ks.spec.kube_config.is_some() {
         return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
     }
     let source = &ks.spec.source_ref;
     let source_namespace = ks.source_namespace();
+    if source.kind == artifact::EXTERNAL_ARTIFACT {
+        return artifact::resolve(ks, generators, options.source.as_ref()).err();
+    }
     if source.kind != "GitRepository" {
         // An OCI artifact pushed by CI, a bucket, or an artifact that
         // source-watcher composes: not the git tree drift-check renders.
@@ -157,7 +172,6 @@ fn skip_reason(ks: &Kustomization, options: &Options) -> Option<String> {
             match source.kind.as_str() {
                 "OCIRepository" => "an OCI artifact (pushed by CI, it need not match any commit)",
                 "Bucket" => "a bucket",
-                "ExternalArtifact" => "an artifact composed by source-watcher (ArtifactGenerator)",
                 _ => "this kind of source",
             }
         ));
@@ -195,9 +209,19 @@ pub fn discover<E: std::error::Error>(
         }
         issue(e);
     };
+    let mut generators = Vec::new();
+    if let Ok(objects) = &live {
+        for object in objects.iter().filter(|o| artifact::is_generator(o)) {
+            match artifact::from_object(object, "flux-system") {
+                Ok(g) => generators.push(g),
+                Err(e) => issue(&DiscoverError::Generator(format!("live state: {e}"))),
+            }
+        }
+    }
     let known = match (live, &options.kustomization_file) {
         (_, Some(file)) => {
-            let (found, errors) = from_file(file);
+            let (found, more, errors) = read_file_manifests(file);
+            generators.extend(more);
             errors.iter().for_each(|e| failed(e, &mut issue));
             if found.is_empty() && errors.is_empty() {
                 issue(&DiscoverError::NoneInFile(file.clone()));
@@ -205,14 +229,15 @@ pub fn discover<E: std::error::Error>(
             }
             found
         }
-        (Ok(objects), None) if !objects.is_empty() => {
+        (Ok(objects), None) if objects.iter().any(is_kustomization) => {
             let (found, errors) = from_live(&objects);
             errors.iter().for_each(|e| failed(e, &mut issue));
             found
         }
         (Ok(_), None) => match &options.kustomizations_dir {
             Some(dir) => {
-                let (found, errors) = from_dir(root, dir, options.limits);
+                let (found, more, errors) = read_dir_manifests(root, dir, options.limits);
+                generators.extend(more);
                 errors.iter().for_each(|e| failed(e, &mut issue));
                 found
             }
@@ -238,6 +263,7 @@ pub fn discover<E: std::error::Error>(
             selected,
             broken,
             incomplete,
+            generators,
         },
         issues,
     )
@@ -280,6 +306,10 @@ pub enum DiscoverError {
         .0.display()
     )]
     NoneInFile(PathBuf),
+    /// An ArtifactGenerator whose spec has the wrong shape (the
+    /// Kustomizations of its artifacts are skipped, saying none is known).
+    #[error("{0}")]
+    Generator(String),
     /// `--kustomization NAME` names a Kustomization that was not found.
     #[error("Kustomization {0} not found (known: {1})")]
     NotFound(String, String),
@@ -376,6 +406,20 @@ pub fn from_dir(
     dir: &Path,
     limits: Limits,
 ) -> (Vec<Kustomization>, Vec<DiscoverError>) {
+    let (found, _, errors) = read_dir_manifests(root, dir, limits);
+    (found, errors)
+}
+
+/// [`from_dir`], with the ArtifactGenerators of the same files.
+fn read_dir_manifests(
+    root: &Path,
+    dir: &Path,
+    limits: Limits,
+) -> (
+    Vec<Kustomization>,
+    Vec<ArtifactGenerator>,
+    Vec<DiscoverError>,
+) {
     let tree = match Tree::confined(root, "the repo", limits) {
         Ok(tree) => tree,
         Err(source) => {
@@ -383,23 +427,35 @@ pub fn from_dir(
                 path: root.to_path_buf(),
                 source,
             };
-            return (Vec::new(), vec![error]);
+            return (Vec::new(), Vec::new(), vec![error]);
         }
     };
     let (files, refused) = tree.files_under(dir, &["yaml", "yml"]);
     let mut errors: Vec<DiscoverError> = refused.into_iter().map(DiscoverError::File).collect();
-    let mut found = Vec::new();
+    let (mut found, mut generators) = (Vec::new(), Vec::new());
     for file in files {
-        read_file(&tree, &file, &mut found, &mut errors);
+        read_file(&tree, &file, &mut found, &mut generators, &mut errors);
     }
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    (found, errors)
+    (found, generators, errors)
 }
 
 /// The Kustomization manifests of one file (`--kustomization-file`), in
 /// the file's order.
 pub fn from_file(file: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
-    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    let (found, _, errors) = read_file_manifests(file);
+    (found, errors)
+}
+
+/// [`from_file`], with the ArtifactGenerators of the file.
+fn read_file_manifests(
+    file: &Path,
+) -> (
+    Vec<Kustomization>,
+    Vec<ArtifactGenerator>,
+    Vec<DiscoverError>,
+) {
+    let (mut found, mut generators, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -410,20 +466,27 @@ pub fn from_file(file: &Path) -> (Vec<Kustomization>, Vec<DiscoverError>) {
         "the directory of --kustomization-file",
         Limits::default(),
     ) {
-        Ok(tree) => read_file(&tree.shown_under(dir), name, &mut found, &mut errors),
+        Ok(tree) => read_file(
+            &tree.shown_under(dir),
+            name,
+            &mut found,
+            &mut generators,
+            &mut errors,
+        ),
         Err(source) => errors.push(DiscoverError::Dir {
             path: file.to_path_buf(),
             source,
         }),
     }
-    (found, errors)
+    (found, generators, errors)
 }
 
-/// The Kustomization manifests of one file of `tree`.
+/// The Kustomization (and ArtifactGenerator) manifests of one file of `tree`.
 fn read_file(
     tree: &Tree,
     file: &Path,
     found: &mut Vec<Kustomization>,
+    generators: &mut Vec<ArtifactGenerator>,
     errors: &mut Vec<DiscoverError>,
 ) {
     match yaml::read_documents(tree, file) {
@@ -433,6 +496,15 @@ fn read_file(
                 match from_object(doc, Origin::File(origin.clone()), "flux-system") {
                     Ok(k) => found.push(k),
                     Err(e) => errors.push(e),
+                }
+            }
+            for doc in docs.iter().filter(|d| artifact::is_generator(d)) {
+                match artifact::from_object(doc, "flux-system") {
+                    Ok(g) => generators.push(g),
+                    Err(e) => errors.push(DiscoverError::Generator(format!(
+                        "{}: {e}",
+                        origin.display()
+                    ))),
                 }
             }
         }

@@ -286,10 +286,26 @@ fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
 }
 
 impl LiveSource for Cluster {
-    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         let gvk = GroupVersionKind::gvk(crate::flux::GROUP, "v1", crate::flux::KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
-        self.list_all(&ar).await
+        let mut objects = self.list_all(&ar).await?;
+        // source-watcher (Flux 2.7+) is optional: a cluster without its
+        // CRD answers 404, and has no generated artifacts.
+        let gvk = GroupVersionKind::gvk(
+            crate::artifact::GROUP,
+            crate::artifact::VERSION,
+            crate::artifact::KIND,
+        );
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "artifactgenerators");
+        match self.list_all(&ar).await {
+            Ok(generators) => objects.extend(generators),
+            Err(LiveError::Status { code: 404, .. }) => {}
+            // Not fatal: without them, the Kustomizations of ExternalArtifacts
+            // are skipped, saying no generator is known.
+            Err(e) => tracing::warn!(error = %e, "Could not list ArtifactGenerators"),
+        }
+        Ok(objects)
     }
 
     async fn substitution_data(

@@ -76,10 +76,10 @@ impl Live {
 }
 
 impl LiveSource for Live {
-    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         match self {
-            Live::Snapshot(s) => s.kustomizations().await,
-            Live::Cluster(c) => c.kustomizations().await,
+            Live::Snapshot(s) => s.flux_objects().await,
+            Live::Cluster(c) => c.flux_objects().await,
         }
     }
 
@@ -214,8 +214,10 @@ pub async fn dry_runs(
 
 /// A source of live objects.
 pub trait LiveSource {
-    /// Flux `Kustomization` objects (all namespaces), as stored.
-    fn kustomizations(&self) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
+    /// What decides what Flux applies, in all namespaces, as stored: Flux
+    /// `Kustomization`s and source-watcher `ArtifactGenerator`s (none when
+    /// source-watcher is not installed).
+    fn flux_objects(&self) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
 
     /// The data of a ConfigMap or Secret (`kind`), for `postBuild.substituteFrom`;
     /// `None` when it does not exist. Secret data comes back decoded.

@@ -154,11 +154,11 @@ fn flatten(
 }
 
 impl LiveSource for Snapshot {
-    async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
+    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
             .state
             .objects()
-            .filter(|(_, o)| crate::flux::is_kustomization(o))
+            .filter(|(_, o)| crate::flux::is_kustomization(o) || crate::artifact::is_generator(o))
             .map(|(_, o)| o.clone())
             .collect())
     }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::info;
 
+use crate::artifact::{self, ArtifactGenerator};
 use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
@@ -60,8 +61,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 
     let head = repo.head().clone();
     let (discovered, issues) =
-        discover::discover(live.kustomizations().await, &head.root, &settings.discover);
+        discover::discover(live.flux_objects().await, &head.root, &settings.discover);
     run.issues.extend(issues);
+    run.generators = discovered.generators.clone();
     run.issues
         .extend(classify::flux_ignore_issues(&discovered.selected));
     let (checked, skipped) = discovered.partition(&settings.discover);
@@ -276,11 +278,12 @@ pub async fn render(settings: &Settings) -> Renders {
     };
     let head = repo.head();
     let found = match &live {
-        Some(live) => live.kustomizations().await,
+        Some(live) => live.flux_objects().await,
         None => Ok(Vec::new()),
     };
     let (discovered, issues) = discover::discover(found, &head.root, &settings.discover);
     run.issues.extend(issues);
+    run.generators = discovered.generators.clone();
     let mut notes = Vec::new();
     if offline {
         let unread: Vec<String> = discovered
@@ -335,6 +338,8 @@ struct Run<'a> {
     notes: Vec<Note>,
     secret_values: BTreeSet<String>,
     substituted: diff::mask::Substituted,
+    /// What `ExternalArtifact` sources are composed of.
+    generators: Vec<ArtifactGenerator>,
 }
 
 impl<'a> Run<'a> {
@@ -347,6 +352,7 @@ impl<'a> Run<'a> {
             notes: Vec::new(),
             secret_values: BTreeSet::new(),
             substituted: Default::default(),
+            generators: Vec::new(),
         }
     }
 
@@ -380,7 +386,13 @@ impl<'a> Run<'a> {
         ks: &Kustomization,
         live: &Live,
     ) -> Rendered {
-        let (applied, applied_unread) = match ks.status.last_applied_revision.as_deref() {
+        // An ExternalArtifact's revision is its digest (`latest@sha256:..`),
+        // no commit to check out, unless the generator takes its source's
+        // (`revision: "@alias"`: `main@sha1:..`).
+        let applied_revision = ks.status.last_applied_revision.as_deref().filter(|r| {
+            ks.spec.source_ref.kind != artifact::EXTERNAL_ARTIFACT || r.contains("@sha1:")
+        });
+        let (applied, applied_unread) = match applied_revision {
             Some(revision) => match repo.at(revision).await {
                 None => (None, false),
                 Some(Ok(checkout)) => (Some(checkout), false),
@@ -452,7 +464,35 @@ impl<'a> Run<'a> {
                 }
             },
         };
-        match render::kustomization(&checkout.root, ks, sources.as_ref(), &self.settings.render) {
+        // An ExternalArtifact is composed from the checkout first, as
+        // source-watcher does from the GitRepository's artifact.
+        let composed = if ks.spec.source_ref.kind == artifact::EXTERNAL_ARTIFACT {
+            let composed =
+                artifact::resolve(ks, &self.generators, self.settings.discover.source.as_ref())
+                    .map_err(artifact::ComposeError::NotComposable)
+                    .and_then(|(generator, output)| {
+                        artifact::compose(
+                            &checkout.root,
+                            generator,
+                            output,
+                            self.settings.render.limits,
+                        )
+                    });
+            match composed {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    self.issues
+                        .push(Issue::new(Some(ks.id()), Stage::Source, &e));
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let root = composed
+            .as_ref()
+            .map_or(checkout.root.as_path(), |d| d.path());
+        match render::kustomization(root, ks, sources.as_ref(), &self.settings.render) {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
                     self.substituted.record(object, paths);

@@ -1,0 +1,319 @@
+//! Artifacts composed by Flux's source-watcher (Flux 2.7+): an
+//! `ArtifactGenerator` (`source.extensions.fluxcd.io/v1beta1`) copies paths
+//! of its sources into `ExternalArtifact`s, which Kustomizations name as
+//! their `sourceRef`.
+//!
+//! Input: the generators (live state, or the repo's manifests) and a
+//! Kustomization whose source is an `ExternalArtifact`. Output: which
+//! generator's artifact it is, when drift-check can rebuild it from the
+//! infra repo's checkout (every source of the generator is that
+//! GitRepository), or why not; and the tree, composed in a temporary
+//! directory by the generator's copy rules ([`copy`]), to render from.
+
+mod copy;
+mod glob;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use copy::CopyError;
+
+use crate::files::{Limits, Tree};
+use crate::flux::Kustomization;
+use crate::k8s::object::{self, Object};
+
+/// The API group of source-watcher's ArtifactGenerator.
+pub const GROUP: &str = "source.extensions.fluxcd.io";
+/// The version drift-check reads (source-watcher v2, Flux 2.7).
+pub const VERSION: &str = "v1beta1";
+/// The ArtifactGenerator kind.
+pub const KIND: &str = "ArtifactGenerator";
+/// The kind a Kustomization's `sourceRef` names for a generated artifact.
+pub const EXTERNAL_ARTIFACT: &str = "ExternalArtifact";
+
+/// Whether an object is a source-watcher ArtifactGenerator (any version of the group).
+pub fn is_generator(object: &Object) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some(KIND)
+        && object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with(&format!("{GROUP}/")))
+}
+
+/// An `ArtifactGenerator`: its sources and the artifacts it composes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArtifactGenerator {
+    pub namespace: String,
+    pub name: String,
+    pub spec: GeneratorSpec,
+}
+
+/// `spec` of an ArtifactGenerator (fluxcd/source-watcher
+/// `api/v1beta1/artifactgenerator_types.go`); `commonMetadata` does not
+/// change the files and is ignored.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GeneratorSpec {
+    pub sources: Vec<SourceReference>,
+    /// Templated artifact names (one artifact per matching directory).
+    pub path_pattern: Option<String>,
+    pub artifacts: Vec<OutputArtifact>,
+}
+
+/// `spec.sources[]`: a Flux source, named by `alias` in copy rules.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SourceReference {
+    pub alias: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// `spec.artifacts[]`: one ExternalArtifact (named `name`, in the
+/// generator's namespace) and how its files are copied.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutputArtifact {
+    pub name: String,
+    pub copy: Vec<CopyOperation>,
+}
+
+/// One copy rule: `from: "@alias/glob"`, `to: "@artifact/dest/"`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CopyOperation {
+    pub from: String,
+    pub to: String,
+    pub exclude: Vec<String>,
+    /// `Overwrite` (the default), `Merge` (YAML values), `Extract` (tarballs).
+    pub strategy: Option<String>,
+}
+
+/// Reads one ArtifactGenerator object; `default_namespace` applies when the
+/// manifest names none. The error says what is wrong with its spec.
+pub fn from_object(object: &Object, default_namespace: &str) -> Result<ArtifactGenerator, String> {
+    let name = object::name(object).unwrap_or("").to_string();
+    if name.is_empty() {
+        return Err("ArtifactGenerator <unnamed>: metadata.name is missing".into());
+    }
+    let namespace = object::namespace(object)
+        .unwrap_or(default_namespace)
+        .to_string();
+    let spec = serde_json::from_value(object.get("spec").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("ArtifactGenerator {namespace}/{name}: spec: {e}"))?;
+    Ok(ArtifactGenerator {
+        namespace,
+        name,
+        spec,
+    })
+}
+
+/// The generator and artifact a Kustomization's `ExternalArtifact` source
+/// is, when drift-check can compose it from the infra repo, or why it
+/// cannot (the Kustomization is then skipped with that reason).
+///
+/// The infra repo is `source` (`namespace`, `name`) when given; otherwise
+/// any one GitRepository — every source of the generator must then be the
+/// same GitRepository, since the checkout is one repository.
+pub fn resolve<'a>(
+    ks: &Kustomization,
+    generators: &'a [ArtifactGenerator],
+    source: Option<&(String, String)>,
+) -> Result<(&'a ArtifactGenerator, &'a OutputArtifact), String> {
+    let namespace = ks.source_namespace();
+    let name = &ks.spec.source_ref.name;
+    let found = generators
+        .iter()
+        .filter(|g| g.namespace == namespace)
+        .find_map(|g| Some((g, g.spec.artifacts.iter().find(|a| a.name == *name)?)));
+    let Some((generator, artifact)) = found else {
+        return Err(format!(
+            "its source ExternalArtifact/{namespace}/{name} is made by no ArtifactGenerator drift-check knows (none in the live state or --kustomizations-dir lists an artifact {name} in {namespace}): drift-check cannot tell what it holds"
+        ));
+    };
+    let id = format!(
+        "ArtifactGenerator/{}/{}",
+        generator.namespace, generator.name
+    );
+    if generator.spec.path_pattern.is_some() {
+        return Err(format!(
+            "its source ExternalArtifact/{namespace}/{name} is made by {id} with spec.pathPattern, which drift-check does not compose"
+        ));
+    }
+    let mut repos = BTreeSet::new();
+    for s in &generator.spec.sources {
+        let s_namespace = s.namespace.as_deref().unwrap_or(&generator.namespace);
+        let ours = s.kind == "GitRepository"
+            && source.is_none_or(|(ns, n)| ns == s_namespace && *n == s.name);
+        if !ours {
+            return Err(format!(
+                "its source ExternalArtifact/{namespace}/{name} is made by {id} from {}/{s_namespace}/{}, {}",
+                s.kind,
+                s.name,
+                match source {
+                    Some((ns, n)) => format!("not only from the infra repo GitRepository/{ns}/{n}"),
+                    None => "not only from git: drift-check composes artifacts from the infra repo's checkout alone".into(),
+                }
+            ));
+        }
+        repos.insert((s_namespace.to_string(), s.name.clone()));
+    }
+    if repos.len() > 1 {
+        let names: Vec<String> = repos
+            .iter()
+            .map(|(ns, n)| format!("GitRepository/{ns}/{n}"))
+            .collect();
+        return Err(format!(
+            "its source ExternalArtifact/{namespace}/{name} is made by {id} from {}: the checkout is one of them only (name it with --source)",
+            names.join(" and ")
+        ));
+    }
+    if let Some(strategy) = artifact
+        .copy
+        .iter()
+        .filter_map(|c| c.strategy.as_deref())
+        .find(|s| *s != "Overwrite")
+    {
+        return Err(format!(
+            "its source ExternalArtifact/{namespace}/{name} is made by {id} with copy strategy {strategy}, which drift-check does not compose (only Overwrite)"
+        ));
+    }
+    Ok((generator, artifact))
+}
+
+/// Composing an artifact failed: source-watcher would fail on it too.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// The temporary directory or the checkout cannot be opened.
+    #[error("ExternalArtifact {artifact}: cannot compose it from the checkout")]
+    Io {
+        artifact: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// drift-check cannot compose it (see [`resolve`]): `render` names
+    /// the reason `check` skips it for.
+    #[error("cannot compose its source: {0}")]
+    NotComposable(String),
+    /// A copy rule of the generator failed.
+    #[error("ExternalArtifact {artifact} of {generator}")]
+    Copy {
+        artifact: String,
+        generator: String,
+        #[source]
+        source: Box<CopyError>,
+    },
+}
+
+/// Composes `artifact` of `generator` from the checkout at `root` (every
+/// alias of the generator is that checkout), reading within `limits`, in a
+/// temporary directory removed when dropped.
+pub fn compose(
+    root: &Path,
+    generator: &ArtifactGenerator,
+    artifact: &OutputArtifact,
+    limits: Limits,
+) -> Result<tempfile::TempDir, ComposeError> {
+    let id = format!("{}/{}", generator.namespace, artifact.name);
+    let io = |source| ComposeError::Io {
+        artifact: id.clone(),
+        source,
+    };
+    let tree = Tree::confined(root, "the repo", limits).map_err(io)?;
+    let staging = tempfile::Builder::new()
+        .prefix("drift-check-artifact-")
+        .tempdir()
+        .map_err(io)?;
+    let aliases: BTreeSet<String> = generator
+        .spec
+        .sources
+        .iter()
+        .map(|s| s.alias.clone())
+        .collect();
+    copy::apply(&tree, &aliases, &artifact.copy, staging.path()).map_err(|source| {
+        ComposeError::Copy {
+            artifact: id.clone(),
+            generator: format!(
+                "ArtifactGenerator/{}/{}",
+                generator.namespace, generator.name
+            ),
+            source: Box::new(source),
+        }
+    })?;
+    tracing::info!(artifact = %id, generator = %generator.name, "Composed the artifact from the checkout");
+    Ok(staging)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::discover::from_object as ks_from_object;
+    use crate::flux::Origin;
+
+    fn generator(sources: Value) -> ArtifactGenerator {
+        from_object(
+            &json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+                    "metadata": {"name": "apps", "namespace": "flux-system"},
+                    "spec": {"sources": sources,
+                             "artifacts": [{"name": "apps-prod", "copy": [{"from": "@repo/apps/**", "to": "@artifact/"}]}]}}),
+            "flux-system",
+        )
+        .unwrap()
+    }
+
+    fn ks(artifact: &str) -> Kustomization {
+        ks_from_object(
+            &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                    "metadata": {"name": "apps", "namespace": "flux-system"},
+                    "spec": {"path": "./prod", "sourceRef": {"kind": "ExternalArtifact", "name": artifact}}}),
+            Origin::Live,
+            "flux-system",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_artifact_made_from_the_infra_repo_alone_is_composed() {
+        let generators = [generator(
+            json!([{"alias": "repo", "kind": "GitRepository", "name": "infra"}]),
+        )];
+        let source = ("flux-system".to_string(), "infra".to_string());
+        let (g, a) = resolve(&ks("apps-prod"), &generators, Some(&source)).unwrap();
+        assert_eq!((g.name.as_str(), a.name.as_str()), ("apps", "apps-prod"));
+        assert!(resolve(&ks("apps-prod"), &generators, None).is_ok());
+    }
+
+    #[test]
+    fn an_artifact_with_a_non_git_source_or_no_generator_says_why_it_is_skipped() {
+        let generators = [generator(json!([
+            {"alias": "repo", "kind": "GitRepository", "name": "infra"},
+            {"alias": "charts", "kind": "OCIRepository", "name": "charts"}
+        ]))];
+        assert_eq!(
+            resolve(&ks("apps-prod"), &generators, None).unwrap_err(),
+            "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from OCIRepository/flux-system/charts, not only from git: drift-check composes artifacts from the infra repo's checkout alone"
+        );
+        assert_eq!(
+            resolve(&ks("other"), &generators, None).unwrap_err(),
+            "its source ExternalArtifact/flux-system/other is made by no ArtifactGenerator drift-check knows (none in the live state or --kustomizations-dir lists an artifact other in flux-system): drift-check cannot tell what it holds"
+        );
+    }
+
+    #[test]
+    fn an_artifact_of_another_git_repository_than_source_is_skipped() {
+        let generators = [generator(
+            json!([{"alias": "repo", "kind": "GitRepository", "name": "apps-repo"}]),
+        )];
+        let source = ("flux-system".to_string(), "infra".to_string());
+        assert_eq!(
+            resolve(&ks("apps-prod"), &generators, Some(&source)).unwrap_err(),
+            "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from GitRepository/flux-system/apps-repo, not only from the infra repo GitRepository/flux-system/infra"
+        );
+    }
+}
