@@ -138,6 +138,20 @@ pub async fn substitution_sources(
     Ok((sources, secret_values))
 }
 
+/// Drops, as soon as a live object is read, what no later stage reads of
+/// it: its `status`, which the diff strips anyway
+/// ([`crate::diff::normalize::strip_status`]) — except a Flux
+/// Kustomization's, which discovery reads. managedFields stay: attribution
+/// reads them. Key order is kept.
+pub fn reduce(object: &mut Object) {
+    if crate::flux::is_kustomization(object) {
+        return;
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.shift_remove("status");
+    }
+}
+
 /// ConfigMap/Secret data by (kind, name).
 pub type SubstitutionSources = BTreeMap<(String, String), BTreeMap<String, String>>;
 
@@ -227,7 +241,9 @@ pub trait LiveSource {
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, LiveError>>;
 
     /// Every live object of the given types, in all namespaces, read at the
-    /// version given. Types that cannot be read are reported in
+    /// version given, each [`reduce`]d. A snapshot hands its objects over
+    /// (moves them, never copies): a second fetch of the same types finds
+    /// none. Types that cannot be read are reported in
     /// [`LiveState::errors`], types not served (at that version) in
     /// [`LiveState::unserved`].
     fn fetch(&self, types: &BTreeSet<TypeRef>) -> impl Future<Output = LiveState>;
@@ -314,6 +330,18 @@ impl LiveState {
     /// All live objects, ordered by group, kind, namespace, name.
     pub fn objects(&self) -> impl Iterator<Item = (&ObjectKey, &Object)> {
         self.objects.iter()
+    }
+
+    /// Moves out the objects whose type (group, kind) is in `wanted`.
+    pub fn take_types(&mut self, wanted: &BTreeSet<(String, String)>) -> Self {
+        let objects = self
+            .objects
+            .extract_if(.., |key, _| wanted.contains(&key.type_key()))
+            .collect();
+        Self {
+            objects,
+            ..Default::default()
+        }
     }
 
     /// How many objects were read.

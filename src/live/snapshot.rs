@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{LiveError, LiveSource, LiveState, TypeRef};
@@ -19,7 +21,8 @@ use crate::yaml;
 /// A loaded snapshot.
 #[derive(Debug)]
 pub struct Snapshot {
-    state: LiveState,
+    /// What is left of the snapshot: [`LiveSource::fetch`] moves objects out.
+    state: Mutex<LiveState>,
     /// Kinds a file that could not be read may have held: their absence
     /// proves nothing (unknown, not missing).
     unknown_kinds: BTreeSet<String>,
@@ -49,7 +52,7 @@ impl Snapshot {
                 let mut state = LiveState::new(objects);
                 state.errors = errors;
                 return Self {
-                    state,
+                    state: Mutex::new(state),
                     unknown_kinds: BTreeSet::new(),
                     all_unknown: true,
                 };
@@ -62,10 +65,10 @@ impl Snapshot {
                 .map(|e| LiveError::Snapshot(yaml::YamlError::Tree(e))),
         );
         for file in files {
-            match yaml::read_documents(&tree, &file) {
+            match yaml::read_documents_as::<Document>(&tree, &file) {
                 Ok(docs) => {
                     let shown = PathBuf::from(tree.rel(&file));
-                    for (index, doc) in docs.into_iter().enumerate() {
+                    for (index, Document(doc)) in docs.into_iter().enumerate() {
                         flatten(doc, &shown, index + 1, &mut objects, &mut errors);
                     }
                 }
@@ -83,7 +86,7 @@ impl Snapshot {
         scopes.learn_from_objects(state.objects().map(|(_, o)| o));
         state.scopes = scopes;
         Self {
-            state,
+            state: Mutex::new(state),
             unknown_kinds,
             all_unknown,
         }
@@ -91,7 +94,13 @@ impl Snapshot {
 
     /// Errors met while loading (each handed out once).
     pub fn take_errors(&mut self) -> Vec<LiveError> {
-        std::mem::take(&mut self.state.errors)
+        std::mem::take(&mut self.state().errors)
+    }
+
+    /// What is left of the snapshot (a panic while it was held cannot have
+    /// left it half-changed: every change is one move).
+    fn state(&self) -> MutexGuard<'_, LiveState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -143,6 +152,8 @@ fn flatten(
         return;
     }
     if ObjectRef::of(&doc).is_some() {
+        let mut doc = doc;
+        super::reduce(&mut doc);
         out.push(doc);
     } else {
         errors.push(LiveError::NotAnObject {
@@ -153,10 +164,104 @@ fn flatten(
     }
 }
 
+/// A snapshot document, parsed with the items of a `List` (its top-level
+/// `items`) [`reduce`](super::reduce)d one by one as they are read, so a
+/// 100,000-item dump never exists whole.
+struct Document(Value);
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Part::Document).map(Document)
+    }
+}
+
+/// Where the parser is in a [`Document`]: at its root, or at its `items`.
+#[derive(Clone, Copy)]
+enum Part {
+    Document,
+    Items,
+}
+
+impl<'de> DeserializeSeed<'de> for Part {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// As `serde_json::Value` reads any value, but for a document's `items`.
+impl<'de> Visitor<'de> for Part {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(mut item) = seq.next_element::<Value>()? {
+            if matches!(self, Part::Items) && ObjectRef::of(&item).is_some() {
+                super::reduce(&mut item);
+            }
+            out.push(item);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = match self {
+                Part::Document if key == "items" => map.next_value_seed(Part::Items)?,
+                _ => map.next_value::<Value>()?,
+            };
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 impl LiveSource for Snapshot {
     async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
-            .state
+            .state()
             .objects()
             .filter(|(_, o)| crate::flux::is_kustomization(o))
             .map(|(_, o)| o.clone())
@@ -169,33 +274,27 @@ impl LiveSource for Snapshot {
         namespace: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
-        let Some((_, found)) = self.state.objects().find(|(key, _)| {
-            key.group.is_empty()
-                && key.kind == kind
-                && key.namespace.as_deref() == Some(namespace)
-                && key.name == name
-        }) else {
-            return Ok(None);
+        let key = crate::k8s::object::ObjectKey {
+            group: String::new(),
+            kind: kind.to_string(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
         };
-        Ok(Some(object_data(found)))
+        Ok(self.state().get(&key).map(object_data))
     }
 
     async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         let wanted: BTreeSet<(String, String)> = types.iter().map(TypeRef::key).collect();
-        let objects = self
-            .state
-            .objects()
-            .filter(|(key, _)| wanted.contains(&key.type_key()))
-            .map(|(_, o)| o.clone());
-        // Snapshot errors are reported once, by whoever loaded it.
-        let mut state = LiveState::new(objects);
+        // Moved, not copied: the snapshot's objects exist once. Snapshot
+        // errors are reported once, by whoever loaded it.
+        let mut state = self.state().take_types(&wanted);
         state.failed.extend(
             types
                 .iter()
                 .filter(|t| self.all_unknown || self.unknown_kinds.contains(&t.kind))
                 .map(TypeRef::key),
         );
-        state.scopes = self.state.scopes.clone();
+        state.scopes = self.state().scopes.clone();
         state
     }
 
