@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::scope;
 use crate::flux::Kustomization;
 use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
-use crate::k8s::object::{self, Object, ObjectKey, ObjectRef};
-use crate::live::LiveState;
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::live::{LiveState, Stored};
 
 /// Kustomization definitions that could not be read: the objects they may
 /// own are not orphans (a broken file must not turn its objects into
@@ -37,16 +37,16 @@ pub struct Render<'a> {
 /// name (namespace, name), in identity order: indexed once, looked up per
 /// Kustomization.
 #[derive(Debug, Default)]
-pub struct Labelled<'s>(BTreeMap<(String, String), Vec<(&'s ObjectKey, &'s Object)>>);
+pub struct Labelled<'s>(BTreeMap<(String, String), Vec<(&'s ObjectKey, &'s Stored)>>);
 
 impl<'s> Labelled<'s> {
     /// Indexes the live objects by their owner labels.
     pub fn of(state: &'s LiveState) -> Self {
         let mut index: BTreeMap<_, Vec<_>> = BTreeMap::new();
-        for (key, live) in state.objects() {
+        for (key, live) in state.stored() {
             if let (Some(name), Some(namespace)) = (
-                object::label(live, OWNER_NAME_LABEL),
-                object::label(live, OWNER_NAMESPACE_LABEL),
+                live.label(OWNER_NAME_LABEL),
+                live.label(OWNER_NAMESPACE_LABEL),
             ) {
                 index
                     .entry((namespace.to_string(), name.to_string()))
@@ -58,7 +58,7 @@ impl<'s> Labelled<'s> {
     }
 
     /// The objects labelled as applied by `ks`.
-    fn of_kustomization(&self, ks: &Kustomization) -> &[(&'s ObjectKey, &'s Object)] {
+    fn of_kustomization(&self, ks: &Kustomization) -> &[(&'s ObjectKey, &'s Stored)] {
         self.0
             .get(&(ks.namespace.clone(), ks.name.clone()))
             .map_or(&[], Vec::as_slice)
@@ -99,7 +99,7 @@ pub fn of_kustomization<'s>(
         if !all_rendered.contains(key) && !found.contains(key) {
             out.push((
                 key.clone(),
-                live,
+                live.object(),
                 format!(
                     "labelled as applied by Kustomization {} but in no render",
                     ks.id()
@@ -172,8 +172,8 @@ pub fn platform<'r, 's>(
         found.into_iter().flatten().map(|&i| &rendered[i]).collect()
     };
     let mut out = Vec::new();
-    for (key, live) in state.objects() {
-        if object::label(live, MANAGED_BY_LABEL) != Some("flux")
+    for (key, stored) in state.stored() {
+        if stored.label(MANAGED_BY_LABEL) != Some("flux")
             || all_rendered.contains(key)
             || reported.contains(key)
         {
@@ -182,15 +182,15 @@ pub fn platform<'r, 's>(
         if in_unchecked_inventories.contains(key) {
             continue;
         }
-        if let Some(name) = object::label(live, OWNER_NAME_LABEL) {
-            let namespace = object::label(live, OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
+        if let Some(name) = stored.label(OWNER_NAME_LABEL) {
+            let namespace = stored.label(OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
             let unreadable_owner =
                 unreadable.incomplete || broken.contains(format!("{namespace}/{name}").as_str());
             if !unreadable_owner && !known_ids.contains(&(namespace, name)) {
                 let why = format!(
                     "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
                 );
-                out.push((key.clone(), live, None, why));
+                out.push((key.clone(), stored.object(), None, why));
             }
             // Otherwise its Kustomization reports it, or is not checked in this run.
             continue;
@@ -215,7 +215,12 @@ pub fn platform<'r, 's>(
                     .to_string()
             }
         };
-        out.push((key.clone(), live, owner.map(|r| r.kustomization), why));
+        out.push((
+            key.clone(),
+            stored.object(),
+            owner.map(|r| r.kustomization),
+            why,
+        ));
     }
     out
 }

@@ -12,9 +12,9 @@ use base64::Engine;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{LiveError, LiveSource, LiveState, TypeRef};
+use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
 use crate::files::{Limits, Tree};
-use crate::k8s::object::{Object, ObjectRef};
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 use crate::yaml;
 
@@ -49,7 +49,7 @@ impl Snapshot {
                     path: dir.to_path_buf(),
                     source,
                 });
-                let mut state = LiveState::new(objects);
+                let mut state = LiveState::of_stored(objects);
                 state.errors = errors;
                 return Self {
                     state: Mutex::new(state),
@@ -68,8 +68,8 @@ impl Snapshot {
             match yaml::read_documents_as::<Document>(&tree, &file) {
                 Ok(docs) => {
                     let shown = PathBuf::from(tree.rel(&file));
-                    for (index, Document(doc)) in docs.into_iter().enumerate() {
-                        flatten(doc, &shown, index + 1, &mut objects, &mut errors);
+                    for (index, doc) in docs.into_iter().enumerate() {
+                        flatten_document(doc, &shown, index + 1, &mut objects, &mut errors);
                     }
                 }
                 Err(e) => {
@@ -80,10 +80,10 @@ impl Snapshot {
                 }
             }
         }
-        let mut state = LiveState::new(objects);
+        let mut state = LiveState::of_stored(objects);
         state.errors = errors;
         let mut scopes = Scopes::default();
-        scopes.learn_from_objects(state.objects().map(|(_, o)| o));
+        scopes.learn_from_keys(state.stored().map(|(key, _)| key));
         state.scopes = scopes;
         Self {
             state: Mutex::new(state),
@@ -129,20 +129,47 @@ fn kinds_named_in(file: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a value is a `List` to unpack (`kind: List`, `kind: DeploymentList`, ...).
+fn is_list(doc: &Value) -> bool {
+    doc.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.get("items").is_some_and(Value::is_array)
+}
+
+/// Unpacks a document's `List` (`kind: List`, `kind: DeploymentList`, ...)
+/// into `out`; an item not a Kubernetes object is an error.
+fn flatten_document(
+    doc: Document,
+    file: &Path,
+    index: usize,
+    out: &mut Vec<(ObjectKey, Stored)>,
+    errors: &mut Vec<LiveError>,
+) {
+    let list_kind = matches!(&doc, Document::Fields(fields, Some(_))
+        if fields.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")));
+    match doc {
+        Document::Fields(_, Some((_, items))) if list_kind => {
+            for item in items {
+                match item {
+                    Item::Object(key, stored) => out.push((key, stored)),
+                    Item::Other(value) => flatten(value, file, index, out, errors),
+                }
+            }
+        }
+        doc => flatten(doc.into_value(), file, index, out, errors),
+    }
+}
+
 /// Unpacks `List` documents (`kind: List`, `kind: DeploymentList`, ...).
 fn flatten(
     doc: Value,
     file: &Path,
     index: usize,
-    out: &mut Vec<Object>,
+    out: &mut Vec<(ObjectKey, Stored)>,
     errors: &mut Vec<LiveError>,
 ) {
-    let is_list = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.ends_with("List"))
-        && doc.get("items").is_some_and(Value::is_array);
-    if is_list {
+    if is_list(&doc) {
         let mut doc = doc;
         if let Some(Value::Array(items)) = doc.get_mut("items").map(Value::take) {
             for item in items {
@@ -151,10 +178,10 @@ fn flatten(
         }
         return;
     }
-    if ObjectRef::of(&doc).is_some() {
+    if let Some(r) = ObjectRef::of(&doc) {
         let mut doc = doc;
         super::reduce(&mut doc);
-        out.push(doc);
+        out.push((r.key(), Stored::new(&doc)));
     } else {
         errors.push(LiveError::NotAnObject {
             path: file.to_path_buf(),
@@ -165,96 +192,216 @@ fn flatten(
 }
 
 /// A snapshot document, parsed with the items of a `List` (its top-level
-/// `items`) [`reduce`](super::reduce)d one by one as they are read, so a
-/// 100,000-item dump never exists whole.
-struct Document(Value);
+/// `items`) [`reduce`](super::reduce)d and [`Stored`] one by one as they are
+/// read, so a 100,000-item dump never exists as parsed objects.
+enum Document {
+    /// A mapping: its fields but `items`, and its `items` when a sequence
+    /// (with their place among the fields).
+    Fields(serde_json::Map<String, Value>, Option<(usize, Vec<Item>)>),
+    /// Anything else (not a Kubernetes object).
+    Other(Value),
+}
 
-impl<'de> Deserialize<'de> for Document {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Part::Document).map(Document)
+/// An item of a document's `items`.
+enum Item {
+    /// A Kubernetes object (not a `List`), reduced and stored.
+    Object(ObjectKey, Stored),
+    /// Anything else: unpacked or refused as the document would be.
+    Other(Value),
+}
+
+impl Item {
+    fn of(mut value: Value) -> Self {
+        match ObjectRef::of(&value) {
+            Some(r) if !is_list(&value) => {
+                super::reduce(&mut value);
+                Item::Object(r.key(), Stored::new(&value))
+            }
+            _ => Item::Other(value),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Item::Object(_, stored) => stored.object().clone(),
+            Item::Other(value) => value,
+        }
     }
 }
 
-/// Where the parser is in a [`Document`]: at its root, or at its `items`.
-#[derive(Clone, Copy)]
-enum Part {
-    Document,
-    Items,
+impl Document {
+    /// The document as parsed (its items reduced).
+    fn into_value(self) -> Value {
+        match self {
+            Document::Other(value) => value,
+            Document::Fields(mut fields, items) => {
+                if let Some((at, items)) = items {
+                    let items = items.into_iter().map(Item::into_value).collect();
+                    fields.shift_insert(at, "items".to_string(), Value::Array(items));
+                }
+                Value::Object(fields)
+            }
+        }
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Part {
-    type Value = Value;
+/// The visits of a scalar, as `serde_json::Value` reads it, wrapped in `$wrap`.
+macro_rules! scalars {
+    ($wrap:expr) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok($wrap(
+                serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+            ))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Value::String(v.to_string())))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok($wrap(Value::String(v)))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            Value::deserialize(d).map($wrap)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map($wrap)
+        }
+    };
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML document")
+    }
+
+    scalars!(Document::Other);
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                // A repeated key keeps its last value, as for any field.
+                fields.shift_remove("items");
+                match map.next_value_seed(ItemsVisitor)? {
+                    Items::Seq(seq) => items = Some((fields.len(), seq)),
+                    Items::Other(value) => {
+                        items = None;
+                        fields.insert(key, value);
+                    }
+                }
+            } else {
+                fields.insert(key, map.next_value::<Value>()?);
+            }
+        }
+        Ok(Document::Fields(fields, items))
+    }
+}
+
+/// A document's `items`: a sequence read item by item, or any other value.
+enum Items {
+    Seq(Vec<Item>),
+    Other(Value),
+}
+
+struct ItemsVisitor;
+
+impl<'de> DeserializeSeed<'de> for ItemsVisitor {
+    type Value = Items;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-/// As `serde_json::Value` reads any value, but for a document's `items`.
-impl<'de> Visitor<'de> for Part {
-    type Value = Value;
+impl<'de> Visitor<'de> for ItemsVisitor {
+    type Value = Items;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Items, E> {
+        Ok(Items::Other(Value::Bool(v)))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Items, E> {
+        Ok(Items::Other(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Items, E> {
+        Ok(Items::Other(Value::String(v.to_string())))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Items, E> {
+        Ok(Items::Other(Value::String(v)))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E: de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        self.deserialize(deserializer)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Items, D::Error> {
+        self.deserialize(d)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Items::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
         let mut out = Vec::new();
-        while let Some(mut item) = seq.next_element::<Value>()? {
-            if matches!(self, Part::Items) && ObjectRef::of(&item).is_some() {
-                super::reduce(&mut item);
-            }
-            out.push(item);
+        while let Some(item) = seq.next_element::<Value>()? {
+            out.push(Item::of(item));
         }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = match self {
-                Part::Document if key == "items" => map.next_value_seed(Part::Items)?,
-                _ => map.next_value::<Value>()?,
-            };
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
+        Ok(Items::Seq(out))
     }
 }
 
@@ -262,9 +409,9 @@ impl LiveSource for Snapshot {
     async fn kustomizations(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
             .state()
-            .objects()
-            .filter(|(_, o)| crate::flux::is_kustomization(o))
-            .map(|(_, o)| o.clone())
+            .stored()
+            .filter(|(key, _)| key.group == crate::flux::GROUP && key.kind == crate::flux::KIND)
+            .map(|(_, o)| o.object().clone())
             .collect())
     }
 
