@@ -548,4 +548,32 @@ mod tests {
         );
         assert_eq!(state.len(), 1);
     }
+
+    #[tokio::test]
+    async fn list_items_are_read_without_status_but_a_kustomization_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a, namespace: x}\n  status: {s: 1}\n  data: {f: 0.1}\n- apiVersion: kustomize.toolkit.fluxcd.io/v1\n  kind: Kustomization\n  metadata: {name: k, namespace: flux-system}\n  status: {s: 1}\nkind: List\n",
+        )
+        .unwrap();
+        let snap = Snapshot::load(dir.path(), Limits::default());
+        let ks = snap.kustomizations().await.unwrap();
+        assert_eq!(ks[0]["status"], serde_json::json!({"s": 1}));
+        let state = snap
+            .fetch(&BTreeSet::from([TypeRef::new("v1", "ConfigMap")]))
+            .await;
+        let (_, cm) = state.objects().next().unwrap();
+        assert_eq!(
+            cm,
+            &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "x"}, "data": {"f": 0.1}})
+        );
+        // Handed over, not copied.
+        assert!(
+            snap.fetch(&BTreeSet::from([TypeRef::new("v1", "ConfigMap")]))
+                .await
+                .is_empty()
+        );
+    }
 }
