@@ -185,6 +185,22 @@ pub fn read_documents(tree: &Tree, path: &Path) -> Result<Vec<Value>, YamlError>
     documents_within(&text, &shown, tree.limits())
 }
 
+/// [`read_documents`], each document read as a `T`.
+pub fn read_documents_as<T: DeserializeOwned>(
+    tree: &Tree,
+    path: &Path,
+) -> Result<Vec<T>, YamlError> {
+    let text = tree.read_text(path).map_err(YamlError::Tree)?;
+    let shown = PathBuf::from(tree.rel(&tree.root().join(path)));
+    let limits = tree.limits();
+    serde_saphyr::from_multiple_with_options::<T>(&text, options(Dialect::Kubectl, limits)).map_err(
+        |e| YamlError::Parse {
+            path: shown,
+            message: message(&e, limits),
+        },
+    )
+}
+
 /// Serializes a value as YAML (for `drift-check render`).
 pub fn to_string(value: &Value) -> String {
     serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))

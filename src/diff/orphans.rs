@@ -6,13 +6,13 @@
 //! Inventory ids are read as the cluster stores the objects (no namespace on
 //! a cluster-scoped kind, [`scope::inventory_key`]). Pure: no I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::scope;
 use crate::flux::Kustomization;
 use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
-use crate::k8s::object::{self, Object, ObjectKey, ObjectRef};
-use crate::live::LiveState;
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::live::{LiveState, Stored};
 
 /// Kustomization definitions that could not be read: the objects they may
 /// own are not orphans (a broken file must not turn its objects into
@@ -33,6 +33,38 @@ pub struct Render<'a> {
     pub objects: Option<&'a [Object]>,
 }
 
+/// Live objects carrying Flux's owner labels, by the Kustomization they
+/// name (namespace, name), in identity order: indexed once, looked up per
+/// Kustomization.
+#[derive(Debug, Default)]
+pub struct Labelled<'s>(BTreeMap<(String, String), Vec<(&'s ObjectKey, &'s Stored)>>);
+
+impl<'s> Labelled<'s> {
+    /// Indexes the live objects by their owner labels.
+    pub fn of(state: &'s LiveState) -> Self {
+        let mut index: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for (key, live) in state.stored() {
+            if let (Some(name), Some(namespace)) = (
+                live.label(OWNER_NAME_LABEL),
+                live.label(OWNER_NAMESPACE_LABEL),
+            ) {
+                index
+                    .entry((namespace.to_string(), name.to_string()))
+                    .or_default()
+                    .push((key, live));
+            }
+        }
+        Self(index)
+    }
+
+    /// The objects labelled as applied by `ks`.
+    fn of_kustomization(&self, ks: &Kustomization) -> &[(&'s ObjectKey, &'s Stored)] {
+        self.0
+            .get(&(ks.namespace.clone(), ks.name.clone()))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Live objects a Kustomization owns (by its inventory or Flux's owner labels)
 /// that no render has any more.
 pub fn of_kustomization<'s>(
@@ -40,8 +72,10 @@ pub fn of_kustomization<'s>(
     mine: &BTreeSet<ObjectKey>,
     all_rendered: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
+    labelled: &Labelled<'s>,
 ) -> Vec<(ObjectKey, &'s Object, String)> {
     let mut out = Vec::new();
+    let mut found = BTreeSet::new();
     for entry in ks.status.inventory.iter().flat_map(|i| &i.entries) {
         let Some(key) = scope::inventory_key(&entry.id, &state.scopes) else {
             continue;
@@ -50,6 +84,7 @@ pub fn of_kustomization<'s>(
             continue;
         }
         if let Some(live) = state.get(&key) {
+            found.insert(key.clone());
             out.push((
                 key,
                 live,
@@ -60,13 +95,11 @@ pub fn of_kustomization<'s>(
             ));
         }
     }
-    for (key, live) in state.objects() {
-        let labelled = object::label(live, OWNER_NAME_LABEL) == Some(ks.name.as_str())
-            && object::label(live, OWNER_NAMESPACE_LABEL) == Some(ks.namespace.as_str());
-        if labelled && !all_rendered.contains(key) && !out.iter().any(|(k, _, _)| k == key) {
+    for &(key, live) in labelled.of_kustomization(ks) {
+        if !all_rendered.contains(key) && !found.contains(key) {
             out.push((
                 key.clone(),
-                live,
+                live.object(),
                 format!(
                     "labelled as applied by Kustomization {} but in no render",
                     ks.id()
@@ -93,63 +126,71 @@ pub fn platform<'r, 's>(
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
 ) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
-    let checked = |ks: &Kustomization| {
-        rendered
-            .iter()
-            .any(|r| r.objects.is_some() && r.kustomization.id() == ks.id())
-    };
-    let unchecked: Vec<&Kustomization> = known.iter().filter(|k| !checked(k)).collect();
+    // Everything looked up per live object is indexed once.
+    let checked: BTreeSet<String> = rendered
+        .iter()
+        .filter(|r| r.objects.is_some())
+        .map(|r| r.kustomization.id())
+        .collect();
+    let in_unchecked_inventories: BTreeSet<ObjectKey> = known
+        .iter()
+        .filter(|k| !checked.contains(&k.id()))
+        .flat_map(|ks| ks.status.inventory.iter().flat_map(|i| &i.entries))
+        .filter_map(|e| scope::inventory_key(&e.id, &state.scopes))
+        .collect();
+    let known_ids: BTreeSet<(&str, &str)> = known
+        .iter()
+        .map(|k| (k.namespace.as_str(), k.name.as_str()))
+        .collect();
+    let broken: BTreeSet<&str> = unreadable.broken.iter().map(String::as_str).collect();
+    // The renders (their index, in order) with objects of a type (group,
+    // kind), and of a type in a namespace.
+    let mut of_type: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
+    let mut of_type_in: BTreeMap<(String, String, Option<String>), BTreeSet<usize>> =
+        BTreeMap::new();
+    for (i, r) in rendered.iter().enumerate() {
+        for k in r
+            .objects
+            .into_iter()
+            .flatten()
+            .filter_map(ObjectRef::of)
+            .map(|o| o.key())
+        {
+            of_type_in
+                .entry((k.group.clone(), k.kind.clone(), k.namespace))
+                .or_default()
+                .insert(i);
+            of_type.entry((k.group, k.kind)).or_default().insert(i);
+        }
+    }
     let renders_like = |key: &ObjectKey, same_namespace: bool| -> Vec<&Render<'r>> {
-        rendered
-            .iter()
-            .filter(|r| {
-                r.objects
-                    .into_iter()
-                    .flatten()
-                    .filter_map(ObjectRef::of)
-                    .any(|o| {
-                        let k = o.key();
-                        k.group == key.group
-                            && k.kind == key.kind
-                            && (!same_namespace || k.namespace == key.namespace)
-                    })
-            })
-            .collect()
+        let found = if same_namespace {
+            of_type_in.get(&(key.group.clone(), key.kind.clone(), key.namespace.clone()))
+        } else {
+            of_type.get(&(key.group.clone(), key.kind.clone()))
+        };
+        found.into_iter().flatten().map(|&i| &rendered[i]).collect()
     };
     let mut out = Vec::new();
-    for (key, live) in state.objects() {
-        if object::label(live, MANAGED_BY_LABEL) != Some("flux")
+    for (key, stored) in state.stored() {
+        if stored.label(MANAGED_BY_LABEL) != Some("flux")
             || all_rendered.contains(key)
             || reported.contains(key)
         {
             continue;
         }
-        let in_inventory_of_unchecked = unchecked.iter().any(|ks| {
-            ks.status
-                .inventory
-                .iter()
-                .flat_map(|i| &i.entries)
-                .any(|e| scope::inventory_key(&e.id, &state.scopes).as_ref() == Some(key))
-        });
-        if in_inventory_of_unchecked {
+        if in_unchecked_inventories.contains(key) {
             continue;
         }
-        if let Some(name) = object::label(live, OWNER_NAME_LABEL) {
-            let namespace = object::label(live, OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
-            let unreadable_owner = unreadable.incomplete
-                || unreadable
-                    .broken
-                    .iter()
-                    .any(|id| *id == format!("{namespace}/{name}"));
-            if !unreadable_owner
-                && !known
-                    .iter()
-                    .any(|k| k.name == name && k.namespace == namespace)
-            {
+        if let Some(name) = stored.label(OWNER_NAME_LABEL) {
+            let namespace = stored.label(OWNER_NAMESPACE_LABEL).unwrap_or("flux-system");
+            let unreadable_owner =
+                unreadable.incomplete || broken.contains(format!("{namespace}/{name}").as_str());
+            if !unreadable_owner && !known_ids.contains(&(namespace, name)) {
                 let why = format!(
                     "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
                 );
-                out.push((key.clone(), live, None, why));
+                out.push((key.clone(), stored.object(), None, why));
             }
             // Otherwise its Kustomization reports it, or is not checked in this run.
             continue;
@@ -174,7 +215,12 @@ pub fn platform<'r, 's>(
                     .to_string()
             }
         };
-        out.push((key.clone(), live, owner.map(|r| r.kustomization), why));
+        out.push((
+            key.clone(),
+            stored.object(),
+            owner.map(|r| r.kustomization),
+            why,
+        ));
     }
     out
 }

@@ -51,6 +51,7 @@ pub fn renders<'a>(
         .flat_map(|r| r.objects.iter().flatten())
         .filter_map(|o| Some(ObjectRef::of(o)?.key()))
         .collect();
+    let labelled = orphans::Labelled::of(state);
     let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
     let mut out = Vec::new();
     for r in rendered {
@@ -110,7 +111,9 @@ pub fn renders<'a>(
                 });
             }
         }
-        for (key, live, why) in orphans::of_kustomization(&r.ks, &mine, &all_rendered, state) {
+        for (key, live, why) in
+            orphans::of_kustomization(&r.ks, &mine, &all_rendered, state, &labelled)
+        {
             if reported.insert(key) {
                 let object = ObjectRef::of(live).expect("indexed objects have an identity");
                 out.push(attributed(ObjectDiff::orphan(live, object, why)));
@@ -124,12 +127,17 @@ pub fn renders<'a>(
             objects: r.objects.as_deref(),
         })
         .collect();
+    // The first render of each Kustomization, by id.
+    let mut render_of: BTreeMap<String, &Rendered> = BTreeMap::new();
+    for r in rendered {
+        render_of.entry(r.ks.id()).or_insert(r);
+    }
     for (key, live, owner, why) in
         orphans::platform(&renders, known, unreadable, &all_rendered, &reported, state)
     {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
-        let render = owner.and_then(|ks| rendered.iter().find(|r| r.ks.id() == ks.id()));
+        let render = owner.and_then(|ks| render_of.get(&ks.id()).copied());
         let revision = render.map_or(head_revision, |r| r.revision.as_deref());
         reported.insert(key);
         out.push(Attributed {

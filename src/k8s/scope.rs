@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::object::{self, Object};
+use super::object::{self, Object, ObjectKey};
 
 /// Where an object of a kind lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,25 @@ impl Scopes {
             };
             let key = (object::group_of(api_version).to_string(), kind.to_string());
             let known = seen.entry(key).or_insert(scope);
+            if scope == Scope::Namespaced {
+                *known = Scope::Namespaced;
+            }
+        }
+        for ((group, kind), scope) in seen {
+            self.learn(&group, &kind, scope);
+        }
+    }
+
+    /// [`Scopes::learn_from_objects`] from the identities of objects as the
+    /// API server returns them.
+    pub fn learn_from_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a ObjectKey>) {
+        let mut seen: BTreeMap<(String, String), Scope> = BTreeMap::new();
+        for key in keys {
+            let scope = match key.namespace {
+                Some(_) => Scope::Namespaced,
+                None => Scope::Cluster,
+            };
+            let known = seen.entry(key.type_key()).or_insert(scope);
             if scope == Scope::Namespaced {
                 *known = Scope::Namespaced;
             }

@@ -206,9 +206,12 @@ impl Cluster {
         let mut params = ListParams::default().limit(PAGE_SIZE);
         loop {
             let page = self.timed(&what, api.list(&params)).await?;
-            for item in page.items {
-                objects.push(to_object(item, ar));
-            }
+            // Reduced as each page arrives: a page's status never outlives it.
+            objects.extend(page.items.into_iter().map(|item| {
+                let mut object = to_object(item, ar);
+                super::reduce(&mut object);
+                object
+            }));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,

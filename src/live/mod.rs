@@ -138,6 +138,20 @@ pub async fn substitution_sources(
     Ok((sources, secret_values))
 }
 
+/// Drops, as soon as a live object is read, what no later stage reads of
+/// it: its `status`, which the diff strips anyway
+/// ([`crate::diff::normalize::strip_status`]) — except a Flux
+/// Kustomization's, which discovery reads. managedFields stay: attribution
+/// reads them. Key order is kept.
+pub fn reduce(object: &mut Object) {
+    if crate::flux::is_kustomization(object) {
+        return;
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.shift_remove("status");
+    }
+}
+
 /// ConfigMap/Secret data by (kind, name).
 pub type SubstitutionSources = BTreeMap<(String, String), BTreeMap<String, String>>;
 
@@ -229,7 +243,9 @@ pub trait LiveSource {
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, LiveError>>;
 
     /// Every live object of the given types, in all namespaces, read at the
-    /// version given. Types that cannot be read are reported in
+    /// version given, each [`reduce`]d. A snapshot hands its objects over
+    /// (moves them, never copies): a second fetch of the same types finds
+    /// none. Types that cannot be read are reported in
     /// [`LiveState::errors`], types not served (at that version) in
     /// [`LiveState::unserved`].
     fn fetch(&self, types: &BTreeSet<TypeRef>) -> impl Future<Output = LiveState>;
@@ -279,10 +295,73 @@ impl TypeRef {
     }
 }
 
+/// A live object as held: compact JSON text (a tenth of the memory of the
+/// parsed object), its string labels (what the orphan scans read of every
+/// object), and the object itself, parsed on first use and kept.
+#[derive(Debug)]
+pub struct Stored {
+    text: Box<str>,
+    labels: Box<[(Box<str>, Box<str>)]>,
+    parsed: std::sync::OnceLock<Object>,
+}
+
+impl Stored {
+    /// Stores an object.
+    pub fn new(object: &Object) -> Self {
+        let labels = object
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str().into(), v.as_str()?.into())))
+            .collect();
+        if has_float(object) {
+            // serde_json reads a float back to within a unit of its last
+            // place only: such an object stays parsed.
+            return Self {
+                text: Box::default(),
+                labels,
+                parsed: std::sync::OnceLock::from(object.clone()),
+            };
+        }
+        Self {
+            text: object.to_string().into_boxed_str(),
+            labels,
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The object, parsed on first use.
+    pub fn object(&self) -> &Object {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(&self.text).expect("a stored object is serde_json's own text")
+        })
+    }
+
+    /// `metadata.labels[key]`, without parsing the object.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+}
+
+/// Whether a value holds a floating-point number.
+fn has_float(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(n) => n.is_f64(),
+        serde_json::Value::Array(items) => items.iter().any(has_float),
+        serde_json::Value::Object(fields) => fields.values().any(has_float),
+        _ => false,
+    }
+}
+
 /// Live objects indexed by identity.
 #[derive(Debug, Default)]
 pub struct LiveState {
-    objects: BTreeMap<ObjectKey, Object>,
+    objects: BTreeMap<ObjectKey, Stored>,
     /// Types (group, kind) the cluster does not serve at the version asked, with why.
     pub unserved: BTreeMap<(String, String), String>,
     /// Types that could not be read: their objects cannot be compared.
@@ -298,24 +377,55 @@ pub struct LiveState {
 impl LiveState {
     /// Builds the index; a later object with the same identity replaces an earlier one.
     pub fn new(objects: impl IntoIterator<Item = Object>) -> Self {
-        let objects = objects
-            .into_iter()
-            .filter_map(|o| Some((ObjectRef::of(&o)?.key(), o)))
-            .collect();
+        Self::of_stored(
+            objects
+                .into_iter()
+                .filter_map(|o| Some((ObjectRef::of(&o)?.key(), Stored::new(&o)))),
+        )
+    }
+
+    /// [`LiveState::new`] from objects already stored.
+    pub fn of_stored(objects: impl IntoIterator<Item = (ObjectKey, Stored)>) -> Self {
         Self {
-            objects,
+            objects: objects.into_iter().collect(),
             ..Default::default()
         }
     }
 
     /// The live object with this identity.
     pub fn get(&self, key: &ObjectKey) -> Option<&Object> {
-        self.objects.get(key)
+        self.objects.get(key).map(Stored::object)
     }
 
-    /// All live objects, ordered by group, kind, namespace, name.
+    /// All live objects, ordered by group, kind, namespace, name (each
+    /// parsed: a scan of every object reads [`LiveState::stored`]).
     pub fn objects(&self) -> impl Iterator<Item = (&ObjectKey, &Object)> {
+        self.objects.iter().map(|(key, s)| (key, s.object()))
+    }
+
+    /// All live objects as stored, ordered by group, kind, namespace, name.
+    pub fn stored(&self) -> impl Iterator<Item = (&ObjectKey, &Stored)> {
         self.objects.iter()
+    }
+
+    /// The live objects of a kind (any group).
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> {
+        self.objects
+            .iter()
+            .filter(move |(key, _)| key.kind == kind)
+            .map(|(_, s)| s.object())
+    }
+
+    /// Moves out the objects whose type (group, kind) is in `wanted`.
+    pub fn take_types(&mut self, wanted: &BTreeSet<(String, String)>) -> Self {
+        let objects = self
+            .objects
+            .extract_if(.., |key, _| wanted.contains(&key.type_key()))
+            .collect();
+        Self {
+            objects,
+            ..Default::default()
+        }
     }
 
     /// How many objects were read.

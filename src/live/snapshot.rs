@@ -6,20 +6,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{LiveError, LiveSource, LiveState, TypeRef};
+use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
 use crate::files::{Limits, Tree};
-use crate::k8s::object::{Object, ObjectRef};
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 use crate::yaml;
 
 /// A loaded snapshot.
 #[derive(Debug)]
 pub struct Snapshot {
-    state: LiveState,
+    /// What is left of the snapshot: [`LiveSource::fetch`] moves objects out.
+    state: Mutex<LiveState>,
     /// Kinds a file that could not be read may have held: their absence
     /// proves nothing (unknown, not missing).
     unknown_kinds: BTreeSet<String>,
@@ -46,10 +49,10 @@ impl Snapshot {
                     path: dir.to_path_buf(),
                     source,
                 });
-                let mut state = LiveState::new(objects);
+                let mut state = LiveState::of_stored(objects);
                 state.errors = errors;
                 return Self {
-                    state,
+                    state: Mutex::new(state),
                     unknown_kinds: BTreeSet::new(),
                     all_unknown: true,
                 };
@@ -62,11 +65,11 @@ impl Snapshot {
                 .map(|e| LiveError::Snapshot(yaml::YamlError::Tree(e))),
         );
         for file in files {
-            match yaml::read_documents(&tree, &file) {
+            match yaml::read_documents_as::<Document>(&tree, &file) {
                 Ok(docs) => {
                     let shown = PathBuf::from(tree.rel(&file));
                     for (index, doc) in docs.into_iter().enumerate() {
-                        flatten(doc, &shown, index + 1, &mut objects, &mut errors);
+                        flatten_document(doc, &shown, index + 1, &mut objects, &mut errors);
                     }
                 }
                 Err(e) => {
@@ -77,13 +80,13 @@ impl Snapshot {
                 }
             }
         }
-        let mut state = LiveState::new(objects);
+        let mut state = LiveState::of_stored(objects);
         state.errors = errors;
         let mut scopes = Scopes::default();
-        scopes.learn_from_objects(state.objects().map(|(_, o)| o));
+        scopes.learn_from_keys(state.stored().map(|(key, _)| key));
         state.scopes = scopes;
         Self {
-            state,
+            state: Mutex::new(state),
             unknown_kinds,
             all_unknown,
         }
@@ -91,7 +94,13 @@ impl Snapshot {
 
     /// Errors met while loading (each handed out once).
     pub fn take_errors(&mut self) -> Vec<LiveError> {
-        std::mem::take(&mut self.state.errors)
+        std::mem::take(&mut self.state().errors)
+    }
+
+    /// What is left of the snapshot (a panic while it was held cannot have
+    /// left it half-changed: every change is one move).
+    fn state(&self) -> MutexGuard<'_, LiveState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -120,20 +129,47 @@ fn kinds_named_in(file: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a value is a `List` to unpack (`kind: List`, `kind: DeploymentList`, ...).
+fn is_list(doc: &Value) -> bool {
+    doc.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.get("items").is_some_and(Value::is_array)
+}
+
+/// Unpacks a document's `List` (`kind: List`, `kind: DeploymentList`, ...)
+/// into `out`; an item not a Kubernetes object is an error.
+fn flatten_document(
+    doc: Document,
+    file: &Path,
+    index: usize,
+    out: &mut Vec<(ObjectKey, Stored)>,
+    errors: &mut Vec<LiveError>,
+) {
+    let list_kind = matches!(&doc, Document::Fields(fields, Some(_))
+        if fields.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")));
+    match doc {
+        Document::Fields(_, Some((_, items))) if list_kind => {
+            for item in items {
+                match item {
+                    Item::Object(key, stored) => out.push((key, stored)),
+                    Item::Other(value) => flatten(value, file, index, out, errors),
+                }
+            }
+        }
+        doc => flatten(doc.into_value(), file, index, out, errors),
+    }
+}
+
 /// Unpacks `List` documents (`kind: List`, `kind: DeploymentList`, ...).
 fn flatten(
     doc: Value,
     file: &Path,
     index: usize,
-    out: &mut Vec<Object>,
+    out: &mut Vec<(ObjectKey, Stored)>,
     errors: &mut Vec<LiveError>,
 ) {
-    let is_list = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.ends_with("List"))
-        && doc.get("items").is_some_and(Value::is_array);
-    if is_list {
+    if is_list(&doc) {
         let mut doc = doc;
         if let Some(Value::Array(items)) = doc.get_mut("items").map(Value::take) {
             for item in items {
@@ -142,8 +178,10 @@ fn flatten(
         }
         return;
     }
-    if ObjectRef::of(&doc).is_some() {
-        out.push(doc);
+    if let Some(r) = ObjectRef::of(&doc) {
+        let mut doc = doc;
+        super::reduce(&mut doc);
+        out.push((r.key(), Stored::new(&doc)));
     } else {
         errors.push(LiveError::NotAnObject {
             path: file.to_path_buf(),
@@ -153,13 +191,230 @@ fn flatten(
     }
 }
 
+/// A snapshot document, parsed with the items of a `List` (its top-level
+/// `items`) [`reduce`](super::reduce)d and [`Stored`] one by one as they are
+/// read, so a 100,000-item dump never exists as parsed objects.
+enum Document {
+    /// A mapping: its fields but `items`, and its `items` when a sequence
+    /// (with their place among the fields).
+    Fields(serde_json::Map<String, Value>, Option<(usize, Vec<Item>)>),
+    /// Anything else (not a Kubernetes object).
+    Other(Value),
+}
+
+/// An item of a document's `items`.
+enum Item {
+    /// A Kubernetes object (not a `List`), reduced and stored.
+    Object(ObjectKey, Stored),
+    /// Anything else: unpacked or refused as the document would be.
+    Other(Value),
+}
+
+impl Item {
+    fn of(mut value: Value) -> Self {
+        match ObjectRef::of(&value) {
+            Some(r) if !is_list(&value) => {
+                super::reduce(&mut value);
+                Item::Object(r.key(), Stored::new(&value))
+            }
+            _ => Item::Other(value),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Item::Object(_, stored) => stored.object().clone(),
+            Item::Other(value) => value,
+        }
+    }
+}
+
+impl Document {
+    /// The document as parsed (its items reduced).
+    fn into_value(self) -> Value {
+        match self {
+            Document::Other(value) => value,
+            Document::Fields(mut fields, items) => {
+                if let Some((at, items)) = items {
+                    let items = items.into_iter().map(Item::into_value).collect();
+                    fields.shift_insert(at, "items".to_string(), Value::Array(items));
+                }
+                Value::Object(fields)
+            }
+        }
+    }
+}
+
+/// The visits of a scalar, as `serde_json::Value` reads it, wrapped in `$wrap`.
+macro_rules! scalars {
+    ($wrap:expr) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::from(v)))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok($wrap(
+                serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+            ))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Value::String(v.to_string())))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok($wrap(Value::String(v)))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            Value::deserialize(d).map($wrap)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map($wrap)
+        }
+    };
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML document")
+    }
+
+    scalars!(Document::Other);
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                // A repeated key keeps its last value, as for any field.
+                fields.shift_remove("items");
+                match map.next_value_seed(ItemsVisitor)? {
+                    Items::Seq(seq) => items = Some((fields.len(), seq)),
+                    Items::Other(value) => {
+                        items = None;
+                        fields.insert(key, value);
+                    }
+                }
+            } else {
+                fields.insert(key, map.next_value::<Value>()?);
+            }
+        }
+        Ok(Document::Fields(fields, items))
+    }
+}
+
+/// A document's `items`: a sequence read item by item, or any other value.
+enum Items {
+    Seq(Vec<Item>),
+    Other(Value),
+}
+
+struct ItemsVisitor;
+
+impl<'de> DeserializeSeed<'de> for ItemsVisitor {
+    type Value = Items;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsVisitor {
+    type Value = Items;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Items, E> {
+        Ok(Items::Other(Value::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Items, E> {
+        Ok(Items::Other(Value::from(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Items, E> {
+        Ok(Items::Other(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Items, E> {
+        Ok(Items::Other(Value::String(v.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Items, E> {
+        Ok(Items::Other(Value::String(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Items, E> {
+        Ok(Items::Other(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Items, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Items::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            out.push(Item::of(item));
+        }
+        Ok(Items::Seq(out))
+    }
+}
+
 impl LiveSource for Snapshot {
     async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
-            .state
-            .objects()
-            .filter(|(_, o)| crate::flux::is_kustomization(o) || crate::artifact::is_generator(o))
-            .map(|(_, o)| o.clone())
+            .state()
+            .stored()
+            .filter(|(key, _)| {
+                (key.group == crate::flux::GROUP && key.kind == crate::flux::KIND)
+                    || (key.group == crate::artifact::GROUP && key.kind == crate::artifact::KIND)
+            })
+            .map(|(_, o)| o.object().clone())
             .collect())
     }
 
@@ -169,33 +424,27 @@ impl LiveSource for Snapshot {
         namespace: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, LiveError> {
-        let Some((_, found)) = self.state.objects().find(|(key, _)| {
-            key.group.is_empty()
-                && key.kind == kind
-                && key.namespace.as_deref() == Some(namespace)
-                && key.name == name
-        }) else {
-            return Ok(None);
+        let key = crate::k8s::object::ObjectKey {
+            group: String::new(),
+            kind: kind.to_string(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
         };
-        Ok(Some(object_data(found)))
+        Ok(self.state().get(&key).map(object_data))
     }
 
     async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         let wanted: BTreeSet<(String, String)> = types.iter().map(TypeRef::key).collect();
-        let objects = self
-            .state
-            .objects()
-            .filter(|(key, _)| wanted.contains(&key.type_key()))
-            .map(|(_, o)| o.clone());
-        // Snapshot errors are reported once, by whoever loaded it.
-        let mut state = LiveState::new(objects);
+        // Moved, not copied: the snapshot's objects exist once. Snapshot
+        // errors are reported once, by whoever loaded it.
+        let mut state = self.state().take_types(&wanted);
         state.failed.extend(
             types
                 .iter()
                 .filter(|t| self.all_unknown || self.unknown_kinds.contains(&t.kind))
                 .map(TypeRef::key),
         );
-        state.scopes = self.state.scopes.clone();
+        state.scopes = self.state().scopes.clone();
         state
     }
 
@@ -301,5 +550,33 @@ mod tests {
             BTreeSet::from([("apps".to_string(), "Deployment".to_string())])
         );
         assert_eq!(state.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn list_items_are_read_without_status_but_a_kustomization_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a, namespace: x}\n  status: {s: 1}\n  data: {f: 0.1}\n- apiVersion: kustomize.toolkit.fluxcd.io/v1\n  kind: Kustomization\n  metadata: {name: k, namespace: flux-system}\n  status: {s: 1}\nkind: List\n",
+        )
+        .unwrap();
+        let snap = Snapshot::load(dir.path(), Limits::default());
+        let ks = snap.flux_objects().await.unwrap();
+        assert_eq!(ks[0]["status"], serde_json::json!({"s": 1}));
+        let state = snap
+            .fetch(&BTreeSet::from([TypeRef::new("v1", "ConfigMap")]))
+            .await;
+        let (_, cm) = state.objects().next().unwrap();
+        assert_eq!(
+            cm,
+            &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "x"}, "data": {"f": 0.1}})
+        );
+        // Handed over, not copied.
+        assert!(
+            snap.fetch(&BTreeSet::from([TypeRef::new("v1", "ConfigMap")]))
+                .await
+                .is_empty()
+        );
     }
 }

@@ -177,7 +177,8 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         rendered
             .iter()
             .flat_map(|r| r.objects.iter().flatten())
-            .chain(state.objects().map(|(_, o)| o)),
+            // All that classify reads of live objects: Crossplane's XRDs.
+            .chain(state.of_kind("CompositeResourceDefinition")),
         &settings.classify,
         &settings.diff.policy,
         &run.cluster,
