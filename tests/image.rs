@@ -46,7 +46,11 @@ fn readable(path: &Path) {
     }
 }
 
-/// The image's runtime stage with this run's binary; removed when dropped.
+/// The image's runtime stage with this run's binary, tagged
+/// `localhost/drift-check:test`: the tag keeps the layers below the binary
+/// (the base and its `apt-get install`) as the next build's cache. When
+/// dropped, what no tag holds any more (the last run's binary, the
+/// `prebuilt` stage) is pruned, so the storage does not grow run by run.
 struct Image {
     conf: PathBuf,
     tag: String,
@@ -61,7 +65,7 @@ impl Image {
             .arg("-o")
             .arg(context.path().join("drift-check"))
             .arg(env!("CARGO_BIN_EXE_drift-check")));
-        let tag = format!("localhost/drift-check:test-{}", std::process::id());
+        let tag = "localhost/drift-check:test".to_string();
         run(tool("buildah", conf)
             .args(["bud", "--layers", "--network", "host", "--quiet"])
             .arg("--file")
@@ -81,7 +85,7 @@ impl Image {
 impl Drop for Image {
     fn drop(&mut self) {
         let _ = tool("podman", &self.conf)
-            .args(["rmi", "--force", &self.tag])
+            .args(["image", "prune", "--force"])
             .output();
     }
 }
