@@ -3,7 +3,7 @@
 //! kube-apiserver, started by `scripts/test`).
 //!
 //! Only the runtime stage is built here, from the binary this test run built
-//! (`--build-arg BINARY=prebuilt`): the Dockerfile's compile stage is
+//! (`--target prebuilt`): the Dockerfile's compile stage is
 //! `scripts/build-image`'s business. The base image is the local Debian one
 //! `scripts/services/podman` made.
 
@@ -49,8 +49,7 @@ fn readable(path: &Path) {
 /// The image's runtime stage with this run's binary, tagged
 /// `localhost/drift-check:test`: the tag keeps the layers below the binary
 /// (the base and its `apt-get install`) as the next build's cache. When
-/// dropped, what no tag holds any more (the last run's binary, the
-/// `prebuilt` stage) is pruned, so the storage does not grow run by run.
+/// dropped, what no tag holds any more (the last run's binary) is pruned, so the storage does not grow run by run.
 struct Image {
     conf: PathBuf,
     tag: String,
@@ -70,7 +69,7 @@ impl Image {
             .args(["bud", "--layers", "--network", "host", "--quiet"])
             .arg("--file")
             .arg(root().join("Dockerfile"))
-            .args(["--build-arg", "BINARY=prebuilt"])
+            .args(["--target", "prebuilt"])
             .arg("--build-arg")
             .arg(format!("RUNTIME_IMAGE={runtime_image}"))
             .args(["--tag", &tag])
