@@ -68,9 +68,11 @@ fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() 
         runtime_text.contains(&format!("useradd --uid {uid} ")),
         "no passwd entry for uid {uid}"
     );
-    assert!(last.iter().any(
-        |l| l.starts_with("COPY --from=build ") && l.ends_with(" /usr/local/bin/drift-check")
-    ));
+    assert!(
+        last.iter()
+            .any(|l| l.starts_with("COPY --from=build ")
+                && l.ends_with(" /usr/local/bin/drift-check"))
+    );
     let entrypoint = last
         .iter()
         .find_map(|l| l.strip_prefix("ENTRYPOINT "))
