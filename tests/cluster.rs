@@ -33,7 +33,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// What the setup produced, shared by the tests.
-struct Platform {
+pub(crate) struct Platform {
     admin: PathBuf,
     reader: PathBuf,
     server: PathBuf,
@@ -48,7 +48,7 @@ static PLATFORM: OnceLock<Platform> = OnceLock::new();
 
 /// The platform on the test setup's API server, set up by the first test
 /// that asks; `None` (skipped, loudly) outside `scripts/test`.
-fn platform() -> Option<&'static Platform> {
+pub(crate) fn platform() -> Option<&'static Platform> {
     let admin = PathBuf::from(service("DRIFT_CHECK_TEST_KUBECONFIG")?);
     let reader = PathBuf::from(service("DRIFT_CHECK_TEST_READER_KUBECONFIG")?);
     let server = PathBuf::from(service("DRIFT_CHECK_TEST_SERVER_KUBECONFIG")?);
@@ -1300,9 +1300,9 @@ fn every_job_manifest_is_accepted_by_the_api_server() {
     });
 }
 
-#[test]
-fn the_job_service_account_token_is_enough_to_check_the_platform() {
-    let Some(p) = platform() else { return };
+/// A kubeconfig in `dir` for the job's ServiceAccount (bound to job/'s
+/// read-only ClusterRole), with a bound token as the kubelet mounts one.
+pub(crate) fn job_kubeconfig(p: &Platform, dir: &std::path::Path) -> PathBuf {
     let token = runtime().block_on(async {
         let client = client(&p.admin).await;
         let resources = Resources::new(&client).await;
@@ -1312,12 +1312,19 @@ fn the_job_service_account_token_is_enough_to_check_the_platform() {
         let answer: Value = accounts.create_subresource("token", "drift-check", &PostParams::default(), &request).await.unwrap();
         answer["status"]["token"].as_str().unwrap().to_string()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
+    let kubeconfig = dir.join("kubeconfig");
     let text = std::fs::read_to_string(&p.reader)
         .unwrap()
         .replace("readertoken", &token);
     std::fs::write(&kubeconfig, text).unwrap();
+    kubeconfig
+}
+
+#[test]
+fn the_job_service_account_token_is_enough_to_check_the_platform() {
+    let Some(p) = platform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = job_kubeconfig(p, dir.path());
     let out = TestCommand::new()
         .args([
             "check",

@@ -18,18 +18,44 @@ fn dockerfile() -> Vec<String> {
 #[test]
 fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() {
     let lines = dockerfile();
+    // The base images are build arguments whose defaults are the public ones.
+    let arg = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("ARG {name}=")))
+            .unwrap_or_else(|| panic!("no ARG {name}"))
+            .to_string()
+    };
+    assert!(arg("BUILDER_IMAGE").starts_with("rust:"));
+    assert!(arg("RUNTIME_IMAGE").starts_with("debian:"));
     let stages: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(stages.len(), 2, "{stages:?}");
-    assert!(
-        stages[0].starts_with("FROM rust:") && stages[0].ends_with(" AS build"),
-        "{}",
-        stages[0]
+    assert_eq!(
+        stages,
+        [
+            "FROM ${BUILDER_IMAGE} AS build",
+            "FROM ${RUNTIME_IMAGE} AS runtime-base",
+            "FROM runtime-base AS prebuilt",
+            "FROM runtime-base AS runtime"
+        ],
+        "the runtime stage last: it is what a plain build produces"
     );
+    let build = lines.iter().position(|l| l.ends_with(" AS build")).unwrap();
+    assert!(
+        lines[build..]
+            .iter()
+            .any(|l| l.starts_with("RUN cargo build --release --locked"))
+    );
+    // runtime-base, then the image: what the runtime stage adds is the binary.
     let runtime = lines
         .iter()
-        .position(|l| l.starts_with("FROM ") && !l.contains("AS build"))
+        .position(|l| l.ends_with(" AS runtime-base"))
         .unwrap();
     let last = &lines[runtime..];
+    assert_eq!(
+        lines.last().unwrap(),
+        "COPY --from=build /out/drift-check /usr/local/bin/drift-check"
+    );
+    assert!(lines.contains(&"COPY drift-check /usr/local/bin/drift-check".to_string()));
     let user = last
         .iter()
         .find_map(|l| l.strip_prefix("USER "))
@@ -65,7 +91,7 @@ fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() 
     assert!(!lines.iter().any(|l| l.starts_with("HEALTHCHECK")));
 }
 
-fn job_objects() -> Vec<Value> {
+pub(crate) fn job_objects() -> Vec<Value> {
     let ks = drift_check::discover::from_object(
         &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "drift-check", "namespace": "flux-system"}, "spec": {"path": "./job"}}),

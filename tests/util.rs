@@ -85,6 +85,7 @@ fn started_by(var: &str) -> &'static str {
         "SYNAPSE" => "scripts/services/synapse",
         "PUSHGATEWAY" => "scripts/services/pushgateway",
         "KUSTOMIZE" => "scripts/services/kustomize",
+        "PODMAN" => "scripts/services/podman",
         "APISERVER" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }
