@@ -32,11 +32,7 @@ fn kustomization(name: &str, path: &str, source: Value, inventory: &[&str]) -> V
                                       "lastTransitionTime": "2026-11-30T09:00:00Z"}]}})
 }
 
-fn list(items: Vec<Value>) -> String {
-    drift_check::yaml::to_string(
-        &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}),
-    )
-}
+use crate::util::list_yaml as list;
 
 /// The repo keeps the app under `apps/` and its production settings under
 /// `settings/`; the generator copies `apps/**` to the artifact's root
@@ -50,11 +46,8 @@ struct Platform {
 impl Platform {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let write = |relative: &str, text: &str| {
-            let path = dir.path().join(relative);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write =
+            |relative: &str, text: &str| crate::util::write_file(dir.path(), relative, text);
         write(
             "repo/apps/base/web/kustomization.yaml",
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [configmap.yaml]\n",

@@ -262,11 +262,7 @@ fn first_difference(want: &str, got: &str) -> String {
 /// was changed by hand.
 fn substituted_from_a_secret() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let write = |relative: &str, text: &str| {
-        let path = dir.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |relative: &str, text: &str| crate::util::write_file(dir.path(), relative, text);
     write(
         "repo/apps/kustomization.yaml",
         "resources: [settings.yaml]\n",

@@ -34,11 +34,7 @@ fn kustomization(name: &str, target_namespace: Option<&str>, inventory: &[&str])
                                       "lastTransitionTime": "2026-11-30T09:00:00Z"}]}})
 }
 
-fn list(items: Vec<Value>) -> String {
-    drift_check::yaml::to_string(
-        &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}),
-    )
-}
+use crate::util::list_yaml as list;
 
 /// A repo and a snapshot: Kustomization `network` renders a
 /// `CiliumLoadBalancerIPPool` (cluster-scoped, unknown to kustomize) with the
@@ -52,11 +48,8 @@ struct Platform {
 impl Platform {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let write = |relative: &str, text: &str| {
-            let path = dir.path().join(relative);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write =
+            |relative: &str, text: &str| crate::util::write_file(dir.path(), relative, text);
         write(
             "repo/network/kustomization.yaml",
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: kube-system\nresources: [pool.yaml, config.yaml]\n",

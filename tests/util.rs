@@ -206,6 +206,20 @@ pub fn run(args: &[&str]) -> Output {
     TestCommand::new().args(args).output()
 }
 
+/// Writes `text` to `relative` under `dir`, making its directories.
+pub fn write_file(dir: &Path, relative: &str, text: &str) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A `kind: List` document of `items`, as `kubectl get -o yaml` writes it.
+pub fn list_yaml(items: Vec<serde_json::Value>) -> String {
+    drift_check::yaml::to_string(&serde_json::json!({
+        "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items
+    }))
+}
+
 /// A copy of the fixtures in a temporary directory, to break on purpose.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
@@ -227,9 +241,7 @@ impl Scratch {
     }
 
     pub fn write(&self, relative: &str, text: &str) {
-        let path = self.dir.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        write_file(self.dir.path(), relative, text);
     }
 
     pub fn edit(&self, relative: &str, from: &str, to: &str) {
