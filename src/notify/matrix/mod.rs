@@ -8,11 +8,13 @@
 //! - `sink.rs`: the [`Notifier`](super::Notifier): state, plan, post, save;
 //! - `message/`: what to post (pure);
 //! - `state.rs`: what was posted last, in a file or a ConfigMap;
-//! - `client.rs`: matrix-sdk: login, join, send (encrypted when the room is).
+//! - `client.rs`: matrix-sdk: login, join, send (encrypted when the room is);
+//! - `retry.rs`: the one retry policy of every Matrix call.
 
 mod client;
 mod config;
 mod message;
+mod retry;
 mod sink;
 mod state;
 
