@@ -15,6 +15,7 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
+use crate::util::proxy::{Fault, FaultyProxy};
 use crate::util::{Output, Scratch, TestCommand, root, service};
 
 /// The Secret values of the fixtures: never anywhere.
@@ -494,6 +495,252 @@ async fn matrix_rate_limit_429_is_retried_and_the_message_arrives() {
         .collect();
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+}
+
+/// A plain room, its owner's token, and a bot with an access token (a device
+/// of its own, as the CronJob's Secret holds).
+struct PlainRoom {
+    bot: String,
+    bot_token: String,
+    owner_token: String,
+    alias: String,
+    room_id: String,
+}
+
+async fn plain_room(s: &Synapse, prefix: &str) -> PlainRoom {
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique(prefix);
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    PlainRoom {
+        bot,
+        bot_token,
+        owner_token,
+        alias,
+        room_id,
+    }
+}
+
+/// The bot's notices in the room, newest first.
+async fn bot_notices(s: &Synapse, room: &PlainRoom) -> Vec<Value> {
+    notices_from(&s.events(&room.owner_token, &room.room_id).await, &room.bot)
+}
+
+const BAD_GATEWAY: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+
+/// The CronJob's login (an access token) behind a reverse proxy that answers
+/// 502 while Synapse restarts, then hangs: whoami is retried past both, the
+/// send after a 502 too (same transaction id: one event), all within
+/// `timeoutSeconds`.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "proxied").await;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            (
+                "/account/whoami",
+                &[Fault::Status(502, BAD_GATEWAY), Fault::Stall],
+            ),
+            ("/send/m.room.message/", &[Fault::Status(502, BAD_GATEWAY)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 10\n",
+            proxy.url, room.alias, room.bot
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "not within timeoutSeconds: {elapsed:?}"
+    );
+    let whoami: Vec<String> = proxy
+        .seen("/account/whoami")
+        .iter()
+        .map(|s| format!("{:?}", s.fault))
+        .collect();
+    assert_eq!(
+        whoami,
+        [
+            format!("{:?}", Some(Fault::Status(502, BAD_GATEWAY))),
+            format!("{:?}", Some(Fault::Stall)),
+            "None".to_string()
+        ]
+    );
+    // The send retried as the same PUT, transaction id included: one event.
+    let sends = proxy.seen("/send/m.room.message/");
+    assert_eq!(sends.len(), 2, "{sends:#?}");
+    assert!(
+        sends
+            .iter()
+            .all(|s| s.method == "PUT" && s.path == sends[0].path)
+    );
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+    assert!(!out.stderr.contains(&room.bot_token));
+}
+
+/// A 429 with `retry_after_ms` on whoami (the policy by hand) and on the
+/// send (matrix-sdk's retries): each retry waits at least what the server asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_and_on_the_send() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "limited").await;
+    const LIMITED: &str =
+        r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1500}"#;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            ("/account/whoami", &[Fault::Status(429, LIMITED)]),
+            ("/send/m.room.message/", &[Fault::Status(429, LIMITED)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"{}\"\n    user: \"{}\"\n    stateFile: state.json\n",
+            proxy.url, room.room_id, room.bot
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for path in ["/account/whoami", "/send/m.room.message/"] {
+        let seen = proxy.seen(path);
+        assert_eq!(seen.len(), 2, "{path}: {seen:#?}");
+        let waited = seen[1].at - seen[0].at;
+        assert!(
+            waited >= Duration::from_millis(1500),
+            "{path}: retried after {waited:?}, before retry_after_ms"
+        );
+    }
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+}
+
+/// The JSON log lines at WARN or ERROR of a run (a line that is not JSON
+/// counts too: a panic, a library printing on its own).
+fn warnings_and_errors(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line)
+                .map_or(true, |l| l["level"] == "WARN" || l["level"] == "ERROR")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two posts each into a plain room (access token, no store: the CronJob's
+/// default) and an encrypted one (access token and a store, with a member's
+/// device to share the keys with): not one WARN or ERROR line. Before, the
+/// second plain post logged matrix-sdk's "Duplicate one-time keys have been
+/// uploaded": every run made new keys for the token's device.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_normal_run_logs_no_warning_or_error_in_a_plain_or_an_encrypted_room() {
+    let Some(s) = synapse() else { return };
+    let scratch = scratch_without_the_missing_binding();
+    let runs = [
+        (fixture_repo(), fixture_snapshot()),
+        (scratch.repo(), scratch.snapshot()),
+    ];
+
+    let room = plain_room(&s, "quiet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{}:localhost", room.alias), &room.bot, ""),
+    );
+    for (repo, snapshot) in &runs {
+        let out = run(
+            &cfg,
+            repo,
+            snapshot,
+            &[],
+            &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("Posted to Matrix"), "{}", out.stderr);
+        assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
+    }
+    assert_eq!(bot_notices(&s, &room).await.len(), 2);
+
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let reader_id = s.register(&unique("reader"), "reader-pass", false);
+    let reader_store = tempfile::tempdir().unwrap();
+    let reader = matrix_sdk::Client::builder()
+        .homeserver_url(&s.url)
+        .sqlite_store(reader_store.path(), None)
+        .build()
+        .await
+        .unwrap();
+    reader
+        .matrix_auth()
+        .login_username(&reader_id, "reader-pass")
+        .send()
+        .await
+        .unwrap();
+    let reader_token = reader.access_token().unwrap();
+    let alias = unique("quiet-secure");
+    let room_id = s.create_room(&reader_token, &alias, true).await;
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    store: store\n",
+        ),
+    );
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    for (repo, snapshot) in &runs {
+        let out = run(
+            &cfg,
+            repo,
+            snapshot,
+            &[],
+            &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
+        assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
+    }
+    let encrypted = s
+        .events(&reader_token, &room_id)
+        .await
+        .into_iter()
+        .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted")
+        .count();
+    assert_eq!(encrypted, 2);
 }
 
 // ---------------------------------------------------------------- pushgateway

@@ -154,3 +154,33 @@ fn retry_after_header(response: &reqwest::Response) -> Option<Duration> {
     let seconds = response.headers().get("retry-after")?.to_str().ok()?;
     seconds.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_gets_a_fifth_of_timeout_seconds_between_1_and_30_s() {
+        let secs = |t| RetryPolicy::new(5, Duration::from_secs(t)).attempt_timeout;
+        assert_eq!(secs(120), Duration::from_secs(24));
+        assert_eq!(secs(10), Duration::from_secs(2));
+        assert_eq!(secs(2), Duration::from_secs(1));
+        assert_eq!(secs(600), Duration::from_secs(30));
+        assert_eq!(RetryPolicy::new(0, Duration::from_secs(10)).attempts, 1);
+    }
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_up_to_ten() {
+        let policy = RetryPolicy::new(8, Duration::from_secs(120));
+        let delays: Vec<u128> = (1..=7).map(|a| policy.backoff(a).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10000, 10000]);
+    }
+
+    #[test]
+    fn retry_after_ms_is_read_from_a_limit_exceeded_body() {
+        let body =
+            br#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1500}"#;
+        assert_eq!(retry_after_ms(body), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after_ms(b"<html>429</html>"), None);
+    }
+}
