@@ -552,7 +552,7 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     let cfg = config(
         dir.path(),
         &format!(
-            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 10\n",
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 15\n",
             proxy.url, room.alias, room.bot
         ),
     );
@@ -567,7 +567,7 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     let elapsed = started.elapsed();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        elapsed < Duration::from_secs(10),
+        elapsed < Duration::from_secs(15),
         "not within timeoutSeconds: {elapsed:?}"
     );
     let whoami: Vec<String> = proxy
@@ -810,6 +810,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         "{first_success}"
     );
     let expected: Vec<String> = [
+        // crossplane's findings are all explained: its 0 says "checked, nothing unexplained".
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner=""} 0"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
@@ -851,7 +853,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         "no object names as label values"
     );
 
-    // A clean run (the one drifting Kustomization fixed, only it checked): the group is replaced.
+    // A clean run (the one drifting Kustomization fixed, only it checked): the group is
+    // replaced, and the Kustomization's findings are 0, not absent.
     let scratch = scratch_without_the_missing_binding();
     let clean = run(
         &cfg,
@@ -865,6 +868,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     assert_eq!(clean_report["summary"]["findings"], 0);
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -891,6 +895,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, failed_success) = group_lines(&url, &cluster).await;
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -907,6 +912,48 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         failed_success, clean_success,
         "a failed run keeps the last success timestamp"
     );
+}
+
+/// A Kustomization Flux cannot apply: `drift_check_kustomization_ready` 0
+/// (DriftCheckKustomizationFailing), and what it applied before is still
+/// checked: the binding deleted by hand is still missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("failing");
+    let scratch = Scratch::new();
+    scratch.edit(
+        "live/prod/flux-system.yaml",
+        "    - lastTransitionTime: \"2026-11-10T09:14:21Z\"\n      message: \"Applied revision: main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"\n      observedGeneration: 1\n      reason: ReconciliationSucceeded\n      status: \"True\"",
+        "    - lastTransitionTime: \"2026-11-29T03:00:00Z\"\n      message: \"ClusterRole/tenant-operator dry-run failed: admission webhook denied the request\"\n      observedGeneration: 1\n      reason: ReconciliationFailed\n      status: \"False\"",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("  pushgateway:\n    url: {url}\n"));
+    let out = run(
+        &cfg,
+        &scratch.repo(),
+        &scratch.snapshot(),
+        &["--cluster", &cluster, "-k", "rbac-system"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["kustomizations"][0]["ready"], false, "{report:#}");
+    let (lines, _) = group_lines(&url, &cluster).await;
+    let expected: Vec<String> = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 7"#,
+        r#"drift_check_run_duration_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_run_success{cluster="CLUSTER",instance="",job="drift_check"} 1"#,
+    ]
+    .iter()
+    .map(|s| s.replace("CLUSTER", &cluster))
+    .collect();
+    assert_eq!(lines, expected);
 }
 
 /// Needs no service: nothing listens on the discard port.
