@@ -531,9 +531,9 @@ async fn bot_notices(s: &Synapse, room: &PlainRoom) -> Vec<Value> {
 const BAD_GATEWAY: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>";
 
 /// The CronJob's login (an access token) behind a reverse proxy that answers
-/// 502 while Synapse restarts, then hangs: whoami is retried past both, the
-/// send after a 502 too (same transaction id: one event), all within
-/// `timeoutSeconds`.
+/// 502 while Synapse restarts, then hangs: whoami is retried past both,
+/// matrix-sdk's requests past a hang and a 502 (the send with the same
+/// transaction id: one event), all within `timeoutSeconds`.
 #[tokio::test(flavor = "multi_thread")]
 async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     let Some(s) = synapse() else { return };
@@ -545,14 +545,17 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
                 "/account/whoami",
                 &[Fault::Status(502, BAD_GATEWAY), Fault::Stall],
             ),
+            // matrix-sdk's own requests: a hang, a 502.
+            ("/joined_rooms", &[Fault::Stall]),
             ("/send/m.room.message/", &[Fault::Status(502, BAD_GATEWAY)]),
         ],
     );
     let dir = tempfile::tempdir().unwrap();
+    // An attempt may take 4 s (a fifth): two hangs and the backoffs fit, 30 s ones would not.
     let cfg = config(
         dir.path(),
         &format!(
-            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 15\n",
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 20\n",
             proxy.url, room.alias, room.bot
         ),
     );
@@ -567,7 +570,7 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     let elapsed = started.elapsed();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        elapsed < Duration::from_secs(15),
+        elapsed < Duration::from_secs(20),
         "not within timeoutSeconds: {elapsed:?}"
     );
     let whoami: Vec<String> = proxy
@@ -583,6 +586,7 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
             "None".to_string()
         ]
     );
+    assert_eq!(proxy.seen("/joined_rooms").len(), 2);
     // The send retried as the same PUT, transaction id included: one event.
     let sends = proxy.seen("/send/m.room.message/");
     assert_eq!(sends.len(), 2, "{sends:#?}");
