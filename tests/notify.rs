@@ -365,6 +365,8 @@ async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_th
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
+    // A fresh device (password, no store), its keys uploaded before its first query: quiet.
+    assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
 
     // On the server: ciphertext only.
     let events = s.events(&reader_token, &room_id).await;
@@ -601,10 +603,11 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     assert!(!out.stderr.contains(&room.bot_token));
 }
 
-/// A 429 with `retry_after_ms` on whoami (the policy by hand) and on the
-/// send (matrix-sdk's retries): each retry waits at least what the server asked.
+/// A 429 with `retry_after_ms` on whoami (the policy by hand), on the send
+/// and on the upload of the full report (matrix-sdk's retries): each retry
+/// waits at least what the server asked.
 #[tokio::test(flavor = "multi_thread")]
-async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_and_on_the_send() {
+async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_send_and_upload() {
     let Some(s) = synapse() else { return };
     let room = plain_room(&s, "limited").await;
     const LIMITED: &str =
@@ -614,13 +617,15 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_and_on_the_send() {
         &[
             ("/account/whoami", &[Fault::Status(429, LIMITED)]),
             ("/send/m.room.message/", &[Fault::Status(429, LIMITED)]),
+            ("/upload", &[Fault::Status(429, LIMITED)]),
         ],
     );
     let dir = tempfile::tempdir().unwrap();
+    // A small cap: the message is cut and the full report uploaded.
     let cfg = config(
         dir.path(),
         &format!(
-            "  matrix:\n    homeserver: {}\n    room: \"{}\"\n    user: \"{}\"\n    stateFile: state.json\n",
+            "  matrix:\n    homeserver: {}\n    room: \"{}\"\n    user: \"{}\"\n    stateFile: state.json\n    maxMessageBytes: 4096\n",
             proxy.url, room.room_id, room.bot
         ),
     );
@@ -632,7 +637,7 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_and_on_the_send() {
         &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for path in ["/account/whoami", "/send/m.room.message/"] {
+    for path in ["/account/whoami", "/upload"] {
         let seen = proxy.seen(path);
         assert_eq!(seen.len(), 2, "{path}: {seen:#?}");
         let waited = seen[1].at - seen[0].at;
@@ -641,9 +646,20 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_and_on_the_send() {
             "{path}: retried after {waited:?}, before retry_after_ms"
         );
     }
+    // The notice (429, then sent) and the file's event (sent at once).
+    let sends = proxy.seen("/send/m.room.message/");
+    assert_eq!(sends.len(), 3, "{sends:#?}");
+    assert!(sends[1].at - sends[0].at >= Duration::from_millis(1500));
+    assert_eq!(sends[0].path, sends[1].path, "the same transaction id");
     let notices = bot_notices(&s, &room).await;
-    assert_eq!(notices.len(), 1, "{notices:#?}");
-    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["msgtype"], "m.file");
+    assert_eq!(notices[0]["content"]["body"], "drift-check-report.json");
+    assert_eq!(
+        notices[0]["content"]["info"]["mimetype"],
+        "application/json"
+    );
+    assert_eq!(notices[1]["content"]["msgtype"], "m.notice");
 }
 
 /// The JSON log lines at WARN or ERROR of a run (a line that is not JSON
