@@ -603,6 +603,54 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
     assert!(!out.stderr.contains(&room.bot_token));
 }
 
+/// A password login (a fresh device, logged out at the end) behind the same
+/// proxy: the homeserver's versions and the login itself hang or answer 502
+/// first; within `timeoutSeconds` all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_password_login_survives_a_hang_on_versions_and_a_502_on_login() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "proxied-pw").await;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            ("/_matrix/client/versions", &[Fault::Stall]),
+            ("/login", &[Fault::Status(502, BAD_GATEWAY)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 20\n",
+            proxy.url, room.alias, room.bot
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "not within timeoutSeconds: {elapsed:?}"
+    );
+    assert!(proxy.seen("/_matrix/client/versions").len() >= 2);
+    assert_eq!(proxy.seen("/login").len(), 2);
+    assert!(
+        out.stderr.contains("Logged the Matrix device out"),
+        "{}",
+        out.stderr
+    );
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+}
+
 /// A 429 with `retry_after_ms` on whoami (the policy by hand), on the send
 /// and on the upload of the full report (matrix-sdk's retries): each retry
 /// waits at least what the server asked.
