@@ -67,8 +67,10 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
     // A checked Kustomization without unexplained findings says so with a 0,
     // so that `sum by (kustomization)` over `explained="false"` is 0 rather
     // than absent: an alert or a graph on it resolves cleanly. Skipped
-    // Kustomizations and those that could not be checked get none: nothing
-    // is known about them.
+    // Kustomizations and those with an error of the run get none: nothing is
+    // known about them. (One Flux fails on too, which drift-check could not
+    // render either, has no error of the run — its failure is a warning and
+    // `drift_check_kustomization_ready` 0 — and gets its 0.)
     for k in report
         .kustomizations
         .iter()
