@@ -15,6 +15,7 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
+use crate::util::proxy::{Fault, FaultyProxy};
 use crate::util::{Output, Scratch, TestCommand, root, service};
 
 /// The Secret values of the fixtures: never anywhere.
@@ -364,6 +365,8 @@ async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_th
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
+    // A fresh device (password, no store), its keys uploaded before its first query: quiet.
+    assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
 
     // On the server: ciphertext only.
     let events = s.events(&reader_token, &room_id).await;
@@ -496,6 +499,318 @@ async fn matrix_rate_limit_429_is_retried_and_the_message_arrives() {
     assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
 }
 
+/// A plain room, its owner's token, and a bot with an access token (a device
+/// of its own, as the CronJob's Secret holds).
+struct PlainRoom {
+    bot: String,
+    bot_token: String,
+    owner_token: String,
+    alias: String,
+    room_id: String,
+}
+
+async fn plain_room(s: &Synapse, prefix: &str) -> PlainRoom {
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique(prefix);
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    let bot_token = s.login(&bot, "bot-pass").await;
+    PlainRoom {
+        bot,
+        bot_token,
+        owner_token,
+        alias,
+        room_id,
+    }
+}
+
+/// The bot's notices in the room, newest first.
+async fn bot_notices(s: &Synapse, room: &PlainRoom) -> Vec<Value> {
+    notices_from(&s.events(&room.owner_token, &room.room_id).await, &room.bot)
+}
+
+const BAD_GATEWAY: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+
+/// The CronJob's login (an access token) behind a reverse proxy that answers
+/// 502 while Synapse restarts, then hangs: whoami is retried past both,
+/// matrix-sdk's requests past a hang and a 502 (the send with the same
+/// transaction id: one event), all within `timeoutSeconds`.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "proxied").await;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            (
+                "/account/whoami",
+                &[Fault::Status(502, BAD_GATEWAY), Fault::Stall],
+            ),
+            // matrix-sdk's own requests: a hang, a 502.
+            ("/joined_rooms", &[Fault::Stall]),
+            ("/send/m.room.message/", &[Fault::Status(502, BAD_GATEWAY)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // An attempt may take 4 s (a fifth): two hangs and the backoffs fit, 30 s ones would not.
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 20\n",
+            proxy.url, room.alias, room.bot
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "not within timeoutSeconds: {elapsed:?}"
+    );
+    let whoami: Vec<String> = proxy
+        .seen("/account/whoami")
+        .iter()
+        .map(|s| format!("{:?}", s.fault))
+        .collect();
+    assert_eq!(
+        whoami,
+        [
+            format!("{:?}", Some(Fault::Status(502, BAD_GATEWAY))),
+            format!("{:?}", Some(Fault::Stall)),
+            "None".to_string()
+        ]
+    );
+    assert_eq!(proxy.seen("/joined_rooms").len(), 2);
+    // The send retried as the same PUT, transaction id included: one event.
+    let sends = proxy.seen("/send/m.room.message/");
+    assert_eq!(sends.len(), 2, "{sends:#?}");
+    assert!(
+        sends
+            .iter()
+            .all(|s| s.method == "PUT" && s.path == sends[0].path)
+    );
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+    assert!(!out.stderr.contains(&room.bot_token));
+}
+
+/// A password login (a fresh device, logged out at the end) behind the same
+/// proxy: the homeserver's versions and the login itself hang or answer 502
+/// first; within `timeoutSeconds` all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_password_login_survives_a_hang_on_versions_and_a_502_on_login() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "proxied-pw").await;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            ("/_matrix/client/versions", &[Fault::Stall]),
+            ("/login", &[Fault::Status(502, BAD_GATEWAY)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"#{}:localhost\"\n    user: \"{}\"\n    stateFile: state.json\n    timeoutSeconds: 20\n",
+            proxy.url, room.alias, room.bot
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "not within timeoutSeconds: {elapsed:?}"
+    );
+    assert!(proxy.seen("/_matrix/client/versions").len() >= 2);
+    assert_eq!(proxy.seen("/login").len(), 2);
+    assert!(
+        out.stderr.contains("Logged the Matrix device out"),
+        "{}",
+        out.stderr
+    );
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["body"], FIRST_BODY);
+}
+
+/// A 429 with `retry_after_ms` on whoami (the policy by hand), on the send
+/// and on the upload of the full report (matrix-sdk's retries): each retry
+/// waits at least what the server asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_send_and_upload() {
+    let Some(s) = synapse() else { return };
+    let room = plain_room(&s, "limited").await;
+    const LIMITED: &str =
+        r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1500}"#;
+    let proxy = FaultyProxy::start(
+        &s.url,
+        &[
+            ("/account/whoami", &[Fault::Status(429, LIMITED)]),
+            ("/send/m.room.message/", &[Fault::Status(429, LIMITED)]),
+            ("/upload", &[Fault::Status(429, LIMITED)]),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // A small cap: the message is cut and the full report uploaded.
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "  matrix:\n    homeserver: {}\n    room: \"{}\"\n    user: \"{}\"\n    stateFile: state.json\n    maxMessageBytes: 4096\n",
+            proxy.url, room.room_id, room.bot
+        ),
+    );
+    let out = run(
+        &cfg,
+        &fixture_repo(),
+        &fixture_snapshot(),
+        &[],
+        &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for path in ["/account/whoami", "/upload"] {
+        let seen = proxy.seen(path);
+        assert_eq!(seen.len(), 2, "{path}: {seen:#?}");
+        let waited = seen[1].at - seen[0].at;
+        assert!(
+            waited >= Duration::from_millis(1500),
+            "{path}: retried after {waited:?}, before retry_after_ms"
+        );
+    }
+    // The notice (429, then sent) and the file's event (sent at once).
+    let sends = proxy.seen("/send/m.room.message/");
+    assert_eq!(sends.len(), 3, "{sends:#?}");
+    assert!(sends[1].at - sends[0].at >= Duration::from_millis(1500));
+    assert_eq!(sends[0].path, sends[1].path, "the same transaction id");
+    let notices = bot_notices(&s, &room).await;
+    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert_eq!(notices[0]["content"]["msgtype"], "m.file");
+    assert_eq!(notices[0]["content"]["body"], "drift-check-report.json");
+    assert_eq!(
+        notices[0]["content"]["info"]["mimetype"],
+        "application/json"
+    );
+    assert_eq!(notices[1]["content"]["msgtype"], "m.notice");
+}
+
+/// The JSON log lines at WARN or ERROR of a run (a line that is not JSON
+/// counts too: a panic, a library printing on its own).
+fn warnings_and_errors(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line)
+                .map_or(true, |l| l["level"] == "WARN" || l["level"] == "ERROR")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two posts each into a plain room (access token, no store: the CronJob's
+/// default) and an encrypted one (access token and a store, with a member's
+/// device to share the keys with): not one WARN or ERROR line. Before, the
+/// second plain post logged matrix-sdk's "Duplicate one-time keys have been
+/// uploaded": every run made new keys for the token's device.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_normal_run_logs_no_warning_or_error_in_a_plain_or_an_encrypted_room() {
+    let Some(s) = synapse() else { return };
+    let scratch = scratch_without_the_missing_binding();
+    let runs = [
+        (fixture_repo(), fixture_snapshot()),
+        (scratch.repo(), scratch.snapshot()),
+    ];
+
+    let room = plain_room(&s, "quiet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(&s, &format!("#{}:localhost", room.alias), &room.bot, ""),
+    );
+    for (repo, snapshot) in &runs {
+        let out = run(
+            &cfg,
+            repo,
+            snapshot,
+            &[],
+            &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("Posted to Matrix"), "{}", out.stderr);
+        assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
+    }
+    assert_eq!(bot_notices(&s, &room).await.len(), 2);
+
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let bot_token = s.login(&bot, "bot-pass").await;
+    let reader_id = s.register(&unique("reader"), "reader-pass", false);
+    let reader_store = tempfile::tempdir().unwrap();
+    let reader = matrix_sdk::Client::builder()
+        .homeserver_url(&s.url)
+        .sqlite_store(reader_store.path(), None)
+        .build()
+        .await
+        .unwrap();
+    reader
+        .matrix_auth()
+        .login_username(&reader_id, "reader-pass")
+        .send()
+        .await
+        .unwrap();
+    let reader_token = reader.access_token().unwrap();
+    let alias = unique("quiet-secure");
+    let room_id = s.create_room(&reader_token, &alias, true).await;
+    reader
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    let cfg = config(
+        dir.path(),
+        &matrix_section(
+            &s,
+            &format!("#{alias}:localhost"),
+            &bot,
+            "    store: store\n",
+        ),
+    );
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    for (repo, snapshot) in &runs {
+        let out = run(
+            &cfg,
+            repo,
+            snapshot,
+            &[],
+            &[("DRIFT_CHECK_MATRIX_TOKEN", &bot_token)],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
+        assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
+    }
+    let encrypted = s
+        .events(&reader_token, &room_id)
+        .await
+        .into_iter()
+        .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted")
+        .count();
+    assert_eq!(encrypted, 2);
+}
+
 // ---------------------------------------------------------------- pushgateway
 
 /// The group's sample lines (no `# HELP`/`# TYPE`), pushgateway's own push-time
@@ -563,6 +878,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         "{first_success}"
     );
     let expected: Vec<String> = [
+        // crossplane's findings are all explained: its 0 says "checked, nothing unexplained".
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner=""} 0"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
@@ -604,7 +921,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         "no object names as label values"
     );
 
-    // A clean run (the one drifting Kustomization fixed, only it checked): the group is replaced.
+    // A clean run (the one drifting Kustomization fixed, only it checked): the group is
+    // replaced, and the Kustomization's findings are 0, not absent.
     let scratch = scratch_without_the_missing_binding();
     let clean = run(
         &cfg,
@@ -618,6 +936,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     assert_eq!(clean_report["summary"]["findings"], 0);
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -644,6 +963,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, failed_success) = group_lines(&url, &cluster).await;
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -660,6 +980,48 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         failed_success, clean_success,
         "a failed run keeps the last success timestamp"
     );
+}
+
+/// A Kustomization Flux cannot apply: `drift_check_kustomization_ready` 0
+/// (DriftCheckKustomizationFailing), and what it applied before is still
+/// checked: the binding deleted by hand is still missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("failing");
+    let scratch = Scratch::new();
+    scratch.edit(
+        "live/prod/flux-system.yaml",
+        "    - lastTransitionTime: \"2026-11-10T09:14:21Z\"\n      message: \"Applied revision: main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"\n      observedGeneration: 1\n      reason: ReconciliationSucceeded\n      status: \"True\"",
+        "    - lastTransitionTime: \"2026-11-29T03:00:00Z\"\n      message: \"ClusterRole/tenant-operator dry-run failed: admission webhook denied the request\"\n      observedGeneration: 1\n      reason: ReconciliationFailed\n      status: \"False\"",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("  pushgateway:\n    url: {url}\n"));
+    let out = run(
+        &cfg,
+        &scratch.repo(),
+        &scratch.snapshot(),
+        &["--cluster", &cluster, "-k", "rbac-system"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["kustomizations"][0]["ready"], false, "{report:#}");
+    let (lines, _) = group_lines(&url, &cluster).await;
+    let expected: Vec<String> = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
+        r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 7"#,
+        r#"drift_check_run_duration_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
+        r#"drift_check_run_success{cluster="CLUSTER",instance="",job="drift_check"} 1"#,
+    ]
+    .iter()
+    .map(|s| s.replace("CLUSTER", &cluster))
+    .collect();
+    assert_eq!(lines, expected);
 }
 
 /// Needs no service: nothing listens on the discard port.

@@ -10,6 +10,8 @@ use drift_check::cli::CommonArgs;
 use drift_check::config::Config;
 use drift_check::report::Report;
 
+pub mod proxy;
+
 /// The crate root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

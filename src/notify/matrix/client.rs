@@ -8,25 +8,43 @@
 //! and, for a password login, the session — persist between runs; without
 //! one a password login is a fresh device, logged out at the end.
 //!
-//! Retries: matrix-sdk retries 429 (honouring `retry_after_ms`), 5xx and
-//! network errors with exponential backoff up to `retries` attempts per
-//! request; the whole delivery is bounded by `timeoutSeconds`.
+//! A plain room is posted to with plain requests (join, read the room's
+//! `m.room.encryption` state, send, upload): no sync, so matrix-sdk's
+//! end-to-end-encryption machinery never uploads keys for the device. Without
+//! a store those keys would be new ones on every run for the same device
+//! (the access token's), which the homeserver refuses ("One time key …
+//! already exists") and which other members' clients would see as a device
+//! whose identity changed. An encrypted room is synced (state only, no
+//! timeline) and posted to through matrix-sdk's encryption.
+//!
+//! Retries: one policy for every call (`retry.rs`), bounded by
+//! `timeoutSeconds`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::authentication::matrix::MatrixSession;
-use matrix_sdk::config::{RequestConfig, SyncSettings};
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
-use matrix_sdk::ruma::{
-    OwnedDeviceId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomAliasId, RoomId, RoomOrAliasId,
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter};
+use matrix_sdk::ruma::api::client::membership::{join_room_by_id_or_alias, joined_rooms};
+use matrix_sdk::ruma::api::client::message::send_message_event;
+use matrix_sdk::ruma::api::client::state::get_state_event_for_key;
+use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
+use matrix_sdk::ruma::events::StateEventType;
+use matrix_sdk::ruma::events::room::message::{
+    FileInfo, FileMessageEventContent, MessageType, RoomMessageEventContent,
 };
-use matrix_sdk::{Client, Room, RoomState, SessionMeta, SessionTokens};
+use matrix_sdk::ruma::{
+    OwnedDeviceId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomAliasId, RoomId,
+    RoomOrAliasId, UInt,
+};
+use matrix_sdk::{Client, RoomState, SessionMeta, SessionTokens};
 use tracing::{info, warn};
 
 use super::config::MatrixSettings;
 use super::message::Message;
+use super::retry::RetryPolicy;
 use crate::notify::secrets::{self, Secret, SecretError};
 
 /// The Matrix sink failed.
@@ -54,9 +72,13 @@ pub enum MatrixError {
     WrongUser { actual: String, configured: String },
     /// The room's encryption state could not be learnt: refusing to risk plaintext.
     #[error(
-        "matrix: the encryption state of room {0} is unknown: not sending, so as never to post plaintext into an encrypted room"
+        "matrix: the encryption state of room {room} is unknown: not sending, so as never to post plaintext into an encrypted room"
     )]
-    EncryptionUnknown(String),
+    EncryptionUnknown {
+        room: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An encrypted room with an access token but no persistent store.
     #[error(
         "matrix: room {0} is encrypted: with an access token, set `notify.matrix.store` to a persistent directory (the device's keys live there), or log in with a password (a fresh device per run, logged out at the end)"
@@ -105,6 +127,7 @@ pub async fn deliver(
     report_json: &str,
 ) -> Result<(), MatrixError> {
     let credential = credential()?;
+    let policy = RetryPolicy::new(settings.retries, settings.timeout);
     let _temp;
     let (store, persistent) = match &settings.store {
         Some(dir) => (dir.clone(), true),
@@ -121,26 +144,18 @@ pub async fn deliver(
         let client = Client::builder()
             .homeserver_url(&settings.homeserver)
             .sqlite_store(&store, None)
-            .request_config(
-                RequestConfig::new()
-                    .timeout(Duration::from_secs(30))
-                    .retry_limit(settings.retries)
-                    .max_retry_time(Duration::from_secs(30)),
-            )
+            .request_config(policy.request_config())
             .build()
             .await
             .map_err(sdk("cannot set up the client"))?;
         built = Some(client.clone());
-        post(
-            &client,
-            settings,
-            &credential,
-            &store,
+        let login = Login {
+            credential: &credential,
+            store: &store,
             persistent,
-            message,
-            report_json,
-        )
-        .await
+            policy: &policy,
+        };
+        post(&client, settings, &login, message, report_json).await
     })
     .await
     .unwrap_or(Err(MatrixError::Timeout(settings.timeout)));
@@ -155,33 +170,115 @@ pub async fn deliver(
     result
 }
 
+/// How to log in: the credential, the store and the retry policy.
+struct Login<'a> {
+    credential: &'a Credential,
+    store: &'a Path,
+    persistent: bool,
+    policy: &'a RetryPolicy,
+}
+
 async fn post(
     client: &Client,
     settings: &MatrixSettings,
-    credential: &Credential,
-    store: &Path,
-    persistent: bool,
+    login_with: &Login<'_>,
     message: &Message,
     report_json: &str,
 ) -> Result<(), MatrixError> {
-    login(client, settings, credential, store, persistent).await?;
-    client
-        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-        .await
-        .map_err(sdk("initial sync"))?;
-    let room = joined_room(client, &settings.room).await?;
-    let encryption = room
-        .latest_encryption_state()
-        .await
-        .map_err(sdk("reading the room's encryption state"))?;
-    if encryption.is_unknown() {
-        return Err(MatrixError::EncryptionUnknown(settings.room.clone()));
-    }
-    let encrypted = encryption.is_encrypted();
-    if encrypted && matches!(credential, Credential::Token(_)) && !persistent {
+    login(client, settings, login_with).await?;
+    let room_id = join(client, &settings.room).await?;
+    let encrypted =
+        is_encrypted(client, &room_id)
+            .await
+            .map_err(|source| MatrixError::EncryptionUnknown {
+                room: settings.room.clone(),
+                source: Box::new(source),
+            })?;
+    if encrypted && matches!(login_with.credential, Credential::Token(_)) && !login_with.persistent
+    {
         return Err(MatrixError::EncryptedNeedsStore(settings.room.clone()));
     }
     info!(room = %settings.room, encrypted, "Posting to Matrix");
+    if encrypted {
+        post_encrypted(client, &room_id, message, report_json).await?;
+    } else {
+        post_plain(client, &room_id, login_with.policy, message, report_json).await?;
+    }
+    info!(room = %settings.room, encrypted, "Posted to Matrix");
+    Ok(())
+}
+
+/// The report's file name in the room.
+const REPORT_FILE: &str = "drift-check-report.json";
+
+/// A plain room: plain requests, no sync (nothing for the encryption
+/// machinery to upload). The transaction ids make a retry idempotent.
+async fn post_plain(
+    client: &Client,
+    room_id: &RoomId,
+    policy: &RetryPolicy,
+    message: &Message,
+    report_json: &str,
+) -> Result<(), MatrixError> {
+    let notice = RoomMessageEventContent::notice_html(message.body.clone(), message.html.clone());
+    let txn = OwnedTransactionId::from(message.transaction_id.clone());
+    let request = send_message_event::v3::Request::new(room_id.to_owned(), txn, &notice)
+        .map_err(sdk("the message"))?;
+    client
+        .send(request)
+        .await
+        .map_err(sdk("sending the message"))?;
+    if message.omitted > 0 {
+        let bytes = report_json.as_bytes().to_vec();
+        let size = UInt::try_from(bytes.len()).ok();
+        let uploaded = client
+            .media()
+            .upload(
+                &mime::APPLICATION_JSON,
+                bytes,
+                Some(policy.request_config()),
+            )
+            .await
+            .map_err(sdk("uploading the full report"))?;
+        let mut info = FileInfo::new();
+        info.mimetype = Some(mime::APPLICATION_JSON.to_string());
+        info.size = size;
+        let file = FileMessageEventContent::plain(REPORT_FILE.to_string(), uploaded.content_uri)
+            .info(Box::new(info));
+        let content = RoomMessageEventContent::new(MessageType::File(file));
+        let txn = OwnedTransactionId::from(format!("{}-report", message.transaction_id));
+        let request = send_message_event::v3::Request::new(room_id.to_owned(), txn, &content)
+            .map_err(sdk("the report file's event"))?;
+        client
+            .send(request)
+            .await
+            .map_err(sdk("sending the full report"))?;
+    }
+    Ok(())
+}
+
+/// An encrypted room: synced (its state, no timeline: the bot reads nothing)
+/// and posted to through matrix-sdk's encryption, then synced once more so
+/// the room keys and to-device messages go out before the process ends.
+async fn post_encrypted(
+    client: &Client,
+    room_id: &RoomId,
+    message: &Message,
+    report_json: &str,
+) -> Result<(), MatrixError> {
+    let sync = SyncSettings::default()
+        .timeout(Duration::ZERO)
+        .filter(Filter::FilterDefinition(state_only(room_id)));
+    client
+        .sync_once(sync.clone())
+        .await
+        .map_err(sdk("initial sync"))?;
+    let room = client
+        .get_room(room_id)
+        .filter(|r| r.state() == RoomState::Joined)
+        .ok_or_else(|| {
+            sdk("syncing the room")(std::io::Error::other("joined, but not in the sync"))
+        })?;
     let txn = OwnedTransactionId::from(message.transaction_id.clone());
     room.send(RoomMessageEventContent::notice_html(
         message.body.clone(),
@@ -193,7 +290,7 @@ async fn post(
     if message.omitted > 0 {
         let txn = OwnedTransactionId::from(format!("{}-report", message.transaction_id));
         room.send_attachment(
-            "drift-check-report.json",
+            REPORT_FILE,
             &mime::APPLICATION_JSON,
             report_json.as_bytes().to_vec(),
             AttachmentConfig::new().txn_id(txn),
@@ -201,32 +298,58 @@ async fn post(
         .await
         .map_err(sdk("uploading the full report"))?;
     }
-    if encrypted {
-        // Room keys and to-device messages go out before the process ends.
-        client
-            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-            .await
-            .map_err(sdk("final sync"))?;
-    }
-    info!(room = %settings.room, encrypted, "Posted to Matrix");
+    client.sync_once(sync).await.map_err(sdk("final sync"))?;
     Ok(())
+}
+
+/// A sync of one room's state and of the device's to-device messages and
+/// key changes: no timeline (the bot would only fail to decrypt what was
+/// said before it joined, or by devices that never shared keys with it), no
+/// presence, no account data.
+fn state_only(room_id: &RoomId) -> FilterDefinition {
+    let mut filter = FilterDefinition::default();
+    filter.room.rooms = Some(vec![room_id.to_owned()]);
+    filter.room.timeline = RoomEventFilter::ignore_all();
+    filter.room.ephemeral = RoomEventFilter::ignore_all();
+    filter.room.account_data = RoomEventFilter::ignore_all();
+    filter.presence = matrix_sdk::ruma::api::client::filter::Filter::ignore_all();
+    filter.account_data = matrix_sdk::ruma::api::client::filter::Filter::ignore_all();
+    filter
+}
+
+/// Whether the room has an `m.room.encryption` state event (a 404 says it
+/// has none). Any other answer is an error: never guess "plain".
+async fn is_encrypted(client: &Client, room_id: &RoomId) -> Result<bool, matrix_sdk::HttpError> {
+    let request = get_state_event_for_key::v3::Request::new(
+        room_id.to_owned(),
+        StateEventType::RoomEncryption,
+        String::new(),
+    );
+    match client.send(request).await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_client_api_error()
+                .is_some_and(|e| e.status_code == 404) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn login(
     client: &Client,
     settings: &MatrixSettings,
-    credential: &Credential,
-    store: &Path,
-    persistent: bool,
+    with: &Login<'_>,
 ) -> Result<(), MatrixError> {
     let user: OwnedUserId = settings
         .user
         .as_str()
         .try_into()
         .map_err(sdk("the configured user id"))?;
-    match credential {
+    match with.credential {
         Credential::Token(token) => {
-            let (actual, device) = whoami(&settings.homeserver, token).await?;
+            let (actual, device) = whoami(with.policy, &settings.homeserver, token).await?;
             if actual != user {
                 return Err(MatrixError::WrongUser {
                     actual: actual.to_string(),
@@ -248,8 +371,10 @@ async fn login(
                 .map_err(sdk("restoring the session"))
         }
         Credential::Password(password) => {
-            let session_file = store.join("drift-check-session.json");
-            if persistent && let Ok(bytes) = std::fs::read(&session_file) {
+            let session_file = with.store.join("drift-check-session.json");
+            if with.persistent
+                && let Ok(bytes) = std::fs::read(&session_file)
+            {
                 let session: MatrixSession =
                     serde_json::from_slice(&bytes).map_err(|e| MatrixError::Store {
                         path: session_file.clone(),
@@ -267,7 +392,9 @@ async fn login(
                 .send()
                 .await
                 .map_err(sdk("logging in"))?;
-            if persistent && let Some(session) = client.matrix_auth().session() {
+            if with.persistent
+                && let Some(session) = client.matrix_auth().session()
+            {
                 save_session(&session_file, &session)?;
             }
             Ok(())
@@ -294,8 +421,11 @@ fn save_session(path: &Path, session: &MatrixSession) -> Result<(), MatrixError>
     file.write_all(&json).map_err(err)
 }
 
-/// Who the token belongs to, and its device: the crypto store is per device.
+/// Who the token belongs to, and its device: the crypto store is per
+/// device. The one call before matrix-sdk has a session, so it goes through
+/// the retry policy by hand.
 async fn whoami(
+    policy: &RetryPolicy,
     homeserver: &str,
     token: &Secret,
 ) -> Result<(OwnedUserId, OwnedDeviceId), MatrixError> {
@@ -304,27 +434,22 @@ async fn whoami(
         user_id: OwnedUserId,
         device_id: Option<OwnedDeviceId>,
     }
-    let response = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
+    let http = reqwest::Client::builder()
         .build()
-        .map_err(sdk("HTTP client"))?
-        .get(format!("{homeserver}/_matrix/client/v3/account/whoami"))
-        .bearer_auth(token.expose())
-        .send()
+        .map_err(sdk("HTTP client"))?;
+    let url = format!("{homeserver}/_matrix/client/v3/account/whoami");
+    let answer = policy
+        .send("whoami", || http.get(&url).bearer_auth(token.expose()))
         .await
-        .map_err(|e| sdk("whoami")(e.without_url()))?;
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
+        .map_err(sdk("whoami"))?;
+    if !answer.status.is_success() {
         return Err(sdk("whoami")(std::io::Error::other(format!(
-            "HTTP {status}: {}",
-            text.trim()
+            "HTTP {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body).trim()
         ))));
     }
-    let who: WhoAmI = response
-        .json()
-        .await
-        .map_err(|e| sdk("whoami")(e.without_url()))?;
+    let who: WhoAmI = serde_json::from_slice(&answer.body).map_err(sdk("whoami"))?;
     let device = who.device_id.ok_or_else(|| {
         sdk("whoami")(std::io::Error::other(
             "the access token has no device (an appservice token?): use a user's access token",
@@ -333,8 +458,9 @@ async fn whoami(
     Ok((who.user_id, device))
 }
 
-/// The room, joined (by id or alias) when the bot is not in it yet.
-async fn joined_room(client: &Client, room: &str) -> Result<Room, MatrixError> {
+/// The room's id, joined (by id or alias) when the bot is not in it yet.
+/// Plain requests: the encryption machinery stays out of a plain room.
+async fn join(client: &Client, room: &str) -> Result<OwnedRoomId, MatrixError> {
     let room_id: OwnedRoomId = match <&RoomId>::try_from(room) {
         Ok(id) => id.to_owned(),
         Err(_) => {
@@ -346,25 +472,22 @@ async fn joined_room(client: &Client, room: &str) -> Result<Room, MatrixError> {
                 .room_id
         }
     };
-    if let Some(r) = client.get_room(&room_id)
-        && r.state() == RoomState::Joined
-    {
-        return Ok(r);
+    let joined = client
+        .send(joined_rooms::v3::Request::new())
+        .await
+        .map_err(sdk("listing the joined rooms"))?
+        .joined_rooms;
+    if !joined.contains(&room_id) {
+        let target = <&RoomOrAliasId>::try_from(room).map_err(sdk("the room"))?;
+        info!(room, "Joining the Matrix room");
+        client
+            .send(join_room_by_id_or_alias::v3::Request::new(
+                target.to_owned(),
+            ))
+            .await
+            .map_err(sdk("joining the room"))?;
     }
-    let target = <&RoomOrAliasId>::try_from(room).map_err(sdk("the room"))?;
-    info!(room, "Joining the Matrix room");
-    client
-        .join_room_by_id_or_alias(target, &[])
-        .await
-        .map_err(sdk("joining the room"))?;
-    client
-        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-        .await
-        .map_err(sdk("sync after joining"))?;
-    client
-        .get_room(&room_id)
-        .filter(|r| r.state() == RoomState::Joined)
-        .ok_or_else(|| sdk("joining the room")(std::io::Error::other("not joined after the join")))
+    Ok(room_id)
 }
 
 /// A store directory for one run, removed at the end.

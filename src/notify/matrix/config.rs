@@ -45,10 +45,12 @@ pub struct MatrixConfig {
     /// ciphertext is base64, a third larger, and Matrix caps events at 64 KiB).
     #[serde(default)]
     pub max_message_bytes: Option<usize>,
-    /// Give up on Matrix after this long, retries included (default 120).
+    /// Give up on Matrix after this long, retries included (default 120). One
+    /// attempt may take a fifth of it (1 to 30 s) before it is retried.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
-    /// Attempts per request on 429, 5xx and network errors (default 5).
+    /// Attempts per request on 429 (after its `retry_after_ms`), 5xx, connect
+    /// errors and timeouts (default 5).
     #[serde(default)]
     pub retries: Option<usize>,
 }

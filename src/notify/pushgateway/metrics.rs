@@ -51,7 +51,7 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
     let findings = gauge_vec(
         &registry,
         "drift_check_findings",
-        "Findings by Kustomization, owner, drift kind and whether they are explained.",
+        "Findings by Kustomization, owner, drift kind and whether they are explained; 0 (no owner, no drift) for a checked Kustomization without unexplained findings.",
         &["kustomization", "owner", "drift", "explained"],
     );
     let mut counts: BTreeMap<[String; 4], f64> = BTreeMap::new();
@@ -63,6 +63,23 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
             f.explained.to_string(),
         ];
         *counts.entry(key).or_default() += 1.0;
+    }
+    // A checked Kustomization without unexplained findings says so with a 0,
+    // so that `sum by (kustomization)` over `explained="false"` is 0 rather
+    // than absent: an alert or a graph on it resolves cleanly. Skipped
+    // Kustomizations and those with an error of the run get none: nothing is
+    // known about them. (One Flux fails on too, which drift-check could not
+    // render either, has no error of the run — its failure is a warning and
+    // `drift_check_kustomization_ready` 0 — and gets its 0.)
+    for k in report
+        .kustomizations
+        .iter()
+        .filter(|k| k.skipped.is_none() && k.error.is_none())
+    {
+        let id = k.id();
+        if !counts.keys().any(|key| key[0] == id && key[3] == "false") {
+            counts.insert([id, String::new(), String::new(), "false".into()], 0.0);
+        }
     }
     for (labels, n) in counts {
         findings
@@ -198,7 +215,8 @@ mod tests {
     }
 
     #[test]
-    fn every_kustomization_with_a_ready_condition_has_a_ready_series() {
+    fn ready_series_where_flux_reports_ready_and_a_zero_findings_series_per_checked_kustomization()
+    {
         let mut report = report();
         report.errors.clear();
         let entry = |name: &str, ready: Option<bool>| crate::report::KustomizationEntry {
@@ -221,6 +239,32 @@ mod tests {
             entry("from-git", None),
         ];
         let text = success(&report, 1_700_000_000.0, 2.5);
+        let findings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("drift_check_findings"))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/broken\",owner=\"\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/from-git\",owner=\"\"} 0",
+            ]
+        );
+        report.kustomizations[1].error = Some("render failed".into());
+        report.kustomizations[2].skipped = Some("its source is another repo".into());
+        let text = success(&report, 1_700_000_000.0, 2.5);
+        let findings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("drift_check_findings"))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\"} 0"
+            ],
+            "nothing is known of what could not be checked or was skipped"
+        );
         let ready: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("drift_check_kustomization_ready"))

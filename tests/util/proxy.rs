@@ -1,0 +1,201 @@
+//! A real HTTP proxy on 127.0.0.1 in front of a real server (the test
+//! setup's Synapse), which answers the first requests to a path with a fault
+//! — a status of its own (a reverse proxy's 502, a 429) or no answer at all —
+//! and forwards everything else. Plain threads and blocking sockets, so it
+//! runs whatever the test's runtime does; one request per connection
+//! (`Connection: close` both ways).
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the proxy does with a request instead of forwarding it.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answers with this status and body itself.
+    Status(u16, &'static str),
+    /// Reads the request and never answers (the connection stays open).
+    Stall,
+}
+
+/// A request the proxy saw, and whether it was faulted.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub at: Instant,
+    pub fault: Option<Fault>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Per path fragment, the faults for the next requests whose path contains it.
+    rules: Vec<(String, VecDeque<Fault>)>,
+    seen: Vec<Seen>,
+    stalled: Vec<TcpStream>,
+}
+
+/// The proxy; stops accepting when dropped.
+pub struct FaultyProxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl FaultyProxy {
+    /// Starts a proxy to `upstream` (`http://host:port`) that answers the
+    /// first requests whose path contains each fragment with its faults, in
+    /// order, then forwards.
+    pub fn start(upstream: &str, rules: &[(&str, &[Fault])]) -> Self {
+        let upstream = upstream
+            .strip_prefix("http://")
+            .expect("an http:// upstream")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State {
+            rules: rules
+                .iter()
+                .map(|(path, faults)| (path.to_string(), faults.iter().cloned().collect()))
+                .collect(),
+            ..Default::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (accept_state, accept_stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accept_stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (state, upstream) = (accept_state.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &upstream, &state);
+                });
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            stop,
+            port,
+        }
+    }
+
+    /// The requests whose path contains `fragment`, in order.
+    pub fn seen(&self, fragment: &str) -> Vec<Seen> {
+        let state = self.state.lock().unwrap();
+        state
+            .seen
+            .iter()
+            .filter(|s| s.path.contains(fragment))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        self.state.lock().unwrap().stalled.clear();
+    }
+}
+
+/// One request: read it, fault or forward it.
+fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::Result<()> {
+    let (head, body) = read_request(&mut client)?;
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let fault = {
+        let mut state = state.lock().unwrap();
+        let fault = state
+            .rules
+            .iter_mut()
+            .find(|(fragment, faults)| path.contains(fragment.as_str()) && !faults.is_empty())
+            .and_then(|(_, faults)| faults.pop_front());
+        state.seen.push(Seen {
+            method,
+            path,
+            at: Instant::now(),
+            fault: fault.clone(),
+        });
+        fault
+    };
+    match fault {
+        Some(Fault::Status(status, text)) => {
+            let response = format!(
+                "HTTP/1.1 {status} Fault\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                if text.starts_with('{') {
+                    "application/json"
+                } else {
+                    "text/html"
+                },
+                text.len()
+            );
+            client.write_all(response.as_bytes())
+        }
+        Some(Fault::Stall) => {
+            state.lock().unwrap().stalled.push(client);
+            Ok(())
+        }
+        None => {
+            let mut server = TcpStream::connect(upstream)?;
+            let mut forwarded = String::new();
+            for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+                if !line.to_ascii_lowercase().starts_with("connection:") {
+                    forwarded.push_str(line);
+                    forwarded.push_str("\r\n");
+                }
+            }
+            forwarded.push_str("Connection: close\r\n\r\n");
+            server.write_all(forwarded.as_bytes())?;
+            server.write_all(&body)?;
+            let mut response = Vec::new();
+            server.read_to_end(&mut response)?;
+            client.write_all(&response)
+        }
+    }
+}
+
+/// The request's head (up to the blank line) and its body (`Content-Length`).
+fn read_request(stream: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok((head, body))
+}
