@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 use crate::util::{TestCommand, root, service, summary};
 
+mod helm;
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

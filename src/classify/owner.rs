@@ -1,7 +1,9 @@
 //! Who owns an object, and so who should be edited.
 //!
 //! The platform's `app.kubernetes.io/managed-by` label first (`flux`,
-//! `crossplane`), then what Flux and Crossplane set themselves: Flux's
+//! `crossplane`, Helm's own `Helm`), then what Crossplane, helm-controller
+//! and Flux set themselves: helm-controller's `helm.toolkit.fluxcd.io/name`
+//! label; Flux's
 //! `kustomize.toolkit.fluxcd.io/name` label and inventory; Crossplane's
 //! `crossplane.io/composite` label, a controller ownerReference to a composite
 //! resource, and field managers named `apiextensions.crossplane.io/...`.
@@ -29,6 +31,8 @@ pub enum Owner {
     Flux,
     /// Crossplane: patch the composite resource.
     Crossplane,
+    /// helm-controller, for a Flux HelmRelease: change the HelmRelease's values in git.
+    Helm,
     /// Nobody: an ad-hoc object.
     None,
 }
@@ -39,6 +43,7 @@ impl Owner {
         match self {
             Owner::Flux => "flux",
             Owner::Crossplane => "crossplane",
+            Owner::Helm => "helm",
             Owner::None => "none",
         }
     }
@@ -64,10 +69,14 @@ pub fn owner(
     match label.map(str::to_ascii_lowercase).as_deref() {
         Some("flux") => return Owner::Flux,
         Some("crossplane") => return Owner::Crossplane,
+        Some("helm") => return Owner::Helm,
         _ => {}
     }
     if live.is_some_and(|o| composite(o, composite_kinds).is_some()) {
         return Owner::Crossplane;
+    }
+    if live.is_some_and(|o| object::label(o, crate::helm::NAME_LABEL).is_some()) {
+        return Owner::Helm;
     }
     let flux_labelled = [live, desired]
         .into_iter()
@@ -146,6 +155,10 @@ mod tests {
         assert_eq!(owner(Some(&flux), None, false, &kinds()), Owner::Flux);
         let xp = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "crossplane"}}});
         assert_eq!(owner(Some(&xp), None, true, &kinds()), Owner::Crossplane);
+        let helm = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}});
+        assert_eq!(owner(Some(&helm), None, false, &kinds()), Owner::Helm);
+        let hc = json!({"metadata": {"labels": {"helm.toolkit.fluxcd.io/name": "grafana"}}});
+        assert_eq!(owner(Some(&hc), None, false, &kinds()), Owner::Helm);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! issue of one Kustomization never stops the others, so one broken path
 //! never hides the drift in the rest.
 
+mod helm;
 mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,11 +109,35 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         "render: {objects} objects ({failed} Kustomizations failed)"
     ));
 
+    let releases = helm::read(
+        &rendered,
+        &live,
+        &settings.helm,
+        &mut run.issues,
+        &mut run.notes,
+    )
+    .await;
     let types = live::types_to_fetch(
         rendered.iter().flat_map(Rendered::all_objects),
         rendered.iter().map(|r| &r.ks),
     );
     let mut state = live.fetch(&types).await;
+    // The types only HelmReleases' objects need, in a fetch of their own:
+    // one the token may not list leaves those objects unchecked (a note),
+    // it is not an error of the run.
+    let helm_types = releases.types(&rendered, &settings.helm, &types);
+    if !helm_types.is_empty() {
+        let mut extra = live.fetch(&helm_types).await;
+        for e in std::mem::take(&mut extra.errors) {
+            run.notes.push(Note {
+                kustomization: None,
+                message: format!(
+                    "objects HelmReleases deployed: {e}: those of that type are not checked"
+                ),
+            });
+        }
+        state.merge(extra);
+    }
     // Render as kustomize does, then store as the API server does: no
     // namespace on a cluster-scoped kind (scopes from the live source, then
     // from the render's CRDs for kinds not served yet).
@@ -159,7 +184,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         DiffMode::Local => BTreeMap::new(),
     };
 
-    let (diffs, notes) = diff::renders(
+    let deployed = releases.deployed(&rendered, &state);
+    run.issues.extend(helm::ignore_issues(&deployed));
+    let (mut diffs, notes) = diff::renders(
         &rendered,
         &discovered.known,
         diff::orphans::Unreadable {
@@ -172,6 +199,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         head.revision.as_deref(),
     );
     run.notes.extend(notes);
+    let all_rendered: BTreeSet<ObjectKey> = rendered
+        .iter()
+        .flat_map(|r| r.objects.iter().flatten())
+        .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+        .collect();
+    diffs.extend(diff::helm::deployed(
+        &deployed,
+        &state,
+        &all_rendered,
+        &settings.diff.policy,
+    ));
     let mut findings = classify::findings(
         diffs,
         rendered
@@ -192,6 +230,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         findings.len()
     ));
 
+    run.notes.extend(helm::notes(&deployed));
     for r in &rendered {
         if r.ks.spec.suspend {
             run.notes.push(report::suspension(&r.ks));
