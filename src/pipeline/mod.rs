@@ -155,7 +155,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     progress.line(format_args!(
         "fetch: {} live objects of {} types",
         state.len(),
-        types.len()
+        types.len() + helm_types.len()
     ));
     run.issues.extend(
         state
@@ -165,7 +165,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     );
     info!(
         objects = state.len(),
-        types = types.len(),
+        types = types.len() + helm_types.len(),
         "Read live state"
     );
 

@@ -154,13 +154,13 @@ fn record(version: u64, status: &str, manifest: &str) -> Value {
 
 /// An object of the chart as helm-controller creates it: in the release
 /// namespace, labelled and annotated by Helm.
-fn as_created(mut o: Value, release: &str, hr: (&str, &str)) -> Value {
-    o["metadata"]["namespace"] = json!("observability");
+fn as_created(mut o: Value, namespace: &str, release: &str, hr: (&str, &str)) -> Value {
+    o["metadata"]["namespace"] = json!(namespace);
     o["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("Helm");
     o["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] = json!(hr.1);
     o["metadata"]["labels"]["helm.toolkit.fluxcd.io/namespace"] = json!(hr.0);
     o["metadata"]["annotations"] = json!({"meta.helm.sh/release-name": release,
-        "meta.helm.sh/release-namespace": "observability"});
+        "meta.helm.sh/release-namespace": namespace});
     o
 }
 
@@ -186,8 +186,8 @@ fn check_args(kubeconfig: &std::path::Path, manifests: bool) -> drift_check::cli
     a
 }
 
-async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
-    let client = client(&p.admin).await;
+/// Installs Flux's real HelmRelease CRD (without its CEL rules).
+pub(super) async fn install_crd(client: &kube::Client) {
     let crds: Api<DynamicObject> = Api::all_with(
         client.clone(),
         &kube::discovery::ApiResource::from_gvk_with_plural(
@@ -211,11 +211,45 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     )
     .await
     .unwrap();
-    let mut resources = Resources::new(&client).await;
-    while resources.0.get("helm.toolkit.fluxcd.io").is_none() {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        resources = Resources::new(&client).await;
+}
+
+/// The fixture platform's HelmRelease monitoring/prometheus: the objects
+/// helm-controller installed for it (as `fixtures/live/prod` has them).
+pub(super) async fn install_prometheus(client: &kube::Client, resources: &Resources) {
+    let labels = json!({"app.kubernetes.io/name": "prometheus-server", "helm.sh/chart": "prometheus-27.3.0"});
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "prometheus-server", "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-server"}},
+            "template": {"metadata": {"labels": {"app.kubernetes.io/name": "prometheus-server"}},
+                "spec": {"containers": [{"name": "prometheus-server", "image": "quay.io/prometheus/prometheus:v3.1.0",
+                    "args": ["--storage.tsdb.retention.time=15d", "--config.file=/etc/config/prometheus.yml"],
+                    "ports": [{"containerPort": 9090, "protocol": "TCP"}]}]}}}});
+    let service = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "prometheus-server", "labels": labels},
+        "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": "prometheus-server"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 9090, "protocol": "TCP"}]}});
+    for o in [deployment, service] {
+        let o = as_created(o, "monitoring", "prometheus", ("monitoring", "prometheus"));
+        create(client, resources, &o).await;
     }
+}
+
+/// `kubectl patch deploy/prometheus-server`: a person raises the retention
+/// the HelmRelease's values set (the fixture platform's Helm case).
+pub(super) async fn patch_prometheus(client: &kube::Client, resources: &Resources) {
+    let deployment = reference(
+        "apps/v1",
+        "Deployment",
+        Some("monitoring"),
+        "prometheus-server",
+    );
+    update(client, resources, &deployment, "kubectl-patch", Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "prometheus-server", "args": ["--storage.tsdb.retention.time=90d", "--config.file=/etc/config/prometheus.yml"]}]}}}}))).await;
+}
+
+async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
+    let client = client(&p.admin).await;
+    let resources = Resources::new(&client).await;
     let namespace =
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "observability"}});
     apply(&client, &resources, &namespace, "test-setup").await;
@@ -301,7 +335,12 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
         create(
             &client,
             &resources,
-            &as_created(o, "observability-grafana", ("flux-system", "grafana")),
+            &as_created(
+                o,
+                "observability",
+                "observability-grafana",
+                ("flux-system", "grafana"),
+            ),
         )
         .await;
     }
@@ -313,7 +352,7 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     create(
         &client,
         &resources,
-        &as_created(loki, "loki", ("observability", "loki")),
+        &as_created(loki, "observability", "loki", ("observability", "loki")),
     )
     .await;
 
