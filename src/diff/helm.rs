@@ -233,6 +233,118 @@ mod tests {
         assert!(person_changes(&live, &Policy::default()).is_empty());
     }
 
+    fn kustomization() -> Kustomization {
+        Kustomization {
+            namespace: "flux-system".into(),
+            name: "monitoring".into(),
+            spec: Default::default(),
+            status: Default::default(),
+            annotations: Default::default(),
+            suspended_since: None,
+            origin: crate::flux::Origin::Live,
+        }
+    }
+
+    fn edited_by_a_person(mut o: Object) -> Object {
+        o["metadata"]["managedFields"] = json!([{"manager": "kubectl-edit", "operation": "Update",
+            "time": "2026-11-24T10:00:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]);
+        o
+    }
+
+    #[test]
+    fn finds_a_release_objects_by_labels_or_annotations_and_leaves_rendered_ones_to_the_render() {
+        let ks = kustomization();
+        let hr = json!({"metadata": {"name": "grafana", "namespace": "monitoring"}});
+        let release = HelmRelease::of(&hr, &ks).unwrap();
+        let labelled = edited_by_a_person(grafana(json!([])));
+        // Adopted by Helm before helm-controller labelled it: annotations only.
+        let mut annotated = edited_by_a_person(grafana(json!([])));
+        annotated["metadata"]["name"] = json!("grafana-adopted");
+        annotated["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "Helm"});
+        let mut rendered = edited_by_a_person(grafana(json!([])));
+        rendered["metadata"]["name"] = json!("grafana-rendered");
+        let mut other = edited_by_a_person(grafana(json!([])));
+        other["metadata"]["name"] = json!("loki");
+        other["metadata"]["labels"] = json!({"helm.toolkit.fluxcd.io/name": "loki",
+            "helm.toolkit.fluxcd.io/namespace": "monitoring"});
+        other["metadata"]["annotations"] = json!({});
+        let state = LiveState::new([labelled, annotated, rendered.clone(), other]);
+        let releases = [Deployed {
+            kustomization: &ks,
+            release,
+            manifest: None,
+        }];
+        let skip = BTreeSet::from([ObjectRef::of(&rendered).unwrap().key()]);
+        let found = deployed(&releases, &state, &skip, &Policy::default());
+        let names: Vec<(String, Option<String>)> = found
+            .iter()
+            .map(|a| (a.diff.object.to_string(), a.helm.map(HelmRelease::id)))
+            .collect();
+        let hr = Some("monitoring/grafana".to_string());
+        assert_eq!(
+            names,
+            [
+                ("Deployment/monitoring/grafana".to_string(), hr.clone()),
+                ("Deployment/monitoring/grafana-adopted".to_string(), hr),
+            ]
+        );
+        assert!(
+            found
+                .iter()
+                .all(|a| a.kustomization == Some(&ks) && a.revision.is_none())
+        );
+    }
+
+    #[test]
+    fn a_manifest_object_not_live_is_missing_and_one_live_is_compared() {
+        let ks = kustomization();
+        let hr = json!({"metadata": {"name": "grafana", "namespace": "monitoring"}});
+        let release = HelmRelease::of(&hr, &ks).unwrap();
+        let mut live = grafana(json!([helm_controller()]));
+        live["spec"]["replicas"] = json!(1);
+        let mut desired = live.clone();
+        desired["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        desired["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "GF_LOG", "value": "info"}, {"name": "DEBUG", "value": "1"}]);
+        let mut gone = desired.clone();
+        gone["metadata"]["name"] = json!("grafana-gone");
+        let state = LiveState::new([live]);
+        let releases = [Deployed {
+            kustomization: &ks,
+            release,
+            manifest: Some(vec![desired, gone]),
+        }];
+        let found = deployed(&releases, &state, &BTreeSet::new(), &Policy::default());
+        let drift: Vec<(String, Drift, usize)> = found
+            .iter()
+            .map(|a| {
+                (
+                    a.diff.object.to_string(),
+                    a.diff.drift,
+                    a.diff.changes.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            drift,
+            [
+                (
+                    "Deployment/monitoring/grafana".to_string(),
+                    Drift::Modified,
+                    0
+                ),
+                (
+                    "Deployment/monitoring/grafana-gone".to_string(),
+                    Drift::Missing,
+                    1
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn secret_values_a_person_wrote_are_masked() {
         let live = json!({"apiVersion": "v1", "kind": "Secret",
