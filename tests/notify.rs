@@ -739,11 +739,11 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
     assert!(body_size <= 4096, "{body_size}");
     let shown = body.matches("\n- ").count();
-    assert!(shown < 5, "{body}");
+    assert!(shown < 6, "{body}");
     assert!(
         body.ends_with(&format!(
             "… and {} more findings: the full report is attached (drift-check-report.json).",
-            5 - shown
+            6 - shown
         )),
         "{body}"
     );
@@ -1286,7 +1286,7 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .values()
         .map(|o| o["object"].as_str().unwrap())
         .collect();
-    assert_eq!(objects.len(), 5, "{state:#}");
+    assert_eq!(objects.len(), 6, "{state:#}");
     assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server"));
     assert!(!state.to_string().contains("hunter2"));
     assert!(
