@@ -51,6 +51,15 @@ pub fn deployed<'a>(
     policy: &Policy,
 ) -> Vec<Attributed<'a>> {
     let mut seen: BTreeSet<ObjectKey> = rendered.clone();
+    // The live objects Helm or helm-controller marked, found once for all
+    // releases (labels are read without parsing the object).
+    let marked: Vec<(&ObjectKey, &crate::live::Stored)> = state
+        .stored()
+        .filter(|(_, s)| {
+            s.label(helm::NAME_LABEL).is_some()
+                || s.label(crate::flux::MANAGED_BY_LABEL) == Some(helm::MANAGED_BY_HELM)
+        })
+        .collect();
     let mut out = Vec::new();
     for d in releases {
         let attributed = |diff| Attributed {
@@ -75,7 +84,7 @@ pub fn deployed<'a>(
             }
         }
         let mut found = Vec::new();
-        for (key, stored) in state.stored() {
+        for &(key, stored) in &marked {
             if seen.contains(key) {
                 continue;
             }
