@@ -1,12 +1,13 @@
 //! Who owns an object, and so who should be edited.
 //!
 //! The platform's `app.kubernetes.io/managed-by` label first (`flux`,
-//! `crossplane`, Helm's own `Helm`), then what Crossplane, helm-controller
-//! and Flux set themselves: helm-controller's `helm.toolkit.fluxcd.io/name`
-//! label; Flux's
+//! `crossplane`), then what Flux and Crossplane set themselves: Flux's
 //! `kustomize.toolkit.fluxcd.io/name` label and inventory; Crossplane's
 //! `crossplane.io/composite` label, a controller ownerReference to a composite
 //! resource, and field managers named `apiextensions.crossplane.io/...`.
+//! What no Kustomization renders or owns, but helm-controller labelled
+//! (`helm.toolkit.fluxcd.io/name`) or Helm marked (`managed-by: Helm`), is
+//! Helm's; classify gives what a checked HelmRelease deployed owner `helm`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -69,21 +70,25 @@ pub fn owner(
     match label.map(str::to_ascii_lowercase).as_deref() {
         Some("flux") => return Owner::Flux,
         Some("crossplane") => return Owner::Crossplane,
-        Some("helm") => return Owner::Helm,
         _ => {}
     }
     if live.is_some_and(|o| composite(o, composite_kinds).is_some()) {
         return Owner::Crossplane;
     }
-    if live.is_some_and(|o| object::label(o, crate::helm::NAME_LABEL).is_some()) {
-        return Owner::Helm;
-    }
     let flux_labelled = [live, desired]
         .into_iter()
         .flatten()
         .any(|o| object::label(o, OWNER_NAME_LABEL).is_some());
+    // A Kustomization may render `helm template` output, labelled
+    // managed-by Helm: Flux applies it, so Flux owns it.
+    let helm_marked = live.is_some_and(|o| {
+        object::label(o, crate::helm::NAME_LABEL).is_some()
+            || label.is_some_and(|l| l == crate::helm::MANAGED_BY_HELM)
+    });
     if flux_labelled || flux_marked {
         Owner::Flux
+    } else if helm_marked {
+        Owner::Helm
     } else {
         Owner::None
     }
@@ -159,6 +164,8 @@ mod tests {
         assert_eq!(owner(Some(&helm), None, false, &kinds()), Owner::Helm);
         let hc = json!({"metadata": {"labels": {"helm.toolkit.fluxcd.io/name": "grafana"}}});
         assert_eq!(owner(Some(&hc), None, false, &kinds()), Owner::Helm);
+        // `helm template` output a Kustomization renders is Flux's.
+        assert_eq!(owner(Some(&helm), Some(&helm), true, &kinds()), Owner::Flux);
     }
 
     #[test]

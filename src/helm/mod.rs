@@ -145,6 +145,8 @@ pub struct HelmRelease {
     /// Where Helm keeps the release records: `spec.storageNamespace`, else
     /// the HelmRelease's namespace.
     pub storage_namespace: String,
+    /// `spec.kubeConfig` is set: the chart goes to another cluster.
+    pub remote: bool,
     /// `spec.suspend` live.
     pub suspended: bool,
     /// When `spec.suspend` was last set, from managedFields.
@@ -166,6 +168,7 @@ struct Spec {
     release_name: Option<String>,
     target_namespace: Option<String>,
     storage_namespace: Option<String>,
+    kube_config: Option<Value>,
     suspend: bool,
     drift_detection: Option<DriftDetection>,
 }
@@ -228,6 +231,7 @@ impl HelmRelease {
                 .unwrap_or_else(|| namespace.clone()),
             storage_namespace: nonempty(&spec.storage_namespace)
                 .unwrap_or_else(|| namespace.clone()),
+            remote: spec.kube_config.is_some_and(|c| !c.is_null()),
             suspended: spec.suspend,
             suspended_since: spec
                 .suspend
@@ -346,6 +350,9 @@ mod tests {
             (r.release_name.as_str(), r.storage_namespace.as_str()),
             ("kube-grafana", "monitoring")
         );
+        let remote = json!({"metadata": {"name": "grafana", "namespace": "monitoring"},
+            "spec": {"kubeConfig": {"secretRef": {"name": "edge-kubeconfig"}}}});
+        assert!(HelmRelease::of(&remote, &ks()).unwrap().remote);
         let plain = json!({"metadata": {"name": "grafana", "namespace": "monitoring"}});
         assert_eq!(
             HelmRelease::of(&plain, &ks()).unwrap().release_name,
@@ -373,6 +380,7 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "UpgradeFailed",
                 "message": "Helm upgrade failed\nmore", "lastTransitionTime": "2026-11-24T08:00:00Z"}]}});
         let r = HelmRelease::of(&hr, &ks()).unwrap();
+        assert!(!r.remote);
         assert!(r.suspended);
         assert_eq!(r.suspended_since.as_deref(), Some("2026-11-24T09:00:00Z"));
         let failing = r.failing.unwrap();

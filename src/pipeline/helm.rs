@@ -32,13 +32,28 @@ pub(super) async fn read(
     issues: &mut Vec<Issue>,
     notes: &mut Vec<Note>,
 ) -> Releases {
-    let found: Vec<(usize, Object)> = rendered
+    let mut found: Vec<(usize, Object)> = rendered
         .iter()
         .enumerate()
         .flat_map(|(i, r)| r.objects.iter().flatten().map(move |o| (i, o)))
         .filter(|(_, o)| helm::is_helm_release(o))
         .map(|(i, o)| (i, o.clone()))
         .collect();
+    // A HelmRelease with spec.kubeConfig installs into another cluster.
+    found.retain(|(i, o)| {
+        let ks = &rendered[*i].ks;
+        let remote = HelmRelease::of(o, ks).filter(|hr| hr.remote);
+        if let Some(hr) = &remote {
+            notes.push(Note {
+                kustomization: Some(ks.id()),
+                message: format!(
+                    "HelmRelease {} installs into another cluster (spec.kubeConfig): what it deployed is not checked",
+                    hr.id()
+                ),
+            });
+        }
+        remote.is_none()
+    });
     let mut manifests = BTreeMap::new();
     if !options.release_manifests {
         return Releases { found, manifests };

@@ -356,6 +356,17 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     )
     .await;
 
+    // Labelled for the HelmRelease that installs into another cluster: not
+    // what it deployed, whatever its labels say.
+    let edge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "edge-agent"},
+        "data": {"agent.yaml": "server: {log_level: info}\n"}});
+    create(
+        &client,
+        &resources,
+        &as_created(edge, "observability", "edge", ("observability", "edge")),
+    )
+    .await;
+
     let clean = check(&check_args(&p.reader, false), DiffMode::Local).await;
     let clean_manifests = check(&check_args(&p.admin, true), DiffMode::Local).await;
 
@@ -511,6 +522,15 @@ async fn edit(client: &kube::Client, r: &Resources) {
         Patch::Merge(json!({"spec": {"replicas": 2}})),
     )
     .await;
+    let edge = reference("v1", "ConfigMap", Some("observability"), "edge-agent");
+    update(
+        client,
+        r,
+        &edge,
+        "kubectl-edit",
+        Patch::Merge(json!({"data": {"agent.yaml": "server: {log_level: debug}\n"}})),
+    )
+    .await;
 }
 
 fn row(object: &str, drift: &str, explained: bool) -> Row {
@@ -653,15 +673,19 @@ fn a_suspended_helm_release_explains_and_a_failing_one_is_one_warning() {
         .filter(|w| w.kustomization.as_deref() == Some(KS))
         .map(|w| w.message.as_str())
         .collect();
-    assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(
-        warnings[0].starts_with("HelmRelease observability/loki is suspended since 20"),
-        "{}",
-        warnings[0]
-    );
-    assert!(warnings[0].ends_with(": what it deployed can drift from git silently; resume it with `flux resume helmrelease loki -n observability`"));
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
     assert_eq!(
-        warnings[1],
+        warnings[0],
+        "HelmRelease observability/edge installs into another cluster (spec.kubeConfig): what it deployed is not checked"
+    );
+    assert!(
+        warnings[1].starts_with("HelmRelease observability/loki is suspended since 20"),
+        "{}",
+        warnings[1]
+    );
+    assert!(warnings[1].ends_with(": what it deployed can drift from git silently; resume it with `flux resume helmrelease loki -n observability`"));
+    assert_eq!(
+        warnings[2],
         "HelmRelease observability/tempo is failing since 2026-11-29T04:00:00Z (UpgradeFailed): Helm upgrade failed for release observability/tempo with chart tempo@1.10.0: context deadline exceeded; see `flux get helmrelease tempo -n observability`"
     );
 }
