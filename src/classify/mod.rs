@@ -1,7 +1,7 @@
 //! Stage `classify`: who owns each difference, and is it explained?
 //!
 //! Input: an [`ObjectDiff`], the Kustomization it belongs to and the rules.
-//! Output: a [`Finding`]: owner (flux / crossplane / none), drift kind
+//! Output: a [`Finding`]: owner (flux / crossplane / helm / none), drift kind
 //! (`conflict` when a Flux-rendered object is also controlled by Crossplane),
 //! whether it is explained and why, the remedy for its owner, and a stable
 //! fingerprint. Pure: no I/O.
