@@ -42,19 +42,29 @@ pub struct Deployed<'a> {
 const BOOKKEEPING: &[&str] =
     &["/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"];
 
-/// The differences of every release's objects. `rendered` holds the objects
-/// the Kustomizations render (compared by the render, not here).
+/// The differences of every release's objects. `states` are the live
+/// state of the rendered types and that of the types only the releases
+/// need (read apart: the orphan scans never see the latter); `rendered`
+/// holds the objects the Kustomizations render (compared by the render,
+/// not here).
 pub fn deployed<'a>(
     releases: &'a [Deployed<'a>],
-    state: &'a LiveState,
+    states: [&'a LiveState; 2],
     rendered: &BTreeSet<ObjectKey>,
     policy: &Policy,
 ) -> Vec<Attributed<'a>> {
+    let get = |key: &ObjectKey| states.iter().find_map(|s| s.get(key));
+    let unread = |key: &ObjectKey| {
+        states
+            .iter()
+            .any(|s| s.failed.contains(&key.type_key()) || s.unserved.contains_key(&key.type_key()))
+    };
     let mut seen: BTreeSet<ObjectKey> = rendered.clone();
     // The live objects Helm or helm-controller marked, found once for all
     // releases (labels are read without parsing the object).
-    let marked: Vec<(&ObjectKey, &crate::live::Stored)> = state
-        .stored()
+    let marked: Vec<(&ObjectKey, &crate::live::Stored)> = states
+        .iter()
+        .flat_map(|s| s.stored())
         .filter(|(_, s)| {
             s.label(helm::NAME_LABEL).is_some()
                 || s.label(crate::flux::MANAGED_BY_LABEL) == Some(helm::MANAGED_BY_HELM)
@@ -73,13 +83,10 @@ pub fn deployed<'a>(
             let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
                 continue;
             };
-            if !seen.insert(key.clone())
-                || state.failed.contains(&key.type_key())
-                || state.unserved.contains_key(&key.type_key())
-            {
+            if !seen.insert(key.clone()) || unread(&key) {
                 continue;
             }
-            if let Some(diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy) {
+            if let Some(diff) = ObjectDiff::of_rendered(desired, get(&key), policy) {
                 out.push(attributed(diff));
             }
         }
@@ -103,7 +110,7 @@ pub fn deployed<'a>(
         }
         for key in found {
             seen.insert(key.clone());
-            let live = state.get(&key).expect("found in the state");
+            let live = get(&key).expect("found in the state");
             let changes = person_changes(live, policy);
             if changes.is_empty() {
                 continue;
@@ -284,7 +291,8 @@ mod tests {
             manifest: None,
         }];
         let skip = BTreeSet::from([ObjectRef::of(&rendered).unwrap().key()]);
-        let found = deployed(&releases, &state, &skip, &Policy::default());
+        let none = LiveState::default();
+        let found = deployed(&releases, [&state, &none], &skip, &Policy::default());
         let names: Vec<(String, Option<String>)> = found
             .iter()
             .map(|a| (a.diff.object.to_string(), a.helm.map(HelmRelease::id)))
@@ -320,13 +328,20 @@ mod tests {
             json!([{"name": "GF_LOG", "value": "info"}, {"name": "DEBUG", "value": "1"}]);
         let mut gone = desired.clone();
         gone["metadata"]["name"] = json!("grafana-gone");
-        let state = LiveState::new([live]);
+        // Read in the fetch of the types only releases need.
+        let extra = LiveState::new([live]);
         let releases = [Deployed {
             kustomization: &ks,
             release,
             manifest: Some(vec![desired, gone]),
         }];
-        let found = deployed(&releases, &state, &BTreeSet::new(), &Policy::default());
+        let none = LiveState::default();
+        let found = deployed(
+            &releases,
+            [&none, &extra],
+            &BTreeSet::new(),
+            &Policy::default(),
+        );
         let drift: Vec<(String, Drift, usize)> = found
             .iter()
             .map(|a| {

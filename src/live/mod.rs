@@ -445,16 +445,6 @@ impl LiveState {
         }
     }
 
-    /// Adds what a second fetch read (of other types): its objects, the
-    /// types it could not read or the cluster does not serve, and the
-    /// scopes known by then. Its errors are the caller's to report.
-    pub fn merge(&mut self, other: LiveState) {
-        self.objects.extend(other.objects);
-        self.unserved.extend(other.unserved);
-        self.failed.extend(other.failed);
-        self.scopes = other.scopes;
-    }
-
     /// How many objects were read.
     pub fn len(&self) -> usize {
         self.objects.len()

@@ -125,10 +125,13 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     // The types only HelmReleases' objects need, in a fetch of their own:
     // one the token may not list leaves those objects unchecked (a note),
     // it is not an error of the run.
+    // Kept apart from `state`: the orphan scans stay on the rendered and
+    // inventoried types.
     let helm_types = releases.types(&rendered, &settings.helm, &types);
+    let mut helm_state = live::LiveState::default();
     if !helm_types.is_empty() {
-        let mut extra = live.fetch(&helm_types).await;
-        for e in std::mem::take(&mut extra.errors) {
+        helm_state = live.fetch(&helm_types).await;
+        for e in std::mem::take(&mut helm_state.errors) {
             run.notes.push(Note {
                 kustomization: None,
                 message: format!(
@@ -136,7 +139,8 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
                 ),
             });
         }
-        state.merge(extra);
+        // Discovery of the second fetch knows the first one's groups too.
+        state.scopes = helm_state.scopes.clone();
     }
     // Render as kustomize does, then store as the API server does: no
     // namespace on a cluster-scoped kind (scopes from the live source, then
@@ -154,7 +158,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     }
     progress.line(format_args!(
         "fetch: {} live objects of {} types",
-        state.len(),
+        state.len() + helm_state.len(),
         types.len() + helm_types.len()
     ));
     run.issues.extend(
@@ -164,7 +168,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .map(|e| Issue::new(None, Stage::Live, e)),
     );
     info!(
-        objects = state.len(),
+        objects = state.len() + helm_state.len(),
         types = types.len() + helm_types.len(),
         "Read live state"
     );
@@ -206,7 +210,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         .collect();
     diffs.extend(diff::helm::deployed(
         &deployed,
-        &state,
+        [&state, &helm_state],
         &all_rendered,
         &settings.diff.policy,
     ));

@@ -367,6 +367,17 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     )
     .await;
 
+    // Labelled for the Kustomization, but of a type it neither renders nor
+    // inventories: read only for the HelmReleases, it is no orphan (the
+    // orphan scans cover the rendered and inventoried types only).
+    let daemonset = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "node-agent",
+            "namespace": "observability",
+            "labels": {"kustomize.toolkit.fluxcd.io/name": "helm-apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+        "spec": {"selector": {"matchLabels": {"app": "node-agent"}},
+            "template": {"metadata": {"labels": {"app": "node-agent"}},
+                "spec": {"containers": [{"name": "agent", "image": "busybox:1.36"}]}}}});
+    apply(&client, &resources, &daemonset, "kubectl-client-side-apply").await;
+
     let clean = check(&check_args(&p.reader, false), DiffMode::Local).await;
     let clean_manifests = check(&check_args(&p.admin, true), DiffMode::Local).await;
 
