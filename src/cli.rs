@@ -208,6 +208,19 @@ pub struct CommonArgs {
     )]
     pub strict_substitution: Option<bool>,
 
+    /// Compare each rendered HelmRelease's latest deployed release manifest
+    /// with the cluster (reads Helm's release records, Secrets, in the
+    /// storage namespaces; see job/components/helm-manifests) [default: false].
+    #[arg(
+        long,
+        env = "DRIFT_CHECK_HELM_RELEASE_MANIFESTS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub helm_release_manifests: Option<bool>,
+
     /// Limit for each API request, in seconds.
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,

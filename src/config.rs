@@ -83,6 +83,8 @@ pub struct FileConfig {
     pub notify: crate::notify::NotifyConfig,
     /// How much one file of the repo or the snapshot may hold.
     pub limits: LimitsConfig,
+    /// What helm-controller deployed: `releaseManifests`, `types`.
+    pub helm: crate::helm::HelmConfig,
 }
 
 /// `limits:` of the config file: how much one file of the repo or of the
@@ -315,6 +317,13 @@ impl Config {
                 live,
                 diff,
                 classify,
+                helm: {
+                    let mut helm = file.helm.validate().map_err(ConfigError::Invalid)?;
+                    if let Some(on) = args.helm_release_manifests {
+                        helm.release_manifests = on;
+                    }
+                    helm
+                },
                 notify: file.notify.validate(&base)?,
             },
             output: output.or(file.output).unwrap_or_default(),

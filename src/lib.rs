@@ -23,6 +23,7 @@ pub mod discover;
 pub mod error;
 pub mod files;
 pub mod flux;
+pub mod helm;
 pub mod k8s;
 pub mod live;
 pub mod notify;

@@ -75,6 +75,13 @@ fn the_fixture_platform_has_exactly_the_documented_findings() {
             false,
         ),
         (
+            s("flux-system/monitoring"),
+            s("Deployment/monitoring/prometheus-server"),
+            s("modified"),
+            s("helm"),
+            false,
+        ),
+        (
             s("flux-system/network-policies"),
             s("NetworkPolicy/docs/allow-debug-ingress"),
             s("orphaned"),
@@ -105,8 +112,35 @@ fn the_fixture_report_is_complete_and_error_free() {
     let report = &*REPORT;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.summary.kustomizations, 6);
-    assert_eq!(report.summary.unexplained, 5);
+    assert_eq!(report.summary.unexplained, 6);
     assert_eq!(report.exit_code(), 1);
+}
+
+#[test]
+fn kubectl_patch_of_what_a_helm_release_deployed_is_unexplained_helm_drift() {
+    let f = finding("Deployment", "prometheus-server");
+    assert_eq!(
+        (&f["owner"], &f["drift"], &f["explained"]),
+        (&json!("helm"), &json!("modified"), &json!(false))
+    );
+    assert_eq!(
+        f["changes"],
+        json!([{"path": "/spec/template/spec/containers/0/args", "op": "replace", "desired": null,
+            "live": ["--storage.tsdb.retention.time=90d", "--config.file=/etc/config/prometheus.yml"],
+            "manager": "kubectl-patch", "time": "2026-11-24T13:20:00Z", "explanation": null}]),
+        "helm-controller's and the deployment controller's fields are not drift"
+    );
+    assert_eq!(
+        f["remedy"],
+        "deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: flux reconcile helmrelease prometheus -n monitoring --force"
+    );
+    // Its untouched Service is no finding.
+    assert!(
+        REPORT
+            .findings
+            .iter()
+            .all(|f| f.object.to_string() != "Service/monitoring/prometheus-server")
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
 
 /// The message of the fixture platform's first run, as the room receives it.
 const FIRST_BODY: &str = "\
-drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)
+drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)
 
 Kustomization flux-system/docs:
 - Deployment/docs/docs-portal — modified, owner flux
@@ -35,6 +35,9 @@ Kustomization flux-system/monitoring:
 - Secret/monitoring/alertmanager-matrix — modified, owner flux
   /data/webhook-token: *** (before) → *** (after) (by kubectl-edit at 2026-11-23T06:55:00Z)
   remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
+- Deployment/monitoring/prometheus-server — modified, owner helm
+  /spec/template/spec/containers/0/args: set to [\"--storage.tsdb.retention.time=90d\",\"--config.file=/etc/config/prometheus.yml\"] (by kubectl-patch at 2026-11-24T13:20:00Z)
+  remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: flux reconcile helmrelease prometheus -n monitoring --force
 
 Kustomization flux-system/network-policies:
 - NetworkPolicy/docs/allow-debug-ingress — orphaned, owner flux
@@ -274,7 +277,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let report: Value = serde_json::from_str(&first.stdout).expect("the JSON report is printed");
-    assert_eq!(report["summary"]["unexplained"], 5);
+    assert_eq!(report["summary"]["unexplained"], 6);
     let events = s.events(&owner_token, &room_id).await;
     let notices = notices_from(&events, &bot);
     assert_eq!(notices.len(), 1, "one message per run: {notices:#?}");
@@ -283,7 +286,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(content["format"], "org.matrix.custom.html");
     assert_eq!(content["body"], FIRST_BODY);
     assert!(content["formatted_body"].as_str().unwrap().starts_with(
-        "<p><strong>drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)</strong></p>\n<h4>Kustomization flux-system/docs</h4>"
+        "<p><strong>drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)</strong></p>\n<h4>Kustomization flux-system/docs</h4>"
     ));
     assert!(
         !first.stderr.contains("bot-pass"),
@@ -310,10 +313,10 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "drift-check report: prod at (unknown revision): 4 unexplained findings in 4 Kustomizations (0 new, 4 still open, oldest since {since}, 1 resolved)\n\n\
+            "drift-check report: prod at (unknown revision): 5 unexplained findings in 4 Kustomizations (0 new, 5 still open, oldest since {since}, 1 resolved)\n\n\
              Resolved:\n\
              - resolved: ClusterRoleBinding/system:konnectivity-server (missing) in flux-system/rbac-system, open since {since}\n\n\
-             4 still open findings: see the report or the previous messages."
+             5 still open findings: see the report or the previous messages."
         )
     );
     assert_no_secret(&events);
@@ -884,6 +887,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="helm"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
@@ -903,7 +907,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         r#"drift_check_last_success_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
         r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 3"#,
         r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 2"#,
-        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 9"#,
+        r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 10"#,
         r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} 5"#,
         r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} 3"#,
         r#"drift_check_objects{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 7"#,
@@ -1035,7 +1039,7 @@ fn pushgateway_down_fails_the_sink_but_the_report_is_printed_and_the_exit_code_s
     let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report is printed");
-    assert_eq!(report["summary"]["unexplained"], 5);
+    assert_eq!(report["summary"]["unexplained"], 6);
     assert!(
         out.stderr.contains(
             "PUT http://127.0.0.1:9/metrics/job/drift_check/cluster/prod failed after 2 attempts"
@@ -1097,11 +1101,11 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
     assert!(body_size <= 4096, "{body_size}");
     let shown = body.matches("\n- ").count();
-    assert!(shown < 5, "{body}");
+    assert!(shown < 6, "{body}");
     assert!(
         body.ends_with(&format!(
             "… and {} more findings: the full report is attached (drift-check-report.json).",
-            5 - shown
+            6 - shown
         )),
         "{body}"
     );
@@ -1123,7 +1127,7 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
         .unwrap();
     let report: Value = serde_json::from_str(&report).expect("the attachment is the JSON report");
     assert_eq!(report["schema"], "drift-check/v1");
-    assert_eq!(report["summary"]["unexplained"], 5);
+    assert_eq!(report["summary"]["unexplained"], 6);
     for secret in SECRET_VALUES {
         assert!(!report.to_string().contains(secret));
     }
@@ -1485,8 +1489,8 @@ async fn matrix_daily_digest_reposts_open_findings_a_day_later_only_when_configu
     assert_eq!(
         notices[0]["content"]["body"],
         FIRST_BODY.replacen(
-            "drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)",
-            "drift-check daily digest: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations",
+            "drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)",
+            "drift-check daily digest: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations",
             1
         )
     );
@@ -1644,7 +1648,7 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .values()
         .map(|o| o["object"].as_str().unwrap())
         .collect();
-    assert_eq!(objects.len(), 5, "{state:#}");
+    assert_eq!(objects.len(), 6, "{state:#}");
     assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server"));
     assert!(!state.to_string().contains("hunter2"));
     assert!(

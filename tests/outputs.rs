@@ -183,9 +183,10 @@ fn progress_names_each_stage_with_counts() {
         lines,
         [
             "discover: 6 Kustomizations",
-            "render: 29 objects (0 Kustomizations failed)",
-            "fetch: 29 live objects of 12 types",
-            "diff: 9 findings, 5 unexplained",
+            "render: 30 objects (0 Kustomizations failed)",
+            // 13 rendered types, and 5 more for what a HelmRelease deployed.
+            "fetch: 32 live objects of 18 types",
+            "diff: 10 findings, 6 unexplained",
         ]
     );
     let quiet = run(&[&["--progress", "never"][..], CHECK].concat());

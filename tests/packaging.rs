@@ -92,9 +92,15 @@ fn the_image_is_built_in_one_stage_and_runs_the_binary_as_non_root_in_another() 
 }
 
 pub(crate) fn job_objects() -> Vec<Value> {
+    job_objects_with(&[])
+}
+
+/// `job/` rendered with the given optional components, as Flux applies it.
+fn job_objects_with(components: &[&str]) -> Vec<Value> {
     let ks = drift_check::discover::from_object(
         &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": "drift-check", "namespace": "flux-system"}, "spec": {"path": "./job"}}),
+            "metadata": {"name": "drift-check", "namespace": "flux-system"},
+            "spec": {"path": "./job", "components": components}}),
         drift_check::flux::Origin::Live,
         "flux-system",
     )
@@ -182,5 +188,54 @@ fn the_job_reads_the_cluster_and_writes_only_its_state_config_map() {
             .iter()
             .all(|o| o["metadata"]["name"] != "drift-check-server-mode"),
         "server mode is opt-in"
+    );
+}
+
+#[test]
+fn the_helm_manifests_component_adds_only_secret_reads_and_the_flag() {
+    let objects = job_objects_with(&["components/helm-manifests"]);
+    let role = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "drift-check-helm-releases")
+        .expect("the component's ClusterRole");
+    assert_eq!(role["kind"], "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+    );
+    // It grants nothing by itself: the operator binds it per storage namespace.
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["roleRef"]["name"] != "drift-check-helm-releases"),
+        "no binding shipped"
+    );
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    let args = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(
+        args.as_array().unwrap().last().unwrap(),
+        "--helm-release-manifests"
+    );
+    let plain = job_objects();
+    assert!(
+        plain
+            .iter()
+            .all(|o| o["metadata"]["name"] != "drift-check-helm-releases"),
+        "reading release records is opt-in"
+    );
+    let read = plain
+        .iter()
+        .find(|o| o["metadata"]["name"] == "drift-check-read")
+        .unwrap();
+    assert!(
+        read["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |r| r["apiGroups"] == serde_json::json!(["helm.toolkit.fluxcd.io"])
+                    && r["resources"] == serde_json::json!(["helmreleases"])
+            ),
+        "the HelmReleases a Kustomization renders are read"
     );
 }

@@ -1,11 +1,12 @@
 //! Stage `classify`: who owns each difference, and is it explained?
 //!
 //! Input: an [`ObjectDiff`], the Kustomization it belongs to and the rules.
-//! Output: a [`Finding`]: owner (flux / crossplane / none), drift kind
+//! Output: a [`Finding`]: owner (flux / crossplane / helm / none), drift kind
 //! (`conflict` when a Flux-rendered object is also controlled by Crossplane),
 //! whether it is explained and why, the remedy for its owner, and a stable
 //! fingerprint. Pure: no I/O.
 
+mod helm;
 pub mod owner;
 pub mod rules;
 
@@ -64,6 +65,8 @@ pub struct Context<'a> {
     pub composite_kinds: &'a BTreeSet<String>,
     /// Which field managers are Flux's.
     pub policy: &'a Policy,
+    /// The HelmRelease that deployed the object, for a Helm-managed one.
+    pub helm: Option<&'a crate::helm::HelmRelease>,
 }
 
 /// The rules a run classifies with.
@@ -131,6 +134,13 @@ pub fn findings<'a>(
             .entry(ks.id())
             .or_insert_with(|| IgnoreRule::of_kustomization(ks).0);
     }
+    // A HelmRelease's objects follow its spec.driftDetection.ignore instead.
+    let mut helm_ignore: BTreeMap<String, Vec<IgnoreRule>> = BTreeMap::new();
+    for hr in diffs.iter().filter_map(|a| a.helm) {
+        helm_ignore
+            .entry(hr.id())
+            .or_insert_with(|| IgnoreRule::of_helm_release(hr).0);
+    }
     diffs
         .into_iter()
         .filter(|a| {
@@ -147,13 +157,15 @@ pub fn findings<'a>(
                 revision: a.revision,
                 applied_unread: a.applied_unread,
                 ignore: &rules.ignore,
-                flux_ignore: a
-                    .kustomization
-                    .and_then(|ks| flux_ignore.get(&ks.id()))
-                    .map_or(&[], Vec::as_slice),
+                flux_ignore: match a.helm {
+                    Some(hr) => helm_ignore.get(&hr.id()),
+                    None => a.kustomization.and_then(|ks| flux_ignore.get(&ks.id())),
+                }
+                .map_or(&[], Vec::as_slice),
                 controllers: &rules.controllers,
                 composite_kinds: &composite_kinds,
                 policy,
+                helm: a.helm,
             };
             classify(a.diff, &ctx)
         })
@@ -176,7 +188,10 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
         drift = Drift::Conflict;
     }
     let flux_marked = ctx.kustomization.is_some();
-    let owner = owner::owner(live, desired, flux_marked, ctx.composite_kinds);
+    let owner = match ctx.helm {
+        Some(_) => Owner::Helm,
+        None => owner::owner(live, desired, flux_marked, ctx.composite_kinds),
+    };
     let subject = live
         .or(desired)
         .expect("a diff has a live or a rendered object");
@@ -202,8 +217,14 @@ pub fn classify(diff: ObjectDiff<'_>, ctx: &Context<'_>) -> Finding {
         format!(
             "Flux cannot apply it either: change its apiVersion in {path} in git to one the cluster serves, or install its CRD"
         )
+    } else if let Some(hr) = ctx.helm {
+        helm::remedy(hr, drift)
     } else {
         remedy(owner, drift, composite.as_deref(), ctx.kustomization)
+    };
+    let message = match (message, ctx.helm.and_then(helm::message)) {
+        (Some(m), Some(h)) => Some(format!("{m}; {h}")),
+        (m, h) => m.or(h),
     };
     let fingerprint = fingerprint(ctx.cluster, ctx.kustomization, &object, drift, &changes);
     Finding {
@@ -329,6 +350,19 @@ fn object_explanation(
     changes: &[Change],
     ctx: &Context<'_>,
 ) -> Option<String> {
+    if let Some(hr) = ctx.helm {
+        // helm-controller, not kustomize-controller, reconciles it: the
+        // Kustomization's state and Flux's opt-outs say nothing of it.
+        let ks = ctx
+            .kustomization
+            .map(|k| (k.namespace.as_str(), k.name.as_str()));
+        return helm::explanation(hr).or_else(|| {
+            ctx.ignore
+                .iter()
+                .find(|r| r.covers_object() && r.applies(subject, ks))
+                .and_then(|r| r.explain("", subject))
+        });
+    }
     if let Some(ks) = ctx.kustomization {
         if ks.spec.suspend {
             return Some(match &ks.suspended_since {
@@ -465,6 +499,9 @@ fn remedy(
         (_, Owner::Flux) => {
             format!("revert the manual change and make it through a git PR to {path}")
         }
+        (_, Owner::Helm) => format!(
+            "deployed by Helm: change its chart's values in git ({path}) instead of the object"
+        ),
         (_, Owner::None) => "ad-hoc object: edit it directly".to_string(),
     }
 }

@@ -5,6 +5,9 @@
 //! `kustomize.toolkit.fluxcd.io/name` label and inventory; Crossplane's
 //! `crossplane.io/composite` label, a controller ownerReference to a composite
 //! resource, and field managers named `apiextensions.crossplane.io/...`.
+//! What no Kustomization renders or owns, but helm-controller labelled
+//! (`helm.toolkit.fluxcd.io/name`) or Helm marked (`managed-by: Helm`), is
+//! Helm's; classify gives what a checked HelmRelease deployed owner `helm`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -29,6 +32,8 @@ pub enum Owner {
     Flux,
     /// Crossplane: patch the composite resource.
     Crossplane,
+    /// helm-controller, for a Flux HelmRelease: change the HelmRelease's values in git.
+    Helm,
     /// Nobody: an ad-hoc object.
     None,
 }
@@ -39,6 +44,7 @@ impl Owner {
         match self {
             Owner::Flux => "flux",
             Owner::Crossplane => "crossplane",
+            Owner::Helm => "helm",
             Owner::None => "none",
         }
     }
@@ -73,8 +79,16 @@ pub fn owner(
         .into_iter()
         .flatten()
         .any(|o| object::label(o, OWNER_NAME_LABEL).is_some());
+    // A Kustomization may render `helm template` output, labelled
+    // managed-by Helm: Flux applies it, so Flux owns it.
+    let helm_marked = live.is_some_and(|o| {
+        object::label(o, crate::helm::NAME_LABEL).is_some()
+            || label.is_some_and(|l| l == crate::helm::MANAGED_BY_HELM)
+    });
     if flux_labelled || flux_marked {
         Owner::Flux
+    } else if helm_marked {
+        Owner::Helm
     } else {
         Owner::None
     }
@@ -146,6 +160,12 @@ mod tests {
         assert_eq!(owner(Some(&flux), None, false, &kinds()), Owner::Flux);
         let xp = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "crossplane"}}});
         assert_eq!(owner(Some(&xp), None, true, &kinds()), Owner::Crossplane);
+        let helm = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}});
+        assert_eq!(owner(Some(&helm), None, false, &kinds()), Owner::Helm);
+        let hc = json!({"metadata": {"labels": {"helm.toolkit.fluxcd.io/name": "grafana"}}});
+        assert_eq!(owner(Some(&hc), None, false, &kinds()), Owner::Helm);
+        // `helm template` output a Kustomization renders is Flux's.
+        assert_eq!(owner(Some(&helm), Some(&helm), true, &kinds()), Owner::Flux);
     }
 
     #[test]

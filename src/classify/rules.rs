@@ -45,9 +45,15 @@ enum Origin {
     /// The config's `ignore` list (or built in): `*` tokens are wildcards,
     /// and the reason is the explanation.
     Config { reason: String },
-    /// `spec.ignore[index]` of the Flux Kustomization `namespace/name`:
-    /// tokens are literal, as in Flux, and the explanation names the rule.
-    Flux { kustomization: String, index: usize },
+    /// `spec.ignore[index]` of the Flux Kustomization `namespace/name`, or
+    /// `spec.driftDetection.ignore[index]` of a HelmRelease (`object`:
+    /// `Kustomization ns/name`, `HelmRelease ns/name`): tokens are literal,
+    /// as in Flux, and the explanation names the rule.
+    Flux {
+        object: String,
+        list: &'static str,
+        index: usize,
+    },
 }
 
 /// A JSON Pointer as written, and its unescaped tokens (none: the root).
@@ -119,6 +125,8 @@ pub enum RuleError {
 const CONFIG_LIST: &str = "ignore";
 /// The name of a Flux Kustomization's list of rules in errors.
 const FLUX_LIST: &str = "spec.ignore";
+/// The name of a HelmRelease's list of rules in errors.
+const HELM_LIST: &str = "spec.driftDetection.ignore";
 
 impl IgnoreRule {
     /// Validates and compiles the rule at `index` of the config's list.
@@ -155,13 +163,43 @@ impl IgnoreRule {
     fn flux(ks: &Kustomization, index: usize, rule: &flux::IgnoreRule) -> Result<Self, RuleError> {
         Ok(Self {
             origin: Origin::Flux {
-                kustomization: ks.id(),
+                object: format!("Kustomization {}", ks.id()),
+                list: FLUX_LIST,
                 index,
             },
             paths: pointers(FLUX_LIST, index, &rule.paths)?,
             target: matcher(FLUX_LIST, index, rule.target.as_ref())?,
             kustomization: Some(ks.id()),
         })
+    }
+
+    /// Compiles a HelmRelease's `spec.driftDetection.ignore` (the same shape
+    /// as a Kustomization's `spec.ignore`, applied by helm-controller through
+    /// the same fluxcd/pkg `jsondiff` rules): the rules that compile, and an
+    /// error for each one that does not. Scoped to the Kustomization that
+    /// renders the HelmRelease.
+    pub fn of_helm_release(hr: &crate::helm::HelmRelease) -> (Vec<Self>, Vec<RuleError>) {
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (index, rule) in hr.drift_ignore.iter().enumerate() {
+            let compiled = pointers(HELM_LIST, index, &rule.paths).and_then(|paths| {
+                Ok(Self {
+                    origin: Origin::Flux {
+                        object: format!("HelmRelease {}", hr.id()),
+                        list: HELM_LIST,
+                        index,
+                    },
+                    paths,
+                    target: matcher(HELM_LIST, index, rule.target.as_ref())?,
+                    kustomization: Some(hr.kustomization.clone()),
+                })
+            });
+            match compiled {
+                Ok(rule) => rules.push(rule),
+                Err(e) => errors.push(e),
+            }
+        }
+        (rules, errors)
     }
 
     /// The built-in rule: `kubectl rollout restart` stamps the pod template
@@ -217,7 +255,8 @@ impl IgnoreRule {
         Some(match &self.origin {
             Origin::Config { reason } => reason.clone(),
             Origin::Flux {
-                kustomization,
+                object,
+                list,
                 index,
             } => {
                 let what = if pointer.text.is_empty() {
@@ -225,7 +264,7 @@ impl IgnoreRule {
                 } else {
                     &pointer.text
                 };
-                format!("ignored by Kustomization {kustomization} {FLUX_LIST}[{index}] ({what})")
+                format!("ignored by {object} {list}[{index}] ({what})")
             }
         })
     }

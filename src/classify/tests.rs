@@ -52,6 +52,7 @@ fn context(ks: &Kustomization) -> Context<'_> {
         controllers: &[],
         composite_kinds: &NO_KINDS,
         policy: &POLICY,
+        helm: None,
     }
 }
 
@@ -542,4 +543,114 @@ fn an_object_a_failing_kustomization_did_apply_and_is_gone_is_still_missing() {
     let k = failing(ks(false), &["docs_web_apps_Deployment"]);
     let f = missing(&deploy(2, json!({}), json!([])), &k);
     assert_eq!((f.drift, f.explained), (Drift::Missing, false));
+}
+
+/// A HelmRelease of `ks` whose chart deployed Deployment monitoring/web.
+fn helm_release(ks: &Kustomization, spec: Value) -> crate::helm::HelmRelease {
+    let hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "flux-system", "managedFields": [
+            {"manager": "flux", "operation": "Update", "time": "2026-11-24T09:00:00Z", "fieldsV1": {"f:spec": {"f:suspend": {}}}}]},
+        "spec": spec});
+    crate::helm::HelmRelease::of(&hr, ks).unwrap()
+}
+
+/// A person's `kubectl scale` and `kubectl label` of a Helm-deployed Deployment.
+fn helm_edited() -> Value {
+    let mut live = deploy(
+        5,
+        json!({"app.kubernetes.io/managed-by": "Helm", "team": "x"}),
+        json!([{"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-24T10:00:00Z",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+               {"manager": "kubectl-label", "operation": "Update", "time": "2026-11-24T10:05:00Z",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}]),
+    );
+    live["metadata"]["namespace"] = json!("monitoring");
+    live
+}
+
+fn classify_helm(live: &Value, hr: &crate::helm::HelmRelease, ks: &Kustomization) -> Finding {
+    let rules = IgnoreRule::of_helm_release(hr).0;
+    let ctx = Context {
+        helm: Some(hr),
+        revision: None,
+        flux_ignore: &rules,
+        ..context(ks)
+    };
+    let diff = ObjectDiff {
+        object: ObjectRef::of(live).unwrap(),
+        drift: Drift::Modified,
+        changes: crate::diff::helm::person_changes(live, &POLICY),
+        desired: None,
+        live: Some(live),
+        message: None,
+        not_served: false,
+    };
+    classify(diff, &ctx)
+}
+
+#[test]
+fn a_person_edit_of_a_helm_object_is_unexplained_helm_drift_naming_the_helm_release() {
+    let k = ks(true);
+    let hr = helm_release(&k, json!({"chart": {"spec": {"chart": "web"}}}));
+    let f = classify_helm(&helm_edited(), &hr, &k);
+    assert_eq!(
+        (f.drift, f.owner, f.explained),
+        (Drift::Modified, Owner::Helm, false),
+        "the Kustomization's suspension does not stop helm-controller"
+    );
+    let paths: Vec<&str> = f.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["/metadata/labels/team", "/spec/replicas"]);
+    assert_eq!(
+        f.remedy,
+        "deployed by HelmRelease flux-system/web: change the HelmRelease's values in git (./infra/k8s/docs) through a PR instead of the object; to restore the chart's values now: flux reconcile helmrelease web -n flux-system --force"
+    );
+    assert_eq!(f.message, None);
+}
+
+#[test]
+fn a_suspended_helm_release_explains_its_objects_drift() {
+    let k = ks(false);
+    let hr = helm_release(&k, json!({"suspend": true}));
+    let f = classify_helm(&helm_edited(), &hr, &k);
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some(
+            "HelmRelease flux-system/web is suspended (since 2026-11-24T09:00:00Z): helm-controller is not reconciling it"
+        )
+    );
+}
+
+#[test]
+fn drift_detection_ignore_explains_what_it_covers_and_enabled_detection_explains_nothing() {
+    let k = ks(false);
+    let hr = helm_release(
+        &k,
+        json!({"driftDetection": {"mode": "enabled",
+            "ignore": [{"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}]}}),
+    );
+    let f = classify_helm(&helm_edited(), &hr, &k);
+    assert!(!f.explained, "the label edit stays unexplained");
+    let explained: Vec<(&str, Option<&str>)> = f
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.explanation.as_deref()))
+        .collect();
+    assert_eq!(
+        explained,
+        [
+            ("/metadata/labels/team", None),
+            (
+                "/spec/replicas",
+                Some(
+                    "ignored by HelmRelease flux-system/web spec.driftDetection.ignore[0] (/spec/replicas)"
+                )
+            )
+        ]
+    );
+    assert_eq!(
+        f.message.as_deref(),
+        Some(
+            "HelmRelease flux-system/web has drift detection enabled: helm-controller will revert the chart's declared fields at its next reconcile"
+        )
+    );
 }

@@ -9,6 +9,7 @@
 //! Pure: no I/O, no cluster client.
 
 mod compare;
+pub mod helm;
 pub mod mask;
 pub mod normalize;
 pub mod orphans;

@@ -29,6 +29,9 @@ pub struct Attributed<'a> {
     pub revision: Option<&'a str>,
     /// See [`Rendered::applied_unread`]: never a pending reconcile.
     pub applied_unread: bool,
+    /// The HelmRelease that deployed the object, for an object of a Helm
+    /// release (see [`super::helm`]).
+    pub helm: Option<&'a crate::helm::HelmRelease>,
     pub diff: ObjectDiff<'a>,
 }
 
@@ -60,6 +63,7 @@ pub fn renders<'a>(
             kustomization: Some(&r.ks),
             revision: r.revision.as_deref(),
             applied_unread: r.applied_unread,
+            helm: None,
             diff,
         };
         let mut mine = BTreeSet::new();
@@ -107,6 +111,7 @@ pub fn renders<'a>(
                     kustomization: Some(&r.ks),
                     revision: head_revision.as_deref(),
                     applied_unread: false,
+                    helm: None,
                     diff,
                 });
             }
@@ -144,6 +149,7 @@ pub fn renders<'a>(
             kustomization: owner,
             revision,
             applied_unread: render.is_some_and(|r| r.applied_unread),
+            helm: None,
             diff: ObjectDiff::orphan(live, object, why),
         });
     }

@@ -28,7 +28,23 @@ pub struct ManagedEntry {
 impl ManagedEntry {
     /// Does this entry own `path` (JSON Pointer tokens) of the `live` object?
     pub fn owns(&self, live: &Value, path: &[String]) -> bool {
-        owns(&self.fields, live, path)
+        owns(&self.fields, live, path, false)
+    }
+
+    /// Does this entry own `path` itself (or fields under it), rather than
+    /// through an ancestor its set ends at? (`f:data: {}` is the `data` map's
+    /// presence, not each key a later writer set in it.)
+    pub fn owns_exactly(&self, live: &Value, path: &[String]) -> bool {
+        owns(&self.fields, live, path, true)
+    }
+
+    /// The fields this entry set that `live` still has, as JSON Pointer
+    /// tokens into `live`: each leaf of its field set, and a list item it
+    /// made (`.`: an env var `kubectl set env` added) as one field.
+    pub fn leaves(&self, live: &Value) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        leaves_of(&self.fields, live, &mut Vec::new(), &mut out);
+        out
     }
 }
 
@@ -127,7 +143,7 @@ pub fn field_set_time(object: &Value, path: &[&str]) -> Option<String> {
         .and_then(|e| e.time.clone())
 }
 
-fn owns(set: &Value, live: &Value, path: &[String]) -> bool {
+fn owns(set: &Value, live: &Value, path: &[String], exactly: bool) -> bool {
     let mut node = set;
     let mut current = Some(live);
     for token in path {
@@ -136,7 +152,7 @@ fn owns(set: &Value, live: &Value, path: &[String]) -> bool {
         };
         if children.is_empty() {
             // A leaf above the end of the path: an atomic ancestor is owned.
-            return true;
+            return !exactly;
         }
         let here = current;
         current = match here {
@@ -165,23 +181,60 @@ fn list_item<'a>(
     item: Option<&Value>,
     index: Option<usize>,
 ) -> Option<&'a Value> {
-    children.iter().find_map(|(key, child)| {
-        let matched = if let Some(json) = key.strip_prefix("k:") {
-            match (serde_json::from_str::<Map<String, Value>>(json), item) {
-                (Ok(keys), Some(Value::Object(fields))) => keys
-                    .iter()
-                    .all(|(k, v)| fields.get(k).is_some_and(|f| same_key_value(f, v))),
-                _ => false,
+    children
+        .iter()
+        .find_map(|(key, child)| matches_item(key, item, index).then_some(child))
+}
+
+/// Does the list key (`k:`, `v:` or `i:`) stand for `item` at `index`?
+fn matches_item(key: &str, item: Option<&Value>, index: Option<usize>) -> bool {
+    if let Some(json) = key.strip_prefix("k:") {
+        match (serde_json::from_str::<Map<String, Value>>(json), item) {
+            (Ok(keys), Some(Value::Object(fields))) => keys
+                .iter()
+                .all(|(k, v)| fields.get(k).is_some_and(|f| same_key_value(f, v))),
+            _ => false,
+        }
+    } else if let Some(json) = key.strip_prefix("v:") {
+        matches!((serde_json::from_str::<Value>(json), item), (Ok(v), Some(i)) if &v == i)
+    } else if let Some(i) = key.strip_prefix("i:") {
+        i.parse::<usize>().ok() == index
+    } else {
+        false
+    }
+}
+
+/// Collects the leaves of `set` that exist in `live` (see [`ManagedEntry::leaves`]).
+fn leaves_of(set: &Value, live: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(children) = set.as_object() else {
+        return;
+    };
+    if children.keys().all(|k| k == ".") {
+        out.push(path.clone());
+        return;
+    }
+    for (key, child) in children.iter().filter(|(k, _)| *k != ".") {
+        if let Some(field) = key.strip_prefix("f:") {
+            if let Some(value) = live.as_object().and_then(|m| m.get(field)) {
+                path.push(field.to_string());
+                leaves_of(child, value, path, out);
+                path.pop();
             }
-        } else if let Some(json) = key.strip_prefix("v:") {
-            matches!((serde_json::from_str::<Value>(json), item), (Ok(v), Some(i)) if &v == i)
-        } else if let Some(i) = key.strip_prefix("i:") {
-            i.parse::<usize>().ok() == index
-        } else {
-            false
+            continue;
+        }
+        let Value::Array(items) = live else { continue };
+        let Some(i) = (0..items.len()).find(|i| matches_item(key, items.get(*i), Some(*i))) else {
+            continue;
         };
-        matched.then_some(child)
-    })
+        path.push(i.to_string());
+        if child.get(".").is_some() {
+            // The entry made the item: the item is one field.
+            out.push(path.clone());
+        } else {
+            leaves_of(child, &items[i], path, out);
+        }
+        path.pop();
+    }
 }
 
 /// Merge-key values compare as JSON, except that numbers compare by value
@@ -317,6 +370,37 @@ mod tests {
             1
         );
         assert!(owners(&all, &live, &tokens("/metadata/finalizers/0")).is_empty());
+    }
+
+    #[test]
+    fn lists_the_fields_an_entry_set_with_items_it_made_whole() {
+        let live = deployment();
+        let all = entries(&live);
+        let leaves = |manager: &str| {
+            all.iter()
+                .find(|e| e.manager == manager)
+                .unwrap()
+                .leaves(&live)
+                .iter()
+                .map(|p| format!("/{}", p.join("/")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(leaves("kubectl-edit"), ["/spec/replicas"]);
+        assert_eq!(
+            leaves("kubectl-set"),
+            ["/spec/template/spec/containers/0/env/1"]
+        );
+        assert_eq!(
+            leaves("kustomize-controller"),
+            ["/spec/template/spec/containers/0"]
+        );
+        let labelled = json!({"metadata": {"labels": {"team": "x"}, "managedFields": [
+            {"manager": "kubectl-label", "operation": "Update",
+             "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:team": {}, "f:gone": {}}}}}]}});
+        assert_eq!(
+            entries(&labelled)[0].leaves(&labelled),
+            [vec!["metadata".to_string(), "labels".into(), "team".into()]]
+        );
     }
 
     #[test]

@@ -385,4 +385,16 @@ impl LiveSource for Cluster {
     async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
         self.dry_run_apply(object).await
     }
+
+    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "Secret"),
+            "secrets",
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
+        let what = format!("list the Helm release records of {release} in namespace {namespace}");
+        let params = ListParams::default().labels(&crate::helm::release::selector(release));
+        let list = self.timed(&what, api.list(&params)).await?;
+        Ok(list.items.into_iter().map(|i| to_object(i, &ar)).collect())
+    }
 }

@@ -108,6 +108,13 @@ impl LiveSource for Live {
             Live::Cluster(c) => c.dry_run(object).await,
         }
     }
+
+    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+        match self {
+            Live::Snapshot(s) => s.helm_records(namespace, release).await,
+            Live::Cluster(c) => c.helm_records(namespace, release).await,
+        }
+    }
 }
 
 /// The `postBuild.substituteFrom` data of a Kustomization, by (kind, name),
@@ -141,10 +148,10 @@ pub async fn substitution_sources(
 /// Drops, as soon as a live object is read, what no later stage reads of
 /// it: its `status`, which the diff strips anyway
 /// ([`crate::diff::normalize::strip_status`]) — except a Flux
-/// Kustomization's, which discovery reads. managedFields stay: attribution
+/// Kustomization's, which discovery reads, and a HelmRelease's (Ready). managedFields stay: attribution
 /// reads them. Key order is kept.
 pub fn reduce(object: &mut Object) {
-    if crate::flux::is_kustomization(object) {
+    if crate::flux::is_kustomization(object) || crate::helm::is_helm_release(object) {
         return;
     }
     if let Some(map) = object.as_object_mut() {
@@ -253,6 +260,16 @@ pub trait LiveSource {
     /// What the object would be after Flux applied it (server-side apply
     /// dry-run as `kustomize-controller`). Only a cluster can answer.
     fn dry_run(&self, object: &Object) -> impl Future<Output = Result<Object, LiveError>>;
+
+    /// Helm's deployed release records of `release` in `namespace`: the
+    /// Secrets labelled `owner=helm`, `name=<release>`, `status=deployed`
+    /// (see [`crate::helm::release`]), one LIST with that selector. Needs
+    /// get/list on Secrets there (`helm.releaseManifests`).
+    fn helm_records(
+        &self,
+        namespace: &str,
+        release: &str,
+    ) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
 }
 
 /// A type to read: API group, version and kind.

@@ -453,6 +453,23 @@ impl LiveSource for Snapshot {
             "a server-side dry-run needs a cluster, not a live snapshot".into(),
         ))
     }
+
+    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+        use crate::helm::release::{DEPLOYED, NAME_LABEL, OWNER_LABEL, STATUS_LABEL};
+        Ok(self
+            .state()
+            .stored()
+            .filter(|(key, stored)| {
+                key.group.is_empty()
+                    && key.kind == "Secret"
+                    && key.namespace.as_deref() == Some(namespace)
+                    && stored.label(OWNER_LABEL) == Some("helm")
+                    && stored.label(NAME_LABEL) == Some(release)
+                    && stored.label(STATUS_LABEL) == Some(DEPLOYED)
+            })
+            .map(|(_, stored)| stored.object().clone())
+            .collect())
+    }
 }
 
 /// The string data of a ConfigMap (`data`) or Secret (`data`, base64-decoded,

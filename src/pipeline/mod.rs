@@ -9,6 +9,7 @@
 //! issue of one Kustomization never stops the others, so one broken path
 //! never hides the drift in the rest.
 
+mod helm;
 mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,11 +109,39 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         "render: {objects} objects ({failed} Kustomizations failed)"
     ));
 
+    let releases = helm::read(
+        &rendered,
+        &live,
+        &settings.helm,
+        &mut run.issues,
+        &mut run.notes,
+    )
+    .await;
     let types = live::types_to_fetch(
         rendered.iter().flat_map(Rendered::all_objects),
         rendered.iter().map(|r| &r.ks),
     );
     let mut state = live.fetch(&types).await;
+    // The types only HelmReleases' objects need, in a fetch of their own:
+    // one the token may not list leaves those objects unchecked (a note),
+    // it is not an error of the run.
+    // Kept apart from `state`: the orphan scans stay on the rendered and
+    // inventoried types.
+    let helm_types = releases.types(&rendered, &settings.helm, &types);
+    let mut helm_state = live::LiveState::default();
+    if !helm_types.is_empty() {
+        helm_state = live.fetch(&helm_types).await;
+        for e in std::mem::take(&mut helm_state.errors) {
+            run.notes.push(Note {
+                kustomization: None,
+                message: format!(
+                    "objects HelmReleases deployed: {e}: those of that type are not checked"
+                ),
+            });
+        }
+        // Discovery of the second fetch knows the first one's groups too.
+        state.scopes = helm_state.scopes.clone();
+    }
     // Render as kustomize does, then store as the API server does: no
     // namespace on a cluster-scoped kind (scopes from the live source, then
     // from the render's CRDs for kinds not served yet).
@@ -129,8 +158,8 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     }
     progress.line(format_args!(
         "fetch: {} live objects of {} types",
-        state.len(),
-        types.len()
+        state.len() + helm_state.len(),
+        types.len() + helm_types.len()
     ));
     run.issues.extend(
         state
@@ -139,8 +168,8 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .map(|e| Issue::new(None, Stage::Live, e)),
     );
     info!(
-        objects = state.len(),
-        types = types.len(),
+        objects = state.len() + helm_state.len(),
+        types = types.len() + helm_types.len(),
         "Read live state"
     );
 
@@ -159,7 +188,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         DiffMode::Local => BTreeMap::new(),
     };
 
-    let (diffs, notes) = diff::renders(
+    let deployed = releases.deployed(&rendered, &state);
+    run.issues.extend(helm::ignore_issues(&deployed));
+    let (mut diffs, notes) = diff::renders(
         &rendered,
         &discovered.known,
         diff::orphans::Unreadable {
@@ -172,6 +203,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         head.revision.as_deref(),
     );
     run.notes.extend(notes);
+    let all_rendered: BTreeSet<ObjectKey> = rendered
+        .iter()
+        .flat_map(|r| r.objects.iter().flatten())
+        .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+        .collect();
+    diffs.extend(diff::helm::deployed(
+        &deployed,
+        [&state, &helm_state],
+        &all_rendered,
+        &settings.diff.policy,
+    ));
     let mut findings = classify::findings(
         diffs,
         rendered
@@ -192,6 +234,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         findings.len()
     ));
 
+    run.notes.extend(helm::notes(&deployed));
     for r in &rendered {
         if r.ks.spec.suspend {
             run.notes.push(report::suspension(&r.ks));

@@ -16,6 +16,8 @@ pub struct Settings {
     pub live: live::Options,
     pub diff: diff::Options,
     pub classify: classify::Rules,
+    /// What helm-controller deployed for the rendered HelmReleases.
+    pub helm: crate::helm::Options,
     /// The sinks of `run`.
     pub notify: notify::NotifySettings,
 }

@@ -179,6 +179,48 @@ pub fn failing(ks: &Kustomization, failing: &Failing) -> Warning {
     }
 }
 
+/// The warning for a suspended HelmRelease: its objects drift silently.
+pub fn helm_suspension(hr: &crate::helm::HelmRelease) -> Warning {
+    let since = hr
+        .suspended_since
+        .as_deref()
+        .map(|s| format!(" since {s}"))
+        .unwrap_or_default();
+    Warning {
+        kustomization: Some(hr.kustomization.clone()),
+        message: format!(
+            "HelmRelease {} is suspended{since}: what it deployed can drift from git silently; resume it with `flux resume helmrelease {} -n {}`",
+            hr.id(),
+            hr.name,
+            hr.namespace
+        ),
+    }
+}
+
+/// The warning for a HelmRelease helm-controller reports not Ready, once.
+pub fn helm_failing(hr: &crate::helm::HelmRelease, failing: &Failing) -> Warning {
+    let since = failing
+        .since
+        .as_deref()
+        .map(|s| format!(" since {s}"))
+        .unwrap_or_default();
+    let message = if failing.message.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failing.message)
+    };
+    Warning {
+        kustomization: Some(hr.kustomization.clone()),
+        message: format!(
+            "HelmRelease {} is failing{since} ({}){message}; see `flux get helmrelease {} -n {}`",
+            hr.id(),
+            failing.reason,
+            hr.name,
+            hr.namespace
+        ),
+    }
+}
+
 /// The warning for a suspended Kustomization: the platform's rule is to
 /// never leave Flux suspended.
 pub fn suspension(ks: &Kustomization) -> Warning {

@@ -175,6 +175,8 @@ pub(super) fn change(c: &Change) -> String {
     let what = match (c.op, c.path.as_str()) {
         (Op::Remove, "") => "the object is not in the cluster".to_string(),
         (Op::Add, "") => "the object is in the cluster but in no render".to_string(),
+        // A Helm object's field a person set, what the chart says unknown.
+        (Op::Replace, path) if c.desired.is_none() => format!("{path}: set to {}", value(&c.live)),
         (Op::Replace, path) => format!("{path}: {} → {}", value(&c.desired), value(&c.live)),
         (Op::Add, path) => format!("{path}: added {}", value(&c.live)),
         (Op::Remove, path) => format!("{path}: removed (git: {})", value(&c.desired)),

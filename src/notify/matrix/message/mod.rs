@@ -359,6 +359,9 @@ fn finding(f: &Finding) -> Text {
                 "orphaned" => "the whole object is in the cluster only".to_string(),
                 _ => "the whole object".to_string(),
             }
+        } else if c.desired.is_none() && c.op == crate::diff::Op::Replace {
+            // A Helm object's field a person set: what the chart says is not known.
+            format!("{}: set to {}", c.path, value(c.live.as_ref()))
         } else {
             format!(
                 "{}: {} → {}",

@@ -1,0 +1,228 @@
+//! The HelmReleases the checked Kustomizations render, passed along the
+//! pipeline: found in the renders, their release records read when asked
+//! (`helm.releaseManifests`), the types their objects need added to the one
+//! fetch, then each HelmRelease as it is live, for the diff.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diff::helm::Deployed;
+use crate::error::{Issue, Note, Stage};
+use crate::helm::{self, HelmRelease, release};
+use crate::k8s::object::{self, Object, ObjectRef};
+use crate::live::{LiveSource, LiveState, TypeRef};
+use crate::render::Rendered;
+use crate::report;
+
+/// The rendered HelmReleases, and the manifests read of their releases.
+pub(super) struct Releases {
+    /// Each rendered HelmRelease (of the applied render) with the index of
+    /// its Kustomization's render.
+    found: Vec<(usize, Object)>,
+    /// The latest deployed manifest by HelmRelease id, when read.
+    manifests: BTreeMap<String, Vec<Object>>,
+}
+
+/// Finds the HelmReleases of the renders; with `options.release_manifests`,
+/// reads each one's latest deployed release record (a record that cannot be
+/// read is an issue of its Kustomization; none deployed yet, a note).
+pub(super) async fn read(
+    rendered: &[Rendered],
+    live: &impl LiveSource,
+    options: &helm::Options,
+    issues: &mut Vec<Issue>,
+    notes: &mut Vec<Note>,
+) -> Releases {
+    let mut found: Vec<(usize, Object)> = rendered
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.objects.iter().flatten().map(move |o| (i, o)))
+        .filter(|(_, o)| helm::is_helm_release(o))
+        .map(|(i, o)| (i, o.clone()))
+        .collect();
+    // A HelmRelease with spec.kubeConfig installs into another cluster.
+    found.retain(|(i, o)| {
+        let ks = &rendered[*i].ks;
+        let remote = HelmRelease::of(o, ks).filter(|hr| hr.remote);
+        if let Some(hr) = &remote {
+            notes.push(Note {
+                kustomization: Some(ks.id()),
+                message: format!(
+                    "HelmRelease {} installs into another cluster (spec.kubeConfig): what it deployed is not checked",
+                    hr.id()
+                ),
+            });
+        }
+        remote.is_none()
+    });
+    let mut manifests = BTreeMap::new();
+    if !options.release_manifests {
+        return Releases { found, manifests };
+    }
+    for (i, o) in &found {
+        let ks = &rendered[*i].ks;
+        let Some(hr) = HelmRelease::of(o, ks) else {
+            continue;
+        };
+        let records = match live
+            .helm_records(&hr.storage_namespace, &hr.release_name)
+            .await
+        {
+            Ok(records) => records,
+            Err(e) => {
+                issues.push(Issue {
+                    kustomization: Some(ks.id()),
+                    stage: Stage::Live,
+                    message: format!(
+                        "HelmRelease {}: cannot read its release records (helm.releaseManifests; job/components/helm-manifests grants it): {e}",
+                        hr.id()
+                    ),
+                });
+                continue;
+            }
+        };
+        let Some(latest) = release::latest_deployed(&records, &hr.release_name) else {
+            notes.push(Note {
+                kustomization: Some(ks.id()),
+                message: format!(
+                    "HelmRelease {}: no deployed release {} in namespace {}: its objects are checked for people's edits only",
+                    hr.id(),
+                    hr.release_name,
+                    hr.storage_namespace
+                ),
+            });
+            continue;
+        };
+        match release::decode(latest) {
+            Ok(decoded) => {
+                manifests.insert(hr.id(), decoded.objects);
+            }
+            Err(e) => issues.push(Issue {
+                kustomization: Some(ks.id()),
+                stage: Stage::Live,
+                message: format!("HelmRelease {}: {e}", hr.id()),
+            }),
+        }
+    }
+    Releases { found, manifests }
+}
+
+impl Releases {
+    /// The types to read for the releases' objects: those of each manifest
+    /// read, else `options.types`; a type `already` holds (at whatever
+    /// version) is not added again.
+    pub(super) fn types(
+        &self,
+        rendered: &[Rendered],
+        options: &helm::Options,
+        already: &BTreeSet<TypeRef>,
+    ) -> BTreeSet<TypeRef> {
+        let mut have: BTreeSet<(String, String)> = already.iter().map(TypeRef::key).collect();
+        let mut out = BTreeSet::new();
+        let mut add = |t: TypeRef| {
+            if have.insert(t.key()) {
+                out.insert(t);
+            }
+        };
+        for (i, o) in &self.found {
+            let manifest =
+                HelmRelease::of(o, &rendered[*i].ks).and_then(|hr| self.manifests.get(&hr.id()));
+            match manifest {
+                Some(objects) => objects.iter().filter_map(TypeRef::of).for_each(&mut add),
+                None => options
+                    .types
+                    .iter()
+                    .map(|(v, k)| TypeRef::new(v, k))
+                    .for_each(&mut add),
+            }
+        }
+        out
+    }
+
+    /// Each HelmRelease as it is live (as rendered when it is not in the
+    /// cluster), with its manifest's objects as helm-controller applied
+    /// them: in the release namespace unless cluster-scoped, with Helm's
+    /// labels and annotations.
+    pub(super) fn deployed<'a>(
+        self,
+        rendered: &'a [Rendered],
+        state: &LiveState,
+    ) -> Vec<Deployed<'a>> {
+        let mut out = Vec::new();
+        for (i, object) in &self.found {
+            let ks = &rendered[*i].ks;
+            let live = ObjectRef::of(object).and_then(|r| state.get(&r.key()));
+            let Some(hr) = HelmRelease::of(live.unwrap_or(object), ks) else {
+                continue;
+            };
+            let manifest = self.manifests.get(&hr.id()).map(|objects| {
+                objects
+                    .iter()
+                    .map(|o| {
+                        let mut o = o.clone();
+                        let group = o
+                            .get("apiVersion")
+                            .and_then(serde_json::Value::as_str)
+                            .map(object::group_of)
+                            .unwrap_or("")
+                            .to_string();
+                        let kind = o
+                            .get("kind")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
+                        if object::namespace(&o).is_none()
+                            && !state.scopes.is_cluster_scoped(&group, &kind)
+                            && let Some(metadata) = o
+                                .get_mut("metadata")
+                                .and_then(serde_json::Value::as_object_mut)
+                        {
+                            metadata
+                                .insert("namespace".into(), hr.release_namespace.clone().into());
+                        }
+                        hr.stamp(&mut o);
+                        o
+                    })
+                    .collect()
+            });
+            out.push(Deployed {
+                kustomization: ks,
+                release: hr,
+                manifest,
+            });
+        }
+        out
+    }
+}
+
+/// The warnings of the HelmReleases, once each: suspended, not Ready.
+pub(super) fn notes(deployed: &[Deployed<'_>]) -> Vec<Note> {
+    let mut out = Vec::new();
+    for d in deployed {
+        if d.release.suspended {
+            out.push(report::helm_suspension(&d.release));
+        }
+        if let Some(failing) = &d.release.failing {
+            out.push(report::helm_failing(&d.release, failing));
+        }
+    }
+    out
+}
+
+/// The HelmReleases' `spec.driftDetection.ignore` rules that do not
+/// compile: an issue each, naming the HelmRelease (helm-controller fails on
+/// them too); the others are used.
+pub(super) fn ignore_issues(deployed: &[Deployed<'_>]) -> Vec<Issue> {
+    deployed
+        .iter()
+        .flat_map(|d| {
+            crate::classify::IgnoreRule::of_helm_release(&d.release)
+                .1
+                .into_iter()
+                .map(|e| Issue {
+                    kustomization: Some(d.release.kustomization.clone()),
+                    stage: Stage::Discover,
+                    message: format!("HelmRelease {}: {e}", d.release.id()),
+                })
+        })
+        .collect()
+}
