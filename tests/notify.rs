@@ -22,35 +22,42 @@ const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
 
 /// The message of the fixture platform's first run, as the room receives it.
 const FIRST_BODY: &str = "\
-drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)
+🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 new · 1 Kustomization suspended
 
-Kustomization flux-system/docs:
-- Deployment/docs/docs-portal — modified, owner flux
-  /spec/replicas: 2 → 5 (by kubectl-edit at 2026-11-20T08:15:00Z)
-  /spec/template/spec/containers/0/env/1: (absent) → {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} (by kubectl-set at 2026-11-21T10:02:00Z)
-  remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
+⚠️ Could not check, failing, suspended
+- ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`
 
-Kustomization flux-system/monitoring:
-- Secret/monitoring/alertmanager-matrix — modified, owner flux
-  /data/webhook-token: *** (before) → *** (after) (by kubectl-edit at 2026-11-23T06:55:00Z)
-  remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
-
-Kustomization flux-system/network-policies:
-- NetworkPolicy/docs/allow-debug-ingress — orphaned, owner flux
-  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
-  the whole object is in the cluster only (by kubectl-client-side-apply at 2026-11-19T16:05:12Z)
-  remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay
-
-Kustomization flux-system/platform-routes:
-- HTTPRoute/tenants/acme-portal — conflict, owner crossplane
-  /metadata/labels/app.kubernetes.io~1managed-by: flux → crossplane (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
-  /spec/rules/0/backendRefs/0/namespace: acme → acme-v18 (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
+🔴 Missing objects and conflicts
+- 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · owner flux
+  the whole object is missing from the cluster
+  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization rbac-system -n flux-system`
+- 🔴 new · conflict · HTTPRoute/tenants/acme-portal · flux-system/platform-routes · owner crossplane
+  metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…
+  spec.rules[0].backendRefs[0].namespace: acme → acme-v18 by apiextensions.crossplane.io/composed/4f1c2f0e…
+  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z: the API server's audit log for HTTPRoute/tenants/acme-portal at that time names the user
   remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object, and remove the object from ./infra/k8s/platform-routes in git or from the Composition, so that one owner remains
 
-Kustomization flux-system/rbac-system:
-- ClusterRoleBinding/system:konnectivity-server — missing, owner flux
-  the whole object is missing from the cluster
-  remedy: find out who deleted it, then let Flux re-create it: flux reconcile kustomization rbac-system -n flux-system";
+🟠 Declared fields edited in the cluster
+- 🟠 new · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux
+  spec.replicas: 2 → 5 by kubectl-edit
+  spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} by kubectl-set
+  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
+- 🟠 new · modified · Secret/monitoring/alertmanager-matrix · flux-system/monitoring · owner flux
+  data.webhook-token: *** (before) → *** (after) by kubectl-edit
+  who: kubectl-edit at 2026-11-23T06:55:00Z: the API server's audit log for Secret/monitoring/alertmanager-matrix at that time names the user
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
+
+🔵 Orphans
+- 🔵 new · orphaned · NetworkPolicy/docs/allow-debug-ingress · flux-system/network-policies · owner flux
+  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
+  the whole object is in the cluster only (written by kubectl-client-side-apply)
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for NetworkPolicy/docs/allow-debug-ingress at that time names the user
+  remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay";
+
+/// The fixture platform's repository, as a Forgejo would serve it.
+const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}\n      file: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}/{path}\n";
 
 // ---------------------------------------------------------------- helpers
 
@@ -282,7 +289,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(content["format"], "org.matrix.custom.html");
     assert_eq!(content["body"], FIRST_BODY);
     assert!(content["formatted_body"].as_str().unwrap().starts_with(
-        "<p><strong>drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)</strong></p>\n<h4>Kustomization flux-system/docs</h4>"
+        "<p><strong>🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned)</strong> at <code>main@sha1:7c1e9d4b2a86</code> · 5 new · 1 Kustomization suspended</p>\n<h4>⚠️ Could not check, failing, suspended</h4>"
     ));
     assert!(
         !first.stderr.contains("bot-pass"),
@@ -300,6 +307,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     let state: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
     let since = state["posted_at"].as_str().unwrap().to_string();
+    assert_eq!(state["version"], 2, "{state:#}");
     let scratch = scratch_without_the_missing_binding();
     let third = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
     assert_eq!(third.code, 0, "{}", third.stderr);
@@ -309,10 +317,16 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "drift-check report: prod at (unknown revision): 4 unexplained findings in 4 Kustomizations (0 new, 4 still open, oldest since {since}, 1 resolved)\n\n\
-             Resolved:\n\
-             - resolved: ClusterRoleBinding/system:konnectivity-server (missing) in flux-system/rbac-system, open since {since}\n\n\
-             4 still open findings: see the report or the previous messages."
+            "🔴 drift-check prod: 4 unexplained findings (1 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 4 still open · 1 resolved · 1 Kustomization suspended\n\n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\n\
+             Still open (4):\n\
+             - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+             - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+             - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+             - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z\n\n\
+             ✅ Resolved (1):\n\
+             - ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since {since}"
         )
     );
     assert_no_secret(&events);
@@ -734,11 +748,14 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     let body = notice["body"].as_str().unwrap();
     let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
     assert!(body_size <= 4096, "{body_size}");
-    let shown = body.matches("\n- ").count();
+    let shown: usize = ["missing", "conflict", "modified", "orphaned"]
+        .iter()
+        .map(|drift| body.matches(&format!(" new · {drift} · ")).count())
+        .sum();
     assert!(shown < 5, "{body}");
     assert!(
         body.ends_with(&format!(
-            "… and {} more findings: the full report is attached (drift-check-report.json).",
+            "… and {} more new or changed findings: the full report is attached (drift-check-report.json).",
             5 - shown
         )),
         "{body}"
@@ -1067,7 +1084,7 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
         .collect();
     assert_eq!(bodies.len(), 2, "{bodies:#?}");
     assert!(
-        bodies[0].contains("- resolved: ClusterRoleBinding/system:konnectivity-server (missing)"),
+        bodies[0].contains("\n✅ Resolved (1):\n- ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since "),
         "{}",
         bodies[0]
     );
@@ -1120,14 +1137,37 @@ async fn matrix_daily_digest_reposts_open_findings_a_day_later_only_when_configu
     );
     let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
     assert_eq!(notices.len(), 2);
-    assert_eq!(
-        notices[0]["content"]["body"],
-        FIRST_BODY.replacen(
-            "drift-check report: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations (5 new)",
-            "drift-check daily digest: prod at (unknown revision): 5 unexplained findings in 5 Kustomizations",
-            1
-        )
-    );
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    let missing_since = state["findings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|f| f["drift"] == "missing")
+        .unwrap()["since"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut expected = FIRST_BODY
+        .replacen("· 5 new ·", "· daily digest ·", 1)
+        .replacen("⏸️ new ·", "⏸️ still ·", 1)
+        .replacen(
+            "🔴 new · missing",
+            &format!("🔴 still open since {missing_since} · missing"),
+            1,
+        );
+    for (drift_object, since) in [
+        ("conflict · HTTPRoute", "2026-11-21T22:04:13Z"),
+        ("modified · Deployment", "2026-11-20T08:15:00Z"),
+        ("modified · Secret", "2026-11-23T06:55:00Z"),
+        ("orphaned · NetworkPolicy", "2026-11-19T16:05:12Z"),
+    ] {
+        expected = expected.replacen(
+            &format!("new · {drift_object}"),
+            &format!("still open since {since} · {drift_object}"),
+            1,
+        );
+    }
+    assert_eq!(notices[0]["content"]["body"], expected);
     // And not twice the same day.
     assert_eq!(
         run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
@@ -1276,7 +1316,8 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .await
         .unwrap();
     let state: Value = serde_json::from_str(&cm.data.unwrap()["state.json"]).unwrap();
-    let objects: Vec<&str> = state["open"]
+    assert_eq!(state["version"], 2, "{state:#}");
+    let objects: Vec<&str> = state["findings"]
         .as_object()
         .unwrap()
         .values()
@@ -1291,5 +1332,248 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
             .unwrap()
             .iter()
             .any(|m| m.manager.as_deref() == Some("drift-check"))
+    );
+}
+
+/// A room of its own and a bot for one test: (bot id, owner token, room id, room alias).
+async fn room_for(s: &Synapse, prefix: &str) -> (String, String, String, String) {
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique(prefix);
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    (bot, owner_token, room_id, format!("#{alias}:localhost"))
+}
+
+/// The `since` of the one entry of the state file's `section` (`findings`,
+/// `problems`) that `pick` chooses.
+fn since_in_state(dir: &Path, section: &str, pick: impl Fn(&Value) -> bool) -> String {
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+    let found: Vec<&Value> = state[section]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| pick(v))
+        .collect();
+    assert_eq!(found.len(), 1, "{state:#}");
+    found[0]["since"].as_str().unwrap().to_string()
+}
+
+/// The fixtures with docs-portal scaled again by hand: 5 → 0, a later `kubectl edit`.
+fn scratch_scaled_to_zero() -> Scratch {
+    let scratch = Scratch::new();
+    let docs = "live/prod/docs.yaml";
+    scratch.edit(docs, "    replicas: 5\n", "    replicas: 0\n");
+    scratch.edit(
+        docs,
+        "      manager: kubectl-edit\n      operation: Update\n      time: \"2026-11-20T08:15:00Z\"",
+        "      manager: kubectl-edit\n      operation: Update\n      time: \"2026-11-24T09:00:00Z\"",
+    );
+    scratch
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_new_edit_to_a_reported_field_is_posted_as_changed_with_links_then_nothing() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "changed").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, LINKS));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    let scratch = scratch_scaled_to_zero();
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(
+        notices.len(),
+        2,
+        "the change once, then nothing: {notices:#?}"
+    );
+    let content = &notices[0]["content"];
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    assert_eq!(
+        content["body"],
+        format!(
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 changed · 4 still open · 1 Kustomization suspended\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+         \n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
+         spec.replicas: 2 → 0 by kubectl-edit\n  \
+         spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
+         who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n  \
+         git: https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\n\
+         \n\
+         Still open (4):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+        )
+    );
+    let html = content["formatted_body"].as_str().unwrap();
+    assert!(html.starts_with("<p><strong>🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned)</strong> at <a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"><code>main@sha1:7c1e9d4b2a86</code></a> · 1 changed · 4 still open · 1 Kustomization suspended</p>\n"), "{html}");
+    assert!(html.contains("<li>🟠 <strong>changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z</strong> · modified · <code>Deployment/docs/docs-portal</code> · <a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\">flux-system/docs</a> · owner flux\n<ul>\n<li><code>spec.replicas</code>: <code>2</code> → <code>0</code> by kubectl-edit</li>\n"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "failing").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    assert_eq!(
+        run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    // crossplane resumed; docs failing in Flux.
+    let scratch = Scratch::new();
+    let flux = "live/prod/flux-system.yaml";
+    scratch.edit(flux, "    suspend: true\n", "    suspend: false\n");
+    scratch.edit(
+        flux,
+        "    - lastTransitionTime: \"2026-11-10T09:14:31Z\"\n      message: \"Applied revision: main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"\n      observedGeneration: 1\n      reason: ReconciliationSucceeded\n      status: \"True\"",
+        "    - lastTransitionTime: \"2026-11-29T03:00:00Z\"\n      message: \"kustomize build failed: <b>accumulating resources</b>\"\n      observedGeneration: 1\n      reason: BuildFailed\n      status: \"False\"",
+    );
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2, "posted once: {notices:#?}");
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    let still_open = format!(
+        "- 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    // Resumed, crossplane's own drift is no longer explained by the suspension.
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 5 still open · 1 Kustomization failing\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ❌ new · Kustomization flux-system/docs is failing since 2026-11-29T03:00:00Z: BuildFailed: kustomize build failed: <b>accumulating resources</b>\n\
+             - ▶️ resumed · Kustomization flux-system/crossplane (suspended since 2026-11-22T17:40:00Z)\n\
+             \n\
+             🟠 Declared fields edited in the cluster\n\
+             - 🟠 new · modified · Composition/planaclient-v18 · flux-system/crossplane · owner flux\n  \
+             spec.resources[0].base.spec.rules[0].backendRefs[0].port: 8080 → 8443 by kubectl-client-side-apply\n  \
+             who: kubectl-client-side-apply at 2026-11-22T17:52:36Z: the API server's audit log for Composition/planaclient-v18 at that time names the user\n  \
+             remedy: revert the manual change and make it through a git PR to ./infra/k8s/crossplane\n\
+             \n\
+             Still open (5):\n\
+             {still_open}"
+        )
+    );
+    assert!(
+        notices[0]["content"]["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains("kustomize build failed: &lt;b&gt;accumulating resources&lt;/b&gt;"),
+        "{}",
+        notices[0]["content"]["formatted_body"]
+    );
+
+    // Ready again, and suspended again.
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 3);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · 1 resolved · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+             - ✅ Ready again · Kustomization flux-system/docs (failing since 2026-11-29T03:00:00Z)\n\
+             \n\
+             Still open (5):\n\
+             {still_open}\n\
+             \n\
+             ✅ Resolved (1):\n\
+             - Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "errors").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    assert_eq!(
+        run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    let scratch = Scratch::new();
+    scratch.write(
+        "live/prod/broken.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  metadata: [unclosed\n",
+    );
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2, "posted once: {notices:#?}");
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    let error_since = since_in_state(dir.path(), "problems", |p| p["kustomization"].is_null());
+    let still_open = format!(
+        "Still open (5):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    let suspended = "- ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`";
+    // Nothing resolved by a run that could not read the cluster's state.
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · could not check 1 thing · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⚠️ new · could not check stage live since {error_since}: {}: unclosed bracket '[' at line 5, column 13\n\
+             {suspended}\n\
+             \n\
+             {still_open}",
+            scratch.snapshot().join("broken.yaml").display()
+        )
+    );
+
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 3);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             {suspended}\n\
+             - ✅ resolved · stage live is checked again (could not be since {error_since})\n\
+             \n\
+             {still_open}"
+        )
     );
 }

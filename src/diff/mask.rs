@@ -130,6 +130,8 @@ impl Substituted {
             return;
         };
         for change in changes {
+            // A list item's name could be a substituted value.
+            change.readable_path = None;
             if places.paths.iter().any(|p| is_at_or_under(&change.path, p)) {
                 mask_both(change);
                 continue;
@@ -256,6 +258,7 @@ mod tests {
             manager: None,
             time: None,
             explanation: None,
+            readable_path: None,
         }
     }
 
