@@ -1577,3 +1577,122 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
         )
     );
 }
+
+/// The page a screenshot is taken of: the message as a Matrix client shows
+/// an `m.notice` (sender, then the HTML body), nothing else.
+const SAMPLE_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><style>
+body { margin: 0; background: #ffffff; font-family: "DejaVu Sans", sans-serif; font-size: 14px; color: #17191c; }
+.event { margin: 16px 20px; padding-left: 52px; position: relative; line-height: 1.45; }
+.avatar { position: absolute; left: 0; top: 0; width: 36px; height: 36px; border-radius: 50%; background: #0dbd8b;
+  color: #fff; font-weight: bold; text-align: center; line-height: 36px; }
+.sender { color: #0dbd8b; font-weight: bold; margin-bottom: 2px; }
+.notice { color: #5c6470; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; background: #f2f4f6; border-radius: 3px; padding: 0 3px; color: #17191c; }
+h4 { margin: 12px 0 2px; color: #17191c; }
+ul { margin: 2px 0; padding-left: 20px; }
+a { color: #0086e6; text-decoration: none; }
+p { margin: 0 0 4px; }
+</style></head><body><div class="event"><div class="avatar">d</div><div class="sender">drift-check</div>
+<div class="notice">BODY</div></div></body></html>
+"#;
+
+/// Runs `program` to its end, or kills it after `limit`.
+fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let id = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().expect("it runs"));
+    let deadline = std::time::Instant::now() + limit;
+    while !waiter.is_finished() {
+        if std::time::Instant::now() > deadline {
+            // Our own child, by its pid.
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("{command:?} took more than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    waiter.join().unwrap()
+}
+
+/// The README's sample post: the fixture platform's first run, with links as
+/// its Forgejo serves them, read back from Synapse (`body` and
+/// `formatted_body` exactly as `fixtures/matrix/sample-post.*`), and the
+/// HTML as headless Chromium renders it. `DRIFT_CHECK_RECORD_SAMPLE=1`
+/// records the texts and `docs/matrix-sample-post.png` after an intended change.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_sample_post_renders_in_headless_chromium() {
+    let Some(s) = synapse() else { return };
+    let Some(chromium) = service("DRIFT_CHECK_TEST_CHROMIUM") else {
+        return;
+    };
+    let (bot, owner_token, room_id, room) = room_for(&s, "sample").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, LINKS));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    let body = notices[0]["content"]["body"].as_str().unwrap();
+    let html = notices[0]["content"]["formatted_body"].as_str().unwrap();
+    let record = std::env::var_os("DRIFT_CHECK_RECORD_SAMPLE").is_some();
+    for (file, text) in [
+        ("fixtures/matrix/sample-post.txt", body),
+        ("fixtures/matrix/sample-post.html", html),
+    ] {
+        let path = root().join(file);
+        if record {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        assert_eq!(
+            text,
+            std::fs::read_to_string(&path).unwrap(),
+            "{file} (DRIFT_CHECK_RECORD_SAMPLE=1 records it after an intended change)"
+        );
+    }
+    assert!(body.starts_with(&FIRST_BODY[..FIRST_BODY.find('\n').unwrap()]));
+
+    let page = dir.path().join("sample-post.html");
+    std::fs::write(&page, SAMPLE_PAGE.replace("BODY", html)).unwrap();
+    let png = dir.path().join("sample-post.png");
+    let (width, height) = (980u32, 960u32);
+    let mut chrome = Command::new(&chromium);
+    chrome
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--no-first-run",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()));
+    let shot = run_within(chrome, Duration::from_secs(90));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (width, height));
+    // A blank page compresses to a few KiB; text, code spans and emoji do not.
+    assert!(bytes.len() > 40_000, "a blank page? {} bytes", bytes.len());
+    if record {
+        let docs = root().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&png, docs.join("matrix-sample-post.png")).unwrap();
+    }
+}
