@@ -1012,7 +1012,8 @@ async fn pushgateway_basic_auth_from_env_and_file() {
 /// (a PVC). The first run logs in and keeps the session and keys; the next
 /// run reuses them: one device, and the member decrypts both messages.
 #[tokio::test(flavor = "multi_thread")]
-async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
+async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_posts_a_changed_finding_once()
+ {
     let Some(s) = synapse() else { return };
     let bot = s.register(&unique("bot"), "bot-pass", false);
     let reader_id = s.register(&unique("reader"), "reader-pass", true);
@@ -1054,6 +1055,12 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
     let scratch = scratch_without_the_missing_binding();
     let second = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
     assert_eq!(second.code, 0, "{}", second.stderr);
+    // docs-portal edited again (5 → 0) and the binding back in git: posted once.
+    let scaled = scratch_scaled_to_zero();
+    for _ in 0..2 {
+        let third = run(&cfg, &scaled.repo(), &scaled.snapshot(), &[], &env);
+        assert_eq!(third.code, 0, "{}", third.stderr);
+    }
     assert_eq!(
         s.devices(&reader_token, &bot).await,
         devices_before + 1,
@@ -1082,13 +1089,47 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
         .map(|e| e["content"]["body"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(bodies.len(), 2, "{bodies:#?}");
-    assert!(
-        bodies[0].contains("\n✅ Resolved (1):\n- ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since "),
-        "{}",
-        bodies[0]
+    assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    let section = |heading: &str| {
+        let start = FIRST_BODY.find(heading).unwrap();
+        let end = FIRST_BODY[start..]
+            .find("\n\n")
+            .map_or(FIRST_BODY.len(), |e| start + e);
+        FIRST_BODY[start..end].to_string()
+    };
+    assert_eq!(
+        bodies[0],
+        format!(
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 1 changed · 3 still open · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+             \n\
+             {}\n\
+             \n\
+             🟠 Declared fields edited in the cluster\n\
+             - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
+             spec.replicas: 2 → 0 by kubectl-edit\n  \
+             spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
+             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+             remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n\
+             \n\
+             Still open (3):\n\
+             - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+             - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+             - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z",
+            section("🔴 Missing objects and conflicts")
+                .split("\n- 🔴 new · conflict")
+                .next()
+                .unwrap()
+        )
     );
-    assert_eq!(bodies[1], FIRST_BODY);
+    assert!(
+        bodies[1].contains("\n✅ Resolved (1):\n- ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since "),
+        "{}",
+        bodies[1]
+    );
+    assert_eq!(bodies[2], FIRST_BODY);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1695,4 +1736,63 @@ async fn matrix_sample_post_renders_in_headless_chromium() {
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(&png, docs.join("matrix-sample-post.png")).unwrap();
     }
+}
+
+/// An upgrade: the state an earlier version wrote (`open`, by the fingerprint
+/// of the changed paths) is read and migrated; its findings are not posted
+/// again, only what it did not track (the suspension), and the state is
+/// rewritten in the new format.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_state_of_the_first_format_does_not_repost_its_findings() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "upgrade").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let open: serde_json::Map<String, Value> = [
+        ("flux-system/docs", "Deployment/docs/docs-portal", "modified"),
+        ("flux-system/monitoring", "Secret/monitoring/alertmanager-matrix", "modified"),
+        ("flux-system/network-policies", "NetworkPolicy/docs/allow-debug-ingress", "orphaned"),
+        ("flux-system/platform-routes", "HTTPRoute/tenants/acme-portal", "conflict"),
+        ("flux-system/rbac-system", "ClusterRoleBinding/system:konnectivity-server", "missing"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (ks, object, drift))| {
+        (
+            format!("{i:064x}"),
+            json!({"since": "2026-11-24T02:00:05Z", "kustomization": ks, "object": object, "drift": drift}),
+        )
+    })
+    .collect();
+    std::fs::write(
+        dir.path().join("state.json"),
+        serde_json::to_vec(&json!({"posted_at": "2026-11-24T02:00:05Z", "open": open})).unwrap(),
+    )
+    .unwrap();
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(
+        notices[0]["content"]["body"],
+        "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · 1 Kustomization suspended\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+         \n\
+         Still open (5):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since 2026-11-24T02:00:05Z\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["version"], 2);
+    assert!(state.get("open").is_none(), "{state:#}");
+    assert_eq!(state["findings"].as_object().unwrap().len(), 5, "{state:#}");
 }

@@ -10,14 +10,13 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::super::state::OpenFinding;
 use super::links::{LinkTemplates, commit_of};
 use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag};
 use crate::classify::Finding;
 use crate::diff::{Change, Op};
 use crate::report::Report;
 use crate::report::text::escape as plain;
-
-use super::super::state::OpenFinding;
 
 /// Longest value printed for one side of a change.
 const MAX_VALUE_CHARS: usize = 120;
