@@ -1590,7 +1590,7 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · could not check 1 thing · 1 Kustomization suspended\n\
+            "🔴 drift-check prod: 5 unexplained findings (2 missing or conflicting, 2 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · could not check stage live · 1 Kustomization suspended\n\
              \n\
              ⚠️ Could not check, failing, suspended\n\
              - ⚠️ new · could not check stage live since {error_since}: {}: unclosed bracket '[' at line 5, column 13\n\

@@ -174,10 +174,26 @@ fn summary(input: &Input) -> Text {
         }
     }
     if could_not > 0 {
-        rest.push(format!(
-            "could not check {could_not} {}",
-            plural(could_not, "thing", "things")
-        ));
+        let kustomizations = input
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::CouldNotCheck && p.kustomization.is_some())
+            .count();
+        let mut what = Vec::new();
+        if kustomizations > 0 {
+            what.push(format!(
+                "{kustomizations} {}",
+                plural(kustomizations, "Kustomization", "Kustomizations")
+            ));
+        }
+        what.extend(
+            input
+                .problems
+                .iter()
+                .filter(|p| p.kind == ProblemKind::CouldNotCheck && p.kustomization.is_none())
+                .map(|p| p.subject.clone()),
+        );
+        rest.push(format!("could not check {}", what.join(", ")));
     }
     for (kind, what) in [
         (ProblemKind::Failing, "failing"),

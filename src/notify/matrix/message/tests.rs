@@ -514,7 +514,7 @@ fn a_run_that_could_not_check_a_kustomization_says_so_once_resolves_nothing_in_i
     let m = second.message.unwrap();
     assert_eq!(
         m.body,
-        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · 1 resolved · could not check 1 thing\n\
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · 1 resolved · could not check 1 Kustomization\n\
          \n\
          ⚠️ Could not check, failing, suspended\n\
          - ⚠️ new · could not check Kustomization apps/web since 2026-11-25T02:00:05Z: render: kustomization.yaml: unknown field `resourcez`\n\
@@ -567,7 +567,7 @@ fn a_run_with_a_global_error_resolves_nothing_and_posts_the_stage_and_its_first_
     let m = second.message.unwrap();
     assert_eq!(
         m.body,
-        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · could not check 1 thing\n\
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · could not check stage live\n\
          \n\
          ⚠️ Could not check, failing, suspended\n\
          - ⚠️ new · could not check stage live since 2026-11-25T02:00:05Z: snapshot unreadable: <b>\\u{1b}[31m\n\
