@@ -1796,3 +1796,17 @@ async fn matrix_a_state_of_the_first_format_does_not_repost_its_findings() {
     assert!(state.get("open").is_none(), "{state:#}");
     assert_eq!(state["findings"].as_object().unwrap().len(), 5, "{state:#}");
 }
+
+#[test]
+fn the_readme_shows_the_sample_post_the_test_above_reads_back_from_synapse() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let sample = std::fs::read_to_string(root().join("fixtures/matrix/sample-post.txt")).unwrap();
+    assert!(
+        readme.contains(&format!("```text\n{sample}\n```")),
+        "README.md's Matrix sample is not fixtures/matrix/sample-post.txt"
+    );
+    assert!(readme.contains(
+        "![The first post on the fixture platform, rendered](docs/matrix-sample-post.png)"
+    ));
+    assert!(root().join("docs/matrix-sample-post.png").is_file());
+}
