@@ -23,38 +23,46 @@ const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
 
 /// The message of the fixture platform's first run, as the room receives it.
 const FIRST_BODY: &str = "\
-drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)
+🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 new · 1 Kustomization suspended
 
-Kustomization flux-system/docs:
-- Deployment/docs/docs-portal — modified, owner flux
-  /spec/replicas: 2 → 5 (by kubectl-edit at 2026-11-20T08:15:00Z)
-  /spec/template/spec/containers/0/env/1: (absent) → {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} (by kubectl-set at 2026-11-21T10:02:00Z)
-  remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
+⚠️ Could not check, failing, suspended
+- ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`
 
-Kustomization flux-system/monitoring:
-- Secret/monitoring/alertmanager-matrix — modified, owner flux
-  /data/webhook-token: *** (before) → *** (after) (by kubectl-edit at 2026-11-23T06:55:00Z)
-  remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
-- Deployment/monitoring/prometheus-server — modified, owner helm
-  /spec/template/spec/containers/0/args: set to [\"--storage.tsdb.retention.time=90d\",\"--config.file=/etc/config/prometheus.yml\"] (by kubectl-patch at 2026-11-24T13:20:00Z)
-  remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: flux reconcile helmrelease prometheus -n monitoring --force
-
-Kustomization flux-system/network-policies:
-- NetworkPolicy/docs/allow-debug-ingress — orphaned, owner flux
-  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
-  the whole object is in the cluster only (by kubectl-client-side-apply at 2026-11-19T16:05:12Z)
-  remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay
-
-Kustomization flux-system/platform-routes:
-- HTTPRoute/tenants/acme-portal — conflict, owner crossplane
-  /metadata/labels/app.kubernetes.io~1managed-by: flux → crossplane (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
-  /spec/rules/0/backendRefs/0/namespace: acme → acme-v18 (by apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f at 2026-11-21T22:04:13Z)
+🔴 Missing objects and conflicts
+- 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · owner flux
+  the whole object is missing from the cluster
+  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization rbac-system -n flux-system`
+- 🔴 new · conflict · HTTPRoute/tenants/acme-portal · flux-system/platform-routes · owner crossplane
+  metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…
+  spec.rules[0].backendRefs[0].namespace: acme → acme-v18 by apiextensions.crossplane.io/composed/4f1c2f0e…
+  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z: the API server's audit log for HTTPRoute/tenants/acme-portal at that time names the user
   remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object, and remove the object from ./infra/k8s/platform-routes in git or from the Composition, so that one owner remains
 
-Kustomization flux-system/rbac-system:
-- ClusterRoleBinding/system:konnectivity-server — missing, owner flux
-  the whole object is missing from the cluster
-  remedy: find out who deleted it, then let Flux re-create it: flux reconcile kustomization rbac-system -n flux-system";
+🟠 Declared fields edited in the cluster
+- 🟠 new · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux
+  spec.replicas: 2 → 5 by kubectl-edit
+  spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} by kubectl-set
+  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
+- 🟠 new · modified · Deployment/monitoring/prometheus-server · flux-system/monitoring · owner helm
+  spec.template.spec.containers[prometheus-server].args: set to [\"--storage.tsdb.retention.time=90d\",\"--config.file=/etc/config/prometheus.yml\"] by kubectl-patch
+  who: kubectl-patch at 2026-11-24T13:20:00Z: the API server's audit log for Deployment/monitoring/prometheus-server at that time names the user
+  remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: `flux reconcile helmrelease prometheus -n monitoring --force`
+- 🟠 new · modified · Secret/monitoring/alertmanager-matrix · flux-system/monitoring · owner flux
+  data.webhook-token: *** (before) → *** (after) by kubectl-edit
+  who: kubectl-edit at 2026-11-23T06:55:00Z: the API server's audit log for Secret/monitoring/alertmanager-matrix at that time names the user
+  remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
+
+🔵 Orphans
+- 🔵 new · orphaned · NetworkPolicy/docs/allow-debug-ingress · flux-system/network-policies · owner flux
+  labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
+  the whole object is in the cluster only (written by kubectl-client-side-apply)
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for NetworkPolicy/docs/allow-debug-ingress at that time names the user
+  remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay";
+
+/// The fixture platform's repository, as a Forgejo would serve it.
+const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}\n      file: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}/{path}\n";
 
 // ---------------------------------------------------------------- helpers
 
@@ -286,7 +294,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(content["format"], "org.matrix.custom.html");
     assert_eq!(content["body"], FIRST_BODY);
     assert!(content["formatted_body"].as_str().unwrap().starts_with(
-        "<p><strong>drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)</strong></p>\n<h4>Kustomization flux-system/docs</h4>"
+        "<p><strong>🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned)</strong> at <code>main@sha1:7c1e9d4b2a86</code> · 6 new · 1 Kustomization suspended</p>\n<h4>⚠️ Could not check, failing, suspended</h4>"
     ));
     assert!(
         !first.stderr.contains("bot-pass"),
@@ -304,6 +312,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     let state: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
     let since = state["posted_at"].as_str().unwrap().to_string();
+    assert_eq!(state["version"], 2, "{state:#}");
     let scratch = scratch_without_the_missing_binding();
     let third = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
     assert_eq!(third.code, 0, "{}", third.stderr);
@@ -313,10 +322,17 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "drift-check report: prod at (unknown revision): 5 unexplained findings in 4 Kustomizations (0 new, 5 still open, oldest since {since}, 1 resolved)\n\n\
-             Resolved:\n\
-             - resolved: ClusterRoleBinding/system:konnectivity-server (missing) in flux-system/rbac-system, open since {since}\n\n\
-             5 still open findings: see the report or the previous messages."
+            "🔴 drift-check prod: 5 unexplained findings (1 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · 1 resolved · 1 Kustomization suspended\n\n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\n\
+             Still open (5):\n\
+             - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+             - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+             - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T13:20:00Z\n\
+             - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+             - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z\n\n\
+             ✅ Resolved (1):\n\
+             - ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since {since}"
         )
     );
     assert_no_secret(&events);
@@ -1100,11 +1116,14 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     let body = notice["body"].as_str().unwrap();
     let body_size = body.len() + notice["formatted_body"].as_str().unwrap().len();
     assert!(body_size <= 4096, "{body_size}");
-    let shown = body.matches("\n- ").count();
+    let shown: usize = ["missing", "conflict", "modified", "orphaned"]
+        .iter()
+        .map(|drift| body.matches(&format!(" new · {drift} · ")).count())
+        .sum();
     assert!(shown < 6, "{body}");
     assert!(
         body.ends_with(&format!(
-            "… and {} more findings: the full report is attached (drift-check-report.json).",
+            "… and {} more new or changed findings: the full report is attached (drift-check-report.json).",
             6 - shown
         )),
         "{body}"
@@ -1361,7 +1380,8 @@ async fn pushgateway_basic_auth_from_env_and_file() {
 /// (a PVC). The first run logs in and keeps the session and keys; the next
 /// run reuses them: one device, and the member decrypts both messages.
 #[tokio::test(flavor = "multi_thread")]
-async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
+async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_posts_a_changed_finding_once()
+ {
     let Some(s) = synapse() else { return };
     let bot = s.register(&unique("bot"), "bot-pass", false);
     let reader_id = s.register(&unique("reader"), "reader-pass", true);
@@ -1403,6 +1423,12 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
     let scratch = scratch_without_the_missing_binding();
     let second = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
     assert_eq!(second.code, 0, "{}", second.stderr);
+    // docs-portal edited again (5 → 0) and the binding back in git: posted once.
+    let scaled = scratch_scaled_to_zero();
+    for _ in 0..2 {
+        let third = run(&cfg, &scaled.repo(), &scaled.snapshot(), &[], &env);
+        assert_eq!(third.code, 0, "{}", third.stderr);
+    }
     assert_eq!(
         s.devices(&reader_token, &bot).await,
         devices_before + 1,
@@ -1431,13 +1457,48 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device() {
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
         .map(|e| e["content"]["body"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(bodies.len(), 2, "{bodies:#?}");
-    assert!(
-        bodies[0].contains("- resolved: ClusterRoleBinding/system:konnectivity-server (missing)"),
-        "{}",
-        bodies[0]
+    assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    let section = |heading: &str| {
+        let start = FIRST_BODY.find(heading).unwrap();
+        let end = FIRST_BODY[start..]
+            .find("\n\n")
+            .map_or(FIRST_BODY.len(), |e| start + e);
+        FIRST_BODY[start..end].to_string()
+    };
+    assert_eq!(
+        bodies[0],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 1 changed · 4 still open · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+             \n\
+             {}\n\
+             \n\
+             🟠 Declared fields edited in the cluster\n\
+             - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
+             spec.replicas: 2 → 0 by kubectl-edit\n  \
+             spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
+             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+             remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n\
+             \n\
+             Still open (4):\n\
+             - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+             - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T13:20:00Z\n\
+             - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+             - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z",
+            section("🔴 Missing objects and conflicts")
+                .split("\n- 🔴 new · conflict")
+                .next()
+                .unwrap()
+        )
     );
-    assert_eq!(bodies[1], FIRST_BODY);
+    assert!(
+        bodies[1].contains("\n✅ Resolved (1):\n- ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since "),
+        "{}",
+        bodies[1]
+    );
+    assert_eq!(bodies[2], FIRST_BODY);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1486,14 +1547,38 @@ async fn matrix_daily_digest_reposts_open_findings_a_day_later_only_when_configu
     );
     let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
     assert_eq!(notices.len(), 2);
-    assert_eq!(
-        notices[0]["content"]["body"],
-        FIRST_BODY.replacen(
-            "drift-check report: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations (6 new)",
-            "drift-check daily digest: prod at (unknown revision): 6 unexplained findings in 5 Kustomizations",
-            1
-        )
-    );
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    let missing_since = state["findings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|f| f["drift"] == "missing")
+        .unwrap()["since"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut expected = FIRST_BODY
+        .replacen("· 6 new ·", "· daily digest ·", 1)
+        .replacen("⏸️ new ·", "⏸️ still ·", 1)
+        .replacen(
+            "🔴 new · missing",
+            &format!("🔴 still open since {missing_since} · missing"),
+            1,
+        );
+    for (drift_object, since) in [
+        ("conflict · HTTPRoute", "2026-11-21T22:04:13Z"),
+        ("modified · Deployment/docs", "2026-11-20T08:15:00Z"),
+        ("modified · Deployment/monitoring", "2026-11-24T13:20:00Z"),
+        ("modified · Secret", "2026-11-23T06:55:00Z"),
+        ("orphaned · NetworkPolicy", "2026-11-19T16:05:12Z"),
+    ] {
+        expected = expected.replacen(
+            &format!("new · {drift_object}"),
+            &format!("still open since {since} · {drift_object}"),
+            1,
+        );
+    }
+    assert_eq!(notices[0]["content"]["body"], expected);
     // And not twice the same day.
     assert_eq!(
         run(&digest, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
@@ -1642,7 +1727,8 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .await
         .unwrap();
     let state: Value = serde_json::from_str(&cm.data.unwrap()["state.json"]).unwrap();
-    let objects: Vec<&str> = state["open"]
+    assert_eq!(state["version"], 2, "{state:#}");
+    let objects: Vec<&str> = state["findings"]
         .as_object()
         .unwrap()
         .values()
@@ -1658,4 +1744,444 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
             .iter()
             .any(|m| m.manager.as_deref() == Some("drift-check"))
     );
+}
+
+/// A room of its own and a bot for one test: (bot id, owner token, room id, room alias).
+async fn room_for(s: &Synapse, prefix: &str) -> (String, String, String, String) {
+    let bot = s.register(&unique("bot"), "bot-pass", false);
+    let owner = s.register(&unique("owner"), "owner-pass", false);
+    let owner_token = s.login(&owner, "owner-pass").await;
+    let alias = unique(prefix);
+    let room_id = s.create_room(&owner_token, &alias, false).await;
+    (bot, owner_token, room_id, format!("#{alias}:localhost"))
+}
+
+/// The `since` of the one entry of the state file's `section` (`findings`,
+/// `problems`) that `pick` chooses.
+fn since_in_state(dir: &Path, section: &str, pick: impl Fn(&Value) -> bool) -> String {
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+    let found: Vec<&Value> = state[section]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| pick(v))
+        .collect();
+    assert_eq!(found.len(), 1, "{state:#}");
+    found[0]["since"].as_str().unwrap().to_string()
+}
+
+/// The fixtures with docs-portal scaled again by hand: 5 → 0, a later `kubectl edit`.
+fn scratch_scaled_to_zero() -> Scratch {
+    let scratch = Scratch::new();
+    let docs = "live/prod/docs.yaml";
+    scratch.edit(docs, "    replicas: 5\n", "    replicas: 0\n");
+    scratch.edit(
+        docs,
+        "      manager: kubectl-edit\n      operation: Update\n      time: \"2026-11-20T08:15:00Z\"",
+        "      manager: kubectl-edit\n      operation: Update\n      time: \"2026-11-24T09:00:00Z\"",
+    );
+    scratch
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_new_edit_to_a_reported_field_is_posted_as_changed_with_links_then_nothing() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "changed").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, LINKS));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let first = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    let scratch = scratch_scaled_to_zero();
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(
+        notices.len(),
+        2,
+        "the change once, then nothing: {notices:#?}"
+    );
+    let content = &notices[0]["content"];
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    assert_eq!(
+        content["body"],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 changed · 5 still open · 1 Kustomization suspended\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+         \n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
+         spec.replicas: 2 → 0 by kubectl-edit\n  \
+         spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
+         who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n  \
+         git: https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\n\
+         \n\
+         Still open (5):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T13:20:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+        )
+    );
+    let html = content["formatted_body"].as_str().unwrap();
+    assert!(html.starts_with("<p><strong>🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned)</strong> at <a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"><code>main@sha1:7c1e9d4b2a86</code></a> · 1 changed · 5 still open · 1 Kustomization suspended</p>\n"), "{html}");
+    assert!(html.contains("<li>🟠 <strong>changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z</strong> · modified · <code>Deployment/docs/docs-portal</code> · <a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\">flux-system/docs</a> · owner flux\n<ul>\n<li><code>spec.replicas</code>: <code>2</code> → <code>0</code> by kubectl-edit</li>\n"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "failing").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    assert_eq!(
+        run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    // crossplane resumed; docs failing in Flux.
+    let scratch = Scratch::new();
+    let flux = "live/prod/flux-system.yaml";
+    scratch.edit(flux, "    suspend: true\n", "    suspend: false\n");
+    scratch.edit(
+        flux,
+        "    - lastTransitionTime: \"2026-11-10T09:14:31Z\"\n      message: \"Applied revision: main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"\n      observedGeneration: 1\n      reason: ReconciliationSucceeded\n      status: \"True\"",
+        "    - lastTransitionTime: \"2026-11-29T03:00:00Z\"\n      message: \"kustomize build failed: <b>accumulating resources</b>\"\n      observedGeneration: 1\n      reason: BuildFailed\n      status: \"False\"",
+    );
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2, "posted once: {notices:#?}");
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    let still_open = format!(
+        "- 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T13:20:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    // Resumed, crossplane's own drift is no longer explained by the suspension.
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 7 unexplained findings (2 missing or conflicting, 4 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 6 still open · 1 Kustomization failing\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ❌ new · Kustomization flux-system/docs is failing since 2026-11-29T03:00:00Z: BuildFailed: kustomize build failed: <b>accumulating resources</b>\n\
+             - ▶️ resumed · Kustomization flux-system/crossplane (suspended since 2026-11-22T17:40:00Z)\n\
+             \n\
+             🟠 Declared fields edited in the cluster\n\
+             - 🟠 new · modified · Composition/planaclient-v18 · flux-system/crossplane · owner flux\n  \
+             spec.resources[0].base.spec.rules[0].backendRefs[0].port: 8080 → 8443 by kubectl-client-side-apply\n  \
+             who: kubectl-client-side-apply at 2026-11-22T17:52:36Z: the API server's audit log for Composition/planaclient-v18 at that time names the user\n  \
+             remedy: revert the manual change and make it through a git PR to ./infra/k8s/crossplane\n\
+             \n\
+             Still open (6):\n\
+             {still_open}"
+        )
+    );
+    assert!(
+        notices[0]["content"]["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains("kustomize build failed: &lt;b&gt;accumulating resources&lt;/b&gt;"),
+        "{}",
+        notices[0]["content"]["formatted_body"]
+    );
+
+    // Ready again, and suspended again.
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 3);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 resolved · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+             - ✅ Ready again · Kustomization flux-system/docs (failing since 2026-11-29T03:00:00Z)\n\
+             \n\
+             Still open (6):\n\
+             {still_open}\n\
+             \n\
+             ✅ Resolved (1):\n\
+             - Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "errors").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    assert_eq!(
+        run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env).code,
+        0
+    );
+
+    let scratch = Scratch::new();
+    scratch.write(
+        "live/prod/broken.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  metadata: [unclosed\n",
+    );
+    for _ in 0..2 {
+        let out = run(&cfg, &scratch.repo(), &scratch.snapshot(), &[], &env);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2, "posted once: {notices:#?}");
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    let error_since = since_in_state(dir.path(), "problems", |p| p["kustomization"].is_null());
+    let still_open = format!(
+        "Still open (6):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since {missing_since}\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T13:20:00Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    let suspended = "- ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`";
+    // Nothing resolved by a run that could not read the cluster's state.
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · could not check stage live · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             - ⚠️ new · could not check stage live since {error_since}: {}: unclosed bracket '[' at line 5, column 13\n\
+             {suspended}\n\
+             \n\
+             {still_open}",
+            scratch.snapshot().join("broken.yaml").display()
+        )
+    );
+
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 3);
+    assert_eq!(
+        notices[0]["content"]["body"],
+        format!(
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 Kustomization suspended\n\
+             \n\
+             ⚠️ Could not check, failing, suspended\n\
+             {suspended}\n\
+             - ✅ resolved · stage live is checked again (could not be since {error_since})\n\
+             \n\
+             {still_open}"
+        )
+    );
+}
+
+/// The page a screenshot is taken of: the message as a Matrix client shows
+/// an `m.notice` (sender, then the HTML body), nothing else.
+const SAMPLE_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><style>
+body { margin: 0; background: #ffffff; font-family: "DejaVu Sans", sans-serif; font-size: 14px; color: #17191c; }
+.event { margin: 16px 20px; padding-left: 52px; position: relative; line-height: 1.45; }
+.avatar { position: absolute; left: 0; top: 0; width: 36px; height: 36px; border-radius: 50%; background: #0dbd8b;
+  color: #fff; font-weight: bold; text-align: center; line-height: 36px; }
+.sender { color: #0dbd8b; font-weight: bold; margin-bottom: 2px; }
+.notice { color: #5c6470; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; background: #f2f4f6; border-radius: 3px; padding: 0 3px; color: #17191c; }
+h4 { margin: 12px 0 2px; color: #17191c; }
+ul { margin: 2px 0; padding-left: 20px; }
+a { color: #0086e6; text-decoration: none; }
+p { margin: 0 0 4px; }
+</style></head><body><div class="event"><div class="avatar">d</div><div class="sender">drift-check</div>
+<div class="notice">BODY</div></div></body></html>
+"#;
+
+/// Runs `program` to its end, or kills it after `limit`.
+fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let id = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().expect("it runs"));
+    let deadline = std::time::Instant::now() + limit;
+    while !waiter.is_finished() {
+        if std::time::Instant::now() > deadline {
+            // Our own child, by its pid.
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("{command:?} took more than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    waiter.join().unwrap()
+}
+
+/// The README's sample post: the fixture platform's first run, with links as
+/// its Forgejo serves them, read back from Synapse (`body` and
+/// `formatted_body` exactly as `fixtures/matrix/sample-post.*`), and the
+/// HTML as headless Chromium renders it. `DRIFT_CHECK_RECORD_SAMPLE=1`
+/// records the texts and `docs/matrix-sample-post.png` after an intended change.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_sample_post_renders_in_headless_chromium() {
+    let Some(s) = synapse() else { return };
+    let Some(chromium) = service("DRIFT_CHECK_TEST_CHROMIUM") else {
+        return;
+    };
+    let (bot, owner_token, room_id, room) = room_for(&s, "sample").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, LINKS));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    let body = notices[0]["content"]["body"].as_str().unwrap();
+    let html = notices[0]["content"]["formatted_body"].as_str().unwrap();
+    let record = std::env::var_os("DRIFT_CHECK_RECORD_SAMPLE").is_some();
+    for (file, text) in [
+        ("fixtures/matrix/sample-post.txt", body),
+        ("fixtures/matrix/sample-post.html", html),
+    ] {
+        let path = root().join(file);
+        if record {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        assert_eq!(
+            text,
+            std::fs::read_to_string(&path).unwrap(),
+            "{file} (DRIFT_CHECK_RECORD_SAMPLE=1 records it after an intended change)"
+        );
+    }
+    assert!(body.starts_with(&FIRST_BODY[..FIRST_BODY.find('\n').unwrap()]));
+
+    let page = dir.path().join("sample-post.html");
+    std::fs::write(&page, SAMPLE_PAGE.replace("BODY", html)).unwrap();
+    let png = dir.path().join("sample-post.png");
+    let (width, height) = (980u32, 1140u32);
+    let mut chrome = Command::new(&chromium);
+    chrome
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--no-first-run",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()));
+    let shot = run_within(chrome, Duration::from_secs(90));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (width, height));
+    // A blank page compresses to a few KiB; text, code spans and emoji do not.
+    assert!(bytes.len() > 40_000, "a blank page? {} bytes", bytes.len());
+    if record {
+        let docs = root().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&png, docs.join("matrix-sample-post.png")).unwrap();
+    }
+}
+
+/// An upgrade: the state an earlier version wrote (`open`, by the fingerprint
+/// of the changed paths) is read and migrated; its findings are not posted
+/// again, only what it did not track (the suspension), and the state is
+/// rewritten in the new format.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_a_state_of_the_first_format_does_not_repost_its_findings() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "upgrade").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, ""));
+    let open: serde_json::Map<String, Value> = [
+        ("flux-system/docs", "Deployment/docs/docs-portal", "modified"),
+        ("flux-system/monitoring", "Secret/monitoring/alertmanager-matrix", "modified"),
+        ("flux-system/monitoring", "Deployment/monitoring/prometheus-server", "modified"),
+        ("flux-system/network-policies", "NetworkPolicy/docs/allow-debug-ingress", "orphaned"),
+        ("flux-system/platform-routes", "HTTPRoute/tenants/acme-portal", "conflict"),
+        ("flux-system/rbac-system", "ClusterRoleBinding/system:konnectivity-server", "missing"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (ks, object, drift))| {
+        (
+            format!("{i:064x}"),
+            json!({"since": "2026-11-24T02:00:05Z", "kustomization": ks, "object": object, "drift": drift}),
+        )
+    })
+    .collect();
+    std::fs::write(
+        dir.path().join("state.json"),
+        serde_json::to_vec(&json!({"posted_at": "2026-11-24T02:00:05Z", "open": open})).unwrap(),
+    )
+    .unwrap();
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(
+        notices[0]["content"]["body"],
+        "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 Kustomization suspended\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
+         \n\
+         Still open (6):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · since 2026-11-24T02:00:05Z\n\
+         - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
+         - 🟠 Deployment/docs/docs-portal · modified · flux-system/docs · since 2026-11-20T08:15:00Z\n\
+         - 🟠 Deployment/monitoring/prometheus-server · modified · flux-system/monitoring · since 2026-11-24T02:00:05Z\n\
+         - 🟠 Secret/monitoring/alertmanager-matrix · modified · flux-system/monitoring · since 2026-11-23T06:55:00Z\n\
+         - 🔵 NetworkPolicy/docs/allow-debug-ingress · orphaned · flux-system/network-policies · since 2026-11-19T16:05:12Z"
+    );
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["version"], 2);
+    assert!(state.get("open").is_none(), "{state:#}");
+    assert_eq!(state["findings"].as_object().unwrap().len(), 6, "{state:#}");
+}
+
+#[test]
+fn the_readme_shows_the_sample_post_the_test_above_reads_back_from_synapse() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let sample = std::fs::read_to_string(root().join("fixtures/matrix/sample-post.txt")).unwrap();
+    assert!(
+        readme.contains(&format!("```text\n{sample}\n```")),
+        "README.md's Matrix sample is not fixtures/matrix/sample-post.txt"
+    );
+    assert!(readme.contains(
+        "![The first post on the fixture platform, rendered](docs/matrix-sample-post.png)"
+    ));
+    assert!(root().join("docs/matrix-sample-post.png").is_file());
 }

@@ -171,6 +171,7 @@ impl<'a> Comparison<'a> {
             manager,
             time,
             explanation: None,
+            readable_path: self.readable(path, None),
         });
     }
 
@@ -183,6 +184,7 @@ impl<'a> Comparison<'a> {
             manager: None,
             time: None,
             explanation: None,
+            readable_path: self.readable(path, Some(desired)),
         });
     }
 
@@ -228,7 +230,17 @@ impl<'a> Comparison<'a> {
             manager: person.map(|p| p.manager.clone()),
             time: person.and_then(|p| p.time.clone()),
             explanation: None,
+            readable_path: self.readable(path, Some(live)),
         });
+    }
+
+    /// `path` for people: map keys joined by `.` (a key holding `.` or `/`
+    /// in brackets), list items named by their merge key where the list has
+    /// one (`containers[app]`), else by position (`args[0]`). Items on the
+    /// way are the live object's (keyed lists are walked by live index); the
+    /// last one is `item` itself when given (a removed item is git's).
+    fn readable(&self, path: &[String], item: Option<&Value>) -> Option<String> {
+        readable(self.group, self.kind, self.live_raw, path, item)
     }
 
     /// Who last set the field at `path`: the latest owner that is not Flux, or
@@ -248,6 +260,63 @@ impl<'a> Comparison<'a> {
 enum Added {
     Field,
     ListItem,
+}
+
+/// `path` for people, list items of `live` named by their merge key
+/// (`item`, when given, names the last one: a removed item is not in `live`).
+pub(super) fn readable(
+    group: &str,
+    kind: &str,
+    live: &Value,
+    path: &[String],
+    item: Option<&Value>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut fields: Vec<&str> = Vec::new();
+    let mut here = Some(live);
+    for (i, token) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        match here {
+            Some(Value::Array(items)) => {
+                let index: usize = token.parse().ok()?;
+                let element = if last { item } else { None }.or_else(|| items.get(index));
+                let name = schema::list_keys(group, kind, &fields)
+                    .and_then(|keys| element.and_then(|e| key_name(e, keys)));
+                match name {
+                    Some(name) => out.push_str(&format!("[{name}]")),
+                    None => out.push_str(&format!("[{index}]")),
+                }
+                here = items.get(index);
+            }
+            _ => {
+                if token.contains(['.', '/', '[', ']']) {
+                    out.push_str(&format!("[{token}]"));
+                } else {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(token);
+                }
+                fields.push(token);
+                here = here.and_then(|v| v.get(token.as_str()));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A list item's merge key values, joined by `,` (`8080,TCP`); `None`
+/// when it has none.
+fn key_name(item: &Value, keys: &[&str]) -> Option<String> {
+    let parts: Vec<String> = keys
+        .iter()
+        .filter_map(|k| item.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 fn has_keys(item: &Value, keys: &[&str]) -> bool {

@@ -136,6 +136,9 @@ pub fn deployed<'a>(
 /// here). Secret values are masked.
 pub fn person_changes(live: &Object, policy: &Policy) -> Vec<Change> {
     let entries = managed::entries(live);
+    let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
+    let group = object::group_of(api_version);
     let mut changes: Vec<Change> = Vec::new();
     for entry in entries.iter().filter(|e| policy.is_person(&e.manager)) {
         for path in entry.leaves(live) {
@@ -169,6 +172,7 @@ pub fn person_changes(live: &Object, policy: &Policy) -> Vec<Change> {
                 manager: Some(entry.manager.clone()),
                 time: entry.time.clone(),
                 explanation: None,
+                readable_path: super::compare::readable(group, kind, live, &path, None),
             });
         }
     }
@@ -237,6 +241,16 @@ mod tests {
             ]
         );
         assert_eq!(changes[0].time.as_deref(), Some("2026-11-24T11:00:00Z"));
+        // Readable paths name list items by their merge key, as the comparison's do.
+        let readable: Vec<Option<&str>> =
+            changes.iter().map(|c| c.readable_path.as_deref()).collect();
+        assert_eq!(
+            readable,
+            [
+                Some("metadata.labels.team"),
+                Some("spec.template.spec.containers[grafana].env[DEBUG]")
+            ]
+        );
     }
 
     #[test]

@@ -130,6 +130,8 @@ impl Substituted {
             return;
         };
         for change in changes {
+            // A list item's name could be a substituted value.
+            change.readable_path = None;
             if places.paths.iter().any(|p| is_at_or_under(&change.path, p)) {
                 mask_both(change);
                 continue;
@@ -256,6 +258,7 @@ mod tests {
             manager: None,
             time: None,
             explanation: None,
+            readable_path: None,
         }
     }
 
@@ -340,8 +343,11 @@ mod tests {
                 Some(json!("x")),
             ),
         ];
+        // A readable path names list items by a value, which could be a substituted one.
+        changes[2].readable_path = Some("list[ab]".into());
         let object = ObjectRef::of(&rendered).unwrap();
         substituted.changes(&object, &mut changes);
+        assert!(changes.iter().all(|c| c.readable_path.is_none()));
         assert_eq!(
             (&changes[0].desired, &changes[0].live),
             (&Some(json!("*** (before)")), &Some(json!("*** (after)")))

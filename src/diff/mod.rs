@@ -44,6 +44,13 @@ pub struct Change {
     pub time: Option<String>,
     /// Why this change is not alarming, when it is not (set by `classify`).
     pub explanation: Option<String>,
+    /// `path` for people, with list items named by their merge key
+    /// (`spec.template.spec.containers[app].env[DEBUG_TOOLBAR]`), set by the
+    /// comparison, which holds the live object; `None` where it could name
+    /// nothing better than the pointer, or where a value substituted from a
+    /// Secret could be in a name. Not part of the JSON report.
+    #[serde(skip)]
+    pub readable_path: Option<String>,
 }
 
 /// How an object differs from git.
@@ -188,6 +195,7 @@ impl Change {
             manager,
             time: None,
             explanation: None,
+            readable_path: None,
         }
     }
 }

@@ -80,6 +80,7 @@ fn a_kubectl_edit_of_replicas_is_a_replace_attributed_to_kubectl_edit() {
             manager: Some("kubectl-edit".into()),
             time: Some("2026-11-20T08:15:00Z".into()),
             explanation: None,
+            readable_path: Some("spec.replicas".into()),
         }]
     );
 }
@@ -109,6 +110,8 @@ fn an_env_var_added_with_kubectl_set_is_an_add() {
             manager: Some("kubectl-set".into()),
             time: Some("2026-11-21T09:00:00Z".into()),
             explanation: None,
+            // Named by merge key: the container `web`, the variable `DEBUG`.
+            readable_path: Some("spec.template.spec.containers[web].env[DEBUG]".into()),
         }]
     );
 }
@@ -152,6 +155,11 @@ fn a_declared_list_item_missing_live_is_a_remove() {
     assert_eq!(
         (changes[0].path.as_str(), changes[0].op),
         ("/spec/template/spec/containers/0/env/0", Op::Remove)
+    );
+    // The removed item is named from git's copy.
+    assert_eq!(
+        changes[0].readable_path.as_deref(),
+        Some("spec.template.spec.containers[web].env[MODE]")
     );
 }
 

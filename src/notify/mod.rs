@@ -12,8 +12,9 @@
 //! list of sinks is the `sinks!` call below: adding a sink is a new folder
 //! and one line there.
 //!
-//! - `matrix`: one `m.notice` with the unexplained findings that are new, the
-//!   count of those still open and the ones resolved since the last post;
+//! - `matrix`: one `m.notice` with the unexplained findings that are new or
+//!   changed, those still open (by name) and the ones resolved since the last
+//!   post, what could not be checked, suspended and failing Kustomizations;
 //!   nothing when nothing changed (or a daily digest).
 //! - `pushgateway`: the metrics of ARCHITECTURE.md, job `drift_check`,
 //!   grouping key `cluster`.
@@ -35,6 +36,9 @@
 //!     maxMessageBytes: 24576                 # 2048..45000; beyond, "and N more" + the JSON report as a file
 //!     timeoutSeconds: 120                    # the whole delivery, retries included
 //!     retries: 5                             # attempts per request on 429 / 5xx / network errors
+//!     links:                                 # default: from the repo URL (GitHub, GitLab, Gitea/Forgejo)
+//!       commit: https://git.example.com/org/infra/src/commit/{sha}
+//!       file: https://git.example.com/org/infra/src/commit/{sha}/{path}
 //!   pushgateway:
 //!     url: http://pushgateway.monitoring:9091
 //!     timeoutSeconds: 10                     # per request

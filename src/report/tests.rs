@@ -97,6 +97,7 @@ fn hostile_values_and_managers_cannot_forge_report_lines() {
         ),
         time: None,
         explanation: None,
+        readable_path: None,
     });
     r.warnings.push(crate::error::Note {
         kustomization: None,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::message::LinkTemplates;
 use crate::notify::config::{
     NotifyConfigError, SinkConfig, has_userinfo, is_http_url, redact_userinfo,
 };
@@ -53,6 +54,23 @@ pub struct MatrixConfig {
     /// errors and timeouts (default 5).
     #[serde(default)]
     pub retries: Option<usize>,
+    /// Links from the message to git. Default: derived from the repository
+    /// URL for GitHub, GitLab and Gitea/Forgejo hosts.
+    #[serde(default)]
+    pub links: Option<LinksConfig>,
+}
+
+/// `notify.matrix.links:` URL templates; `{sha}` is the commit Flux applied,
+/// `{path}` the Kustomization's path in the repository.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// e.g. `https://git.example.com/org/infra/src/commit/{sha}`.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// e.g. `https://git.example.com/org/infra/src/commit/{sha}/{path}`.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// Validated Matrix settings.
@@ -67,6 +85,8 @@ pub struct MatrixSettings {
     pub max_message_bytes: usize,
     pub timeout: Duration,
     pub retries: usize,
+    /// The configured link templates (the others derived from the repository URL when posting).
+    pub links: LinkTemplates,
 }
 
 /// Where the Matrix sink remembers what it posted.
@@ -138,6 +158,29 @@ impl SinkConfig for MatrixConfig {
                 "24576",
             ));
         }
+        let links = m.links.clone().unwrap_or_default();
+        for (key, template, needs) in [
+            ("matrix.links.commit", &links.commit, &["{sha}"][..]),
+            ("matrix.links.file", &links.file, &["{sha}", "{path}"][..]),
+        ] {
+            let Some(t) = template else { continue };
+            if !is_http_url(t) || has_userinfo(t) || needs.iter().any(|n| !t.contains(n)) {
+                return Err(invalid(
+                    key,
+                    &redact_userinfo(t),
+                    if needs.len() == 1 {
+                        "is not an http(s) URL template with {sha} and no credentials"
+                    } else {
+                        "is not an http(s) URL template with {sha} and {path} and no credentials"
+                    },
+                    if needs.len() == 1 {
+                        "https://git.example.com/org/infra/src/commit/{sha}"
+                    } else {
+                        "https://git.example.com/org/infra/src/commit/{sha}/{path}"
+                    },
+                ));
+            }
+        }
         Ok(MatrixSettings {
             homeserver: m.homeserver.trim_end_matches('/').to_string(),
             room: m.room.clone(),
@@ -167,6 +210,10 @@ impl SinkConfig for MatrixConfig {
             max_message_bytes: max,
             timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(120).max(1)),
             retries: m.retries.unwrap_or(5).max(1),
+            links: LinkTemplates {
+                commit: links.commit,
+                file: links.file,
+            },
         })
     }
 }
@@ -245,5 +292,23 @@ mod tests {
         );
         m.state_config_map = Some("Bad_Name".into());
         assert!(m.validate(Path::new("")).is_err());
+    }
+
+    #[test]
+    fn a_link_template_needs_its_placeholders() {
+        let mut m = matrix("#alerts:example.org");
+        m.links = Some(LinksConfig {
+            commit: Some("https://git.example.com/org/infra/src/commit/{sha}".into()),
+            file: Some("https://git.example.com/org/infra/src/commit/{sha}".into()),
+        });
+        assert_eq!(
+            m.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.matrix.links.file: \"https://git.example.com/org/infra/src/commit/{sha}\" is not an http(s) URL template with {sha} and {path} and no credentials, e.g. https://git.example.com/org/infra/src/commit/{sha}/{path}"
+        );
+        m.links.as_mut().unwrap().file = None;
+        assert_eq!(
+            m.validate(Path::new("")).unwrap().links.commit.as_deref(),
+            Some("https://git.example.com/org/infra/src/commit/{sha}")
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The Matrix sink (`notify.matrix:`): one `m.notice` per run with the
-//! unexplained findings that are new, the count still open and those
-//! resolved since the last post; nothing when nothing changed (or a daily
-//! digest). Input: the report and the state of the last post; output: the
-//! message in the room and the new state.
+//! unexplained findings that are new or changed, those still open and those
+//! resolved since the last post, what could not be checked, suspended and
+//! failing Kustomizations; nothing when nothing changed (or a daily digest).
+//! Input: the report and the state of the last post; output: the message in
+//! the room and the new state.
 //!
 //! - `config.rs`: the section and its validation;
 //! - `sink.rs`: the [`Notifier`](super::Notifier): state, plan, post, save;

@@ -38,18 +38,21 @@ async fn post<S: StateStore>(
 ) -> Result<(), SinkError> {
     let previous = store.load().await?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let plan = message::plan(
-        report,
-        &previous,
-        &now,
-        settings.daily_digest,
-        settings.max_message_bytes,
-    );
+    let options = message::Options {
+        daily_digest: settings.daily_digest,
+        max_bytes: settings.max_message_bytes,
+        links: settings.links.clone(),
+    };
+    let plan = message::plan(report, &previous, &now, &options);
     let Some(message) = &plan.message else {
         info!(
             sink = "matrix",
             "Nothing changed since the last post: not posting"
         );
+        // A state of the first format, or content not known yet, is kept now.
+        if plan.next != previous {
+            store.save(&plan.next).await?;
+        }
         return Ok(());
     };
     let json = report.render(Format::Json);

@@ -1,27 +1,48 @@
-//! What the Matrix sink posted last: the open fingerprints and since when, so
-//! the next run posts only what changed.
+//! What the Matrix sink posted last, so the next run posts only what changed:
+//! each open finding by its identity (Kustomization, object, drift kind) with
+//! a hash of its content (paths, values — masked for Secrets —, managers,
+//! times) and what that content was; each open problem (a Kustomization or
+//! stage that could not be checked, a suspended or failing Kustomization)
+//! the same way.
 //!
 //! Kept behind [`StateStore`]: a file for manual runs ([`FileStore`]); a
-//! ConfigMap in the job's namespace is the in-cluster store.
+//! ConfigMap in the job's namespace is the in-cluster store. The first
+//! format (`open`: fingerprints of the changed paths) is read and migrated
+//! (see [`State::migrate`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The format written: 2 since findings are kept by identity with their content.
+pub const VERSION: u32 = 2;
+
 /// The posted state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// [`VERSION`]; absent (0) in the first format.
+    #[serde(default)]
+    pub version: u32,
     /// When the last message was posted (RFC 3339).
     pub posted_at: Option<String>,
-    /// The unexplained findings last posted as open, by fingerprint.
-    pub open: BTreeMap<String, OpenFinding>,
+    /// The unexplained findings last posted as open, by identity.
+    #[serde(default)]
+    pub findings: BTreeMap<String, OpenFinding>,
+    /// What could not be checked, and the Kustomizations suspended or failing,
+    /// by key (`could-not-check …`, `suspended …`, `failing …`).
+    #[serde(default)]
+    pub problems: BTreeMap<String, OpenProblem>,
+    /// The first format's open findings, by fingerprint: read, never written.
+    #[serde(default, skip_serializing)]
+    pub open: BTreeMap<String, LegacyFinding>,
 }
 
 /// A finding that was posted and not yet seen resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpenFinding {
-    /// When it was first posted (RFC 3339).
+    /// When the drift happened: the earliest time its changes were written,
+    /// else when it was first posted (RFC 3339).
     pub since: String,
     /// `namespace/name` of its Kustomization.
     pub kustomization: Option<String>,
@@ -29,6 +50,69 @@ pub struct OpenFinding {
     pub object: String,
     /// The drift kind.
     pub drift: String,
+    /// How bad it is (`missing-or-conflict`, `edited`, `added`, `orphaned`);
+    /// empty when unknown (migrated).
+    #[serde(default)]
+    pub severity: String,
+    /// Hash of its content as posted; empty when unknown (migrated).
+    #[serde(default)]
+    pub content: String,
+    /// Its unexplained changes as posted, to say what changed.
+    #[serde(default)]
+    pub changes: Vec<SeenChange>,
+}
+
+/// One change of a posted finding, as the message showed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeenChange {
+    /// The readable path.
+    pub path: String,
+    /// The live value, shortened (masked for Secrets).
+    pub live: String,
+    pub manager: Option<String>,
+    pub time: Option<String>,
+}
+
+/// A problem that was posted and not yet seen resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenProblem {
+    /// When it started, or was first posted (RFC 3339).
+    pub since: String,
+    /// The Kustomization (`namespace/name`) it concerns, `None` for a stage of the whole run.
+    pub kustomization: Option<String>,
+    /// What it says (the first error, Flux's reason and message).
+    pub detail: String,
+}
+
+/// A finding of the first format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegacyFinding {
+    pub since: String,
+    pub kustomization: Option<String>,
+    pub object: String,
+    pub drift: String,
+}
+
+impl State {
+    /// The state in the current format: a first-format finding becomes an
+    /// open finding of unknown content, under its identity; the next run
+    /// takes the content it sees as the posted one (it is not posted again).
+    pub fn migrate(mut self, identity: impl Fn(Option<&str>, &str, &str) -> String) -> Self {
+        for (_, old) in std::mem::take(&mut self.open) {
+            let id = identity(old.kustomization.as_deref(), &old.object, &old.drift);
+            self.findings.entry(id).or_insert(OpenFinding {
+                since: old.since,
+                kustomization: old.kustomization,
+                object: old.object,
+                drift: old.drift,
+                severity: String::new(),
+                content: String::new(),
+                changes: Vec::new(),
+            });
+        }
+        self.version = VERSION;
+        self
+    }
 }
 
 /// The state could not be read or written.
@@ -211,16 +295,55 @@ mod tests {
             posted_at: Some("2026-11-24T02:00:00Z".into()),
             ..Default::default()
         };
-        state.open.insert(
+        state.findings.insert(
             "abc".into(),
             OpenFinding {
                 since: "2026-11-24T02:00:00Z".into(),
                 kustomization: Some("flux-system/apps".into()),
                 object: "Deployment/web/api".into(),
                 drift: "modified".into(),
+                severity: "edited".into(),
+                content: "c0ffee".into(),
+                changes: vec![SeenChange {
+                    path: "spec.replicas".into(),
+                    live: "5".into(),
+                    manager: Some("kubectl-edit".into()),
+                    time: Some("2026-11-20T08:15:00Z".into()),
+                }],
             },
         );
         store.save(&state).await.unwrap();
         assert_eq!(store.load().await.unwrap(), state);
+    }
+
+    #[tokio::test]
+    async fn a_state_of_the_first_format_loads_and_migrates_by_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"posted_at": "2026-11-24T02:00:05Z", "open": {"9f2c": {"since": "2026-11-24T02:00:05Z",
+                "kustomization": "flux-system/docs", "object": "Deployment/docs/docs-portal", "drift": "modified"}}}"#,
+        )
+        .unwrap();
+        let state = FileStore { path }.load().await.unwrap();
+        assert_eq!(state.version, 0);
+        let migrated = state.migrate(|ks, object, drift| format!("{ks:?} {object} {drift}"));
+        assert_eq!(migrated.version, VERSION);
+        assert!(migrated.open.is_empty());
+        assert_eq!(
+            migrated.findings["Some(\"flux-system/docs\") Deployment/docs/docs-portal modified"],
+            OpenFinding {
+                since: "2026-11-24T02:00:05Z".into(),
+                kustomization: Some("flux-system/docs".into()),
+                object: "Deployment/docs/docs-portal".into(),
+                drift: "modified".into(),
+                severity: String::new(),
+                content: String::new(),
+                changes: vec![],
+            }
+        );
+        let json = serde_json::to_value(&migrated).unwrap();
+        assert!(json.get("open").is_none(), "{json}");
     }
 }

@@ -1,38 +1,45 @@
-//! The Matrix message of a run: which unexplained findings are new, still
-//! open or resolved since the last post, and the text (plain `body` + HTML
+//! The Matrix message of a run: what is new, changed, still open or resolved
+//! since the last post — unexplained findings, what could not be checked,
+//! suspended and failing Kustomizations — and the text (plain `body` + HTML
 //! `formatted_body`) that says so. Pure: the report and the last state in,
 //! the message and the next state out.
 //!
+//! A finding is known by its identity (Kustomization, object, drift kind);
+//! its content (the unexplained changes: paths, values — masked for Secrets
+//! —, managers, times) is hashed, so the same finding with another value or
+//! a new edit is posted again as `changed`, and an unchanged one never.
+//!
+//! - `render.rs`: the texts, ordered by severity;
+//! - `links.rs`: commit and file links.
+//!
 //! Every value is escaped: in `body` as in the text report (a newline or a
 //! terminal escape in a manager's name or a value is written `\n`,
-//! `\u{1b}`, so it cannot forge a line), in `formatted_body` also as HTML
-//! ([`escape`]).
+//! `\u{1b}`, so it cannot forge a line), in `formatted_body` also as HTML.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+mod links;
+mod render;
 
-use serde_json::Value;
+use std::collections::BTreeSet;
+
 use sha2::{Digest, Sha256};
 
-use super::state::{OpenFinding, State};
+pub use links::LinkTemplates;
+
+use super::state::{OpenFinding, OpenProblem, SeenChange, State, VERSION};
 use crate::classify::Finding;
+use crate::diff::{Change, Drift, Op};
 use crate::report::Report;
-use crate::report::text::escape as plain;
 
 /// How long after the last post a daily digest is due (a little less than a
 /// day, so a nightly job's jitter does not skip a day).
 const DIGEST_AFTER_HOURS: i64 = 23;
-/// Longest value printed for one side of a change.
-const MAX_VALUE_CHARS: usize = 120;
-/// Room kept under the cap for the summary and the "and N more" line.
-const RESERVED_BYTES: usize = 1_536;
 
 /// What to post, if anything, and the state once it is posted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     /// `None`: nothing changed since the last post.
     pub message: Option<Message>,
-    /// The state to save after a successful post.
+    /// The state to save (after the post, when there is one).
     pub next: State,
 }
 
@@ -48,83 +55,504 @@ pub struct Message {
     pub transaction_id: String,
 }
 
+/// How the sink is configured, as far as the message is concerned.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub daily_digest: bool,
+    /// Cap of body + HTML, bytes.
+    pub max_bytes: usize,
+    /// Link templates as configured (the rest derived from the repo URL).
+    pub links: LinkTemplates,
+}
+
+/// How bad a finding is, most urgent first: the order of the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Severity {
+    /// An object missing, or two owners fighting over it.
+    MissingOrConflict,
+    /// A field git declares has another value live (or is gone), or a
+    /// person set a field of what a HelmRelease deployed.
+    Edited,
+    /// Only fields git does not declare were added.
+    Added,
+    /// An object Flux owns that no render has.
+    Orphaned,
+}
+
+impl Severity {
+    fn of(f: &Finding) -> Self {
+        match f.drift {
+            Drift::Missing | Drift::Conflict => Severity::MissingOrConflict,
+            Drift::Orphaned => Severity::Orphaned,
+            // A field set over what a HelmRelease deployed (what the chart
+            // says is not known) is an edit too, not an added field.
+            Drift::Modified
+                if unexplained(f).any(|c| c.desired.is_some() || c.op == Op::Replace) =>
+            {
+                Severity::Edited
+            }
+            Drift::Modified => Severity::Added,
+        }
+    }
+
+    /// The name kept in the state.
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::MissingOrConflict => "missing-or-conflict",
+            Severity::Edited => "edited",
+            Severity::Added => "added",
+            Severity::Orphaned => "orphaned",
+        }
+    }
+
+    /// The severity of a posted finding, from the state (by its drift kind
+    /// when the state does not say: a modified one counts as edited).
+    fn of_posted(o: &OpenFinding) -> Self {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.as_str() == o.severity)
+            .unwrap_or(match o.drift.as_str() {
+                "missing" | "conflict" => Severity::MissingOrConflict,
+                "orphaned" => Severity::Orphaned,
+                _ => Severity::Edited,
+            })
+    }
+
+    const ALL: [Severity; 4] = [
+        Severity::MissingOrConflict,
+        Severity::Edited,
+        Severity::Added,
+        Severity::Orphaned,
+    ];
+
+    fn marker(self) -> &'static str {
+        match self {
+            Severity::MissingOrConflict => "🔴",
+            Severity::Edited => "🟠",
+            Severity::Added => "🟡",
+            Severity::Orphaned => "🔵",
+        }
+    }
+
+    fn heading(self) -> &'static str {
+        match self {
+            Severity::MissingOrConflict => "Missing objects and conflicts",
+            Severity::Edited => "Declared fields edited in the cluster",
+            Severity::Added => "Fields added in the cluster",
+            Severity::Orphaned => "Orphans",
+        }
+    }
+
+    /// Words for the summary's count.
+    fn counted(self) -> &'static str {
+        match self {
+            Severity::MissingOrConflict => "missing or conflicting",
+            Severity::Edited => "edited",
+            Severity::Added => "with added fields",
+            Severity::Orphaned => "orphaned",
+        }
+    }
+}
+
+/// Where a finding or problem stands against the last post.
+#[derive(Clone, Debug, PartialEq)]
+enum Tag {
+    New,
+    /// Open, with other content than posted: what changed.
+    Changed(String),
+    /// Open, as posted.
+    Still,
+}
+
+/// An open unexplained finding of this run.
+struct Open<'a> {
+    finding: &'a Finding,
+    id: String,
+    severity: Severity,
+    tag: Tag,
+    since: String,
+    content: String,
+    seen: Vec<SeenChange>,
+}
+
+/// What kind of problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ProblemKind {
+    CouldNotCheck,
+    Failing,
+    Suspended,
+}
+
+impl ProblemKind {
+    fn key_prefix(self) -> &'static str {
+        match self {
+            ProblemKind::CouldNotCheck => "could-not-check",
+            ProblemKind::Failing => "failing",
+            ProblemKind::Suspended => "suspended",
+        }
+    }
+}
+
+/// Something that is not drift but must not go unseen.
+struct Problem {
+    kind: ProblemKind,
+    key: String,
+    /// `Kustomization ns/name` or `stage live`.
+    subject: String,
+    kustomization: Option<String>,
+    detail: String,
+    since: String,
+    tag: Tag,
+}
+
+/// A posted problem that no longer is one.
+struct Fixed<'a> {
+    kind: ProblemKind,
+    subject: String,
+    open: &'a OpenProblem,
+}
+
+/// The identity of a finding: its Kustomization, object and drift kind.
+/// Stable whatever its paths, values or times.
+pub fn identity(kustomization: Option<&str>, object: &str, drift: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [kustomization.unwrap_or(""), object, drift] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unexplained(f: &Finding) -> impl Iterator<Item = &Change> {
+    f.changes.iter().filter(|c| c.explanation.is_none())
+}
+
+/// A finding's content: its unexplained changes, whatever their order.
+fn content(f: &Finding) -> String {
+    let mut parts: Vec<String> = unexplained(f)
+        .map(|c| {
+            serde_json::json!([c.path, c.op, c.desired, c.live, c.manager, c.time]).to_string()
+        })
+        .collect();
+    parts.sort();
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+/// When the drift happened: the earliest time one of its changes was written.
+fn drift_time(f: &Finding) -> Option<&str> {
+    unexplained(f).filter_map(|c| c.time.as_deref()).min()
+}
+
+/// What the message shows of each unexplained change, to tell later what changed.
+fn seen(f: &Finding) -> Vec<SeenChange> {
+    unexplained(f)
+        .map(|c| SeenChange {
+            path: render::path(c),
+            live: render::value(c.live.as_ref()),
+            manager: c.manager.clone(),
+            time: c.time.clone(),
+        })
+        .collect()
+}
+
+/// What changed between the posted changes and these, in a few words.
+fn what_changed(before: &[SeenChange], now: &[SeenChange]) -> String {
+    let mut parts = Vec::new();
+    for c in now {
+        match before.iter().find(|b| b.path == c.path) {
+            None => parts.push(format!("{} is new", c.path)),
+            Some(b) if b != c => {
+                let who = match (&b.manager, &b.time) {
+                    (Some(m), Some(t)) => format!(" by {} at {t}", render::manager(m)),
+                    (Some(m), None) => format!(" by {}", render::manager(m)),
+                    _ => String::new(),
+                };
+                parts.push(format!("{} was {}{who}", c.path, b.live));
+            }
+            Some(_) => {}
+        }
+    }
+    for b in before {
+        if !now.iter().any(|c| c.path == b.path) {
+            parts.push(format!("{} matches git again", b.path));
+        }
+    }
+    if parts.is_empty() {
+        "its content changed".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// Plans the post of a run. `now` is RFC 3339. A finding is resolved only
 /// when this run checked its Kustomization without error: a run limited to
 /// some Kustomizations, or one that failed for some, leaves the others open.
-pub fn plan(
-    report: &Report,
-    previous: &State,
-    now: &str,
-    daily_digest: bool,
-    max_bytes: usize,
-) -> Plan {
+pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> Plan {
+    let previous = previous.clone().migrate(identity);
     let current: Vec<&Finding> = report.findings.iter().filter(|f| !f.explained).collect();
-    let current_ids: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
-    let new: Vec<&Finding> = current
-        .iter()
-        .copied()
-        .filter(|f| !previous.open.contains_key(&f.fingerprint))
-        .collect();
-    let still_open: Vec<(&Finding, &OpenFinding)> = current
-        .iter()
-        .filter_map(|f| previous.open.get(&f.fingerprint).map(|o| (*f, o)))
-        .collect();
+
+    let mut open: Vec<Open> = Vec::new();
+    for f in &current {
+        let object = f.object.to_string();
+        let id = identity(f.kustomization.as_deref(), &object, f.drift.as_str());
+        if open.iter().any(|o| o.id == id) {
+            continue;
+        }
+        let content = content(f);
+        let seen = seen(f);
+        let before = previous.findings.get(&id);
+        let tag = match before {
+            None => Tag::New,
+            // Migrated from the first format: its content was not kept.
+            Some(b) if b.content.is_empty() || b.content == content => Tag::Still,
+            Some(b) => Tag::Changed(what_changed(&b.changes, &seen)),
+        };
+        let since = [drift_time(f), before.map(|b| b.since.as_str())]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now)
+            .to_string();
+        open.push(Open {
+            finding: f,
+            id,
+            severity: Severity::of(f),
+            tag,
+            since,
+            content,
+            seen,
+        });
+    }
+    open.sort_by(|a, b| {
+        (a.severity, a.finding.object.to_string()).cmp(&(b.severity, b.finding.object.to_string()))
+    });
+
     let checked = checked_cleanly(report);
+    let open_ids: BTreeSet<&str> = open.iter().map(|o| o.id.as_str()).collect();
     let (resolved, unseen): (Vec<_>, Vec<_>) = previous
-        .open
+        .findings
         .iter()
-        .filter(|(id, _)| !current_ids.contains(id.as_str()))
+        .filter(|(id, _)| !open_ids.contains(id.as_str()))
         .partition(|(_, o)| match &o.kustomization {
             Some(k) => checked.as_ref().is_some_and(|c| c.contains(k.as_str())),
             None => report.errors.is_empty(),
         });
     let resolved: Vec<&OpenFinding> = resolved.into_iter().map(|(_, o)| o).collect();
 
+    let problems = problems(report, &previous, now);
+    let fixed = fixed(report, &previous, &problems);
+
+    let changed = open.iter().any(|o| o.tag != Tag::Still)
+        || !resolved.is_empty()
+        || problems.iter().any(|p| p.tag != Tag::Still)
+        || !fixed.is_empty();
+    let anything_open = !open.is_empty() || !problems.is_empty();
+    let digest = !changed && options.daily_digest && anything_open && digest_due(&previous, now);
+    let post = changed || digest;
+
     let mut next = State {
-        posted_at: Some(now.to_string()),
-        open: BTreeMap::new(),
+        version: VERSION,
+        posted_at: if post {
+            Some(now.to_string())
+        } else {
+            previous.posted_at.clone()
+        },
+        ..State::default()
     };
-    for f in &current {
-        let since = previous
-            .open
-            .get(&f.fingerprint)
-            .map_or_else(|| now.to_string(), |o| o.since.clone());
-        next.open.insert(
-            f.fingerprint.clone(),
+    for o in &open {
+        next.findings.insert(
+            o.id.clone(),
             OpenFinding {
-                since,
-                kustomization: f.kustomization.clone(),
-                object: f.object.to_string(),
-                drift: f.drift.as_str().to_string(),
+                since: o.since.clone(),
+                kustomization: o.finding.kustomization.clone(),
+                object: o.finding.object.to_string(),
+                drift: o.finding.drift.as_str().to_string(),
+                severity: o.severity.as_str().to_string(),
+                content: o.content.clone(),
+                changes: o.seen.clone(),
             },
         );
     }
+    next.findings
+        .extend(unseen.iter().map(|(id, o)| ((*id).clone(), (*o).clone())));
+    // Open in a Kustomization this run could not check: still open as far as is known.
+    let kept: Vec<&OpenFinding> = unseen.into_iter().map(|(_, o)| o).collect();
+    for p in &problems {
+        next.problems.insert(
+            p.key.clone(),
+            OpenProblem {
+                since: p.since.clone(),
+                kustomization: p.kustomization.clone(),
+                detail: p.detail.clone(),
+            },
+        );
+    }
+    // Problems of Kustomizations this run did not look at stay open.
+    let fixed_keys: BTreeSet<String> = fixed.iter().map(|f| key(f.kind, &f.subject)).collect();
+    for (k, p) in &previous.problems {
+        if !next.problems.contains_key(k) && !fixed_keys.contains(k) {
+            next.problems.insert(k.clone(), p.clone());
+        }
+    }
 
-    next.open
-        .extend(unseen.into_iter().map(|(id, o)| (id.clone(), o.clone())));
-    let changed = !new.is_empty() || !resolved.is_empty();
-    let digest = !changed && daily_digest && !current.is_empty() && digest_due(previous, now);
-    if !changed && !digest {
+    if !post {
         return Plan {
             message: None,
-            next: previous.clone(),
+            next,
         };
     }
-    // A digest details every open finding; otherwise only the new ones.
-    let detailed: Vec<&Finding> = if digest { current.clone() } else { new.clone() };
-    let counted: Vec<&OpenFinding> = if digest {
-        Vec::new()
-    } else {
-        still_open.iter().map(|(_, o)| *o).collect()
-    };
-    let mut message = render(
-        report, &current, &detailed, &counted, &resolved, digest, max_bytes,
+    let mut message = render::render(
+        &render::Input {
+            report,
+            open: &open,
+            kept: &kept,
+            resolved: &resolved,
+            problems: &problems,
+            fixed: &fixed,
+            digest,
+            links: options.links.or_from_repo(&report.run.source.url),
+        },
+        options.max_bytes,
     );
-    message.transaction_id = transaction_id(report, previous, &message);
+    message.transaction_id = transaction_id(report, &previous, &message);
     Plan {
         message: Some(message),
         next,
     }
+}
+
+fn key(kind: ProblemKind, subject: &str) -> String {
+    format!("{} {subject}", kind.key_prefix())
+}
+
+/// The problems of this run: each Kustomization (or, for errors of no
+/// Kustomization, each stage) that could not be checked, with its first
+/// error; each suspended and each failing Kustomization.
+fn problems(report: &Report, previous: &State, now: &str) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    let mut make = |kind: ProblemKind,
+                    subject: String,
+                    kustomization: Option<String>,
+                    detail: String,
+                    since: Option<&str>| {
+        let key = key(kind, &subject);
+        if out.iter().any(|p| p.key == key) {
+            return;
+        }
+        let before = previous.problems.get(&key);
+        let tag = match before {
+            None => Tag::New,
+            Some(b) if b.detail == detail => Tag::Still,
+            Some(b) => Tag::Changed(format!("was: {}", b.detail)),
+        };
+        let since = since
+            .or(before.map(|b| b.since.as_str()))
+            .unwrap_or(now)
+            .to_string();
+        out.push(Problem {
+            kind,
+            key,
+            subject,
+            kustomization,
+            detail,
+            since,
+            tag,
+        });
+    };
+    // Errors in report order: the first of each Kustomization or stage.
+    for e in &report.errors {
+        let (subject, detail) = match &e.kustomization {
+            Some(k) => (
+                format!("Kustomization {k}"),
+                format!("{}: {}", e.stage, e.message),
+            ),
+            None => (format!("stage {}", e.stage), e.message.clone()),
+        };
+        make(
+            ProblemKind::CouldNotCheck,
+            subject,
+            e.kustomization.clone(),
+            detail,
+            None,
+        );
+    }
+    for k in &report.kustomizations {
+        if let Some(f) = &k.failing {
+            let detail = if f.message.is_empty() {
+                f.reason.clone()
+            } else {
+                format!("{}: {}", f.reason, f.message)
+            };
+            make(
+                ProblemKind::Failing,
+                format!("Kustomization {}", k.id()),
+                Some(k.id()),
+                detail,
+                f.since.as_deref(),
+            );
+        }
+        if k.suspended {
+            make(
+                ProblemKind::Suspended,
+                format!("Kustomization {}", k.id()),
+                Some(k.id()),
+                format!(
+                    "resume it with `flux resume kustomization {} -n {}`",
+                    k.name, k.namespace
+                ),
+                k.suspended_since.as_deref(),
+            );
+        }
+    }
+    out.sort_by(|a, b| (a.kind, &a.subject).cmp(&(b.kind, &b.subject)));
+    out
+}
+
+/// The problems posted before that this run saw gone: a Kustomization
+/// checked again (or a stage that passed), resumed, Ready again. A
+/// Kustomization this run did not look at fixes nothing.
+fn fixed<'a>(report: &Report, previous: &'a State, problems: &[Problem]) -> Vec<Fixed<'a>> {
+    let checked = checked_cleanly(report);
+    let mut out = Vec::new();
+    for (key, open) in &previous.problems {
+        if problems.iter().any(|p| &p.key == key) {
+            continue;
+        }
+        let Some((prefix, subject)) = key.split_once(' ') else {
+            continue;
+        };
+        let kind = match prefix {
+            "could-not-check" => ProblemKind::CouldNotCheck,
+            "failing" => ProblemKind::Failing,
+            "suspended" => ProblemKind::Suspended,
+            _ => continue,
+        };
+        let looked_at = match (&open.kustomization, kind) {
+            (None, _) => true,
+            (Some(k), ProblemKind::CouldNotCheck) => {
+                checked.as_ref().is_some_and(|c| c.contains(k.as_str()))
+            }
+            (Some(k), _) => report.kustomizations.iter().any(|e| &e.id() == k),
+        };
+        if looked_at {
+            out.push(Fixed {
+                kind,
+                subject: subject.to_string(),
+                open,
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.kind, &a.subject).cmp(&(b.kind, &b.subject)));
+    out
 }
 
 /// The Kustomizations this run checked (not skipped) without error; `None` when an error
@@ -164,257 +592,13 @@ fn transaction_id(report: &Report, previous: &State, message: &Message) -> Strin
     h.update(serde_json::to_vec(previous).expect("state serializes"));
     h.update([0]);
     h.update(message.body.as_bytes());
-    let hex: String = h
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("drift-check-{hex}")
+    format!("drift-check-{}", hex(&h.finalize()[..16]))
 }
 
-/// Both texts, grown finding by finding until the size cap.
-struct Text {
-    body: String,
-    html: String,
-}
-
-impl Text {
-    fn len(&self) -> usize {
-        self.body.len() + self.html.len()
-    }
-    fn push(&mut self, other: Text) {
-        self.body.push_str(&other.body);
-        self.html.push_str(&other.html);
-    }
-}
-
-fn render(
-    report: &Report,
-    current: &[&Finding],
-    detailed: &[&Finding],
-    counted: &[&OpenFinding],
-    resolved: &[&OpenFinding],
-    digest: bool,
-    max_bytes: usize,
-) -> Message {
-    let kustomizations: BTreeSet<&str> = current
-        .iter()
-        .map(|f| f.kustomization.as_deref().unwrap_or("(none)"))
-        .collect();
-    let revision = report
-        .run
-        .source
-        .revision
-        .as_deref()
-        .map(|r| r.chars().take(12).collect::<String>())
-        .unwrap_or_else(|| "(unknown revision)".into());
-    let summary = format!(
-        "drift-check {}: {} at {}: {} unexplained {} in {} {}",
-        if digest { "daily digest" } else { "report" },
-        report.run.cluster,
-        revision,
-        current.len(),
-        plural(current.len(), "finding", "findings"),
-        kustomizations.len(),
-        plural(kustomizations.len(), "Kustomization", "Kustomizations"),
-    );
-    let mut counts = Vec::new();
-    if !digest {
-        counts.push(format!("{} new", detailed.len()));
-        if let Some(oldest) = counted.iter().map(|o| o.since.as_str()).min() {
-            counts.push(format!(
-                "{} still open, oldest since {oldest}",
-                counted.len()
-            ));
-        }
-        if !resolved.is_empty() {
-            counts.push(format!("{} resolved", resolved.len()));
-        }
-    }
-    let summary = if counts.is_empty() {
-        summary
-    } else {
-        format!("{summary} ({})", counts.join(", "))
-    };
-    let mut out = Text {
-        body: format!("{}\n", plain(&summary)),
-        html: format!("<p><strong>{}</strong></p>\n", escape(&summary)),
-    };
-
-    // Resolved first: short, and good news should not be cut off.
-    if !resolved.is_empty() {
-        let mut t = Text {
-            body: "\nResolved:\n".into(),
-            html: "<p>Resolved:</p>\n<ul>\n".into(),
-        };
-        for o in resolved {
-            let line = format!(
-                "{} ({}) in {}, open since {}",
-                o.object,
-                o.drift,
-                o.kustomization.as_deref().unwrap_or("no Kustomization"),
-                o.since
-            );
-            let _ = writeln!(t.body, "- resolved: {}", plain(&line));
-            let _ = writeln!(t.html, "<li>resolved: {}</li>", escape(&line));
-        }
-        t.html.push_str("</ul>\n");
-        out.push(t);
-    }
-
-    let mut by_ks: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in detailed {
-        by_ks
-            .entry(f.kustomization.as_deref().unwrap_or("(no Kustomization)"))
-            .or_default()
-            .push(f);
-    }
-    let budget = max_bytes.saturating_sub(RESERVED_BYTES);
-    let mut shown = 0;
-    'outer: for (ks, findings) in &by_ks {
-        let heading = Text {
-            body: format!("\nKustomization {}:\n", plain(ks)),
-            html: format!("<h4>Kustomization {}</h4>\n<ul>\n", escape(ks)),
-        };
-        let mut section = heading;
-        for (in_section, f) in findings.iter().enumerate() {
-            let item = finding(f);
-            if out.len() + section.len() + item.len() + "</ul>\n".len() > budget {
-                if in_section > 0 {
-                    section.html.push_str("</ul>\n");
-                    out.push(section);
-                }
-                break 'outer;
-            }
-            section.push(item);
-            shown += 1;
-        }
-        section.html.push_str("</ul>\n");
-        out.push(section);
-    }
-    let omitted = detailed.len() - shown;
-    if omitted > 0 {
-        let line = format!(
-            "… and {omitted} more {}: the full report is attached (drift-check-report.json).",
-            plural(omitted, "finding", "findings")
-        );
-        let _ = write!(out.body, "\n{line}\n");
-        let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
-    }
-    if !counted.is_empty() {
-        let line = format!(
-            "{} still open {}: see the report or the previous messages.",
-            counted.len(),
-            plural(counted.len(), "finding", "findings")
-        );
-        let _ = write!(out.body, "\n{line}\n");
-        let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
-    }
-    Message {
-        body: out.body.trim_end().to_string(),
-        html: out.html.trim_end().to_string(),
-        omitted,
-        transaction_id: String::new(),
-    }
-}
-
-/// One finding: object, owner, drift, its unexplained changes, the remedy.
-fn finding(f: &Finding) -> Text {
-    let head = format!(
-        "{} — {}, owner {}",
-        f.object,
-        f.drift.as_str(),
-        f.owner.as_str()
-    );
-    let mut body = format!("- {}\n", plain(&head));
-    let mut html = format!(
-        "<li><code>{}</code> — {}, owner {}",
-        escape(&f.object.to_string()),
-        f.drift.as_str(),
-        f.owner.as_str()
-    );
-    if let Some(message) = &f.message {
-        let _ = writeln!(body, "  {}", plain(message));
-        let _ = write!(html, "<br>{}", escape(message));
-    }
-    let changes: Vec<_> = f
-        .changes
-        .iter()
-        .filter(|c| c.explanation.is_none())
-        .collect();
-    if !changes.is_empty() {
-        html.push_str("\n<ul>\n");
-    }
-    for c in changes {
-        let who = match (&c.manager, &c.time) {
-            (Some(m), Some(t)) => format!(" (by {m} at {t})"),
-            (Some(m), None) => format!(" (by {m})"),
-            (None, Some(t)) => format!(" (at {t})"),
-            (None, None) => String::new(),
-        };
-        let what = if c.path.is_empty() {
-            match f.drift.as_str() {
-                "missing" => "the whole object is missing from the cluster".to_string(),
-                "orphaned" => "the whole object is in the cluster only".to_string(),
-                _ => "the whole object".to_string(),
-            }
-        } else if c.desired.is_none() && c.op == crate::diff::Op::Replace {
-            // A Helm object's field a person set: what the chart says is not known.
-            format!("{}: set to {}", c.path, value(c.live.as_ref()))
-        } else {
-            format!(
-                "{}: {} → {}",
-                c.path,
-                value(c.desired.as_ref()),
-                value(c.live.as_ref())
-            )
-        };
-        let _ = writeln!(body, "  {}{}", plain(&what), plain(&who));
-        let _ = writeln!(html, "<li>{}{}</li>", escape(&what), escape(&who));
-    }
-    if html.ends_with("</li>\n") {
-        html.push_str("</ul>\n");
-    }
-    let _ = writeln!(body, "  remedy: {}", plain(&f.remedy));
-    let _ = writeln!(html, "remedy: {}</li>", escape(&f.remedy));
-    Text { body, html }
-}
-
-fn value(v: Option<&Value>) -> String {
-    let s = match v {
-        None | Some(Value::Null) => return "(absent)".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    };
-    if s.chars().count() > MAX_VALUE_CHARS {
-        let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        s
-    }
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
-}
-
-/// Text for `formatted_body`: control characters written as in `body`, then
-/// HTML's special characters as entities.
-fn escape(s: &str) -> String {
-    let s = plain(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// The identities of the open findings in a state.
+#[cfg(test)]
+fn ids(state: &State) -> Vec<&str> {
+    state.findings.keys().map(String::as_str).collect()
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::classify::Owner;
@@ -27,6 +27,7 @@ fn finding(ks: &str, name: &str, fingerprint: &str, desired: Value, live: Value)
             manager: Some("kubectl-edit".into()),
             time: Some("2026-11-20T08:15:00Z".into()),
             explanation: None,
+            readable_path: None,
         }],
         fingerprint: fingerprint.into(),
         remedy: "revert the manual change and make it through a git PR to ./apps/web".into(),
@@ -81,96 +82,262 @@ fn report(findings: Vec<Finding>) -> Report {
 const NOW: &str = "2026-11-24T02:00:05Z";
 const TOMORROW: &str = "2026-11-25T02:00:05Z";
 
+fn options() -> Options {
+    Options {
+        daily_digest: false,
+        max_bytes: 24_576,
+        links: LinkTemplates::default(),
+    }
+}
+
+fn digest() -> Options {
+    Options {
+        daily_digest: true,
+        ..options()
+    }
+}
+
+fn change(
+    path: &str,
+    op: Op,
+    desired: Option<Value>,
+    live: Option<Value>,
+    manager: Option<&str>,
+    time: Option<&str>,
+) -> Change {
+    Change {
+        path: path.into(),
+        op,
+        desired,
+        live,
+        manager: manager.map(Into::into),
+        time: time.map(Into::into),
+        explanation: None,
+        readable_path: None,
+    }
+}
+
+/// One finding of each severity, listed worst last.
+fn mixed() -> Vec<Finding> {
+    let mut orphan = finding("apps/web", "old-worker", "o", json!(0), json!(0));
+    orphan.drift = Drift::Orphaned;
+    orphan.changes = vec![change(
+        "",
+        Op::Add,
+        None,
+        None,
+        Some("kubectl-client-side-apply"),
+        Some("2026-11-19T16:05:12Z"),
+    )];
+    orphan.remedy =
+        "delete it, or add it to ./apps/web in git through a PR if it should stay".into();
+    let mut added = finding("apps/web", "api", "a", json!(0), json!(0));
+    added.changes = vec![change(
+        "/spec/template/spec/containers/0/env/1",
+        Op::Add,
+        None,
+        Some(json!({"name": "DEBUG", "value": "true"})),
+        Some("kubectl-set"),
+        Some("2026-11-21T10:02:00Z"),
+    )];
+    added.changes[0].readable_path = Some("spec.template.spec.containers[app].env[DEBUG]".into());
+    let edited = finding("apps/db", "pg", "e", json!(1), json!(2));
+    let mut missing = finding("apps/web", "binding", "m", json!(0), json!(0));
+    missing.object = ObjectRef {
+        api_version: "rbac.authorization.k8s.io/v1".into(),
+        kind: "ClusterRoleBinding".into(),
+        namespace: None,
+        name: "system:konnectivity-server".into(),
+    };
+    missing.drift = Drift::Missing;
+    missing.changes = vec![change("", Op::Remove, None, None, None, None)];
+    missing.remedy = "find out who deleted it, then let Flux re-create it: flux reconcile kustomization web -n apps".into();
+    vec![orphan, added, edited, missing]
+}
+
+const FIRST: &str = "\
+🔴 drift-check prod: 4 unexplained findings (1 missing or conflicting, 1 edited, 1 with added fields, 1 orphaned) at 0123456789ab · 4 new
+
+🔴 Missing objects and conflicts
+- 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · apps/web · owner flux
+  the whole object is missing from the cluster
+  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization web -n apps`
+
+🟠 Declared fields edited in the cluster
+- 🟠 new · modified · Deployment/web/pg · apps/db · owner flux
+  spec.replicas: 1 → 2 by kubectl-edit
+  who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/pg at that time names the user
+  remedy: revert the manual change and make it through a git PR to ./apps/web
+
+🟡 Fields added in the cluster
+- 🟡 new · modified · Deployment/web/api · apps/web · owner flux
+  spec.template.spec.containers[app].env[DEBUG]: added {\"name\":\"DEBUG\",\"value\":\"true\"} by kubectl-set
+  who: kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/web/api at that time names the user
+  remedy: revert the manual change and make it through a git PR to ./apps/web
+
+🔵 Orphans
+- 🔵 new · orphaned · Deployment/web/old-worker · apps/web · owner flux
+  the whole object is in the cluster only (written by kubectl-client-side-apply)
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for Deployment/web/old-worker at that time names the user
+  remedy: delete it, or add it to ./apps/web in git through a PR if it should stay";
+
 #[test]
-fn first_post_details_every_unexplained_finding_with_path_values_who_and_remedy() {
+fn first_post_orders_by_severity_with_markers_tags_readable_paths_who_and_remedy() {
     let mut explained = finding("apps/web", "cache", "f3", json!(1), json!(2));
     explained.explained = true;
-    let r = report(vec![
-        finding("apps/web", "api", "f1", json!(3), json!(0)),
-        finding("apps/db", "pg", "f2", json!(1), json!(2)),
-        explained,
-    ]);
-    let plan = plan(&r, &State::default(), NOW, false, 24_576);
+    let mut findings = mixed();
+    findings.push(explained);
+    let plan = plan(&report(findings), &State::default(), NOW, &options());
     let m = plan.message.unwrap();
-    assert_eq!(
-        m.body,
-        "drift-check report: prod at 0123456789ab: 2 unexplained findings in 2 Kustomizations (2 new)\n\
-         \n\
-         Kustomization apps/db:\n\
-         - Deployment/web/pg — modified, owner flux\n  \
-         /spec/replicas: 1 → 2 (by kubectl-edit at 2026-11-20T08:15:00Z)\n  \
-         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
-         \n\
-         Kustomization apps/web:\n\
-         - Deployment/web/api — modified, owner flux\n  \
-         /spec/replicas: 3 → 0 (by kubectl-edit at 2026-11-20T08:15:00Z)\n  \
-         remedy: revert the manual change and make it through a git PR to ./apps/web"
+    assert_eq!(m.body, FIRST);
+    assert!(
+        m.html.starts_with(
+            "<p><strong>🔴 drift-check prod: 4 unexplained findings (1 missing or conflicting, 1 edited, 1 with added fields, 1 orphaned)</strong> at <code>0123456789ab</code> · 4 new</p>\n\
+             <h4>🔴 Missing objects and conflicts</h4>\n<ul>\n\
+             <li>🔴 <strong>new</strong> · missing · <code>ClusterRoleBinding/system:konnectivity-server</code> · apps/web · owner flux\n\
+             <ul>\n<li>the whole object is missing from the cluster</li>\n</ul>\n\
+             who: the object is gone, and its managers with it: the API server&#39;s audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user<br>\n\
+             remedy: find out who deleted it, then let Flux re-create it: <code>flux reconcile kustomization web -n apps</code></li>\n</ul>\n\
+             <h4>🟠 Declared fields edited in the cluster</h4>\n<ul>\n\
+             <li>🟠 <strong>new</strong> · modified · <code>Deployment/web/pg</code> · apps/db · owner flux\n\
+             <ul>\n<li><code>spec.replicas</code>: <code>1</code> → <code>2</code> by kubectl-edit</li>\n</ul>\n"
+        ),
+        "{}",
+        m.html
     );
-    assert!(m.html.starts_with("<p><strong>drift-check report: prod at 0123456789ab: 2 unexplained findings in 2 Kustomizations (2 new)</strong></p>\n<h4>Kustomization apps/db</h4>\n<ul>\n<li><code>Deployment/web/pg</code> — modified, owner flux\n<ul>\n<li>/spec/replicas: 1 → 2 (by kubectl-edit at 2026-11-20T08:15:00Z)</li>\n</ul>\nremedy: "), "{}", m.html);
+    assert!(m.html.contains("<li><code>spec.template.spec.containers[app].env[DEBUG]</code>: added <code>{&quot;name&quot;:&quot;DEBUG&quot;,&quot;value&quot;:&quot;true&quot;}</code> by kubectl-set</li>"), "{}", m.html);
+    assert!(m.html.contains("remedy: revert the manual change and make it through a git PR to <code>./apps/web</code></li>"));
     assert_eq!(m.omitted, 0);
     assert!(m.transaction_id.starts_with("drift-check-"));
     assert_eq!(
-        plan.next.open.keys().collect::<Vec<_>>(),
-        ["f1", "f2"],
+        ids(&plan.next).len(),
+        4,
         "explained findings are not remembered"
     );
-    assert_eq!(plan.next.open["f1"].since, NOW);
+    let pg = &plan.next.findings[&identity(Some("apps/db"), "Deployment/web/pg", "modified")];
+    assert_eq!(
+        pg.since, "2026-11-20T08:15:00Z",
+        "open since the drift happened"
+    );
 }
 
 #[test]
 fn the_same_findings_again_post_nothing_and_keep_the_state() {
-    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576);
-    let second = plan(&r, &first.next, TOMORROW, false, 24_576);
+    let r = report(mixed());
+    let first = plan(&r, &State::default(), NOW, &options());
+    let second = plan(&r, &first.next, TOMORROW, &options());
     assert_eq!(second.message, None);
     assert_eq!(second.next, first.next);
 }
 
 #[test]
-fn a_resolved_finding_posts_a_resolved_line_and_counts_the_still_open() {
-    let both = report(vec![
-        finding("apps/web", "api", "f1", json!(3), json!(0)),
-        finding("apps/web", "worker", "f2", json!(1), json!(2)),
-    ]);
-    let first = plan(&both, &State::default(), NOW, false, 24_576);
-    let one = report(vec![finding(
-        "apps/web",
-        "worker",
-        "f2",
-        json!(1),
-        json!(2),
-    )]);
-    let second = plan(&one, &first.next, TOMORROW, false, 24_576);
+fn a_new_edit_to_a_reported_field_is_posted_as_changed_with_what_changed() {
+    let first = plan(&report(mixed()), &State::default(), NOW, &options());
+    let mut edited = mixed();
+    edited[2].changes[0].live = Some(json!(0));
+    edited[2].changes[0].time = Some("2026-11-24T09:00:00Z".into());
+    edited[2].fingerprint = "another".into();
+    let second = plan(&report(edited.clone()), &first.next, TOMORROW, &options());
     let m = second.message.unwrap();
     assert_eq!(
         m.body,
-        "drift-check report: prod at 0123456789ab: 1 unexplained finding in 1 Kustomization (0 new, 1 still open, oldest since 2026-11-24T02:00:05Z, 1 resolved)\n\
+        "🔴 drift-check prod: 4 unexplained findings (1 missing or conflicting, 1 edited, 1 with added fields, 1 orphaned) at 0123456789ab · 1 changed · 3 still open\n\
          \n\
-         Resolved:\n\
-         - resolved: Deployment/web/api (modified) in apps/web, open since 2026-11-24T02:00:05Z\n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 changed: spec.replicas was 2 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/web/pg · apps/db · owner flux\n  \
+         spec.replicas: 1 → 0 by kubectl-edit\n  \
+         who: kubectl-edit at 2026-11-24T09:00:00Z: the API server's audit log for Deployment/web/pg at that time names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
          \n\
-         1 still open finding: see the report or the previous messages."
+         Still open (3):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · apps/web · since 2026-11-24T02:00:05Z\n\
+         - 🟡 Deployment/web/api · modified · apps/web · since 2026-11-21T10:02:00Z\n\
+         - 🔵 Deployment/web/old-worker · orphaned · apps/web · since 2026-11-19T16:05:12Z"
     );
-    assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f2"]);
+    let pg = &second.next.findings[&identity(Some("apps/db"), "Deployment/web/pg", "modified")];
     assert_eq!(
-        second.next.open["f2"].since, NOW,
-        "still open keeps its first date"
+        pg.since, "2026-11-20T08:15:00Z",
+        "open since the first drift"
+    );
+    assert_eq!(
+        plan(&report(edited), &second.next, TOMORROW, &options()).message,
+        None,
+        "posted once as changed"
+    );
+}
+
+#[test]
+fn a_resolved_finding_posts_a_resolved_line_and_lists_the_still_open() {
+    let first = plan(&report(mixed()), &State::default(), NOW, &options());
+    let mut fewer = mixed();
+    fewer.remove(0);
+    fewer.remove(0);
+    let second = plan(&report(fewer), &first.next, TOMORROW, &options());
+    let m = second.message.unwrap();
+    assert_eq!(
+        m.body,
+        "🔴 drift-check prod: 2 unexplained findings (1 missing or conflicting, 1 edited) at 0123456789ab · 2 still open · 2 resolved\n\
+         \n\
+         Still open (2):\n\
+         - 🔴 ClusterRoleBinding/system:konnectivity-server · missing · apps/web · since 2026-11-24T02:00:05Z\n\
+         - 🟠 Deployment/web/pg · modified · apps/db · since 2026-11-20T08:15:00Z\n\
+         \n\
+         ✅ Resolved (2):\n\
+         - Deployment/web/api · modified · apps/web · open since 2026-11-21T10:02:00Z\n\
+         - Deployment/web/old-worker · orphaned · apps/web · open since 2026-11-19T16:05:12Z"
+    );
+    assert_eq!(ids(&second.next).len(), 2);
+}
+
+#[test]
+fn the_still_open_list_is_capped_with_and_n_more() {
+    let many: Vec<Finding> = (0..13)
+        .map(|i| finding("apps/web", &format!("api-{i:02}"), "f", json!(1), json!(2)))
+        .collect();
+    let first = plan(&report(many.clone()), &State::default(), NOW, &options());
+    let mut more = many;
+    more.push(finding("apps/web", "new-one", "f", json!(1), json!(2)));
+    let m = plan(&report(more), &first.next, TOMORROW, &options())
+        .message
+        .unwrap();
+    let tail: Vec<&str> = m.body.lines().rev().take(3).collect();
+    assert_eq!(
+        tail,
+        [
+            "… and 3 more",
+            "- 🟠 Deployment/web/api-09 · modified · apps/web · since 2026-11-20T08:15:00Z",
+            "- 🟠 Deployment/web/api-08 · modified · apps/web · since 2026-11-20T08:15:00Z",
+        ]
+    );
+    assert!(m.body.contains("\nStill open (13):\n"), "{}", m.body);
+    assert!(
+        m.html.ends_with("<li>… and 3 more</li>\n</ul>"),
+        "{}",
+        m.html
     );
 }
 
 #[test]
 fn the_daily_digest_reposts_open_findings_once_a_day() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, true, 24_576);
+    let first = plan(&r, &State::default(), NOW, &digest());
     assert_eq!(
-        plan(&r, &first.next, "2026-11-24T12:00:00Z", true, 24_576).message,
+        plan(&r, &first.next, "2026-11-24T12:00:00Z", &digest()).message,
         None
     );
-    let digest = plan(&r, &first.next, TOMORROW, true, 24_576)
-        .message
-        .unwrap();
-    assert!(digest.body.starts_with("drift-check daily digest: prod at 0123456789ab: 1 unexplained finding in 1 Kustomization\n\nKustomization apps/web:\n- Deployment/web/api"), "{}", digest.body);
-    assert_ne!(digest.transaction_id, first.message.unwrap().transaction_id);
+    let d = plan(&r, &first.next, TOMORROW, &digest()).message.unwrap();
+    assert_eq!(
+        d.body,
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · daily digest\n\
+         \n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 still open since 2026-11-20T08:15:00Z · modified · Deployment/web/api · apps/web · owner flux\n  \
+         spec.replicas: 3 → 0 by kubectl-edit\n  \
+         who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/api at that time names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web"
+    );
+    assert_ne!(d.transaction_id, first.message.unwrap().transaction_id);
 }
 
 #[test]
@@ -178,15 +345,14 @@ fn the_same_run_content_gives_the_same_transaction_id() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
     let mut again = r.clone();
     again.run.id = "run-2".into();
-    let a = plan(&r, &State::default(), NOW, false, 24_576)
+    let a = plan(&r, &State::default(), NOW, &options())
         .message
         .unwrap();
     let b = plan(
         &again,
         &State::default(),
         "2026-11-24T02:09:00Z",
-        false,
-        24_576,
+        &options(),
     )
     .message
     .unwrap();
@@ -206,7 +372,11 @@ fn a_large_report_is_cut_under_the_cap_with_and_n_more() {
             )
         })
         .collect();
-    let m = plan(&report(findings), &State::default(), NOW, false, 8_192)
+    let small = Options {
+        max_bytes: 8_192,
+        ..options()
+    };
+    let m = plan(&report(findings), &State::default(), NOW, &small)
         .message
         .unwrap();
     assert!(
@@ -217,7 +387,7 @@ fn a_large_report_is_cut_under_the_cap_with_and_n_more() {
     assert!(m.omitted > 300);
     assert!(
         m.body.ends_with(&format!(
-            "… and {} more findings: the full report is attached (drift-check-report.json).",
+            "… and {} more new or changed findings: the full report is attached (drift-check-report.json).",
             m.omitted
         )),
         "{}",
@@ -242,71 +412,254 @@ fn html_is_escaped() {
         json!("<script>"),
         json!("a&b"),
     )]);
-    let m = plan(&r, &State::default(), NOW, false, 24_576)
+    let m = plan(&r, &State::default(), NOW, &options())
         .message
         .unwrap();
-    assert!(m.html.contains("&lt;script&gt; → a&amp;b"), "{}", m.html);
+    assert!(
+        m.html
+            .contains("<code>&lt;script&gt;</code> → <code>a&amp;b</code>"),
+        "{}",
+        m.html
+    );
     assert!(m.body.contains("<script> → a&b"));
 }
 
 #[test]
-fn a_run_that_could_not_check_a_kustomization_resolves_nothing_in_it() {
+fn paths_are_decoded_list_items_named_and_long_managers_shortened() {
+    let mut f = finding("apps/web", "api", "f1", json!("flux"), json!("crossplane"));
+    f.changes[0].path = "/metadata/labels/app.kubernetes.io~1managed-by".into();
+    f.changes[0].manager =
+        Some("apiextensions.crossplane.io/composed/4f1c2f0e-5b1a-4c47-9d3e-8a2b1c0d9e7f".into());
+    let mut g = f.changes[0].clone();
+    g.path = "/spec/rules/0/backendRefs/0/a~0b".into();
+    f.changes.push(g);
+    let m = plan(&report(vec![f]), &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    let lines: Vec<&str> = m.body.lines().skip(4).take(3).collect();
+    assert_eq!(
+        lines,
+        [
+            "  metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…",
+            "  spec.rules[0].backendRefs[0].a~b: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…",
+            "  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/api at that time names the user",
+        ]
+    );
+}
+
+#[test]
+fn links_go_to_the_applied_commit_and_the_kustomization_path() {
+    let mut r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    r.run.source.revision = None;
+    for k in &mut r.kustomizations {
+        k.applied_revision = Some("main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17".into());
+    }
+    r.run.source.url = "git@github.com:plana/infra.git".into();
+    let m = plan(&r, &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    assert!(m.body.starts_with("🟠 drift-check prod: 1 unexplained finding (1 edited) at main@sha1:7c1e9d4b2a86 · 1 new\n"), "{}", m.body);
+    assert!(
+        m.body.contains("\n  git: https://github.com/plana/infra/blob/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/web\n")
+            || m.body.ends_with("\n  git: https://github.com/plana/infra/blob/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/web"),
+        "{}",
+        m.body
+    );
+    assert!(m.html.starts_with("<p><strong>🟠 drift-check prod: 1 unexplained finding (1 edited)</strong> at <a href=\"https://github.com/plana/infra/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17\"><code>main@sha1:7c1e9d4b2a86</code></a> · 1 new</p>"), "{}", m.html);
+    assert!(m.html.contains(" · <a href=\"https://github.com/plana/infra/blob/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/web\">apps/web</a> · owner flux"), "{}", m.html);
+
+    // Configured templates win; Kustomizations at two revisions are both named.
+    r.kustomizations[1].applied_revision = Some("main@sha1:aaaaaaaaaaaaaaaaaaaa".into());
+    let forgejo = Options {
+        links: LinkTemplates {
+            commit: Some("https://git.example.com/org/infra/src/commit/{sha}".into()),
+            file: Some("https://git.example.com/org/infra/src/commit/{sha}/{path}".into()),
+        },
+        ..options()
+    };
+    let m = plan(&r, &State::default(), NOW, &forgejo).message.unwrap();
+    assert!(m.body.starts_with("🟠 drift-check prod: 1 unexplained finding (1 edited) at 2 applied revisions (main@sha1:7c1e9d4b2a86, main@sha1:aaaaaaaaaaaa) · 1 new\n"), "{}", m.body);
+    assert!(m.html.contains("<a href=\"https://git.example.com/org/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/web\">apps/web</a>"), "{}", m.html);
+}
+
+fn error(ks: Option<&str>, stage: crate::error::Stage, message: &str) -> ErrorEntry {
+    ErrorEntry {
+        kustomization: ks.map(Into::into),
+        stage,
+        message: message.into(),
+    }
+}
+
+#[test]
+fn a_run_that_could_not_check_a_kustomization_says_so_once_resolves_nothing_in_it_and_then_resolves()
+ {
     let r = report(vec![
         finding("apps/web", "api", "f1", json!(3), json!(0)),
         finding("apps/db", "pg", "f2", json!(1), json!(2)),
     ]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let first = plan(&r, &State::default(), NOW, &options());
     let mut failed = report(vec![]);
     failed.kustomizations[0].error = Some("render failed".into());
-    failed.errors.push(ErrorEntry {
-        kustomization: Some("apps/web".into()),
-        stage: crate::error::Stage::Render,
-        message: "render failed".into(),
-    });
-    let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
+    failed.errors.push(error(
+        Some("apps/web"),
+        crate::error::Stage::Render,
+        "kustomization.yaml: unknown field `resourcez`",
+    ));
+    failed.errors.push(error(
+        Some("apps/web"),
+        crate::error::Stage::Render,
+        "a second error",
+    ));
+    let second = plan(&failed, &first.next, TOMORROW, &options());
     let m = second.message.unwrap();
-    assert!(
-        m.body
-            .contains("- resolved: Deployment/web/pg (modified) in apps/db"),
-        "{}",
-        m.body
+    assert_eq!(
+        m.body,
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · 1 resolved · could not check 1 Kustomization\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⚠️ new · could not check Kustomization apps/web since 2026-11-25T02:00:05Z: render: kustomization.yaml: unknown field `resourcez`\n\
+         \n\
+         Still open (1):\n\
+         - 🟠 Deployment/web/api · modified · apps/web · since 2026-11-20T08:15:00Z\n\
+         \n\
+         ✅ Resolved (1):\n\
+         - Deployment/web/pg · modified · apps/db · open since 2026-11-20T08:15:00Z"
     );
-    assert!(!m.body.contains("Deployment/web/api"), "{}", m.body);
-    assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
-    // A run limited to apps/db (`--kustomization`) leaves apps/web's finding open too.
+    assert!(m.html.contains("<li>⚠️ <strong>new</strong> · could not check Kustomization apps/web since 2026-11-25T02:00:05Z: render: kustomization.yaml: unknown field <code>resourcez</code></li>"), "{}", m.html);
+    assert_eq!(ids(&second.next).len(), 1);
+    // The same failure again: nothing.
+    let third = plan(&failed, &second.next, "2026-11-26T02:00:05Z", &options());
+    assert_eq!(third.message, None);
+    // It works again.
+    let ok = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let fourth = plan(&ok, &third.next, "2026-11-27T02:00:05Z", &options());
+    assert_eq!(
+        fourth.message.unwrap().body,
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ✅ resolved · Kustomization apps/web is checked again (could not be since 2026-11-25T02:00:05Z)\n\
+         \n\
+         Still open (1):\n\
+         - 🟠 Deployment/web/api · modified · apps/web · since 2026-11-20T08:15:00Z"
+    );
+    assert!(fourth.next.problems.is_empty());
+    // A run limited to apps/db (`--kustomization`) leaves apps/web's finding open.
     let mut only_db = report(vec![]);
     only_db.kustomizations.remove(0);
     assert_eq!(
-        plan(&only_db, &second.next, TOMORROW, false, 24_576).message,
+        plan(&only_db, &second.next, TOMORROW, &options()).message,
         None
     );
 }
 
 #[test]
-fn a_run_with_a_global_error_resolves_nothing() {
+fn a_run_with_a_global_error_resolves_nothing_and_posts_the_stage_and_its_first_error() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let first = plan(&r, &State::default(), NOW, &options());
     let mut failed = report(vec![]);
-    failed.errors.push(ErrorEntry {
-        kustomization: None,
-        stage: crate::error::Stage::Live,
-        message: "snapshot unreadable".into(),
-    });
-    let second = plan(&failed, &first.next, TOMORROW, false, 24_576);
-    assert_eq!(second.message, None);
-    assert_eq!(second.next.open.keys().collect::<Vec<_>>(), ["f1"]);
+    failed.errors.push(error(
+        None,
+        crate::error::Stage::Live,
+        "snapshot unreadable: <b>\u{1b}[31m",
+    ));
+    let second = plan(&failed, &first.next, TOMORROW, &options());
+    let m = second.message.unwrap();
+    assert_eq!(
+        m.body,
+        "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · could not check stage live\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ⚠️ new · could not check stage live since 2026-11-25T02:00:05Z: snapshot unreadable: <b>\\u{1b}[31m\n\
+         \n\
+         Still open (1):\n\
+         - 🟠 Deployment/web/api · modified · apps/web · since 2026-11-20T08:15:00Z"
+    );
+    assert!(
+        m.html
+            .contains("snapshot unreadable: &lt;b&gt;\\u{1b}[31m</li>"),
+        "{}",
+        m.html
+    );
+    assert_eq!(ids(&second.next).len(), 1);
 }
 
 #[test]
 fn a_skipped_kustomization_resolves_nothing() {
     let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
-    let first = plan(&r, &State::default(), NOW, false, 24_576);
+    let first = plan(&r, &State::default(), NOW, &options());
     let mut skipped = report(vec![]);
     skipped.kustomizations[0].skipped = Some("its source is another repo".into());
     assert_eq!(
-        plan(&skipped, &first.next, TOMORROW, false, 24_576).message,
+        plan(&skipped, &first.next, TOMORROW, &options()).message,
         None
     );
+}
+
+#[test]
+fn suspended_and_failing_kustomizations_are_posted_new_still_and_resumed() {
+    let mut r = report(vec![]);
+    r.kustomizations[0].suspended = true;
+    r.kustomizations[0].suspended_since = Some("2026-11-22T17:40:00Z".into());
+    r.kustomizations[1].failing = Some(crate::flux::Failing {
+        reason: "BuildFailed".into(),
+        message: "kustomize build failed: <missing>".into(),
+        since: Some("2026-11-23T03:00:00Z".into()),
+    });
+    let first = plan(&r, &State::default(), NOW, &options());
+    assert_eq!(
+        first.message.unwrap().body,
+        "⚠️ drift-check prod: no unexplained drift at 0123456789ab · 1 Kustomization failing · 1 Kustomization suspended\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ❌ new · Kustomization apps/db is failing since 2026-11-23T03:00:00Z: BuildFailed: kustomize build failed: <missing>\n\
+         - ⏸️ new · Kustomization apps/web is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization web -n apps`"
+    );
+    assert_eq!(plan(&r, &first.next, TOMORROW, &options()).message, None);
+    // A finding elsewhere posts them as still.
+    let mut with_finding = r.clone();
+    with_finding
+        .findings
+        .push(finding("apps/db", "pg", "f", json!(1), json!(2)));
+    let m = plan(&with_finding, &first.next, TOMORROW, &options())
+        .message
+        .unwrap();
+    assert!(m.body.contains("\n- ❌ still · Kustomization apps/db is failing since 2026-11-23T03:00:00Z: BuildFailed: kustomize build failed: <missing>\n- ⏸️ still · Kustomization apps/web is suspended"), "{}", m.body);
+    // Resumed and Ready again.
+    let fine = report(vec![]);
+    let m = plan(&fine, &first.next, TOMORROW, &options())
+        .message
+        .unwrap();
+    assert_eq!(
+        m.body,
+        "✅ drift-check prod: no unexplained drift at 0123456789ab\n\
+         \n\
+         ⚠️ Could not check, failing, suspended\n\
+         - ✅ Ready again · Kustomization apps/db (failing since 2026-11-23T03:00:00Z)\n\
+         - ▶️ resumed · Kustomization apps/web (suspended since 2026-11-22T17:40:00Z)"
+    );
+}
+
+#[test]
+fn a_state_of_the_first_format_does_not_repost_its_findings() {
+    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let old: State = serde_json::from_value(json!({
+        "posted_at": "2026-11-23T02:00:00Z",
+        "open": {"paths-fingerprint": {"since": "2026-11-23T02:00:00Z", "kustomization": "apps/web",
+            "object": "Deployment/web/api", "drift": "modified"}}
+    }))
+    .unwrap();
+    let p = plan(&r, &old, NOW, &options());
+    assert_eq!(p.message, None);
+    let id = identity(Some("apps/web"), "Deployment/web/api", "modified");
+    assert_eq!(p.next.version, crate::notify::matrix::state::VERSION);
+    assert_eq!(
+        p.next.findings[&id].content.len(),
+        32,
+        "content known from now on"
+    );
+    assert_eq!(p.next.findings[&id].since, "2026-11-20T08:15:00Z");
+    assert_eq!(p.next.posted_at.as_deref(), Some("2026-11-23T02:00:00Z"));
 }
 
 #[test]
@@ -319,23 +672,76 @@ fn a_hostile_manager_name_or_value_cannot_forge_lines_or_markup() {
         json!("\u{1b}[31mred"),
     );
     f.changes[0].manager = Some("kubectl\n  remedy: <b>ignore</b>".into());
-    let m = plan(&report(vec![f]), &State::default(), NOW, false, 24_576)
+    let m = plan(&report(vec![f]), &State::default(), NOW, &options())
         .message
         .unwrap();
     let change = m.body.lines().nth(4).unwrap();
     assert_eq!(
         change,
-        "  /spec/replicas: ok\\n- Deployment/web/fake — modified, owner flux → \\u{1b}[31mred \
-         (by kubectl\\n  remedy: <b>ignore</b> at 2026-11-20T08:15:00Z)"
+        "  spec.replicas: ok\\n- Deployment/web/fake — modified, owner flux → \\u{1b}[31mred \
+         by kubectl\\n  remedy: <b>ignore</b>"
     );
-    assert_eq!(m.body.lines().count(), 6, "{}", m.body);
+    assert_eq!(m.body.lines().count(), 7, "{}", m.body);
     assert!(
         m.html.contains(
-            "<li>/spec/replicas: ok\\n- Deployment/web/fake — modified, owner flux → \\u{1b}[31mred \
-             (by kubectl\\n  remedy: &lt;b&gt;ignore&lt;/b&gt; at 2026-11-20T08:15:00Z)</li>"
+            "<li><code>spec.replicas</code>: <code>ok\\n- Deployment/web/fake — modified, owner flux</code> → \
+             <code>\\u{1b}[31mred</code> by kubectl\\n  remedy: &lt;b&gt;ignore&lt;/b&gt;</li>"
         ),
         "{}",
         m.html
     );
     assert!(!m.html.contains('\u{1b}') && !m.body.contains('\u{1b}'));
+}
+
+#[test]
+fn a_person_edit_of_a_helm_release_object_is_an_edit_set_to_its_value_with_the_helmrelease_remedy()
+{
+    let mut f = finding("apps/web", "prometheus-server", "h1", json!(0), json!(0));
+    f.owner = Owner::Helm;
+    f.changes = vec![
+        change(
+            "/spec/template/spec/containers/0/args",
+            Op::Replace,
+            None,
+            Some(json!(["--storage.tsdb.retention.time=90d"])),
+            Some("kubectl-patch"),
+            Some("2026-11-24T13:20:00Z"),
+        ),
+        change(
+            "/spec/template/spec/containers/0/env/1",
+            Op::Add,
+            None,
+            Some(json!({"name": "DEBUG", "value": "1"})),
+            Some("kubectl-set"),
+            Some("2026-11-24T13:21:00Z"),
+        ),
+    ];
+    f.remedy = "deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./apps/web) through a PR instead of the object; to restore the chart's values now: flux reconcile helmrelease prometheus -n monitoring --force".into();
+    let m = plan(&report(vec![f.clone()]), &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    assert!(
+        m.body.contains("\n🟠 Declared fields edited in the cluster\n- 🟠 new · modified · Deployment/web/prometheus-server · apps/web · owner helm\n  spec.template.spec.containers[0].args: set to [\"--storage.tsdb.retention.time=90d\"] by kubectl-patch\n  spec.template.spec.containers[0].env[1]: added {\"name\":\"DEBUG\",\"value\":\"1\"} by kubectl-set\n"),
+        "{}",
+        m.body
+    );
+    assert!(!m.body.contains("(absent)"), "{}", m.body);
+    assert!(
+        m.body.contains("  remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./apps/web) through a PR instead of the object; to restore the chart's values now: `flux reconcile helmrelease prometheus -n monitoring --force`"),
+        "{}",
+        m.body
+    );
+    assert!(m.html.contains("<li><code>spec.template.spec.containers[0].args</code>: set to <code>[&quot;--storage.tsdb.retention.time=90d&quot;]</code> by kubectl-patch</li>"), "{}", m.html);
+    assert!(m.html.contains("remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease&#39;s values in git (<code>./apps/web</code>) through a PR instead of the object; to restore the chart&#39;s values now: <code>flux reconcile helmrelease prometheus -n monitoring --force</code></li>"), "{}", m.html);
+
+    // Only a list item a person added: a field added, not an edit.
+    f.changes.remove(0);
+    let m = plan(&report(vec![f]), &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    assert!(
+        m.body.contains("\n🟡 Fields added in the cluster\n- 🟡 new · modified · Deployment/web/prometheus-server"),
+        "{}",
+        m.body
+    );
 }

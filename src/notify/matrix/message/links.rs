@@ -1,0 +1,209 @@
+//! Links from a message to git: a commit and a file (the Kustomization's
+//! path) at the commit Flux applied, from URL templates (`{sha}`, `{path}`)
+//! configured under `notify.matrix.links`, or derived from the repository URL
+//! for the forges whose URL layout is known (GitHub, GitLab, Gitea/Forgejo).
+
+/// The two templates; `None` where no link can be made.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkTemplates {
+    /// e.g. `https://git.example.com/org/infra/src/commit/{sha}`.
+    pub commit: Option<String>,
+    /// e.g. `https://git.example.com/org/infra/src/commit/{sha}/{path}`.
+    pub file: Option<String>,
+}
+
+impl LinkTemplates {
+    /// The configured templates, each one not configured derived from the
+    /// repository URL (`https://`, `ssh://`, `git@host:path`).
+    pub fn or_from_repo(&self, repo_url: &str) -> LinkTemplates {
+        let derived = forge_templates(repo_url).unwrap_or_default();
+        LinkTemplates {
+            commit: self.commit.clone().or(derived.commit),
+            file: self.file.clone().or(derived.file),
+        }
+    }
+
+    /// The commit's URL.
+    pub fn commit(&self, sha: &str) -> Option<String> {
+        Some(self.commit.as_ref()?.replace("{sha}", sha))
+    }
+
+    /// The URL of `path` (relative to the repo root; a leading `./` is
+    /// dropped) at the commit.
+    pub fn file(&self, sha: &str, path: &str) -> Option<String> {
+        let path = path.trim_start_matches("./").trim_matches('/');
+        Some(
+            self.file
+                .as_ref()?
+                .replace("{sha}", sha)
+                .replace("{path}", &encode_path(path)),
+        )
+    }
+}
+
+/// The forge a host runs, from its name: the big hosted ones, and hosts
+/// named after their software (`gitlab.example.com`, `git.forgejo.example`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Forge {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+fn forge(host: &str) -> Option<Forge> {
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let has = |name: &str| labels.iter().any(|l| l.contains(name));
+    if host == "github.com" || has("github") {
+        Some(Forge::GitHub)
+    } else if has("gitlab") {
+        Some(Forge::GitLab)
+    } else if host == "codeberg.org" || has("gitea") || has("forgejo") {
+        Some(Forge::Gitea)
+    } else {
+        None
+    }
+}
+
+/// The web base (`https://host/org/repo`) of a git URL, and its forge.
+fn web_base(url: &str) -> Option<(String, Forge)> {
+    let (host, path) = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("ssh://"))
+        .or_else(|| url.strip_prefix("git://"))
+    {
+        let (authority, path) = rest.split_once('/')?;
+        let host = authority.rsplit('@').next()?;
+        let host = host.split(':').next()?;
+        (host.to_string(), path.to_string())
+    } else {
+        // scp-like: git@host:org/repo.git
+        let (userhost, path) = url.split_once(':')?;
+        if userhost.contains('/') {
+            return None;
+        }
+        let host = userhost.rsplit('@').next()?;
+        (host.to_string(), path.to_string())
+    };
+    let path = path.trim_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    if host.is_empty() || path.is_empty() || path.contains(['?', '#', ' ']) {
+        return None;
+    }
+    Some((format!("https://{host}/{path}"), forge(&host)?))
+}
+
+/// The templates of the repository's forge, when it is a known one.
+fn forge_templates(url: &str) -> Option<LinkTemplates> {
+    let (base, forge) = web_base(url)?;
+    let (commit, file) = match forge {
+        Forge::GitHub => ("commit/{sha}", "blob/{sha}/{path}"),
+        Forge::GitLab => ("-/commit/{sha}", "-/blob/{sha}/{path}"),
+        Forge::Gitea => ("src/commit/{sha}", "src/commit/{sha}/{path}"),
+    };
+    Some(LinkTemplates {
+        commit: Some(format!("{base}/{commit}")),
+        file: Some(format!("{base}/{file}")),
+    })
+}
+
+/// Percent-encodes what is not safe in a URL path (`/` stays).
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The commit of a Flux revision (`main@sha1:<sha>`, `sha1:<sha>`, a bare
+/// sha); `None` for an artifact digest (`latest@sha256:…`) or anything else.
+pub fn commit_of(revision: &str) -> Option<&str> {
+    let sha = match revision.rsplit_once("sha1:") {
+        Some((_, sha)) => sha,
+        None if !revision.contains(['@', ':']) => revision,
+        None => return None,
+    };
+    (sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit())).then_some(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_come_from_github_gitlab_and_gitea_urls_in_every_git_url_form() {
+        let cases = [
+            (
+                "ssh://git@github.com/acme/infra.git",
+                "https://github.com/acme/infra/commit/abc1234",
+                "https://github.com/acme/infra/blob/abc1234/infra/k8s/docs",
+            ),
+            (
+                "git@gitlab.com:group/sub/infra.git",
+                "https://gitlab.com/group/sub/infra/-/commit/abc1234",
+                "https://gitlab.com/group/sub/infra/-/blob/abc1234/infra/k8s/docs",
+            ),
+            (
+                "https://token@forgejo.example.org/plana/infra",
+                "https://forgejo.example.org/plana/infra/src/commit/abc1234",
+                "https://forgejo.example.org/plana/infra/src/commit/abc1234/infra/k8s/docs",
+            ),
+            (
+                "ssh://git@codeberg.org:2222/plana/infra.git",
+                "https://codeberg.org/plana/infra/src/commit/abc1234",
+                "https://codeberg.org/plana/infra/src/commit/abc1234/infra/k8s/docs",
+            ),
+        ];
+        for (url, commit, file) in cases {
+            let t = LinkTemplates::default().or_from_repo(url);
+            assert_eq!(t.commit("abc1234").as_deref(), Some(commit), "{url}");
+            assert_eq!(
+                t.file("abc1234", "./infra/k8s/docs").as_deref(),
+                Some(file),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_host_or_a_local_path_gives_no_link_unless_configured() {
+        for url in [
+            "ssh://git@git.planapulse.com/plana-pulse/infra",
+            "fixtures/infra-repo",
+            "/srv/infra",
+        ] {
+            assert_eq!(
+                LinkTemplates::default().or_from_repo(url),
+                LinkTemplates::default(),
+                "{url}"
+            );
+        }
+        let configured = LinkTemplates {
+            commit: Some("https://git.example.com/org/infra/src/commit/{sha}".into()),
+            file: Some("https://git.example.com/org/infra/src/commit/{sha}/{path}".into()),
+        };
+        let t = configured.or_from_repo("https://github.com/acme/infra");
+        assert_eq!(t, configured, "configured templates win");
+        assert_eq!(
+            t.file("abc1234", "./apps/my app").as_deref(),
+            Some("https://git.example.com/org/infra/src/commit/abc1234/apps/my%20app")
+        );
+    }
+
+    #[test]
+    fn the_commit_of_a_flux_revision() {
+        assert_eq!(
+            commit_of("main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17"),
+            Some("7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17")
+        );
+        assert_eq!(commit_of("0123456789abcdef"), Some("0123456789abcdef"));
+        assert_eq!(commit_of("latest@sha256:0123456789abcdef"), None);
+        assert_eq!(commit_of("main"), None);
+    }
+}

@@ -1,0 +1,759 @@
+//! The text of a message, plain and HTML, in the order an on-call reader
+//! needs it: one summary line (counts by severity, cluster, the applied
+//! revision); what could not be checked, failing and suspended
+//! Kustomizations; the new and changed findings by severity (missing objects
+//! and conflicts, edited declared fields, added fields, orphans), each with
+//! its marker, tag, readable paths, who and remedy; the still-open findings
+//! by name; the resolved ones.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::super::state::OpenFinding;
+use super::links::{LinkTemplates, commit_of};
+use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag};
+use crate::classify::Finding;
+use crate::diff::{Change, Op};
+use crate::report::Report;
+use crate::report::text::escape as plain;
+
+/// Longest value printed for one side of a change.
+const MAX_VALUE_CHARS: usize = 120;
+/// Longest manager id printed whole.
+const MAX_MANAGER_CHARS: usize = 32;
+/// Still-open and resolved findings listed by name, at most.
+const MAX_LISTED: usize = 10;
+/// Room kept under the cap for the "and N more" line.
+const RESERVED_BYTES: usize = 512;
+
+/// What to render.
+pub(super) struct Input<'a> {
+    pub report: &'a Report,
+    /// Sorted by severity.
+    pub open: &'a [Open<'a>],
+    /// Open findings of Kustomizations this run could not check.
+    pub kept: &'a [&'a OpenFinding],
+    pub resolved: &'a [&'a OpenFinding],
+    pub problems: &'a [Problem],
+    pub fixed: &'a [Fixed<'a>],
+    pub digest: bool,
+    pub links: LinkTemplates,
+}
+
+/// Both texts, grown piece by piece.
+#[derive(Default)]
+struct Text {
+    body: String,
+    html: String,
+}
+
+impl Text {
+    fn len(&self) -> usize {
+        self.body.len() + self.html.len()
+    }
+    fn push(&mut self, other: Text) {
+        self.body.push_str(&other.body);
+        self.html.push_str(&other.html);
+    }
+}
+
+pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
+    let mut out = summary(input);
+    out.push(problems(input));
+    let tail = tail(input);
+    let budget = max_bytes.saturating_sub(RESERVED_BYTES + tail.len());
+
+    let detailed: Vec<&Open> = input
+        .open
+        .iter()
+        .filter(|o| input.digest || o.tag != Tag::Still)
+        .collect();
+    let mut shown = 0;
+    'outer: for severity in Severity::ALL {
+        let items: Vec<&&Open> = detailed.iter().filter(|o| o.severity == severity).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let mut section = Text {
+            body: format!("\n{} {}\n", severity.marker(), severity.heading()),
+            html: format!(
+                "<h4>{} {}</h4>\n<ul>\n",
+                severity.marker(),
+                severity.heading()
+            ),
+        };
+        for (i, o) in items.iter().enumerate() {
+            let item = finding(input, o);
+            if out.len() + section.len() + item.len() + "</ul>\n".len() > budget {
+                if i > 0 {
+                    section.html.push_str("</ul>\n");
+                    out.push(section);
+                }
+                break 'outer;
+            }
+            section.push(item);
+            shown += 1;
+        }
+        section.html.push_str("</ul>\n");
+        out.push(section);
+    }
+    let omitted = detailed.len() - shown;
+    if omitted > 0 {
+        let line = format!(
+            "… and {omitted} more new or changed {}: the full report is attached (drift-check-report.json).",
+            plural(omitted, "finding", "findings")
+        );
+        let _ = write!(out.body, "\n{line}\n");
+        let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
+    }
+    out.push(tail);
+    Message {
+        body: out.body.trim_end().to_string(),
+        html: out.html.trim_end().to_string(),
+        omitted,
+        transaction_id: String::new(),
+    }
+}
+
+/// The first line: a marker for the worst, counts by severity, the cluster,
+/// the revision (linked), what moved since the last post.
+fn summary(input: &Input) -> Text {
+    let open = input.open;
+    let severities: Vec<Severity> = open
+        .iter()
+        .map(|o| o.severity)
+        .chain(input.kept.iter().map(|o| Severity::of_posted(o)))
+        .collect();
+    let total = severities.len();
+    let worst = severities.iter().min().copied();
+    let could_not = count(input.problems, ProblemKind::CouldNotCheck);
+    let marker = match worst {
+        Some(s) => s.marker(),
+        None if !input.problems.is_empty() => "⚠️",
+        None => "✅",
+    };
+    let findings = if total == 0 {
+        "no unexplained drift".to_string()
+    } else {
+        let by: Vec<String> = Severity::ALL
+            .iter()
+            .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.counted()))
+            .collect();
+        format!(
+            "{total} unexplained {} ({})",
+            plural(total, "finding", "findings"),
+            by.join(", ")
+        )
+    };
+    let head = format!(
+        "{marker} drift-check {}: {findings}",
+        input.report.run.cluster
+    );
+    let (revision, sha) = revision(input.report);
+
+    let mut rest = Vec::new();
+    if input.digest {
+        rest.push("daily digest".to_string());
+    } else {
+        let tagged = |want: fn(&Tag) -> bool| open.iter().filter(|o| want(&o.tag)).count();
+        for (n, what) in [
+            (tagged(|t| *t == Tag::New), "new"),
+            (tagged(|t| matches!(t, Tag::Changed(_))), "changed"),
+            (
+                tagged(|t| *t == Tag::Still) + input.kept.len(),
+                "still open",
+            ),
+            (input.resolved.len(), "resolved"),
+        ] {
+            if n > 0 {
+                rest.push(format!("{n} {what}"));
+            }
+        }
+    }
+    if could_not > 0 {
+        let kustomizations = input
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::CouldNotCheck && p.kustomization.is_some())
+            .count();
+        let mut what = Vec::new();
+        if kustomizations > 0 {
+            what.push(format!(
+                "{kustomizations} {}",
+                plural(kustomizations, "Kustomization", "Kustomizations")
+            ));
+        }
+        what.extend(
+            input
+                .problems
+                .iter()
+                .filter(|p| p.kind == ProblemKind::CouldNotCheck && p.kustomization.is_none())
+                .map(|p| p.subject.clone()),
+        );
+        rest.push(format!("could not check {}", what.join(", ")));
+    }
+    for (kind, what) in [
+        (ProblemKind::Failing, "failing"),
+        (ProblemKind::Suspended, "suspended"),
+    ] {
+        let n = count(input.problems, kind);
+        if n > 0 {
+            rest.push(format!(
+                "{n} {} {what}",
+                plural(n, "Kustomization", "Kustomizations")
+            ));
+        }
+    }
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", rest.join(" · "))
+    };
+    let link = sha.and_then(|s| input.links.commit(s));
+    Text {
+        body: format!("{}\n", plain(&format!("{head} at {revision}{rest}"))),
+        html: format!(
+            "<p><strong>{}</strong> at {}{}</p>\n",
+            escape(&head),
+            linked(
+                link.as_deref(),
+                &format!("<code>{}</code>", escape(&revision))
+            ),
+            escape(&rest)
+        ),
+    }
+}
+
+fn count(problems: &[Problem], kind: ProblemKind) -> usize {
+    problems.iter().filter(|p| p.kind == kind).count()
+}
+
+/// The revision the findings are against, for people (`main@sha1:7c1e9d4b2a86`),
+/// and its commit: the commit checked, else the revision the Kustomizations
+/// applied (when they agree; else how many there are).
+fn revision(report: &Report) -> (String, Option<&str>) {
+    if let Some(r) = report.run.source.revision.as_deref() {
+        return (short_revision(r), commit_of(r));
+    }
+    let mut applied: Vec<&str> = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.skipped.is_none())
+        .filter_map(|k| k.applied_revision.as_deref())
+        .collect();
+    applied.sort_unstable();
+    applied.dedup();
+    match applied.as_slice() {
+        [] => ("an unknown revision".to_string(), None),
+        [one] => (short_revision(one), commit_of(one)),
+        many => (
+            format!(
+                "{} applied revisions ({})",
+                many.len(),
+                many.iter()
+                    .map(|r| short_revision(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        ),
+    }
+}
+
+/// A revision with its sha cut to 12 characters.
+fn short_revision(r: &str) -> String {
+    match commit_of(r) {
+        Some(sha) if sha.len() > 12 => r.replace(sha, &sha[..12]),
+        _ => r.to_string(),
+    }
+}
+
+/// What could not be checked, failing and suspended Kustomizations: every
+/// one open (tagged) and every one fixed since the last post.
+fn problems(input: &Input) -> Text {
+    let mut t = Text::default();
+    if input.problems.is_empty() && input.fixed.is_empty() {
+        return t;
+    }
+    t.body
+        .push_str("\n⚠️ Could not check, failing, suspended\n");
+    t.html
+        .push_str("<h4>⚠️ Could not check, failing, suspended</h4>\n<ul>\n");
+    for p in input.problems {
+        let tag = match &p.tag {
+            Tag::New => "new".to_string(),
+            Tag::Changed(was) => format!("changed ({was})"),
+            Tag::Still => "still".to_string(),
+        };
+        let (marker, what) = match p.kind {
+            ProblemKind::CouldNotCheck => (
+                "⚠️",
+                format!("could not check {} since {}", p.subject, p.since),
+            ),
+            ProblemKind::Failing => ("❌", format!("{} is failing since {}", p.subject, p.since)),
+            ProblemKind::Suspended => (
+                "⏸️",
+                format!("{} is suspended since {}", p.subject, p.since),
+            ),
+        };
+        let _ = writeln!(
+            t.body,
+            "- {marker} {}: {}",
+            plain(&format!("{tag} · {what}")),
+            command(&p.detail).0
+        );
+        let _ = writeln!(
+            t.html,
+            "<li>{marker} <strong>{}</strong> · {}: {}</li>",
+            escape(&tag),
+            escape(&what),
+            command(&p.detail).1
+        );
+    }
+    for f in input.fixed {
+        let (marker, tag, what) = match f.kind {
+            ProblemKind::CouldNotCheck => (
+                "✅",
+                "resolved",
+                format!(
+                    "{} is checked again (could not be since {})",
+                    f.subject, f.open.since
+                ),
+            ),
+            ProblemKind::Failing => (
+                "✅",
+                "Ready again",
+                format!("{} (failing since {})", f.subject, f.open.since),
+            ),
+            ProblemKind::Suspended => (
+                "▶️",
+                "resumed",
+                format!("{} (suspended since {})", f.subject, f.open.since),
+            ),
+        };
+        let _ = writeln!(t.body, "- {marker} {tag} · {}", plain(&what));
+        let _ = writeln!(
+            t.html,
+            "<li>{marker} <strong>{tag}</strong> · {}</li>",
+            escape(&what)
+        );
+    }
+    t.html.push_str("</ul>\n");
+    t
+}
+
+/// The still-open findings by name (capped), then the resolved ones.
+fn tail(input: &Input) -> Text {
+    let mut t = Text::default();
+    // (severity, object, drift, Kustomization, since)
+    let mut still: Vec<(Severity, String, &str, String, &str)> = input
+        .kept
+        .iter()
+        .map(|o| {
+            (
+                Severity::of_posted(o),
+                o.object.clone(),
+                o.drift.as_str(),
+                o.kustomization
+                    .clone()
+                    .unwrap_or_else(|| "no Kustomization".into()),
+                o.since.as_str(),
+            )
+        })
+        .collect();
+    if !input.digest {
+        still.extend(input.open.iter().filter(|o| o.tag == Tag::Still).map(|o| {
+            (
+                o.severity,
+                o.finding.object.to_string(),
+                o.finding.drift.as_str(),
+                kustomization(o.finding),
+                o.since.as_str(),
+            )
+        }));
+    }
+    still.sort();
+    if !still.is_empty() {
+        let _ = write!(t.body, "\nStill open ({}):\n", still.len());
+        let _ = write!(t.html, "<h4>Still open ({})</h4>\n<ul>\n", still.len());
+        for (severity, object, drift, ks, since) in still.iter().take(MAX_LISTED) {
+            let line = format!("{object} · {drift} · {ks} · since {since}");
+            let _ = writeln!(t.body, "- {} {}", severity.marker(), plain(&line));
+            let _ = writeln!(
+                t.html,
+                "<li>{} <code>{}</code> · {} · {} · since {}</li>",
+                severity.marker(),
+                escape(object),
+                escape(drift),
+                escape(ks),
+                escape(since)
+            );
+        }
+        more(&mut t, still.len());
+    }
+    if !input.resolved.is_empty() {
+        let _ = write!(t.body, "\n✅ Resolved ({}):\n", input.resolved.len());
+        let _ = write!(
+            t.html,
+            "<h4>✅ Resolved ({})</h4>\n<ul>\n",
+            input.resolved.len()
+        );
+        for o in input.resolved.iter().take(MAX_LISTED) {
+            let line = format!(
+                "{} · {} · {} · open since {}",
+                o.object,
+                o.drift,
+                o.kustomization.as_deref().unwrap_or("no Kustomization"),
+                o.since
+            );
+            let _ = writeln!(t.body, "- {}", plain(&line));
+            let _ = writeln!(
+                t.html,
+                "<li><code>{}</code> · {} · {} · open since {}</li>",
+                escape(&o.object),
+                escape(&o.drift),
+                escape(o.kustomization.as_deref().unwrap_or("no Kustomization")),
+                escape(&o.since)
+            );
+        }
+        more(&mut t, input.resolved.len());
+    }
+    t
+}
+
+/// Closes a capped list: "… and N more".
+fn more(t: &mut Text, total: usize) {
+    if total > MAX_LISTED {
+        let line = format!("… and {} more", total - MAX_LISTED);
+        let _ = writeln!(t.body, "{line}");
+        let _ = writeln!(t.html, "<li>{}</li>", escape(&line));
+    }
+    t.html.push_str("</ul>\n");
+}
+
+fn kustomization(f: &Finding) -> String {
+    f.kustomization
+        .clone()
+        .unwrap_or_else(|| "no Kustomization".into())
+}
+
+/// One new or changed finding: tag, drift, object, Kustomization (linked to
+/// its path in git), owner; its unexplained changes; who; the remedy.
+fn finding(input: &Input, o: &Open) -> Text {
+    let f = o.finding;
+    let tag = match &o.tag {
+        Tag::New => "new".to_string(),
+        Tag::Changed(what) => format!("changed: {what}"),
+        Tag::Still => format!("still open since {}", o.since),
+    };
+    let ks = kustomization(f);
+    let file = file_link(input, f);
+    let mut body = format!(
+        "- {} {}\n",
+        o.severity.marker(),
+        plain(&format!(
+            "{tag} · {} · {} · {ks} · owner {}",
+            f.drift.as_str(),
+            f.object,
+            f.owner.as_str()
+        ))
+    );
+    let mut html = format!(
+        "<li>{} <strong>{}</strong> · {} · <code>{}</code> · {} · owner {}",
+        o.severity.marker(),
+        escape(&tag),
+        f.drift.as_str(),
+        escape(&f.object.to_string()),
+        linked(file.as_deref(), &escape(&ks)),
+        f.owner.as_str()
+    );
+    if let Some(message) = &f.message {
+        let _ = writeln!(body, "  {}", plain(message));
+        let _ = write!(html, "<br>\n{}", escape(message));
+    }
+    let changes: Vec<&Change> = f
+        .changes
+        .iter()
+        .filter(|c| c.explanation.is_none())
+        .collect();
+    if !changes.is_empty() {
+        html.push_str("\n<ul>\n");
+        for c in &changes {
+            let (b, h) = change(f, c);
+            let _ = writeln!(body, "  {b}");
+            let _ = writeln!(html, "<li>{h}</li>");
+        }
+        html.push_str("</ul>\n");
+    } else {
+        html.push_str("<br>\n");
+    }
+    if let Some(who) = who(f, &changes) {
+        let _ = writeln!(body, "  who: {}", plain(&who));
+        let _ = writeln!(html, "who: {}<br>", escape(&who));
+    }
+    let (b, h) = command(&f.remedy);
+    let _ = writeln!(body, "  remedy: {b}");
+    let _ = write!(html, "remedy: {h}");
+    if let Some(url) = &file {
+        let _ = writeln!(body, "  git: {}", plain(url));
+    }
+    html.push_str("</li>\n");
+    Text { body, html }
+}
+
+/// The finding's Kustomization path in git, at the commit it applied.
+fn file_link(input: &Input, f: &Finding) -> Option<String> {
+    let id = f.kustomization.as_deref()?;
+    let k = input.report.kustomizations.iter().find(|k| k.id() == id)?;
+    let sha = [k.applied_revision.as_deref(), k.revision.as_deref()]
+        .into_iter()
+        .flatten()
+        .chain(input.report.run.source.revision.as_deref())
+        .find_map(commit_of)?;
+    input.links.file(sha, &k.path)
+}
+
+/// One change, plain and HTML: readable path, git's value → the live one, by whom.
+fn change(f: &Finding, c: &Change) -> (String, String) {
+    let by = c
+        .manager
+        .as_deref()
+        .map(|m| format!(" by {}", manager(m)))
+        .unwrap_or_default();
+    if c.path.is_empty() {
+        let by = c
+            .manager
+            .as_deref()
+            .map(|m| format!(" (written by {})", manager(m)))
+            .unwrap_or_default();
+        let what = match f.drift.as_str() {
+            "missing" => "the whole object is missing from the cluster",
+            "orphaned" => "the whole object is in the cluster only",
+            _ => "the whole object",
+        };
+        return (
+            plain(&format!("{what}{by}")).into_owned(),
+            escape(&format!("{what}{by}")),
+        );
+    }
+    let p = path(c);
+    let code = |v: Option<&Value>| format!("<code>{}</code>", escape(&value(v)));
+    match c.op {
+        Op::Add => (
+            plain(&format!("{p}: added {}{by}", value(c.live.as_ref()))).into_owned(),
+            format!(
+                "<code>{}</code>: added {}{}",
+                escape(&p),
+                code(c.live.as_ref()),
+                escape(&by)
+            ),
+        ),
+        Op::Remove => (
+            plain(&format!("{p}: {} → removed{by}", value(c.desired.as_ref()))).into_owned(),
+            format!(
+                "<code>{}</code>: {} → removed{}",
+                escape(&p),
+                code(c.desired.as_ref()),
+                escape(&by)
+            ),
+        ),
+        // A Helm object's field a person set: what the chart says is not known.
+        Op::Replace if c.desired.is_none() => (
+            plain(&format!("{p}: set to {}{by}", value(c.live.as_ref()))).into_owned(),
+            format!(
+                "<code>{}</code>: set to {}{}",
+                escape(&p),
+                code(c.live.as_ref()),
+                escape(&by)
+            ),
+        ),
+        Op::Replace => (
+            plain(&format!(
+                "{p}: {} → {}{by}",
+                value(c.desired.as_ref()),
+                value(c.live.as_ref())
+            ))
+            .into_owned(),
+            format!(
+                "<code>{}</code>: {} → {}{}",
+                escape(&p),
+                code(c.desired.as_ref()),
+                code(c.live.as_ref()),
+                escape(&by)
+            ),
+        ),
+    }
+}
+
+/// Who made the change, and how to find the person: a field manager is a
+/// client's name, not a user's; the API server's audit log has the user of
+/// the request that wrote the object at that time.
+fn who(f: &Finding, changes: &[&Change]) -> Option<String> {
+    if f.drift.as_str() == "missing" {
+        return Some(format!(
+            "the object is gone, and its managers with it: the API server's audit log (a delete of {}) names the user",
+            f.object
+        ));
+    }
+    let mut writers: Vec<(String, Option<&str>)> = Vec::new();
+    for c in changes {
+        if let Some(m) = c.manager.as_deref() {
+            let w = (manager(m), c.time.as_deref());
+            if !writers.contains(&w) {
+                writers.push(w);
+            }
+        }
+    }
+    if writers.is_empty() {
+        return None;
+    }
+    let times = writers.iter().filter(|(_, t)| t.is_some()).count();
+    let list: Vec<String> = writers
+        .iter()
+        .map(|(m, t)| match t {
+            Some(t) => format!("{m} at {t}"),
+            None => m.clone(),
+        })
+        .collect();
+    let when = match times {
+        0 => "",
+        1 => " at that time",
+        _ => " at those times",
+    };
+    Some(format!(
+        "{}: the API server's audit log for {}{when} names the user",
+        list.join(", "),
+        f.object
+    ))
+}
+
+/// A manager id, long ones (Crossplane's `…/composed/<uuid>`) shortened.
+pub(super) fn manager(m: &str) -> String {
+    if m.chars().count() <= MAX_MANAGER_CHARS {
+        return m.to_string();
+    }
+    match m.rsplit_once('/') {
+        Some((head, tail)) if tail.chars().count() > 8 => {
+            format!("{head}/{}…", tail.chars().take(8).collect::<String>())
+        }
+        _ => format!("{}…", m.chars().take(MAX_MANAGER_CHARS).collect::<String>()),
+    }
+}
+
+/// The change's path for people: the comparison's, with list items named by
+/// merge key; else the JSON Pointer decoded (`~1` is `/`, `~0` is `~`).
+pub(super) fn path(c: &Change) -> String {
+    if let Some(p) = &c.readable_path {
+        return p.clone();
+    }
+    let mut out = String::new();
+    for token in c.path.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if token.parse::<usize>().is_ok() || token.contains(['.', '/', '[', ']']) {
+            let _ = write!(out, "[{token}]");
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+/// A value on one line, long ones cut.
+pub(super) fn value(v: Option<&Value>) -> String {
+    let s = match v {
+        None | Some(Value::Null) => return "(absent)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    if s.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+/// A remedy or a problem's text, commands as code: a `flux …` or
+/// `kubectl …` after a colon, a span in backticks, a `./path`. Plain (commands
+/// in backticks) and HTML (in `<code>`), both escaped.
+fn command(text: &str) -> (String, String) {
+    // A command after the last ": " that starts one.
+    for starter in [": flux ", ": kubectl "] {
+        if let Some(i) = text.rfind(starter)
+            && !text[i..].contains('`')
+        {
+            let (prose, cmd) = (&text[..i + 2], &text[i + 2..]);
+            let (b, h) = command(prose);
+            return (
+                format!("{b}`{}`", plain(cmd)),
+                format!("{h}<code>{}</code>", escape(cmd)),
+            );
+        }
+    }
+    let mut body = String::new();
+    let mut html = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(body, "`{}`", plain(part));
+            let _ = write!(html, "<code>{}</code>", escape(part));
+            continue;
+        }
+        body.push_str(&plain(part));
+        let words: Vec<String> = part
+            .split(' ')
+            .map(|w| {
+                // A path may stand in parentheses: `(./infra/k8s/monitoring)`.
+                let open = if w.starts_with('(') { 1 } else { 0 };
+                let bare = w[open..].trim_end_matches([',', ';', '.', ')']);
+                if bare.starts_with("./") && bare.len() > 2 {
+                    format!(
+                        "{}<code>{}</code>{}",
+                        escape(&w[..open]),
+                        escape(bare),
+                        escape(&w[open + bare.len()..])
+                    )
+                } else {
+                    escape(w)
+                }
+            })
+            .collect();
+        html.push_str(&words.join(" "));
+    }
+    (body, html)
+}
+
+/// `inner` as a link when there is a URL.
+fn linked(url: Option<&str>, inner: &str) -> String {
+    match url {
+        Some(u) => format!("<a href=\"{}\">{inner}</a>", escape(u)),
+        None => inner.to_string(),
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// Text for `formatted_body`: control characters written as in `body`, then
+/// HTML's special characters as entities.
+pub(super) fn escape(s: &str) -> String {
+    let s = plain(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
