@@ -6,18 +6,16 @@
 //! from Debian's kubernetes-client, and runs `cargo bench --bench cluster`).
 //! Sizes: DRIFT_CHECK_BENCH_KUSTOMIZATIONS (200) × DRIFT_CHECK_BENCH_OBJECTS (50).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use futures::StreamExt;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::discovery::{Discovery, Scope};
-use kube::{Client, Config};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[path = "synthetic/mod.rs"]
 mod synthetic;
+#[path = "synthetic/cluster.rs"]
+mod synthetic_cluster;
 use synthetic::generate;
 
 fn main() {
@@ -36,7 +34,10 @@ fn main() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let started = Instant::now();
-    let applied = runtime.block_on(apply_platform(&kubeconfig, &repo, kustomizations));
+    let applied = runtime.block_on(async {
+        let client = synthetic_cluster::client(&kubeconfig).await;
+        synthetic_cluster::apply(&client, &repo, 0..kustomizations).await
+    });
     eprintln!(
         "applied {applied} objects in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -133,115 +134,4 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Applies the rendered platform the way Flux does and writes each
-/// Kustomization's status; returns how many objects were applied.
-async fn apply_platform(kubeconfig: &Path, repo: &Path, n: usize) -> usize {
-    let file = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(file, &Default::default())
-        .await
-        .unwrap();
-    let client = Client::try_from(config).unwrap();
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "kustomizations.kustomize.toolkit.fluxcd.io"},
-        "spec": {"group": "kustomize.toolkit.fluxcd.io", "scope": "Namespaced",
-                 "names": {"kind": "Kustomization", "plural": "kustomizations", "singular": "kustomization", "listKind": "KustomizationList"},
-                 "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                                   "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                                   "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}});
-    let mut objects = vec![
-        crd,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
-    ];
-    let (kustomizations, errors) =
-        drift_check::discover::from_dir(repo, "clusters/bench".as_ref(), Default::default());
-    assert!(errors.is_empty(), "{errors:?}");
-    let mut statuses = Vec::new();
-    for (i, ks) in kustomizations.iter().enumerate().take(n) {
-        objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("app-{i:03}")}}));
-        let mut rendered = drift_check::render::render(repo, ks, &Default::default()).unwrap();
-        let mut entries = Vec::new();
-        for object in &mut rendered {
-            drift_check::diff::normalize::desired(object);
-            let r = drift_check::k8s::object::ObjectRef::of(object).unwrap();
-            entries.push(json!({"id": r.key().inventory_id(), "v": r.api_version.rsplit('/').next().unwrap()}));
-        }
-        objects.extend(rendered);
-        let mut manifest = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": ks.name, "namespace": ks.namespace}});
-        manifest["spec"] = serde_json::to_value(&ks.spec).unwrap();
-        statuses.push((manifest, json!({"status": {"lastAppliedRevision": "main@sha1:0000000000000000000000000000000000000000",
-            "inventory": {"entries": entries}}})));
-    }
-    let mut discovery = Discovery::new(client.clone()).run().await.unwrap();
-    // Cluster-scoped first (CRD, namespaces), then wait for the CRD to be served.
-    apply_all(&client, &discovery, &objects[..2]).await;
-    for _ in 0..100 {
-        // A fresh CRD's group is listed before its version is served: retry.
-        let Ok(fresh) = Discovery::new(client.clone()).run().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            continue;
-        };
-        discovery = fresh;
-        if discovery.get("kustomize.toolkit.fluxcd.io").is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let namespaces: Vec<Value> = objects
-        .iter()
-        .filter(|o| o["kind"] == "Namespace")
-        .cloned()
-        .collect();
-    apply_all(&client, &discovery, &namespaces).await;
-    let rest: Vec<Value> = objects
-        .iter()
-        .skip(2)
-        .filter(|o| o["kind"] != "Namespace")
-        .cloned()
-        .collect();
-    apply_all(&client, &discovery, &rest).await;
-    let manifests: Vec<Value> = statuses.iter().map(|(m, _)| m.clone()).collect();
-    apply_all(&client, &discovery, &manifests).await;
-    for (manifest, status) in &statuses {
-        let (api, name) = api_for(&client, &discovery, manifest);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .unwrap();
-    }
-    rest.len()
-}
-
-fn api_for(client: &Client, discovery: &Discovery, object: &Value) -> (Api<DynamicObject>, String) {
-    let api_version = object["apiVersion"].as_str().unwrap();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let gvk = kube::core::GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap());
-    let (ar, caps) = discovery
-        .resolve_gvk(&gvk)
-        .unwrap_or_else(|| panic!("{gvk:?} not served"));
-    let name = object["metadata"]["name"].as_str().unwrap().to_string();
-    let api = match (caps.scope, object["metadata"]["namespace"].as_str()) {
-        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
-        _ => Api::all_with(client.clone(), &ar),
-    };
-    (api, name)
-}
-
-async fn apply_all(client: &Client, discovery: &Discovery, objects: &[Value]) {
-    futures::stream::iter(objects)
-        .map(|object| async move {
-            let (api, name) = api_for(client, discovery, object);
-            api.patch(
-                &name,
-                &PatchParams::apply("kustomize-controller").force(),
-                &Patch::Apply(object),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("apply {name}: {e}"));
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
 }

@@ -9,7 +9,8 @@
 //!
 //! Below them, the vocabulary every stage shares and none imports upwards:
 //! [`k8s`] (object identity, managedFields, the label selector), [`flux`]
-//! (Flux's API types, labels, annotations, managers, revisions), [`error`]
+//! (Flux's API types, labels, annotations, managers, revisions),
+//! [`crossplane`] (Crossplane's markers), [`error`]
 //! (issues and notes), [`yaml`], [`files`] (bounded reads confined to a
 //! tree: the repo, a snapshot). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings).
@@ -18,6 +19,7 @@ pub mod artifact;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod crossplane;
 pub mod diff;
 pub mod discover;
 pub mod error;

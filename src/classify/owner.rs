@@ -19,10 +19,7 @@ use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL};
 use crate::k8s::managed;
 use crate::k8s::object::{self, Object};
 
-/// The label Crossplane puts on composed resources, naming their composite.
-pub const COMPOSITE_LABEL: &str = "crossplane.io/composite";
-/// Field managers of Crossplane's composition engine start with this.
-pub const CROSSPLANE_MANAGER_PREFIX: &str = "apiextensions.crossplane.io/";
+pub use crate::crossplane::{COMPOSITE_LABEL, MANAGER_PREFIX as CROSSPLANE_MANAGER_PREFIX};
 
 /// Who should be edited to change an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::scope;
 use crate::flux::Kustomization;
 use crate::flux::{MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
-use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::{LiveState, Stored};
 
 /// Kustomization definitions that could not be read: the objects they may
@@ -30,7 +30,7 @@ pub struct Unreadable<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct Render<'a> {
     pub kustomization: &'a Kustomization,
-    pub objects: Option<&'a [Object]>,
+    pub objects: Option<&'a [Compact]>,
 }
 
 /// Live objects carrying Flux's owner labels, by the Kustomization they
@@ -153,8 +153,8 @@ pub fn platform<'r, 's>(
             .objects
             .into_iter()
             .flatten()
-            .filter_map(ObjectRef::of)
-            .map(|o| o.key())
+            .filter_map(Compact::reference)
+            .map(ObjectRef::key)
         {
             of_type_in
                 .entry((k.group.clone(), k.kind.clone(), k.namespace))

@@ -16,7 +16,7 @@ use super::{Drift, ObjectDiff, Policy, orphans};
 use crate::error::Note;
 use crate::flux::Kustomization;
 use crate::k8s::managed;
-use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::LiveState;
 use crate::render::Rendered;
 
@@ -52,7 +52,7 @@ pub fn renders<'a>(
     let all_rendered: BTreeSet<ObjectKey> = rendered
         .iter()
         .flat_map(|r| r.objects.iter().flatten())
-        .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+        .filter_map(|o| Some(o.reference()?.key()))
         .collect();
     let labelled = orphans::Labelled::of(state);
     let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
@@ -71,7 +71,7 @@ pub fn renders<'a>(
         // comparison only adds what is new.
         let mut applied: BTreeMap<ObjectKey, (Drift, BTreeSet<String>)> = BTreeMap::new();
         for desired in objects {
-            let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+            let Some(key) = desired.reference().map(ObjectRef::key) else {
                 continue;
             };
             mine.insert(key.clone());
@@ -80,14 +80,24 @@ pub fn renders<'a>(
                 // Not read: an error says so; it is neither missing nor in sync.
                 continue;
             }
-            let diff = match (state.unserved.get(&key.type_key()), dry_runs.get(&key)) {
-                (Some(why), _) => ObjectDiff::unserved(desired, why),
-                (None, Some(would_be)) => {
-                    ObjectDiff::of_server(desired, would_be, state.get(&key), policy)
-                }
-                (None, None) => ObjectDiff::of_rendered(desired, state.get(&key), policy),
-            };
-            if let Some(live) = state.get(&key)
+            // Compared parsed for a look; only the objects of a finding are
+            // kept parsed (the finding borrows them).
+            let (unserved, would_be) = (state.unserved.get(&key.type_key()), dry_runs.get(&key));
+            let live = state.peek(&key);
+            let drifted = compare(&desired.peek(), live.as_deref(), unserved, would_be, policy)
+                .is_some_and(|d| worth_keeping(&d));
+            let diff = drifted
+                .then(|| {
+                    compare(
+                        desired.object(),
+                        state.get(&key),
+                        unserved,
+                        would_be,
+                        policy,
+                    )
+                })
+                .flatten();
+            if let Some(live) = live.as_deref()
                 && let Some(problem) = managed::malformed(live)
             {
                 let object = ObjectRef::of(live).expect("indexed objects have an identity");
@@ -156,24 +166,52 @@ pub fn renders<'a>(
     (out, notes)
 }
 
+/// Whether a comparison is kept (and the objects it names kept parsed): a
+/// difference, or an object in sync that Crossplane may control (classify
+/// tells whether that is a conflict, from the XRDs). An object in sync is
+/// no finding.
+fn worth_keeping(diff: &ObjectDiff<'_>) -> bool {
+    diff.drift != Drift::Modified
+        || !diff.changes.is_empty()
+        || diff.live.is_some_and(crate::crossplane::may_control)
+}
+
+/// One rendered object compared with its live copy: with what a server-side
+/// apply dry-run gives when there is one (server mode), as not served when
+/// the cluster does not serve its type.
+fn compare<'o>(
+    desired: &'o Object,
+    live: Option<&'o Object>,
+    unserved: Option<&String>,
+    would_be: Option<&'o Object>,
+    policy: &Policy,
+) -> Option<ObjectDiff<'o>> {
+    match (unserved, would_be) {
+        (Some(why), _) => ObjectDiff::unserved(desired, why),
+        (None, Some(would_be)) => ObjectDiff::of_server(desired, would_be, live, policy),
+        (None, None) => ObjectDiff::of_rendered(desired, live, policy),
+    }
+}
+
 /// Drift that only exists at the branch head (what Flux has not applied
 /// yet): the head's render compared locally, minus what the applied render
 /// already reports for the same object.
 fn pending<'a>(
-    head_objects: &'a [Object],
+    head_objects: &'a [Compact],
     applied: &BTreeMap<ObjectKey, (Drift, BTreeSet<String>)>,
     state: &'a LiveState,
     policy: &Policy,
 ) -> Vec<ObjectDiff<'a>> {
     let mut out = Vec::new();
     for desired in head_objects {
-        let Some(key) = ObjectRef::of(desired).map(|r| r.key()) else {
+        let Some(key) = desired.reference().map(ObjectRef::key) else {
             continue;
         };
         if state.failed.contains(&key.type_key()) || state.unserved.contains_key(&key.type_key()) {
             continue;
         }
-        let Some(mut diff) = ObjectDiff::of_rendered(desired, state.get(&key), policy) else {
+        let Some(mut diff) = ObjectDiff::of_rendered(desired.object(), state.get(&key), policy)
+        else {
             continue;
         };
         if let Some((drift, paths)) = applied.get(&key) {
@@ -188,4 +226,70 @@ fn pending<'a>(
         out.push(diff);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_the_objects_of_a_finding_stay_parsed() {
+        let ks = crate::discover::from_object(
+            &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                    "metadata": {"name": "apps", "namespace": "flux-system"},
+                    "spec": {"path": "./apps", "sourceRef": {"kind": "GitRepository", "name": "infra"}}}),
+            crate::flux::Origin::Live,
+            "flux-system",
+        )
+        .unwrap();
+        let config_map = |name: &str, value: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "apps"}, "data": {"k": value}})
+        };
+        let rendered = vec![Rendered {
+            ks,
+            objects: Some(vec![
+                config_map("same", "v").into(),
+                config_map("edited", "v").into(),
+            ]),
+            revision: None,
+            applied_unread: false,
+            head: None,
+        }];
+        let state = LiveState::new([config_map("same", "v"), config_map("edited", "w")]);
+        let dry_runs = BTreeMap::new();
+        let (diffs, _) = renders(
+            &rendered,
+            &[],
+            orphans::Unreadable {
+                broken: &[],
+                incomplete: false,
+            },
+            &state,
+            &dry_runs,
+            &Policy::default(),
+            None,
+        );
+        let found: Vec<String> = diffs
+            .iter()
+            .filter(|a| !a.diff.changes.is_empty())
+            .map(|a| a.diff.object.to_string())
+            .collect();
+        assert_eq!(found, ["ConfigMap/apps/edited"]);
+        let parsed = |name: &str| {
+            let desired = rendered[0].objects.as_ref().unwrap().iter();
+            let desired = desired
+                .filter(|c| c.reference().unwrap().name == name)
+                .all(Compact::is_parsed);
+            let live = state
+                .stored()
+                .filter(|(key, _)| key.name == name)
+                .all(|(_, s)| s.is_parsed());
+            (desired, live)
+        };
+        assert_eq!(parsed("edited"), (true, true));
+        assert_eq!(parsed("same"), (false, false));
+    }
 }

@@ -53,7 +53,12 @@ pub fn as_stored(rendered: &mut [Rendered], scopes: &Scopes) -> usize {
     for r in rendered {
         let at_head = r.head.iter_mut().flat_map(|(objects, _)| objects);
         for object in r.objects.iter_mut().flatten().chain(at_head) {
-            dropped += usize::from(drop_cluster_scoped_namespace(object, scopes));
+            // Only an object of a cluster-scoped kind with a namespace changes.
+            if object.reference().is_some_and(|o| {
+                o.namespace.is_some() && scopes.is_cluster_scoped(o.group(), &o.kind)
+            }) {
+                dropped += usize::from(object.update(|o| drop_cluster_scoped_namespace(o, scopes)));
+            }
         }
     }
     dropped
@@ -166,17 +171,21 @@ mod tests {
                                 "metadata": {"name": "c", "namespace": "kube-system"}});
         let mut rendered = vec![Rendered {
             ks,
-            objects: Some(vec![pool(Some("kube-system")), config_map.clone()]),
+            objects: Some(vec![
+                pool(Some("kube-system")).into(),
+                config_map.clone().into(),
+            ]),
             revision: None,
             applied_unread: false,
-            head: Some((vec![pool(Some("kube-system"))], None)),
+            head: Some((vec![pool(Some("kube-system")).into()], None)),
         }];
         assert_eq!(as_stored(&mut rendered, &cluster_scoped_pools()), 2);
         let objects = rendered[0].objects.as_ref().unwrap();
-        assert_eq!(objects[0], without_namespace(pool(None)));
-        assert_eq!(objects[1], config_map);
+        assert_eq!(*objects[0].object(), without_namespace(pool(None)));
+        assert_eq!(objects[0].reference().unwrap().namespace, None);
+        assert_eq!(*objects[1].object(), config_map);
         assert_eq!(
-            rendered[0].head.as_ref().unwrap().0[0],
+            *rendered[0].head.as_ref().unwrap().0[0].object(),
             without_namespace(pool(None))
         );
     }

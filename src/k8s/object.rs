@@ -5,13 +5,115 @@
 //! accessors and the identities used to match a rendered object with its live
 //! counterpart.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A Kubernetes object: an `apiVersion`/`kind`/`metadata` JSON document.
 pub type Object = Value;
+
+/// An object held as compact JSON text (a tenth of the memory of the parsed
+/// object) with its identity, for the many objects a run holds at once and
+/// compares one by one. [`Compact::peek`] parses it for a look and lets it
+/// go; [`Compact::object`] parses it once and keeps it, for the few objects
+/// a finding names.
+#[derive(Debug)]
+pub struct Compact {
+    reference: Option<ObjectRef>,
+    text: Box<str>,
+    parsed: OnceLock<Object>,
+}
+
+impl Compact {
+    /// Holds an object.
+    pub fn new(object: &Object) -> Self {
+        let reference = ObjectRef::of(object);
+        if has_float(object) {
+            // serde_json reads a float back to within a unit of its last
+            // place only: such an object stays parsed.
+            return Self {
+                reference,
+                text: Box::default(),
+                parsed: OnceLock::from(object.clone()),
+            };
+        }
+        Self {
+            reference,
+            text: object.to_string().into_boxed_str(),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// Its identity (`None` for an object without one).
+    pub fn reference(&self) -> Option<&ObjectRef> {
+        self.reference.as_ref()
+    }
+
+    /// Its kind, without parsing it.
+    pub fn kind(&self) -> Option<&str> {
+        self.reference.as_ref().map(|r| r.kind.as_str())
+    }
+
+    /// The object, parsed on first use and kept.
+    pub fn object(&self) -> &Object {
+        self.parsed.get_or_init(|| self.parse())
+    }
+
+    /// The object for a look: borrowed when it is kept parsed, else parsed
+    /// and not kept.
+    pub fn peek(&self) -> Cow<'_, Object> {
+        match self.parsed.get() {
+            Some(object) => Cow::Borrowed(object),
+            None => Cow::Owned(self.parse()),
+        }
+    }
+
+    /// Changes the object (its identity follows).
+    pub fn update<R>(&mut self, change: impl FnOnce(&mut Object) -> R) -> R {
+        let mut object = self.peek().into_owned();
+        let result = change(&mut object);
+        *self = Self::new(&object);
+        result
+    }
+
+    /// Whether the object is held parsed.
+    pub fn is_parsed(&self) -> bool {
+        self.parsed.get().is_some()
+    }
+
+    fn parse(&self) -> Object {
+        serde_json::from_str(&self.text).expect("a compact object is serde_json's own text")
+    }
+}
+
+impl Clone for Compact {
+    fn clone(&self) -> Self {
+        Self {
+            reference: self.reference.clone(),
+            text: self.text.clone(),
+            parsed: self.parsed.clone(),
+        }
+    }
+}
+
+impl From<Object> for Compact {
+    fn from(object: Object) -> Self {
+        Self::new(&object)
+    }
+}
+
+/// Whether a value holds a floating-point number.
+fn has_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(items) => items.iter().any(has_float),
+        Value::Object(fields) => fields.values().any(has_float),
+        _ => false,
+    }
+}
 
 /// Names one object the way the JSON report does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -161,6 +263,34 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_compact_object_is_parsed_for_a_look_and_kept_only_when_asked() {
+        let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "c", "namespace": "apps"}, "data": {"k": "v"}});
+        let compact = Compact::new(&config_map);
+        assert_eq!(compact.kind(), Some("ConfigMap"));
+        assert_eq!(compact.reference().unwrap().to_string(), "ConfigMap/apps/c");
+        assert_eq!(*compact.peek(), config_map);
+        assert!(matches!(compact.peek(), Cow::Owned(_)));
+        assert!(!compact.is_parsed());
+        assert_eq!(*compact.object(), config_map);
+        assert!(compact.is_parsed());
+        assert!(matches!(compact.peek(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_compact_object_with_a_float_stays_exact_and_follows_its_changes() {
+        let quota = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": "q", "namespace": "apps"}, "ratio": 0.1 + 0.2});
+        let mut compact = Compact::new(&quota);
+        assert_eq!(compact.peek()["ratio"], json!(0.1 + 0.2));
+        let dropped =
+            compact.update(|o| o["metadata"].as_object_mut().unwrap().remove("namespace"));
+        assert_eq!(dropped, Some(json!("apps")));
+        assert_eq!(compact.reference().unwrap().namespace, None);
+        assert_eq!(compact.object()["metadata"], json!({"name": "q"}));
+    }
 
     #[test]
     fn names_objects_like_flux_subjects() {

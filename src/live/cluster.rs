@@ -4,7 +4,9 @@
 //! querying only the API groups that are needed; the scope of every kind of
 //! those groups is returned with the live state ([`LiveState::scopes`]). Objects are then read with
 //! one paginated LIST per type, cluster-wide (never one GET per object), a
-//! bounded number at a time. Every request has a timeout and is counted.
+//! bounded number at a time; each page's objects are reduced and stored
+//! compact as the page arrives, so memory holds one page per LIST in flight
+//! plus the compact objects. Every request has a timeout and is counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,10 +22,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
-use super::{LiveError, LiveSource, LiveState, TypeRef};
+use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
 pub use crate::k8s::client::ClusterOptions;
 use crate::k8s::client::Connection;
-use crate::k8s::object::{Object, ObjectRef};
+use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::{self, Scopes};
 
 /// Objects per LIST page.
@@ -198,27 +200,45 @@ impl Cluster {
         }
     }
 
-    /// Every object of one type, all namespaces, page by page.
-    async fn list_all(&self, ar: &ApiResource) -> Result<Vec<Object>, LiveError> {
+    /// Every object of one type, all namespaces, page by page, each object
+    /// passed to `keep` as its page arrives (reduced: a page's status and
+    /// parsed form never outlive it).
+    async fn list_each<T>(
+        &self,
+        ar: &ApiResource,
+        mut keep: impl FnMut(Object) -> Option<T>,
+    ) -> Result<Vec<T>, LiveError> {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
         let what = format!("list {}", describe(ar));
-        let mut objects = Vec::new();
+        let mut kept = Vec::new();
         let mut params = ListParams::default().limit(PAGE_SIZE);
         loop {
             let page = self.timed(&what, api.list(&params)).await?;
-            // Reduced as each page arrives: a page's status never outlives it.
-            objects.extend(page.items.into_iter().map(|item| {
+            kept.extend(page.items.into_iter().filter_map(|item| {
                 let mut object = to_object(item, ar);
                 super::reduce(&mut object);
-                object
+                keep(object)
             }));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
             }
         }
-        debug!(resource = %describe(ar), objects = objects.len(), "Listed");
-        Ok(objects)
+        debug!(resource = %describe(ar), objects = kept.len(), "Listed");
+        Ok(kept)
+    }
+
+    /// Every object of one type, all namespaces, parsed.
+    async fn list_all(&self, ar: &ApiResource) -> Result<Vec<Object>, LiveError> {
+        self.list_each(ar, Some).await
+    }
+
+    /// Every object of one type, all namespaces, held compact ([`Stored`]).
+    async fn list_stored(&self, ar: &ApiResource) -> Result<Vec<(ObjectKey, Stored)>, LiveError> {
+        self.list_each(ar, |object| {
+            Some((ObjectRef::of(&object)?.key(), Stored::new(&object)))
+        })
+        .await
     }
 
     /// What the object would be after Flux applied it: a server-side apply
@@ -355,7 +375,7 @@ impl LiveSource for Cluster {
             }
         }
         let results: Vec<_> = stream::iter(served)
-            .map(|(t, ar)| async move { (t, self.list_all(&ar).await) })
+            .map(|(t, ar)| async move { (t, self.list_stored(&ar).await) })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
@@ -370,7 +390,7 @@ impl LiveSource for Cluster {
             }
         }
         let (unserved, failed, errors) = (state.unserved, state.failed, state.errors);
-        state = LiveState::new(objects);
+        state = LiveState::of_stored(objects);
         (state.unserved, state.failed, state.errors) = (unserved, failed, errors);
         state.scopes = self.scopes.lock().await.clone();
         info!(

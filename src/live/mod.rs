@@ -19,7 +19,7 @@ use futures::StreamExt;
 
 use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
-use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 use cluster::{Cluster, ClusterOptions};
 use snapshot::Snapshot;
@@ -166,11 +166,14 @@ pub type SubstitutionSources = BTreeMap<(String, String), BTreeMap<String, Strin
 /// or in the given Flux inventories, each read at the version git uses (the
 /// first met).
 pub fn types_to_fetch<'a>(
-    objects: impl IntoIterator<Item = &'a Object>,
+    objects: impl IntoIterator<Item = &'a ObjectRef>,
     kustomizations: impl IntoIterator<Item = &'a Kustomization>,
 ) -> BTreeSet<TypeRef> {
     let mut types: BTreeMap<(String, String), TypeRef> = BTreeMap::new();
-    for t in objects.into_iter().filter_map(TypeRef::of) {
+    for t in objects
+        .into_iter()
+        .map(|o| TypeRef::new(&o.api_version, &o.kind))
+    {
         types.entry(t.key()).or_insert(t);
     }
     for ks in kustomizations {
@@ -312,14 +315,12 @@ impl TypeRef {
     }
 }
 
-/// A live object as held: compact JSON text (a tenth of the memory of the
-/// parsed object), its string labels (what the orphan scans read of every
-/// object), and the object itself, parsed on first use and kept.
+/// A live object as held: compact ([`Compact`]), with its string labels
+/// (what the orphan scans read of every object).
 #[derive(Debug)]
 pub struct Stored {
-    text: Box<str>,
+    compact: Compact,
     labels: Box<[(Box<str>, Box<str>)]>,
-    parsed: std::sync::OnceLock<Object>,
 }
 
 impl Stored {
@@ -333,27 +334,25 @@ impl Stored {
             .flatten()
             .filter_map(|(k, v)| Some((k.as_str().into(), v.as_str()?.into())))
             .collect();
-        if has_float(object) {
-            // serde_json reads a float back to within a unit of its last
-            // place only: such an object stays parsed.
-            return Self {
-                text: Box::default(),
-                labels,
-                parsed: std::sync::OnceLock::from(object.clone()),
-            };
-        }
         Self {
-            text: object.to_string().into_boxed_str(),
+            compact: Compact::new(object),
             labels,
-            parsed: std::sync::OnceLock::new(),
         }
     }
 
-    /// The object, parsed on first use.
+    /// The object, parsed on first use and kept.
     pub fn object(&self) -> &Object {
-        self.parsed.get_or_init(|| {
-            serde_json::from_str(&self.text).expect("a stored object is serde_json's own text")
-        })
+        self.compact.object()
+    }
+
+    /// The object for a look, not kept parsed ([`Compact::peek`]).
+    pub fn peek(&self) -> std::borrow::Cow<'_, Object> {
+        self.compact.peek()
+    }
+
+    /// Whether the object is held parsed.
+    pub fn is_parsed(&self) -> bool {
+        self.compact.is_parsed()
     }
 
     /// `metadata.labels[key]`, without parsing the object.
@@ -362,16 +361,6 @@ impl Stored {
             .iter()
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| &**v)
-    }
-}
-
-/// Whether a value holds a floating-point number.
-fn has_float(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::Number(n) => n.is_f64(),
-        serde_json::Value::Array(items) => items.iter().any(has_float),
-        serde_json::Value::Object(fields) => fields.values().any(has_float),
-        _ => false,
     }
 }
 
@@ -409,9 +398,20 @@ impl LiveState {
         }
     }
 
-    /// The live object with this identity.
+    /// The live object with this identity, parsed and kept (for the objects
+    /// a finding names; a look at every object is [`LiveState::peek`]).
     pub fn get(&self, key: &ObjectKey) -> Option<&Object> {
         self.objects.get(key).map(Stored::object)
+    }
+
+    /// The live object with this identity, for a look ([`Compact::peek`]).
+    pub fn peek(&self, key: &ObjectKey) -> Option<std::borrow::Cow<'_, Object>> {
+        self.objects.get(key).map(Stored::peek)
+    }
+
+    /// Whether an object with this identity is live.
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.objects.contains_key(key)
     }
 
     /// All live objects, ordered by group, kind, namespace, name (each

@@ -414,7 +414,8 @@ impl LiveSource for Snapshot {
                 (key.group == crate::flux::GROUP && key.kind == crate::flux::KIND)
                     || (key.group == crate::artifact::GROUP && key.kind == crate::artifact::KIND)
             })
-            .map(|(_, o)| o.object().clone())
+            // Parsed for discovery, not kept: an inventory is large.
+            .map(|(_, o)| o.peek().into_owned())
             .collect())
     }
 

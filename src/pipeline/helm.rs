@@ -36,8 +36,8 @@ pub(super) async fn read(
         .iter()
         .enumerate()
         .flat_map(|(i, r)| r.objects.iter().flatten().map(move |o| (i, o)))
-        .filter(|(_, o)| helm::is_helm_release(o))
-        .map(|(i, o)| (i, o.clone()))
+        .filter(|(_, o)| o.kind() == Some(helm::KIND) && helm::is_helm_release(&o.peek()))
+        .map(|(i, o)| (i, o.peek().into_owned()))
         .collect();
     // A HelmRelease with spec.kubeConfig installs into another cluster.
     found.retain(|(i, o)| {

@@ -22,7 +22,7 @@ use crate::diff::{self, DiffMode};
 use crate::discover;
 use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
-use crate::k8s::object::{Object, ObjectKey, ObjectRef};
+use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::{self, Live, LiveSource};
 use crate::notify;
 use crate::render::{self, Rendered};
@@ -118,7 +118,10 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     )
     .await;
     let types = live::types_to_fetch(
-        rendered.iter().flat_map(Rendered::all_objects),
+        rendered
+            .iter()
+            .flat_map(Rendered::all_objects)
+            .filter_map(Compact::reference),
         rendered.iter().map(|r| &r.ks),
     );
     let mut state = live.fetch(&types).await;
@@ -145,9 +148,13 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     // Render as kustomize does, then store as the API server does: no
     // namespace on a cluster-scoped kind (scopes from the live source, then
     // from the render's CRDs for kinds not served yet).
-    state
-        .scopes
-        .learn_from_crds(rendered.iter().flat_map(Rendered::all_objects));
+    state.scopes.learn_from_crds(
+        rendered
+            .iter()
+            .flat_map(Rendered::all_objects)
+            .filter(|c| c.kind() == Some("CustomResourceDefinition"))
+            .map(Compact::object),
+    );
     let dropped = diff::scope::as_stored(&mut rendered, &state.scopes);
     run.substituted.as_stored(&state.scopes);
     if dropped > 0 {
@@ -206,7 +213,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     let all_rendered: BTreeSet<ObjectKey> = rendered
         .iter()
         .flat_map(|r| r.objects.iter().flatten())
-        .filter_map(|o| Some(ObjectRef::of(o)?.key()))
+        .filter_map(|o| Some(o.reference()?.key()))
         .collect();
     diffs.extend(diff::helm::deployed(
         &deployed,
@@ -219,7 +226,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         rendered
             .iter()
             .flat_map(|r| r.objects.iter().flatten())
-            // All that classify reads of live objects: Crossplane's XRDs.
+            .filter(|c| c.kind() == Some("CompositeResourceDefinition"))
+            .map(Compact::object)
+            // All that classify reads of rendered and live objects: Crossplane's XRDs.
             .chain(state.of_kind("CompositeResourceDefinition")),
         &settings.classify,
         &settings.diff.policy,
@@ -244,7 +253,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         }
         entries.push(KustomizationEntry::checked(
             &r.ks,
-            r.objects.as_deref(),
+            r.objects.as_ref().map(Vec::len),
             r.revision.clone(),
             &run.issues,
         ));
@@ -456,13 +465,13 @@ impl<'a> Run<'a> {
         let Some(applied) = applied else {
             return Rendered {
                 ks: ks.clone(),
-                objects: self.render_at(head, ks, Some(live)).await,
+                objects: compact(self.render_at(head, ks, Some(live)).await),
                 revision: head.revision.clone(),
                 applied_unread,
                 head: None,
             };
         };
-        let objects = self.render_at(&applied, ks, Some(live)).await;
+        let objects = compact(self.render_at(&applied, ks, Some(live)).await);
         // The head's render only adds "reconcile pending" findings: its
         // failure is a note (Flux will meet it), not an issue of the run.
         let issues = self.issues.len();
@@ -483,7 +492,7 @@ impl<'a> Run<'a> {
             objects,
             revision: applied.revision,
             applied_unread: false,
-            head: at_head.map(|objects| (objects, head.revision.clone())),
+            head: compact(at_head).map(|objects| (objects, head.revision.clone())),
         }
     }
 
@@ -610,17 +619,22 @@ fn dry_run_work<'a>(
     let mut work = Vec::new();
     for r in rendered {
         for desired in r.objects.iter().flatten() {
-            let Some(key) = ObjectRef::of(desired).map(|o| o.key()) else {
+            let Some(key) = desired.reference().map(ObjectRef::key) else {
                 continue;
             };
-            if state.get(&key).is_some() {
-                let mut applied = desired.clone();
+            if state.contains(&key) {
+                let mut applied = desired.peek().into_owned();
                 diff::normalize::desired(&mut applied);
                 work.push((&r.ks, key, applied));
             }
         }
     }
     work
+}
+
+/// A render's objects as held until the diff compares them.
+fn compact(objects: Option<Vec<Object>>) -> Option<Vec<Compact>> {
+    objects.map(|objects| objects.iter().map(Compact::new).collect())
 }
 
 fn now() -> String {

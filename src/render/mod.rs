@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
-use crate::k8s::object::Object;
+use crate::k8s::object::{Compact, Object};
 
 /// ConfigMap/Secret data by (kind, name), as read for `substituteFrom`.
 pub type Sources = BTreeMap<(String, String), BTreeMap<String, String>>;
@@ -71,7 +71,7 @@ pub struct Options {
 pub struct Rendered {
     pub ks: Kustomization,
     /// Its objects, `None` when rendering failed.
-    pub objects: Option<Vec<Object>>,
+    pub objects: Option<Vec<Compact>>,
     /// The commit rendered: the one Flux last applied when it could be read,
     /// else the head.
     pub revision: Option<String>,
@@ -82,12 +82,12 @@ pub struct Rendered {
     pub applied_unread: bool,
     /// When Flux has not applied the head yet: the head's render and commit,
     /// compared too, so that drift only the head has is "reconcile pending".
-    pub head: Option<(Vec<Object>, Option<String>)>,
+    pub head: Option<(Vec<Compact>, Option<String>)>,
 }
 
 impl Rendered {
     /// Every object rendered, at the applied commit and at the head.
-    pub fn all_objects(&self) -> impl Iterator<Item = &Object> {
+    pub fn all_objects(&self) -> impl Iterator<Item = &Compact> {
         let at_head = self.head.iter().flat_map(|(objects, _)| objects);
         self.objects.iter().flatten().chain(at_head)
     }

@@ -92,7 +92,7 @@ impl KustomizationEntry {
     /// among `errors` that name it).
     pub fn checked(
         ks: &Kustomization,
-        objects: Option<&[crate::k8s::object::Object]>,
+        objects: Option<usize>,
         revision: Option<String>,
         errors: &[ErrorEntry],
     ) -> Self {
@@ -105,7 +105,7 @@ impl KustomizationEntry {
             applied_revision: ks.status.last_applied_revision.clone(),
             suspended: ks.spec.suspend,
             suspended_since: ks.suspended_since.clone(),
-            objects: objects.map_or(0, <[_]>::len),
+            objects: objects.unwrap_or(0),
             error: objects
                 .is_none()
                 .then(|| {

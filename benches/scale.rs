@@ -1,0 +1,274 @@
+//! Benchmark: how `drift-check check` scales, in both live modes side by
+//! side — against a real kube-apiserver and on a snapshot of the same
+//! cluster — from 10,000 to 100,000 objects (200 to 2,000 Kustomizations of
+//! 50 objects), with drift injected and found exactly.
+//!
+//! Run with `bench/scale` (it starts the API server and runs
+//! `cargo bench --bench scale`). Steps: DRIFT_CHECK_BENCH_STEPS
+//! (Kustomizations, comma-separated, default `200,2000`); objects per
+//! Kustomization: DRIFT_CHECK_BENCH_OBJECTS (50). DRIFT_CHECK_BENCH_KEEP=DIR
+//! keeps the repo and the last snapshot there (to profile a run).
+//!
+//! At each step the Kustomizations not applied yet are applied the way Flux
+//! applies them; in every hundredth one (the 7th, 107th, ...) a person then
+//! scales a Deployment (`kubectl-edit`) and deletes a ConfigMap. `check`
+//! must find exactly those: one `modified` and one `missing` each.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+#[path = "synthetic/mod.rs"]
+mod synthetic;
+#[path = "synthetic/cluster.rs"]
+mod synthetic_cluster;
+
+/// (drift, kind, namespace, name) of a finding.
+type Finding = (String, String, String, String);
+
+fn main() {
+    let Ok(kubeconfig) = std::env::var("DRIFT_CHECK_TEST_KUBECONFIG") else {
+        eprintln!(
+            "DRIFT_CHECK_TEST_KUBECONFIG is not set: run bench/scale, which starts a kube-apiserver"
+        );
+        return;
+    };
+    let kubeconfig = PathBuf::from(kubeconfig);
+    let steps: Vec<usize> = std::env::var("DRIFT_CHECK_BENCH_STEPS")
+        .unwrap_or_else(|_| "200,2000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("DRIFT_CHECK_BENCH_STEPS: numbers"))
+        .collect();
+    let per: usize = std::env::var("DRIFT_CHECK_BENCH_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let largest = steps.iter().copied().max().unwrap_or(0);
+    let temporary = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("DRIFT_CHECK_BENCH_KEEP").map(PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temporary.path());
+    let repo = dir.join("repo");
+    synthetic::generate(&repo, largest, per);
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_drift-check"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(synthetic_cluster::client(&kubeconfig));
+    let mut expected = BTreeSet::new();
+    let mut applied = 0;
+    let mut rows = Vec::new();
+    for &n in &steps {
+        let started = Instant::now();
+        let range = applied..n;
+        runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
+        for i in range.filter(|i| i % 100 == 7) {
+            expected.extend(runtime.block_on(inject(&client, i)));
+        }
+        eprintln!(
+            "applied Kustomizations {applied}..{n} in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        applied = n;
+
+        let cluster = run(
+            &binary,
+            &repo,
+            &["--kubeconfig".as_ref(), kubeconfig.as_os_str()],
+        );
+        let snapshot = dir.join("snapshot");
+        let started = Instant::now();
+        let written = runtime.block_on(dump(&client, &snapshot));
+        eprintln!(
+            "wrote a snapshot of {written} objects in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        let offline = run(
+            &binary,
+            &repo,
+            &["--live-snapshot".as_ref(), snapshot.as_os_str()],
+        );
+        if kept.is_none() || n != largest {
+            std::fs::remove_dir_all(&snapshot).unwrap();
+        }
+        for (mode, measured) in [("API server", cluster), ("snapshot", offline)] {
+            assert_eq!(
+                measured.findings, expected,
+                "{mode}, {n} Kustomizations: the findings are not the drift injected"
+            );
+            assert_eq!(measured.errors, 0, "{mode}, {n} Kustomizations: errors");
+            rows.push(format!(
+                "| {} | {n} | {mode} | {:.1} s | {:.0} MiB | {} | {} of {} |",
+                measured.objects,
+                measured.wall,
+                measured.rss_kib as f64 / 1024.0,
+                measured
+                    .requests
+                    .map_or_else(|| "–".to_string(), |r| r.to_string()),
+                measured.findings.len(),
+                expected.len()
+            ));
+        }
+    }
+    println!(
+        "| objects | Kustomizations | live state | wall | peak RSS | API requests | drift found |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+/// A person's changes in Kustomization `i`: scales a Deployment with
+/// `kubectl edit`'s field manager and deletes a ConfigMap.
+async fn inject(client: &kube::Client, i: usize) -> [Finding; 2] {
+    let namespace = format!("app-{i:03}");
+    let deployments = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    deployments
+        .patch(
+            "web-0",
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    let config_maps = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    config_maps
+        .delete("settings-5", &DeleteParams::default())
+        .await
+        .unwrap();
+    let finding = |drift: &str, kind: &str, name: &str| {
+        (drift.into(), kind.into(), namespace.clone(), name.into())
+    };
+    [
+        finding("modified", "Deployment", "web-0"),
+        finding("missing", "ConfigMap", "settings-5"),
+    ]
+}
+
+/// Writes what the API server holds of the platform's types as
+/// `kubectl get -A -o yaml` would (one `kind: List` file per type,
+/// managedFields included); returns how many objects.
+async fn dump(client: &kube::Client, dir: &Path) -> usize {
+    std::fs::create_dir_all(dir).unwrap();
+    let types = [
+        ("apps/v1", "Deployment", "deployments"),
+        ("v1", "Service", "services"),
+        ("v1", "ConfigMap", "configmaps"),
+        ("v1", "ServiceAccount", "serviceaccounts"),
+        ("rbac.authorization.k8s.io/v1", "Role", "roles"),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "rolebindings",
+        ),
+        (
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "kustomizations",
+        ),
+    ];
+    let mut count = 0;
+    for (api_version, kind, plural) in types {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+        let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
+        let mut items = Vec::new();
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let page = api.list(&params).await.unwrap();
+            for item in page.items {
+                let mut object = serde_json::to_value(item).unwrap();
+                object["apiVersion"] = api_version.into();
+                object["kind"] = kind.into();
+                items.push(object);
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+        count += items.len();
+        let list = json!({"apiVersion": "v1", "kind": "List",
+            "metadata": {"resourceVersion": ""}, "items": items});
+        std::fs::write(
+            dir.join(format!("{plural}.yaml")),
+            drift_check::yaml::to_string(&list),
+        )
+        .unwrap();
+    }
+    count
+}
+
+/// What one `check` run measured.
+struct Measured {
+    wall: f64,
+    rss_kib: u64,
+    requests: Option<u64>,
+    objects: u64,
+    errors: u64,
+    findings: BTreeSet<Finding>,
+}
+
+/// Runs `drift-check check -o json` on the repo with these live-state
+/// arguments, under `/usr/bin/time` for its peak RSS.
+fn run(binary: &Path, repo: &Path, live: &[&std::ffi::OsStr]) -> Measured {
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(binary)
+        .args(["check", "-o", "json", "--repo"])
+        .arg(repo)
+        .args(live)
+        .output()
+        .unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let rss_kib = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+                .map(|v| v.parse::<u64>().unwrap())
+        })
+        .unwrap_or(0);
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let findings = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                text(&f["drift"]),
+                text(&f["object"]["kind"]),
+                text(&f["object"]["namespace"]),
+                text(&f["object"]["name"]),
+            )
+        })
+        .collect();
+    Measured {
+        wall,
+        rss_kib,
+        requests: report["run"]["api_requests"].as_u64(),
+        objects: report["summary"]["objects"].as_u64().unwrap_or(0),
+        errors: report["summary"]["errors"].as_u64().unwrap_or(0),
+        findings,
+    }
+}
