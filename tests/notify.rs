@@ -139,6 +139,46 @@ impl Synapse {
     }
 
     /// A public room with an alias; encrypted (megolm) when asked. Returns its id.
+    /// A matrix-sdk client of `user` with its own device and crypto store
+    /// (kept while the returned directory lives), and its access token.
+    async fn device(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> (matrix_sdk::Client, String, tempfile::TempDir) {
+        let store = tempfile::tempdir().unwrap();
+        let client = matrix_sdk::Client::builder()
+            .homeserver_url(&self.url)
+            .sqlite_store(store.path(), None)
+            .build()
+            .await
+            .unwrap();
+        client
+            .matrix_auth()
+            .login_username(user, password)
+            .send()
+            .await
+            .unwrap();
+        let token = client.access_token().unwrap();
+        (client, token, store)
+    }
+
+    /// An encrypted room `alias` created by `member`'s device, synced once
+    /// so that the device takes part in it; returns the room id.
+    async fn encrypted_room(
+        &self,
+        member: &matrix_sdk::Client,
+        token: &str,
+        alias: &str,
+    ) -> String {
+        let room_id = self.create_room(token, alias, true).await;
+        member
+            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+            .await
+            .unwrap();
+        room_id
+    }
+
     async fn create_room(&self, token: &str, alias: &str, encrypted: bool) -> String {
         let mut request = json!({"room_alias_name": alias, "preset": "public_chat"});
         if encrypted {
@@ -349,26 +389,9 @@ async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_th
     };
 
     // The reader: a matrix-sdk client with its own device and crypto store.
-    let reader_store = tempfile::tempdir().unwrap();
-    let reader = matrix_sdk::Client::builder()
-        .homeserver_url(&s.url)
-        .sqlite_store(reader_store.path(), None)
-        .build()
-        .await
-        .unwrap();
-    reader
-        .matrix_auth()
-        .login_username(&reader_id, "reader-pass")
-        .send()
-        .await
-        .unwrap();
-    let reader_token = reader.access_token().unwrap();
+    let (reader, reader_token, _reader_store) = s.device(&reader_id, "reader-pass").await;
     let alias = unique("secure");
-    let room_id = s.create_room(&reader_token, &alias, true).await;
-    reader
-        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-        .await
-        .unwrap();
+    let room_id = s.encrypted_room(&reader, &reader_token, &alias).await;
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -779,26 +802,9 @@ async fn matrix_a_normal_run_logs_no_warning_or_error_in_a_plain_or_an_encrypted
     let bot = s.register(&unique("bot"), "bot-pass", false);
     let bot_token = s.login(&bot, "bot-pass").await;
     let reader_id = s.register(&unique("reader"), "reader-pass", false);
-    let reader_store = tempfile::tempdir().unwrap();
-    let reader = matrix_sdk::Client::builder()
-        .homeserver_url(&s.url)
-        .sqlite_store(reader_store.path(), None)
-        .build()
-        .await
-        .unwrap();
-    reader
-        .matrix_auth()
-        .login_username(&reader_id, "reader-pass")
-        .send()
-        .await
-        .unwrap();
-    let reader_token = reader.access_token().unwrap();
+    let (reader, reader_token, _reader_store) = s.device(&reader_id, "reader-pass").await;
     let alias = unique("quiet-secure");
-    let room_id = s.create_room(&reader_token, &alias, true).await;
-    reader
-        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-        .await
-        .unwrap();
+    let room_id = s.encrypted_room(&reader, &reader_token, &alias).await;
     let cfg = config(
         dir.path(),
         &matrix_section(
@@ -1385,27 +1391,10 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
     let Some(s) = synapse() else { return };
     let bot = s.register(&unique("bot"), "bot-pass", false);
     let reader_id = s.register(&unique("reader"), "reader-pass", true);
-    let reader_store = tempfile::tempdir().unwrap();
-    let reader = matrix_sdk::Client::builder()
-        .homeserver_url(&s.url)
-        .sqlite_store(reader_store.path(), None)
-        .build()
-        .await
-        .unwrap();
-    reader
-        .matrix_auth()
-        .login_username(&reader_id, "reader-pass")
-        .send()
-        .await
-        .unwrap();
-    let reader_token = reader.access_token().unwrap();
+    let (reader, reader_token, _reader_store) = s.device(&reader_id, "reader-pass").await;
     let devices_before = s.devices(&reader_token, &bot).await;
     let alias = unique("pvc");
-    let room_id = s.create_room(&reader_token, &alias, true).await;
-    reader
-        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-        .await
-        .unwrap();
+    let room_id = s.encrypted_room(&reader, &reader_token, &alias).await;
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
