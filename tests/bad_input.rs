@@ -104,6 +104,36 @@ fn an_unknown_config_key_is_rejected_by_name() {
     assert_eq!(out.stdout, "");
 }
 
+/// Regression: a misspelt field of an ignore rule's target was dropped, so
+/// the rule matched every object and explained away all their drift.
+#[test]
+fn a_misspelt_ignore_target_field_is_rejected_not_widened() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "typo.yaml",
+        "cluster: prod\nignore:\n- reason: docs replicas\n  paths: [/spec/replicas]\n  target: {kinds: Deployment, name: docs-portal}\n",
+    );
+    let config = scratch.dir.path().join("typo.yaml");
+    let out = run(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--repo",
+        "fixtures/infra-repo",
+        "--live-snapshot",
+        "fixtures/live/prod",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("typo.yaml")
+            && out.stderr.contains("unknown field `kinds`")
+            && out.stderr.contains("line 5"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
 #[test]
 fn a_missing_repo_directory_is_one_error_naming_it() {
     let out = run(&[

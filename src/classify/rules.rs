@@ -19,9 +19,10 @@ pub struct IgnoreRuleSpec {
     /// whole object (any finding about it, missing and orphaned included).
     #[serde(default)]
     pub paths: Vec<String>,
-    /// Which objects the rule applies to (all when absent). Unknown fields
-    /// are ignored, as they always were.
-    #[serde(default, deserialize_with = "Selector::deserialize_pruned")]
+    /// Which objects the rule applies to (all when absent). An unknown
+    /// field is an error: dropped, a misspelt `kinds:` would widen the rule
+    /// to every object and silence their drift.
+    #[serde(default)]
     pub target: Option<Selector>,
     /// Only for this Kustomization (`name` or `namespace/name`).
     #[serde(default)]

@@ -53,9 +53,9 @@ impl Selector {
     ];
 
     /// Deserializes an optional selector, dropping fields it does not know
-    /// instead of failing: for a Flux Kustomization's `patches[].target`, as
-    /// the API server prunes fields its CRD schema does not declare, and for
-    /// ignore rules' `target`, which have always accepted them.
+    /// instead of failing: for a Flux Kustomization's `patches[].target` and
+    /// `spec.ignore[].target`, as the API server prunes fields its CRD schema
+    /// does not declare.
     pub fn deserialize_pruned<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Self>, D::Error> {
