@@ -103,8 +103,9 @@ pub(super) fn render(report: &Report) -> String {
 /// Text for a paragraph or a table cell: control characters written as in
 /// the text report (`\n`, `\u{1b}`, so a value cannot start a line), HTML
 /// written as entities (`<script>` shows as text), and backslash-escaped the
-/// characters that would end a cell, open a code span, a link or an image
-/// (`\`, `|`, `` ` ``, `[`, `]`, `!`).
+/// characters that would end a cell, open a code span, a link or an image,
+/// or start emphasis or a strikethrough (`\`, `|`, `` ` ``, `[`, `]`, `!`,
+/// `*`, `_`, `~`).
 pub(super) fn escape(text: &str) -> String {
     let text = super::text::escape(text);
     let mut out = String::with_capacity(text.len());
@@ -113,7 +114,7 @@ pub(super) fn escape(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '|' | '`' | '[' | ']' | '!' => {
+            '\\' | '|' | '`' | '[' | ']' | '!' | '*' | '_' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -144,9 +145,10 @@ mod tests {
     fn escapes_html_cells_lines_links_and_code_spans() {
         assert_eq!(
             escape("<script>x</script> | ![i](http://e/) `c` \\|\n| **forged** |"),
-            "&lt;script&gt;x&lt;/script&gt; \\| \\!\\[i\\](http://e/) \\`c\\` \\\\\\|\\\\n\\| **forged** \\|"
+            "&lt;script&gt;x&lt;/script&gt; \\| \\!\\[i\\](http://e/) \\`c\\` \\\\\\|\\\\n\\| \\*\\*forged\\*\\* \\|"
         );
         assert_eq!(escape("a\x1b[31mred"), "a\\\\u{1b}\\[31mred");
+        assert_eq!(escape("_a_ ~~b~~"), "\\_a\\_ \\~\\~b\\~\\~");
         assert_eq!(code("Deployment/web/api"), "`Deployment/web/api`");
         assert_eq!(code("x`y"), "x\\`y");
         assert_eq!(code("<b>"), "`<b>`", "HTML is text in a code span");
