@@ -106,6 +106,43 @@ impl FileError {
     }
 }
 
+/// A file of a [`Tree`] read as a stream ([`Tree::open_stream`]): reading past
+/// [`Limits::file_bytes`] (a file that grew since it was checked, or one of
+/// `/proc` that said it was empty) is an error.
+#[derive(Debug)]
+pub struct Bounded {
+    inner: std::io::Take<std::fs::File>,
+    limit: u64,
+    read: u64,
+    shown: String,
+}
+
+impl Bounded {
+    /// The error of a read past the limit, as [`Tree::read_bytes`] gives it.
+    pub fn too_large(&self) -> FileError {
+        FileError::TooLarge {
+            path: self.shown.clone(),
+            limit: self.limit,
+        }
+    }
+
+    /// Whether the read went past the limit.
+    pub fn exceeded(&self) -> bool {
+        self.read > self.limit
+    }
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.exceeded() {
+            return Err(std::io::Error::other(self.too_large().to_string()));
+        }
+        Ok(n)
+    }
+}
+
 /// What a path resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -267,8 +304,23 @@ impl Tree {
         Ok((resolved, kind, (metadata.dev(), metadata.ino())))
     }
 
-    /// The bytes of a regular file, at most [`Limits::file_bytes`].
-    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, FileError> {
+    /// A regular file opened to be read as a stream (parsed as it is read,
+    /// never held whole): at most [`Limits::file_bytes`], checked before it
+    /// is opened and while it is read.
+    pub fn open_stream(&self, path: &Path) -> Result<Bounded, FileError> {
+        let (file, shown) = self.open_regular(path)?;
+        let limit = self.limits.file_bytes;
+        Ok(Bounded {
+            inner: file.take(limit + 1),
+            limit,
+            read: 0,
+            shown,
+        })
+    }
+
+    /// Opens a regular file, refusing anything else and a file larger than
+    /// [`Limits::file_bytes`].
+    fn open_regular(&self, path: &Path) -> Result<(std::fs::File, String), FileError> {
         let shown = self.rel(&self.root.join(path));
         let (resolved, kind, _) = self.kind(path)?;
         if kind == Kind::Dir {
@@ -292,7 +344,15 @@ impl Tree {
         if metadata.len() > limit {
             return Err(FileError::TooLarge { path: shown, limit });
         }
-        let mut bytes = Vec::with_capacity(metadata.len() as usize);
+        Ok((file, shown))
+    }
+
+    /// The bytes of a regular file, at most [`Limits::file_bytes`].
+    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, FileError> {
+        let (file, shown) = self.open_regular(path)?;
+        let limit = self.limits.file_bytes;
+        let length = file.metadata().map_or(0, |m| m.len());
+        let mut bytes = Vec::with_capacity(length as usize);
         // A file of /proc says 0 bytes and may hold more: bound the read too.
         file.take(limit + 1)
             .read_to_end(&mut bytes)

@@ -185,20 +185,48 @@ pub fn read_documents(tree: &Tree, path: &Path) -> Result<Vec<Value>, YamlError>
     documents_within(&text, &shown, tree.limits())
 }
 
-/// [`read_documents`], each document read as a `T`.
+/// [`read_documents`], each document read as a `T`, parsed as the file is
+/// read (the file's text is never held whole: a snapshot's 100,000-object
+/// dump is as large as the objects it holds). Any document that fails fails
+/// the file. The parser's budgets bound each document of the stream; the
+/// number of documents is bounded here, per file.
 pub fn read_documents_as<T: DeserializeOwned>(
     tree: &Tree,
     path: &Path,
 ) -> Result<Vec<T>, YamlError> {
-    let text = tree.read_text(path).map_err(YamlError::Tree)?;
+    let mut reader = tree.open_stream(path).map_err(YamlError::Tree)?;
     let shown = PathBuf::from(tree.rel(&tree.root().join(path)));
     let limits = tree.limits();
-    serde_saphyr::from_multiple_with_options::<T>(&text, options(Dialect::Kubectl, limits)).map_err(
-        |e| YamlError::Parse {
+    let mut documents = Vec::new();
+    let mut failed = None;
+    for document in
+        serde_saphyr::read_with_options::<_, T>(&mut reader, options(Dialect::Kubectl, limits))
+    {
+        match document {
+            Ok(_) if documents.len() == limits.yaml_documents => {
+                failed = Some(format!(
+                    "more than {} YAML documents in one file (raise it with limits.yamlDocuments in the config file)",
+                    limits.yaml_documents
+                ));
+                break;
+            }
+            Ok(document) => documents.push(document),
+            Err(e) => {
+                failed = Some(message(&e, limits));
+                break;
+            }
+        }
+    }
+    if reader.exceeded() {
+        return Err(YamlError::Tree(reader.too_large()));
+    }
+    match failed {
+        Some(message) => Err(YamlError::Parse {
             path: shown,
-            message: message(&e, limits),
-        },
-    )
+            message,
+        }),
+        None => Ok(documents),
+    }
 }
 
 /// Serializes a value as YAML (for `drift-check render`).
