@@ -38,9 +38,15 @@ pub struct Attributed<'a> {
 /// Compares every render with the live state. `dry_runs` holds, in server
 /// mode, what a server-side apply of each rendered object gives;
 /// `head_revision` is the commit of the checked tree (for orphans of a
-/// Kustomization that did not render).
+/// Kustomization that did not render); `all_rendered`, the identity of every
+/// object rendered ([`Rendered::identities`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the stage's inputs, each from another stage"
+)]
 pub fn renders<'a>(
     rendered: &'a [Rendered],
+    all_rendered: &BTreeSet<ObjectKey>,
     known: &'a [Kustomization],
     unreadable: orphans::Unreadable<'_>,
     state: &'a LiveState,
@@ -49,11 +55,6 @@ pub fn renders<'a>(
     head_revision: Option<&'a str>,
 ) -> (Vec<Attributed<'a>>, Vec<Note>) {
     let mut notes = Vec::new();
-    let all_rendered: BTreeSet<ObjectKey> = rendered
-        .iter()
-        .flat_map(|r| r.objects.iter().flatten())
-        .filter_map(|o| Some(o.reference()?.key()))
-        .collect();
     let labelled = orphans::Labelled::of(state);
     let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
     let mut out = Vec::new();
@@ -127,7 +128,7 @@ pub fn renders<'a>(
             }
         }
         for (key, live, why) in
-            orphans::of_kustomization(&r.ks, &mine, &all_rendered, state, &labelled)
+            orphans::of_kustomization(&r.ks, &mine, all_rendered, state, &labelled)
         {
             if reported.insert(key) {
                 let object = ObjectRef::of(live).expect("indexed objects have an identity");
@@ -148,7 +149,7 @@ pub fn renders<'a>(
         render_of.entry(r.ks.id()).or_insert(r);
     }
     for (key, live, owner, why) in
-        orphans::platform(&renders, known, unreadable, &all_rendered, &reported, state)
+        orphans::platform(&renders, known, unreadable, all_rendered, &reported, state)
     {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
@@ -262,6 +263,7 @@ mod tests {
         let dry_runs = BTreeMap::new();
         let (diffs, _) = renders(
             &rendered,
+            &Rendered::identities(&rendered),
             &[],
             orphans::Unreadable {
                 broken: &[],

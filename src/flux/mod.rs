@@ -276,6 +276,25 @@ pub struct Failing {
     pub since: Option<String>,
 }
 
+impl Failing {
+    /// What a Ready condition that is not True says.
+    pub fn of(ready: &Condition) -> Self {
+        Self {
+            reason: ready.reason.clone().unwrap_or_else(|| "Unknown".into()),
+            message: ready
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+            since: ready.last_transition_time.clone(),
+        }
+    }
+}
+
 impl KustomizationStatus {
     /// The `Ready` condition, when Flux has set one.
     pub fn ready(&self) -> Option<&Condition> {
@@ -289,19 +308,7 @@ impl KustomizationStatus {
         let ready = self.ready()?;
         let failed = ready.status == "False"
             || (self.last_applied_revision.is_none() && ready.status != "True");
-        failed.then(|| Failing {
-            reason: ready.reason.clone().unwrap_or_else(|| "Unknown".into()),
-            message: ready
-                .message
-                .as_deref()
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string(),
-            since: ready.last_transition_time.clone(),
-        })
+        failed.then(|| Failing::of(ready))
     }
 
     /// Is this object (by inventory id) among what Flux last applied?

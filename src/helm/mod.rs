@@ -212,19 +212,7 @@ impl HelmRelease {
             .conditions
             .iter()
             .find(|c| c.kind == "Ready" && c.status == "False")
-            .map(|ready| Failing {
-                reason: ready.reason.clone().unwrap_or_else(|| "Unknown".into()),
-                message: ready
-                    .message
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string(),
-                since: ready.last_transition_time.clone(),
-            });
+            .map(Failing::of);
         let drift = spec.drift_detection.unwrap_or_default();
         Some(Self {
             release_namespace: nonempty(&spec.target_namespace)

@@ -36,7 +36,10 @@ pub(super) async fn read(
         .iter()
         .enumerate()
         .flat_map(|(i, r)| r.objects.iter().flatten().map(move |o| (i, o)))
-        .filter(|(_, o)| o.kind() == Some(helm::KIND) && helm::is_helm_release(&o.peek()))
+        .filter(|(_, o)| {
+            o.reference()
+                .is_some_and(|r| r.kind == helm::KIND && r.group() == helm::GROUP)
+        })
         .map(|(i, o)| (i, o.peek().into_owned()))
         .collect();
     // A HelmRelease with spec.kubeConfig installs into another cluster.

@@ -197,8 +197,10 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 
     let deployed = releases.deployed(&rendered, &state);
     run.issues.extend(helm::ignore_issues(&deployed));
+    let all_rendered = Rendered::identities(&rendered);
     let (mut diffs, notes) = diff::renders(
         &rendered,
+        &all_rendered,
         &discovered.known,
         diff::orphans::Unreadable {
             broken: &discovered.broken,
@@ -210,11 +212,6 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         head.revision.as_deref(),
     );
     run.notes.extend(notes);
-    let all_rendered: BTreeSet<ObjectKey> = rendered
-        .iter()
-        .flat_map(|r| r.objects.iter().flatten())
-        .filter_map(|o| Some(o.reference()?.key()))
-        .collect();
     diffs.extend(diff::helm::deployed(
         &deployed,
         [&state, &helm_state],

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
-use crate::k8s::object::{Compact, Object};
+use crate::k8s::object::{Compact, Object, ObjectKey};
 
 /// ConfigMap/Secret data by (kind, name), as read for `substituteFrom`.
 pub type Sources = BTreeMap<(String, String), BTreeMap<String, String>>;
@@ -86,6 +86,15 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// The identity of every object of these renders (at the applied commit).
+    pub fn identities(rendered: &[Rendered]) -> std::collections::BTreeSet<ObjectKey> {
+        rendered
+            .iter()
+            .flat_map(|r| r.objects.iter().flatten())
+            .filter_map(|o| Some(o.reference()?.key()))
+            .collect()
+    }
+
     /// Every object rendered, at the applied commit and at the head.
     pub fn all_objects(&self) -> impl Iterator<Item = &Compact> {
         let at_head = self.head.iter().flat_map(|(objects, _)| objects);

@@ -154,19 +154,25 @@ pub use crate::error::Note as Warning;
 /// Control characters of a text written as escapes (see the text report).
 pub use text::escape as escape_text;
 
+/// ` since T` of a warning, when T is known.
+fn since(at: Option<&str>) -> String {
+    at.map(|at| format!(" since {at}")).unwrap_or_default()
+}
+
+/// `: message` of a warning, when there is one.
+fn detail(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
 /// The warning for a Kustomization Flux cannot apply: reported once, with
 /// Flux's own message, instead of a finding per object it never applied.
 pub fn failing(ks: &Kustomization, failing: &Failing) -> Warning {
-    let since = failing
-        .since
-        .as_deref()
-        .map(|s| format!(" since {s}"))
-        .unwrap_or_default();
-    let message = if failing.message.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", failing.message)
-    };
+    let since = since(failing.since.as_deref());
+    let message = detail(&failing.message);
     Warning {
         kustomization: Some(ks.id()),
         message: format!(
@@ -181,11 +187,7 @@ pub fn failing(ks: &Kustomization, failing: &Failing) -> Warning {
 
 /// The warning for a suspended HelmRelease: its objects drift silently.
 pub fn helm_suspension(hr: &crate::helm::HelmRelease) -> Warning {
-    let since = hr
-        .suspended_since
-        .as_deref()
-        .map(|s| format!(" since {s}"))
-        .unwrap_or_default();
+    let since = since(hr.suspended_since.as_deref());
     Warning {
         kustomization: Some(hr.kustomization.clone()),
         message: format!(
@@ -199,16 +201,8 @@ pub fn helm_suspension(hr: &crate::helm::HelmRelease) -> Warning {
 
 /// The warning for a HelmRelease helm-controller reports not Ready, once.
 pub fn helm_failing(hr: &crate::helm::HelmRelease, failing: &Failing) -> Warning {
-    let since = failing
-        .since
-        .as_deref()
-        .map(|s| format!(" since {s}"))
-        .unwrap_or_default();
-    let message = if failing.message.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", failing.message)
-    };
+    let since = since(failing.since.as_deref());
+    let message = detail(&failing.message);
     Warning {
         kustomization: Some(hr.kustomization.clone()),
         message: format!(
@@ -224,11 +218,7 @@ pub fn helm_failing(hr: &crate::helm::HelmRelease, failing: &Failing) -> Warning
 /// The warning for a suspended Kustomization: the platform's rule is to
 /// never leave Flux suspended.
 pub fn suspension(ks: &Kustomization) -> Warning {
-    let since = ks
-        .suspended_since
-        .as_deref()
-        .map(|s| format!(" since {s}"))
-        .unwrap_or_default();
+    let since = since(ks.suspended_since.as_deref());
     Warning {
         kustomization: Some(ks.id()),
         message: format!(
