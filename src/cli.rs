@@ -113,7 +113,7 @@ pub struct RenderArgs {
 }
 
 /// Flags shared by `check` and `render`.
-#[derive(Debug, Default, Args)]
+#[derive(Clone, Debug, Default, Args)]
 pub struct CommonArgs {
     /// Config file (YAML). Flags and environment variables override it.
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
@@ -144,7 +144,7 @@ pub struct CommonArgs {
     #[arg(long, env = "DRIFT_CHECK_GIT_SECRET_DIR")]
     pub git_secret_dir: Option<PathBuf>,
 
-    /// Limit for each git operation (connect and fetch), in seconds [default: 120].
+    /// Limit for each git operation (connect and fetch), in seconds (1 to 86400) [default: 120].
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_GIT_TIMEOUT")]
     pub git_timeout: Option<u64>,
 
@@ -221,9 +221,13 @@ pub struct CommonArgs {
     )]
     pub helm_release_manifests: Option<bool>,
 
-    /// Limit for each API request, in seconds.
+    /// Limit for each API request, in seconds (1 to 86400) [default: 30].
     #[arg(long, value_name = "SECONDS", env = "DRIFT_CHECK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,
+
+    /// How many API requests run at once (1 to 256) [default: 8].
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_CONCURRENCY")]
+    pub concurrency: Option<u64>,
 }
 
 /// Log formats.

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use std::time::Duration;
-
+use crate::bounds::{self, OutOfRange, Range};
 use crate::classify::{IgnoreRuleSpec, rules};
 use crate::cli::CommonArgs;
 use crate::diff::DiffMode;
@@ -72,7 +71,7 @@ pub struct FileConfig {
     /// Limit for each API request, in seconds (default 30).
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
-    pub concurrency: Option<usize>,
+    pub concurrency: Option<u64>,
     /// A kustomize binary to run for the build step instead of the native engine.
     pub kustomize_bin: Option<PathBuf>,
     /// An unset postBuild variable without a default is an error (as
@@ -102,33 +101,35 @@ pub struct LimitsConfig {
 }
 
 impl LimitsConfig {
-    /// The limits, defaults filled in; each must be at least 1.
-    pub fn validate(&self) -> Result<Limits, String> {
+    /// The limits, defaults filled in; each within its range (at most 4 GiB
+    /// of one file, a billion nodes, ten million documents).
+    pub fn validate(&self) -> Result<Limits, OutOfRange> {
         let defaults = Limits::default();
-        let limits = Limits {
-            file_bytes: self.file_bytes.unwrap_or(defaults.file_bytes),
-            yaml_nodes: self.yaml_nodes.unwrap_or(defaults.yaml_nodes),
-            yaml_documents: self.yaml_documents.unwrap_or(defaults.yaml_documents),
-        };
-        for (key, value) in [
-            ("fileBytes", limits.file_bytes),
-            ("yamlNodes", limits.yaml_nodes as u64),
-            ("yamlDocuments", limits.yaml_documents as u64),
-        ] {
-            if value == 0 {
-                return Err(format!(
-                    "limits.{key}: 0 is not a limit, e.g. limits: {{{key}: {}}}",
-                    match key {
-                        "fileBytes" => defaults.file_bytes,
-                        "yamlNodes" => defaults.yaml_nodes as u64,
-                        _ => defaults.yaml_documents as u64,
-                    }
-                ));
-            }
-        }
-        Ok(limits)
+        Ok(Limits {
+            file_bytes: Range::bytes(MAX_FILE_BYTES).check(
+                self.file_bytes.unwrap_or(defaults.file_bytes),
+                "limits.fileBytes",
+                "`limits: {fileBytes: 536870912}`",
+            )?,
+            yaml_nodes: bounds::count(
+                self.yaml_nodes.unwrap_or(defaults.yaml_nodes) as u64,
+                Range::count(1, 1_000_000_000),
+                "limits.yamlNodes",
+                "`limits: {yamlNodes: 40000000}`",
+            )?,
+            yaml_documents: bounds::count(
+                self.yaml_documents.unwrap_or(defaults.yaml_documents) as u64,
+                Range::count(1, 10_000_000),
+                "limits.yamlDocuments",
+                "`limits: {yamlDocuments: 100000}`",
+            )?,
+        })
     }
 }
+
+/// The largest `limits.fileBytes`: 4 GiB, eight times a 100,000-object
+/// snapshot in one file.
+const MAX_FILE_BYTES: u64 = 4 << 30;
 
 /// The layered configuration: the pipeline's settings (each stage's part
 /// validated by that stage) and how to print the report.
@@ -171,12 +172,10 @@ pub enum ConfigError {
         #[source]
         source: diff::PatternError,
     },
-    /// A count or a limit is zero (it would never run, or never wait).
-    #[error("{key}: must be at least 1, got 0 (e.g. {example})")]
-    Zero {
-        key: &'static str,
-        example: &'static str,
-    },
+    /// A number setting is outside its range (zero would never run or never
+    /// wait; beyond the maximum a deadline or a size overflows).
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 }
 
 impl Config {
@@ -225,15 +224,15 @@ impl Config {
                 .git_secret_dir
                 .clone()
                 .or_else(|| from_file(&file.git_secret_dir)),
-            timeout: Duration::from_secs(at_least_one(
+            timeout: bounds::seconds(
                 args.git_timeout.or(file.git_timeout).unwrap_or(120),
                 "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT)",
-                "`gitTimeout: 120` seconds",
-            )?),
+                "`gitTimeout: 120`",
+            )?,
         }
         .validate()
         .map_err(ConfigError::Invalid)?;
-        let limits = file.limits.validate().map_err(ConfigError::Invalid)?;
+        let limits = file.limits.validate()?;
         let live = live::Options {
             snapshot: args
                 .live_snapshot
@@ -245,16 +244,17 @@ impl Config {
                     .clone()
                     .or_else(|| from_file(&file.kubeconfig)),
                 context: args.context.clone().or(file.context.clone()),
-                timeout: Duration::from_secs(at_least_one(
+                timeout: bounds::seconds(
                     args.request_timeout.or(file.request_timeout).unwrap_or(30),
                     "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT)",
-                    "`requestTimeout: 30` seconds",
-                )?),
-                concurrency: at_least_one(
-                    file.concurrency.unwrap_or(8) as u64,
-                    "concurrency",
+                    "`requestTimeout: 30`",
+                )?,
+                concurrency: bounds::count(
+                    args.concurrency.or(file.concurrency).unwrap_or(8),
+                    Range::count(1, 256),
+                    "concurrency (--concurrency, DRIFT_CHECK_CONCURRENCY)",
                     "`concurrency: 8`",
-                )? as usize,
+                )?,
             },
             limits,
         };
@@ -331,17 +331,10 @@ impl Config {
     }
 }
 
-/// A count or limit that must not be zero.
-fn at_least_one(value: u64, key: &'static str, example: &'static str) -> Result<u64, ConfigError> {
-    if value == 0 {
-        Err(ConfigError::Zero { key, example })
-    } else {
-        Ok(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn args(config: Option<PathBuf>) -> CommonArgs {
@@ -542,26 +535,77 @@ mod tests {
     }
 
     #[test]
-    fn zero_counts_and_limits_are_errors_with_an_example() {
-        assert_eq!(
-            message("repo: r\nconcurrency: 0\n"),
-            "concurrency: must be at least 1, got 0 (e.g. `concurrency: 8`)"
-        );
-        assert_eq!(
-            message("repo: r\nrequestTimeout: 0\n"),
-            "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT): must be at least 1, got 0 (e.g. `requestTimeout: 30` seconds)"
-        );
-        assert_eq!(
-            message("repo: r\ngitTimeout: 0\n"),
-            "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT): must be at least 1, got 0 (e.g. `gitTimeout: 120` seconds)"
-        );
+    fn numbers_out_of_range_are_errors_naming_the_setting_with_an_example() {
+        let cases = [
+            (
+                "concurrency: 0",
+                "concurrency (--concurrency, DRIFT_CHECK_CONCURRENCY): must be between 1 and 256, got 0 (e.g. `concurrency: 8`)",
+            ),
+            (
+                "concurrency: 100000",
+                "concurrency (--concurrency, DRIFT_CHECK_CONCURRENCY): must be between 1 and 256, got 100000 (e.g. `concurrency: 8`)",
+            ),
+            (
+                "requestTimeout: 0",
+                "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT): must be between 1 and 86400 seconds, got 0 (e.g. `requestTimeout: 30`)",
+            ),
+            // Once a panic: "overflow when adding durations".
+            (
+                "requestTimeout: 18446744073709551615",
+                "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT): must be between 1 and 86400 seconds, got 18446744073709551615 (e.g. `requestTimeout: 30`)",
+            ),
+            (
+                "gitTimeout: 9223372036854775807",
+                "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT): must be between 1 and 86400 seconds, got 9223372036854775807 (e.g. `gitTimeout: 120`)",
+            ),
+            (
+                "limits: {fileBytes: 18446744073709551615}",
+                "limits.fileBytes: must be between 1 and 4294967296 bytes, got 18446744073709551615 (e.g. `limits: {fileBytes: 536870912}`)",
+            ),
+            (
+                "limits: {yamlNodes: 0}",
+                "limits.yamlNodes: must be between 1 and 1000000000, got 0 (e.g. `limits: {yamlNodes: 40000000}`)",
+            ),
+            (
+                "limits: {yamlDocuments: 10000001}",
+                "limits.yamlDocuments: must be between 1 and 10000000, got 10000001 (e.g. `limits: {yamlDocuments: 100000}`)",
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(message(&format!("repo: r\n{line}\n")), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn flags_are_bounded_like_the_file_and_win_over_it() {
         let mut a = args(None);
         a.repo = Some("r".into());
-        a.request_timeout = Some(0);
+        a.request_timeout = Some(u64::MAX);
         assert!(matches!(
             Config::load(&a, None, None),
-            Err(ConfigError::Zero { .. })
+            Err(ConfigError::OutOfRange(OutOfRange { key, .. })) if key.starts_with("requestTimeout")
         ));
+        a.request_timeout = Some(86_400);
+        a.concurrency = Some(3);
+        let live = Config::load(&a, None, None).unwrap().settings.live;
+        assert_eq!(live.cluster.timeout, Duration::from_secs(86_400));
+        assert_eq!(live.cluster.concurrency, 3);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "repo: r\nconcurrency: 2\nrequestTimeout: 5\n").unwrap();
+        let mut a = args(Some(path));
+        let live = Config::load(&a, None, None).unwrap().settings.live;
+        assert_eq!(
+            (live.cluster.concurrency, live.cluster.timeout.as_secs()),
+            (2, 5)
+        );
+        a.concurrency = Some(4);
+        let live = Config::load(&a, None, None).unwrap().settings.live;
+        assert_eq!(
+            (live.cluster.concurrency, live.cluster.timeout.as_secs()),
+            (4, 5)
+        );
     }
 
     #[test]

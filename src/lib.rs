@@ -12,10 +12,12 @@
 //! (Flux's API types, labels, annotations, managers, revisions),
 //! [`crossplane`] (Crossplane's markers), [`error`]
 //! (issues and notes), [`yaml`], [`files`] (bounded reads confined to a
-//! tree: the repo, a snapshot). Above them, [`cli`] and [`config`] (flags,
+//! tree: the repo, a snapshot), [`bounds`] (the range of every number
+//! setting). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings).
 
 pub mod artifact;
+pub mod bounds;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::util::{TestCommand, root, service, summary};
 
+mod chaos;
 mod helm;
 
 fn runtime() -> tokio::runtime::Runtime {

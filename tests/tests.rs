@@ -4,6 +4,7 @@
 mod artifacts;
 mod bad_input;
 mod cluster;
+mod config_props;
 mod conformance;
 mod fixture_platform;
 mod image;

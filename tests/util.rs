@@ -88,7 +88,7 @@ fn started_by(var: &str) -> &'static str {
         "PUSHGATEWAY" => "scripts/services/pushgateway",
         "KUSTOMIZE" => "scripts/services/kustomize",
         "PODMAN" => "scripts/services/podman",
-        "APISERVER" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
+        "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }
         _ => "one of scripts/services/*",

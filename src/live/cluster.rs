@@ -192,6 +192,10 @@ impl Cluster {
     ) -> Result<T, LiveError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if timed_out(&e) => Err(LiveError::Timeout {
+                what: format!("{what} (API server {})", self.server),
+                seconds: self.timeout.as_secs(),
+            }),
             Ok(Err(e)) => Err(LiveError::api(what, &self.server, e)),
             Err(_) => Err(LiveError::Timeout {
                 what: format!("{what} (API server {})", self.server),
@@ -417,4 +421,22 @@ impl LiveSource for Cluster {
         let list = self.timed(&what, api.list(&params)).await?;
         Ok(list.items.into_iter().map(|i| to_object(i, &ar)).collect())
     }
+}
+
+/// Whether kube's own connect, read or write timeout ended the call (the
+/// request timeout, set on the client): a server that accepts connections
+/// and never completes the TLS handshake — a stopped process — ends here,
+/// not in the outer timeout, as "client error (Connect): deadline has elapsed".
+fn timed_out(error: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<tokio::time::error::Elapsed>()
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

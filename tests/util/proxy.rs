@@ -1,9 +1,11 @@
 //! A real HTTP proxy on 127.0.0.1 in front of a real server (the test
-//! setup's Synapse), which answers the first requests to a path with a fault
-//! — a status of its own (a reverse proxy's 502, a 429) or no answer at all —
-//! and forwards everything else. Plain threads and blocking sockets, so it
-//! runs whatever the test's runtime does; one request per connection
-//! (`Connection: close` both ways).
+//! setup's Synapse, or an API server over https), which answers the first
+//! requests to a path with a fault — a status of its own (a reverse proxy's
+//! 502, a 429) or no answer at all — and forwards everything else. Plain
+//! threads and blocking sockets, so it runs whatever the test's runtime does;
+//! one request per connection (`Connection: close` both ways). An https
+//! upstream is reached with reqwest (certificate not verified: a test
+//! server's own), the client side stays plain http.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -47,15 +49,17 @@ pub struct FaultyProxy {
 }
 
 impl FaultyProxy {
-    /// Starts a proxy to `upstream` (`http://host:port`) that answers the
-    /// first requests whose path contains each fragment with its faults, in
-    /// order, then forwards.
+    /// Starts a proxy to `upstream` (`http://host:port` or
+    /// `https://host:port`) that answers the first requests whose path
+    /// contains each fragment with its faults, in order, then forwards.
     pub fn start(upstream: &str, rules: &[(&str, &[Fault])]) -> Self {
-        let upstream = upstream
-            .strip_prefix("http://")
-            .expect("an http:// upstream")
-            .trim_end_matches('/')
-            .to_string();
+        let upstream = match upstream.strip_prefix("http://") {
+            Some(plain) => Upstream::Plain(plain.trim_end_matches('/').to_string()),
+            None => {
+                assert!(upstream.starts_with("https://"), "an http(s):// upstream");
+                Upstream::Tls(upstream.trim_end_matches('/').to_string())
+            }
+        };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
@@ -108,8 +112,17 @@ impl Drop for FaultyProxy {
     }
 }
 
+/// Where requests are forwarded.
+#[derive(Clone)]
+enum Upstream {
+    /// `host:port`, spoken to with the client's own bytes.
+    Plain(String),
+    /// `https://host:port`, spoken to with reqwest.
+    Tls(String),
+}
+
 /// One request: read it, fault or forward it.
-fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::Result<()> {
+fn serve(mut client: TcpStream, upstream: &Upstream, state: &Mutex<State>) -> std::io::Result<()> {
     let (head, body) = read_request(&mut client)?;
     let request_line = head.lines().next().unwrap_or_default().to_string();
     let mut parts = request_line.split(' ');
@@ -147,23 +160,93 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
             state.lock().unwrap().stalled.push(client);
             Ok(())
         }
-        None => {
-            let mut server = TcpStream::connect(upstream)?;
-            let mut forwarded = String::new();
-            for line in head.split("\r\n").filter(|l| !l.is_empty()) {
-                if !line.to_ascii_lowercase().starts_with("connection:") {
-                    forwarded.push_str(line);
-                    forwarded.push_str("\r\n");
-                }
-            }
-            forwarded.push_str("Connection: close\r\n\r\n");
-            server.write_all(forwarded.as_bytes())?;
-            server.write_all(&body)?;
-            let mut response = Vec::new();
-            server.read_to_end(&mut response)?;
-            client.write_all(&response)
+        None => match upstream {
+            Upstream::Plain(upstream) => forward(client, upstream, &head, &body),
+            Upstream::Tls(base) => forward_tls(client, base, &head, body),
+        },
+    }
+}
+
+/// Forwards the request's bytes to a plain http server and its answer back.
+fn forward(mut client: TcpStream, upstream: &str, head: &str, body: &[u8]) -> std::io::Result<()> {
+    let mut server = TcpStream::connect(upstream)?;
+    let mut forwarded = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
         }
     }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    server.write_all(forwarded.as_bytes())?;
+    server.write_all(body)?;
+    let mut response = Vec::new();
+    server.read_to_end(&mut response)?;
+    client.write_all(&response)
+}
+
+/// Sends the request to an https server and writes its answer back as
+/// plain HTTP/1.1 with a `Content-Length`.
+fn forward_tls(
+    mut client: TcpStream,
+    base: &str,
+    head: &str,
+    body: Vec<u8>,
+) -> std::io::Result<()> {
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_string();
+    let path = request_line.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .filter(|(n, _)| {
+            !["host", "connection", "content-length", "transfer-encoding"]
+                .contains(&n.to_ascii_lowercase().as_str())
+        })
+        .collect();
+    let url = format!("{base}{path}");
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let http = reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(true)
+                .http1_only()
+                .build()
+                .map_err(std::io::Error::other)?;
+            let method =
+                reqwest::Method::from_bytes(method.as_bytes()).map_err(std::io::Error::other)?;
+            let mut request = http.request(method, url).body(body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.map_err(std::io::Error::other)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>((status, headers, bytes))
+        });
+    let (status, headers, bytes) = answer?;
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Status")
+    );
+    for (name, value) in &headers {
+        if !["connection", "content-length", "transfer-encoding"].contains(&name.as_str()) {
+            out.push_str(&format!(
+                "{name}: {}\r\n",
+                value.to_str().unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    ));
+    client.write_all(out.as_bytes())?;
+    client.write_all(&bytes)
 }
 
 /// The request's head (up to the blank line) and its body (`Content-Length`).
