@@ -311,6 +311,16 @@ impl KustomizationStatus {
         failed.then(|| Failing::of(ready))
     }
 
+    /// Has Flux never reconciled the Kustomization: no condition, no
+    /// revision attempted or applied, no inventory (no `status` at all, as
+    /// just after it is created)?
+    pub fn never_reconciled(&self) -> bool {
+        self.conditions.is_empty()
+            && self.last_applied_revision.is_none()
+            && self.last_attempted_revision.is_none()
+            && self.inventory.is_none()
+    }
+
     /// Is this object (by inventory id) among what Flux last applied?
     pub fn applied(&self, inventory_id: &str) -> bool {
         self.inventory

@@ -21,7 +21,7 @@ use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
 use crate::error::{Issue, Note, Stage};
-use crate::flux::Kustomization;
+use crate::flux::{Kustomization, Origin};
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::{self, Live, LiveSource};
 use crate::notify;
@@ -95,6 +95,20 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
                     message: format!(
                         "not checked: Flux reports it failing too ({}), and drift-check could not {} it either: {}",
                         failing.reason,
+                        if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
+                        issue.message
+                    ),
+                });
+            }
+        } else if r.objects.is_none() && ks.origin == Origin::Live && ks.status.never_reconciled() {
+            // Just created, or its source not ready yet: nothing of it is
+            // applied, so nothing of it can drift; Flux will meet the same
+            // failure when it first reconciles it.
+            for issue in run.issues.split_off(issues) {
+                run.notes.push(Note {
+                    kustomization: issue.kustomization,
+                    message: format!(
+                        "not yet reconciled by Flux: not checked (it has no status yet), and drift-check could not {} it either: {}",
                         if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
                         issue.message
                     ),
