@@ -19,6 +19,7 @@ use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
 use crate::error::{Issue, Stage};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
+use crate::k8s::managed;
 use crate::k8s::object::{self, Object, ObjectRef};
 use crate::k8s::selector::Subject;
 pub use owner::Owner;
@@ -396,7 +397,23 @@ fn object_explanation(
                     .unwrap_or_default(),
                 failing.reason,
                 failing.message
-            ));
+            );
+            if drift == Drift::Missing {
+                return Some(format!("not applied: {failing}"));
+            }
+            // An object it renders that exists, but that it never applied
+            // (not in its inventory, no field written by Flux): what differs
+            // is not its drift (e.g. the `kube-system` Namespace every
+            // cluster has).
+            if drift == Drift::Modified
+                && !managed::entries(subject)
+                    .iter()
+                    .any(|e| ctx.policy.is_flux(&e.manager))
+            {
+                return Some(format!(
+                    "not applied: {failing}; it never applied this object (not in its inventory, no field written by Flux)"
+                ));
+            }
         }
         if drift == Drift::Missing
             && let Some(pending) = pending(ctx)
