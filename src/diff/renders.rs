@@ -148,9 +148,19 @@ pub fn renders<'a>(
     for r in rendered {
         render_of.entry(r.ks.id()).or_insert(r);
     }
-    for (key, live, owner, why) in
-        orphans::platform(&renders, known, unreadable, all_rendered, &reported, state)
-    {
+    let platform = orphans::platform(&renders, known, unreadable, all_rendered, &reported, state);
+    for r in rendered.iter().filter(|r| r.objects.is_none()) {
+        if let Some(left) = platform.left_to.get(&r.ks.id()) {
+            notes.push(Note {
+                kustomization: Some(r.ks.id()),
+                message: format!(
+                    "could not check {left} live object{} that may be this Kustomization's (in its inventory, labelled as applied by it, or labelled app.kubernetes.io/managed-by=flux in a namespace it applies to): not reported orphaned, since it could not be rendered",
+                    if *left == 1 { "" } else { "s" }
+                ),
+            });
+        }
+    }
+    for (key, live, owner, why) in platform.orphans {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
         let render = owner.and_then(|ks| render_of.get(&ks.id()).copied());

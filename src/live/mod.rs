@@ -409,6 +409,11 @@ impl LiveState {
         self.objects.get(key).map(Stored::peek)
     }
 
+    /// The live object with this identity as stored (labels without parsing).
+    pub fn stored_of(&self, key: &ObjectKey) -> Option<&Stored> {
+        self.objects.get(key)
+    }
+
     /// Whether an object with this identity is live.
     pub fn contains(&self, key: &ObjectKey) -> bool {
         self.objects.contains_key(key)
