@@ -383,12 +383,11 @@ fn object_explanation(
                 ks.id()
             ));
         }
-        if drift == Drift::Missing
-            && let Some(failing) = ks.status.failing()
+        if let Some(failing) = ks.status.failing()
             && !ObjectRef::of(subject).is_some_and(|o| ks.status.applied(&o.key().inventory_id()))
         {
-            return Some(format!(
-                "not applied: Kustomization {} is failing{}: {}: {}",
+            let failing = format!(
+                "Kustomization {} is failing{}: {}: {}",
                 ks.id(),
                 failing
                     .since
@@ -501,6 +500,9 @@ fn remedy(
     match (drift, owner) {
         (Drift::Conflict, _) => format!(
             "Flux and Crossplane both manage this object: patch {composite} instead of the object, and remove the object from {path} in git or from the Composition, so that one owner remains"
+        ),
+        (Drift::Overlap, _) => format!(
+            "keep the object in one Kustomization's path in git (this one's is {path}) and remove it from the others', so that one of them applies it"
         ),
         (_, Owner::Crossplane) => format!("patch {composite} instead of the object"),
         (Drift::Missing, Owner::Flux) => match ks {

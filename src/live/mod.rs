@@ -370,8 +370,10 @@ pub struct LiveState {
     objects: BTreeMap<ObjectKey, Stored>,
     /// Types (group, kind) the cluster does not serve at the version asked, with why.
     pub unserved: BTreeMap<(String, String), String>,
-    /// Types that could not be read: their objects cannot be compared.
-    pub failed: BTreeSet<(String, String)>,
+    /// Types that could not be read: their objects cannot be compared. Each
+    /// with why, in a few words (`v1 configmaps forbidden`), for the
+    /// Kustomizations it leaves unchecked.
+    pub failed: BTreeMap<(String, String), String>,
     /// Why reading failed.
     pub errors: Vec<LiveError>,
     /// Which kinds are cluster-scoped, as the live source knows: the

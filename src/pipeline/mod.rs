@@ -188,6 +188,10 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .iter()
             .map(|e| Issue::new(None, Stage::Live, e)),
     );
+    // A type that could not be read leaves each Kustomization with objects
+    // of it unchecked: its own error, never "in sync".
+    let unread = diff::unread_types(&rendered, &state);
+    run.issues.extend(unread.iter().cloned());
     info!(
         objects = state.len() + helm_state.len(),
         types = types.len() + helm_types.len(),
@@ -262,12 +266,20 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         if let Some(failing) = r.ks.status.failing() {
             run.notes.push(report::failing(&r.ks, &failing));
         }
-        entries.push(KustomizationEntry::checked(
+        let mut entry = KustomizationEntry::checked(
             &r.ks,
             r.objects.as_ref().map(Vec::len),
             r.revision.clone(),
             &run.issues,
-        ));
+        );
+        if entry.error.is_none()
+            && let Some(issue) = unread
+                .iter()
+                .find(|i| i.kustomization.as_deref() == Some(&entry.id()))
+        {
+            entry.error = Some(issue.message.clone());
+        }
+        entries.push(entry);
     }
     let api_requests = live.requests();
     if let Some(requests) = api_requests {

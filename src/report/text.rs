@@ -79,8 +79,16 @@ pub(super) fn render(report: &Report) -> String {
                     ),
                 );
                 if let Some(error) = &k.error {
-                    line(&mut out, format_args!("  not checked: {error}"));
-                    continue;
+                    if k.objects > 0 && error.starts_with("could not check: ") {
+                        // Partly checked: what was compared is still listed.
+                        line(&mut out, format_args!("  {error}"));
+                        if findings.is_empty() {
+                            continue;
+                        }
+                    } else {
+                        line(&mut out, format_args!("  not checked: {error}"));
+                        continue;
+                    }
                 }
                 if let Some(reason) = &k.skipped {
                     line(&mut out, format_args!("  skipped: {reason}"));
