@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::scope;
 use crate::flux::{Kustomization, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
-use crate::k8s::object::{self, Compact, ObjectKey, ObjectRef};
+use crate::k8s::object::{self, Compact, ObjectKey};
 use crate::k8s::scope::Scopes;
 use crate::render::Rendered;
 
@@ -32,13 +32,20 @@ pub struct Claim<'a> {
 /// The objects more than one Kustomization applies, each with the claims
 /// (the Kustomizations rendering it first, in render order).
 #[derive(Debug, Default)]
-pub struct Overlaps<'a>(BTreeMap<ObjectKey, Vec<Claim<'a>>>);
+pub struct Overlaps<'a, 'k>(BTreeMap<&'k ObjectKey, Vec<Claim<'a>>>);
 
-impl<'a> Overlaps<'a> {
+impl<'a, 'k> Overlaps<'a, 'k> {
     /// Claims come from each render that succeeded, and from the inventory
     /// of each Kustomization not rendered in this run (failed, another
-    /// source, not selected): it applies what its inventory lists.
-    pub fn of(rendered: &'a [Rendered], known: &'a [Kustomization], scopes: &Scopes) -> Self {
+    /// source, not selected): it applies what its inventory lists. Only
+    /// objects met twice are held (by reference into `all_rendered`, the
+    /// identity of every rendered object).
+    pub fn of(
+        rendered: &'a [Rendered],
+        known: &'a [Kustomization],
+        all_rendered: &'k BTreeSet<ObjectKey>,
+        scopes: &Scopes,
+    ) -> Self {
         let inventory = |ks: &Kustomization| -> BTreeSet<ObjectKey> {
             ks.status
                 .inventory
@@ -47,34 +54,64 @@ impl<'a> Overlaps<'a> {
                 .filter_map(|e| scope::inventory_key(&e.id, scopes))
                 .collect()
         };
-        let mut claims: BTreeMap<ObjectKey, Vec<Claim<'a>>> = BTreeMap::new();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        for r in rendered {
-            let Some(objects) = &r.objects else { continue };
-            if !seen.insert(r.ks.id()) {
-                continue;
-            }
-            let listed = inventory(&r.ks);
-            let keys: BTreeSet<ObjectKey> = objects
+        let renders: Vec<&Rendered> = {
+            let mut seen = BTreeSet::new();
+            rendered
                 .iter()
-                .filter_map(Compact::reference)
-                .map(ObjectRef::key)
-                .collect();
-            for key in keys {
-                let inventory = listed.contains(&key);
-                claims.entry(key).or_default().push(Claim {
-                    kustomization: &r.ks,
-                    renders: true,
-                    inventory,
-                });
+                .filter(|r| r.objects.is_some() && seen.insert(r.ks.id()))
+                .collect()
+        };
+        // The first render of each object, then every claim of those met again.
+        let mut first: BTreeMap<&'k ObjectKey, usize> = BTreeMap::new();
+        let mut claims: BTreeMap<&'k ObjectKey, Vec<usize>> = BTreeMap::new();
+        for (i, r) in renders.iter().enumerate() {
+            for key in r.objects.iter().flatten().filter_map(Compact::reference) {
+                let Some(key) = all_rendered.get(&key.key()) else {
+                    continue;
+                };
+                match first.get(key) {
+                    None => {
+                        first.insert(key, i);
+                    }
+                    Some(&j) if j != i => {
+                        let list = claims.entry(key).or_insert_with(|| vec![j]);
+                        if !list.contains(&i) {
+                            list.push(i);
+                        }
+                    }
+                    Some(_) => {}
+                }
             }
         }
-        for ks in known.iter().filter(|k| !seen.contains(&k.id())) {
+        let mut out: BTreeMap<&'k ObjectKey, Vec<Claim<'a>>> = BTreeMap::new();
+        // Inventories are read only for the objects met twice.
+        let rendering = |i: usize, key: &ObjectKey| {
+            let ks: &'a Kustomization = &renders[i].ks;
+            let listed = ks
+                .status
+                .inventory
+                .iter()
+                .flat_map(|inv| &inv.entries)
+                .any(|e| scope::inventory_key(&e.id, scopes).as_ref() == Some(key));
+            Claim {
+                kustomization: ks,
+                renders: true,
+                inventory: listed,
+            }
+        };
+        for (key, list) in &claims {
+            out.insert(key, list.iter().map(|&i| rendering(i, key)).collect());
+        }
+        let rendered_ids: BTreeSet<String> = renders.iter().map(|r| r.ks.id()).collect();
+        for ks in known.iter().filter(|k| !rendered_ids.contains(&k.id())) {
             for key in inventory(ks) {
                 // Only objects some render has: the others are not compared.
-                if let Some(list) = claims.get_mut(&key)
-                    && !list.iter().any(|c| c.kustomization.id() == ks.id())
-                {
+                let Some(&i) = first.get(&key) else { continue };
+                let Some(key) = all_rendered.get(&key) else {
+                    continue;
+                };
+                let list = out.entry(key).or_insert_with(|| vec![rendering(i, key)]);
+                if !list.iter().any(|c| c.kustomization.id() == ks.id()) {
                     list.push(Claim {
                         kustomization: ks,
                         renders: false,
@@ -83,8 +120,7 @@ impl<'a> Overlaps<'a> {
                 }
             }
         }
-        claims.retain(|_, list| list.len() > 1);
-        Self(claims)
+        Self(out)
     }
 
     /// Who applies the object, when more than one does.
@@ -190,7 +226,8 @@ mod tests {
                 Some(vec![config_map("shared")]),
             ),
         ];
-        let overlaps = Overlaps::of(&rendered, &[], &Scopes::default());
+        let all = Rendered::identities(&rendered);
+        let overlaps = Overlaps::of(&rendered, &[], &all, &Scopes::default());
         let key = config_map("shared").reference().unwrap().key();
         let claims = overlaps.of_object(&key).unwrap();
         assert_eq!(
@@ -215,7 +252,8 @@ mod tests {
             rendered[1].ks.clone(),
             ks("other", &["apps_elsewhere__ConfigMap"]),
         ];
-        let overlaps = Overlaps::of(&rendered, &known, &Scopes::default());
+        let all = Rendered::identities(&rendered);
+        let overlaps = Overlaps::of(&rendered, &known, &all, &Scopes::default());
         let claims = overlaps
             .of_object(&config_map("shared").reference().unwrap().key())
             .unwrap();

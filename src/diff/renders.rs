@@ -56,7 +56,7 @@ pub fn renders<'a>(
 ) -> (Vec<Attributed<'a>>, Vec<Note>) {
     let mut notes = Vec::new();
     let labelled = orphans::Labelled::of(state);
-    let overlaps = overlap::Overlaps::of(rendered, known, &state.scopes);
+    let overlaps = overlap::Overlaps::of(rendered, known, all_rendered, &state.scopes);
     let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
     let mut out = Vec::new();
     for r in rendered {

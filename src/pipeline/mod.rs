@@ -188,9 +188,13 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .iter()
             .map(|e| Issue::new(None, Stage::Live, e)),
     );
-    // A type that could not be read leaves each Kustomization with objects
-    // of it unchecked: its own error, never "in sync".
-    let unread = diff::unread_types(&rendered, &state);
+    // A type the cluster did not list leaves each Kustomization with objects
+    // of it unchecked: its own error, never "in sync". (A snapshot file that
+    // cannot be parsed is already an error of the whole snapshot.)
+    let unread = match &live {
+        Live::Cluster(_) => diff::unread_types(&rendered, &state),
+        Live::Snapshot(_) => Vec::new(),
+    };
     run.issues.extend(unread.iter().cloned());
     info!(
         objects = state.len() + helm_state.len(),
