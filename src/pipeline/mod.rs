@@ -93,9 +93,14 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
                 run.notes.push(Note {
                     kustomization: issue.kustomization,
                     message: format!(
-                        "not checked: Flux reports it failing too ({}), and drift-check could not {} it either: {}",
+                        "{} ({}), and drift-check could not {} it either: {}",
+                        report::NOT_CHECKED_FAILING,
                         failing.reason,
-                        if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
+                        if issue.stage == Stage::Render {
+                            "render"
+                        } else {
+                            "read what it needs for"
+                        },
                         issue.message
                     ),
                 });
@@ -108,8 +113,13 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
                 run.notes.push(Note {
                     kustomization: issue.kustomization,
                     message: format!(
-                        "not yet reconciled by Flux: not checked (it has no status yet), and drift-check could not {} it either: {}",
-                        if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
+                        "{} (it has no status yet), and drift-check could not {} it either: {}",
+                        report::NOT_CHECKED_NEW,
+                        if issue.stage == Stage::Render {
+                            "render"
+                        } else {
+                            "read what it needs for"
+                        },
                         issue.message
                     ),
                 });

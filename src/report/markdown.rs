@@ -78,7 +78,13 @@ pub(super) fn render(report: &Report) -> String {
                 let _ = writeln!(out, "Not checked: {}\n", escape(error));
             }
             None if findings.is_empty() => {
-                let _ = writeln!(out, "In sync.\n");
+                let unchecked = id.as_deref().and_then(|id| report.not_checked_warning(id));
+                let state = if unchecked.is_some() {
+                    "Not checked (see its warning above)."
+                } else {
+                    "In sync."
+                };
+                let _ = writeln!(out, "{state}\n");
             }
             None => {}
         }

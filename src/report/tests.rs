@@ -213,3 +213,40 @@ fn an_overlap_and_a_partly_checked_kustomization_read_the_same_in_every_format()
         "could not check: v1 configmaps forbidden"
     );
 }
+
+#[test]
+fn a_kustomization_not_checked_without_an_error_is_never_in_sync() {
+    // Regression: one Flux never reconciled (or fails on too) that
+    // drift-check could not render either read "in sync".
+    let mut r = report(0, false);
+    for name in ["new", "fine"] {
+        r.kustomizations.push(KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended: false,
+            suspended_since: None,
+            objects: 0,
+            error: None,
+            skipped: None,
+            ready: None,
+            failing: None,
+        });
+    }
+    r.warnings.push(Warning {
+        kustomization: Some("flux-system/new".into()),
+        message: format!("{NOT_CHECKED_NEW} (it has no status yet), and drift-check could not render it either: postBuild.substituteFrom: ConfigMap/vars not found"),
+    });
+    let text = r.render(Format::Text);
+    assert!(
+        text.contains("flux-system/new (./new): 0 objects\n  not checked (see its warning above)\n\nflux-system/fine (./fine): 0 objects\n  in sync\n"),
+        "{text}"
+    );
+    let markdown = r.render(Format::Markdown);
+    assert!(
+        markdown.contains("## flux-system/new — `./new`\n\nNot checked (see its warning above).\n\n## flux-system/fine — `./fine`\n\nIn sync.\n"),
+        "{markdown}"
+    );
+}

@@ -100,7 +100,13 @@ pub(super) fn render(report: &Report) -> String {
             }
         }
         if findings.is_empty() {
-            line(&mut out, format_args!("  in sync"));
+            match id.as_deref().and_then(|id| report.not_checked_warning(id)) {
+                Some(_) => line(
+                    &mut out,
+                    format_args!("  not checked (see its warning above)"),
+                ),
+                None => line(&mut out, format_args!("  in sync")),
+            }
             continue;
         }
         findings.sort_by_key(|f| f.explained);

@@ -435,5 +435,11 @@ fn a_kustomization_flux_never_reconciled_is_a_warning_when_it_cannot_be_rendered
         let entry = report.kustomizations.iter().find(|k| k.name == "never-reconciled").unwrap();
         assert_eq!((entry.ready, entry.error.as_deref()), (None, None));
         assert_eq!(report.exit_code(), 0);
+        let text = report.render(drift_check::report::Format::Text);
+        assert!(
+            text.contains("flux-system/never-reconciled (./never-reconciled): 0 objects\n  not checked (see its warning above)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("in sync"), "{text}");
     });
 }
