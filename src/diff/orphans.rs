@@ -459,4 +459,36 @@ mod tests {
             BTreeMap::from([("flux-system/monitoring".to_string(), 2)])
         );
     }
+
+    #[test]
+    fn an_inventory_entry_another_kustomization_applied_since_is_not_an_orphan() {
+        // kustomize-controller's garbage collection leaves an object whose
+        // owner labels name another Kustomization to that one.
+        let ks = kustomization(
+            "apps",
+            "apps",
+            &["apps_moved__ConfigMap", "apps_gone__ConfigMap"],
+        );
+        let owned_by = |name: &str, owner: &str| {
+            let mut o = labelled(name, Some(owner));
+            o["metadata"]["namespace"] = json!("apps");
+            o
+        };
+        let state = LiveState::new([owned_by("moved", "infra"), owned_by("gone", "apps")]);
+        let none = BTreeSet::new();
+        let labelled_index = Labelled::of(&state);
+        let orphans: Vec<(String, String)> =
+            of_kustomization(&ks, &none, &none, &state, &labelled_index)
+                .into_iter()
+                .map(|(key, _, why)| (key.name, why))
+                .collect();
+        assert_eq!(
+            orphans,
+            [(
+                "gone".to_string(),
+                "in the inventory of Kustomization flux-system/apps but no longer in its render"
+                    .to_string()
+            )]
+        );
+    }
 }
