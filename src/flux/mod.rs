@@ -365,3 +365,32 @@ pub fn is_kustomization(object: &Object) -> bool {
             .and_then(Value::as_str)
             .is_some_and(|v| object::group_of(v) == GROUP)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_kustomization_without_any_status_is_never_reconciled() {
+        assert!(KustomizationStatus::default().never_reconciled());
+        let attempted = KustomizationStatus {
+            last_attempted_revision: Some("main@sha1:abc".into()),
+            ..Default::default()
+        };
+        assert!(!attempted.never_reconciled());
+        let not_ready = KustomizationStatus {
+            conditions: vec![Condition {
+                kind: "Ready".into(),
+                status: "False".into(),
+                reason: Some("ArtifactFailed".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(!not_ready.never_reconciled());
+        assert!(
+            not_ready.failing().is_some(),
+            "a source not ready is failing"
+        );
+    }
+}
