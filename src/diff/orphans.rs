@@ -146,9 +146,11 @@ struct Unchecked<'k> {
 
 impl<'k> Unchecked<'k> {
     fn of(known: &'k [Kustomization], checked: &BTreeSet<String>, state: &LiveState) -> Self {
+        // One that applies to another cluster (`spec.kubeConfig`) owns
+        // nothing here.
         let kustomizations: Vec<&Kustomization> = known
             .iter()
-            .filter(|k| !checked.contains(&k.id()))
+            .filter(|k| !checked.contains(&k.id()) && k.spec.kube_config.is_none())
             .collect();
         let index: BTreeMap<(&str, &str), usize> = kustomizations
             .iter()
@@ -427,7 +429,10 @@ mod tests {
                 objects: Some(&objects),
             },
         ];
-        let known = [failed.clone(), apps.clone()];
+        // One applying to another cluster owns nothing here.
+        let mut remote = kustomization("edge", "apps", &[]);
+        remote.spec.kube_config = Some(json!({"secretRef": {"name": "edge"}}));
+        let known = [failed.clone(), apps.clone(), remote];
         let none = BTreeSet::new();
         let found = platform(
             &renders,
