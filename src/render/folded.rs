@@ -39,7 +39,7 @@ type Folded = (Vec<Step>, String);
 /// documents skipped) to the value kustomize 5.8.1 emits for it. A text the
 /// event parser reads differently from the documents is left as it is.
 pub fn as_kustomize_emits(text: &str, documents: &mut [Value]) {
-    if !text.contains('>') {
+    if !text.lines().any(opens_a_folded_scalar) {
         return;
     }
     let Some(found) = folded_scalars(text) else {
@@ -60,6 +60,15 @@ pub fn as_kustomize_emits(text: &str, documents: &mut [Value]) {
             }
         }
     }
+}
+
+/// Whether a line may end in a folded scalar's header (`key: >-`,
+/// `- >2  # comment`): only a file with one is read a second time, for its
+/// events. A plain value ending in ` >` is a harmless false positive.
+fn opens_a_folded_scalar(line: &str) -> bool {
+    let line = line.split(" #").next().unwrap_or("").trim_end();
+    let header = line.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+    header.ends_with(" >") || header.ends_with(":>") || header == ">"
 }
 
 /// The folded scalars of each non-empty document: where they are and what
@@ -267,6 +276,29 @@ mod tests {
             "",
         ] {
             assert_eq!(as_go_yaml_v3_emits(value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_line_that_may_open_a_folded_scalar_makes_a_file_read_twice() {
+        for line in [
+            "key: >",
+            "key: >-",
+            "  - >+",
+            "k: >2- # why",
+            ">",
+            "  expression: >-  ",
+        ] {
+            assert!(opens_a_folded_scalar(line), "{line:?}");
+        }
+        for line in [
+            "key: |",
+            "a: x => y",
+            "description: a > b holds",
+            "k: '>'",
+            "k: >x",
+        ] {
+            assert!(!opens_a_folded_scalar(line), "{line:?}");
         }
     }
 
