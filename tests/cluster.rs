@@ -26,6 +26,7 @@ use crate::util::{TestCommand, root, service, summary};
 
 mod chaos;
 mod helm;
+mod partial_failures;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -1141,7 +1142,7 @@ fn a_type_the_token_may_not_list_is_an_error_and_the_rest_is_checked() {
     let Some(p) = platform() else { return };
     let report = runtime().block_on(check(&args(&p.partial), DiffMode::Local));
     assert_eq!(report.exit_code(), 2);
-    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
     let error = &report.errors[0];
     assert_eq!(error.stage, "live");
     assert!(
@@ -1150,6 +1151,30 @@ fn a_type_the_token_may_not_list_is_an_error_and_the_rest_is_checked() {
             .starts_with("list v1 secrets: Forbidden (403): "),
         "{}",
         error.message
+    );
+    // The Kustomization that renders a Secret was not fully checked: its
+    // own error, never "in sync".
+    let per_kustomization = &report.errors[1];
+    assert_eq!(
+        (
+            per_kustomization.kustomization.as_deref(),
+            per_kustomization.stage.as_str(),
+            per_kustomization.message.as_str()
+        ),
+        (
+            Some("flux-system/monitoring"),
+            "live",
+            "could not check: v1 secrets forbidden"
+        )
+    );
+    let entry = report
+        .kustomizations
+        .iter()
+        .find(|k| k.name == "monitoring")
+        .unwrap();
+    assert_eq!(
+        entry.error.as_deref(),
+        Some("could not check: v1 secrets forbidden")
     );
     let mut want = expected();
     want.retain(|row| !row.1.starts_with("Secret/"));

@@ -103,7 +103,7 @@ pub fn from_object(object: &Object, default_namespace: &str) -> Result<ArtifactG
     let namespace = object::namespace(object)
         .unwrap_or(default_namespace)
         .to_string();
-    let spec = serde_json::from_value(object.get("spec").cloned().unwrap_or(Value::Null))
+    let spec = object::from_value(object.get("spec").unwrap_or(&Value::Null))
         .map_err(|e| format!("ArtifactGenerator {namespace}/{name}: spec: {e}"))?;
     Ok(ArtifactGenerator {
         namespace,
@@ -315,5 +315,17 @@ mod tests {
             resolve(&ks("apps-prod"), &generators, Some(&source)).unwrap_err(),
             "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from GitRepository/flux-system/apps-repo, not only from the infra repo GitRepository/flux-system/infra"
         );
+    }
+
+    #[test]
+    fn a_null_map_or_list_field_of_an_artifact_generator_reads_as_absent() {
+        let text = "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: apps\nspec:\n  sources:\n  - alias: repo\n    kind: GitRepository\n    name: infra\n  artifacts:\n  - name: apps-prod\n    copy:\n    - from: \"@repo/apps/**\"\n      to: \"@artifact/\"\n      exclude:\n";
+        let object = crate::yaml::documents(text, std::path::Path::new("gen.yaml"))
+            .unwrap()
+            .remove(0);
+        let g = from_object(&object, "flux-system").unwrap();
+        assert_eq!(g.spec.artifacts[0].copy[0].from, "@repo/apps/**");
+        assert!(g.spec.artifacts[0].copy[0].exclude.is_empty());
+        assert_eq!(g.spec.path_pattern, None);
     }
 }

@@ -19,6 +19,7 @@ use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
 use crate::error::{Issue, Stage};
 use crate::flux::{Kustomization, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
+use crate::k8s::managed;
 use crate::k8s::object::{self, Object, ObjectRef};
 use crate::k8s::selector::Subject;
 pub use owner::Owner;
@@ -382,12 +383,11 @@ fn object_explanation(
                 ks.id()
             ));
         }
-        if drift == Drift::Missing
-            && let Some(failing) = ks.status.failing()
+        if let Some(failing) = ks.status.failing()
             && !ObjectRef::of(subject).is_some_and(|o| ks.status.applied(&o.key().inventory_id()))
         {
-            return Some(format!(
-                "not applied: Kustomization {} is failing{}: {}: {}",
+            let failing = format!(
+                "Kustomization {} is failing{}: {}: {}",
                 ks.id(),
                 failing
                     .since
@@ -396,7 +396,23 @@ fn object_explanation(
                     .unwrap_or_default(),
                 failing.reason,
                 failing.message
-            ));
+            );
+            if drift == Drift::Missing {
+                return Some(format!("not applied: {failing}"));
+            }
+            // An object it renders that exists, but that it never applied
+            // (not in its inventory, no field written by Flux): what differs
+            // is not its drift (e.g. the `kube-system` Namespace every
+            // cluster has).
+            if drift == Drift::Modified
+                && !managed::entries(subject)
+                    .iter()
+                    .any(|e| ctx.policy.is_flux(&e.manager))
+            {
+                return Some(format!(
+                    "not applied: {failing}; it never applied this object (not in its inventory, no field written by Flux)"
+                ));
+            }
         }
         if drift == Drift::Missing
             && let Some(pending) = pending(ctx)
@@ -484,6 +500,9 @@ fn remedy(
     match (drift, owner) {
         (Drift::Conflict, _) => format!(
             "Flux and Crossplane both manage this object: patch {composite} instead of the object, and remove the object from {path} in git or from the Composition, so that one owner remains"
+        ),
+        (Drift::Overlap, _) => format!(
+            "keep the object in one Kustomization's path in git (this one's is {path}) and remove it from the others', so that one of them applies it"
         ),
         (_, Owner::Crossplane) => format!("patch {composite} instead of the object"),
         (Drift::Missing, Owner::Flux) => match ks {

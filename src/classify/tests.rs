@@ -545,6 +545,49 @@ fn an_object_a_failing_kustomization_did_apply_and_is_gone_is_still_missing() {
     assert_eq!((f.drift, f.explained), (Drift::Missing, false));
 }
 
+#[test]
+fn an_object_a_failing_kustomization_never_applied_is_not_its_modification() {
+    // Regression: the `kube-system` Namespace a failing Kustomization lists
+    // (never applied: no inventory entry, no field of Flux's) was "modified:
+    // annotations {prune: disabled} -> null by None".
+    let desired = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "kube-system", "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"}}});
+    let live = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "kube-system", "managedFields": [
+            {"manager": "kube-apiserver", "operation": "Update", "time": "2026-11-01T00:00:00Z",
+             "fieldsV1": {"f:metadata": {"f:labels": {}}}}]}});
+    let k = failing(ks(false), &[]);
+    let ctx = context(&k);
+    let f = classify(
+        ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap(),
+        &ctx,
+    );
+    assert_eq!(
+        (f.drift, f.explained, f.explanation.as_deref()),
+        (
+            Drift::Modified,
+            true,
+            Some(
+                "not applied: Kustomization flux-system/docs is failing since 2026-11-29T03:00:00Z: ReconciliationFailed: Deployment/docs/web dry-run failed: no matches for kind; it never applied this object (not in its inventory, no field written by Flux)"
+            )
+        )
+    );
+    // Once Flux wrote a field of it, or it is in the inventory, a difference is drift.
+    let mut applied = live.clone();
+    applied["metadata"]["managedFields"][0]["manager"] = json!("kustomize-controller");
+    let f = classify(
+        ObjectDiff::of_rendered(&desired, Some(&applied), &Policy::default()).unwrap(),
+        &ctx,
+    );
+    assert_eq!((f.drift, f.explained), (Drift::Modified, false));
+    let k = failing(ks(false), &["_kube-system__Namespace"]);
+    let f = classify(
+        ObjectDiff::of_rendered(&desired, Some(&live), &Policy::default()).unwrap(),
+        &context(&k),
+    );
+    assert_eq!((f.drift, f.explained), (Drift::Modified, false));
+}
+
 /// A HelmRelease of `ks` whose chart deployed Deployment monitoring/web.
 fn helm_release(ks: &Kustomization, spec: Value) -> crate::helm::HelmRelease {
     let hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",

@@ -55,9 +55,9 @@ pub fn deployed<'a>(
 ) -> Vec<Attributed<'a>> {
     let get = |key: &ObjectKey| states.iter().find_map(|s| s.get(key));
     let unread = |key: &ObjectKey| {
-        states
-            .iter()
-            .any(|s| s.failed.contains(&key.type_key()) || s.unserved.contains_key(&key.type_key()))
+        states.iter().any(|s| {
+            s.failed.contains_key(&key.type_key()) || s.unserved.contains_key(&key.type_key())
+        })
     };
     let mut seen: BTreeSet<ObjectKey> = rendered.clone();
     // The live objects Helm or helm-controller marked, found once for all

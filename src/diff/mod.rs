@@ -13,12 +13,13 @@ pub mod helm;
 pub mod mask;
 pub mod normalize;
 pub mod orphans;
+pub mod overlap;
 mod quantity;
 mod renders;
 pub mod schema;
 pub mod scope;
 
-pub use renders::{Attributed, renders};
+pub use renders::{Attributed, renders, unread_types};
 
 use regex::Regex;
 use serde::Serialize;
@@ -65,6 +66,9 @@ pub enum Drift {
     Orphaned,
     /// Rendered by Flux and also controlled by Crossplane (set by `classify`).
     Conflict,
+    /// Applied by two (or more) Flux Kustomizations: they overwrite each
+    /// other on every reconcile.
+    Overlap,
 }
 
 impl Drift {
@@ -75,6 +79,7 @@ impl Drift {
             Drift::Missing => "missing",
             Drift::Orphaned => "orphaned",
             Drift::Conflict => "conflict",
+            Drift::Overlap => "overlap",
         }
     }
 }
@@ -164,6 +169,20 @@ impl<'a> ObjectDiff<'a> {
         }
         diff.changes = changes;
         Some(diff)
+    }
+
+    /// An object two or more Kustomizations apply (`message` names them),
+    /// reported once, by the first of them.
+    pub fn overlap(desired: &'a Object, live: Option<&'a Object>, message: String) -> Option<Self> {
+        Some(Self {
+            object: ObjectRef::of(desired)?,
+            drift: Drift::Overlap,
+            changes: Vec::new(),
+            desired: Some(desired),
+            live,
+            message: Some(message),
+            not_served: false,
+        })
     }
 
     /// A live object Flux owns that no render has.

@@ -83,6 +83,15 @@ pub fn of_kustomization<'s>(
         if mine.contains(&key) || all_rendered.contains(&key) {
             continue;
         }
+        if let Some(stored) = state.stored_of(&key)
+            && stored.label(OWNER_NAME_LABEL).is_some_and(|name| {
+                name != ks.name || stored.label(OWNER_NAMESPACE_LABEL) != Some(&ks.namespace)
+            })
+        {
+            // Another Kustomization applied it since: Flux's garbage
+            // collection leaves it to that one (fluxcd/pkg `ssa`, owner labels).
+            continue;
+        }
         if let Some(live) = state.get(&key) {
             found.insert(key.clone());
             out.push((
@@ -110,14 +119,125 @@ pub fn of_kustomization<'s>(
     out
 }
 
+/// What [`platform`] found: the orphans, each with the Kustomization it
+/// belongs to (when one can be named) and why; and, per Kustomization that
+/// could not be checked, how many live objects were left to it instead.
+#[derive(Debug, Default)]
+pub struct Platform<'r, 's> {
+    pub orphans: Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)>,
+    /// `namespace/name` → objects left unchecked because they may be its.
+    pub left_to: BTreeMap<String, usize>,
+}
+
+/// Where the live objects of Kustomizations that are not checked in this run
+/// (failed to render, another source, not selected) may be: each is known
+/// by its inventory, by Flux's owner labels on live objects, and by
+/// namespace (its `targetNamespace`, the namespaces of its inventory and of
+/// the objects labelled as its; its own namespace when none of those is
+/// known). A render that is absent is never evidence that an object is
+/// someone else's orphan.
+struct Unchecked<'k> {
+    kustomizations: Vec<&'k Kustomization>,
+    /// Inventory entries → the Kustomization (index) holding them.
+    inventory: BTreeMap<ObjectKey, usize>,
+    /// Namespace → the Kustomizations (indexes) that may apply there.
+    namespaces: BTreeMap<String, BTreeSet<usize>>,
+}
+
+impl<'k> Unchecked<'k> {
+    fn of(known: &'k [Kustomization], checked: &BTreeSet<String>, state: &LiveState) -> Self {
+        // One that applies to another cluster (`spec.kubeConfig`) owns
+        // nothing here.
+        let kustomizations: Vec<&Kustomization> = known
+            .iter()
+            .filter(|k| !checked.contains(&k.id()) && k.spec.kube_config.is_none())
+            .collect();
+        let index: BTreeMap<(&str, &str), usize> = kustomizations
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((k.namespace.as_str(), k.name.as_str()), i))
+            .collect();
+        let mut inventory = BTreeMap::new();
+        let mut namespaces: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        for (i, ks) in kustomizations.iter().enumerate() {
+            for key in ks
+                .status
+                .inventory
+                .iter()
+                .flat_map(|inv| &inv.entries)
+                .filter_map(|e| scope::inventory_key(&e.id, &state.scopes))
+            {
+                if let Some(namespace) = &key.namespace {
+                    namespaces.entry(namespace.clone()).or_default().insert(i);
+                }
+                inventory.entry(key).or_insert(i);
+            }
+            if let Some(target) = ks
+                .spec
+                .target_namespace
+                .as_deref()
+                .filter(|t| !t.is_empty())
+            {
+                namespaces.entry(target.to_string()).or_default().insert(i);
+            }
+        }
+        for (key, stored) in state.stored() {
+            if let (Some(name), Some(namespace), Some(object_namespace)) = (
+                stored.label(OWNER_NAME_LABEL),
+                stored.label(OWNER_NAMESPACE_LABEL),
+                &key.namespace,
+            ) && let Some(&i) = index.get(&(namespace, name))
+            {
+                namespaces
+                    .entry(object_namespace.clone())
+                    .or_default()
+                    .insert(i);
+            }
+        }
+        for (i, ks) in kustomizations.iter().enumerate() {
+            if !namespaces.values().any(|ks| ks.contains(&i)) {
+                namespaces
+                    .entry(ks.namespace.clone())
+                    .or_default()
+                    .insert(i);
+            }
+        }
+        Self {
+            kustomizations,
+            inventory,
+            namespaces,
+        }
+    }
+
+    /// The Kustomization an object may belong to, as far as one can tell.
+    fn may_own(&self, key: &ObjectKey, stored: &Stored) -> Option<&'k Kustomization> {
+        if let Some(&i) = self.inventory.get(key) {
+            return Some(self.kustomizations[i]);
+        }
+        if let (Some(name), Some(namespace)) = (
+            stored.label(OWNER_NAME_LABEL),
+            stored.label(OWNER_NAMESPACE_LABEL),
+        ) {
+            return self
+                .kustomizations
+                .iter()
+                .find(|k| k.name == name && k.namespace == namespace)
+                .copied();
+        }
+        let namespace = key.namespace.as_ref()?;
+        let i = *self.namespaces.get(namespace)?.iter().next()?;
+        Some(self.kustomizations[i])
+    }
+}
+
 /// Live objects labelled `app.kubernetes.io/managed-by=flux` that no render
-/// has. One carrying Flux's owner labels belongs to that Kustomization: it is
-/// left to it when the Kustomization exists but is not checked in this run
-/// (another source, not selected, or failed to render: none of those may raise
-/// false orphans), and is an orphan of nobody when the Kustomization no longer
-/// exists. One without owner labels is tied to the Kustomization that renders
-/// objects of its kind in its namespace (or of its kind anywhere) when there is
-/// exactly one.
+/// has. One that may belong to a Kustomization not checked in this run (by
+/// its inventory, Flux's owner labels, or its namespace: see [`Unchecked`])
+/// is left to it: counted in [`Platform::left_to`], never someone else's
+/// orphan. One labelled as applied by a Kustomization that no longer exists
+/// is an orphan of nobody. One without owner labels is tied to the
+/// Kustomization that renders objects of its kind in its namespace (or of its
+/// kind anywhere) when there is exactly one.
 pub fn platform<'r, 's>(
     rendered: &[Render<'r>],
     known: &[Kustomization],
@@ -125,19 +245,14 @@ pub fn platform<'r, 's>(
     all_rendered: &BTreeSet<ObjectKey>,
     reported: &BTreeSet<ObjectKey>,
     state: &'s LiveState,
-) -> Vec<(ObjectKey, &'s Object, Option<&'r Kustomization>, String)> {
+) -> Platform<'r, 's> {
     // Everything looked up per live object is indexed once.
     let checked: BTreeSet<String> = rendered
         .iter()
         .filter(|r| r.objects.is_some())
         .map(|r| r.kustomization.id())
         .collect();
-    let in_unchecked_inventories: BTreeSet<ObjectKey> = known
-        .iter()
-        .filter(|k| !checked.contains(&k.id()))
-        .flat_map(|ks| ks.status.inventory.iter().flat_map(|i| &i.entries))
-        .filter_map(|e| scope::inventory_key(&e.id, &state.scopes))
-        .collect();
+    let unchecked = Unchecked::of(known, &checked, state);
     let known_ids: BTreeSet<(&str, &str)> = known
         .iter()
         .map(|k| (k.namespace.as_str(), k.name.as_str()))
@@ -171,15 +286,12 @@ pub fn platform<'r, 's>(
         };
         found.into_iter().flatten().map(|&i| &rendered[i]).collect()
     };
-    let mut out = Vec::new();
+    let mut out = Platform::default();
     for (key, stored) in state.stored() {
         if stored.label(MANAGED_BY_LABEL) != Some("flux")
             || all_rendered.contains(key)
             || reported.contains(key)
         {
-            continue;
-        }
-        if in_unchecked_inventories.contains(key) {
             continue;
         }
         if let Some(name) = stored.label(OWNER_NAME_LABEL) {
@@ -190,9 +302,16 @@ pub fn platform<'r, 's>(
                 let why = format!(
                     "labelled as applied by Kustomization {namespace}/{name}, which does not exist any more (deleted without pruning?)"
                 );
-                out.push((key.clone(), stored.object(), None, why));
+                out.orphans.push((key.clone(), stored.object(), None, why));
+                continue;
             }
-            // Otherwise its Kustomization reports it, or is not checked in this run.
+        }
+        if let Some(ks) = unchecked.may_own(key, stored) {
+            *out.left_to.entry(ks.id()).or_default() += 1;
+            continue;
+        }
+        if stored.label(OWNER_NAME_LABEL).is_some() {
+            // Its Kustomization is checked and reports it, or could not be read.
             continue;
         }
         if unreadable.incomplete || !unreadable.broken.is_empty() {
@@ -215,7 +334,7 @@ pub fn platform<'r, 's>(
                     .to_string()
             }
         };
-        out.push((
+        out.orphans.push((
             key.clone(),
             stored.object(),
             owner.map(|r| r.kustomization),
@@ -249,6 +368,7 @@ mod tests {
         let none = BTreeSet::new();
         let orphans = |unreadable| {
             platform(&[], &[], unreadable, &none, &none, &state)
+                .orphans
                 .into_iter()
                 .map(|(key, ..)| key.name)
                 .collect::<Vec<_>>()
@@ -265,5 +385,115 @@ mod tests {
             incomplete: true,
         };
         assert_eq!(orphans(incomplete), Vec::<String>::new());
+    }
+
+    fn kustomization(name: &str, target: &str, inventory: &[&str]) -> Kustomization {
+        let mut object = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {"path": format!("./{name}"), "targetNamespace": target,
+                     "sourceRef": {"kind": "GitRepository", "name": "infra"}}});
+        let entries: Vec<_> = inventory
+            .iter()
+            .map(|id| json!({"id": id, "v": "v1"}))
+            .collect();
+        object["status"] = json!({"inventory": {"entries": entries}});
+        crate::discover::from_object(&object, crate::flux::Origin::Live, "flux-system").unwrap()
+    }
+
+    #[test]
+    fn objects_in_the_namespace_of_a_kustomization_that_could_not_be_rendered_are_left_to_it() {
+        // Regression: a Kustomization whose substituteFrom Secret was missing
+        // handed the managed-by=flux ConfigMaps of its namespace to the only
+        // other Kustomization rendering ConfigMaps, as its orphans.
+        let failed = kustomization("monitoring", "monitoring", &[]);
+        let apps = kustomization("apps", "apps", &[]);
+        let in_ns = |ns: &str, name: &str| {
+            let mut o = labelled(name, None);
+            o["metadata"]["namespace"] = json!(ns);
+            o
+        };
+        let rendered_object = Compact::new(&in_ns("apps", "settings"));
+        let state = LiveState::new([
+            in_ns("monitoring", "panel-1"),
+            in_ns("monitoring", "panel-2"),
+            in_ns("apps", "stale"),
+        ]);
+        let objects = [rendered_object];
+        let renders = [
+            Render {
+                kustomization: &failed,
+                objects: None,
+            },
+            Render {
+                kustomization: &apps,
+                objects: Some(&objects),
+            },
+        ];
+        // One applying to another cluster owns nothing here.
+        let mut remote = kustomization("edge", "apps", &[]);
+        remote.spec.kube_config = Some(json!({"secretRef": {"name": "edge"}}));
+        let known = [failed.clone(), apps.clone(), remote];
+        let none = BTreeSet::new();
+        let found = platform(
+            &renders,
+            &known,
+            Unreadable::default(),
+            &none,
+            &none,
+            &state,
+        );
+        let orphans: Vec<(String, Option<String>)> = found
+            .orphans
+            .iter()
+            .map(|(key, _, owner, _)| {
+                (
+                    format!("{}/{}", key.namespace.as_deref().unwrap(), key.name),
+                    owner.map(Kustomization::id),
+                )
+            })
+            .collect();
+        assert_eq!(
+            orphans,
+            [(
+                "apps/stale".to_string(),
+                Some("flux-system/apps".to_string())
+            )]
+        );
+        assert_eq!(
+            found.left_to,
+            BTreeMap::from([("flux-system/monitoring".to_string(), 2)])
+        );
+    }
+
+    #[test]
+    fn an_inventory_entry_another_kustomization_applied_since_is_not_an_orphan() {
+        // kustomize-controller's garbage collection leaves an object whose
+        // owner labels name another Kustomization to that one.
+        let ks = kustomization(
+            "apps",
+            "apps",
+            &["apps_moved__ConfigMap", "apps_gone__ConfigMap"],
+        );
+        let owned_by = |name: &str, owner: &str| {
+            let mut o = labelled(name, Some(owner));
+            o["metadata"]["namespace"] = json!("apps");
+            o
+        };
+        let state = LiveState::new([owned_by("moved", "infra"), owned_by("gone", "apps")]);
+        let none = BTreeSet::new();
+        let labelled_index = Labelled::of(&state);
+        let orphans: Vec<(String, String)> =
+            of_kustomization(&ks, &none, &none, &state, &labelled_index)
+                .into_iter()
+                .map(|(key, _, why)| (key.name, why))
+                .collect();
+        assert_eq!(
+            orphans,
+            [(
+                "gone".to_string(),
+                "in the inventory of Kustomization flux-system/apps but no longer in its render"
+                    .to_string()
+            )]
+        );
     }
 }

@@ -12,8 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Drift, ObjectDiff, Policy, orphans};
-use crate::error::Note;
+use super::{Drift, ObjectDiff, Policy, orphans, overlap};
+use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
 use crate::k8s::managed;
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
@@ -56,6 +56,7 @@ pub fn renders<'a>(
 ) -> (Vec<Attributed<'a>>, Vec<Note>) {
     let mut notes = Vec::new();
     let labelled = orphans::Labelled::of(state);
+    let overlaps = overlap::Overlaps::of(rendered, known, all_rendered, &state.scopes);
     let mut reported: BTreeSet<ObjectKey> = BTreeSet::new();
     let mut out = Vec::new();
     for r in rendered {
@@ -76,16 +77,28 @@ pub fn renders<'a>(
                 continue;
             };
             mine.insert(key.clone());
-            reported.insert(key.clone());
-            if state.failed.contains(&key.type_key()) {
+            if !reported.insert(key.clone()) {
+                // Another Kustomization applies it too, and reported it.
+                continue;
+            }
+            if state.failed.contains_key(&key.type_key()) {
                 // Not read: an error says so; it is neither missing nor in sync.
                 continue;
+            }
+            let claims = overlaps.of_object(&key);
+            if let Some(claims) = claims
+                && let Some(diff) =
+                    ObjectDiff::overlap(desired.object(), state.get(&key), overlap::message(claims))
+            {
+                out.push(attributed(diff));
             }
             // Compared parsed for a look; only the objects of a finding are
             // kept parsed (the finding borrows them).
             let (unserved, would_be) = (state.unserved.get(&key.type_key()), dry_runs.get(&key));
             let live = state.peek(&key);
+            let overlapping = claims.is_some();
             let drifted = compare(&desired.peek(), live.as_deref(), unserved, would_be, policy)
+                .map(|d| without_the_other(d, overlapping, policy))
                 .is_some_and(|d| worth_keeping(&d));
             let diff = drifted
                 .then(|| {
@@ -97,7 +110,8 @@ pub fn renders<'a>(
                         policy,
                     )
                 })
-                .flatten();
+                .flatten()
+                .map(|d| without_the_other(d, overlapping, policy));
             if let Some(live) = live.as_deref()
                 && let Some(problem) = managed::malformed(live)
             {
@@ -148,9 +162,19 @@ pub fn renders<'a>(
     for r in rendered {
         render_of.entry(r.ks.id()).or_insert(r);
     }
-    for (key, live, owner, why) in
-        orphans::platform(&renders, known, unreadable, all_rendered, &reported, state)
-    {
+    let platform = orphans::platform(&renders, known, unreadable, all_rendered, &reported, state);
+    for r in rendered.iter().filter(|r| r.objects.is_none()) {
+        if let Some(left) = platform.left_to.get(&r.ks.id()) {
+            notes.push(Note {
+                kustomization: Some(r.ks.id()),
+                message: format!(
+                    "could not check {left} live object{} that may be this Kustomization's (in its inventory, labelled as applied by it, or labelled app.kubernetes.io/managed-by=flux in a namespace it applies to): not reported orphaned, since it could not be rendered",
+                    if *left == 1 { "" } else { "s" }
+                ),
+            });
+        }
+    }
+    for (key, live, owner, why) in platform.orphans {
         let object = ObjectRef::of(live).expect("indexed objects have an identity");
         // Compared with what its Kustomization rendered: the applied commit.
         let render = owner.and_then(|ks| render_of.get(&ks.id()).copied());
@@ -165,6 +189,57 @@ pub fn renders<'a>(
         });
     }
     (out, notes)
+}
+
+/// Each Kustomization that renders, or has in its inventory, objects of a
+/// type that could not be read: one issue naming the types
+/// (`could not check: v1 configmaps forbidden`). Its objects of those types
+/// are neither in sync nor missing: they were not compared.
+pub fn unread_types(rendered: &[Rendered], state: &LiveState) -> Vec<Issue> {
+    if state.failed.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for r in rendered {
+        let rendered_types = r
+            .all_objects()
+            .filter_map(Compact::reference)
+            .map(|o| o.key().type_key());
+        let inventory_types =
+            r.ks.status
+                .inventory
+                .iter()
+                .flat_map(|i| &i.entries)
+                .filter_map(|e| ObjectKey::from_inventory_id(&e.id))
+                .map(|k| k.type_key());
+        let types: BTreeSet<(String, String)> = rendered_types.chain(inventory_types).collect();
+        let unread: Vec<&str> = types
+            .iter()
+            .filter_map(|t| state.failed.get(t).map(String::as_str))
+            .collect();
+        if !unread.is_empty() {
+            out.push(Issue {
+                kustomization: Some(r.ks.id()),
+                stage: Stage::Live,
+                message: format!("could not check: {}", unread.join(", ")),
+            });
+        }
+    }
+    out
+}
+
+/// An object another Kustomization applies too: what Flux writes for the
+/// other one is the overlap (reported on its own), not a change of this one.
+fn without_the_other<'o>(
+    mut diff: ObjectDiff<'o>,
+    overlapping: bool,
+    policy: &Policy,
+) -> ObjectDiff<'o> {
+    if overlapping {
+        diff.changes
+            .retain(|c| !overlap::written_by_the_other(c, policy));
+    }
+    diff
 }
 
 /// Whether a comparison is kept (and the objects it names kept parsed): a
@@ -208,7 +283,9 @@ fn pending<'a>(
         let Some(key) = desired.reference().map(ObjectRef::key) else {
             continue;
         };
-        if state.failed.contains(&key.type_key()) || state.unserved.contains_key(&key.type_key()) {
+        if state.failed.contains_key(&key.type_key())
+            || state.unserved.contains_key(&key.type_key())
+        {
             continue;
         }
         let Some(mut diff) = ObjectDiff::of_rendered(desired.object(), state.get(&key), policy)
@@ -293,5 +370,63 @@ mod tests {
         };
         assert_eq!(parsed("edited"), (true, true));
         assert_eq!(parsed("same"), (false, false));
+    }
+
+    #[test]
+    fn a_kustomization_with_objects_of_a_type_that_could_not_be_read_is_not_checked() {
+        let ks = |name: &str| {
+            crate::discover::from_object(
+                &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                        "metadata": {"name": name, "namespace": "flux-system"},
+                        "spec": {"path": "./x", "sourceRef": {"kind": "GitRepository", "name": "infra"}},
+                        "status": {"inventory": {"entries": [{"id": "apps_old__Secret", "v": "v1"}]}}}),
+                crate::flux::Origin::Live,
+                "flux-system",
+            )
+            .unwrap()
+        };
+        let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}});
+        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "apps"}});
+        let rendered = vec![
+            Rendered {
+                ks: ks("configs"),
+                objects: Some(vec![config_map.into()]),
+                revision: None,
+                applied_unread: false,
+                head: None,
+            },
+            Rendered {
+                ks: ks("accounts"),
+                objects: Some(vec![account.into()]),
+                revision: None,
+                applied_unread: false,
+                head: None,
+            },
+        ];
+        let mut state = LiveState::default();
+        state.failed.insert(
+            ("".into(), "ConfigMap".into()),
+            "v1 configmaps forbidden".into(),
+        );
+        state
+            .failed
+            .insert(("".into(), "Secret".into()), "v1 secrets forbidden".into());
+        let issues: Vec<(Option<String>, String)> = unread_types(&rendered, &state)
+            .into_iter()
+            .map(|i| (i.kustomization, i.message))
+            .collect();
+        assert_eq!(
+            issues,
+            [
+                (
+                    Some("flux-system/configs".to_string()),
+                    "could not check: v1 configmaps forbidden, v1 secrets forbidden".to_string()
+                ),
+                (
+                    Some("flux-system/accounts".to_string()),
+                    "could not check: v1 secrets forbidden".to_string()
+                ),
+            ]
+        );
     }
 }

@@ -345,13 +345,10 @@ pub fn from_object(
             message: "metadata.name is missing".into(),
         });
     }
-    let spec: KustomizationSpec =
-        serde_json::from_value(object.get("spec").cloned().unwrap_or(Value::Null))
-            .map_err(|e| spec_error("spec", e))?;
+    let spec: KustomizationSpec = object::from_value(object.get("spec").unwrap_or(&Value::Null))
+        .map_err(|e| spec_error("spec", e))?;
     let status: KustomizationStatus = match object.get("status") {
-        Some(status) => {
-            serde_json::from_value(status.clone()).map_err(|e| spec_error("status", e))?
-        }
+        Some(status) => object::from_value(status).map_err(|e| spec_error("status", e))?,
         None => KustomizationStatus::default(),
     };
     let annotations = object
@@ -684,5 +681,23 @@ mod tests {
                 "its source OCIRepository/flux-system/apps is not a GitRepository: drift-check renders only from git, not from an OCI artifact (pushed by CI, it need not match any commit)"
             )]
         );
+    }
+
+    #[test]
+    fn a_null_map_or_list_field_reads_as_absent_as_flux_reads_it() {
+        // Regression: `postBuild:\n  substitute:` with nothing after it (as
+        // public repos write it) failed "invalid type: null, expected a map".
+        let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef:\n    kind: GitRepository\n    name: infra\n  patches:\n  images:\n  components:\n  commonMetadata:\n    labels:\n  postBuild:\n    substitute:\n    substituteFrom:\n  ignore:\n  targetNamespace:\nstatus:\n  conditions:\n  inventory:\n    entries:\n";
+        let object = crate::yaml::documents(text, std::path::Path::new("apps.yaml"))
+            .unwrap()
+            .remove(0);
+        let ks = from_object(&object, Origin::File("apps.yaml".into()), "flux-system").unwrap();
+        assert_eq!(ks.spec.path, "./apps");
+        assert_eq!(ks.spec.post_build, Some(crate::flux::PostBuild::default()));
+        assert_eq!(ks.spec.common_metadata, Some(Default::default()));
+        assert_eq!(ks.spec.target_namespace, None);
+        assert!(ks.spec.patches.is_empty() && ks.spec.images.is_empty());
+        assert_eq!(ks.status.inventory, Some(Default::default()));
+        assert!(ks.status.conditions.is_empty());
     }
 }

@@ -311,6 +311,16 @@ impl KustomizationStatus {
         failed.then(|| Failing::of(ready))
     }
 
+    /// Has Flux never reconciled the Kustomization: no condition, no
+    /// revision attempted or applied, no inventory (no `status` at all, as
+    /// just after it is created)?
+    pub fn never_reconciled(&self) -> bool {
+        self.conditions.is_empty()
+            && self.last_applied_revision.is_none()
+            && self.last_attempted_revision.is_none()
+            && self.inventory.is_none()
+    }
+
     /// Is this object (by inventory id) among what Flux last applied?
     pub fn applied(&self, inventory_id: &str) -> bool {
         self.inventory
@@ -354,4 +364,33 @@ pub fn is_kustomization(object: &Object) -> bool {
             .get("apiVersion")
             .and_then(Value::as_str)
             .is_some_and(|v| object::group_of(v) == GROUP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_kustomization_without_any_status_is_never_reconciled() {
+        assert!(KustomizationStatus::default().never_reconciled());
+        let attempted = KustomizationStatus {
+            last_attempted_revision: Some("main@sha1:abc".into()),
+            ..Default::default()
+        };
+        assert!(!attempted.never_reconciled());
+        let not_ready = KustomizationStatus {
+            conditions: vec![Condition {
+                kind: "Ready".into(),
+                status: "False".into(),
+                reason: Some("ArtifactFailed".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(!not_ready.never_reconciled());
+        assert!(
+            not_ready.failing().is_some(),
+            "a source not ready is failing"
+        );
+    }
 }

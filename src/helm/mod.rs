@@ -195,11 +195,11 @@ impl HelmRelease {
         let namespace = object::namespace(o)?.to_string();
         let spec: Spec = o
             .get("spec")
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .and_then(|s| object::from_value(s).ok())
             .unwrap_or_default();
         let status: Status = o
             .get("status")
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .and_then(|s| object::from_value(s).ok())
             .unwrap_or_default();
         let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         let release_name = nonempty(&spec.release_name).unwrap_or_else(|| {
@@ -428,5 +428,21 @@ mod tests {
                 .types
                 .contains(&("apps/v1".into(), "Deployment".into()))
         );
+    }
+
+    #[test]
+    fn a_null_map_or_list_field_of_a_helmrelease_reads_as_absent() {
+        // Regression: one null (`driftDetection:\n  ignore:`) dropped the
+        // whole spec, `suspend` and `releaseName` with it.
+        let text = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: grafana\n  namespace: monitoring\nspec:\n  releaseName: graf\n  suspend: true\n  values:\n  driftDetection:\n    mode: enabled\n    ignore:\nstatus:\n  conditions:\n";
+        let hr = crate::yaml::documents(text, std::path::Path::new("hr.yaml"))
+            .unwrap()
+            .remove(0);
+        let r = HelmRelease::of(&hr, &ks()).unwrap();
+        assert_eq!(r.release_name, "graf");
+        assert!(r.suspended);
+        assert_eq!(r.drift_detection.as_deref(), Some("enabled"));
+        assert!(r.drift_ignore.is_empty());
+        assert_eq!(r.failing, None);
     }
 }

@@ -210,6 +210,29 @@ impl ObjectKey {
     }
 }
 
+/// Reads (part of) an object into a typed struct the way Go's `encoding/json`
+/// (behind sigs.k8s.io/yaml, as Flux's controllers and kustomize read YAML)
+/// reads one: a `null` field is an absent field (`postBuild:\n  substitute:`
+/// with nothing after it is no substitution, not "expected a map"), at any
+/// depth. Items of a list are kept as they are.
+pub fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(without_null_fields(value))
+}
+
+/// `value` without the fields whose value is `null`, at any depth.
+pub fn without_null_fields(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_null_fields(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_null_fields).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The group part of an `apiVersion`: `apps/v1` → `apps`, `v1` → `""`.
 pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)

@@ -364,7 +364,12 @@ impl LiveSource for Cluster {
         let resolved = match self.resolve(types).await {
             Ok(resolved) => resolved,
             Err(e) => {
-                state.failed.extend(types.iter().map(TypeRef::key));
+                state.failed.extend(types.iter().map(|t| {
+                    (
+                        t.key(),
+                        format!("{} {}: discovery failed", t.api_version(), t.kind),
+                    )
+                }));
                 state.errors.push(e);
                 return state;
             }
@@ -379,16 +384,19 @@ impl LiveSource for Cluster {
             }
         }
         let results: Vec<_> = stream::iter(served)
-            .map(|(t, ar)| async move { (t, self.list_stored(&ar).await) })
+            .map(|(t, ar)| async move {
+                let name = format!("{} {}", ar.api_version, ar.plural);
+                (t, name, self.list_stored(&ar).await)
+            })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
         let mut objects = Vec::new();
-        for (t, result) in results {
+        for (t, name, result) in results {
             match result {
                 Ok(list) => objects.extend(list),
                 Err(e) => {
-                    state.failed.insert(t);
+                    state.failed.insert(t, unread(&name, &e));
                     state.errors.push(e);
                 }
             }
@@ -439,4 +447,15 @@ fn timed_out(error: &kube::Error) -> bool {
         source = e.source();
     }
     false
+}
+
+/// Why a type could not be listed, in a few words: `v1 configmaps
+/// forbidden`, `v1 configmaps: no answer within 20 s`.
+fn unread(name: &str, error: &LiveError) -> String {
+    match error {
+        LiveError::Status { code: 403, .. } => format!("{name} forbidden"),
+        LiveError::Status { code, reason, .. } => format!("{name}: {reason} ({code})"),
+        LiveError::Timeout { seconds, .. } => format!("{name}: no answer within {seconds} s"),
+        _ => format!("{name}: the API server could not be reached"),
+    }
 }

@@ -370,8 +370,10 @@ pub struct LiveState {
     objects: BTreeMap<ObjectKey, Stored>,
     /// Types (group, kind) the cluster does not serve at the version asked, with why.
     pub unserved: BTreeMap<(String, String), String>,
-    /// Types that could not be read: their objects cannot be compared.
-    pub failed: BTreeSet<(String, String)>,
+    /// Types that could not be read: their objects cannot be compared. Each
+    /// with why, in a few words (`v1 configmaps forbidden`), for the
+    /// Kustomizations it leaves unchecked.
+    pub failed: BTreeMap<(String, String), String>,
     /// Why reading failed.
     pub errors: Vec<LiveError>,
     /// Which kinds are cluster-scoped, as the live source knows: the
@@ -407,6 +409,11 @@ impl LiveState {
     /// The live object with this identity, for a look ([`Compact::peek`]).
     pub fn peek(&self, key: &ObjectKey) -> Option<std::borrow::Cow<'_, Object>> {
         self.objects.get(key).map(Stored::peek)
+    }
+
+    /// The live object with this identity as stored (labels without parsing).
+    pub fn stored_of(&self, key: &ObjectKey) -> Option<&Stored> {
+        self.objects.get(key)
     }
 
     /// Whether an object with this identity is live.

@@ -447,7 +447,14 @@ impl LiveSource for Snapshot {
             types
                 .iter()
                 .filter(|t| self.all_unknown || self.unknown_kinds.contains(&t.kind))
-                .map(TypeRef::key),
+                .map(|t| {
+                    let why = format!(
+                        "{} {}: a snapshot file could not be read",
+                        t.api_version(),
+                        t.kind
+                    );
+                    (t.key(), why)
+                }),
         );
         state.scopes = self.state().scopes.clone();
         state
@@ -568,8 +575,8 @@ mod tests {
         ]);
         let state = snap.fetch(&types).await;
         assert_eq!(
-            state.failed,
-            BTreeSet::from([("apps".to_string(), "Deployment".to_string())])
+            state.failed.keys().collect::<Vec<_>>(),
+            [&("apps".to_string(), "Deployment".to_string())]
         );
         assert_eq!(state.len(), 1);
     }

@@ -21,7 +21,7 @@ use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
 use crate::error::{Issue, Note, Stage};
-use crate::flux::Kustomization;
+use crate::flux::{Kustomization, Origin};
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::{self, Live, LiveSource};
 use crate::notify;
@@ -93,9 +93,33 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
                 run.notes.push(Note {
                     kustomization: issue.kustomization,
                     message: format!(
-                        "not checked: Flux reports it failing too ({}), and drift-check could not {} it either: {}",
+                        "{} ({}), and drift-check could not {} it either: {}",
+                        report::NOT_CHECKED_FAILING,
                         failing.reason,
-                        if issue.stage == Stage::Render { "render" } else { "read what it needs for" },
+                        if issue.stage == Stage::Render {
+                            "render"
+                        } else {
+                            "read what it needs for"
+                        },
+                        issue.message
+                    ),
+                });
+            }
+        } else if r.objects.is_none() && ks.origin == Origin::Live && ks.status.never_reconciled() {
+            // Just created, or its source not ready yet: nothing of it is
+            // applied, so nothing of it can drift; Flux will meet the same
+            // failure when it first reconciles it.
+            for issue in run.issues.split_off(issues) {
+                run.notes.push(Note {
+                    kustomization: issue.kustomization,
+                    message: format!(
+                        "{} (it has no status yet), and drift-check could not {} it either: {}",
+                        report::NOT_CHECKED_NEW,
+                        if issue.stage == Stage::Render {
+                            "render"
+                        } else {
+                            "read what it needs for"
+                        },
                         issue.message
                     ),
                 });
@@ -174,6 +198,14 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .iter()
             .map(|e| Issue::new(None, Stage::Live, e)),
     );
+    // A type the cluster did not list leaves each Kustomization with objects
+    // of it unchecked: its own error, never "in sync". (A snapshot file that
+    // cannot be parsed is already an error of the whole snapshot.)
+    let unread = match &live {
+        Live::Cluster(_) => diff::unread_types(&rendered, &state),
+        Live::Snapshot(_) => Vec::new(),
+    };
+    run.issues.extend(unread.iter().cloned());
     info!(
         objects = state.len() + helm_state.len(),
         types = types.len() + helm_types.len(),
@@ -248,12 +280,20 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         if let Some(failing) = r.ks.status.failing() {
             run.notes.push(report::failing(&r.ks, &failing));
         }
-        entries.push(KustomizationEntry::checked(
+        let mut entry = KustomizationEntry::checked(
             &r.ks,
             r.objects.as_ref().map(Vec::len),
             r.revision.clone(),
             &run.issues,
-        ));
+        );
+        if entry.error.is_none()
+            && let Some(issue) = unread
+                .iter()
+                .find(|i| i.kustomization.as_deref() == Some(&entry.id()))
+        {
+            entry.error = Some(issue.message.clone());
+        }
+        entries.push(entry);
     }
     let api_requests = live.requests();
     if let Some(requests) = api_requests {

@@ -93,10 +93,24 @@ impl Root {
         Ok(self.tree.read_bytes(path)?)
     }
 
-    /// Every YAML document of a file (empty documents skipped).
+    /// Every YAML document of a file of the repo (empty documents skipped),
+    /// with folded scalars as kustomize emits them ([`super::folded`]).
     pub fn read_documents(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
         let text = self.read_text(path)?;
-        self.parse_documents(&text, &self.rel(path))
+        self.parse_source_documents(&text, &self.rel(path))
+    }
+
+    /// [`Self::parse_documents`] of YAML of the repo that kustomize keeps
+    /// as nodes and writes out again (resources, strategic merge patches):
+    /// folded scalars as go-yaml v3 emits them ([`super::folded`]).
+    pub fn parse_source_documents(
+        &self,
+        text: &str,
+        name: &str,
+    ) -> Result<Vec<Value>, RenderError> {
+        let mut documents = self.parse_documents(text, name)?;
+        super::folded::as_kustomize_emits(text, &mut documents);
+        Ok(documents)
     }
 
     /// Parses YAML text that `name` (a relative path) holds, the way

@@ -25,6 +25,7 @@
 
 mod external;
 mod flux;
+mod folded;
 mod kustomize;
 mod load;
 mod sourceignore;

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::Report;
+use crate::diff::Drift;
 
 pub(super) fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -63,8 +64,31 @@ pub(super) fn render(report: &Report) -> String {
             .map(|k| format!(" — {}", code(&k.path)))
             .unwrap_or_default();
         let _ = writeln!(out, "## {}{path}\n", escape(title));
+        let error = report
+            .kustomizations
+            .iter()
+            .find(|k| Some(k.id()) == id)
+            .and_then(|k| k.error.as_deref());
+        match error {
+            // Partly checked: what was compared is still listed.
+            Some(error) if error.starts_with("could not check: ") => {
+                let _ = writeln!(out, "{}\n", escape(&capitalized(error)));
+            }
+            Some(error) => {
+                let _ = writeln!(out, "Not checked: {}\n", escape(error));
+            }
+            None if findings.is_empty() => {
+                let unchecked = id.as_deref().and_then(|id| report.not_checked_warning(id));
+                let state = if unchecked.is_some() {
+                    "Not checked (see its warning above)."
+                } else {
+                    "In sync."
+                };
+                let _ = writeln!(out, "{state}\n");
+            }
+            None => {}
+        }
         if findings.is_empty() {
-            let _ = writeln!(out, "In sync.\n");
             continue;
         }
         findings.sort_by_key(|f| f.explained);
@@ -79,11 +103,15 @@ pub(super) fn render(report: &Report) -> String {
             } else {
                 "**unexplained**"
             };
-            let changes: Vec<String> = f
+            let mut changes: Vec<String> = f
                 .changes
                 .iter()
                 .map(|c| escape(&super::text::change(c)))
                 .collect();
+            if let (Drift::Overlap, Some(message)) = (f.drift, &f.message) {
+                // Who applies it: the finding itself.
+                changes.push(escape(message));
+            }
             let then = f.explanation.as_deref().unwrap_or(&f.remedy);
             let _ = writeln!(
                 out,
@@ -98,6 +126,14 @@ pub(super) fn render(report: &Report) -> String {
         let _ = writeln!(out);
     }
     out
+}
+
+/// `could not check: …` → `Could not check: …`.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// Text for a paragraph or a table cell: control characters written as in

@@ -147,6 +147,27 @@ impl KustomizationEntry {
     }
 }
 
+impl Report {
+    /// The warning saying a Kustomization was not checked although that is
+    /// no error of the run (Flux fails on it too, or never reconciled it,
+    /// and drift-check could not render it either): such a one is never
+    /// "in sync".
+    pub fn not_checked_warning(&self, kustomization: &str) -> Option<&Warning> {
+        self.warnings.iter().find(|w| {
+            w.kustomization.as_deref() == Some(kustomization)
+                && (w.message.starts_with(NOT_CHECKED_FAILING)
+                    || w.message.starts_with(NOT_CHECKED_NEW))
+        })
+    }
+}
+
+/// How the warning of a Kustomization Flux fails on too, and drift-check
+/// could not render either, begins.
+pub const NOT_CHECKED_FAILING: &str = "not checked: Flux reports it failing too";
+/// How the warning of a Kustomization Flux never reconciled, and drift-check
+/// could not render either, begins.
+pub const NOT_CHECKED_NEW: &str = "not yet reconciled by Flux: not checked";
+
 pub use crate::error::Issue as ErrorEntry;
 /// Not drift, but worth a look.
 pub use crate::error::Note as Warning;

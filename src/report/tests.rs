@@ -131,3 +131,122 @@ fn hostile_values_and_managers_cannot_forge_report_lines() {
     );
     assert!(!markdown.contains('\u{1b}') && !markdown.contains("<script>"));
 }
+
+/// A Kustomization partly checked (a type the token may not list) whose
+/// other object two Kustomizations apply.
+fn partly_checked_with_an_overlap() -> Report {
+    let mut r = report(0, false);
+    r.kustomizations.push(KustomizationEntry {
+        namespace: "flux-system".into(),
+        name: "apps".into(),
+        path: "./apps".into(),
+        revision: None,
+        applied_revision: None,
+        suspended: false,
+        suspended_since: None,
+        objects: 2,
+        error: Some("could not check: v1 configmaps forbidden".into()),
+        skipped: None,
+        ready: Some(true),
+        failing: None,
+    });
+    r.errors.push(ErrorEntry {
+        kustomization: Some("flux-system/apps".into()),
+        stage: crate::error::Stage::Live,
+        message: "could not check: v1 configmaps forbidden".into(),
+    });
+    r.findings.push(crate::classify::Finding {
+        kustomization: Some("flux-system/apps".into()),
+        object: crate::k8s::object::ObjectRef {
+            api_version: "v1".into(),
+            kind: "ServiceAccount".into(),
+            namespace: Some("apps".into()),
+            name: "app".into(),
+        },
+        drift: crate::diff::Drift::Overlap,
+        owner: crate::classify::Owner::Flux,
+        explained: false,
+        explanation: None,
+        changes: vec![],
+        fingerprint: "f".into(),
+        remedy: "keep the object in one Kustomization's path in git (this one's is ./apps) and remove it from the others', so that one of them applies it".into(),
+        message: Some("applied by two Flux Kustomizations (flux-system/apps and flux-system/infra, both in their inventories): they overwrite each other on every reconcile; remove it from one of them".into()),
+    });
+    r.summarize();
+    r
+}
+
+#[test]
+fn an_overlap_and_a_partly_checked_kustomization_read_the_same_in_every_format() {
+    let r = partly_checked_with_an_overlap();
+    let text = r.render(Format::Text);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("flux-system/apps "))
+        .collect();
+    assert_eq!(
+        section,
+        [
+            "flux-system/apps (./apps): 2 objects",
+            "  could not check: v1 configmaps forbidden",
+            "  UNEXPLAINED overlap   ServiceAccount/apps/app  (owner: flux)",
+            "      applied by two Flux Kustomizations (flux-system/apps and flux-system/infra, both in their inventories): they overwrite each other on every reconcile; remove it from one of them",
+            "      remedy: keep the object in one Kustomization's path in git (this one's is ./apps) and remove it from the others', so that one of them applies it",
+        ]
+    );
+    let markdown = r.render(Format::Markdown);
+    assert!(
+        markdown.contains(
+            "## flux-system/apps — `./apps`\n\nCould not check: v1 configmaps forbidden\n\n"
+        ),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| **unexplained** | overlap | `ServiceAccount/apps/app` | flux | applied by two Flux Kustomizations (flux-system/apps and flux-system/infra, both in their inventories): they overwrite each other on every reconcile; remove it from one of them | keep the object in one Kustomization's path in git (this one's is ./apps) and remove it from the others', so that one of them applies it |"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("In sync."), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
+    assert_eq!(json["findings"][0]["drift"], "overlap");
+    assert_eq!(
+        json["kustomizations"][0]["error"],
+        "could not check: v1 configmaps forbidden"
+    );
+}
+
+#[test]
+fn a_kustomization_not_checked_without_an_error_is_never_in_sync() {
+    // Regression: one Flux never reconciled (or fails on too) that
+    // drift-check could not render either read "in sync".
+    let mut r = report(0, false);
+    for name in ["new", "fine"] {
+        r.kustomizations.push(KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended: false,
+            suspended_since: None,
+            objects: 0,
+            error: None,
+            skipped: None,
+            ready: None,
+            failing: None,
+        });
+    }
+    r.warnings.push(Warning {
+        kustomization: Some("flux-system/new".into()),
+        message: format!("{NOT_CHECKED_NEW} (it has no status yet), and drift-check could not render it either: postBuild.substituteFrom: ConfigMap/vars not found"),
+    });
+    let text = r.render(Format::Text);
+    assert!(
+        text.contains("flux-system/new (./new): 0 objects\n  not checked (see its warning above)\n\nflux-system/fine (./fine): 0 objects\n  in sync\n"),
+        "{text}"
+    );
+    let markdown = r.render(Format::Markdown);
+    assert!(
+        markdown.contains("## flux-system/new — `./new`\n\nNot checked (see its warning above).\n\n## flux-system/fine — `./fine`\n\nIn sync.\n"),
+        "{markdown}"
+    );
+}

@@ -79,8 +79,16 @@ pub(super) fn render(report: &Report) -> String {
                     ),
                 );
                 if let Some(error) = &k.error {
-                    line(&mut out, format_args!("  not checked: {error}"));
-                    continue;
+                    if k.objects > 0 && error.starts_with("could not check: ") {
+                        // Partly checked: what was compared is still listed.
+                        line(&mut out, format_args!("  {error}"));
+                        if findings.is_empty() {
+                            continue;
+                        }
+                    } else {
+                        line(&mut out, format_args!("  not checked: {error}"));
+                        continue;
+                    }
                 }
                 if let Some(reason) = &k.skipped {
                     line(&mut out, format_args!("  skipped: {reason}"));
@@ -92,7 +100,13 @@ pub(super) fn render(report: &Report) -> String {
             }
         }
         if findings.is_empty() {
-            line(&mut out, format_args!("  in sync"));
+            match id.as_deref().and_then(|id| report.not_checked_warning(id)) {
+                Some(_) => line(
+                    &mut out,
+                    format_args!("  not checked (see its warning above)"),
+                ),
+                None => line(&mut out, format_args!("  in sync")),
+            }
             continue;
         }
         findings.sort_by_key(|f| f.explained);

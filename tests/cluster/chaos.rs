@@ -263,6 +263,21 @@ fn a_stopped_killed_or_failing_api_server_gives_a_clear_exit_2_and_invents_nothi
         "InternalError (500)",
         "500 on configmaps",
     );
+    let mut unchecked: Vec<(String, String)> = report
+        .kustomizations
+        .iter()
+        .filter_map(|k| Some((k.id(), k.error.clone()?)))
+        .collect();
+    unchecked.sort();
+    // The one Kustomization of the platform with ConfigMaps: could not be
+    // checked, by its name; every other one was.
+    assert_eq!(
+        unchecked,
+        [(
+            "flux-system/monitoring".to_string(),
+            "could not check: v1 configmaps: InternalError (500)".to_string()
+        )]
+    );
     let configmap_findings: Vec<_> = report
         .findings
         .iter()

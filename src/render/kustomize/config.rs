@@ -44,7 +44,7 @@ impl Config {
     /// Reads one configuration file (already parsed) into this one.
     pub fn read(&mut self, document: Value, file: &str) -> Result<(), RenderError> {
         let parsed: File =
-            serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(&document).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
                 message: crate::render::describe(&e),
             })?;

@@ -73,7 +73,7 @@ pub fn generate(
 ) -> Result<(), RenderError> {
     let global: Option<Options> = global
         .map(|g| {
-            serde_json::from_value(g.clone())
+            crate::k8s::object::from_value(g)
                 .map_err(|e| ctx.error("generatorOptions", crate::render::describe(&e)))
         })
         .transpose()?;
@@ -82,7 +82,7 @@ pub fn generate(
         ("secretGenerator", secrets, "Secret"),
     ] {
         for raw in entries {
-            let generator: Generator = serde_json::from_value(raw.clone())
+            let generator: Generator = crate::k8s::object::from_value(raw)
                 .map_err(|e| ctx.error(field, crate::render::describe(&e)))?;
             let options = generator
                 .options

@@ -204,7 +204,7 @@ impl KustFile {
                 .any(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
         }
         let mut parsed: Self =
-            serde_json::from_value(document).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(&document).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
                 message: crate::render::describe(&e),
             })?;
@@ -313,7 +313,7 @@ pub fn build_root(
     })?;
     if let Some(options) = &kust.sort_options {
         let options: replacements::SortOptions =
-            serde_json::from_value(options.clone()).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(options).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
                 message: format!("sortOptions: {}", crate::render::describe(&e)),
             })?;
@@ -681,7 +681,7 @@ fn parse_list<T: serde::de::DeserializeOwned>(
     entries
         .iter()
         .map(|e| {
-            serde_json::from_value(e.clone()).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(e).map_err(|e| RenderError::Kustomization {
                 file: file.into(),
                 message: format!("{field}: {}", crate::render::describe(&e)),
             })

@@ -70,7 +70,7 @@ impl Context<'_> {
     /// Parses patch text: a list is JSON 6902, maps are strategic merge.
     fn parse(&self, text: &str, field: &str) -> Result<Patch, RenderError> {
         let name = format!("{} ({field})", self.file);
-        let documents = self.root.parse_documents(text, &name)?;
+        let mut documents = self.root.parse_documents(text, &name)?;
         if let [Value::Array(_)] = documents.as_slice() {
             let operations = serde_json::from_value(documents[0].clone()).map_err(|e| {
                 self.error(
@@ -81,6 +81,9 @@ impl Context<'_> {
             return Ok(Patch::Json6902(operations));
         }
         if documents.iter().all(Value::is_object) {
+            // kustomize merges the patch's nodes, styles and all, and writes
+            // them out; a JSON 6902 patch's values are JSON (no style).
+            crate::render::folded::as_kustomize_emits(text, &mut documents);
             return Ok(Patch::StrategicMerge(documents));
         }
         Err(self.error(
@@ -130,7 +133,7 @@ pub fn patches(
     resources: &mut Vec<Resource>,
 ) -> Result<(), RenderError> {
     for raw in entries {
-        let entry: Entry = serde_json::from_value(raw.clone()).map_err(|e| {
+        let entry: Entry = crate::k8s::object::from_value(raw).map_err(|e| {
             ctx.error(
                 field,
                 format!("invalid patch entry: {}", crate::render::describe(&e)),

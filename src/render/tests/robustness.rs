@@ -454,3 +454,25 @@ fn an_encrypted_object_under_spec_decryption_is_an_error_naming_the_field() {
     // Without decryption Flux applies it as it is, and so renders drift-check.
     assert_eq!(render_path(&dir, json!({"path": "app"})).unwrap().len(), 1);
 }
+
+#[test]
+fn null_fields_of_a_kustomization_file_and_its_entries_read_as_absent() {
+    // kustomize reads its file with sigs.k8s.io/yaml into Go structs: a
+    // field with nothing after it is absent, at any depth.
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources:\n- svc.yaml\nconfigMapGenerator:\n- name: settings\n  literals:\n  - mode=fast\n  files:\n  options:\n    labels:\npatches:\n- path: patch.yaml\n  target:\n",
+        ),
+        ("app/svc.yaml", SERVICE),
+        (
+            "app/patch.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    patched: \"yes\"\n",
+        ),
+    ]);
+    let objects = render_path(&dir, json!({"path": "app"})).unwrap();
+    let config_map = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
+    assert_eq!(config_map["data"], json!({"mode": "fast"}));
+    let service = objects.iter().find(|o| o["kind"] == "Service").unwrap();
+    assert_eq!(service["metadata"]["annotations"]["patched"], "yes");
+}

@@ -82,7 +82,8 @@ enum Severity {
 impl Severity {
     fn of(f: &Finding) -> Self {
         match f.drift {
-            Drift::Missing | Drift::Conflict => Severity::MissingOrConflict,
+            // Two Kustomizations fighting over an object: two owners too.
+            Drift::Missing | Drift::Conflict | Drift::Overlap => Severity::MissingOrConflict,
             Drift::Orphaned => Severity::Orphaned,
             // A field set over what a HelmRelease deployed (what the chart
             // says is not known) is an edit too, not an added field.
@@ -112,7 +113,7 @@ impl Severity {
             .into_iter()
             .find(|s| s.as_str() == o.severity)
             .unwrap_or(match o.drift.as_str() {
-                "missing" | "conflict" => Severity::MissingOrConflict,
+                "missing" | "conflict" | "overlap" => Severity::MissingOrConflict,
                 "orphaned" => Severity::Orphaned,
                 _ => Severity::Edited,
             })
