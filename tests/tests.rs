@@ -6,6 +6,7 @@ mod bad_input;
 mod cluster;
 mod conformance;
 mod fixture_platform;
+mod html;
 mod image;
 mod local_checkout;
 mod notify;
