@@ -85,13 +85,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// `--html-out`: the report as an HTML page, written to a file.
-fn write_html(path: Option<&std::path::Path>, report: &drift_check::report::Report) -> anyhow::Result<()> {
+fn write_html(
+    path: Option<&std::path::Path>,
+    report: &drift_check::report::Report,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let Some(path) = path else {
         return Ok(());
     };
-    std::fs::write(path, report.render(drift_check::report::Format::Html))
-        .with_context(|| format!("--html-out {}: cannot write the HTML report", path.display()))
+    std::fs::write(path, report.render(drift_check::report::Format::Html)).with_context(|| {
+        format!(
+            "--html-out {}: cannot write the HTML report",
+            path.display()
+        )
+    })
 }
 
 /// JSON logs when asked, or when stderr is not a terminal (in the cluster).

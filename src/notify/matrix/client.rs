@@ -280,7 +280,11 @@ async fn send_file_plain(
 ) -> Result<(), MatrixError> {
     let uploaded = client
         .media()
-        .upload(&file.mime, file.bytes.clone(), Some(policy.request_config()))
+        .upload(
+            &file.mime,
+            file.bytes.clone(),
+            Some(policy.request_config()),
+        )
         .await
         .map_err(sdk("uploading the HTML report"))?;
     let mut info = FileInfo::new();

@@ -90,7 +90,10 @@ fn page(report: &Report, next: &State, options: &message::Options, now: &str) ->
         })
         .collect();
     Attachment {
-        name: format!("drift-check-{cluster}-{}.html", now.get(..10).unwrap_or(now)),
+        name: format!(
+            "drift-check-{cluster}-{}.html",
+            now.get(..10).unwrap_or(now)
+        ),
         mime: mime::TEXT_HTML_UTF_8,
         bytes: html.into_bytes(),
     }

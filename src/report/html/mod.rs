@@ -55,7 +55,7 @@ pub const MAX_ROWS_PER_GROUP: usize = 10;
 pub const MAX_CHANGES_PER_GROUP: usize = 20;
 /// Kustomizations drawn in the open-drift bar; the rest are summed.
 pub const MAX_BARS: usize = 30;
-/// Longest value shown for one side of a change.
+/// Longest value (and field path) shown for one side of a change.
 const MAX_VALUE_CHARS: usize = 200;
 /// Longest label in a chart.
 const MAX_LABEL_CHARS: usize = 34;
@@ -169,7 +169,7 @@ struct ClusterView {
     kustomizations: Vec<KustomizationRow>,
     /// Errors of no Kustomization in particular.
     errors: Vec<String>,
-    warnings: Vec<String>,
+    warnings: Vec<Vec<Part>>,
 }
 
 #[derive(Serialize)]
@@ -326,7 +326,8 @@ fn class(s: Severity) -> &'static str {
 
 impl Page {
     fn new(report: &Report, options: &Options) -> Self {
-        let now = parse_time(&report.run.finished_at).or_else(|| parse_time(&report.run.started_at));
+        let now =
+            parse_time(&report.run.finished_at).or_else(|| parse_time(&report.run.started_at));
         let cluster = plain(&report.run.cluster).into_owned();
         let open: Vec<(&Finding, Severity, Option<String>)> = report
             .findings
@@ -409,7 +410,12 @@ impl Page {
             rest: rest(report),
             checked_at: plain(&report.run.finished_at).into_owned(),
             source: plain(&report.run.source.url).into_owned(),
-            note: report.run.source.note.as_deref().map(|n| plain(n).into_owned()),
+            note: report
+                .run
+                .source
+                .note
+                .as_deref()
+                .map(|n| plain(n).into_owned()),
             totals: Totals {
                 findings: report.findings.len(),
                 open: open.len(),
@@ -546,12 +552,15 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
-/// A URL only when it is `http(s)` and has nothing that would end an
-/// attribute or hide text: anything else is not linked.
+/// A URL only when it is `http(s)` with nothing a URL does not hold
+/// (whitespace, quotes, angle brackets, control or bidirectional
+/// characters): anything else is not linked.
 fn safe_url(url: Option<String>) -> Option<String> {
     url.filter(|u| {
         (u.starts_with("https://") || u.starts_with("http://"))
-            && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !u
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             && matches!(plain(u), std::borrow::Cow::Borrowed(_))
     })
 }
@@ -621,11 +630,7 @@ fn cluster_view(
                 plain(&format!("{}{scope}: {}", e.stage, e.message)).into_owned()
             })
             .collect(),
-        warnings: report
-            .warnings
-            .iter()
-            .map(|w| plain(&w.message).into_owned())
-            .collect(),
+        warnings: report.warnings.iter().map(|w| parts(&w.message)).collect(),
     }
 }
 
@@ -827,15 +832,22 @@ fn section(
             }
             for (_, members) in &mut groups {
                 members.sort_by(|a, b| {
-                    (a.1.is_none(), &a.1, a.0.object.to_string())
-                        .cmp(&(b.1.is_none(), &b.1, b.0.object.to_string()))
+                    (a.1.is_none(), &a.1, a.0.object.to_string()).cmp(&(
+                        b.1.is_none(),
+                        &b.1,
+                        b.0.object.to_string(),
+                    ))
                 });
             }
             // The biggest groups first, then by their oldest object.
             groups.sort_by(|a, b| {
-                b.1.len()
-                    .cmp(&a.1.len())
-                    .then_with(|| a.1[0].0.object.to_string().cmp(&b.1[0].0.object.to_string()))
+                b.1.len().cmp(&a.1.len()).then_with(|| {
+                    a.1[0]
+                        .0
+                        .object
+                        .to_string()
+                        .cmp(&b.1[0].0.object.to_string())
+                })
             });
             let listed: Vec<Group> = groups
                 .iter()
@@ -928,7 +940,7 @@ fn change_view(f: &Finding, c: &Change) -> ChangeView {
         };
     }
     ChangeView {
-        path: plain(&readable_path(c)).into_owned(),
+        path: cut(&plain(&readable_path(c))),
         what: match c.op {
             Op::Add => "added",
             Op::Remove => "removed",
@@ -971,13 +983,18 @@ fn value(v: Option<&serde_json::Value>) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     };
-    let s = if s.chars().count() > MAX_VALUE_CHARS {
+    cut(&plain(&s))
+}
+
+/// At most [`MAX_VALUE_CHARS`] characters (of the escaped text, so that an
+/// escape cannot make it longer), `…` where cut.
+fn cut(s: &str) -> String {
+    if s.chars().count() > MAX_VALUE_CHARS {
         let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
         format!("{cut}…")
     } else {
-        s
-    };
-    plain(&s).into_owned()
+        s.to_string()
+    }
 }
 
 fn row(
@@ -1004,9 +1021,8 @@ fn row(
         .kustomization
         .as_deref()
         .and_then(|id| report.kustomizations.iter().find(|k| k.id() == id));
-    let link = entry.and_then(|k| {
-        commit(report, k).and_then(|sha| safe_url(options.links.file(sha, &k.path)))
-    });
+    let link = entry
+        .and_then(|k| commit(report, k).and_then(|sha| safe_url(options.links.file(sha, &k.path))));
     let severity = match category {
         Category::Open(s) => s.as_str(),
         Category::Explained => "explained",
@@ -1176,7 +1192,9 @@ fn kustomization_chart(report: &Report, open: &[(&Finding, Severity, Option<Stri
             "{} more {} with {} open findings",
             rest.len(),
             plural(rest.len(), "Kustomization", "Kustomizations"),
-            rest.iter().map(|(_, c)| c.iter().sum::<usize>()).sum::<usize>()
+            rest.iter()
+                .map(|(_, c)| c.iter().sum::<usize>())
+                .sum::<usize>()
         ));
     }
     if in_sync > 0 {

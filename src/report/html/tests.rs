@@ -94,8 +94,15 @@ fn identical_changes_are_one_group_with_each_object_and_who_and_when() {
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].count, 2);
     let objects: Vec<&str> = groups[0].rows.iter().map(|r| r.object.as_str()).collect();
-    assert_eq!(objects, ["Deployment/web/api", "Deployment/web/worker"], "oldest first");
-    assert_eq!(groups[0].rows[0].who, ["kubectl-edit at 2026-11-20T08:15:00Z"]);
+    assert_eq!(
+        objects,
+        ["Deployment/web/api", "Deployment/web/worker"],
+        "oldest first"
+    );
+    assert_eq!(
+        groups[0].rows[0].who,
+        ["kubectl-edit at 2026-11-20T08:15:00Z"]
+    );
     assert_eq!(groups[0].rows[0].age, "3 d");
     let c = &groups[0].changes[0];
     assert_eq!(
@@ -111,7 +118,12 @@ fn identical_changes_are_one_group_with_each_object_and_who_and_when() {
 
 #[test]
 fn links_go_to_the_kustomization_path_at_the_applied_commit_and_only_over_http() {
-    let r = report(vec![replicas("api", "web", "kubectl-edit", "2026-11-20T08:15:00Z")]);
+    let r = report(vec![replicas(
+        "api",
+        "web",
+        "kubectl-edit",
+        "2026-11-20T08:15:00Z",
+    )]);
     let p = page(&r);
     assert_eq!(
         p.sections[0].owners[0].groups[0].rows[0].link.as_deref(),
@@ -136,7 +148,14 @@ fn links_go_to_the_kustomization_path_at_the_applied_commit_and_only_over_http()
 #[test]
 fn a_group_lists_the_oldest_objects_and_counts_the_rest_by_kustomization() {
     let findings: Vec<Finding> = (0..MAX_ROWS_PER_GROUP + 5)
-        .map(|i| replicas(&format!("d{i:02}"), "web", "kubectl-edit", "2026-11-20T08:15:00Z"))
+        .map(|i| {
+            replicas(
+                &format!("d{i:02}"),
+                "web",
+                "kubectl-edit",
+                "2026-11-20T08:15:00Z",
+            )
+        })
         .collect();
     let p = page(&report(findings));
     let g = &p.sections[0].owners[0].groups[0];
@@ -149,7 +168,12 @@ fn a_group_lists_the_oldest_objects_and_counts_the_rest_by_kustomization() {
 fn groups_beyond_the_limit_are_counted_not_listed() {
     let findings: Vec<Finding> = (0..MAX_GROUPS_PER_OWNER + 3)
         .map(|i| {
-            let mut f = replicas(&format!("d{i:02}"), "web", "kubectl-edit", "2026-11-20T08:15:00Z");
+            let mut f = replicas(
+                &format!("d{i:02}"),
+                "web",
+                "kubectl-edit",
+                "2026-11-20T08:15:00Z",
+            );
             f.changes[0].live = Some(json!(100 + i));
             f
         })
@@ -210,7 +234,12 @@ fn open_since_is_the_state_s_first_sighting_when_earlier_and_ages_are_bucketed()
 
 #[test]
 fn kustomizations_show_checked_failing_suspended_and_could_not_check_with_the_reason() {
-    let mut r = report(vec![replicas("a", "web", "kubectl-edit", "2026-11-23T20:00:00Z")]);
+    let mut r = report(vec![replicas(
+        "a",
+        "web",
+        "kubectl-edit",
+        "2026-11-23T20:00:00Z",
+    )]);
     let mut failing = r.kustomizations[0].clone();
     failing.name = "db".into();
     failing.suspended = true;
@@ -228,13 +257,23 @@ fn kustomizations_show_checked_failing_suspended_and_could_not_check_with_the_re
     let statuses: Vec<(String, Vec<&str>, usize)> = p.clusters[0]
         .kustomizations
         .iter()
-        .map(|k| (k.id.clone(), k.statuses.iter().map(|s| s.label).collect(), k.open))
+        .map(|k| {
+            (
+                k.id.clone(),
+                k.statuses.iter().map(|s| s.label).collect(),
+                k.open,
+            )
+        })
         .collect();
     assert_eq!(
         statuses,
         [
             ("flux-system/apps".to_string(), vec!["checked"], 1),
-            ("flux-system/db".to_string(), vec!["checked", "failing", "suspended"], 0),
+            (
+                "flux-system/db".to_string(),
+                vec!["checked", "failing", "suspended"],
+                0
+            ),
             ("flux-system/cache".to_string(), vec!["could not check"], 0),
         ]
     );
@@ -251,7 +290,10 @@ fn kustomizations_show_checked_failing_suspended_and_could_not_check_with_the_re
             ("flux resume kustomization db -n flux-system", true)
         ]
     );
-    assert_eq!(p.rest, " · 1 Kustomization failing · 1 Kustomization suspended");
+    assert_eq!(
+        p.rest,
+        " · 1 Kustomization failing · 1 Kustomization suspended"
+    );
 }
 
 #[test]

@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-pub use crate::report::links::LinkTemplates;
 use crate::report::links;
+pub use crate::report::links::LinkTemplates;
 
 use super::state::{OpenFinding, OpenProblem, SeenChange, State, VERSION};
 use crate::classify::Finding;
