@@ -121,8 +121,8 @@ fn credential() -> Result<Credential, MatrixError> {
     Err(MatrixError::NoCredentials)
 }
 
-/// A file posted after the message.
-pub struct Attachment {
+/// The HTML page, posted after the message (and the report's file).
+pub struct PageAttachment {
     /// Its name in the room.
     pub name: String,
     pub mime: mime::Mime,
@@ -134,7 +134,7 @@ pub async fn deliver(
     settings: &MatrixSettings,
     message: &Message,
     report_json: &str,
-    page: &Attachment,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     let credential = credential()?;
     let policy = RetryPolicy::new(settings.retries, settings.timeout);
@@ -194,7 +194,7 @@ async fn post(
     login_with: &Login<'_>,
     message: &Message,
     report_json: &str,
-    page: &Attachment,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     login(client, settings, login_with).await?;
     let room_id = join(client, &settings.room).await?;
@@ -276,7 +276,7 @@ async fn send_file_plain(
     room_id: &RoomId,
     policy: &RetryPolicy,
     message: &Message,
-    file: &Attachment,
+    file: &PageAttachment,
 ) -> Result<(), MatrixError> {
     let uploaded = client
         .media()
@@ -311,7 +311,7 @@ async fn post_encrypted(
     room_id: &RoomId,
     message: &Message,
     report_json: &str,
-    page: &Attachment,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     let sync = SyncSettings::default()
         .timeout(Duration::ZERO)

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 use tracing::info;
 
-use super::client::{self, Attachment};
+use super::client::{self, PageAttachment};
 use super::config::{MatrixSettings, StateLocation};
 use super::message;
 use super::state::{ConfigMapStore, FileStore, State, StateStore, Store};
@@ -57,14 +57,14 @@ async fn post<S: StateStore>(
         return Ok(());
     };
     let json = report.render(Format::Json);
-    let page = page(report, &plan.next, &options, &now);
+    let page = page(report, &plan.next, &options);
     client::deliver(settings, message, &json, &page).await?;
     Ok(store.save(&plan.next).await?)
 }
 
 /// The report's HTML page, each open finding's age from the state's
-/// `since`, named `drift-check-<cluster>-<UTC date>.html`.
-fn page(report: &Report, next: &State, options: &message::Options, now: &str) -> Attachment {
+/// `since`, named `drift-check-<cluster>-<UTC date of the run>.html`.
+fn page(report: &Report, next: &State, options: &message::Options) -> PageAttachment {
     let first_seen = |f: &Finding| {
         let object = f.object.to_string();
         let id = message::identity(f.kustomization.as_deref(), &object, f.drift.as_str());
@@ -77,6 +77,11 @@ fn page(report: &Report, next: &State, options: &message::Options, now: &str) ->
             first_seen: Some(&first_seen),
         },
     );
+    // As the report's file is named: the run's start, in UTC.
+    let date = chrono::DateTime::parse_from_rfc3339(&report.run.started_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .format("%Y-%m-%d");
     let cluster: String = report
         .run
         .cluster
@@ -85,15 +90,12 @@ fn page(report: &Report, next: &State, options: &message::Options, now: &str) ->
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
                 c
             } else {
-                '-'
+                '_'
             }
         })
         .collect();
-    Attachment {
-        name: format!(
-            "drift-check-{cluster}-{}.html",
-            now.get(..10).unwrap_or(now)
-        ),
+    PageAttachment {
+        name: format!("drift-check-{cluster}-{date}.html"),
         mime: mime::TEXT_HTML_UTF_8,
         bytes: html.into_bytes(),
     }

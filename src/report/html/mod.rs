@@ -66,8 +66,14 @@ pub struct Options<'a> {
     pub links: LinkTemplates,
     /// When an open finding was first seen (the Matrix state's `since`);
     /// `None` or no answer: the earliest time one of its changes was written.
-    pub first_seen: Option<&'a dyn Fn(&Finding) -> Option<String>>,
+    pub first_seen: Option<FirstSeen<'a>>,
 }
+
+/// When an open finding was first seen, if known.
+pub type FirstSeen<'a> = &'a dyn Fn(&Finding) -> Option<String>;
+
+/// A finding, and since when it is open (or was written, explained).
+type Dated<'a> = (&'a Finding, Option<String>);
 
 impl Options<'_> {
     /// Links derived from the report's repository URL; no state.
@@ -343,7 +349,7 @@ impl Page {
                 (f, Severity::of(f), since)
             })
             .collect();
-        let explained: Vec<(&Finding, Option<String>)> = report
+        let explained: Vec<Dated> = report
             .findings
             .iter()
             .filter(|f| f.explained)
@@ -352,7 +358,7 @@ impl Page {
 
         let mut sections = Vec::new();
         for severity in Severity::ALL {
-            let findings: Vec<(&Finding, Option<String>)> = open
+            let findings: Vec<Dated> = open
                 .iter()
                 .filter(|(_, s, _)| *s == severity)
                 .map(|(f, _, since)| (*f, since.clone()))
@@ -808,17 +814,16 @@ fn section(
     options: &Options,
     now: Option<DateTime<FixedOffset>>,
     category: Category,
-    findings: &[(&Finding, Option<String>)],
+    findings: &[Dated],
 ) -> Section {
-    let mut by_owner: BTreeMap<crate::classify::Owner, Vec<&(&Finding, Option<String>)>> =
-        BTreeMap::new();
+    let mut by_owner: BTreeMap<crate::classify::Owner, Vec<&Dated>> = BTreeMap::new();
     for item in findings {
         by_owner.entry(item.0.owner).or_default().push(item);
     }
     let owners = by_owner
         .into_iter()
         .map(|(owner, items)| {
-            let mut groups: Vec<(String, Vec<&(&Finding, Option<String>)>)> = Vec::new();
+            let mut groups: Vec<(String, Vec<&Dated>)> = Vec::new();
             let mut index: HashMap<String, usize> = HashMap::new();
             for item in &items {
                 let key = change_key(item.0, category);
@@ -883,7 +888,7 @@ fn group(
     options: &Options,
     now: Option<DateTime<FixedOffset>>,
     category: Category,
-    members: &[&(&Finding, Option<String>)],
+    members: &[&Dated],
 ) -> Group {
     let first = members[0].0;
     let changes = shown_changes(first, category);
