@@ -97,6 +97,11 @@ pub struct CheckArgs {
     #[arg(long, env = "DRIFT_CHECK_DIFF_MODE",
           value_parser = PossibleValuesParser::new(DiffMode::NAMES).try_map(|s| s.parse::<DiffMode>()))]
     pub diff_mode: Option<DiffMode>,
+
+    /// Also write the report as one self-contained HTML page to this file
+    /// (for a CI artifact or a web server), whatever `-o` prints.
+    #[arg(long, value_name = "PATH", env = "DRIFT_CHECK_HTML_OUT")]
+    pub html_out: Option<PathBuf>,
 }
 
 /// Flags of `render`.

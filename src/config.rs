@@ -48,7 +48,7 @@ pub struct FileConfig {
     pub kustomizations_dir: Option<PathBuf>,
     /// Check only these Kustomizations (`name` or `namespace/name`).
     pub kustomizations: Option<Vec<String>>,
-    /// Output format of `check`: text, json or markdown.
+    /// Output format of `check`: text, json, markdown or html.
     pub output: Option<Format>,
     /// Drift that is expected: JSON Pointers + a target selector + a reason.
     pub ignore: Vec<IgnoreRuleSpec>,

@@ -37,6 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = Config::load(&args.common, args.output, args.diff_mode)?;
             let report = drift_check::check(&config.settings, progress).await;
             stdout.write_all(report.render(config.output).as_bytes())?;
+            write_html(args.html_out.as_deref(), &report)?;
             Ok(report.exit_code())
         }
         Command::Config(ConfigCommand::Example) => {
@@ -45,11 +46,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Run(args) => {
             let config = Config::load(&args.common, args.output, args.diff_mode)?;
-            Ok(drift_check::run(&config.settings, progress, |report| {
+            let mut html = Ok(());
+            let code = drift_check::run(&config.settings, progress, |report| {
                 let _ = stdout.write_all(report.render(config.output).as_bytes());
                 let _ = stdout.flush();
+                html = write_html(args.html_out.as_deref(), report);
             })
-            .await)
+            .await;
+            html?;
+            Ok(code)
         }
         Command::Render(args) => {
             let mut config = Config::load(&args.common, None, None)?;
@@ -77,6 +82,23 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if errors.is_empty() { 0 } else { 2 })
         }
     }
+}
+
+/// `--html-out`: the report as an HTML page, written to a file.
+fn write_html(
+    path: Option<&std::path::Path>,
+    report: &drift_check::report::Report,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let Some(path) = path else {
+        return Ok(());
+    };
+    std::fs::write(path, report.render(drift_check::report::Format::Html)).with_context(|| {
+        format!(
+            "--html-out {}: cannot write the HTML report",
+            path.display()
+        )
+    })
 }
 
 /// JSON logs when asked, or when stderr is not a terminal (in the cluster).

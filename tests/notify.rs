@@ -225,13 +225,22 @@ impl Synapse {
     }
 }
 
-/// The bot's `m.room.message` events, newest first.
+/// The bot's `m.room.message` events, newest first, but for the HTML page
+/// that goes with every post (see `matrix_every_post_carries_the_html_page`).
 fn notices_from(events: &[Value], user: &str) -> Vec<Value> {
     events
         .iter()
-        .filter(|e| e["sender"] == user && e["type"] == "m.room.message")
+        .filter(|e| e["sender"] == user && e["type"] == "m.room.message" && !is_page(e))
         .cloned()
         .collect()
+}
+
+/// The HTML page's file event.
+fn is_page(event: &Value) -> bool {
+    event["content"]["msgtype"] == "m.file"
+        && event["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.ends_with(".html"))
 }
 
 fn assert_no_secret(events: &[Value]) {
@@ -449,7 +458,7 @@ async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_th
         .collect();
     assert_eq!(
         decrypted.len(),
-        1,
+        2,
         "{:#?}",
         messages
             .chunk
@@ -457,8 +466,16 @@ async fn matrix_encrypted_room_gets_only_ciphertext_that_a_member_decrypts_to_th
             .map(|e| e.raw().json().get().to_string())
             .collect::<Vec<_>>()
     );
-    assert_eq!(decrypted[0]["content"]["msgtype"], "m.notice");
-    assert_eq!(decrypted[0]["content"]["body"], FIRST_BODY);
+    // The page, encrypted too (its key in the event), after the notice.
+    assert_eq!(decrypted[0]["content"]["msgtype"], "m.file");
+    let page = decrypted[0]["content"]["body"].as_str().unwrap();
+    assert!(
+        page.starts_with("drift-check-prod-") && page.ends_with(".html"),
+        "{page}"
+    );
+    assert!(decrypted[0]["content"]["file"]["key"].is_object());
+    assert_eq!(decrypted[1]["content"]["msgtype"], "m.notice");
+    assert_eq!(decrypted[1]["content"]["body"], FIRST_BODY);
 
     // Without a persistent store the run's device is logged out at the end.
     assert_eq!(s.devices(&reader_token, &bot).await, devices_before);
@@ -631,11 +648,12 @@ async fn matrix_token_login_survives_a_502_and_a_hang_within_timeout_seconds() {
         ]
     );
     assert_eq!(proxy.seen("/joined_rooms").len(), 2);
-    // The send retried as the same PUT, transaction id included: one event.
+    // The send retried as the same PUT, transaction id included: one event;
+    // then the page's.
     let sends = proxy.seen("/send/m.room.message/");
-    assert_eq!(sends.len(), 2, "{sends:#?}");
+    assert_eq!(sends.len(), 3, "{sends:#?}");
     assert!(
-        sends
+        sends[..2]
             .iter()
             .all(|s| s.method == "PUT" && s.path == sends[0].path)
     );
@@ -727,18 +745,19 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_send_and_upload() {
         &[("DRIFT_CHECK_MATRIX_TOKEN", &room.bot_token)],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for path in ["/account/whoami", "/upload"] {
+    // The upload of the report (429, then sent), then the page's.
+    for (path, n) in [("/account/whoami", 2), ("/upload", 3)] {
         let seen = proxy.seen(path);
-        assert_eq!(seen.len(), 2, "{path}: {seen:#?}");
+        assert_eq!(seen.len(), n, "{path}: {seen:#?}");
         let waited = seen[1].at - seen[0].at;
         assert!(
             waited >= Duration::from_millis(1500),
             "{path}: retried after {waited:?}, before retry_after_ms"
         );
     }
-    // The notice (429, then sent) and the file's event (sent at once).
+    // The notice (429, then sent), the file's and the page's events (sent at once).
     let sends = proxy.seen("/send/m.room.message/");
-    assert_eq!(sends.len(), 3, "{sends:#?}");
+    assert_eq!(sends.len(), 4, "{sends:#?}");
     assert!(sends[1].at - sends[0].at >= Duration::from_millis(1500));
     assert_eq!(sends[0].path, sends[1].path, "the same transaction id");
     let notices = bot_notices(&s, &room).await;
@@ -833,7 +852,7 @@ async fn matrix_a_normal_run_logs_no_warning_or_error_in_a_plain_or_an_encrypted
         .into_iter()
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted")
         .count();
-    assert_eq!(encrypted, 2);
+    assert_eq!(encrypted, 4, "two notices, two pages");
 }
 
 // ---------------------------------------------------------------- pushgateway
@@ -1444,6 +1463,7 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
         .filter(|e| e.encryption_info().is_some())
         .map(|e| serde_json::from_str::<Value>(e.raw().json().get()).unwrap())
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
+        .filter(|e| !is_page(e))
         .map(|e| e["content"]["body"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(bodies.len(), 3, "{bodies:#?}");
@@ -2173,4 +2193,68 @@ fn the_readme_shows_the_sample_post_the_test_above_reads_back_from_synapse() {
         "![The first post on the fixture platform, rendered](docs/matrix-sample-post.png)"
     ));
     assert!(root().join("docs/matrix-sample-post.png").is_file());
+}
+
+/// Every post carries the run's HTML page, `drift-check-<cluster>-<UTC
+/// date>.html`: the same report, links from the sink's templates, and the
+/// open findings' ages from the Matrix state (the missing binding has no
+/// change time: its "since" is the state's, the time of the post). A run
+/// that posts nothing attaches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_every_post_carries_the_html_page() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "page").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &matrix_section(&s, &room, &bot, LINKS));
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let mut started_at = String::new();
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        if started_at.is_empty() {
+            let report: Value = serde_json::from_str(&out.stdout).unwrap();
+            started_at = report["run"]["started_at"].as_str().unwrap().to_string();
+        }
+    }
+    let events = s.events(&owner_token, &room_id).await;
+    let pages: Vec<&Value> = events.iter().filter(|e| is_page(e)).collect();
+    assert_eq!(pages.len(), 1, "one post, one page: {pages:#?}");
+    let content = &pages[0]["content"];
+    assert_eq!(
+        content["body"],
+        format!("drift-check-prod-{}.html", &started_at[..10])
+    );
+    assert_eq!(content["info"]["mimetype"], "text/html; charset=utf-8");
+    let mxc = content["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("mxc://")
+        .unwrap();
+    let page = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", s.url))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains(
+        "drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at"
+    ));
+    assert!(page.contains(
+        "<a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\" rel=\"noopener noreferrer\">flux-system/docs</a>"
+    ));
+    let missing_since = since_in_state(dir.path(), "findings", |f| f["drift"] == "missing");
+    assert!(
+        page.contains(&format!(
+            "<td><code>ClusterRoleBinding/system:konnectivity-server</code></td><td><a href=\"https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/rbac-system\" rel=\"noopener noreferrer\">flux-system/rbac-system</a></td><td>—</td><td>{missing_since} (under 1 h)</td>"
+        )),
+        "{page}"
+    );
+    for secret in SECRET_VALUES {
+        assert!(!page.contains(secret), "the page holds {secret}");
+    }
 }

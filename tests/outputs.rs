@@ -29,7 +29,7 @@ fn no_output_format_or_log_contains_a_secret_value() {
             .iter()
             .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
     );
-    for format in ["text", "json", "markdown"] {
+    for format in ["text", "json", "markdown", "html"] {
         let out = check(format);
         assert_eq!(out.code, 1, "{format}: {}", out.stderr);
         for needle in &needles {

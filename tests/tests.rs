@@ -7,6 +7,7 @@ mod cluster;
 mod config_props;
 mod conformance;
 mod fixture_platform;
+mod html;
 mod image;
 mod local_checkout;
 mod notify;

@@ -10,6 +10,7 @@ use drift_check::cli::CommonArgs;
 use drift_check::config::Config;
 use drift_check::report::Report;
 
+pub mod browser;
 pub mod proxy;
 
 /// The crate root.
@@ -88,6 +89,7 @@ fn started_by(var: &str) -> &'static str {
         "PUSHGATEWAY" => "scripts/services/pushgateway",
         "KUSTOMIZE" => "scripts/services/kustomize",
         "PODMAN" => "scripts/services/podman",
+        "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }

@@ -2,9 +2,16 @@
 //!
 //! Input: findings, errors and per-Kustomization facts. Output: a [`Report`]
 //! printed as text (grouped by Kustomization, for people), JSON (the stable
-//! `drift-check/v1` schema) or markdown. The exit code follows from it.
+//! `drift-check/v1` schema), markdown or one HTML page ([`html`]). The exit
+//! code follows from it.
+//!
+//! Shared by the report's readers: [`severity`] (how urgent a finding is),
+//! [`links`] (commit and file links on the git forge).
 
+pub mod html;
+pub mod links;
 mod markdown;
+pub mod severity;
 pub(crate) mod text;
 
 use serde::Serialize;
@@ -262,11 +269,13 @@ pub enum Format {
     Json,
     /// For pull requests and wikis.
     Markdown,
+    /// One self-contained page: filters, charts, every Kustomization.
+    Html,
 }
 
 impl Format {
     /// The names `-o` and `output:` take.
-    pub const NAMES: [&'static str; 3] = ["text", "json", "markdown"];
+    pub const NAMES: [&'static str; 4] = ["text", "json", "markdown", "html"];
 }
 
 impl std::str::FromStr for Format {
@@ -277,8 +286,9 @@ impl std::str::FromStr for Format {
             "text" => Ok(Format::Text),
             "json" => Ok(Format::Json),
             "markdown" => Ok(Format::Markdown),
+            "html" => Ok(Format::Html),
             other => Err(format!(
-                "{other:?} is not an output format (text, json or markdown)"
+                "{other:?} is not an output format (text, json, markdown or html)"
             )),
         }
     }
@@ -319,6 +329,7 @@ impl Report {
                 json
             }
             Format::Markdown => markdown::render(self),
+            Format::Html => html::render(self, &html::Options::for_report(self)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The Matrix client: posts one `m.notice` to the configured room with
 //! matrix-sdk, encrypted when the room is (never plaintext into an encrypted
-//! room), and the full report as a file when the message had to be cut.
+//! room), the full report as a file when the message had to be cut, and the
+//! HTML page of the report with every post.
 //!
 //! Login: an access token (`DRIFT_CHECK_MATRIX_TOKEN[_FILE]`), restored on the
 //! device it belongs to; or a password (`DRIFT_CHECK_MATRIX_PASSWORD[_FILE]`).
@@ -120,11 +121,20 @@ fn credential() -> Result<Credential, MatrixError> {
     Err(MatrixError::NoCredentials)
 }
 
-/// Posts the message (and the report file when the message was cut).
+/// The HTML page, posted after the message (and the report's file).
+pub struct PageAttachment {
+    /// Its name in the room.
+    pub name: String,
+    pub mime: mime::Mime,
+    pub bytes: Vec<u8>,
+}
+
+/// Posts the message (and the report file when the message was cut), then the page.
 pub async fn deliver(
     settings: &MatrixSettings,
     message: &Message,
     report_json: &str,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     let credential = credential()?;
     let policy = RetryPolicy::new(settings.retries, settings.timeout);
@@ -155,7 +165,7 @@ pub async fn deliver(
             persistent,
             policy: &policy,
         };
-        post(&client, settings, &login, message, report_json).await
+        post(&client, settings, &login, message, report_json, page).await
     })
     .await
     .unwrap_or(Err(MatrixError::Timeout(settings.timeout)));
@@ -184,6 +194,7 @@ async fn post(
     login_with: &Login<'_>,
     message: &Message,
     report_json: &str,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     login(client, settings, login_with).await?;
     let room_id = join(client, &settings.room).await?;
@@ -200,9 +211,10 @@ async fn post(
     }
     info!(room = %settings.room, encrypted, "Posting to Matrix");
     if encrypted {
-        post_encrypted(client, &room_id, message, report_json).await?;
+        post_encrypted(client, &room_id, message, report_json, page).await?;
     } else {
         post_plain(client, &room_id, login_with.policy, message, report_json).await?;
+        send_file_plain(client, &room_id, login_with.policy, message, page).await?;
     }
     info!(room = %settings.room, encrypted, "Posted to Matrix");
     Ok(())
@@ -257,6 +269,40 @@ async fn post_plain(
     Ok(())
 }
 
+/// A file into a plain room: uploaded, then its event (transaction id: the
+/// message's with `-page`, so a retry posts it once).
+async fn send_file_plain(
+    client: &Client,
+    room_id: &RoomId,
+    policy: &RetryPolicy,
+    message: &Message,
+    file: &PageAttachment,
+) -> Result<(), MatrixError> {
+    let uploaded = client
+        .media()
+        .upload(
+            &file.mime,
+            file.bytes.clone(),
+            Some(policy.request_config()),
+        )
+        .await
+        .map_err(sdk("uploading the HTML report"))?;
+    let mut info = FileInfo::new();
+    info.mimetype = Some(file.mime.to_string());
+    info.size = UInt::try_from(file.bytes.len()).ok();
+    let content = FileMessageEventContent::plain(file.name.clone(), uploaded.content_uri)
+        .info(Box::new(info));
+    let content = RoomMessageEventContent::new(MessageType::File(content));
+    let txn = OwnedTransactionId::from(format!("{}-page", message.transaction_id));
+    let request = send_message_event::v3::Request::new(room_id.to_owned(), txn, &content)
+        .map_err(sdk("the HTML report's event"))?;
+    client
+        .send(request)
+        .await
+        .map_err(sdk("sending the HTML report"))?;
+    Ok(())
+}
+
 /// An encrypted room: synced (its state, no timeline: the bot reads nothing)
 /// and posted to through matrix-sdk's encryption, then synced once more so
 /// the room keys and to-device messages go out before the process ends.
@@ -265,6 +311,7 @@ async fn post_encrypted(
     room_id: &RoomId,
     message: &Message,
     report_json: &str,
+    page: &PageAttachment,
 ) -> Result<(), MatrixError> {
     let sync = SyncSettings::default()
         .timeout(Duration::ZERO)
@@ -298,6 +345,15 @@ async fn post_encrypted(
         .await
         .map_err(sdk("uploading the full report"))?;
     }
+    let txn = OwnedTransactionId::from(format!("{}-page", message.transaction_id));
+    room.send_attachment(
+        &page.name,
+        &page.mime,
+        page.bytes.clone(),
+        AttachmentConfig::new().txn_id(txn),
+    )
+    .await
+    .map_err(sdk("uploading the HTML report"))?;
     client.sync_once(sync).await.map_err(sdk("final sync"))?;
     Ok(())
 }

@@ -5,13 +5,14 @@
 use futures::future::BoxFuture;
 use tracing::info;
 
-use super::client;
+use super::client::{self, PageAttachment};
 use super::config::{MatrixSettings, StateLocation};
 use super::message;
-use super::state::{ConfigMapStore, FileStore, StateStore, Store};
+use super::state::{ConfigMapStore, FileStore, State, StateStore, Store};
+use crate::classify::Finding;
 use crate::k8s::client::{ClientError, ClusterOptions};
 use crate::notify::{Delivery, Notifier, SinkError};
-use crate::report::{Format, Report};
+use crate::report::{Format, Report, html};
 
 /// The state ConfigMap's cluster cannot be reached.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,48 @@ async fn post<S: StateStore>(
         return Ok(());
     };
     let json = report.render(Format::Json);
-    client::deliver(settings, message, &json).await?;
+    let page = page(report, &plan.next, &options);
+    client::deliver(settings, message, &json, &page).await?;
     Ok(store.save(&plan.next).await?)
+}
+
+/// The report's HTML page, each open finding's age from the state's
+/// `since`, named `drift-check-<cluster>-<UTC date of the run>.html`.
+fn page(report: &Report, next: &State, options: &message::Options) -> PageAttachment {
+    let first_seen = |f: &Finding| {
+        let object = f.object.to_string();
+        let id = message::identity(f.kustomization.as_deref(), &object, f.drift.as_str());
+        next.findings.get(&id).map(|o| o.since.clone())
+    };
+    let html = html::render(
+        report,
+        &html::Options {
+            links: options.links.or_from_repo(&report.run.source.url),
+            first_seen: Some(&first_seen),
+        },
+    );
+    // As the report's file is named: the run's start, in UTC.
+    let date = chrono::DateTime::parse_from_rfc3339(&report.run.started_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .format("%Y-%m-%d");
+    let cluster: String = report
+        .run
+        .cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PageAttachment {
+        name: format!("drift-check-{cluster}-{date}.html"),
+        mime: mime::TEXT_HTML_UTF_8,
+        bytes: html.into_bytes(),
+    }
 }
 
 /// The state's store: a file, or a ConfigMap (by default in a pod).

@@ -10,20 +10,20 @@
 //! a new edit is posted again as `changed`, and an unchanged one never.
 //!
 //! - `render.rs`: the texts, ordered by severity;
-//! - `links.rs`: commit and file links.
+//! - `crate::report::links`: commit and file links (shared with the HTML report).
 //!
 //! Every value is escaped: in `body` as in the text report (a newline or a
 //! terminal escape in a manager's name or a value is written `\n`,
 //! `\u{1b}`, so it cannot forge a line), in `formatted_body` also as HTML.
 
-mod links;
 mod render;
 
 use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-pub use links::LinkTemplates;
+use crate::report::links;
+pub use crate::report::links::LinkTemplates;
 
 use super::state::{OpenFinding, OpenProblem, SeenChange, State, VERSION};
 use crate::classify::Finding;

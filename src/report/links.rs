@@ -1,4 +1,4 @@
-//! Links from a message to git: a commit and a file (the Kustomization's
+//! Links from a report (the Matrix message, the HTML page) to git: a commit and a file (the Kustomization's
 //! path) at the commit Flux applied, from URL templates (`{sha}`, `{path}`)
 //! configured under `notify.matrix.links`, or derived from the repository URL
 //! for the forges whose URL layout is known (GitHub, GitLab, Gitea/Forgejo).

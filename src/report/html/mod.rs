@@ -1,0 +1,1235 @@
+//! The report as one self-contained HTML page: what a platform lead puts on
+//! the screen to show what has drifted, since when, and who did it.
+//!
+//! Input: a [`Report`] (the same one JSON, text and markdown print) and
+//! [`Options`] (link templates, and when each open finding was first seen,
+//! from the Matrix state when there is one). Output: one HTML file with its
+//! style and script inline, allowed by hash in a strict Content-Security-Policy
+//! `<meta>` (`default-src 'none'`: no request leaves the page), so it opens
+//! from disk, from a Matrix attachment or from a web server alike.
+//!
+//! What it shows, top to bottom: the summary line (as the Matrix message's);
+//! per cluster the Kustomizations (checked, failing, suspended, could not
+//! check, with the reason, source and revision); an age chart of the open
+//! findings and a bar of open drift per Kustomization (inline SVG); the
+//! findings by severity, then owner, then identical change, each group with
+//! its changed fields side by side (git, live; Secret values are masked in
+//! the report already), then each object with who and when, how long it has
+//! been open, the remedy with its command and the link to the
+//! Kustomization's path at the applied commit. Filters (cluster, namespace,
+//! owner, severity, kind) and a text search run in `filter.js`; without
+//! scripts the page reads the same, unfiltered.
+//!
+//! Bounded: at most [`MAX_GROUPS_PER_OWNER`] groups per severity and owner,
+//! [`MAX_ROWS_PER_GROUP`] objects per group (the oldest first) and
+//! [`MAX_CHANGES_PER_GROUP`] fields per group are listed; the rest is
+//! counted. The counts and charts cover every finding.
+//!
+//! Every text goes through minijinja's HTML autoescaping after
+//! [`escape`](super::text::escape) (control and bidirectional characters
+//! written as `\u{202e}`), and only `http(s)` URLs become links.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use base64::Engine;
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::links::{LinkTemplates, commit_of};
+use super::severity::Severity;
+use super::text::escape as plain;
+use super::{KustomizationEntry, Report};
+use crate::classify::Finding;
+use crate::diff::{Change, Op};
+
+const TEMPLATE: &str = include_str!("page.html");
+const STYLE: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("filter.js");
+
+/// Groups (identical changes) listed per severity and owner; the rest are counted.
+pub const MAX_GROUPS_PER_OWNER: usize = 25;
+/// Objects listed per group, the oldest first; the rest are counted.
+pub const MAX_ROWS_PER_GROUP: usize = 10;
+/// Changed fields listed per group.
+pub const MAX_CHANGES_PER_GROUP: usize = 20;
+/// Kustomizations drawn in the open-drift bar; the rest are summed.
+pub const MAX_BARS: usize = 30;
+/// Longest value (and field path) shown for one side of a change.
+const MAX_VALUE_CHARS: usize = 200;
+/// Longest label in a chart.
+const MAX_LABEL_CHARS: usize = 34;
+
+/// How to render the page besides the report.
+pub struct Options<'a> {
+    /// Where commits and files are on the git forge.
+    pub links: LinkTemplates,
+    /// When an open finding was first seen (the Matrix state's `since`);
+    /// `None` or no answer: the earliest time one of its changes was written.
+    pub first_seen: Option<FirstSeen<'a>>,
+}
+
+/// When an open finding was first seen, if known.
+pub type FirstSeen<'a> = &'a dyn Fn(&Finding) -> Option<String>;
+
+/// A finding, and since when it is open (or was written, explained).
+type Dated<'a> = (&'a Finding, Option<String>);
+
+impl Options<'_> {
+    /// Links derived from the report's repository URL; no state.
+    pub fn for_report(report: &Report) -> Options<'static> {
+        Options {
+            links: LinkTemplates::default().or_from_repo(&report.run.source.url),
+            first_seen: None,
+        }
+    }
+}
+
+/// The page.
+pub fn render(report: &Report, options: &Options) -> String {
+    let page = Page::new(report, options);
+    let mut env = minijinja::Environment::new();
+    // `.html`: minijinja escapes every interpolated value for HTML.
+    env.add_template("page.html", TEMPLATE)
+        .and_then(|()| env.get_template("page.html"))
+        .and_then(|t| t.render(&page))
+        .unwrap_or_else(|e| {
+            format!(
+                "<!DOCTYPE html><meta charset=\"utf-8\"><title>drift-check</title><p>The HTML report could not be rendered: {}</p>\n",
+                html_escape(&e.to_string())
+            )
+        })
+}
+
+/// `sha256-<base64>` of an inline script or style, for the policy.
+fn csp_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The page's Content-Security-Policy: nothing may load; only its own
+/// script and style (by hash) run.
+pub fn content_security_policy() -> String {
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; img-src 'none'; base-uri 'none'; form-action 'none'",
+        csp_hash(SCRIPT),
+        csp_hash(STYLE)
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What the template is given.
+#[derive(Serialize)]
+struct Page {
+    csp: String,
+    style: &'static str,
+    script: &'static str,
+    cluster: String,
+    marker: &'static str,
+    headline: String,
+    revision: String,
+    revision_link: Option<String>,
+    rest: String,
+    checked_at: String,
+    source: String,
+    note: Option<String>,
+    totals: Totals,
+    clusters: Vec<ClusterView>,
+    filters: Vec<Filter>,
+    sections: Vec<Section>,
+    age_chart: Chart,
+    kustomization_chart: Chart,
+    limits: Limits,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    findings: usize,
+    open: usize,
+    explained: usize,
+    listed: usize,
+    kustomizations: usize,
+    objects: usize,
+    errors: usize,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    groups: usize,
+    rows: usize,
+    changes: usize,
+}
+
+#[derive(Serialize)]
+struct ClusterView {
+    name: String,
+    kustomizations: Vec<KustomizationRow>,
+    /// Errors of no Kustomization in particular.
+    errors: Vec<String>,
+    warnings: Vec<Vec<Part>>,
+}
+
+#[derive(Serialize)]
+struct KustomizationRow {
+    id: String,
+    namespace: String,
+    statuses: Vec<Status>,
+    source: String,
+    revision: String,
+    revision_link: Option<String>,
+    objects: usize,
+    open: usize,
+}
+
+#[derive(Serialize)]
+struct Status {
+    /// `checked`, `failing`, `suspended`, `could not check`, `not checked`.
+    label: &'static str,
+    class: &'static str,
+    since: Option<String>,
+    reason: Vec<Part>,
+}
+
+/// A piece of prose or a command.
+#[derive(Serialize, Clone)]
+struct Part {
+    text: String,
+    code: bool,
+}
+
+#[derive(Serialize)]
+struct Filter {
+    name: &'static str,
+    label: &'static str,
+    values: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Section {
+    key: &'static str,
+    marker: &'static str,
+    heading: &'static str,
+    count: usize,
+    open: bool,
+    owners: Vec<OwnerGroup>,
+}
+
+#[derive(Serialize)]
+struct OwnerGroup {
+    owner: &'static str,
+    count: usize,
+    groups: Vec<Group>,
+    more_groups: usize,
+    more_findings: usize,
+}
+
+#[derive(Serialize)]
+struct Group {
+    drift: &'static str,
+    count: usize,
+    explanation: Option<String>,
+    message: Option<String>,
+    changes: Vec<ChangeView>,
+    more_changes: usize,
+    rows: Vec<Row>,
+    more_rows: usize,
+    /// Where the objects not listed are: `12 in flux-system/apps`.
+    more_where: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ChangeView {
+    path: String,
+    what: &'static str,
+    git: String,
+    live: String,
+}
+
+#[derive(Serialize)]
+struct Row {
+    cluster: String,
+    kustomization: String,
+    namespace: String,
+    kind: String,
+    severity: &'static str,
+    owner: &'static str,
+    object: String,
+    who: Vec<String>,
+    since: Option<String>,
+    age: String,
+    link: Option<String>,
+    remedy: Vec<Part>,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    width: u32,
+    height: u32,
+    bars: Vec<Bar>,
+    /// Severity colours, in order, for the legend.
+    legend: Vec<Legend>,
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Legend {
+    class: &'static str,
+    label: &'static str,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    label: String,
+    title: String,
+    y: u32,
+    total: usize,
+    segments: Vec<Segment>,
+    end: u32,
+}
+
+#[derive(Serialize)]
+struct Segment {
+    x: u32,
+    width: u32,
+    class: &'static str,
+    count: usize,
+}
+
+/// Where findings go: a severity, or explained.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Category {
+    Open(Severity),
+    Explained,
+}
+
+impl Category {
+    fn key(self) -> &'static str {
+        match self {
+            Category::Open(s) => s.as_str(),
+            Category::Explained => "explained",
+        }
+    }
+}
+
+/// The severity's colour class.
+fn class(s: Severity) -> &'static str {
+    match s {
+        Severity::MissingOrConflict => "s-missing",
+        Severity::Edited => "s-edited",
+        Severity::Added => "s-added",
+        Severity::Orphaned => "s-orphaned",
+    }
+}
+
+impl Page {
+    fn new(report: &Report, options: &Options) -> Self {
+        let now =
+            parse_time(&report.run.finished_at).or_else(|| parse_time(&report.run.started_at));
+        let cluster = plain(&report.run.cluster).into_owned();
+        let open: Vec<(&Finding, Severity, Option<String>)> = report
+            .findings
+            .iter()
+            .filter(|f| !f.explained)
+            .map(|f| {
+                let seen = options.first_seen.and_then(|first| first(f));
+                let since = [seen.as_deref(), first_change(f, true)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(str::to_string);
+                (f, Severity::of(f), since)
+            })
+            .collect();
+        let explained: Vec<Dated> = report
+            .findings
+            .iter()
+            .filter(|f| f.explained)
+            .map(|f| (f, first_change(f, false).map(str::to_string)))
+            .collect();
+
+        let mut sections = Vec::new();
+        for severity in Severity::ALL {
+            let findings: Vec<Dated> = open
+                .iter()
+                .filter(|(_, s, _)| *s == severity)
+                .map(|(f, _, since)| (*f, since.clone()))
+                .collect();
+            if !findings.is_empty() {
+                sections.push(section(
+                    report,
+                    options,
+                    now,
+                    Category::Open(severity),
+                    &findings,
+                ));
+            }
+        }
+        if !explained.is_empty() {
+            sections.push(section(
+                report,
+                options,
+                now,
+                Category::Explained,
+                &explained,
+            ));
+        }
+        let listed = sections
+            .iter()
+            .flat_map(|s| &s.owners)
+            .flat_map(|o| &o.groups)
+            .map(|g| g.rows.len())
+            .sum();
+
+        let (revision, sha) = revision(report);
+        let severities: Vec<Severity> = open.iter().map(|(_, s, _)| *s).collect();
+        let headline = headline(&cluster, &severities);
+        let marker = match severities.iter().min() {
+            Some(s) => s.marker(),
+            None if !report.errors.is_empty()
+                || report
+                    .kustomizations
+                    .iter()
+                    .any(|k| k.suspended || k.failing.is_some()) =>
+            {
+                "⚠️"
+            }
+            None => "✅",
+        };
+        let summary = &report.summary;
+        Page {
+            csp: content_security_policy(),
+            style: STYLE,
+            script: SCRIPT,
+            marker,
+            headline,
+            revision_link: sha.and_then(|s| safe_url(options.links.commit(s))),
+            revision,
+            rest: rest(report),
+            checked_at: plain(&report.run.finished_at).into_owned(),
+            source: plain(&report.run.source.url).into_owned(),
+            note: report
+                .run
+                .source
+                .note
+                .as_deref()
+                .map(|n| plain(n).into_owned()),
+            totals: Totals {
+                findings: report.findings.len(),
+                open: open.len(),
+                explained: explained.len(),
+                listed,
+                kustomizations: summary.kustomizations,
+                objects: summary.objects,
+                errors: summary.errors,
+            },
+            clusters: vec![cluster_view(report, options, &open)],
+            filters: filters(&cluster, &report.findings),
+            age_chart: age_chart(&open, now),
+            kustomization_chart: kustomization_chart(report, &open),
+            sections,
+            cluster,
+            limits: Limits {
+                groups: MAX_GROUPS_PER_OWNER,
+                rows: MAX_ROWS_PER_GROUP,
+                changes: MAX_CHANGES_PER_GROUP,
+            },
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).ok()
+}
+
+/// The earliest time one of its changes (its unexplained ones, when `open`) was written.
+fn first_change(f: &Finding, open: bool) -> Option<&str> {
+    f.changes
+        .iter()
+        .filter(|c| !open || c.explanation.is_none())
+        .filter_map(|c| c.time.as_deref())
+        .min()
+}
+
+/// `drift-check prod: 6 unexplained findings (2 missing or conflicting, …)`.
+fn headline(cluster: &str, severities: &[Severity]) -> String {
+    let total = severities.len();
+    let findings = if total == 0 {
+        "no unexplained drift".to_string()
+    } else {
+        let by: Vec<String> = Severity::ALL
+            .iter()
+            .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.counted()))
+            .collect();
+        format!(
+            "{total} unexplained {} ({})",
+            plural(total, "finding", "findings"),
+            by.join(", ")
+        )
+    };
+    format!("drift-check {cluster}: {findings}")
+}
+
+/// ` · could not check 1 Kustomization · 1 Kustomization suspended`.
+fn rest(report: &Report) -> String {
+    let mut rest = Vec::new();
+    let could_not: BTreeSet<Option<&str>> = report
+        .errors
+        .iter()
+        .map(|e| e.kustomization.as_deref())
+        .collect();
+    if !could_not.is_empty() {
+        let kustomizations = could_not.iter().filter(|k| k.is_some()).count();
+        let mut what = Vec::new();
+        if kustomizations > 0 {
+            what.push(format!(
+                "{kustomizations} {}",
+                plural(kustomizations, "Kustomization", "Kustomizations")
+            ));
+        }
+        let stages: BTreeSet<String> = report
+            .errors
+            .iter()
+            .filter(|e| e.kustomization.is_none())
+            .map(|e| format!("stage {}", e.stage))
+            .collect();
+        what.extend(stages);
+        rest.push(format!("could not check {}", what.join(", ")));
+    }
+    let failing = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.failing.is_some())
+        .count();
+    let suspended = report.kustomizations.iter().filter(|k| k.suspended).count();
+    for (n, what) in [(failing, "failing"), (suspended, "suspended")] {
+        if n > 0 {
+            rest.push(format!(
+                "{n} {} {what}",
+                plural(n, "Kustomization", "Kustomizations")
+            ));
+        }
+    }
+    rest.iter().map(|r| format!(" · {r}")).collect()
+}
+
+/// The revision the findings are against, for people, and its commit: the
+/// commit checked, else the revision the Kustomizations applied (when they
+/// agree; else how many there are).
+fn revision(report: &Report) -> (String, Option<&str>) {
+    if let Some(r) = report.run.source.revision.as_deref() {
+        return (short_revision(r), commit_of(r));
+    }
+    let mut applied: Vec<&str> = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.skipped.is_none())
+        .filter_map(|k| k.applied_revision.as_deref())
+        .collect();
+    applied.sort_unstable();
+    applied.dedup();
+    match applied.as_slice() {
+        [] => ("an unknown revision".to_string(), None),
+        [one] => (short_revision(one), commit_of(one)),
+        many => (format!("{} applied revisions", many.len()), None),
+    }
+}
+
+/// A revision with its sha cut to 12 characters.
+fn short_revision(r: &str) -> String {
+    let short = match commit_of(r) {
+        Some(sha) if sha.len() > 12 => r.replace(sha, &sha[..12]),
+        _ => r.to_string(),
+    };
+    plain(&short).into_owned()
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// A URL only when it is `http(s)` with nothing a URL does not hold
+/// (whitespace, quotes, angle brackets, control or bidirectional
+/// characters): anything else is not linked.
+fn safe_url(url: Option<String>) -> Option<String> {
+    url.filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://"))
+            && !u
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+            && matches!(plain(u), std::borrow::Cow::Borrowed(_))
+    })
+}
+
+/// The commit a Kustomization's objects came from: the applied one, else
+/// the one rendered, else the run's.
+fn commit<'a>(report: &'a Report, k: &'a KustomizationEntry) -> Option<&'a str> {
+    [k.applied_revision.as_deref(), k.revision.as_deref()]
+        .into_iter()
+        .flatten()
+        .chain(report.run.source.revision.as_deref())
+        .find_map(commit_of)
+}
+
+fn cluster_view(
+    report: &Report,
+    options: &Options,
+    open: &[(&Finding, Severity, Option<String>)],
+) -> ClusterView {
+    let mut open_by: HashMap<&str, usize> = HashMap::new();
+    for (f, _, _) in open {
+        if let Some(k) = f.kustomization.as_deref() {
+            *open_by.entry(k).or_default() += 1;
+        }
+    }
+    let kustomizations = report
+        .kustomizations
+        .iter()
+        .map(|k| {
+            let id = k.id();
+            let sha = commit(report, k);
+            let revision = k
+                .applied_revision
+                .as_deref()
+                .or(k.revision.as_deref())
+                .map(short_revision)
+                .unwrap_or_else(|| "unknown".to_string());
+            KustomizationRow {
+                namespace: plain(&k.namespace).into_owned(),
+                statuses: statuses(k),
+                source: plain(&format!("{} {}", report.run.source.url, k.path)).into_owned(),
+                revision_link: sha.and_then(|s| safe_url(options.links.commit(s))),
+                revision,
+                objects: k.objects,
+                open: open_by.get(id.as_str()).copied().unwrap_or(0),
+                id: plain(&id).into_owned(),
+            }
+        })
+        .collect();
+    ClusterView {
+        name: plain(&report.run.cluster).into_owned(),
+        kustomizations,
+        errors: report
+            .errors
+            .iter()
+            .filter(|e| {
+                e.kustomization
+                    .as_deref()
+                    .is_none_or(|k| !report.kustomizations.iter().any(|e| e.id() == k))
+            })
+            .map(|e| {
+                let scope = e
+                    .kustomization
+                    .as_deref()
+                    .map(|k| format!(" {k}"))
+                    .unwrap_or_default();
+                plain(&format!("{}{scope}: {}", e.stage, e.message)).into_owned()
+            })
+            .collect(),
+        warnings: report.warnings.iter().map(|w| parts(&w.message)).collect(),
+    }
+}
+
+/// What became of a Kustomization: checked, or why not; failing and
+/// suspended besides.
+fn statuses(k: &KustomizationEntry) -> Vec<Status> {
+    let mut out = Vec::new();
+    if let Some(error) = &k.error {
+        out.push(Status {
+            label: "could not check",
+            class: "st-error",
+            since: None,
+            reason: parts(error),
+        });
+    } else if let Some(reason) = &k.skipped {
+        out.push(Status {
+            label: "not checked",
+            class: "st-skipped",
+            since: None,
+            reason: parts(reason),
+        });
+    } else {
+        out.push(Status {
+            label: "checked",
+            class: "st-checked",
+            since: None,
+            reason: Vec::new(),
+        });
+    }
+    if let Some(f) = &k.failing {
+        let text = if f.message.is_empty() {
+            f.reason.clone()
+        } else {
+            format!("{}: {}", f.reason, f.message)
+        };
+        out.push(Status {
+            label: "failing",
+            class: "st-failing",
+            since: f.since.as_deref().map(|s| plain(s).into_owned()),
+            reason: parts(&format!(
+                "{text}; see `flux get kustomization {} -n {}`",
+                k.name, k.namespace
+            )),
+        });
+    }
+    if k.suspended {
+        out.push(Status {
+            label: "suspended",
+            class: "st-suspended",
+            since: k.suspended_since.as_deref().map(|s| plain(s).into_owned()),
+            reason: parts(&format!(
+                "resume it with `flux resume kustomization {} -n {}`",
+                k.name, k.namespace
+            )),
+        });
+    }
+    out
+}
+
+/// A remedy or a reason, commands as code: a `flux …` or `kubectl …` after
+/// the last colon that starts one, and spans in backticks.
+fn parts(text: &str) -> Vec<Part> {
+    for starter in [": flux ", ": kubectl "] {
+        if let Some(i) = text.rfind(starter)
+            && !text[i..].contains('`')
+        {
+            let mut out = parts(&text[..i + 2]);
+            out.push(Part {
+                text: plain(&text[i + 2..]).into_owned(),
+                code: true,
+            });
+            return out;
+        }
+    }
+    text.split('`')
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| Part {
+            text: plain(t).into_owned(),
+            code: i % 2 == 1,
+        })
+        .collect()
+}
+
+const NO_NAMESPACE: &str = "(cluster-scoped)";
+const NO_KUSTOMIZATION: &str = "(no Kustomization)";
+
+fn filters(cluster: &str, findings: &[Finding]) -> Vec<Filter> {
+    let collect = |f: &dyn Fn(&Finding) -> String| -> Vec<String> {
+        findings
+            .iter()
+            .map(f)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let severities: BTreeSet<Category> = findings
+        .iter()
+        .map(|f| {
+            if f.explained {
+                Category::Explained
+            } else {
+                Category::Open(Severity::of(f))
+            }
+        })
+        .collect();
+    let mut owners: Vec<_> = findings.iter().map(|f| f.owner).collect();
+    owners.sort();
+    owners.dedup();
+    vec![
+        Filter {
+            name: "cluster",
+            label: "Cluster",
+            values: vec![cluster.to_string()],
+        },
+        Filter {
+            name: "namespace",
+            label: "Namespace",
+            values: collect(&|f: &Finding| namespace(f)),
+        },
+        Filter {
+            name: "owner",
+            label: "Owner",
+            values: owners.iter().map(|o| o.as_str().to_string()).collect(),
+        },
+        Filter {
+            name: "severity",
+            label: "Severity",
+            values: severities.iter().map(|c| c.key().to_string()).collect(),
+        },
+        Filter {
+            name: "kind",
+            label: "Kind",
+            values: collect(&|f: &Finding| plain(&f.object.kind).into_owned()),
+        },
+    ]
+}
+
+fn namespace(f: &Finding) -> String {
+    f.object
+        .namespace
+        .as_deref()
+        .map_or_else(|| NO_NAMESPACE.to_string(), |n| plain(n).into_owned())
+}
+
+/// The changes a group shows: the unexplained ones of an open finding, all
+/// of an explained one.
+fn shown_changes(f: &Finding, category: Category) -> Vec<&Change> {
+    let mut changes: Vec<&Change> = f
+        .changes
+        .iter()
+        .filter(|c| category == Category::Explained || c.explanation.is_none())
+        .collect();
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    changes
+}
+
+/// What makes two findings the same change: drift kind, and each field's
+/// path, operation, git's value and the live one (not who or when).
+fn change_key(f: &Finding, category: Category) -> String {
+    let mut key = String::from(f.drift.as_str());
+    if category == Category::Explained {
+        key.push('\0');
+        key.push_str(f.explanation.as_deref().unwrap_or(""));
+    }
+    for c in shown_changes(f, category) {
+        key.push('\0');
+        key.push_str(&serde_json::json!([c.path, c.op, c.desired, c.live]).to_string());
+    }
+    key
+}
+
+fn section(
+    report: &Report,
+    options: &Options,
+    now: Option<DateTime<FixedOffset>>,
+    category: Category,
+    findings: &[Dated],
+) -> Section {
+    let mut by_owner: BTreeMap<crate::classify::Owner, Vec<&Dated>> = BTreeMap::new();
+    for item in findings {
+        by_owner.entry(item.0.owner).or_default().push(item);
+    }
+    let owners = by_owner
+        .into_iter()
+        .map(|(owner, items)| {
+            let mut groups: Vec<(String, Vec<&Dated>)> = Vec::new();
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for item in &items {
+                let key = change_key(item.0, category);
+                match index.get(&key) {
+                    Some(&i) => groups[i].1.push(item),
+                    None => {
+                        index.insert(key.clone(), groups.len());
+                        groups.push((key, vec![item]));
+                    }
+                }
+            }
+            for (_, members) in &mut groups {
+                members.sort_by(|a, b| {
+                    (a.1.is_none(), &a.1, a.0.object.to_string()).cmp(&(
+                        b.1.is_none(),
+                        &b.1,
+                        b.0.object.to_string(),
+                    ))
+                });
+            }
+            // The biggest groups first, then by their oldest object.
+            groups.sort_by(|a, b| {
+                b.1.len().cmp(&a.1.len()).then_with(|| {
+                    a.1[0]
+                        .0
+                        .object
+                        .to_string()
+                        .cmp(&b.1[0].0.object.to_string())
+                })
+            });
+            let listed: Vec<Group> = groups
+                .iter()
+                .take(MAX_GROUPS_PER_OWNER)
+                .map(|(_, members)| group(report, options, now, category, members))
+                .collect();
+            let rest = &groups[listed.len()..];
+            OwnerGroup {
+                owner: owner.as_str(),
+                count: items.len(),
+                groups: listed,
+                more_groups: rest.len(),
+                more_findings: rest.iter().map(|(_, m)| m.len()).sum(),
+            }
+        })
+        .collect();
+    let (marker, heading) = match category {
+        Category::Open(s) => (s.marker(), s.heading()),
+        Category::Explained => ("✔️", "Explained drift (expected, no action)"),
+    };
+    Section {
+        key: category.key(),
+        marker,
+        heading,
+        count: findings.len(),
+        open: category != Category::Explained,
+        owners,
+    }
+}
+
+fn group(
+    report: &Report,
+    options: &Options,
+    now: Option<DateTime<FixedOffset>>,
+    category: Category,
+    members: &[&Dated],
+) -> Group {
+    let first = members[0].0;
+    let changes = shown_changes(first, category);
+    let rows: Vec<Row> = members
+        .iter()
+        .take(MAX_ROWS_PER_GROUP)
+        .map(|(f, since)| row(report, options, now, category, f, since.as_deref()))
+        .collect();
+    let mut more: BTreeMap<&str, usize> = BTreeMap::new();
+    for (f, _) in &members[rows.len()..] {
+        *more
+            .entry(f.kustomization.as_deref().unwrap_or(NO_KUSTOMIZATION))
+            .or_default() += 1;
+    }
+    let mut more: Vec<(&str, usize)> = more.into_iter().collect();
+    more.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    Group {
+        drift: first.drift.as_str(),
+        count: members.len(),
+        explanation: first.explanation.as_deref().map(|e| plain(e).into_owned()),
+        message: first.message.as_deref().map(|m| plain(m).into_owned()),
+        changes: changes
+            .iter()
+            .take(MAX_CHANGES_PER_GROUP)
+            .map(|c| change_view(first, c))
+            .collect(),
+        more_changes: changes.len().saturating_sub(MAX_CHANGES_PER_GROUP),
+        more_rows: members.len() - rows.len(),
+        more_where: more
+            .iter()
+            .take(3)
+            .map(|(k, n)| plain(&format!("{n} in {k}")).into_owned())
+            .collect(),
+        rows,
+    }
+}
+
+fn change_view(f: &Finding, c: &Change) -> ChangeView {
+    if c.path.is_empty() {
+        let (git, live) = match (c.op, f.drift.as_str()) {
+            (Op::Remove, _) => ("the object", "(absent)"),
+            (Op::Add, _) => ("(in no render)", "the object"),
+            _ => ("the object", "the object, changed"),
+        };
+        return ChangeView {
+            path: "(the whole object)".into(),
+            what: match c.op {
+                Op::Remove => "missing",
+                Op::Add => "only live",
+                Op::Replace => "changed",
+            },
+            git: git.into(),
+            live: live.into(),
+        };
+    }
+    ChangeView {
+        path: cut(&plain(&readable_path(c))),
+        what: match c.op {
+            Op::Add => "added",
+            Op::Remove => "removed",
+            Op::Replace if c.desired.is_none() => "set",
+            Op::Replace => "edited",
+        },
+        git: value(c.desired.as_ref()),
+        live: value(c.live.as_ref()),
+    }
+}
+
+/// The change's path for people: the comparison's, with list items named
+/// by merge key; else the JSON Pointer decoded (`~1` is `/`, `~0` is `~`).
+fn readable_path(c: &Change) -> String {
+    if let Some(p) = &c.readable_path {
+        return p.clone();
+    }
+    let mut out = String::new();
+    for token in c.path.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if token.parse::<usize>().is_ok() || token.contains(['.', '/', '[', ']']) {
+            out.push('[');
+            out.push_str(&token);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+/// A value for one side of a change: a string as it is, anything else as
+/// JSON, long ones cut; `(absent)` when there is none.
+fn value(v: Option<&serde_json::Value>) -> String {
+    let s = match v {
+        None | Some(serde_json::Value::Null) => return "(absent)".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    cut(&plain(&s))
+}
+
+/// At most [`MAX_VALUE_CHARS`] characters (of the escaped text, so that an
+/// escape cannot make it longer), `…` where cut.
+fn cut(s: &str) -> String {
+    if s.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        s.to_string()
+    }
+}
+
+fn row(
+    report: &Report,
+    options: &Options,
+    now: Option<DateTime<FixedOffset>>,
+    category: Category,
+    f: &Finding,
+    since: Option<&str>,
+) -> Row {
+    let mut who: Vec<String> = Vec::new();
+    for c in shown_changes(f, category) {
+        if let Some(m) = c.manager.as_deref() {
+            let w = match c.time.as_deref() {
+                Some(t) => format!("{} at {t}", plain(m)),
+                None => plain(m).into_owned(),
+            };
+            if !who.contains(&w) {
+                who.push(w);
+            }
+        }
+    }
+    let entry = f
+        .kustomization
+        .as_deref()
+        .and_then(|id| report.kustomizations.iter().find(|k| k.id() == id));
+    let link = entry
+        .and_then(|k| commit(report, k).and_then(|sha| safe_url(options.links.file(sha, &k.path))));
+    let severity = match category {
+        Category::Open(s) => s.as_str(),
+        Category::Explained => "explained",
+    };
+    Row {
+        cluster: plain(&report.run.cluster).into_owned(),
+        kustomization: plain(f.kustomization.as_deref().unwrap_or(NO_KUSTOMIZATION)).into_owned(),
+        namespace: namespace(f),
+        kind: plain(&f.object.kind).into_owned(),
+        severity,
+        owner: f.owner.as_str(),
+        object: plain(&f.object.to_string()).into_owned(),
+        who,
+        age: age(since, now),
+        since: since.map(|s| plain(s).into_owned()),
+        link,
+        remedy: match category {
+            Category::Open(_) => parts(&f.remedy),
+            Category::Explained => Vec::new(),
+        },
+    }
+}
+
+/// How long ago, roughly: `3 d`, `5 h`, `under 1 h`.
+fn age(since: Option<&str>, now: Option<DateTime<FixedOffset>>) -> String {
+    match age_hours(since, now) {
+        None => "unknown".into(),
+        Some(h) if h < 1 => "under 1 h".into(),
+        Some(h) if h < 48 => format!("{h} h"),
+        Some(h) => format!("{} d", h / 24),
+    }
+}
+
+fn age_hours(since: Option<&str>, now: Option<DateTime<FixedOffset>>) -> Option<i64> {
+    let since = parse_time(since?)?;
+    Some((now? - since).num_hours().max(0))
+}
+
+const AGE_BUCKETS: [(&str, i64); 5] = [
+    ("under a day", 24),
+    ("1–7 days", 7 * 24),
+    ("1–4 weeks", 28 * 24),
+    ("1–3 months", 90 * 24),
+    ("over 3 months", i64::MAX),
+];
+
+const CHART_WIDTH: u32 = 720;
+const LABEL_WIDTH: u32 = 230;
+const BAR_AREA: u32 = 400;
+const BAR_HEIGHT: u32 = 22;
+
+fn legend() -> Vec<Legend> {
+    Severity::ALL
+        .iter()
+        .map(|s| Legend {
+            class: class(*s),
+            label: s.counted(),
+        })
+        .collect()
+}
+
+/// Bars of counts per severity, scaled to the largest total.
+fn bars(rows: Vec<(String, String, [usize; 4])>) -> (Vec<Bar>, u32) {
+    let max = rows
+        .iter()
+        .map(|(_, _, c)| c.iter().sum::<usize>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bars: Vec<Bar> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, title, counts))| {
+            let mut x = LABEL_WIDTH;
+            let mut segments = Vec::new();
+            for (s, n) in Severity::ALL.iter().zip(counts) {
+                if n == 0 {
+                    continue;
+                }
+                let width = ((n as u64 * BAR_AREA as u64) / max as u64).max(2) as u32;
+                segments.push(Segment {
+                    x,
+                    width,
+                    class: class(*s),
+                    count: n,
+                });
+                x += width;
+            }
+            Bar {
+                label,
+                title,
+                y: i as u32 * BAR_HEIGHT,
+                total: counts.iter().sum(),
+                segments,
+                end: x + 6,
+            }
+        })
+        .collect();
+    let height = bars.len() as u32 * BAR_HEIGHT;
+    (bars, height)
+}
+
+fn index(s: Severity) -> usize {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// Open findings by how long they have been open.
+fn age_chart(
+    open: &[(&Finding, Severity, Option<String>)],
+    now: Option<DateTime<FixedOffset>>,
+) -> Chart {
+    let mut counts = [[0usize; 4]; AGE_BUCKETS.len() + 1];
+    for (_, s, since) in open {
+        let bucket = match age_hours(since.as_deref(), now) {
+            Some(h) => AGE_BUCKETS
+                .iter()
+                .position(|(_, max)| h < *max)
+                .unwrap_or(AGE_BUCKETS.len() - 1),
+            None => AGE_BUCKETS.len(),
+        };
+        counts[bucket][index(*s)] += 1;
+    }
+    let mut rows: Vec<(String, String, [usize; 4])> = AGE_BUCKETS
+        .iter()
+        .zip(counts)
+        .map(|((label, _), c)| (label.to_string(), format!("open {label}"), c))
+        .collect();
+    let unknown = counts[AGE_BUCKETS.len()];
+    if unknown.iter().sum::<usize>() > 0 {
+        rows.push(("since unknown".into(), "no time known".into(), unknown));
+    }
+    let (bars, height) = bars(rows);
+    Chart {
+        width: CHART_WIDTH,
+        height,
+        bars,
+        legend: legend(),
+        note: None,
+    }
+}
+
+/// Open findings per Kustomization, the most first.
+fn kustomization_chart(report: &Report, open: &[(&Finding, Severity, Option<String>)]) -> Chart {
+    let mut counts: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for (f, s, _) in open {
+        counts
+            .entry(f.kustomization.as_deref().unwrap_or(NO_KUSTOMIZATION))
+            .or_default()[index(*s)] += 1;
+    }
+    let mut rows: Vec<(&str, [usize; 4])> = counts.into_iter().collect();
+    rows.sort_by(|a, b| {
+        b.1.iter()
+            .sum::<usize>()
+            .cmp(&a.1.iter().sum::<usize>())
+            .then(a.0.cmp(b.0))
+    });
+    let in_sync = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.error.is_none() && k.skipped.is_none())
+        .filter(|k| !rows.iter().any(|(id, _)| *id == k.id()))
+        .count();
+    let rest = rows.split_off(rows.len().min(MAX_BARS));
+    let mut note = Vec::new();
+    if !rest.is_empty() {
+        note.push(format!(
+            "{} more {} with {} open findings",
+            rest.len(),
+            plural(rest.len(), "Kustomization", "Kustomizations"),
+            rest.iter()
+                .map(|(_, c)| c.iter().sum::<usize>())
+                .sum::<usize>()
+        ));
+    }
+    if in_sync > 0 {
+        note.push(format!(
+            "{in_sync} checked {} with no open drift",
+            plural(in_sync, "Kustomization", "Kustomizations")
+        ));
+    }
+    let (bars, height) = bars(
+        rows.into_iter()
+            .map(|(id, c)| {
+                let full = plain(id).into_owned();
+                let label = if full.chars().count() > MAX_LABEL_CHARS {
+                    let cut: String = full.chars().take(MAX_LABEL_CHARS - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    full.clone()
+                };
+                (label, full, c)
+            })
+            .collect(),
+    );
+    Chart {
+        width: CHART_WIDTH,
+        height,
+        bars,
+        legend: legend(),
+        note: (!note.is_empty()).then(|| note.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
