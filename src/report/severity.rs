@@ -7,7 +7,8 @@ use crate::diff::{Drift, Op};
 /// A finding's severity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
-    /// An object missing, or two owners fighting over it.
+    /// An object missing, or two owners (Crossplane and Flux, or two Flux
+    /// Kustomizations) fighting over it.
     MissingOrConflict,
     /// A field git declares has another value live (or is gone), or a
     /// person set a field of what a HelmRelease deployed.
@@ -30,7 +31,7 @@ impl Severity {
     /// The severity of a finding, from its drift kind and its unexplained changes.
     pub fn of(f: &Finding) -> Self {
         match f.drift {
-            Drift::Missing | Drift::Conflict => Severity::MissingOrConflict,
+            Drift::Missing | Drift::Conflict | Drift::Overlap => Severity::MissingOrConflict,
             Drift::Orphaned => Severity::Orphaned,
             // A field set over what a HelmRelease deployed (what the chart
             // says is not known) is an edit too, not an added field.
