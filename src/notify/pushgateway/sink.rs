@@ -25,6 +25,9 @@ pub enum PushgatewayError {
         "pushgateway credentials: set both DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD, or DRIFT_CHECK_PUSHGATEWAY_TOKEN"
     )]
     HalfBasicAuth,
+    /// Credentials and plain http to another machine, not allowed.
+    #[error(transparent)]
+    Insecure(#[from] crate::notify::NotifyConfigError),
     /// The HTTP client cannot be built.
     #[error("pushgateway HTTP client")]
     Client(#[source] reqwest::Error),
@@ -107,6 +110,9 @@ async fn push(
     replace_group: bool,
 ) -> Result<(), PushgatewayError> {
     let auth = auth()?;
+    if settings.insecure && !matches!(auth, Auth::None) {
+        return Err(super::config::insecure_credentials(&settings.url).into());
+    }
     let client = reqwest::Client::builder()
         .timeout(settings.timeout)
         .build()
