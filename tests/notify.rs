@@ -7,7 +7,7 @@
 //! Every test uses its own Matrix users, room and pushgateway group, so they
 //! run in parallel.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +15,13 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
+use crate::util::matrix::{
+    SECRET_VALUES, Synapse, assert_no_secret, matrix_section, notices_from, pushgateway, room_for,
+    synapse, unique,
+};
+pub(crate) use crate::util::matrix::{config, fixture_repo, fixture_snapshot, run};
 use crate::util::proxy::{Fault, FaultyProxy};
-use crate::util::{Output, Scratch, TestCommand, root, service};
-
-/// The Secret values of the fixtures: never anywhere.
-const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
+use crate::util::{Scratch, root, service};
 
 /// The message of the fixture platform's first run, as the room receives it.
 const FIRST_BODY: &str = "\
@@ -64,226 +66,6 @@ const FIRST_BODY: &str = "\
 /// The fixture platform's repository, as a Forgejo would serve it.
 const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}\n      file: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}/{path}\n";
 
-// ---------------------------------------------------------------- helpers
-
-struct Synapse {
-    url: String,
-    secret: String,
-    register: String,
-}
-
-/// The test setup's Synapse; `None` (skipped, loudly) outside `scripts/test`.
-fn synapse() -> Option<Synapse> {
-    Some(Synapse {
-        url: service("DRIFT_CHECK_TEST_SYNAPSE_URL")?,
-        secret: service("DRIFT_CHECK_TEST_SYNAPSE_SECRET")?,
-        register: service("DRIFT_CHECK_TEST_SYNAPSE_REGISTER")?,
-    })
-}
-
-/// The test setup's pushgateway; `None` (skipped, loudly) outside `scripts/test`.
-fn pushgateway() -> Option<String> {
-    service("DRIFT_CHECK_TEST_PUSHGATEWAY_URL")
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    )
-}
-
-impl Synapse {
-    /// Registers a user through the shared secret; returns its id.
-    fn register(&self, name: &str, password: &str, admin: bool) -> String {
-        let status = Command::new(&self.register)
-            .args(["-k", &self.secret, "-u", name, "-p", password])
-            .arg(if admin { "--admin" } else { "--no-admin" })
-            .arg(&self.url)
-            .output()
-            .expect("register_new_matrix_user runs");
-        assert!(status.status.success(), "{status:?}");
-        format!("@{name}:localhost")
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        token: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("synapse answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self, user: &str, password: &str) -> String {
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                "",
-                "/_matrix/client/v3/login",
-                Some(json!({"type": "m.login.password",
-                    "identifier": {"type": "m.id.user", "user": user}, "password": password})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A public room with an alias; encrypted (megolm) when asked. Returns its id.
-    /// A matrix-sdk client of `user` with its own device and crypto store
-    /// (kept while the returned directory lives), and its access token.
-    async fn device(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> (matrix_sdk::Client, String, tempfile::TempDir) {
-        let store = tempfile::tempdir().unwrap();
-        let client = matrix_sdk::Client::builder()
-            .homeserver_url(&self.url)
-            .sqlite_store(store.path(), None)
-            .build()
-            .await
-            .unwrap();
-        client
-            .matrix_auth()
-            .login_username(user, password)
-            .send()
-            .await
-            .unwrap();
-        let token = client.access_token().unwrap();
-        (client, token, store)
-    }
-
-    /// An encrypted room `alias` created by `member`'s device, synced once
-    /// so that the device takes part in it; returns the room id.
-    async fn encrypted_room(
-        &self,
-        member: &matrix_sdk::Client,
-        token: &str,
-        alias: &str,
-    ) -> String {
-        let room_id = self.create_room(token, alias, true).await;
-        member
-            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-            .await
-            .unwrap();
-        room_id
-    }
-
-    async fn create_room(&self, token: &str, alias: &str, encrypted: bool) -> String {
-        let mut request = json!({"room_alias_name": alias, "preset": "public_chat"});
-        if encrypted {
-            request["initial_state"] = json!([{"type": "m.room.encryption", "state_key": "",
-                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]);
-        }
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                token,
-                "/_matrix/client/v3/createRoom",
-                Some(request),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["room_id"].as_str().unwrap().to_string()
-    }
-
-    /// The room's events, newest first, as the server stores them.
-    async fn events(&self, token: &str, room_id: &str) -> Vec<Value> {
-        let (status, body) = self
-            .call(
-                reqwest::Method::GET,
-                token,
-                &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["chunk"].as_array().unwrap().clone()
-    }
-
-    async fn devices(&self, admin_token: &str, user: &str) -> usize {
-        let (status, body) = self
-            .call(
-                reqwest::Method::GET,
-                admin_token,
-                &format!("/_synapse/admin/v2/users/{user}/devices"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["devices"].as_array().unwrap().len()
-    }
-}
-
-/// The bot's `m.room.message` events, newest first.
-fn notices_from(events: &[Value], user: &str) -> Vec<Value> {
-    events
-        .iter()
-        .filter(|e| e["sender"] == user && e["type"] == "m.room.message")
-        .cloned()
-        .collect()
-}
-
-fn assert_no_secret(events: &[Value]) {
-    let text = serde_json::to_string(events).unwrap();
-    for secret in SECRET_VALUES {
-        assert!(!text.contains(secret), "{secret} is in an event");
-    }
-}
-
-/// A config file: the fixtures' config plus a `notify:` section.
-pub(crate) fn config(dir: &Path, notify: &str) -> PathBuf {
-    let base = std::fs::read_to_string(root().join("fixtures/drift-check.yaml")).unwrap();
-    let path = dir.join("drift-check.yaml");
-    std::fs::write(&path, format!("{base}notify:\n{notify}")).unwrap();
-    path
-}
-
-/// Runs `drift-check run -o json` with the given config, repo and
-/// environment, and checks that no Secret value is in its output.
-pub(crate) fn run(
-    config: &Path,
-    repo: &Path,
-    snapshot: &Path,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let output = TestCommand::new()
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--repo")
-        .arg(repo)
-        .arg("--live-snapshot")
-        .arg(snapshot)
-        .args(["-o", "json", "--log-format", "json"])
-        .args(extra)
-        .envs(env)
-        .output();
-    for secret in SECRET_VALUES {
-        assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret));
-    }
-    output
-}
-
-pub(crate) fn fixture_repo() -> PathBuf {
-    root().join("fixtures/infra-repo")
-}
-
-pub(crate) fn fixture_snapshot() -> PathBuf {
-    root().join("fixtures/live/prod")
-}
-
 /// A copy of the fixtures where git no longer declares the deleted
 /// ClusterRoleBinding: its `missing` finding is resolved.
 fn scratch_without_the_missing_binding() -> Scratch {
@@ -295,13 +77,6 @@ fn scratch_without_the_missing_binding() -> Scratch {
         .expect("the binding is in the fixture");
     scratch.write(file, &text[..cut]);
     scratch
-}
-
-fn matrix_section(s: &Synapse, room: &str, user: &str, extra: &str) -> String {
-    format!(
-        "  matrix:\n    homeserver: {}\n    room: \"{room}\"\n    user: \"{user}\"\n    stateFile: state.json\n{extra}",
-        s.url
-    )
 }
 
 // ---------------------------------------------------------------- Matrix
@@ -1715,16 +1490,11 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .get(&name)
         .await
         .unwrap();
-    let state: Value = serde_json::from_str(&cm.data.unwrap()["state.json"]).unwrap();
+    let state = crate::util::matrix::config_map_state(&cm);
     assert_eq!(state["version"], 2, "{state:#}");
-    let objects: Vec<&str> = state["findings"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|o| o["object"].as_str().unwrap())
-        .collect();
+    let objects = crate::util::matrix::state_objects(&state);
     assert_eq!(objects.len(), 6, "{state:#}");
-    assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server"));
+    assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server".to_string()));
     assert!(!state.to_string().contains("hunter2"));
     assert!(
         cm.metadata
@@ -1733,16 +1503,6 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
             .iter()
             .any(|m| m.manager.as_deref() == Some("drift-check"))
     );
-}
-
-/// A room of its own and a bot for one test: (bot id, owner token, room id, room alias).
-async fn room_for(s: &Synapse, prefix: &str) -> (String, String, String, String) {
-    let bot = s.register(&unique("bot"), "bot-pass", false);
-    let owner = s.register(&unique("owner"), "owner-pass", false);
-    let owner_token = s.login(&owner, "owner-pass").await;
-    let alias = unique(prefix);
-    let room_id = s.create_room(&owner_token, &alias, false).await;
-    (bot, owner_token, room_id, format!("#{alias}:localhost"))
 }
 
 /// The `since` of the one entry of the state file's `section` (`findings`,

@@ -10,7 +10,9 @@ use drift_check::cli::CommonArgs;
 use drift_check::config::Config;
 use drift_check::report::Report;
 
+pub mod matrix;
 pub mod proxy;
+pub mod relay;
 
 /// The crate root.
 pub fn root() -> PathBuf {

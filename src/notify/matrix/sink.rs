@@ -1,14 +1,19 @@
 //! The Matrix sink's [`Notifier`]: loads what was posted last (a file, or a
 //! ConfigMap through the one kube client), plans the message, posts it and
 //! saves the new state only once the post succeeded.
+//!
+//! A run that could not check something is never silent: when the state
+//! cannot be read (its API server is down), the message is planned as if
+//! nothing had been posted before and posted anyway, saying so; the sink
+//! then fails with the state's error (nothing is saved).
 
 use futures::future::BoxFuture;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::client;
 use super::config::{MatrixSettings, StateLocation};
 use super::message;
-use super::state::{ConfigMapStore, FileStore, StateStore, Store};
+use super::state::{ConfigMapStore, FileStore, Loaded, StateError, StateStore, Store};
 use crate::k8s::client::{ClientError, ClusterOptions};
 use crate::notify::{Delivery, Notifier, SinkError};
 use crate::report::{Format, Report};
@@ -22,42 +27,91 @@ struct Unreachable {
     source: ClientError,
 }
 
+/// The message went out without the state: it may repeat earlier posts,
+/// and what it posted is not remembered.
+#[derive(Debug, thiserror::Error)]
+#[error("posted without the state of the last post, which was not saved either")]
+struct PostedWithoutState {
+    #[source]
+    source: SinkError,
+}
+
 impl Notifier for MatrixSettings {
     fn send<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let store = state_store(&self.state, delivery.cluster).await?;
-            post(self, &store, delivery.report).await
+            let report = delivery.report;
+            let loaded = match state_store(&self.state, delivery.cluster).await {
+                Ok(store) => store
+                    .load()
+                    .await
+                    .map(|l| (store, l))
+                    .map_err(SinkError::from),
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok((store, loaded)) => post(self, Some(&store), loaded, report).await,
+                // Exit 2 is never silent: post what could not be checked.
+                Err(source) if !report.errors.is_empty() => {
+                    let cause = crate::error::error_chain(&*source);
+                    warn!(
+                        sink = "matrix",
+                        error = %cause,
+                        "Cannot read the state: posting what could not be checked without it"
+                    );
+                    let mut loaded = Loaded::fresh();
+                    loaded.note = Some(format!(
+                        "The state of the last post could not be read ({cause}): everything below is shown as new, some of it may have been posted before."
+                    ));
+                    post::<Store>(self, None, loaded, report).await?;
+                    Err(PostedWithoutState { source }.into())
+                }
+                Err(e) => Err(e),
+            }
         })
     }
 }
 
+/// Plans against `loaded`, posts, saves to `store` (when there is one).
 async fn post<S: StateStore>(
     settings: &MatrixSettings,
-    store: &S,
+    store: Option<&S>,
+    loaded: Loaded,
     report: &Report,
 ) -> Result<(), SinkError> {
-    let previous = store.load().await?;
+    let previous = &loaded.state;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let options = message::Options {
         daily_digest: settings.daily_digest,
         max_bytes: settings.max_message_bytes,
         links: settings.links.clone(),
+        note: loaded.note.clone(),
     };
-    let plan = message::plan(report, &previous, &now, &options);
+    let plan = message::plan(report, previous, &now, &options);
     let Some(message) = &plan.message else {
         info!(
             sink = "matrix",
             "Nothing changed since the last post: not posting"
         );
         // A state of the first format, or content not known yet, is kept now.
-        if plan.next != previous {
-            store.save(&plan.next).await?;
+        if plan.next != *previous {
+            save(store, &loaded, &plan.next).await?;
         }
         return Ok(());
     };
     let json = report.render(Format::Json);
     client::deliver(settings, message, &json).await?;
-    Ok(store.save(&plan.next).await?)
+    Ok(save(store, &loaded, &plan.next).await?)
+}
+
+async fn save<S: StateStore>(
+    store: Option<&S>,
+    loaded: &Loaded,
+    next: &super::state::State,
+) -> Result<(), StateError> {
+    match store {
+        Some(store) => store.save(loaded, next).await,
+        None => Ok(()),
+    }
 }
 
 /// The state's store: a file, or a ConfigMap (by default in a pod).

@@ -63,6 +63,8 @@ pub struct Options {
     pub max_bytes: usize,
     /// Link templates as configured (the rest derived from the repo URL).
     pub links: LinkTemplates,
+    /// Said right under the summary line: the state could not be read.
+    pub note: Option<String>,
 }
 
 /// How bad a finding is, most urgent first: the order of the message.
@@ -212,26 +214,20 @@ struct Fixed<'a> {
     open: &'a OpenProblem,
 }
 
-/// The identity of a finding: its Kustomization, object and drift kind.
-/// Stable whatever its paths, values or times.
-pub fn identity(kustomization: Option<&str>, object: &str, drift: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [kustomization.unwrap_or(""), object, drift] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    hex(&h.finalize()[..16])
-}
+use super::state::hex;
+pub use super::state::identity;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Findings beyond which the state keeps identities and content hashes only,
+/// not the changes as posted (a changed one then says "its content changed").
+const MAX_DETAILED_STATE: usize = 2_000;
 
 fn unexplained(f: &Finding) -> impl Iterator<Item = &Change> {
     f.changes.iter().filter(|c| c.explanation.is_none())
 }
 
-/// A finding's content: its unexplained changes, whatever their order.
+/// A finding's content: its unexplained changes, whatever their order; 4
+/// bytes of hash (a state of 100,000 findings stays small; a change is
+/// missed with a chance of 1 in 4 billion).
 fn content(f: &Finding) -> String {
     let mut parts: Vec<String> = unexplained(f)
         .map(|c| {
@@ -244,7 +240,13 @@ fn content(f: &Finding) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    hex(&h.finalize()[..16])
+    hex(&h.finalize()[..4])
+}
+
+/// Whether a finding's content is the one posted: earlier versions kept 16
+/// bytes of the same hash, this one 4; a migrated one none (taken as posted).
+fn same_content(posted: &str, now: &str) -> bool {
+    posted.is_empty() || posted.starts_with(now)
 }
 
 /// When the drift happened: the earliest time one of its changes was written.
@@ -264,8 +266,12 @@ fn seen(f: &Finding) -> Vec<SeenChange> {
         .collect()
 }
 
-/// What changed between the posted changes and these, in a few words.
+/// What changed between the posted changes and these, in a few words
+/// (in general when the state did not keep the posted changes).
 fn what_changed(before: &[SeenChange], now: &[SeenChange]) -> String {
+    if before.is_empty() {
+        return "its content changed".to_string();
+    }
     let mut parts = Vec::new();
     for c in now {
         match before.iter().find(|b| b.path == c.path) {
@@ -313,7 +319,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         let tag = match before {
             None => Tag::New,
             // Migrated from the first format: its content was not kept.
-            Some(b) if b.content.is_empty() || b.content == content => Tag::Still,
+            Some(b) if same_content(&b.content, &content) => Tag::Still,
             Some(b) => Tag::Changed(what_changed(&b.changes, &seen)),
         };
         let since = [drift_time(f), before.map(|b| b.since.as_str())]
@@ -368,6 +374,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         },
         ..State::default()
     };
+    let detailed = open.len() <= MAX_DETAILED_STATE;
     for o in &open {
         next.findings.insert(
             o.id.clone(),
@@ -378,7 +385,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                 drift: o.finding.drift.as_str().to_string(),
                 severity: o.severity.as_str().to_string(),
                 content: o.content.clone(),
-                changes: o.seen.clone(),
+                changes: if detailed { o.seen.clone() } else { Vec::new() },
             },
         );
     }
@@ -420,6 +427,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             fixed: &fixed,
             digest,
             links: options.links.or_from_repo(&report.run.source.url),
+            note: options.note.as_deref(),
         },
         options.max_bytes,
     );

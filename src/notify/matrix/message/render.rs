@@ -39,6 +39,8 @@ pub(super) struct Input<'a> {
     pub fixed: &'a [Fixed<'a>],
     pub digest: bool,
     pub links: LinkTemplates,
+    /// About the state of the last post, right under the summary.
+    pub note: Option<&'a str>,
 }
 
 /// Both texts, grown piece by piece.
@@ -60,6 +62,10 @@ impl Text {
 
 pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
     let mut out = summary(input);
+    if let Some(note) = input.note {
+        let _ = write!(out.body, "\n⚠️ {}\n", plain(note));
+        let _ = writeln!(out.html, "<p>⚠️ {}</p>", escape(note));
+    }
     out.push(problems(input));
     let tail = tail(input);
     let budget = max_bytes.saturating_sub(RESERVED_BYTES + tail.len());

@@ -87,6 +87,7 @@ fn options() -> Options {
         daily_digest: false,
         max_bytes: 24_576,
         links: LinkTemplates::default(),
+        note: None,
     }
 }
 
@@ -655,8 +656,8 @@ fn a_state_of_the_first_format_does_not_repost_its_findings() {
     assert_eq!(p.next.version, crate::notify::matrix::state::VERSION);
     assert_eq!(
         p.next.findings[&id].content.len(),
-        32,
-        "content known from now on"
+        8,
+        "content known from now on (4 bytes of hash)"
     );
     assert_eq!(p.next.findings[&id].since, "2026-11-20T08:15:00Z");
     assert_eq!(p.next.posted_at.as_deref(), Some("2026-11-23T02:00:00Z"));
@@ -744,4 +745,21 @@ fn a_person_edit_of_a_helm_release_object_is_an_edit_set_to_its_value_with_the_h
         "{}",
         m.body
     );
+}
+
+/// States written before the content hash was cut to 4 bytes kept 16 of
+/// the same hash: their findings are not "changed" after an upgrade.
+#[test]
+fn a_content_hash_of_16_bytes_matches_its_4_byte_prefix() {
+    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let first = plan(&r, &State::default(), NOW, &options());
+    let mut old = first.next.clone();
+    for f in old.findings.values_mut() {
+        f.content = format!("{}{}", f.content, "0123456789abcdef01234567");
+    }
+    assert_eq!(plan(&r, &old, NOW, &options()).message, None);
+    for f in old.findings.values_mut() {
+        f.content = format!("ffffffff{}", &f.content[8..]);
+    }
+    assert!(plan(&r, &old, NOW, &options()).message.is_some());
 }

@@ -5,15 +5,52 @@
 //! stage that could not be checked, a suspended or failing Kustomization)
 //! the same way.
 //!
-//! Kept behind [`StateStore`]: a file for manual runs ([`FileStore`]); a
-//! ConfigMap in the job's namespace is the in-cluster store. The first
-//! format (`open`: fingerprints of the changed paths) is read and migrated
-//! (see [`State::migrate`]).
+//! Kept behind [`StateStore`]: a file for manual runs (`file.rs`); a
+//! ConfigMap in the job's namespace is the in-cluster store
+//! (`config_map.rs`). The first format (`open`: fingerprints of the changed
+//! paths) is read and migrated (see [`State::migrate`]).
+//!
+//! Two runs may share a store (a manual run next to the CronJob, two
+//! CronJobs limited to different Kustomizations). Neither loses the other's
+//! update: a store writes only over the version it loaded (the ConfigMap's
+//! `resourceVersion`; the file under an advisory lock), and when another run
+//! wrote in between, what this run changed is merged into what is there now
+//! ([`State::merge`]) and written again.
+
+mod compact;
+mod config_map;
+mod file;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use compact::{decode, encode};
+pub use config_map::ConfigMapStore;
+pub use file::FileStore;
+
+/// The identity of a finding: its Kustomization, object and drift kind.
+/// Stable whatever its paths, values or times.
+pub fn identity(kustomization: Option<&str>, object: &str, drift: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [kustomization.unwrap_or(""), object, drift] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
 
 /// The format written: 2 since findings are kept by identity with their content.
 pub const VERSION: u32 = 2;
@@ -115,6 +152,44 @@ impl State {
     }
 }
 
+impl State {
+    /// Three-way merge: `ours` was planned from `base`, `theirs` is what
+    /// another run wrote meanwhile (also from `base`, or later). What this
+    /// run changed against `base` — a finding or problem added, updated or
+    /// gone — wins; everything it left as it was is taken from `theirs`,
+    /// so the other run's findings and problems survive.
+    pub fn merge(base: &State, ours: &State, theirs: &State) -> State {
+        if theirs == base {
+            return ours.clone();
+        }
+        let mut out = theirs.clone();
+        out.version = VERSION;
+        out.open.clear();
+        merge_map(&base.findings, &ours.findings, &mut out.findings);
+        merge_map(&base.problems, &ours.problems, &mut out.problems);
+        out.posted_at = ours.posted_at.clone().max(theirs.posted_at.clone());
+        out
+    }
+}
+
+/// Applies to `out` every entry `ours` added, changed or removed against `base`.
+fn merge_map<V: Clone + PartialEq>(
+    base: &BTreeMap<String, V>,
+    ours: &BTreeMap<String, V>,
+    out: &mut BTreeMap<String, V>,
+) {
+    for (k, v) in ours {
+        if base.get(k) != Some(v) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    for k in base.keys() {
+        if !ours.contains_key(k) {
+            out.remove(k);
+        }
+    }
+}
+
 /// The state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -135,121 +210,39 @@ pub enum StateError {
     },
 }
 
+/// A state as loaded, with what its store needs to write over exactly that
+/// version (a `resourceVersion`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Loaded {
+    pub state: State,
+    /// The store's version of it; `None` when there was none yet.
+    revision: Option<String>,
+    /// What the message must say about the state, once: it could not be
+    /// read and was started afresh.
+    pub note: Option<String>,
+    /// The other objects that hold the rest of it (ConfigMaps of a state
+    /// split in parts), deleted once a new state replaced it.
+    parts: Vec<String>,
+}
+
+impl Loaded {
+    /// A state of no store: nothing posted yet as far as is known.
+    pub fn fresh() -> Self {
+        Self::default()
+    }
+}
+
 /// Where the state lives.
 pub trait StateStore {
     /// The last state; the default when there is none yet.
-    fn load(&self) -> impl Future<Output = Result<State, StateError>> + Send;
-    /// Replaces the state.
-    fn save(&self, state: &State) -> impl Future<Output = Result<(), StateError>> + Send;
-}
-
-/// The state in a JSON file (manual runs).
-#[derive(Clone, Debug)]
-pub struct FileStore {
-    pub path: PathBuf,
-}
-
-impl FileStore {
-    fn err(&self, source: std::io::Error) -> StateError {
-        StateError::File {
-            path: self.path.clone(),
-            source,
-        }
-    }
-}
-
-impl StateStore for FileStore {
-    async fn load(&self) -> Result<State, StateError> {
-        match tokio::fs::read(&self.path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| self.err(std::io::Error::new(std::io::ErrorKind::InvalidData, e))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(self.err(e)),
-        }
-    }
-
-    async fn save(&self, state: &State) -> Result<(), StateError> {
-        let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
-        json.push(b'\n');
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| self.err(e))?;
-        }
-        // Write then rename, so a crash never leaves half a file.
-        let tmp = tmp_path(&self.path);
-        tokio::fs::write(&tmp, json)
-            .await
-            .map_err(|e| self.err(e))?;
-        tokio::fs::rename(&tmp, &self.path)
-            .await
-            .map_err(|e| self.err(e))
-    }
-}
-
-/// The state in a ConfigMap (the CronJob: its pods have no lasting disk),
-/// under the key `state.json`, written by server-side apply.
-#[derive(Clone)]
-pub struct ConfigMapStore {
-    pub client: kube::Client,
-    pub namespace: String,
-    pub name: String,
-}
-
-/// The ConfigMap key holding the state.
-const KEY: &str = "state.json";
-
-impl ConfigMapStore {
-    fn err<E: std::error::Error + Send + Sync + 'static>(&self, source: E) -> StateError {
-        StateError::ConfigMap {
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            source: Box::new(source),
-        }
-    }
-
-    fn api(&self) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
-        kube::Api::namespaced(self.client.clone(), &self.namespace)
-    }
-}
-
-impl StateStore for ConfigMapStore {
-    async fn load(&self) -> Result<State, StateError> {
-        let Some(cm) = self
-            .api()
-            .get_opt(&self.name)
-            .await
-            .map_err(|e| self.err(e))?
-        else {
-            return Ok(State::default());
-        };
-        match cm.data.as_ref().and_then(|d| d.get(KEY)) {
-            Some(json) => serde_json::from_str(json).map_err(|e| self.err(e)),
-            None => Ok(State::default()),
-        }
-    }
-
-    async fn save(&self, state: &State) -> Result<(), StateError> {
-        let json = serde_json::to_string_pretty(state).expect("state serializes");
-        let cm = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": self.name,
-                "labels": {"app.kubernetes.io/name": "drift-check"},
-            },
-            "data": {KEY: json},
-        });
-        self.api()
-            .patch(
-                &self.name,
-                &kube::api::PatchParams::apply("drift-check").force(),
-                &kube::api::Patch::Apply(&cm),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err(e))
-    }
+    fn load(&self) -> impl Future<Output = Result<Loaded, StateError>> + Send;
+    /// Writes `next`, planned from `base`. When another run wrote since
+    /// `base` was loaded, `next` is merged into its state ([`State::merge`]).
+    fn save(
+        &self,
+        base: &Loaded,
+        next: &State,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 
 /// Where the state lives, picked at run time.
@@ -259,91 +252,20 @@ pub enum Store {
 }
 
 impl StateStore for Store {
-    async fn load(&self) -> Result<State, StateError> {
+    async fn load(&self) -> Result<Loaded, StateError> {
         match self {
             Store::File(s) => s.load().await,
             Store::ConfigMap(s) => s.load().await,
         }
     }
 
-    async fn save(&self, state: &State) -> Result<(), StateError> {
+    async fn save(&self, base: &Loaded, next: &State) -> Result<(), StateError> {
         match self {
-            Store::File(s) => s.save(state).await,
-            Store::ConfigMap(s) => s.save(state).await,
+            Store::File(s) => s.save(base, next).await,
+            Store::ConfigMap(s) => s.save(base, next).await,
         }
     }
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_missing_file_is_an_empty_state_and_a_saved_one_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FileStore {
-            path: dir.path().join("sub/state.json"),
-        };
-        assert_eq!(store.load().await.unwrap(), State::default());
-        let mut state = State {
-            posted_at: Some("2026-11-24T02:00:00Z".into()),
-            ..Default::default()
-        };
-        state.findings.insert(
-            "abc".into(),
-            OpenFinding {
-                since: "2026-11-24T02:00:00Z".into(),
-                kustomization: Some("flux-system/apps".into()),
-                object: "Deployment/web/api".into(),
-                drift: "modified".into(),
-                severity: "edited".into(),
-                content: "c0ffee".into(),
-                changes: vec![SeenChange {
-                    path: "spec.replicas".into(),
-                    live: "5".into(),
-                    manager: Some("kubectl-edit".into()),
-                    time: Some("2026-11-20T08:15:00Z".into()),
-                }],
-            },
-        );
-        store.save(&state).await.unwrap();
-        assert_eq!(store.load().await.unwrap(), state);
-    }
-
-    #[tokio::test]
-    async fn a_state_of_the_first_format_loads_and_migrates_by_identity() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        std::fs::write(
-            &path,
-            r#"{"posted_at": "2026-11-24T02:00:05Z", "open": {"9f2c": {"since": "2026-11-24T02:00:05Z",
-                "kustomization": "flux-system/docs", "object": "Deployment/docs/docs-portal", "drift": "modified"}}}"#,
-        )
-        .unwrap();
-        let state = FileStore { path }.load().await.unwrap();
-        assert_eq!(state.version, 0);
-        let migrated = state.migrate(|ks, object, drift| format!("{ks:?} {object} {drift}"));
-        assert_eq!(migrated.version, VERSION);
-        assert!(migrated.open.is_empty());
-        assert_eq!(
-            migrated.findings["Some(\"flux-system/docs\") Deployment/docs/docs-portal modified"],
-            OpenFinding {
-                since: "2026-11-24T02:00:05Z".into(),
-                kustomization: Some("flux-system/docs".into()),
-                object: "Deployment/docs/docs-portal".into(),
-                drift: "modified".into(),
-                severity: String::new(),
-                content: String::new(),
-                changes: vec![],
-            }
-        );
-        let json = serde_json::to_value(&migrated).unwrap();
-        assert!(json.get("open").is_none(), "{json}");
-    }
-}
+mod tests;
