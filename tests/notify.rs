@@ -519,7 +519,10 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_send_and_upload() {
     let notices = bot_notices(&s, &room).await;
     assert_eq!(notices.len(), 2, "{notices:#?}");
     assert_eq!(notices[0]["content"]["msgtype"], "m.file");
-    assert_eq!(notices[0]["content"]["body"], "drift-check-report.json");
+    assert_eq!(
+        notices[0]["content"]["body"],
+        crate::util::matrix::report_file(&out)
+    );
     assert_eq!(
         notices[0]["content"]["info"]["mimetype"],
         "application/json"
@@ -688,6 +691,18 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
@@ -738,6 +753,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
         r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -765,6 +782,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -811,6 +830,8 @@ async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings
     let (lines, _) = group_lines(&url, &cluster).await;
     let expected: Vec<String> = [
         r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -904,13 +925,14 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     assert!(shown < 6, "{body}");
     assert!(
         body.ends_with(&format!(
-            "… and {} more new or changed findings: the full report is attached (drift-check-report.json).",
-            6 - shown
+            "… and {} more new or changed findings: the full report is attached ({}).",
+            6 - shown,
+            crate::util::matrix::report_file(&out)
         )),
         "{body}"
     );
     assert_eq!(file["msgtype"], "m.file");
-    assert_eq!(file["body"], "drift-check-report.json");
+    assert_eq!(file["body"], crate::util::matrix::report_file(&out));
     let mxc = file["url"]
         .as_str()
         .unwrap()
@@ -1743,7 +1765,7 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
 
 /// The page a screenshot is taken of: the message as a Matrix client shows
 /// an `m.notice` (sender, then the HTML body), nothing else.
-const SAMPLE_PAGE: &str = r#"<!doctype html>
+pub(crate) const SAMPLE_PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><style>
 body { margin: 0; background: #ffffff; font-family: "DejaVu Sans", sans-serif; font-size: 14px; color: #17191c; }
 .event { margin: 16px 20px; padding-left: 52px; position: relative; line-height: 1.45; }
@@ -1761,7 +1783,7 @@ p { margin: 0 0 4px; }
 "#;
 
 /// Runs `program` to its end, or kills it after `limit`.
-fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
+pub(crate) fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

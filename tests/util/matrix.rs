@@ -282,3 +282,18 @@ pub fn state_objects(state: &Value) -> Vec<String> {
     objects.sort();
     objects
 }
+
+/// The name of the full report's file in the room for a run that printed
+/// its JSON report: `drift-check-<cluster>-<UTC date it started>.json`.
+pub fn report_file(out: &Output) -> String {
+    let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report");
+    let started =
+        chrono::DateTime::parse_from_rfc3339(report["run"]["started_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+    format!(
+        "drift-check-{}-{}.json",
+        report["run"]["cluster"].as_str().unwrap(),
+        started.format("%Y-%m-%d")
+    )
+}

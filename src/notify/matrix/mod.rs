@@ -61,6 +61,7 @@ pub fn state_round(
         max_bytes: config::MAX_MESSAGE_BYTES,
         links: message::LinkTemplates::default(),
         note: None,
+        report_file: String::new(),
     };
     let plan = message::plan(report, &previous, now, &options);
     (state::encode(&plan.next), plan.message.map(|m| m.body))

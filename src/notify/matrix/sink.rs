@@ -80,11 +80,14 @@ async fn post<S: StateStore>(
 ) -> Result<(), SinkError> {
     let previous = &loaded.state;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let json = report.render(Format::Json);
+    let attachment = client::Attachment::of(report, &json);
     let options = message::Options {
         daily_digest: settings.daily_digest,
         max_bytes: settings.max_message_bytes,
         links: settings.links.clone(),
         note: loaded.note.clone(),
+        report_file: attachment.name.clone(),
     };
     let plan = message::plan(report, previous, &now, &options);
     let Some(message) = &plan.message else {
@@ -98,8 +101,7 @@ async fn post<S: StateStore>(
         }
         return Ok(());
     };
-    let json = report.render(Format::Json);
-    client::deliver(settings, message, &json).await?;
+    client::deliver(settings, message, attachment).await?;
     Ok(save(store, &loaded, &plan.next).await?)
 }
 

@@ -65,6 +65,8 @@ pub struct Options {
     pub links: LinkTemplates,
     /// Said right under the summary line: the state could not be read.
     pub note: Option<String>,
+    /// The name of the full report's file, when a message is cut for size.
+    pub report_file: String,
 }
 
 /// How bad a finding is, most urgent first: the order of the message.
@@ -428,6 +430,13 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             digest,
             links: options.links.or_from_repo(&report.run.source.url),
             note: options.note.as_deref(),
+            report_file: &options.report_file,
+            checked_nothing: !report.errors.is_empty()
+                && report
+                    .kustomizations
+                    .iter()
+                    .all(|k| k.error.is_some() || k.skipped.is_some()),
+            last_posted: previous.posted_at.as_deref(),
         },
         options.max_bytes,
     );

@@ -41,6 +41,13 @@ pub(super) struct Input<'a> {
     pub links: LinkTemplates,
     /// About the state of the last post, right under the summary.
     pub note: Option<&'a str>,
+    /// The full report's file name.
+    pub report_file: &'a str,
+    /// No Kustomization was checked: the headline is why, then what was
+    /// known before.
+    pub checked_nothing: bool,
+    /// When the last message was posted.
+    pub last_posted: Option<&'a str>,
 }
 
 /// Both texts, grown piece by piece.
@@ -107,8 +114,9 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
     let omitted = detailed.len() - shown;
     if omitted > 0 {
         let line = format!(
-            "… and {omitted} more new or changed {}: the full report is attached (drift-check-report.json).",
-            plural(omitted, "finding", "findings")
+            "… and {omitted} more new or changed {}: the full report is attached ({}).",
+            plural(omitted, "finding", "findings"),
+            input.report_file
         );
         let _ = write!(out.body, "\n{line}\n");
         let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
@@ -131,6 +139,9 @@ fn summary(input: &Input) -> Text {
         .map(|o| o.severity)
         .chain(input.kept.iter().map(|o| Severity::of_posted(o)))
         .collect();
+    if input.checked_nothing {
+        return checked_nothing(input, &severities);
+    }
     let total = severities.len();
     let worst = severities.iter().min().copied();
     let could_not = count(input.problems, ProblemKind::CouldNotCheck);
@@ -229,6 +240,45 @@ fn summary(input: &Input) -> Text {
                 &format!("<code>{}</code>", escape(&revision))
             ),
             escape(&rest)
+        ),
+    }
+}
+
+/// The headline of a run that checked nothing: the cause first (the run's
+/// first error), then what the last post said was open, and since when
+/// that is known — never old findings as if they were today's.
+fn checked_nothing(input: &Input, severities: &[Severity]) -> Text {
+    let cause = input
+        .report
+        .errors
+        .first()
+        .map(|e| format!("{}: {}", e.stage, e.message))
+        .unwrap_or_default();
+    let head = format!(
+        "⚠️ drift-check could not check {}: {cause}",
+        input.report.run.cluster
+    );
+    let by: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.counted()))
+        .collect();
+    let known = match input.last_posted {
+        Some(at) if by.is_empty() => format!("last known (from {at}): nothing open"),
+        Some(at) => format!(
+            "last known (from {at}): {} open ({})",
+            severities.len(),
+            by.join(", ")
+        ),
+        None => "nothing known from an earlier run".to_string(),
+    };
+    Text {
+        body: format!("{}\n{}\n", plain(&head), plain(&known)),
+        html: format!(
+            "<p><strong>{}</strong><br>\n{}</p>\n",
+            escape(&head),
+            escape(&known)
         ),
     }
 }

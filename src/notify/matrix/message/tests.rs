@@ -88,6 +88,7 @@ fn options() -> Options {
         max_bytes: 24_576,
         links: LinkTemplates::default(),
         note: None,
+        report_file: "drift-check-report.json".into(),
     }
 }
 
@@ -762,4 +763,46 @@ fn a_content_hash_of_16_bytes_matches_its_4_byte_prefix() {
         f.content = format!("ffffffff{}", &f.content[8..]);
     }
     assert!(plan(&r, &old, NOW, &options()).message.is_some());
+}
+
+/// The cluster cannot be reached: no Kustomization was listed. The headline
+/// is the cause, then what the last post said was open and when — not the
+/// old findings as today's result.
+#[test]
+fn a_run_that_checked_nothing_says_why_first_then_what_was_last_known() {
+    let r = report(vec![
+        finding("apps/web", "api", "f1", json!(3), json!(0)),
+        finding("apps/db", "pg", "f2", json!(1), json!(2)),
+    ]);
+    let first = plan(&r, &State::default(), NOW, &options());
+    let mut down = report(vec![]);
+    down.kustomizations.clear();
+    down.errors.push(error(
+        None,
+        crate::error::Stage::Discover,
+        "list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+    ));
+    let p = plan(&down, &first.next, TOMORROW, &options());
+    let body = p.message.unwrap().body;
+    let lines: Vec<&str> = body.lines().take(5).collect();
+    assert_eq!(
+        lines,
+        [
+            "⚠️ drift-check could not check prod: discover: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+            "last known (from 2026-11-24T02:00:05Z): 2 open (2 edited)",
+            "",
+            "⚠️ Could not check, failing, suspended",
+            "- ⚠️ new · could not check stage discover since 2026-11-25T02:00:05Z: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+        ],
+        "{body}"
+    );
+    assert!(body.contains("\n\nStill open (2):\n"), "{body}");
+    assert_eq!(p.next.findings, first.next.findings, "nothing resolved");
+
+    // Nothing posted before: nothing known.
+    let p = plan(&down, &State::default(), NOW, &options());
+    assert_eq!(
+        p.message.unwrap().body.lines().nth(1),
+        Some("nothing known from an earlier run")
+    );
 }
