@@ -346,11 +346,25 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
 
     let checked = checked_cleanly(report);
     let open_ids: BTreeSet<&str> = open.iter().map(|o| o.id.as_str()).collect();
-    let (resolved, unseen): (Vec<_>, Vec<_>) = previous
+    // A suspended Kustomization's findings are paused, not resolved: Flux
+    // reverts nothing meanwhile, and they are there again on resume.
+    let suspended: BTreeSet<String> = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.suspended)
+        .map(|k| k.id())
+        .collect();
+    let (paused, gone): (Vec<_>, Vec<_>) = previous
         .findings
         .iter()
         .filter(|(id, _)| !open_ids.contains(id.as_str()))
-        .partition(|(_, o)| match &o.kustomization {
+        .partition(|(_, o)| {
+            o.kustomization
+                .as_ref()
+                .is_some_and(|k| suspended.contains(k))
+        });
+    let (resolved, unseen): (Vec<_>, Vec<_>) =
+        gone.into_iter().partition(|(_, o)| match &o.kustomization {
             Some(k) => checked.as_ref().is_some_and(|c| c.contains(k.as_str())),
             None => report.errors.is_empty(),
         });
@@ -359,8 +373,10 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
     let problems = problems(report, &previous, now);
     let fixed = fixed(report, &previous, &problems);
 
+    let newly_paused = paused.iter().filter(|(_, o)| !o.paused).count();
     let changed = open.iter().any(|o| o.tag != Tag::Still)
         || !resolved.is_empty()
+        || newly_paused > 0
         || problems.iter().any(|p| p.tag != Tag::Still)
         || !fixed.is_empty();
     let anything_open = !open.is_empty() || !problems.is_empty();
@@ -388,6 +404,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                 severity: o.severity.as_str().to_string(),
                 content: o.content.clone(),
                 changes: if detailed { o.seen.clone() } else { Vec::new() },
+                paused: false,
             },
         );
     }
@@ -395,6 +412,12 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         .extend(unseen.iter().map(|(id, o)| ((*id).clone(), (*o).clone())));
     // Open in a Kustomization this run could not check: still open as far as is known.
     let kept: Vec<&OpenFinding> = unseen.into_iter().map(|(_, o)| o).collect();
+    next.findings.extend(paused.iter().map(|(id, o)| {
+        let mut o = (*o).clone();
+        o.paused = true;
+        ((*id).clone(), o)
+    }));
+    let paused: Vec<&OpenFinding> = paused.into_iter().map(|(_, o)| o).collect();
     for p in &problems {
         next.problems.insert(
             p.key.clone(),
@@ -424,6 +447,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             report,
             open: &open,
             kept: &kept,
+            paused: &paused,
             resolved: &resolved,
             problems: &problems,
             fixed: &fixed,

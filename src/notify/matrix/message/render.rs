@@ -34,6 +34,8 @@ pub(super) struct Input<'a> {
     pub open: &'a [Open<'a>],
     /// Open findings of Kustomizations this run could not check.
     pub kept: &'a [&'a OpenFinding],
+    /// Open findings of suspended Kustomizations.
+    pub paused: &'a [&'a OpenFinding],
     pub resolved: &'a [&'a OpenFinding],
     pub problems: &'a [Problem],
     pub fixed: &'a [Fixed<'a>],
@@ -184,6 +186,7 @@ fn summary(input: &Input) -> Text {
                 "still open",
             ),
             (input.resolved.len(), "resolved"),
+            (input.paused.len(), "paused while suspended"),
         ] {
             if n > 0 {
                 rest.push(format!("{n} {what}"));
@@ -449,6 +452,32 @@ fn tail(input: &Input) -> Text {
             );
         }
         more(&mut t, still.len());
+    }
+    if !input.paused.is_empty() {
+        let _ = write!(
+            t.body,
+            "\n⏸️ Paused while suspended ({}):\n",
+            input.paused.len()
+        );
+        let _ = write!(
+            t.html,
+            "<h4>⏸️ Paused while suspended ({})</h4>\n<ul>\n",
+            input.paused.len()
+        );
+        let mut paused: Vec<&&OpenFinding> = input.paused.iter().collect();
+        paused.sort_by_key(|o| (Severity::of_posted(o), o.object.as_str()));
+        for o in paused.iter().take(MAX_LISTED) {
+            let ks = o.kustomization.as_deref().unwrap_or("no Kustomization");
+            let tag = if o.paused { "" } else { "paused · " };
+            let line = format!(
+                "{tag}{} · {} · {ks} · open since {}",
+                o.object, o.drift, o.since
+            );
+            let marker = Severity::of_posted(o).marker();
+            let _ = writeln!(t.body, "- {marker} {}", plain(&line));
+            let _ = writeln!(t.html, "<li>{marker} {}</li>", escape(&line));
+        }
+        more(&mut t, input.paused.len());
     }
     if !input.resolved.is_empty() {
         let _ = write!(t.body, "\n✅ Resolved ({}):\n", input.resolved.len());

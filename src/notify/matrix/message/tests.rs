@@ -806,3 +806,55 @@ fn a_run_that_checked_nothing_says_why_first_then_what_was_last_known() {
         Some("nothing known from an earlier run")
     );
 }
+
+/// Suspending a Kustomization pauses its open findings: posted once as
+/// paused, never "resolved"; on resume they are open as before, with their
+/// first "since", not new.
+#[test]
+fn a_suspended_kustomizations_findings_are_paused_not_resolved_and_not_new_on_resume() {
+    let drifting = report(vec![
+        finding("apps/web", "api", "f1", json!(3), json!(0)),
+        finding("apps/db", "pg", "f2", json!(1), json!(2)),
+    ]);
+    let first = plan(&drifting, &State::default(), NOW, &options());
+    let web = identity(Some("apps/web"), "Deployment/web/api", "modified");
+    let since = first.next.findings[&web].since.clone();
+
+    let mut suspended = drifting.clone();
+    suspended.kustomizations[0].suspended = true;
+    suspended.kustomizations[0].suspended_since = Some("2026-11-24T12:00:00Z".into());
+    suspended.findings[0].explained = true;
+    suspended.findings[0].explanation = Some("the Kustomization is suspended".into());
+    let p = plan(&suspended, &first.next, TOMORROW, &options());
+    let body = p.message.unwrap().body;
+    assert!(!body.contains("Resolved"), "{body}");
+    assert!(
+        body.ends_with(&format!(
+            "⏸️ Paused while suspended (1):\n- 🟠 paused · Deployment/web/api · modified · apps/web · open since {since}"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .next()
+            .unwrap()
+            .contains(" · 1 paused while suspended"),
+        "{body}"
+    );
+    assert!(p.next.findings[&web].paused);
+
+    // Still suspended: nothing new to say.
+    let again = plan(&suspended, &p.next, "2026-11-26T02:00:05Z", &options());
+    assert_eq!(again.message, None);
+
+    // Resumed: open again as before — not new, same since.
+    let resumed = plan(&drifting, &again.next, "2026-11-27T02:00:05Z", &options());
+    let body = resumed.message.unwrap().body;
+    assert!(!body.contains(" new "), "{body}");
+    assert!(
+        body.contains("▶️ resumed · Kustomization apps/web"),
+        "{body}"
+    );
+    assert_eq!(resumed.next.findings[&web].since, since);
+    assert!(!resumed.next.findings[&web].paused);
+}

@@ -47,13 +47,15 @@ struct Group {
     since: String,
     #[serde(rename = "c")]
     content: String,
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    paused: bool,
     #[serde(rename = "o")]
     objects: Vec<String>,
 }
 
 /// The state, compact and gzipped.
 pub fn encode(state: &State) -> Vec<u8> {
-    type Key<'a> = (&'a Option<String>, &'a str, &'a str, &'a str, &'a str);
+    type Key<'a> = (&'a Option<String>, &'a str, &'a str, &'a str, &'a str, bool);
     let mut groups: BTreeMap<Key, Vec<&str>> = BTreeMap::new();
     let mut changes = BTreeMap::new();
     for (id, f) in &state.findings {
@@ -64,6 +66,7 @@ pub fn encode(state: &State) -> Vec<u8> {
                 &f.severity,
                 &f.since,
                 &f.content,
+                f.paused,
             ))
             .or_default()
             .push(&f.object);
@@ -77,7 +80,7 @@ pub fn encode(state: &State) -> Vec<u8> {
         problems: state.problems.clone(),
         groups: groups
             .into_iter()
-            .map(|((k, d, s, t, c), mut objects)| {
+            .map(|((k, d, s, t, c, p), mut objects)| {
                 objects.sort_unstable();
                 Group {
                     kustomization: k.clone(),
@@ -85,6 +88,7 @@ pub fn encode(state: &State) -> Vec<u8> {
                     severity: s.into(),
                     since: t.into(),
                     content: c.into(),
+                    paused: p,
                     objects: objects.into_iter().map(String::from).collect(),
                 }
             })
@@ -139,6 +143,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
                     severity: g.severity.clone(),
                     content: g.content.clone(),
                     changes,
+                    paused: g.paused,
                 },
             );
         }
@@ -160,6 +165,7 @@ mod tests {
             severity: "added".into(),
             content: "0a1b2c3d".into(),
             changes,
+            paused: false,
         }
     }
 

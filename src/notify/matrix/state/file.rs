@@ -132,6 +132,7 @@ mod tests {
                 manager: Some("kubectl-edit".into()),
                 time: Some("2026-11-20T08:15:00Z".into()),
             }],
+            paused: false,
         }
     }
 

@@ -97,6 +97,9 @@ pub struct OpenFinding {
     /// Its unexplained changes as posted, to say what changed.
     #[serde(default)]
     pub changes: Vec<SeenChange>,
+    /// Its Kustomization is suspended: open, but not checked meanwhile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// One change of a posted finding, as the message showed it.
@@ -145,6 +148,7 @@ impl State {
                 severity: String::new(),
                 content: String::new(),
                 changes: Vec::new(),
+                paused: false,
             });
         }
         self.version = VERSION;

@@ -25,6 +25,7 @@ async fn a_state_of_the_first_format_loads_and_migrates_by_identity() {
             severity: String::new(),
             content: String::new(),
             changes: vec![],
+            paused: false,
         }
     );
     let json = serde_json::to_value(&migrated).unwrap();
@@ -40,6 +41,7 @@ fn open(object: &str, content: &str) -> OpenFinding {
         severity: "edited".into(),
         content: content.into(),
         changes: vec![],
+        paused: false,
     }
 }
 
