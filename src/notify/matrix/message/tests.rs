@@ -858,3 +858,42 @@ fn a_suspended_kustomizations_findings_are_paused_not_resolved_and_not_new_on_re
     assert_eq!(resumed.next.findings[&web].since, since);
     assert!(!resumed.next.findings[&web].paused);
 }
+
+/// Identical findings but for their objects' names are one item: the
+/// first five named, the count, what they share said once; the full report
+/// goes along, since not every object is named.
+#[test]
+fn identical_findings_are_one_item_naming_the_first_five() {
+    let mut findings: Vec<Finding> = (0..7)
+        .map(|i| {
+            finding(
+                "apps/web",
+                &format!("api-{i}"),
+                &format!("f{i}"),
+                json!(3),
+                json!(0),
+            )
+        })
+        .collect();
+    findings.push(finding("apps/web", "other", "f9", json!(3), json!(1)));
+    let p = plan(&report(findings), &State::default(), NOW, &options());
+    let m = p.message.unwrap();
+    assert_eq!(
+        m.body,
+        "🟠 drift-check prod: 8 unexplained findings (8 edited) at 0123456789ab · 8 new\n\
+         \n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 new · modified · 7 Deployment objects in web: api-0, api-1, api-2, api-3, api-4, … and 2 more · apps/web · owner flux\n  \
+         spec.replicas: 3 → 0 by kubectl-edit\n  \
+         who: kubectl-edit: the API server's audit log for these objects at the times in the report names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
+         - 🟠 new · modified · Deployment/web/other · apps/web · owner flux\n  \
+         spec.replicas: 3 → 1 by kubectl-edit\n  \
+         who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/other at that time names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
+         \n\
+         The full report, every object by name, is attached (drift-check-report.json)."
+    );
+    assert_eq!(m.omitted, 2, "the full report goes along");
+    assert_eq!(p.next.findings.len(), 8);
+}
