@@ -1672,7 +1672,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
         notices[0]["content"]["formatted_body"]
     );
 
-    // Ready again, and suspended again.
+    // Ready again, and suspended again: crossplane's drift is paused, not resolved.
     let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
@@ -1680,7 +1680,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 resolved · 1 Kustomization suspended\n\
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 paused while suspended · 1 Kustomization suspended\n\
              \n\
              ⚠️ Could not check, failing, suspended\n\
              - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
@@ -1689,10 +1689,38 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
              Still open (6):\n\
              {still_open}\n\
              \n\
-             ✅ Resolved (1):\n\
-             - Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
+             ⏸️ Paused while suspended (1):\n\
+             - 🟠 paused · Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
         )
     );
+
+    // Still suspended: nothing to say. Resumed: its drift is open as before, not new.
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        3
+    );
+    let resumed = Scratch::new();
+    resumed.edit(flux, "    suspend: true\n", "    suspend: false\n");
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 4);
+    let body = notices[0]["content"]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("🔴 drift-check prod: 7 unexplained findings (2 missing or conflicting, 4 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 7 still open\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- ▶️ resumed · Kustomization flux-system/crossplane (suspended since 2026-11-22T17:40:00Z)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- 🟠 Composition/planaclient-v18 · modified · flux-system/crossplane · since 2026-11-22T17:52:36Z"),
+        "its first since: {body}"
+    );
+    assert!(!body.contains(" new "), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
