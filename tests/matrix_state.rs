@@ -280,3 +280,72 @@ async fn a_run_that_could_not_check_posts_without_the_state_when_its_api_server_
         notices[0]
     );
 }
+
+/// The cluster cannot be reached: the headline is the cause, then what the
+/// last post said was open and when — not the old findings as today's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_checked_nothing_says_why_first_then_what_was_last_known() {
+    let Some(s) = synapse() else { return };
+    let (bot, owner_token, room_id, room) = room_for(&s, "down").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &crate::util::matrix::matrix_section(&s, &room, &bot, ""),
+    );
+    let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    let posted_at = state["posted_at"].as_str().unwrap().to_string();
+
+    // A cluster whose API server is not there (a port nothing listens on).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let kubeconfig = dir.path().join("down.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: prod\n  context: {{cluster: c, user: u}}\ncurrent-context: prod\n"
+        ),
+    )
+    .unwrap();
+    let out = crate::util::TestCommand::new()
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--repo")
+        .arg(fixture_repo())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--request-timeout",
+            "3",
+            "-o",
+            "json",
+            "--log-format",
+            "json",
+        ])
+        .envs(&env)
+        .output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 2);
+    let body = notices[0]["content"]["body"].as_str().unwrap();
+    let lines: Vec<&str> = body.lines().take(2).collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "⚠️ drift-check could not check prod: discover: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://127.0.0.1:{port}/): "
+        )),
+        "{body}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "last known (from {posted_at}): 6 open (2 missing or conflicting, 3 edited, 1 orphaned)"
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("Resolved"), "{body}");
+}
