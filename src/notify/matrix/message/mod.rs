@@ -305,14 +305,23 @@ fn what_changed(before: &[SeenChange], now: &[SeenChange]) -> String {
 /// when this run checked its Kustomization without error: a run limited to
 /// some Kustomizations, or one that failed for some, leaves the others open.
 pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> Plan {
-    let previous = previous.clone().migrate(identity);
+    // Migrated only when of the first format: a state of 100,000 findings
+    // is not copied for nothing.
+    let migrated;
+    let previous = if previous.open.is_empty() {
+        previous
+    } else {
+        migrated = previous.clone().migrate(identity);
+        &migrated
+    };
     let current: Vec<&Finding> = report.findings.iter().filter(|f| !f.explained).collect();
 
     let mut open: Vec<Open> = Vec::new();
+    let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for f in &current {
         let object = f.object.to_string();
         let id = identity(f.kustomization.as_deref(), &object, f.drift.as_str());
-        if open.iter().any(|o| o.id == id) {
+        if !seen_ids.insert(id.clone()) {
             continue;
         }
         let content = content(f);
@@ -340,9 +349,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             seen,
         });
     }
-    open.sort_by(|a, b| {
-        (a.severity, a.finding.object.to_string()).cmp(&(b.severity, b.finding.object.to_string()))
-    });
+    open.sort_by_cached_key(|o| (o.severity, o.finding.object.to_string()));
 
     let checked = checked_cleanly(report);
     let open_ids: BTreeSet<&str> = open.iter().map(|o| o.id.as_str()).collect();
@@ -630,7 +637,8 @@ fn transaction_id(report: &Report, previous: &State, message: &Message) -> Strin
     let mut h = Sha256::new();
     h.update(report.run.cluster.as_bytes());
     h.update([0]);
-    h.update(serde_json::to_vec(previous).expect("state serializes"));
+    // Streamed into the hash: the state of 100,000 findings is some 15 MB of JSON.
+    serde_json::to_writer(&mut h, previous).expect("state serializes");
     h.update([0]);
     h.update(message.body.as_bytes());
     format!("drift-check-{}", hex(&h.finalize()[..16]))
