@@ -377,8 +377,8 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         });
     let resolved: Vec<&OpenFinding> = resolved.into_iter().map(|(_, o)| o).collect();
 
-    let problems = problems(report, &previous, now);
-    let fixed = fixed(report, &previous, &problems);
+    let problems = problems(report, previous, now);
+    let fixed = fixed(report, previous, &problems);
 
     let newly_paused = paused.iter().filter(|(_, o)| !o.paused).count();
     let changed = open.iter().any(|o| o.tag != Tag::Still)
@@ -387,7 +387,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         || problems.iter().any(|p| p.tag != Tag::Still)
         || !fixed.is_empty();
     let anything_open = !open.is_empty() || !problems.is_empty();
-    let digest = !changed && options.daily_digest && anything_open && digest_due(&previous, now);
+    let digest = !changed && options.daily_digest && anything_open && digest_due(previous, now);
     let post = changed || digest;
 
     let mut next = State {
@@ -471,7 +471,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         },
         options.max_bytes,
     );
-    message.transaction_id = transaction_id(report, &previous, &message);
+    message.transaction_id = transaction_id(report, previous, &message);
     Plan {
         message: Some(message),
         next,
