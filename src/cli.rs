@@ -58,9 +58,10 @@ pub enum Command {
     /// unexplained drift, 1 unexplained drift, 2 something could not be checked.
     Check(CheckArgs),
     /// The nightly job: `check`, then the sinks of the config's `notify:` (Matrix,
-    /// pushgateway). The report is printed first, whatever the sinks do. Exit
+    /// pushgateway, webhook). The report is printed first, whatever the sinks do. Exit
     /// code: 0 the run completed and every sink got it (drift or not), 2
     /// something could not be checked, 3 a sink failed.
+    #[command(after_long_help = SINKS)]
     Run(CheckArgs),
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
@@ -72,6 +73,13 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 }
+
+/// The sinks of `run`, one line each (`run --help`).
+const SINKS: &str = "\
+Sinks (sections of the config's `notify:`; every key in `drift-check config example`):
+  matrix       unexplained drift new, changed or resolved since the last post to a Matrix room
+  pushgateway  the run's metrics to a Prometheus pushgateway (job drift_check, key cluster)
+  webhook      the JSON report (schema drift-check/v1) POSTed to an HTTP endpoint";
 
 /// `drift-check config ...`
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@
 //! Every test uses its own Matrix users, room and pushgateway group, so they
 //! run in parallel.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +15,13 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
+use crate::util::matrix::{
+    SECRET_VALUES, Synapse, assert_no_secret, is_page, matrix_section, notices_from, pushgateway,
+    room_for, synapse, unique,
+};
+pub(crate) use crate::util::matrix::{config, fixture_repo, fixture_snapshot, run};
 use crate::util::proxy::{Fault, FaultyProxy};
-use crate::util::{Output, Scratch, TestCommand, root, service};
-
-/// The Secret values of the fixtures: never anywhere.
-const SECRET_VALUES: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
+use crate::util::{Scratch, root, service};
 
 /// The message of the fixture platform's first run, as the room receives it.
 const FIRST_BODY: &str = "\
@@ -64,235 +66,6 @@ const FIRST_BODY: &str = "\
 /// The fixture platform's repository, as a Forgejo would serve it.
 const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}\n      file: https://git.planapulse.com/plana-pulse/infra/src/commit/{sha}/{path}\n";
 
-// ---------------------------------------------------------------- helpers
-
-struct Synapse {
-    url: String,
-    secret: String,
-    register: String,
-}
-
-/// The test setup's Synapse; `None` (skipped, loudly) outside `scripts/test`.
-fn synapse() -> Option<Synapse> {
-    Some(Synapse {
-        url: service("DRIFT_CHECK_TEST_SYNAPSE_URL")?,
-        secret: service("DRIFT_CHECK_TEST_SYNAPSE_SECRET")?,
-        register: service("DRIFT_CHECK_TEST_SYNAPSE_REGISTER")?,
-    })
-}
-
-/// The test setup's pushgateway; `None` (skipped, loudly) outside `scripts/test`.
-fn pushgateway() -> Option<String> {
-    service("DRIFT_CHECK_TEST_PUSHGATEWAY_URL")
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    )
-}
-
-impl Synapse {
-    /// Registers a user through the shared secret; returns its id.
-    fn register(&self, name: &str, password: &str, admin: bool) -> String {
-        let status = Command::new(&self.register)
-            .args(["-k", &self.secret, "-u", name, "-p", password])
-            .arg(if admin { "--admin" } else { "--no-admin" })
-            .arg(&self.url)
-            .output()
-            .expect("register_new_matrix_user runs");
-        assert!(status.status.success(), "{status:?}");
-        format!("@{name}:localhost")
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        token: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("synapse answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self, user: &str, password: &str) -> String {
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                "",
-                "/_matrix/client/v3/login",
-                Some(json!({"type": "m.login.password",
-                    "identifier": {"type": "m.id.user", "user": user}, "password": password})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A public room with an alias; encrypted (megolm) when asked. Returns its id.
-    /// A matrix-sdk client of `user` with its own device and crypto store
-    /// (kept while the returned directory lives), and its access token.
-    async fn device(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> (matrix_sdk::Client, String, tempfile::TempDir) {
-        let store = tempfile::tempdir().unwrap();
-        let client = matrix_sdk::Client::builder()
-            .homeserver_url(&self.url)
-            .sqlite_store(store.path(), None)
-            .build()
-            .await
-            .unwrap();
-        client
-            .matrix_auth()
-            .login_username(user, password)
-            .send()
-            .await
-            .unwrap();
-        let token = client.access_token().unwrap();
-        (client, token, store)
-    }
-
-    /// An encrypted room `alias` created by `member`'s device, synced once
-    /// so that the device takes part in it; returns the room id.
-    async fn encrypted_room(
-        &self,
-        member: &matrix_sdk::Client,
-        token: &str,
-        alias: &str,
-    ) -> String {
-        let room_id = self.create_room(token, alias, true).await;
-        member
-            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
-            .await
-            .unwrap();
-        room_id
-    }
-
-    async fn create_room(&self, token: &str, alias: &str, encrypted: bool) -> String {
-        let mut request = json!({"room_alias_name": alias, "preset": "public_chat"});
-        if encrypted {
-            request["initial_state"] = json!([{"type": "m.room.encryption", "state_key": "",
-                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]);
-        }
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                token,
-                "/_matrix/client/v3/createRoom",
-                Some(request),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["room_id"].as_str().unwrap().to_string()
-    }
-
-    /// The room's events, newest first, as the server stores them.
-    async fn events(&self, token: &str, room_id: &str) -> Vec<Value> {
-        let (status, body) = self
-            .call(
-                reqwest::Method::GET,
-                token,
-                &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["chunk"].as_array().unwrap().clone()
-    }
-
-    async fn devices(&self, admin_token: &str, user: &str) -> usize {
-        let (status, body) = self
-            .call(
-                reqwest::Method::GET,
-                admin_token,
-                &format!("/_synapse/admin/v2/users/{user}/devices"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["devices"].as_array().unwrap().len()
-    }
-}
-
-/// The bot's `m.room.message` events, newest first, but for the HTML page
-/// that goes with every post (see `matrix_every_post_carries_the_html_page`).
-fn notices_from(events: &[Value], user: &str) -> Vec<Value> {
-    events
-        .iter()
-        .filter(|e| e["sender"] == user && e["type"] == "m.room.message" && !is_page(e))
-        .cloned()
-        .collect()
-}
-
-/// The HTML page's file event.
-fn is_page(event: &Value) -> bool {
-    event["content"]["msgtype"] == "m.file"
-        && event["content"]["body"]
-            .as_str()
-            .is_some_and(|b| b.ends_with(".html"))
-}
-
-fn assert_no_secret(events: &[Value]) {
-    let text = serde_json::to_string(events).unwrap();
-    for secret in SECRET_VALUES {
-        assert!(!text.contains(secret), "{secret} is in an event");
-    }
-}
-
-/// A config file: the fixtures' config plus a `notify:` section.
-pub(crate) fn config(dir: &Path, notify: &str) -> PathBuf {
-    let base = std::fs::read_to_string(root().join("fixtures/drift-check.yaml")).unwrap();
-    let path = dir.join("drift-check.yaml");
-    std::fs::write(&path, format!("{base}notify:\n{notify}")).unwrap();
-    path
-}
-
-/// Runs `drift-check run -o json` with the given config, repo and
-/// environment, and checks that no Secret value is in its output.
-pub(crate) fn run(
-    config: &Path,
-    repo: &Path,
-    snapshot: &Path,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let output = TestCommand::new()
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--repo")
-        .arg(repo)
-        .arg("--live-snapshot")
-        .arg(snapshot)
-        .args(["-o", "json", "--log-format", "json"])
-        .args(extra)
-        .envs(env)
-        .output();
-    for secret in SECRET_VALUES {
-        assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret));
-    }
-    output
-}
-
-pub(crate) fn fixture_repo() -> PathBuf {
-    root().join("fixtures/infra-repo")
-}
-
-pub(crate) fn fixture_snapshot() -> PathBuf {
-    root().join("fixtures/live/prod")
-}
-
 /// A copy of the fixtures where git no longer declares the deleted
 /// ClusterRoleBinding: its `missing` finding is resolved.
 fn scratch_without_the_missing_binding() -> Scratch {
@@ -304,13 +77,6 @@ fn scratch_without_the_missing_binding() -> Scratch {
         .expect("the binding is in the fixture");
     scratch.write(file, &text[..cut]);
     scratch
-}
-
-fn matrix_section(s: &Synapse, room: &str, user: &str, extra: &str) -> String {
-    format!(
-        "  matrix:\n    homeserver: {}\n    room: \"{room}\"\n    user: \"{user}\"\n    stateFile: state.json\n{extra}",
-        s.url
-    )
 }
 
 // ---------------------------------------------------------------- Matrix
@@ -763,7 +529,10 @@ async fn matrix_429_retry_after_ms_is_waited_for_on_whoami_send_and_upload() {
     let notices = bot_notices(&s, &room).await;
     assert_eq!(notices.len(), 2, "{notices:#?}");
     assert_eq!(notices[0]["content"]["msgtype"], "m.file");
-    assert_eq!(notices[0]["content"]["body"], "drift-check-report.json");
+    assert_eq!(
+        notices[0]["content"]["body"],
+        crate::util::matrix::report_file(&out)
+    );
     assert_eq!(
         notices[0]["content"]["info"]["mimetype"],
         "application/json"
@@ -932,6 +701,18 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/network-policies"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/platform-routes"} T"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
@@ -982,6 +763,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
         r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -1009,6 +792,8 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
         r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -1055,6 +840,8 @@ async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings
     let (lines, _) = group_lines(&url, &cluster).await;
     let expected: Vec<String> = [
         r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
+        r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
         r#"drift_check_last_run_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check"} T"#,
@@ -1148,13 +935,14 @@ async fn matrix_a_message_over_the_cap_says_and_n_more_and_attaches_the_full_rep
     assert!(shown < 6, "{body}");
     assert!(
         body.ends_with(&format!(
-            "… and {} more new or changed findings: the full report is attached (drift-check-report.json).",
-            6 - shown
+            "… and {} more new or changed findings: the full report is attached ({}).",
+            6 - shown,
+            crate::util::matrix::report_file(&out)
         )),
         "{body}"
     );
     assert_eq!(file["msgtype"], "m.file");
-    assert_eq!(file["body"], "drift-check-report.json");
+    assert_eq!(file["body"], crate::util::matrix::report_file(&out));
     let mxc = file["url"]
         .as_str()
         .unwrap()
@@ -1735,16 +1523,11 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
         .get(&name)
         .await
         .unwrap();
-    let state: Value = serde_json::from_str(&cm.data.unwrap()["state.json"]).unwrap();
+    let state = crate::util::matrix::config_map_state(&cm);
     assert_eq!(state["version"], 2, "{state:#}");
-    let objects: Vec<&str> = state["findings"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|o| o["object"].as_str().unwrap())
-        .collect();
+    let objects = crate::util::matrix::state_objects(&state);
     assert_eq!(objects.len(), 6, "{state:#}");
-    assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server"));
+    assert!(objects.contains(&"ClusterRoleBinding/system:konnectivity-server".to_string()));
     assert!(!state.to_string().contains("hunter2"));
     assert!(
         cm.metadata
@@ -1753,16 +1536,6 @@ async fn matrix_state_in_a_config_map_on_the_api_server_stops_repeats() {
             .iter()
             .any(|m| m.manager.as_deref() == Some("drift-check"))
     );
-}
-
-/// A room of its own and a bot for one test: (bot id, owner token, room id, room alias).
-async fn room_for(s: &Synapse, prefix: &str) -> (String, String, String, String) {
-    let bot = s.register(&unique("bot"), "bot-pass", false);
-    let owner = s.register(&unique("owner"), "owner-pass", false);
-    let owner_token = s.login(&owner, "owner-pass").await;
-    let alias = unique(prefix);
-    let room_id = s.create_room(&owner_token, &alias, false).await;
-    (bot, owner_token, room_id, format!("#{alias}:localhost"))
 }
 
 /// The `since` of the one entry of the state file's `section` (`findings`,
@@ -1910,7 +1683,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
         notices[0]["content"]["formatted_body"]
     );
 
-    // Ready again, and suspended again.
+    // Ready again, and suspended again: crossplane's drift is paused, not resolved.
     let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
@@ -1918,7 +1691,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
     assert_eq!(
         notices[0]["content"]["body"],
         format!(
-            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 resolved · 1 Kustomization suspended\n\
+            "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 paused while suspended · 1 Kustomization suspended\n\
              \n\
              ⚠️ Could not check, failing, suspended\n\
              - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
@@ -1927,10 +1700,38 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
              Still open (6):\n\
              {still_open}\n\
              \n\
-             ✅ Resolved (1):\n\
-             - Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
+             ⏸️ Paused while suspended (1):\n\
+             - 🟠 paused · Composition/planaclient-v18 · modified · flux-system/crossplane · open since 2026-11-22T17:52:36Z"
         )
     );
+
+    // Still suspended: nothing to say. Resumed: its drift is open as before, not new.
+    let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        notices_from(&s.events(&owner_token, &room_id).await, &bot).len(),
+        3
+    );
+    let resumed = Scratch::new();
+    resumed.edit(flux, "    suspend: true\n", "    suspend: false\n");
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &[], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    assert_eq!(notices.len(), 4);
+    let body = notices[0]["content"]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("🔴 drift-check prod: 7 unexplained findings (2 missing or conflicting, 4 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 7 still open\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- ▶️ resumed · Kustomization flux-system/crossplane (suspended since 2026-11-22T17:40:00Z)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- 🟠 Composition/planaclient-v18 · modified · flux-system/crossplane · since 2026-11-22T17:52:36Z"),
+        "its first since: {body}"
+    );
+    assert!(!body.contains(" new "), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2003,7 +1804,7 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
 
 /// The page a screenshot is taken of: the message as a Matrix client shows
 /// an `m.notice` (sender, then the HTML body), nothing else.
-const SAMPLE_PAGE: &str = r#"<!doctype html>
+pub(crate) const SAMPLE_PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><style>
 body { margin: 0; background: #ffffff; font-family: "DejaVu Sans", sans-serif; font-size: 14px; color: #17191c; }
 .event { margin: 16px 20px; padding-left: 52px; position: relative; line-height: 1.45; }
@@ -2021,7 +1822,7 @@ p { margin: 0 0 4px; }
 "#;
 
 /// Runs `program` to its end, or kills it after `limit`.
-fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
+pub(crate) fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

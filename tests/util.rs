@@ -11,7 +11,9 @@ use drift_check::config::Config;
 use drift_check::report::Report;
 
 pub mod browser;
+pub mod matrix;
 pub mod proxy;
+pub mod relay;
 
 /// The crate root.
 pub fn root() -> PathBuf {

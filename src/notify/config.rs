@@ -83,6 +83,35 @@ pub fn is_http_url(s: &str) -> bool {
     (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
 }
 
+/// `http://` to a host that is not this machine (`localhost`, `127.0.0.0/8`,
+/// `::1`): a token sent there crosses the network in cleartext.
+pub fn is_insecure_http(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.');
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    url.scheme() == "http" && !loopback
+}
+
+/// The error for a secret that would go over plain http: `key` is the URL's
+/// key, `problem` says which secret and names `allowInsecureHttp`.
+pub fn refuse_insecure_http(
+    key: &'static str,
+    url: &str,
+    problem: &'static str,
+    example: &'static str,
+) -> NotifyConfigError {
+    NotifyConfigError::invalid(key, &redact_url(url), problem, example)
+}
+
 /// `user:password@host:port` of a URL.
 fn authority(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -108,5 +137,31 @@ mod tests {
             "http://hooks.example.org/drift"
         );
         assert!(!has_userinfo("http://hooks.example.org/a@b"));
+    }
+
+    #[test]
+    fn plain_http_is_insecure_unless_to_this_machine() {
+        for url in [
+            "http://matrix.example.org",
+            "http://10.0.0.7:8008/",
+            "http://pushgateway.monitoring:9091",
+            "HTTP://Matrix.Example.org",
+            "http://[fd00::1]:8008",
+            "http://127.0.0.1.example.org",
+        ] {
+            assert!(is_insecure_http(url), "{url}");
+        }
+        for url in [
+            "https://matrix.example.org",
+            "http://localhost:8008",
+            "http://LOCALHOST.:8008",
+            "http://synapse.localhost",
+            "http://127.0.0.1:8008",
+            "http://127.3.2.1",
+            "http://[::1]:9091",
+            "not a url",
+        ] {
+            assert!(!is_insecure_http(url), "{url}");
+        }
     }
 }

@@ -75,7 +75,7 @@ use tracing::{error, info};
 
 pub use config::NotifyConfigError;
 use config::SinkConfig;
-pub use matrix::quiet_dependencies;
+pub use matrix::{quiet_dependencies, state_round};
 
 use crate::k8s::client::ClusterOptions;
 use crate::report::Report;

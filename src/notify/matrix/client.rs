@@ -121,20 +121,12 @@ fn credential() -> Result<Credential, MatrixError> {
     Err(MatrixError::NoCredentials)
 }
 
-/// The HTML page, posted after the message (and the report's file).
-pub struct PageAttachment {
-    /// Its name in the room.
-    pub name: String,
-    pub mime: mime::Mime,
-    pub bytes: Vec<u8>,
-}
-
 /// Posts the message (and the report file when the message was cut), then the page.
 pub async fn deliver(
     settings: &MatrixSettings,
     message: &Message,
-    report_json: &str,
-    page: &PageAttachment,
+    report: Attachment,
+    page: &Attachment,
 ) -> Result<(), MatrixError> {
     let credential = credential()?;
     let policy = RetryPolicy::new(settings.retries, settings.timeout);
@@ -165,7 +157,7 @@ pub async fn deliver(
             persistent,
             policy: &policy,
         };
-        post(&client, settings, &login, message, report_json, page).await
+        post(&client, settings, &login, message, report, page).await
     })
     .await
     .unwrap_or(Err(MatrixError::Timeout(settings.timeout)));
@@ -193,8 +185,8 @@ async fn post(
     settings: &MatrixSettings,
     login_with: &Login<'_>,
     message: &Message,
-    report_json: &str,
-    page: &PageAttachment,
+    report: Attachment,
+    page: &Attachment,
 ) -> Result<(), MatrixError> {
     login(client, settings, login_with).await?;
     let room_id = join(client, &settings.room).await?;
@@ -211,17 +203,80 @@ async fn post(
     }
     info!(room = %settings.room, encrypted, "Posting to Matrix");
     if encrypted {
-        post_encrypted(client, &room_id, message, report_json, page).await?;
+        post_encrypted(client, &room_id, message, report, page).await?;
     } else {
-        post_plain(client, &room_id, login_with.policy, message, report_json).await?;
+        post_plain(client, &room_id, login_with.policy, message, report).await?;
         send_file_plain(client, &room_id, login_with.policy, message, page).await?;
     }
     info!(room = %settings.room, encrypted, "Posted to Matrix");
     Ok(())
 }
 
-/// The report's file name in the room.
-const REPORT_FILE: &str = "drift-check-report.json";
+/// Reports larger than this go to the room gzipped (Synapse refuses
+/// uploads over 50 MiB by default; 100,000 findings are some 75 MiB of JSON).
+const GZIP_OVER_BYTES: usize = 4 << 20;
+
+/// A file for the room: the full report (`drift-check-<cluster>-<UTC date
+/// of the run>.json`, gzipped as `.json.gz` when large) or its HTML page
+/// (`… .html`).
+pub struct Attachment {
+    pub name: String,
+    mime: mime::Mime,
+    bytes: Vec<u8>,
+}
+
+impl Attachment {
+    /// `drift-check-<cluster>-<UTC date of the run>.<extension>`, the
+    /// cluster's name kept to characters safe in a file name.
+    fn name(report: &crate::report::Report, extension: &str) -> String {
+        let date = chrono::DateTime::parse_from_rfc3339(&report.run.started_at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| chrono::Utc::now())
+            .format("%Y-%m-%d");
+        let cluster: String = report
+            .run
+            .cluster
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("drift-check-{cluster}-{date}.{extension}")
+    }
+
+    /// The report's HTML page (`html`) as the file to attach.
+    pub fn page(report: &crate::report::Report, html: String) -> Self {
+        Self {
+            name: Self::name(report, "html"),
+            mime: mime::TEXT_HTML_UTF_8,
+            bytes: html.into_bytes(),
+        }
+    }
+
+    /// The report's JSON (`json`) as the file to attach.
+    pub fn of(report: &crate::report::Report, json: &str) -> Self {
+        use std::io::Write as _;
+        let name = Self::name(report, "json");
+        if json.len() <= GZIP_OVER_BYTES {
+            return Self {
+                name,
+                mime: mime::APPLICATION_JSON,
+                bytes: json.as_bytes().to_vec(),
+            };
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json.as_bytes()).expect("writes to memory");
+        Self {
+            name: format!("{name}.gz"),
+            mime: "application/gzip".parse().expect("a MIME type"),
+            bytes: gz.finish().expect("writes to memory"),
+        }
+    }
+}
 
 /// A plain room: plain requests, no sync (nothing for the encryption
 /// machinery to upload). The transaction ids make a retry idempotent.
@@ -230,7 +285,7 @@ async fn post_plain(
     room_id: &RoomId,
     policy: &RetryPolicy,
     message: &Message,
-    report_json: &str,
+    report: Attachment,
 ) -> Result<(), MatrixError> {
     let notice = RoomMessageEventContent::notice_html(message.body.clone(), message.html.clone());
     let txn = OwnedTransactionId::from(message.transaction_id.clone());
@@ -241,22 +296,17 @@ async fn post_plain(
         .await
         .map_err(sdk("sending the message"))?;
     if message.omitted > 0 {
-        let bytes = report_json.as_bytes().to_vec();
-        let size = UInt::try_from(bytes.len()).ok();
+        let size = UInt::try_from(report.bytes.len()).ok();
         let uploaded = client
             .media()
-            .upload(
-                &mime::APPLICATION_JSON,
-                bytes,
-                Some(policy.request_config()),
-            )
+            .upload(&report.mime, report.bytes, Some(policy.request_config()))
             .await
             .map_err(sdk("uploading the full report"))?;
         let mut info = FileInfo::new();
-        info.mimetype = Some(mime::APPLICATION_JSON.to_string());
+        info.mimetype = Some(report.mime.to_string());
         info.size = size;
-        let file = FileMessageEventContent::plain(REPORT_FILE.to_string(), uploaded.content_uri)
-            .info(Box::new(info));
+        let file =
+            FileMessageEventContent::plain(report.name, uploaded.content_uri).info(Box::new(info));
         let content = RoomMessageEventContent::new(MessageType::File(file));
         let txn = OwnedTransactionId::from(format!("{}-report", message.transaction_id));
         let request = send_message_event::v3::Request::new(room_id.to_owned(), txn, &content)
@@ -276,7 +326,7 @@ async fn send_file_plain(
     room_id: &RoomId,
     policy: &RetryPolicy,
     message: &Message,
-    file: &PageAttachment,
+    file: &Attachment,
 ) -> Result<(), MatrixError> {
     let uploaded = client
         .media()
@@ -310,8 +360,8 @@ async fn post_encrypted(
     client: &Client,
     room_id: &RoomId,
     message: &Message,
-    report_json: &str,
-    page: &PageAttachment,
+    report: Attachment,
+    page: &Attachment,
 ) -> Result<(), MatrixError> {
     let sync = SyncSettings::default()
         .timeout(Duration::ZERO)
@@ -337,9 +387,9 @@ async fn post_encrypted(
     if message.omitted > 0 {
         let txn = OwnedTransactionId::from(format!("{}-report", message.transaction_id));
         room.send_attachment(
-            REPORT_FILE,
-            &mime::APPLICATION_JSON,
-            report_json.as_bytes().to_vec(),
+            &report.name,
+            &report.mime,
+            report.bytes,
             AttachmentConfig::new().txn_id(txn),
         )
         .await

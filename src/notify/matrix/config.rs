@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::message::LinkTemplates;
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, redact_userinfo,
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
+    refuse_insecure_http,
 };
 
 /// `notify.matrix:`. The token comes from `DRIFT_CHECK_MATRIX_TOKEN` (or the
@@ -58,6 +59,10 @@ pub struct MatrixConfig {
     /// URL for GitHub, GitLab and Gitea/Forgejo hosts.
     #[serde(default)]
     pub links: Option<LinksConfig>,
+    /// Allow `http://` to a homeserver that is not on this machine: the
+    /// access token (or password) then crosses the network in cleartext.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// `notify.matrix.links:` URL templates; `{sha}` is the commit Flux applied,
@@ -126,6 +131,14 @@ impl SinkConfig for MatrixConfig {
                 "matrix.homeserver",
                 &m.homeserver,
                 "is not an http(s) URL",
+                "https://matrix.example.org",
+            ));
+        }
+        if is_insecure_http(&m.homeserver) && !m.allow_insecure_http {
+            return Err(refuse_insecure_http(
+                "matrix.homeserver",
+                &m.homeserver,
+                "is plain http to another machine: the access token would cross the network in cleartext; use https, or set notify.matrix.allowInsecureHttp: true",
                 "https://matrix.example.org",
             ));
         }
@@ -292,6 +305,21 @@ mod tests {
         );
         m.state_config_map = Some("Bad_Name".into());
         assert!(m.validate(Path::new("")).is_err());
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused_unless_allowed() {
+        let mut m = matrix("#alerts:example.org");
+        m.homeserver = "http://matrix.example.org:8008".into();
+        assert_eq!(
+            m.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.matrix.homeserver: \"http://matrix.example.org:8008\" is plain http to another machine: the access token would cross the network in cleartext; use https, or set notify.matrix.allowInsecureHttp: true, e.g. https://matrix.example.org"
+        );
+        m.allow_insecure_http = true;
+        assert!(m.validate(Path::new("")).is_ok());
+        m.allow_insecure_http = false;
+        m.homeserver = "http://127.0.0.1:8008".into();
+        assert!(m.validate(Path::new("")).is_ok());
     }
 
     #[test]

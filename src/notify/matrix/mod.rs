@@ -40,3 +40,29 @@ pub fn quiet_dependencies(filter: &str) -> String {
         format!("{filter},matrix_sdk::http_client=off,matrix_sdk_crypto::backups=error")
     }
 }
+
+/// One run's work on a state of the compact form, without I/O: decode it
+/// (empty bytes: no state yet), plan the message of `report` against it,
+/// encode the next state. Returns the next state's bytes and the message's
+/// plain body (`None`: nothing to post). For `benches/state.rs`.
+#[doc(hidden)]
+pub fn state_round(
+    report: &crate::report::Report,
+    stored: &[u8],
+    now: &str,
+) -> (Vec<u8>, Option<String>) {
+    let previous = if stored.is_empty() {
+        state::State::default()
+    } else {
+        state::decode(stored).expect("a compact state")
+    };
+    let options = message::Options {
+        daily_digest: false,
+        max_bytes: config::MAX_MESSAGE_BYTES,
+        links: message::LinkTemplates::default(),
+        note: None,
+        report_file: String::new(),
+    };
+    let plan = message::plan(report, &previous, now, &options);
+    (state::encode(&plan.next), plan.message.map(|m| m.body))
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, redact_userinfo,
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
+    refuse_insecure_http,
 };
 
 /// `notify.pushgateway:`. Credentials: `DRIFT_CHECK_PUSHGATEWAY_TOKEN` (bearer)
@@ -25,6 +26,10 @@ pub struct PushgatewayConfig {
     /// Attempts on 5xx and network errors (default 3).
     #[serde(default)]
     pub retries: Option<usize>,
+    /// Allow `http://` to a pushgateway that is not on this machine although
+    /// credentials are set: they then cross the network in cleartext.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// Validated pushgateway settings.
@@ -33,6 +38,33 @@ pub struct PushgatewaySettings {
     pub url: String,
     pub timeout: Duration,
     pub retries: usize,
+    /// `http://` to another machine, credentials not allowed over it.
+    pub insecure: bool,
+}
+
+/// The variables that hold the pushgateway's credentials (each also `*_FILE`).
+pub const CREDENTIALS: [&str; 3] = [
+    "DRIFT_CHECK_PUSHGATEWAY_TOKEN",
+    "DRIFT_CHECK_PUSHGATEWAY_USERNAME",
+    "DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
+];
+
+/// Whether credentials are set for the pushgateway (by name only: their
+/// values are read when pushing).
+pub fn credentials_set() -> bool {
+    CREDENTIALS.iter().any(|name| {
+        std::env::var_os(name).is_some() || std::env::var_os(format!("{name}_FILE")).is_some()
+    })
+}
+
+/// Credentials over plain http to another machine, not allowed.
+pub fn insecure_credentials(url: &str) -> NotifyConfigError {
+    refuse_insecure_http(
+        "pushgateway.url",
+        url,
+        "is plain http to another machine and credentials are set (DRIFT_CHECK_PUSHGATEWAY_*): they would cross the network in cleartext; use https, or set notify.pushgateway.allowInsecureHttp: true",
+        "https://pushgateway.monitoring:9091",
+    )
 }
 
 impl SinkConfig for PushgatewayConfig {
@@ -57,10 +89,15 @@ impl SinkConfig for PushgatewayConfig {
                 "http://pushgateway.monitoring:9091",
             ));
         }
+        let insecure = is_insecure_http(&p.url) && !p.allow_insecure_http;
+        if insecure && credentials_set() {
+            return Err(insecure_credentials(&p.url));
+        }
         Ok(PushgatewaySettings {
             url: p.url.trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(p.timeout_seconds.unwrap_or(10).max(1)),
             retries: p.retries.unwrap_or(3).max(1),
+            insecure,
         })
     }
 }
@@ -87,6 +124,29 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_marked_insecure_unless_allowed() {
+        let mut p = PushgatewayConfig {
+            url: "http://pushgateway.monitoring:9091".into(),
+            ..Default::default()
+        };
+        // Whether credentials are set is read from the environment; the
+        // refusal itself is tested in tests/insecure_http.rs.
+        assert_eq!(
+            p.validate(Path::new("")).map(|s| s.insecure).ok(),
+            Some(true).filter(|_| !credentials_set())
+        );
+        p.allow_insecure_http = true;
+        assert!(!p.validate(Path::new("")).unwrap().insecure);
+        p.allow_insecure_http = false;
+        p.url = "http://127.0.0.1:9091".into();
+        assert!(!p.validate(Path::new("")).unwrap().insecure);
+        assert_eq!(
+            insecure_credentials("http://pushgateway.monitoring:9091").to_string(),
+            "notify.pushgateway.url: \"http://pushgateway.monitoring:9091\" is plain http to another machine and credentials are set (DRIFT_CHECK_PUSHGATEWAY_*): they would cross the network in cleartext; use https, or set notify.pushgateway.allowInsecureHttp: true, e.g. https://pushgateway.monitoring:9091"
+        );
     }
 
     #[test]

@@ -8,16 +8,99 @@ use prometheus::{Encoder, Gauge, GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::report::Report;
 
+/// Series of the last group that a run which could not check some
+/// Kustomizations keeps for them: per metric name, (labels, value), the
+/// labels without `job`, `cluster`, `instance`.
+pub type Carried = BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>>;
+
+/// The per-Kustomization series kept, for a Kustomization that could not be
+/// checked, from the last group.
+pub const KEPT: [&str; 5] = [
+    "drift_check_findings",
+    "drift_check_objects",
+    "drift_check_kustomization_suspended",
+    "drift_check_kustomization_ready",
+    "drift_check_kustomization_last_checked_timestamp_seconds",
+];
+
+/// The Kustomizations a run could not check: with an error of their own.
+pub fn not_checked(report: &Report) -> std::collections::BTreeSet<String> {
+    report
+        .kustomizations
+        .iter()
+        .filter(|k| k.error.is_some())
+        .map(|k| k.id())
+        .chain(report.errors.iter().filter_map(|e| e.kustomization.clone()))
+        .collect()
+}
+
 /// The whole group, for a completed run (PUT: replaces the group).
 pub fn success(report: &Report, now: f64, duration: f64) -> String {
+    group(report, now, duration, None)
+}
+
+/// The whole group of a run that checked some Kustomizations and could not
+/// check others (PUT): the checked ones' series are new; those it could not
+/// check get `drift_check_kustomization_checked` 0 and keep their series
+/// from `last` (the group before), with the time they were last checked;
+/// the last success timestamp is kept too.
+pub fn partial(report: &Report, now: f64, duration: f64, last: &Carried) -> String {
+    group(report, now, duration, Some(last))
+}
+
+fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) -> String {
     let registry = Registry::new();
-    run_metrics(&registry, now, duration, true, report);
-    gauge(
+    run_metrics(&registry, now, duration, partial.is_none(), report);
+    let last_success = gauge(
         &registry,
         "drift_check_last_success_timestamp_seconds",
         "When drift-check last completed a run (Unix time).",
-    )
-    .set(now);
+    );
+    match partial {
+        None => last_success.set(now),
+        Some(last) => {
+            if let Some((_, t)) = last
+                .get("drift_check_last_success_timestamp_seconds")
+                .and_then(|v| v.first())
+            {
+                last_success.set(*t);
+            } else {
+                registry
+                    .unregister(Box::new(last_success))
+                    .expect("registered");
+            }
+        }
+    }
+    let failed = if partial.is_some() {
+        not_checked(report)
+    } else {
+        Default::default()
+    };
+    let checked = gauge_vec(
+        &registry,
+        "drift_check_kustomization_checked",
+        "1 when this run checked the Kustomization, 0 when it could not (its other series are then those of when it was last checked).",
+        &["kustomization"],
+    );
+    let last_checked = gauge_vec(
+        &registry,
+        "drift_check_kustomization_last_checked_timestamp_seconds",
+        "When the Kustomization was last checked (Unix time).",
+        &["kustomization"],
+    );
+    for k in report.kustomizations.iter().filter(|k| k.skipped.is_none()) {
+        let id = k.id();
+        let ok = !failed.contains(&id) && k.error.is_none();
+        checked
+            .with_label_values(&[&id])
+            .set(if ok { 1.0 } else { 0.0 });
+        if ok {
+            last_checked.with_label_values(&[&id]).set(now);
+        }
+    }
+    for id in &failed {
+        checked.with_label_values(&[id]).set(0.0);
+    }
 
     let objects = gauge_vec(
         &registry,
@@ -37,7 +120,11 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
         "1 when Flux reports the Kustomization Ready, 0 when it is failing (only where Flux reports a Ready condition).",
         &["kustomization"],
     );
-    for k in &report.kustomizations {
+    for k in report
+        .kustomizations
+        .iter()
+        .filter(|k| !failed.contains(&k.id()))
+    {
         objects.with_label_values(&[&k.id()]).set(k.objects as f64);
         suspended
             .with_label_values(&[&k.id()])
@@ -55,7 +142,11 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
         &["kustomization", "owner", "drift", "explained"],
     );
     let mut counts: BTreeMap<[String; 4], f64> = BTreeMap::new();
-    for f in &report.findings {
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| !f.kustomization.as_ref().is_some_and(|k| failed.contains(k)))
+    {
         let key = [
             f.kustomization.clone().unwrap_or_default(),
             f.owner.as_str().to_string(),
@@ -85,6 +176,36 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
         findings
             .with_label_values(&[&labels[0], &labels[1], &labels[2], &labels[3]])
             .set(n);
+    }
+    // What is known of the Kustomizations this run could not check: the
+    // last group's series of theirs.
+    let families: [(&str, &GaugeVec); 5] = [
+        (KEPT[0], &findings),
+        (KEPT[1], &objects),
+        (KEPT[2], &suspended),
+        (KEPT[3], &ready),
+        (KEPT[4], &last_checked),
+    ];
+    for (name, family) in families {
+        let Some(series) = partial.and_then(|last| last.get(name)) else {
+            continue;
+        };
+        for (labels, value) in series {
+            let Some(k) = labels.get("kustomization").filter(|k| failed.contains(*k)) else {
+                continue;
+            };
+            let names: &[&str] = if name == KEPT[0] {
+                &["kustomization", "owner", "drift", "explained"]
+            } else {
+                &["kustomization"]
+            };
+            let values: Vec<&str> = names
+                .iter()
+                .map(|n| labels.get(*n).map_or("", String::as_str))
+                .collect();
+            debug_assert_eq!(values[0], k);
+            family.with_label_values(&values).set(*value);
+        }
     }
     encode(&registry)
 }
@@ -274,6 +395,96 @@ mod tests {
             [
                 "drift_check_kustomization_ready{kustomization=\"flux-system/apps\"} 1",
                 "drift_check_kustomization_ready{kustomization=\"flux-system/broken\"} 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_partial_run_keeps_the_last_series_of_what_it_could_not_check_and_only_those() {
+        let mut report = report();
+        report.errors.retain(|e| e.kustomization.is_some());
+        let entry = |name: &str| crate::report::KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended: false,
+            suspended_since: None,
+            objects: 4,
+            error: None,
+            skipped: None,
+            ready: None,
+            failing: None,
+        };
+        report.kustomizations = vec![entry("a"), entry("b")];
+        report.kustomizations[0].error = Some("x".into());
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<String, String>>()
+        };
+        let last: Carried = BTreeMap::from([
+            (
+                "drift_check_findings".to_string(),
+                vec![
+                    (
+                        labels(&[
+                            ("kustomization", "flux-system/a"),
+                            ("owner", "flux"),
+                            ("drift", "modified"),
+                            ("explained", "false"),
+                        ]),
+                        2.0,
+                    ),
+                    (
+                        labels(&[
+                            ("kustomization", "flux-system/b"),
+                            ("owner", "flux"),
+                            ("drift", "modified"),
+                            ("explained", "false"),
+                        ]),
+                        7.0,
+                    ),
+                ],
+            ),
+            (
+                "drift_check_kustomization_last_checked_timestamp_seconds".to_string(),
+                vec![
+                    (
+                        labels(&[("kustomization", "flux-system/a")]),
+                        1_600_000_000.0,
+                    ),
+                    (
+                        labels(&[("kustomization", "flux-system/b")]),
+                        1_600_000_000.0,
+                    ),
+                ],
+            ),
+            (
+                "drift_check_last_success_timestamp_seconds".to_string(),
+                vec![(labels(&[]), 1_600_000_000.0)],
+            ),
+        ]);
+        let text = partial(&report, 1_700_000_000.0, 2.5, &last);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "drift_check_errors{stage=\"render\"} 1",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\"} 0",
+                "drift_check_findings{drift=\"modified\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"flux\"} 2",
+                "drift_check_kustomization_checked{kustomization=\"flux-system/a\"} 0",
+                "drift_check_kustomization_checked{kustomization=\"flux-system/b\"} 1",
+                "drift_check_kustomization_last_checked_timestamp_seconds{kustomization=\"flux-system/a\"} 1600000000",
+                "drift_check_kustomization_last_checked_timestamp_seconds{kustomization=\"flux-system/b\"} 1700000000",
+                "drift_check_kustomization_suspended{kustomization=\"flux-system/b\"} 0",
+                "drift_check_last_run_timestamp_seconds 1700000000",
+                "drift_check_last_success_timestamp_seconds 1600000000",
+                "drift_check_objects{kustomization=\"flux-system/b\"} 4",
+                "drift_check_run_duration_seconds 2.5",
+                "drift_check_run_success 0",
             ]
         );
     }

@@ -25,6 +25,9 @@ pub enum PushgatewayError {
         "pushgateway credentials: set both DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD, or DRIFT_CHECK_PUSHGATEWAY_TOKEN"
     )]
     HalfBasicAuth,
+    /// Credentials and plain http to another machine, not allowed.
+    #[error(transparent)]
+    Insecure(#[from] crate::notify::NotifyConfigError),
     /// The HTTP client cannot be built.
     #[error("pushgateway HTTP client")]
     Client(#[source] reqwest::Error),
@@ -48,12 +51,31 @@ impl Notifier for PushgatewaySettings {
             .map_or(0.0, |d| d.as_secs_f64().floor());
         let duration = (delivery.duration.as_secs_f64() * 1000.0).round() / 1000.0;
         let completed = report.errors.is_empty();
-        let body = if completed {
-            metrics::success(report, now, duration)
-        } else {
-            metrics::failure(report, now, duration)
-        };
-        Box::pin(async move { Ok(push(self, &report.run.cluster, body, completed).await?) })
+        // Some Kustomizations checked, others not: the whole group, theirs
+        // kept from the group the pushgateway holds.
+        let partial = !completed
+            && report.errors.iter().all(|e| e.kustomization.is_some())
+            && report
+                .kustomizations
+                .iter()
+                .any(|k| k.skipped.is_none() && !metrics::not_checked(report).contains(&k.id()));
+        Box::pin(async move {
+            let cluster = &report.run.cluster;
+            if partial {
+                let last = last_group(self, cluster).await.unwrap_or_else(|e| {
+                    warn!(error = %e, "Cannot read the pushgateway's group: the Kustomizations not checked lose their series");
+                    metrics::Carried::default()
+                });
+                let body = metrics::partial(report, now, duration, &last);
+                return Ok(push(self, cluster, body, true).await?);
+            }
+            let body = if completed {
+                metrics::success(report, now, duration)
+            } else {
+                metrics::failure(report, now, duration)
+            };
+            Ok(push(self, cluster, body, completed).await?)
+        })
     }
 }
 
@@ -99,6 +121,70 @@ fn group_url(base: &str, cluster: &str) -> String {
     }
 }
 
+/// The series of the group `cluster` that the pushgateway holds (its
+/// `/api/v1/metrics`), for the metrics a partial run keeps.
+async fn last_group(
+    settings: &PushgatewaySettings,
+    cluster: &str,
+) -> Result<metrics::Carried, PushgatewayError> {
+    let auth = auth()?;
+    let client = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .build()
+        .map_err(PushgatewayError::Client)?;
+    let url = format!("{}/api/v1/metrics", settings.url);
+    let request = match &auth {
+        Auth::None => client.get(&url),
+        Auth::Bearer(token) => client.get(&url).bearer_auth(token.expose()),
+        Auth::Basic(user, password) => client.get(&url).basic_auth(user, Some(password.expose())),
+    };
+    let failed = |reason: String| PushgatewayError::Push {
+        method: "GET",
+        url: url.clone(),
+        attempts: 1,
+        reason,
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| failed(crate::error::error_chain(&e.without_url())))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("HTTP {}", response.status())));
+    }
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| failed(crate::error::error_chain(&e.without_url())))?;
+    let mut carried = metrics::Carried::new();
+    let groups = body["data"].as_array().into_iter().flatten();
+    for group in groups.filter(|g| {
+        g["labels"]["job"] == "drift_check" && g["labels"]["cluster"].as_str() == Some(cluster)
+    }) {
+        for name in metrics::KEPT
+            .iter()
+            .chain(&["drift_check_last_success_timestamp_seconds"])
+        {
+            for m in group[*name]["metrics"].as_array().into_iter().flatten() {
+                let Some(value) = m["value"].as_str().and_then(|v| v.parse::<f64>().ok()) else {
+                    continue;
+                };
+                let labels = m["labels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| !matches!(k.as_str(), "job" | "cluster" | "instance"))
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect();
+                carried
+                    .entry(name.to_string())
+                    .or_default()
+                    .push((labels, value));
+            }
+        }
+    }
+    Ok(carried)
+}
+
 /// Pushes `body` (text format): PUT replaces the group, POST only the names sent.
 async fn push(
     settings: &PushgatewaySettings,
@@ -107,6 +193,9 @@ async fn push(
     replace_group: bool,
 ) -> Result<(), PushgatewayError> {
     let auth = auth()?;
+    if settings.insecure && !matches!(auth, Auth::None) {
+        return Err(super::config::insecure_credentials(&settings.url).into());
+    }
     let client = reqwest::Client::builder()
         .timeout(settings.timeout)
         .build()

@@ -15,7 +15,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::notify::config::{NotifyConfigError, SinkConfig, has_userinfo, is_http_url, redact_url};
+use crate::notify::config::{
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_url,
+    refuse_insecure_http,
+};
 
 /// `notify.webhook:`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -38,6 +41,11 @@ pub struct WebhookConfig {
     /// Attempts on 429, 5xx, connect errors and timeouts (default 3).
     #[serde(default)]
     pub retries: Option<usize>,
+    /// Allow `http://` to another machine with a token (`bearerTokenFile`,
+    /// or a query, where receivers often take one): it then crosses the
+    /// network in cleartext.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// Validated webhook settings.
@@ -96,6 +104,24 @@ impl SinkConfig for WebhookConfig {
                 "has credentials in it: put a token in a file named by bearerTokenFile",
                 "https://hooks.example.org/drift-check",
             ));
+        }
+        if is_insecure_http(&self.url) && !self.allow_insecure_http {
+            if self.bearer_token_file.is_some() {
+                return Err(refuse_insecure_http(
+                    "webhook.url",
+                    &self.url,
+                    "is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
+                    "https://hooks.example.org/drift-check",
+                ));
+            }
+            if self.url.contains('?') {
+                return Err(refuse_insecure_http(
+                    "webhook.url",
+                    &self.url,
+                    "is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
+                    "https://hooks.example.org/drift-check?token=…",
+                ));
+            }
         }
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
@@ -157,6 +183,27 @@ mod tests {
             Some(PathBuf::from("/etc/drift-check/token"))
         );
         assert_eq!((s.timeout, s.retries), (Duration::from_secs(10), 3));
+    }
+
+    #[test]
+    fn a_token_over_plain_http_to_another_machine_is_refused_unless_allowed() {
+        let mut c = webhook("http://hooks.example.org/drift");
+        assert!(c.validate(Path::new("")).is_ok(), "no token: allowed");
+        c.bearer_token_file = Some("token".into());
+        assert_eq!(
+            c.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.webhook.url: \"http://hooks.example.org/drift\" is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true, e.g. https://hooks.example.org/drift-check"
+        );
+        c.allow_insecure_http = true;
+        assert!(c.validate(Path::new("")).is_ok());
+        let mut c = webhook("http://hooks.example.org/drift?token=t0k3n");
+        let err = c.validate(Path::new("")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("notify.webhook.url: \"http://hooks.example.org/drift?***\" is plain http to another machine with a query"),
+            "{err}"
+        );
+        c.url = "http://127.0.0.1:8080/drift?token=t0k3n".into();
+        assert!(c.validate(Path::new("")).is_ok(), "loopback");
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct Options {
     pub max_bytes: usize,
     /// Link templates as configured (the rest derived from the repo URL).
     pub links: LinkTemplates,
+    /// Said right under the summary line: the state could not be read.
+    pub note: Option<String>,
+    /// The name of the full report's file, when a message is cut for size.
+    pub report_file: String,
 }
 
 /// How bad a finding is, most urgent first: the order of the message.
@@ -213,26 +217,20 @@ struct Fixed<'a> {
     open: &'a OpenProblem,
 }
 
-/// The identity of a finding: its Kustomization, object and drift kind.
-/// Stable whatever its paths, values or times.
-pub fn identity(kustomization: Option<&str>, object: &str, drift: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [kustomization.unwrap_or(""), object, drift] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    hex(&h.finalize()[..16])
-}
+use super::state::hex;
+pub use super::state::identity;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Findings beyond which the state keeps identities and content hashes only,
+/// not the changes as posted (a changed one then says "its content changed").
+const MAX_DETAILED_STATE: usize = 2_000;
 
 fn unexplained(f: &Finding) -> impl Iterator<Item = &Change> {
     f.changes.iter().filter(|c| c.explanation.is_none())
 }
 
-/// A finding's content: its unexplained changes, whatever their order.
+/// A finding's content: its unexplained changes, whatever their order; 4
+/// bytes of hash (a state of 100,000 findings stays small; a change is
+/// missed with a chance of 1 in 4 billion).
 fn content(f: &Finding) -> String {
     let mut parts: Vec<String> = unexplained(f)
         .map(|c| {
@@ -245,7 +243,13 @@ fn content(f: &Finding) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    hex(&h.finalize()[..16])
+    hex(&h.finalize()[..4])
+}
+
+/// Whether a finding's content is the one posted: earlier versions kept 16
+/// bytes of the same hash, this one 4; a migrated one none (taken as posted).
+fn same_content(posted: &str, now: &str) -> bool {
+    posted.is_empty() || posted.starts_with(now)
 }
 
 /// When the drift happened: the earliest time one of its changes was written.
@@ -265,8 +269,12 @@ fn seen(f: &Finding) -> Vec<SeenChange> {
         .collect()
 }
 
-/// What changed between the posted changes and these, in a few words.
+/// What changed between the posted changes and these, in a few words
+/// (in general when the state did not keep the posted changes).
 fn what_changed(before: &[SeenChange], now: &[SeenChange]) -> String {
+    if before.is_empty() {
+        return "its content changed".to_string();
+    }
     let mut parts = Vec::new();
     for c in now {
         match before.iter().find(|b| b.path == c.path) {
@@ -298,14 +306,23 @@ fn what_changed(before: &[SeenChange], now: &[SeenChange]) -> String {
 /// when this run checked its Kustomization without error: a run limited to
 /// some Kustomizations, or one that failed for some, leaves the others open.
 pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> Plan {
-    let previous = previous.clone().migrate(identity);
+    // Migrated only when of the first format: a state of 100,000 findings
+    // is not copied for nothing.
+    let migrated;
+    let previous = if previous.open.is_empty() {
+        previous
+    } else {
+        migrated = previous.clone().migrate(identity);
+        &migrated
+    };
     let current: Vec<&Finding> = report.findings.iter().filter(|f| !f.explained).collect();
 
     let mut open: Vec<Open> = Vec::new();
+    let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for f in &current {
         let object = f.object.to_string();
         let id = identity(f.kustomization.as_deref(), &object, f.drift.as_str());
-        if open.iter().any(|o| o.id == id) {
+        if !seen_ids.insert(id.clone()) {
             continue;
         }
         let content = content(f);
@@ -314,7 +331,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         let tag = match before {
             None => Tag::New,
             // Migrated from the first format: its content was not kept.
-            Some(b) if b.content.is_empty() || b.content == content => Tag::Still,
+            Some(b) if same_content(&b.content, &content) => Tag::Still,
             Some(b) => Tag::Changed(what_changed(&b.changes, &seen)),
         };
         let since = [drift_time(f), before.map(|b| b.since.as_str())]
@@ -333,31 +350,45 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             seen,
         });
     }
-    open.sort_by(|a, b| {
-        (a.severity, a.finding.object.to_string()).cmp(&(b.severity, b.finding.object.to_string()))
-    });
+    open.sort_by_cached_key(|o| (o.severity, o.finding.object.to_string()));
 
     let checked = checked_cleanly(report);
     let open_ids: BTreeSet<&str> = open.iter().map(|o| o.id.as_str()).collect();
-    let (resolved, unseen): (Vec<_>, Vec<_>) = previous
+    // A suspended Kustomization's findings are paused, not resolved: Flux
+    // reverts nothing meanwhile, and they are there again on resume.
+    let suspended: BTreeSet<String> = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.suspended)
+        .map(|k| k.id())
+        .collect();
+    let (paused, gone): (Vec<_>, Vec<_>) = previous
         .findings
         .iter()
         .filter(|(id, _)| !open_ids.contains(id.as_str()))
-        .partition(|(_, o)| match &o.kustomization {
+        .partition(|(_, o)| {
+            o.kustomization
+                .as_ref()
+                .is_some_and(|k| suspended.contains(k))
+        });
+    let (resolved, unseen): (Vec<_>, Vec<_>) =
+        gone.into_iter().partition(|(_, o)| match &o.kustomization {
             Some(k) => checked.as_ref().is_some_and(|c| c.contains(k.as_str())),
             None => report.errors.is_empty(),
         });
     let resolved: Vec<&OpenFinding> = resolved.into_iter().map(|(_, o)| o).collect();
 
-    let problems = problems(report, &previous, now);
-    let fixed = fixed(report, &previous, &problems);
+    let problems = problems(report, previous, now);
+    let fixed = fixed(report, previous, &problems);
 
+    let newly_paused = paused.iter().filter(|(_, o)| !o.paused).count();
     let changed = open.iter().any(|o| o.tag != Tag::Still)
         || !resolved.is_empty()
+        || newly_paused > 0
         || problems.iter().any(|p| p.tag != Tag::Still)
         || !fixed.is_empty();
     let anything_open = !open.is_empty() || !problems.is_empty();
-    let digest = !changed && options.daily_digest && anything_open && digest_due(&previous, now);
+    let digest = !changed && options.daily_digest && anything_open && digest_due(previous, now);
     let post = changed || digest;
 
     let mut next = State {
@@ -369,6 +400,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         },
         ..State::default()
     };
+    let detailed = open.len() <= MAX_DETAILED_STATE;
     for o in &open {
         next.findings.insert(
             o.id.clone(),
@@ -379,7 +411,8 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                 drift: o.finding.drift.as_str().to_string(),
                 severity: o.severity.as_str().to_string(),
                 content: o.content.clone(),
-                changes: o.seen.clone(),
+                changes: if detailed { o.seen.clone() } else { Vec::new() },
+                paused: false,
             },
         );
     }
@@ -387,6 +420,12 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         .extend(unseen.iter().map(|(id, o)| ((*id).clone(), (*o).clone())));
     // Open in a Kustomization this run could not check: still open as far as is known.
     let kept: Vec<&OpenFinding> = unseen.into_iter().map(|(_, o)| o).collect();
+    next.findings.extend(paused.iter().map(|(id, o)| {
+        let mut o = (*o).clone();
+        o.paused = true;
+        ((*id).clone(), o)
+    }));
+    let paused: Vec<&OpenFinding> = paused.into_iter().map(|(_, o)| o).collect();
     for p in &problems {
         next.problems.insert(
             p.key.clone(),
@@ -416,15 +455,24 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             report,
             open: &open,
             kept: &kept,
+            paused: &paused,
             resolved: &resolved,
             problems: &problems,
             fixed: &fixed,
             digest,
             links: options.links.or_from_repo(&report.run.source.url),
+            note: options.note.as_deref(),
+            report_file: &options.report_file,
+            checked_nothing: !report.errors.is_empty()
+                && report
+                    .kustomizations
+                    .iter()
+                    .all(|k| k.error.is_some() || k.skipped.is_some()),
+            last_posted: previous.posted_at.as_deref(),
         },
         options.max_bytes,
     );
-    message.transaction_id = transaction_id(report, &previous, &message);
+    message.transaction_id = transaction_id(report, previous, &message);
     Plan {
         message: Some(message),
         next,
@@ -590,7 +638,8 @@ fn transaction_id(report: &Report, previous: &State, message: &Message) -> Strin
     let mut h = Sha256::new();
     h.update(report.run.cluster.as_bytes());
     h.update([0]);
-    h.update(serde_json::to_vec(previous).expect("state serializes"));
+    // Streamed into the hash: the state of 100,000 findings is some 15 MB of JSON.
+    serde_json::to_writer(&mut h, previous).expect("state serializes");
     h.update([0]);
     h.update(message.body.as_bytes());
     format!("drift-check-{}", hex(&h.finalize()[..16]))

@@ -34,11 +34,22 @@ pub(super) struct Input<'a> {
     pub open: &'a [Open<'a>],
     /// Open findings of Kustomizations this run could not check.
     pub kept: &'a [&'a OpenFinding],
+    /// Open findings of suspended Kustomizations.
+    pub paused: &'a [&'a OpenFinding],
     pub resolved: &'a [&'a OpenFinding],
     pub problems: &'a [Problem],
     pub fixed: &'a [Fixed<'a>],
     pub digest: bool,
     pub links: LinkTemplates,
+    /// About the state of the last post, right under the summary.
+    pub note: Option<&'a str>,
+    /// The full report's file name.
+    pub report_file: &'a str,
+    /// No Kustomization was checked: the headline is why, then what was
+    /// known before.
+    pub checked_nothing: bool,
+    /// When the last message was posted.
+    pub last_posted: Option<&'a str>,
 }
 
 /// Both texts, grown piece by piece.
@@ -60,6 +71,10 @@ impl Text {
 
 pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
     let mut out = summary(input);
+    if let Some(note) = input.note {
+        let _ = write!(out.body, "\n⚠️ {}\n", plain(note));
+        let _ = writeln!(out.html, "<p>⚠️ {}</p>", escape(note));
+    }
     out.push(problems(input));
     let tail = tail(input);
     let budget = max_bytes.saturating_sub(RESERVED_BYTES + tail.len());
@@ -70,8 +85,9 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
         .filter(|o| input.digest || o.tag != Tag::Still)
         .collect();
     let mut shown = 0;
+    let mut unnamed = 0;
     'outer: for severity in Severity::ALL {
-        let items: Vec<&&Open> = detailed.iter().filter(|o| o.severity == severity).collect();
+        let items = identical_groups(detailed.iter().filter(|o| o.severity == severity));
         if items.is_empty() {
             continue;
         }
@@ -83,8 +99,11 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
                 severity.heading()
             ),
         };
-        for (i, o) in items.iter().enumerate() {
-            let item = finding(input, o);
+        for (i, members) in items.iter().enumerate() {
+            let item = match members.as_slice() {
+                [one] => finding(input, one),
+                many => group(input, many),
+            };
             if out.len() + section.len() + item.len() + "</ul>\n".len() > budget {
                 if i > 0 {
                     section.html.push_str("</ul>\n");
@@ -93,7 +112,10 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
                 break 'outer;
             }
             section.push(item);
-            shown += 1;
+            shown += members.len();
+            if members.len() > 1 {
+                unnamed += members.len().saturating_sub(MAX_NAMED);
+            }
         }
         section.html.push_str("</ul>\n");
         out.push(section);
@@ -101,8 +123,16 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
     let omitted = detailed.len() - shown;
     if omitted > 0 {
         let line = format!(
-            "… and {omitted} more new or changed {}: the full report is attached (drift-check-report.json).",
-            plural(omitted, "finding", "findings")
+            "… and {omitted} more new or changed {}: the full report is attached ({}).",
+            plural(omitted, "finding", "findings"),
+            input.report_file
+        );
+        let _ = write!(out.body, "\n{line}\n");
+        let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
+    } else if unnamed > 0 {
+        let line = format!(
+            "The full report, every object by name, is attached ({}).",
+            input.report_file
         );
         let _ = write!(out.body, "\n{line}\n");
         let _ = writeln!(out.html, "<p>{}</p>", escape(&line));
@@ -111,7 +141,7 @@ pub(super) fn render(input: &Input, max_bytes: usize) -> Message {
     Message {
         body: out.body.trim_end().to_string(),
         html: out.html.trim_end().to_string(),
-        omitted,
+        omitted: omitted + unnamed,
         transaction_id: String::new(),
     }
 }
@@ -125,6 +155,9 @@ fn summary(input: &Input) -> Text {
         .map(|o| o.severity)
         .chain(input.kept.iter().map(|o| Severity::of_posted(o)))
         .collect();
+    if input.checked_nothing {
+        return checked_nothing(input, &severities);
+    }
     let total = severities.len();
     let worst = severities.iter().min().copied();
     let could_not = count(input.problems, ProblemKind::CouldNotCheck);
@@ -167,6 +200,7 @@ fn summary(input: &Input) -> Text {
                 "still open",
             ),
             (input.resolved.len(), "resolved"),
+            (input.paused.len(), "paused while suspended"),
         ] {
             if n > 0 {
                 rest.push(format!("{n} {what}"));
@@ -223,6 +257,45 @@ fn summary(input: &Input) -> Text {
                 &format!("<code>{}</code>", escape(&revision))
             ),
             escape(&rest)
+        ),
+    }
+}
+
+/// The headline of a run that checked nothing: the cause first (the run's
+/// first error), then what the last post said was open, and since when
+/// that is known — never old findings as if they were today's.
+fn checked_nothing(input: &Input, severities: &[Severity]) -> Text {
+    let cause = input
+        .report
+        .errors
+        .first()
+        .map(|e| format!("{}: {}", e.stage, e.message))
+        .unwrap_or_default();
+    let head = format!(
+        "⚠️ drift-check could not check {}: {cause}",
+        input.report.run.cluster
+    );
+    let by: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.counted()))
+        .collect();
+    let known = match input.last_posted {
+        Some(at) if by.is_empty() => format!("last known (from {at}): nothing open"),
+        Some(at) => format!(
+            "last known (from {at}): {} open ({})",
+            severities.len(),
+            by.join(", ")
+        ),
+        None => "nothing known from an earlier run".to_string(),
+    };
+    Text {
+        body: format!("{}\n{}\n", plain(&head), plain(&known)),
+        html: format!(
+            "<p><strong>{}</strong><br>\n{}</p>\n",
+            escape(&head),
+            escape(&known)
         ),
     }
 }
@@ -394,6 +467,32 @@ fn tail(input: &Input) -> Text {
         }
         more(&mut t, still.len());
     }
+    if !input.paused.is_empty() {
+        let _ = write!(
+            t.body,
+            "\n⏸️ Paused while suspended ({}):\n",
+            input.paused.len()
+        );
+        let _ = write!(
+            t.html,
+            "<h4>⏸️ Paused while suspended ({})</h4>\n<ul>\n",
+            input.paused.len()
+        );
+        let mut paused: Vec<&&OpenFinding> = input.paused.iter().collect();
+        paused.sort_by_key(|o| (Severity::of_posted(o), o.object.as_str()));
+        for o in paused.iter().take(MAX_LISTED) {
+            let ks = o.kustomization.as_deref().unwrap_or("no Kustomization");
+            let tag = if o.paused { "" } else { "paused · " };
+            let line = format!(
+                "{tag}{} · {} · {ks} · open since {}",
+                o.object, o.drift, o.since
+            );
+            let marker = Severity::of_posted(o).marker();
+            let _ = writeln!(t.body, "- {marker} {}", plain(&line));
+            let _ = writeln!(t.html, "<li>{marker} {}</li>", escape(&line));
+        }
+        more(&mut t, input.paused.len());
+    }
     if !input.resolved.is_empty() {
         let _ = write!(t.body, "\n✅ Resolved ({}):\n", input.resolved.len());
         let _ = write!(
@@ -491,6 +590,162 @@ fn finding(input: &Input, o: &Open) -> Text {
         html.push_str("<br>\n");
     }
     if let Some(who) = who(f, &changes) {
+        let _ = writeln!(body, "  who: {}", plain(&who));
+        let _ = writeln!(html, "who: {}<br>", escape(&who));
+    }
+    let (b, h) = command(&f.remedy);
+    let _ = writeln!(body, "  remedy: {b}");
+    let _ = write!(html, "remedy: {h}");
+    if let Some(url) = &file {
+        let _ = writeln!(body, "  git: {}", plain(url));
+    }
+    html.push_str("</li>\n");
+    Text { body, html }
+}
+
+/// Objects named in a group of identical findings.
+const MAX_NAMED: usize = 5;
+
+/// The findings, in order, grouped where they are identical but for the
+/// object's name: same tag, drift, kind, namespace, Kustomization, owner,
+/// words, remedy and unexplained changes (values and managers; not times).
+/// 500 Deployments labelled by the same `kubectl label` are one item.
+fn identical_groups<'a, 'b>(items: impl Iterator<Item = &'b &'b Open<'a>>) -> Vec<Vec<&'b Open<'a>>>
+where
+    'a: 'b,
+{
+    let mut groups: Vec<Vec<&Open>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for o in items {
+        let f = o.finding;
+        let changes: Vec<Value> = f
+            .changes
+            .iter()
+            .filter(|c| c.explanation.is_none())
+            .map(|c| serde_json::json!([c.path, c.op, c.desired, c.live, c.manager]))
+            .collect();
+        let key = serde_json::json!([
+            format!("{:?}", o.tag),
+            f.drift.as_str(),
+            f.object.api_version,
+            f.object.kind,
+            f.object.namespace,
+            f.kustomization,
+            f.owner.as_str(),
+            f.message,
+            f.remedy,
+            changes,
+        ])
+        .to_string();
+        match index.get(&key) {
+            Some(&i) => groups[i].push(o),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![o]);
+            }
+        }
+    }
+    groups
+}
+
+/// Findings identical but for their objects' names: one item naming the
+/// first few, then what they share, said once.
+fn group(input: &Input, members: &[&Open]) -> Text {
+    let (o, f) = (members[0], members[0].finding);
+    let tag = match &o.tag {
+        Tag::New => "new".to_string(),
+        Tag::Changed(_) => "changed".to_string(),
+        Tag::Still => format!("still open since {}", o.since),
+    };
+    let ks = kustomization(f);
+    let file = file_link(input, f);
+    let place = f
+        .object
+        .namespace
+        .as_deref()
+        .map(|ns| format!(" in {ns}"))
+        .unwrap_or_default();
+    let names: Vec<&str> = members
+        .iter()
+        .take(MAX_NAMED)
+        .map(|m| m.finding.object.name.as_str())
+        .collect();
+    let rest = members.len().saturating_sub(MAX_NAMED);
+    let more = if rest > 0 {
+        format!(", … and {rest} more")
+    } else {
+        String::new()
+    };
+    let what = format!(
+        "{} {} objects{place}: {}{more}",
+        members.len(),
+        f.object.kind,
+        names.join(", ")
+    );
+    let mut body = format!(
+        "- {} {}\n",
+        o.severity.marker(),
+        plain(&format!(
+            "{tag} · {} · {what} · {ks} · owner {}",
+            f.drift.as_str(),
+            f.owner.as_str()
+        ))
+    );
+    let mut html = format!(
+        "<li>{} <strong>{}</strong> · {} · {} · {} · owner {}",
+        o.severity.marker(),
+        escape(&tag),
+        f.drift.as_str(),
+        escape(&what),
+        linked(file.as_deref(), &escape(&ks)),
+        f.owner.as_str()
+    );
+    if let Some(message) = &f.message {
+        let _ = writeln!(body, "  {}", plain(message));
+        let _ = write!(html, "<br>\n{}", escape(message));
+    }
+    let changes: Vec<&Change> = f
+        .changes
+        .iter()
+        .filter(|c| c.explanation.is_none())
+        .collect();
+    if !changes.is_empty() {
+        html.push_str("\n<ul>\n");
+        for c in &changes {
+            let (b, h) = change(f, c);
+            let _ = writeln!(body, "  {b}");
+            let _ = writeln!(html, "<li>{h}</li>");
+        }
+        html.push_str("</ul>\n");
+    } else {
+        html.push_str("<br>\n");
+    }
+    let mut managers: Vec<String> = members
+        .iter()
+        .flat_map(|m| {
+            m.finding
+                .changes
+                .iter()
+                .filter_map(|c| c.manager.as_deref())
+        })
+        .map(manager)
+        .collect();
+    managers.sort();
+    managers.dedup();
+    let who = if f.drift.as_str() == "missing" {
+        Some(
+            "the objects are gone: the API server's audit log (their deletes) names the user"
+                .to_string(),
+        )
+    } else if managers.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{}: the API server's audit log for these objects at the times in the report names the user",
+            managers.join(", ")
+        ))
+    };
+    if let Some(who) = who {
         let _ = writeln!(body, "  who: {}", plain(&who));
         let _ = writeln!(html, "who: {}<br>", escape(&who));
     }

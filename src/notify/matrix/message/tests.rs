@@ -87,6 +87,8 @@ fn options() -> Options {
         daily_digest: false,
         max_bytes: 24_576,
         links: LinkTemplates::default(),
+        note: None,
+        report_file: "drift-check-report.json".into(),
     }
 }
 
@@ -655,8 +657,8 @@ fn a_state_of_the_first_format_does_not_repost_its_findings() {
     assert_eq!(p.next.version, crate::notify::matrix::state::VERSION);
     assert_eq!(
         p.next.findings[&id].content.len(),
-        32,
-        "content known from now on"
+        8,
+        "content known from now on (4 bytes of hash)"
     );
     assert_eq!(p.next.findings[&id].since, "2026-11-20T08:15:00Z");
     assert_eq!(p.next.posted_at.as_deref(), Some("2026-11-23T02:00:00Z"));
@@ -744,4 +746,154 @@ fn a_person_edit_of_a_helm_release_object_is_an_edit_set_to_its_value_with_the_h
         "{}",
         m.body
     );
+}
+
+/// States written before the content hash was cut to 4 bytes kept 16 of
+/// the same hash: their findings are not "changed" after an upgrade.
+#[test]
+fn a_content_hash_of_16_bytes_matches_its_4_byte_prefix() {
+    let r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let first = plan(&r, &State::default(), NOW, &options());
+    let mut old = first.next.clone();
+    for f in old.findings.values_mut() {
+        f.content = format!("{}{}", f.content, "0123456789abcdef01234567");
+    }
+    assert_eq!(plan(&r, &old, NOW, &options()).message, None);
+    for f in old.findings.values_mut() {
+        f.content = format!("ffffffff{}", &f.content[8..]);
+    }
+    assert!(plan(&r, &old, NOW, &options()).message.is_some());
+}
+
+/// The cluster cannot be reached: no Kustomization was listed. The headline
+/// is the cause, then what the last post said was open and when — not the
+/// old findings as today's result.
+#[test]
+fn a_run_that_checked_nothing_says_why_first_then_what_was_last_known() {
+    let r = report(vec![
+        finding("apps/web", "api", "f1", json!(3), json!(0)),
+        finding("apps/db", "pg", "f2", json!(1), json!(2)),
+    ]);
+    let first = plan(&r, &State::default(), NOW, &options());
+    let mut down = report(vec![]);
+    down.kustomizations.clear();
+    down.errors.push(error(
+        None,
+        crate::error::Stage::Discover,
+        "list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+    ));
+    let p = plan(&down, &first.next, TOMORROW, &options());
+    let body = p.message.unwrap().body;
+    let lines: Vec<&str> = body.lines().take(5).collect();
+    assert_eq!(
+        lines,
+        [
+            "⚠️ drift-check could not check prod: discover: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+            "last known (from 2026-11-24T02:00:05Z): 2 open (2 edited)",
+            "",
+            "⚠️ Could not check, failing, suspended",
+            "- ⚠️ new · could not check stage discover since 2026-11-25T02:00:05Z: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
+        ],
+        "{body}"
+    );
+    assert!(body.contains("\n\nStill open (2):\n"), "{body}");
+    assert_eq!(p.next.findings, first.next.findings, "nothing resolved");
+
+    // Nothing posted before: nothing known.
+    let p = plan(&down, &State::default(), NOW, &options());
+    assert_eq!(
+        p.message.unwrap().body.lines().nth(1),
+        Some("nothing known from an earlier run")
+    );
+}
+
+/// Suspending a Kustomization pauses its open findings: posted once as
+/// paused, never "resolved"; on resume they are open as before, with their
+/// first "since", not new.
+#[test]
+fn a_suspended_kustomizations_findings_are_paused_not_resolved_and_not_new_on_resume() {
+    let drifting = report(vec![
+        finding("apps/web", "api", "f1", json!(3), json!(0)),
+        finding("apps/db", "pg", "f2", json!(1), json!(2)),
+    ]);
+    let first = plan(&drifting, &State::default(), NOW, &options());
+    let web = identity(Some("apps/web"), "Deployment/web/api", "modified");
+    let since = first.next.findings[&web].since.clone();
+
+    let mut suspended = drifting.clone();
+    suspended.kustomizations[0].suspended = true;
+    suspended.kustomizations[0].suspended_since = Some("2026-11-24T12:00:00Z".into());
+    suspended.findings[0].explained = true;
+    suspended.findings[0].explanation = Some("the Kustomization is suspended".into());
+    let p = plan(&suspended, &first.next, TOMORROW, &options());
+    let body = p.message.unwrap().body;
+    assert!(!body.contains("Resolved"), "{body}");
+    assert!(
+        body.ends_with(&format!(
+            "⏸️ Paused while suspended (1):\n- 🟠 paused · Deployment/web/api · modified · apps/web · open since {since}"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .next()
+            .unwrap()
+            .contains(" · 1 paused while suspended"),
+        "{body}"
+    );
+    assert!(p.next.findings[&web].paused);
+
+    // Still suspended: nothing new to say.
+    let again = plan(&suspended, &p.next, "2026-11-26T02:00:05Z", &options());
+    assert_eq!(again.message, None);
+
+    // Resumed: open again as before — not new, same since.
+    let resumed = plan(&drifting, &again.next, "2026-11-27T02:00:05Z", &options());
+    let body = resumed.message.unwrap().body;
+    assert!(!body.contains(" new "), "{body}");
+    assert!(
+        body.contains("▶️ resumed · Kustomization apps/web"),
+        "{body}"
+    );
+    assert_eq!(resumed.next.findings[&web].since, since);
+    assert!(!resumed.next.findings[&web].paused);
+}
+
+/// Identical findings but for their objects' names are one item: the
+/// first five named, the count, what they share said once; the full report
+/// goes along, since not every object is named.
+#[test]
+fn identical_findings_are_one_item_naming_the_first_five() {
+    let mut findings: Vec<Finding> = (0..7)
+        .map(|i| {
+            finding(
+                "apps/web",
+                &format!("api-{i}"),
+                &format!("f{i}"),
+                json!(3),
+                json!(0),
+            )
+        })
+        .collect();
+    findings.push(finding("apps/web", "other", "f9", json!(3), json!(1)));
+    let p = plan(&report(findings), &State::default(), NOW, &options());
+    let m = p.message.unwrap();
+    assert_eq!(
+        m.body,
+        "🟠 drift-check prod: 8 unexplained findings (8 edited) at 0123456789ab · 8 new\n\
+         \n\
+         🟠 Declared fields edited in the cluster\n\
+         - 🟠 new · modified · 7 Deployment objects in web: api-0, api-1, api-2, api-3, api-4, … and 2 more · apps/web · owner flux\n  \
+         spec.replicas: 3 → 0 by kubectl-edit\n  \
+         who: kubectl-edit: the API server's audit log for these objects at the times in the report names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
+         - 🟠 new · modified · Deployment/web/other · apps/web · owner flux\n  \
+         spec.replicas: 3 → 1 by kubectl-edit\n  \
+         who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/other at that time names the user\n  \
+         remedy: revert the manual change and make it through a git PR to ./apps/web\n\
+         \n\
+         The full report, every object by name, is attached (drift-check-report.json)."
+    );
+    assert_eq!(m.omitted, 2, "the full report goes along");
+    assert_eq!(p.next.findings.len(), 8);
 }

@@ -1,0 +1,272 @@
+//! The compact form of a state, as the ConfigMap keeps it (`binaryData`):
+//! gzip of one JSON document in which the findings are grouped by what they
+//! share — Kustomization, drift kind, severity, since, content hash — each
+//! group listing its objects, sorted. Identities are not stored: they are
+//! the hash of (Kustomization, object, drift kind), computed again when
+//! read. 100,000 findings of a platform take a few hundred KiB.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+
+use super::{OpenFinding, OpenProblem, SeenChange, State, VERSION, identity};
+
+/// Largest state read: a gzip bomb is refused (100,000 findings decode to
+/// about 10 MiB).
+const MAX_DECODED_BYTES: u64 = 256 << 20;
+
+/// The document inside the gzip.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Compact {
+    /// [`VERSION`] of the state it holds.
+    version: u32,
+    posted_at: Option<String>,
+    #[serde(default)]
+    problems: BTreeMap<String, OpenProblem>,
+    #[serde(default)]
+    groups: Vec<Group>,
+    /// The changes as posted, by identity (small states only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    changes: BTreeMap<String, Vec<SeenChange>>,
+}
+
+/// Findings that share everything but their object.
+#[derive(Debug, Serialize, Deserialize)]
+struct Group {
+    #[serde(rename = "k")]
+    kustomization: Option<String>,
+    #[serde(rename = "d")]
+    drift: String,
+    #[serde(rename = "s")]
+    severity: String,
+    #[serde(rename = "t")]
+    since: String,
+    #[serde(rename = "c")]
+    content: String,
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    paused: bool,
+    #[serde(rename = "o")]
+    objects: Vec<String>,
+}
+
+/// The state, compact and gzipped.
+pub fn encode(state: &State) -> Vec<u8> {
+    type Key<'a> = (&'a Option<String>, &'a str, &'a str, &'a str, &'a str, bool);
+    let mut groups: BTreeMap<Key, Vec<&str>> = BTreeMap::new();
+    let mut changes = BTreeMap::new();
+    for (id, f) in &state.findings {
+        groups
+            .entry((
+                &f.kustomization,
+                &f.drift,
+                &f.severity,
+                &f.since,
+                &f.content,
+                f.paused,
+            ))
+            .or_default()
+            .push(&f.object);
+        if !f.changes.is_empty() {
+            changes.insert(id.clone(), f.changes.clone());
+        }
+    }
+    let compact = Compact {
+        version: VERSION,
+        posted_at: state.posted_at.clone(),
+        problems: state.problems.clone(),
+        groups: groups
+            .into_iter()
+            .map(|((k, d, s, t, c, p), mut objects)| {
+                objects.sort_unstable();
+                Group {
+                    kustomization: k.clone(),
+                    drift: d.into(),
+                    severity: s.into(),
+                    since: t.into(),
+                    content: c.into(),
+                    paused: p,
+                    objects: objects.into_iter().map(String::from).collect(),
+                }
+            })
+            .collect(),
+        changes,
+    };
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    serde_json::to_writer(&mut gz, &compact).expect("state serializes");
+    gz.flush().expect("writes to memory");
+    gz.finish().expect("writes to memory")
+}
+
+/// Why a compact state cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not gzip, or cut short")]
+    Gzip(#[source] std::io::Error),
+    #[error("larger than {} MiB once unpacked", MAX_DECODED_BYTES >> 20)]
+    TooLarge,
+    #[error("not a state")]
+    Json(#[source] serde_json::Error),
+}
+
+/// The state of [`encode`]'s bytes.
+pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
+    let mut json = Vec::new();
+    GzDecoder::new(bytes)
+        .take(MAX_DECODED_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(DecodeError::Gzip)?;
+    if json.len() as u64 > MAX_DECODED_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    let mut compact: Compact = serde_json::from_slice(&json).map_err(DecodeError::Json)?;
+    let mut state = State {
+        version: compact.version,
+        posted_at: compact.posted_at,
+        problems: compact.problems,
+        ..State::default()
+    };
+    for g in compact.groups {
+        for object in g.objects {
+            let id = identity(g.kustomization.as_deref(), &object, &g.drift);
+            let changes = compact.changes.remove(&id).unwrap_or_default();
+            state.findings.insert(
+                id,
+                OpenFinding {
+                    since: g.since.clone(),
+                    kustomization: g.kustomization.clone(),
+                    object,
+                    drift: g.drift.clone(),
+                    severity: g.severity.clone(),
+                    content: g.content.clone(),
+                    changes,
+                    paused: g.paused,
+                },
+            );
+        }
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hex;
+    use super::*;
+
+    fn finding(ks: &str, object: &str, since: &str, changes: Vec<SeenChange>) -> OpenFinding {
+        OpenFinding {
+            since: since.into(),
+            kustomization: Some(ks.into()),
+            object: object.into(),
+            drift: "modified".into(),
+            severity: "added".into(),
+            content: "0a1b2c3d".into(),
+            changes,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn a_state_round_trips_with_its_identities_problems_and_changes() {
+        let mut state = State {
+            version: VERSION,
+            posted_at: Some("2026-12-07T02:00:00Z".into()),
+            ..State::default()
+        };
+        let seen = vec![SeenChange {
+            path: "metadata.labels[team]".into(),
+            live: "x".into(),
+            manager: Some("kubectl-label".into()),
+            time: Some("2026-12-06T10:00:00Z".into()),
+        }];
+        for (ks, object, since, changes) in [
+            (
+                "flux-system/apps",
+                "Deployment/apps/web",
+                "2026-12-06T10:00:00Z",
+                seen.clone(),
+            ),
+            (
+                "flux-system/apps",
+                "Deployment/apps/api",
+                "2026-12-06T10:00:00Z",
+                vec![],
+            ),
+            (
+                "flux-system/db",
+                "StatefulSet/db/pg",
+                "2026-12-01T00:00:00Z",
+                vec![],
+            ),
+        ] {
+            let f = finding(ks, object, since, changes);
+            state
+                .findings
+                .insert(identity(Some(ks), object, "modified"), f);
+        }
+        state.problems.insert(
+            "suspended Kustomization flux-system/db".into(),
+            OpenProblem {
+                since: "2026-12-01T00:00:00Z".into(),
+                kustomization: Some("flux-system/db".into()),
+                detail: "resume it".into(),
+            },
+        );
+        assert_eq!(decode(&encode(&state)).unwrap(), state);
+    }
+
+    /// 100,000 findings of 2,000 Kustomizations, a label added by hand to
+    /// 50 objects at once in each: one part, a few hundred KiB.
+    #[test]
+    fn a_state_of_100_000_findings_of_mass_edits_fits_one_config_map() {
+        let bytes = encode(&synthetic(100_000, |i| i / 50));
+        assert!(bytes.len() < 256 << 10, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap().findings.len(), 100_000);
+    }
+
+    /// The worst case: each of 100,000 findings at its own time with its own
+    /// content: some 12 bytes each, two parts.
+    #[test]
+    fn a_state_of_100_000_distinct_findings_takes_about_12_bytes_each() {
+        let bytes = encode(&synthetic(100_000, |i| i));
+        assert!(bytes.len() < 1_300_000, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap().findings.len(), 100_000);
+    }
+
+    /// `n` findings in Kustomizations of 50; those with the same `edit(i)`
+    /// were made at the same time with the same content.
+    fn synthetic(n: u32, edit: impl Fn(u32) -> u32) -> State {
+        let mut state = State::default();
+        for i in 0..n {
+            let ks = format!("flux-system/app-{:04}", i / 50);
+            let object = format!("Deployment/app-{:04}/web-{:05}", i / 50, i);
+            let e = edit(i);
+            let since = format!(
+                "2026-12-06T{:02}:{:02}:{:02}Z",
+                (e / 3600) % 24,
+                (e / 60) % 60,
+                e % 60
+            );
+            let mut f = finding(&ks, &object, &since, vec![]);
+            f.content = hex(&e.wrapping_mul(2_654_435_761).to_be_bytes());
+            state
+                .findings
+                .insert(identity(Some(&ks), &object, "modified"), f);
+        }
+        state
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_state_are_an_error_not_a_panic() {
+        assert!(matches!(decode(b"{}"), Err(DecodeError::Gzip(_))));
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(b"[1, 2]").unwrap();
+        assert!(matches!(
+            decode(&gz.finish().unwrap()),
+            Err(DecodeError::Json(_))
+        ));
+    }
+}
