@@ -27,8 +27,9 @@ pub use crate::report::links::LinkTemplates;
 
 use super::state::{OpenFinding, OpenProblem, SeenChange, State, VERSION};
 use crate::classify::Finding;
-use crate::diff::{Change, Drift, Op};
+use crate::diff::Change;
 use crate::report::Report;
+use crate::report::severity::Severity;
 
 /// How long after the last post a daily digest is due (a little less than a
 /// day, so a nightly job's jitter does not skip a day).
@@ -69,94 +70,17 @@ pub struct Options {
     pub report_file: String,
 }
 
-/// How bad a finding is, most urgent first: the order of the message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Severity {
-    /// An object missing, or two owners fighting over it.
-    MissingOrConflict,
-    /// A field git declares has another value live (or is gone), or a
-    /// person set a field of what a HelmRelease deployed.
-    Edited,
-    /// Only fields git does not declare were added.
-    Added,
-    /// An object Flux owns that no render has.
-    Orphaned,
-}
-
-impl Severity {
-    fn of(f: &Finding) -> Self {
-        match f.drift {
-            // Two Kustomizations fighting over an object: two owners too.
-            Drift::Missing | Drift::Conflict | Drift::Overlap => Severity::MissingOrConflict,
-            Drift::Orphaned => Severity::Orphaned,
-            // A field set over what a HelmRelease deployed (what the chart
-            // says is not known) is an edit too, not an added field.
-            Drift::Modified
-                if unexplained(f).any(|c| c.desired.is_some() || c.op == Op::Replace) =>
-            {
-                Severity::Edited
-            }
-            Drift::Modified => Severity::Added,
-        }
-    }
-
-    /// The name kept in the state.
-    fn as_str(self) -> &'static str {
-        match self {
-            Severity::MissingOrConflict => "missing-or-conflict",
-            Severity::Edited => "edited",
-            Severity::Added => "added",
-            Severity::Orphaned => "orphaned",
-        }
-    }
-
-    /// The severity of a posted finding, from the state (by its drift kind
-    /// when the state does not say: a modified one counts as edited).
-    fn of_posted(o: &OpenFinding) -> Self {
-        Severity::ALL
-            .into_iter()
-            .find(|s| s.as_str() == o.severity)
-            .unwrap_or(match o.drift.as_str() {
-                "missing" | "conflict" | "overlap" => Severity::MissingOrConflict,
-                "orphaned" => Severity::Orphaned,
-                _ => Severity::Edited,
-            })
-    }
-
-    const ALL: [Severity; 4] = [
-        Severity::MissingOrConflict,
-        Severity::Edited,
-        Severity::Added,
-        Severity::Orphaned,
-    ];
-
-    fn marker(self) -> &'static str {
-        match self {
-            Severity::MissingOrConflict => "🔴",
-            Severity::Edited => "🟠",
-            Severity::Added => "🟡",
-            Severity::Orphaned => "🔵",
-        }
-    }
-
-    fn heading(self) -> &'static str {
-        match self {
-            Severity::MissingOrConflict => "Missing objects and conflicts",
-            Severity::Edited => "Declared fields edited in the cluster",
-            Severity::Added => "Fields added in the cluster",
-            Severity::Orphaned => "Orphans",
-        }
-    }
-
-    /// Words for the summary's count.
-    fn counted(self) -> &'static str {
-        match self {
-            Severity::MissingOrConflict => "missing or conflicting",
-            Severity::Edited => "edited",
-            Severity::Added => "with added fields",
-            Severity::Orphaned => "orphaned",
-        }
-    }
+/// The severity of a posted finding, from the state (by its drift kind
+/// when the state does not say: a modified one counts as edited).
+pub(super) fn severity_of_posted(o: &OpenFinding) -> Severity {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == o.severity)
+        .unwrap_or(match o.drift.as_str() {
+            "missing" | "conflict" | "overlap" => Severity::MissingOrConflict,
+            "orphaned" => Severity::Orphaned,
+            _ => Severity::Edited,
+        })
 }
 
 /// Where a finding or problem stands against the last post.

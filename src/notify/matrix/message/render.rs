@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::super::state::OpenFinding;
 use super::links::{LinkTemplates, commit_of};
-use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag};
+use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag, severity_of_posted};
 use crate::classify::Finding;
 use crate::diff::{Change, Op};
 use crate::report::Report;
@@ -153,7 +153,7 @@ fn summary(input: &Input) -> Text {
     let severities: Vec<Severity> = open
         .iter()
         .map(|o| o.severity)
-        .chain(input.kept.iter().map(|o| Severity::of_posted(o)))
+        .chain(input.kept.iter().map(|o| severity_of_posted(o)))
         .collect();
     if input.checked_nothing {
         return checked_nothing(input, &severities);
@@ -427,7 +427,7 @@ fn tail(input: &Input) -> Text {
         .iter()
         .map(|o| {
             (
-                Severity::of_posted(o),
+                severity_of_posted(o),
                 o.object.clone(),
                 o.drift.as_str(),
                 o.kustomization
@@ -479,7 +479,7 @@ fn tail(input: &Input) -> Text {
             input.paused.len()
         );
         let mut paused: Vec<&&OpenFinding> = input.paused.iter().collect();
-        paused.sort_by_key(|o| (Severity::of_posted(o), o.object.as_str()));
+        paused.sort_by_key(|o| (severity_of_posted(o), o.object.as_str()));
         for o in paused.iter().take(MAX_LISTED) {
             let ks = o.kustomization.as_deref().unwrap_or("no Kustomization");
             let tag = if o.paused { "" } else { "paused · " };
@@ -487,7 +487,7 @@ fn tail(input: &Input) -> Text {
                 "{tag}{} · {} · {ks} · open since {}",
                 o.object, o.drift, o.since
             );
-            let marker = Severity::of_posted(o).marker();
+            let marker = severity_of_posted(o).marker();
             let _ = writeln!(t.body, "- {marker} {}", plain(&line));
             let _ = writeln!(t.html, "<li>{marker} {}</li>", escape(&line));
         }
