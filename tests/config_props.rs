@@ -29,7 +29,48 @@ const NUMBERS: &[(&str, &str, u64, u64, &str)] = &[
         10_000_000,
         "limits.yamlDocuments",
     ),
+    (
+        MATRIX_TIMEOUT,
+        "}}",
+        1,
+        86_400,
+        "notify.matrix.timeoutSeconds",
+    ),
+    (MATRIX_RETRIES, "}}", 1, 100, "notify.matrix.retries"),
+    (
+        "notify: {pushgateway: {url: 'http://127.0.0.1:9091', timeoutSeconds: ",
+        "}}",
+        1,
+        86_400,
+        "notify.pushgateway.timeoutSeconds",
+    ),
+    (
+        "notify: {pushgateway: {url: 'http://127.0.0.1:9091', retries: ",
+        "}}",
+        1,
+        100,
+        "notify.pushgateway.retries",
+    ),
+    (
+        "notify: {webhook: {url: 'http://127.0.0.1:8080/hook', timeoutSeconds: ",
+        "}}",
+        1,
+        86_400,
+        "notify.webhook.timeoutSeconds",
+    ),
+    (
+        "notify: {webhook: {url: 'http://127.0.0.1:8080/hook', retries: ",
+        "}}",
+        1,
+        100,
+        "notify.webhook.retries",
+    ),
 ];
+
+const MATRIX_TIMEOUT: &str = "notify: {matrix: {homeserver: 'http://127.0.0.1:8008', room: '#alerts:localhost', \
+    user: '@bot:localhost', stateFile: s.json, timeoutSeconds: ";
+const MATRIX_RETRIES: &str = "notify: {matrix: {homeserver: 'http://127.0.0.1:8008', room: '#alerts:localhost', \
+    user: '@bot:localhost', stateFile: s.json, retries: ";
 
 /// Loads a config file holding `text`.
 fn load_file(text: &str) -> Result<Config, ConfigError> {
@@ -74,6 +115,8 @@ proptest! {
             Err(err) => {
                 let message = format!("{:#}", anyhow::Error::from(err));
                 prop_assert!(!(min..=max).contains(&value), "{text}: {message}");
+                // A `notify:` key's error is under "config file: ".
+                let message = message.strip_prefix("config file: ").unwrap_or(&message);
                 prop_assert!(message.starts_with(key), "{text}: {message}");
                 prop_assert!(message.contains(&value.to_string()), "{text}: {message}");
             }

@@ -29,6 +29,10 @@ pub enum NotifyConfigError {
         problem: &'static str,
         example: &'static str,
     },
+    /// A number is outside its range (a timeout of zero or over a day, a
+    /// retry count of zero or over a hundred).
+    #[error(transparent)]
+    OutOfRange(#[from] crate::bounds::OutOfRange),
 }
 
 impl NotifyConfigError {

@@ -221,8 +221,17 @@ impl SinkConfig for MatrixConfig {
             },
             daily_digest: m.daily_digest,
             max_message_bytes: max,
-            timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(120).max(1)),
-            retries: m.retries.unwrap_or(5).max(1),
+            timeout: crate::bounds::seconds(
+                m.timeout_seconds.unwrap_or(120),
+                "notify.matrix.timeoutSeconds",
+                "`timeoutSeconds: 120`",
+            )?,
+            retries: crate::bounds::count(
+                m.retries.unwrap_or(5) as u64,
+                crate::bounds::Range::count(1, 100),
+                "notify.matrix.retries",
+                "`retries: 5`",
+            )?,
             links: LinkTemplates {
                 commit: links.commit,
                 file: links.file,

@@ -95,8 +95,17 @@ impl SinkConfig for PushgatewayConfig {
         }
         Ok(PushgatewaySettings {
             url: p.url.trim_end_matches('/').to_string(),
-            timeout: Duration::from_secs(p.timeout_seconds.unwrap_or(10).max(1)),
-            retries: p.retries.unwrap_or(3).max(1),
+            timeout: crate::bounds::seconds(
+                p.timeout_seconds.unwrap_or(10),
+                "notify.pushgateway.timeoutSeconds",
+                "`timeoutSeconds: 10`",
+            )?,
+            retries: crate::bounds::count(
+                p.retries.unwrap_or(3) as u64,
+                crate::bounds::Range::count(1, 100),
+                "notify.pushgateway.retries",
+                "`retries: 3`",
+            )?,
             insecure,
         })
     }

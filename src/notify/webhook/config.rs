@@ -155,8 +155,17 @@ impl SinkConfig for WebhookConfig {
             url: Endpoint(self.url.clone()),
             headers,
             bearer_token_file: self.bearer_token_file.as_ref().map(|p| base.join(p)),
-            timeout: Duration::from_secs(self.timeout_seconds.unwrap_or(10).max(1)),
-            retries: self.retries.unwrap_or(3).max(1),
+            timeout: crate::bounds::seconds(
+                self.timeout_seconds.unwrap_or(10),
+                "notify.webhook.timeoutSeconds",
+                "`timeoutSeconds: 10`",
+            )?,
+            retries: crate::bounds::count(
+                self.retries.unwrap_or(3) as u64,
+                crate::bounds::Range::count(1, 100),
+                "notify.webhook.retries",
+                "`retries: 3`",
+            )?,
         })
     }
 }
