@@ -3,6 +3,8 @@
 //! configured under `notify.matrix.links`, or derived from the repository URL
 //! for the forges whose URL layout is known (GitHub, GitLab, Gitea/Forgejo).
 
+use super::Report;
+
 /// The two templates; `None` where no link can be made.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinkTemplates {
@@ -130,6 +132,46 @@ pub fn commit_of(revision: &str) -> Option<&str> {
         None => return None,
     };
     (sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit())).then_some(sha)
+}
+
+/// The revision the findings are against, for people (`main@sha1:7c1e9d4b2a86`),
+/// and its commit: the commit checked, else the revision the Kustomizations
+/// applied (when they agree; else how many there are).
+pub fn revision(report: &Report) -> (String, Option<&str>) {
+    if let Some(r) = report.run.source.revision.as_deref() {
+        return (short_revision(r), commit_of(r));
+    }
+    let mut applied: Vec<&str> = report
+        .kustomizations
+        .iter()
+        .filter(|k| k.skipped.is_none())
+        .filter_map(|k| k.applied_revision.as_deref())
+        .collect();
+    applied.sort_unstable();
+    applied.dedup();
+    match applied.as_slice() {
+        [] => ("an unknown revision".to_string(), None),
+        [one] => (short_revision(one), commit_of(one)),
+        many => (
+            format!(
+                "{} applied revisions ({})",
+                many.len(),
+                many.iter()
+                    .map(|r| short_revision(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        ),
+    }
+}
+
+/// A revision with its sha cut to 12 characters.
+pub fn short_revision(r: &str) -> String {
+    match commit_of(r) {
+        Some(sha) if sha.len() > 12 => r.replace(sha, &sha[..12]),
+        _ => r.to_string(),
+    }
 }
 
 #[cfg(test)]

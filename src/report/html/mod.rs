@@ -523,35 +523,16 @@ fn rest(report: &Report) -> String {
     rest.iter().map(|r| format!(" · {r}")).collect()
 }
 
-/// The revision the findings are against, for people, and its commit: the
-/// commit checked, else the revision the Kustomizations applied (when they
-/// agree; else how many there are).
+/// The revision the findings are against, for people (escaped), and its
+/// commit.
 fn revision(report: &Report) -> (String, Option<&str>) {
-    if let Some(r) = report.run.source.revision.as_deref() {
-        return (short_revision(r), commit_of(r));
-    }
-    let mut applied: Vec<&str> = report
-        .kustomizations
-        .iter()
-        .filter(|k| k.skipped.is_none())
-        .filter_map(|k| k.applied_revision.as_deref())
-        .collect();
-    applied.sort_unstable();
-    applied.dedup();
-    match applied.as_slice() {
-        [] => ("an unknown revision".to_string(), None),
-        [one] => (short_revision(one), commit_of(one)),
-        many => (format!("{} applied revisions", many.len()), None),
-    }
+    let (text, commit) = super::links::revision(report);
+    (plain(&text).into_owned(), commit)
 }
 
-/// A revision with its sha cut to 12 characters.
+/// A revision with its sha cut to 12 characters, escaped.
 fn short_revision(r: &str) -> String {
-    let short = match commit_of(r) {
-        Some(sha) if sha.len() > 12 => r.replace(sha, &sha[..12]),
-        _ => r.to_string(),
-    };
-    plain(&short).into_owned()
+    plain(&super::links::short_revision(r)).into_owned()
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {

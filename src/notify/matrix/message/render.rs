@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::super::state::OpenFinding;
-use super::links::{LinkTemplates, commit_of};
+use super::links::{self, LinkTemplates, commit_of};
 use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag, severity_of_posted};
 use crate::classify::Finding;
 use crate::diff::{Change, Op};
@@ -185,7 +185,7 @@ fn summary(input: &Input) -> Text {
         "{marker} drift-check {}: {findings}",
         input.report.run.cluster
     );
-    let (revision, sha) = revision(input.report);
+    let (revision, sha) = links::revision(input.report);
 
     let mut rest = Vec::new();
     if input.digest {
@@ -302,46 +302,6 @@ fn checked_nothing(input: &Input, severities: &[Severity]) -> Text {
 
 fn count(problems: &[Problem], kind: ProblemKind) -> usize {
     problems.iter().filter(|p| p.kind == kind).count()
-}
-
-/// The revision the findings are against, for people (`main@sha1:7c1e9d4b2a86`),
-/// and its commit: the commit checked, else the revision the Kustomizations
-/// applied (when they agree; else how many there are).
-fn revision(report: &Report) -> (String, Option<&str>) {
-    if let Some(r) = report.run.source.revision.as_deref() {
-        return (short_revision(r), commit_of(r));
-    }
-    let mut applied: Vec<&str> = report
-        .kustomizations
-        .iter()
-        .filter(|k| k.skipped.is_none())
-        .filter_map(|k| k.applied_revision.as_deref())
-        .collect();
-    applied.sort_unstable();
-    applied.dedup();
-    match applied.as_slice() {
-        [] => ("an unknown revision".to_string(), None),
-        [one] => (short_revision(one), commit_of(one)),
-        many => (
-            format!(
-                "{} applied revisions ({})",
-                many.len(),
-                many.iter()
-                    .map(|r| short_revision(r))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None,
-        ),
-    }
-}
-
-/// A revision with its sha cut to 12 characters.
-fn short_revision(r: &str) -> String {
-    match commit_of(r) {
-        Some(sha) if sha.len() > 12 => r.replace(sha, &sha[..12]),
-        _ => r.to_string(),
-    }
 }
 
 /// What could not be checked, failing and suspended Kustomizations: every
