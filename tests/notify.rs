@@ -27,7 +27,7 @@ use crate::util::{Scratch, root, service};
 const FIRST_BODY: &str = "\
 🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 new · 1 Kustomization suspended
 
-⚠️ Could not check, failing, suspended
+⚠️ Suspended
 - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`
 
 🔴 Missing objects and conflicts
@@ -109,7 +109,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
     assert_eq!(content["format"], "org.matrix.custom.html");
     assert_eq!(content["body"], FIRST_BODY);
     assert!(content["formatted_body"].as_str().unwrap().starts_with(
-        "<p><strong>🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned)</strong> at <code>main@sha1:7c1e9d4b2a86</code> · 6 new · 1 Kustomization suspended</p>\n<h4>⚠️ Could not check, failing, suspended</h4>"
+        "<p><strong>🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned)</strong> at <code>main@sha1:7c1e9d4b2a86</code> · 6 new · 1 Kustomization suspended</p>\n<h4>⚠️ Suspended</h4>"
     ));
     assert!(
         !first.stderr.contains("bot-pass"),
@@ -138,7 +138,7 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
         notices[0]["content"]["body"],
         format!(
             "🔴 drift-check prod: 5 unexplained findings (1 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 5 still open · 1 resolved · 1 Kustomization suspended\n\n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Suspended\n\
              - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\n\
              Still open (5):\n\
              - 🔴 HTTPRoute/tenants/acme-portal · conflict · flux-system/platform-routes · since 2026-11-21T22:04:13Z\n\
@@ -1267,7 +1267,7 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
         format!(
             "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 1 changed · 4 still open · 1 Kustomization suspended\n\
              \n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Suspended\n\
              - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
              \n\
              {}\n\
@@ -1594,7 +1594,7 @@ async fn matrix_a_new_edit_to_a_reported_field_is_posted_as_changed_with_links_t
         format!(
             "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 changed · 5 still open · 1 Kustomization suspended\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Suspended\n\
          - ⏸️ still · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
          \n\
          🟠 Declared fields edited in the cluster\n\
@@ -1660,7 +1660,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
         format!(
             "🔴 drift-check prod: 7 unexplained findings (2 missing or conflicting, 4 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 1 new · 6 still open · 1 Kustomization failing\n\
              \n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Failing, suspended\n\
              - ❌ new · Kustomization flux-system/docs is failing since 2026-11-29T03:00:00Z: BuildFailed: kustomize build failed: <b>accumulating resources</b>\n\
              - ▶️ resumed · Kustomization flux-system/crossplane (suspended since 2026-11-22T17:40:00Z)\n\
              \n\
@@ -1693,7 +1693,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
         format!(
             "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 paused while suspended · 1 Kustomization suspended\n\
              \n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Failing, suspended\n\
              - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
              - ✅ Ready again · Kustomization flux-system/docs (failing since 2026-11-29T03:00:00Z)\n\
              \n\
@@ -1775,7 +1775,7 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
         format!(
             "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · could not check stage live · 1 Kustomization suspended\n\
              \n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Could not check, suspended\n\
              - ⚠️ new · could not check stage live since {error_since}: {}: unclosed bracket '[' at line 5, column 13\n\
              {suspended}\n\
              \n\
@@ -1793,7 +1793,7 @@ async fn matrix_a_run_that_could_not_check_posts_it_once_then_its_resolution() {
         format!(
             "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 Kustomization suspended\n\
              \n\
-             ⚠️ Could not check, failing, suspended\n\
+             ⚠️ Could not check, suspended\n\
              {suspended}\n\
              - ✅ resolved · stage live is checked again (could not be since {error_since})\n\
              \n\
@@ -1964,7 +1964,7 @@ async fn matrix_a_state_of_the_first_format_does_not_repost_its_findings() {
         notices[0]["content"]["body"],
         "🔴 drift-check prod: 6 unexplained findings (2 missing or conflicting, 3 edited, 1 orphaned) at main@sha1:7c1e9d4b2a86 · 6 still open · 1 Kustomization suspended\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Suspended\n\
          - ⏸️ new · Kustomization flux-system/crossplane is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization crossplane -n flux-system`\n\
          \n\
          Still open (6):\n\

@@ -304,6 +304,31 @@ fn count(problems: &[Problem], kind: ProblemKind) -> usize {
     problems.iter().filter(|p| p.kind == kind).count()
 }
 
+/// The problems section's title, naming only the kinds it lists (open or
+/// fixed): `Could not check, failing, suspended`, `Suspended`, ...
+fn problems_heading(input: &Input) -> String {
+    let kinds: Vec<ProblemKind> = input
+        .problems
+        .iter()
+        .map(|p| p.kind)
+        .chain(input.fixed.iter().map(|f| f.kind))
+        .collect();
+    let named: Vec<&str> = [
+        (ProblemKind::CouldNotCheck, "could not check"),
+        (ProblemKind::Failing, "failing"),
+        (ProblemKind::Suspended, "suspended"),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| kinds.contains(kind))
+    .map(|(_, words)| words)
+    .collect();
+    let mut heading = named.join(", ");
+    if let Some(first) = heading.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    heading
+}
+
 /// What could not be checked, failing and suspended Kustomizations: every
 /// one open (tagged) and every one fixed since the last post.
 fn problems(input: &Input) -> Text {
@@ -311,10 +336,9 @@ fn problems(input: &Input) -> Text {
     if input.problems.is_empty() && input.fixed.is_empty() {
         return t;
     }
-    t.body
-        .push_str("\n⚠️ Could not check, failing, suspended\n");
-    t.html
-        .push_str("<h4>⚠️ Could not check, failing, suspended</h4>\n<ul>\n");
+    let heading = problems_heading(input);
+    let _ = write!(t.body, "\n⚠️ {heading}\n");
+    let _ = write!(t.html, "<h4>⚠️ {heading}</h4>\n<ul>\n");
     for p in input.problems {
         let tag = match &p.tag {
             Tag::New => "new".to_string(),

@@ -518,7 +518,7 @@ fn a_run_that_could_not_check_a_kustomization_says_so_once_resolves_nothing_in_i
         m.body,
         "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · 1 resolved · could not check 1 Kustomization\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Could not check\n\
          - ⚠️ new · could not check Kustomization apps/web since 2026-11-25T02:00:05Z: render: kustomization.yaml: unknown field `resourcez`\n\
          \n\
          Still open (1):\n\
@@ -539,7 +539,7 @@ fn a_run_that_could_not_check_a_kustomization_says_so_once_resolves_nothing_in_i
         fourth.message.unwrap().body,
         "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Could not check\n\
          - ✅ resolved · Kustomization apps/web is checked again (could not be since 2026-11-25T02:00:05Z)\n\
          \n\
          Still open (1):\n\
@@ -571,7 +571,7 @@ fn a_run_with_a_global_error_resolves_nothing_and_posts_the_stage_and_its_first_
         m.body,
         "🟠 drift-check prod: 1 unexplained finding (1 edited) at 0123456789ab · 1 still open · could not check stage live\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Could not check\n\
          - ⚠️ new · could not check stage live since 2026-11-25T02:00:05Z: snapshot unreadable: <b>\\u{1b}[31m\n\
          \n\
          Still open (1):\n\
@@ -613,7 +613,7 @@ fn suspended_and_failing_kustomizations_are_posted_new_still_and_resumed() {
         first.message.unwrap().body,
         "⚠️ drift-check prod: no unexplained drift at 0123456789ab · 1 Kustomization failing · 1 Kustomization suspended\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Failing, suspended\n\
          - ❌ new · Kustomization apps/db is failing since 2026-11-23T03:00:00Z: BuildFailed: kustomize build failed: <missing>\n\
          - ⏸️ new · Kustomization apps/web is suspended since 2026-11-22T17:40:00Z: resume it with `flux resume kustomization web -n apps`"
     );
@@ -636,7 +636,7 @@ fn suspended_and_failing_kustomizations_are_posted_new_still_and_resumed() {
         m.body,
         "✅ drift-check prod: no unexplained drift at 0123456789ab\n\
          \n\
-         ⚠️ Could not check, failing, suspended\n\
+         ⚠️ Failing, suspended\n\
          - ✅ Ready again · Kustomization apps/db (failing since 2026-11-23T03:00:00Z)\n\
          - ▶️ resumed · Kustomization apps/web (suspended since 2026-11-22T17:40:00Z)"
     );
@@ -791,7 +791,7 @@ fn a_run_that_checked_nothing_says_why_first_then_what_was_last_known() {
             "⚠️ drift-check could not check prod: discover: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
             "last known (from 2026-11-24T02:00:05Z): 2 open (2 edited)",
             "",
-            "⚠️ Could not check, failing, suspended",
+            "⚠️ Could not check",
             "- ⚠️ new · could not check stage discover since 2026-11-25T02:00:05Z: list kustomize.toolkit.fluxcd.io/v1 kustomizations (API server https://10.0.0.1/): Connection refused",
         ],
         "{body}"
