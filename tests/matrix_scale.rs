@@ -5,12 +5,10 @@
 //! renders it is `docs/matrix-100k-post.png` (`DRIFT_CHECK_RECORD_SAMPLE=1`).
 
 use std::io::Read as _;
-use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::notify::{SAMPLE_PAGE, run_within};
+use crate::notify::screenshot;
 use crate::util::matrix::{
     config, config_map_state, fixture_repo, notices_from, room_for, run, state_objects, synapse,
     unique,
@@ -158,37 +156,9 @@ async fn matrix_at_100_000_findings_posts_a_capped_message_a_gzipped_report_and_
     );
 
     // The message as a Matrix client shows it.
-    let page = dir.path().join("post.html");
-    std::fs::write(&page, SAMPLE_PAGE.replace("BODY", html)).unwrap();
-    let png = dir.path().join("post.png");
-    let (width, height) = (980u32, 1400u32);
-    let mut chrome = Command::new(&chromium);
-    chrome
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--no-first-run",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
-        .arg(format!("--window-size={width},{height}"))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()));
-    let shot = run_within(chrome, Duration::from_secs(90));
-    assert!(
-        shot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shot.stderr)
-    );
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let bytes = screenshot(&chromium, html, dir.path(), "post", (980, 1400));
     assert!(bytes.len() > 40_000, "a blank page? {} bytes", bytes.len());
     if std::env::var_os("DRIFT_CHECK_RECORD_SAMPLE").is_some() {
-        std::fs::copy(&png, root().join("docs/matrix-100k-post.png")).unwrap();
+        std::fs::write(root().join("docs/matrix-100k-post.png"), &bytes).unwrap();
     }
 }

@@ -31,7 +31,7 @@ mod state;
 
 use faults::warnings_and_errors;
 use pushgateway::group_lines;
-pub(crate) use sample::{SAMPLE_PAGE, run_within};
+pub(crate) use sample::screenshot;
 use state::{scratch_scaled_to_zero, since_in_state};
 
 const FIRST_BODY: &str = "\

@@ -28,6 +28,16 @@ impl Severity {
         Severity::Orphaned,
     ];
 
+    /// A count per severity present, most urgent first: `["2 edited", "1 orphaned"]`.
+    pub fn counted_in(severities: &[Severity]) -> Vec<String> {
+        Severity::ALL
+            .iter()
+            .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.counted()))
+            .collect()
+    }
+
     /// The severity of a finding, from its drift kind and its unexplained changes.
     pub fn of(f: &Finding) -> Self {
         match f.drift {

@@ -5,7 +5,7 @@ use super::*;
 
 /// The page a screenshot is taken of: the message as a Matrix client shows
 /// an `m.notice` (sender, then the HTML body), nothing else.
-pub(crate) const SAMPLE_PAGE: &str = r#"<!doctype html>
+const SAMPLE_PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><style>
 body { margin: 0; background: #ffffff; font-family: "DejaVu Sans", sans-serif; font-size: 14px; color: #17191c; }
 .event { margin: 16px 20px; padding-left: 52px; position: relative; line-height: 1.45; }
@@ -22,8 +22,46 @@ p { margin: 0 0 4px; }
 <div class="notice">BODY</div></div></body></html>
 "#;
 
+/// The Matrix message's `html` as a client shows it (in [`SAMPLE_PAGE`]),
+/// screenshotted by headless Chromium at `width`×`height` into
+/// `dir/<name>.png`: its bytes, checked to be a PNG.
+pub(crate) fn screenshot(
+    chromium: &str,
+    html: &str,
+    dir: &Path,
+    name: &str,
+    (width, height): (u32, u32),
+) -> Vec<u8> {
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, SAMPLE_PAGE.replace("BODY", html)).unwrap();
+    let png = dir.join(format!("{name}.png"));
+    let mut chrome = Command::new(chromium);
+    chrome
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()));
+    let shot = run_within(chrome, Duration::from_secs(90));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    bytes
+}
+
 /// Runs `program` to its end, or kills it after `limit`.
-pub(crate) fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
+fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -82,35 +120,8 @@ async fn matrix_sample_post_renders_in_headless_chromium() {
     }
     assert!(body.starts_with(&FIRST_BODY[..FIRST_BODY.find('\n').unwrap()]));
 
-    let page = dir.path().join("sample-post.html");
-    std::fs::write(&page, SAMPLE_PAGE.replace("BODY", html)).unwrap();
-    let png = dir.path().join("sample-post.png");
     let (width, height) = (980u32, 1140u32);
-    let mut chrome = Command::new(&chromium);
-    chrome
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--no-first-run",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
-        .arg(format!("--window-size={width},{height}"))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()));
-    let shot = run_within(chrome, Duration::from_secs(90));
-    assert!(
-        shot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shot.stderr)
-    );
-    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let bytes = screenshot(&chromium, html, dir.path(), "sample-post", (width, height));
     let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     assert_eq!((size(16), size(20)), (width, height));
     // A blank page compresses to a few KiB; text, code spans and emoji do not.
@@ -118,7 +129,7 @@ async fn matrix_sample_post_renders_in_headless_chromium() {
     if record {
         let docs = root().join("docs");
         std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&png, docs.join("matrix-sample-post.png")).unwrap();
+        std::fs::write(docs.join("matrix-sample-post.png"), &bytes).unwrap();
     }
 }
 

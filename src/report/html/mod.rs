@@ -433,12 +433,7 @@ fn headline(cluster: &str, severities: &[Severity]) -> String {
     let findings = if total == 0 {
         "no unexplained drift".to_string()
     } else {
-        let by: Vec<String> = Severity::ALL
-            .iter()
-            .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{n} {}", s.counted()))
-            .collect();
+        let by = Severity::counted_in(severities);
         format!(
             "{total} unexplained {} ({})",
             plural(total, "finding", "findings"),

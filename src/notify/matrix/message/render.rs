@@ -174,12 +174,7 @@ fn summary(input: &Input) -> Text {
     let findings = if total == 0 {
         "no unexplained drift".to_string()
     } else {
-        let by: Vec<String> = Severity::ALL
-            .iter()
-            .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{n} {}", s.counted()))
-            .collect();
+        let by = Severity::counted_in(&severities);
         format!(
             "{total} unexplained {} ({})",
             plural(total, "finding", "findings"),
@@ -280,12 +275,7 @@ fn checked_nothing(input: &Input, severities: &[Severity]) -> Text {
         "⚠️ drift-check could not check {}: {cause}",
         input.report.run.cluster
     );
-    let by: Vec<String> = Severity::ALL
-        .iter()
-        .map(|s| (s, severities.iter().filter(|o| *o == s).count()))
-        .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| format!("{n} {}", s.counted()))
-        .collect();
+    let by = Severity::counted_in(severities);
     let known = match input.last_posted {
         Some(at) if by.is_empty() => format!("last known (from {at}): nothing open"),
         Some(at) => format!(
