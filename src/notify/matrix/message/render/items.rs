@@ -34,26 +34,7 @@ pub(super) fn finding(input: &Input, o: &Open) -> Text {
         linked(file.as_deref(), &escape(&ks)),
         f.owner.as_str()
     );
-    if let Some(message) = &f.message {
-        let _ = writeln!(body, "  {}", plain(message));
-        let _ = write!(html, "<br>\n{}", escape(message));
-    }
-    let changes: Vec<&Change> = f
-        .changes
-        .iter()
-        .filter(|c| c.explanation.is_none())
-        .collect();
-    if !changes.is_empty() {
-        html.push_str("\n<ul>\n");
-        for c in &changes {
-            let (b, h) = change(f, c);
-            let _ = writeln!(body, "  {b}");
-            let _ = writeln!(html, "<li>{h}</li>");
-        }
-        html.push_str("</ul>\n");
-    } else {
-        html.push_str("<br>\n");
-    }
+    let changes = message_and_changes(f, &mut body, &mut html);
     if let Some(who) = who(f, &changes) {
         let _ = writeln!(body, "  who: {}", plain(&who));
         let _ = writeln!(html, "who: {}<br>", escape(&who));
@@ -167,26 +148,7 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
         linked(file.as_deref(), &escape(&ks)),
         f.owner.as_str()
     );
-    if let Some(message) = &f.message {
-        let _ = writeln!(body, "  {}", plain(message));
-        let _ = write!(html, "<br>\n{}", escape(message));
-    }
-    let changes: Vec<&Change> = f
-        .changes
-        .iter()
-        .filter(|c| c.explanation.is_none())
-        .collect();
-    if !changes.is_empty() {
-        html.push_str("\n<ul>\n");
-        for c in &changes {
-            let (b, h) = change(f, c);
-            let _ = writeln!(body, "  {b}");
-            let _ = writeln!(html, "<li>{h}</li>");
-        }
-        html.push_str("</ul>\n");
-    } else {
-        html.push_str("<br>\n");
-    }
+    message_and_changes(f, &mut body, &mut html);
     let mut managers: Vec<String> = members
         .iter()
         .flat_map(|m| {
@@ -456,4 +418,34 @@ pub(super) fn linked(url: Option<&str>, inner: &str) -> String {
         Some(u) => format!("<a href=\"{}\">{inner}</a>", escape(u)),
         None => inner.to_string(),
     }
+}
+
+/// A finding's message, then its unexplained changes as a list: what a
+/// finding and a group of identical ones both show under their first line.
+fn message_and_changes<'f>(
+    f: &'f Finding,
+    body: &mut String,
+    html: &mut String,
+) -> Vec<&'f Change> {
+    if let Some(message) = &f.message {
+        let _ = writeln!(*body, "  {}", plain(message));
+        let _ = write!(*html, "<br>\n{}", escape(message));
+    }
+    let changes: Vec<&Change> = f
+        .changes
+        .iter()
+        .filter(|c| c.explanation.is_none())
+        .collect();
+    if !changes.is_empty() {
+        html.push_str("\n<ul>\n");
+        for c in &changes {
+            let (b, h) = change(f, c);
+            let _ = writeln!(*body, "  {b}");
+            let _ = writeln!(*html, "<li>{h}</li>");
+        }
+        html.push_str("</ul>\n");
+    } else {
+        html.push_str("<br>\n");
+    }
+    changes
 }
