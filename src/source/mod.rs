@@ -18,6 +18,7 @@
 //! appear in logs, errors or reports.
 
 mod auth;
+pub mod fetch;
 mod git;
 mod local;
 mod location;
