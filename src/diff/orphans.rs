@@ -1,5 +1,11 @@
 //! Orphans: live objects Flux owns that no render has.
 //!
+//! An object with a controller (an ownerReference with `controller: true`)
+//! is never one: a SealedSecret's or ExternalSecret's Secret, a Job of a
+//! CronJob, carries the labels of what it was made from (Flux's owner
+//! labels, `managed-by=flux`), but its controller made it and keeps it. What
+//! git declares is the custom resource, and that is what is compared.
+//!
 //! Input: each Kustomization's render (or its failure), every Kustomization
 //! discovered, and the live state. Output: the orphaned objects, each with the
 //! Kustomization it belongs to (when one can be named) and why it is one.
@@ -84,12 +90,13 @@ pub fn of_kustomization<'s>(
             continue;
         }
         if let Some(stored) = state.stored_of(&key)
-            && stored.label(OWNER_NAME_LABEL).is_some_and(|name| {
+            && (stored.label(OWNER_NAME_LABEL).is_some_and(|name| {
                 name != ks.name || stored.label(OWNER_NAMESPACE_LABEL) != Some(&ks.namespace)
-            })
+            }) || stored.controller().is_some())
         {
             // Another Kustomization applied it since: Flux's garbage
-            // collection leaves it to that one (fluxcd/pkg `ssa`, owner labels).
+            // collection leaves it to that one (fluxcd/pkg `ssa`, owner
+            // labels). Or a controller took it over: it is that one's.
             continue;
         }
         if let Some(live) = state.get(&key) {
@@ -105,7 +112,10 @@ pub fn of_kustomization<'s>(
         }
     }
     for &(key, live) in labelled.of_kustomization(ks) {
-        if !all_rendered.contains(key) && !found.contains(key) {
+        // A controller's object carries the labels of what it was made from
+        // (a SealedSecret's template, an ExternalSecret's target): it is the
+        // controller's, not Flux's.
+        if !all_rendered.contains(key) && !found.contains(key) && live.controller().is_none() {
             out.push((
                 key.clone(),
                 live.object(),
@@ -291,6 +301,7 @@ pub fn platform<'r, 's>(
         if stored.label(MANAGED_BY_LABEL) != Some("flux")
             || all_rendered.contains(key)
             || reported.contains(key)
+            || stored.controller().is_some()
         {
             continue;
         }
@@ -346,7 +357,7 @@ pub fn platform<'r, 's>(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -495,5 +506,93 @@ mod tests {
                     .to_string()
             )]
         );
+    }
+
+    #[test]
+    fn a_secret_a_controller_made_from_a_custom_resource_in_git_is_never_an_orphan() {
+        // A SealedSecret's Secret copies its template's labels, and an
+        // ExternalSecret's may carry the platform's managed-by=flux and even
+        // Flux's owner labels: each points at its custom resource with a
+        // controller ownerReference, as sealed-secrets and external-secrets
+        // write it. A plain Secret with the same labels is still an orphan.
+        let ks = kustomization("apps", "apps", &[]);
+        let secret = |name: &str, owner: Option<Value>| {
+            let mut o = labelled(name, Some("apps"));
+            o["kind"] = json!("Secret");
+            o["metadata"]["namespace"] = json!("apps");
+            if let Some(owner) = owner {
+                o["metadata"]["ownerReferences"] = json!([owner]);
+            }
+            o
+        };
+        let sealed = json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+            "name": "db", "uid": "5b3c1e2a-8f1d-4b7e-9a0c-2d4e6f8a0b1c", "controller": true});
+        let external = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "name": "api", "uid": "0a9b8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d",
+            "controller": true, "blockOwnerDeletion": true});
+        // An owner that is not the controller does not make it another's.
+        let not_controller =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1"});
+        let state = LiveState::new([
+            secret("db", Some(sealed)),
+            secret("api", Some(external)),
+            secret("stray", Some(not_controller)),
+            secret("plain", None),
+        ]);
+        let none = BTreeSet::new();
+        let labelled_index = Labelled::of(&state);
+        let mut orphans: Vec<String> = of_kustomization(&ks, &none, &none, &state, &labelled_index)
+            .into_iter()
+            .map(|(key, ..)| key.name)
+            .collect();
+        orphans.sort();
+        assert_eq!(orphans, ["plain", "stray"]);
+        let renders = [Render {
+            kustomization: &ks,
+            objects: Some(&[]),
+        }];
+        let mut platform_orphans: Vec<String> = platform(
+            &renders,
+            std::slice::from_ref(&ks),
+            Unreadable::default(),
+            &none,
+            &none,
+            &state,
+        )
+        .orphans
+        .into_iter()
+        .map(|(key, ..)| key.name)
+        .collect();
+        platform_orphans.sort();
+        // Labelled as the checked Kustomization's: that one reports them.
+        assert_eq!(platform_orphans, Vec::<String>::new());
+        let unlabelled = |mut o: Value| {
+            o["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "flux"});
+            o
+        };
+        let state = LiveState::new(
+            [
+                secret(
+                    "db",
+                    Some(json!({"kind": "SealedSecret", "name": "db", "controller": true})),
+                ),
+                secret("plain", None),
+            ]
+            .map(unlabelled),
+        );
+        let mut platform_orphans: Vec<String> = platform(
+            &renders,
+            std::slice::from_ref(&ks),
+            Unreadable::default(),
+            &none,
+            &none,
+            &state,
+        )
+        .orphans
+        .into_iter()
+        .map(|(key, ..)| key.name)
+        .collect();
+        platform_orphans.sort();
+        assert_eq!(platform_orphans, ["plain"]);
     }
 }

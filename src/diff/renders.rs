@@ -18,7 +18,7 @@ use crate::flux::Kustomization;
 use crate::k8s::managed;
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::LiveState;
-use crate::render::Rendered;
+use crate::render::{Rendered, sops};
 
 /// One object's difference and what it was compared against.
 #[derive(Clone, Debug)]
@@ -69,6 +69,8 @@ pub fn renders<'a>(
             diff,
         };
         let mut mine = BTreeSet::new();
+        // Objects with values encrypted in git, and how many.
+        let mut encrypted = Vec::new();
         // What the applied render already reports, by object: the head's
         // comparison only adds what is new.
         let mut applied: BTreeMap<ObjectKey, (Drift, BTreeSet<String>)> = BTreeMap::new();
@@ -97,7 +99,14 @@ pub fn renders<'a>(
             let (unserved, would_be) = (state.unserved.get(&key.type_key()), dry_runs.get(&key));
             let live = state.peek(&key);
             let overlapping = claims.is_some();
-            let drifted = compare(&desired.peek(), live.as_deref(), unserved, would_be, policy)
+            let peeked = desired.peek();
+            let values = sops::encrypted_values(&peeked);
+            if values > 0
+                && let Some(object) = desired.reference()
+            {
+                encrypted.push(format!("{object} ({values})"));
+            }
+            let drifted = compare(&peeked, live.as_deref(), unserved, would_be, policy)
                 .map(|d| without_the_other(d, overlapping, policy))
                 .is_some_and(|d| worth_keeping(&d));
             let diff = drifted
@@ -128,6 +137,15 @@ pub fn renders<'a>(
                 applied.insert(key, (diff.drift, paths));
                 out.push(attributed(diff));
             }
+        }
+        if !encrypted.is_empty() {
+            notes.push(Note {
+                kustomization: Some(r.ks.id()),
+                message: format!(
+                    "values encrypted in git with SOPS are not compared (drift-check has no key): {}; their keys, labels, annotations and everything else in the clear are",
+                    encrypted.join(", ")
+                ),
+            });
         }
         if let Some((head_objects, head_revision)) = &r.head {
             for diff in pending(head_objects, &applied, state, policy) {

@@ -290,3 +290,42 @@ fn an_env_var_added_under_malformed_managed_fields_is_still_reported_unattribute
         [("/spec/template/spec/containers/0/env/1", Op::Add, None)]
     );
 }
+
+#[test]
+fn values_encrypted_in_git_are_not_compared_but_their_keys_and_labels_are() {
+    // A SOPS-encrypted Secret rendered without the key: its values are
+    // markers. Live has the decrypted values: in sync. A key a person
+    // removed, a key and a label a person added are found.
+    let enc = "ENC[AES256_GCM,data:q83v,iv:2VQ5,tag:7CkK,type:str]";
+    let want = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps", "labels": {"team": "payments"}},
+        "type": "Opaque", "stringData": {"password": enc}, "data": {"user": enc}});
+    let in_sync = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps", "labels": {"team": "payments"}},
+        "type": "Opaque", "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}});
+    assert_eq!(compare(&want, &in_sync, &Policy::default()), vec![]);
+
+    let mut edited = in_sync.clone();
+    edited["data"] = json!({"user": "YWRtaW4=", "token": "c2VjcmV0"});
+    edited["metadata"]["labels"]["debug"] = json!("on");
+    edited["metadata"]["managedFields"] = json!([managed(
+        "kubectl-edit",
+        "2026-12-01T10:00:00Z",
+        json!({"f:data": {"f:token": {}}, "f:metadata": {"f:labels": {"f:debug": {}}}})
+    )]);
+    let changes = compare(&want, &edited, &Policy::default());
+    let found: Vec<_> = changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.op, c.manager.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("/metadata/labels/debug", Op::Add, Some("kubectl-edit")),
+            ("/data/password", Op::Remove, None),
+            ("/data/token", Op::Add, Some("kubectl-edit")),
+        ]
+    );
+    let text = serde_json::to_string(&changes).unwrap();
+    assert!(!text.contains("c2VjcmV0") && !text.contains(enc), "{text}");
+}

@@ -315,12 +315,13 @@ impl TypeRef {
     }
 }
 
-/// A live object as held: compact ([`Compact`]), with its string labels
-/// (what the orphan scans read of every object).
+/// A live object as held: compact ([`Compact`]), with its string labels and
+/// its controller (what the orphan scans read of every object).
 #[derive(Debug)]
 pub struct Stored {
     compact: Compact,
     labels: Box<[(Box<str>, Box<str>)]>,
+    controller: Option<Box<str>>,
 }
 
 impl Stored {
@@ -334,10 +335,33 @@ impl Stored {
             .flatten()
             .filter_map(|(k, v)| Some((k.as_str().into(), v.as_str()?.into())))
             .collect();
+        let controller = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("controller").and_then(serde_json::Value::as_bool) == Some(true))
+            .map(|r| {
+                let field = |name| {
+                    r.get(name)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("?")
+                };
+                format!("{}/{}", field("kind"), field("name")).into()
+            });
         Self {
             compact: Compact::new(object),
             labels,
+            controller,
         }
+    }
+
+    /// The object's controller (`Kind/name` of the ownerReference with
+    /// `controller: true`): a SealedSecret's or an ExternalSecret's Secret, a
+    /// Deployment's ReplicaSet. That controller made it and keeps it, whatever
+    /// labels it copied onto it.
+    pub fn controller(&self) -> Option<&str> {
+        self.controller.as_deref()
     }
 
     /// The object, parsed on first use and kept.

@@ -28,6 +28,7 @@ mod flux;
 mod folded;
 mod kustomize;
 mod load;
+pub mod sops;
 mod sourceignore;
 mod substitute;
 
@@ -200,7 +201,7 @@ fn render_with(
         }
     };
     if kustomization.spec.decryption.is_some() {
-        check_not_encrypted(&objects)?;
+        sops::without_key(&mut objects)?;
     }
     let mut secret_paths = vec![Vec::new(); objects.len()];
     if let Some(post_build) = &kustomization.spec.post_build {
@@ -224,18 +225,6 @@ fn render_with(
         objects,
         secret_paths,
     })
-}
-
-/// With `spec.decryption`, kustomize-controller decrypts each SOPS-encrypted
-/// object (one with a top-level `sops` key) before applying it; drift-check
-/// cannot, and refuses rather than render the ciphertext.
-fn check_not_encrypted(objects: &[Object]) -> Result<(), RenderError> {
-    match objects.iter().find(|o| o.get("sops").is_some()) {
-        Some(object) => Err(RenderError::Encrypted {
-            object: kustomize::Resource::new(object.clone(), "").subject(),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Fails unless the object has an apiVersion, a kind and a name.
@@ -392,11 +381,12 @@ pub enum RenderError {
         "postBuild: variable name {name:?} is invalid, must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
     )]
     VariableName { name: String },
-    /// `spec.decryption` is set and an object is SOPS-encrypted.
+    /// `spec.decryption` is set and an object is SOPS-encrypted with a
+    /// field that names it encrypted too.
     #[error(
-        "spec.decryption: {object} is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
+        "spec.decryption: {object} is SOPS-encrypted with its {field} encrypted too: drift-check cannot tell which live object it is without the key (encrypt only data and stringData: encrypted_regex: ^(data|stringData)$)"
     )]
-    Encrypted { object: String },
+    EncryptedIdentity { object: String, field: &'static str },
     /// The substitution syntax in an object is malformed, a variable is
     /// unset under strict substitution, or the result is not valid YAML.
     /// Worded as kustomize-controller's `BuildFailed` message (`object`:

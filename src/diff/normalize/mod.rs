@@ -169,6 +169,11 @@ pub fn encode_secret_string_data(object: &mut Value) {
         .or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(data) = data {
         for (key, value) in string_data {
+            if crate::render::sops::is_encrypted(&value) {
+                // Not compared: stays the marker it is.
+                data.insert(key, value);
+                continue;
+            }
             let text = value
                 .as_str()
                 .map(str::to_string)

@@ -437,22 +437,38 @@ fn vars_must_name_one_object_and_be_declared_once() {
 }
 
 #[test]
-fn an_encrypted_object_under_spec_decryption_is_an_error_naming_the_field() {
-    let dir = tree(&[(
-        "app/secret.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n",
-    )]);
-    let err = render_path(
+fn an_encrypted_object_under_spec_decryption_renders_in_the_clear_without_its_sops_metadata() {
+    // Regression: one SOPS-encrypted Secret made the whole Kustomization
+    // unrenderable, and nothing of it was checked.
+    let enc = "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]";
+    let dir = tree(&[
+        (
+            "app/kustomization.yaml",
+            "resources:\n- secret.yaml\n- settings.yaml\n",
+        ),
+        (
+            "app/secret.yaml",
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: {enc}\nsops:\n  mac: {enc}\n  version: 3.9.0\n"
+            ),
+        ),
+        (
+            "app/settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apps\ndata:\n  mode: fast\n",
+        ),
+    ]);
+    let objects = render_path(
         &dir,
         json!({"path": "app", "decryption": {"provider": "sops"}}),
     )
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "spec.decryption: Secret/apps/db is SOPS-encrypted; drift-check cannot decrypt it (Flux would apply it decrypted)"
-    );
+    .unwrap();
+    assert_eq!(objects.len(), 2);
+    let secret = objects.iter().find(|o| o["kind"] == "Secret").unwrap();
+    assert_eq!(secret.get("sops"), None);
+    assert_eq!(secret["stringData"]["password"], enc);
     // Without decryption Flux applies it as it is, and so renders drift-check.
-    assert_eq!(render_path(&dir, json!({"path": "app"})).unwrap().len(), 1);
+    let as_is = render_path(&dir, json!({"path": "app"})).unwrap();
+    assert!(as_is.iter().any(|o| o.get("sops").is_some()));
 }
 
 #[test]
