@@ -5,7 +5,17 @@
 //! cargo run --release --example apply_like_flux -- --repo R --kustomizations-dir D \
 //!     --kubeconfig K --revision main@sha1:SHA --flux-crds DIR --report OUT.json \
 //!     [--serve REGEX] [--leave-unserved REGEX] [--source-url URL]
+//!     [--root-source FILE] [--sources 'KIND/NS/NAME=DIR|REVISION;…'] [--extra FILE]
 //! ```
+//!
+//! Platforms of several sources: `--root-source` is the bootstrap source object (YAML, e.g. an
+//! OCIRepository, as `flux-operator`'s FluxInstance sync makes it) used instead of the
+//! GitRepository, rendered from `--repo` at `--revision`; `--sources` gives, per other source, the
+//! directory holding the artifact Flux would have fetched and its revision (a Kustomization whose
+//! source is neither fails with `ArtifactFailed`, except that a GitRepository not listed is read
+//! from `--repo`); `--extra` is a YAML file of objects another controller applies (e.g. what
+//! flux-operator's ResourceSets generate), applied as `flux-operator` after the root is
+//! reconciled, its Kustomizations reconciled like the others.
 //!
 //! What it does, in order:
 //! 1. installs Flux's own CRDs from `--flux-crds` (upstream files; `x-kubernetes-validations`
@@ -72,6 +82,10 @@ struct Args {
     serve: Regex,
     leave_unserved: Option<Regex>,
     source_url: String,
+    root_source: Option<Value>,
+    /// (kind, namespace, name) → (artifact directory, revision).
+    sources: BTreeMap<(String, String, String), (PathBuf, String)>,
+    extra: Vec<Value>,
 }
 
 fn args() -> Args {
@@ -102,6 +116,62 @@ fn args() -> Args {
             .get("source-url")
             .cloned()
             .unwrap_or_else(|| "https://example.invalid/repo.git".into()),
+        root_source: map.get("root-source").map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            drift_check::yaml::documents(&text, std::path::Path::new(f))
+                .unwrap()
+                .remove(0)
+        }),
+        sources: map
+            .get("sources")
+            .into_iter()
+            .flat_map(|s| s.split(';'))
+            .filter(|s| !s.is_empty())
+            .map(|entry| {
+                let (id, rest) = entry.split_once('=').expect("KIND/NS/NAME=DIR|REVISION");
+                let (dir, revision) = rest.split_once('|').expect("KIND/NS/NAME=DIR|REVISION");
+                let mut parts = id.splitn(3, '/').map(str::to_string);
+                let (kind, ns, name) = (
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                );
+                ((kind, ns, name), (PathBuf::from(dir), revision.to_string()))
+            })
+            .collect(),
+        extra: map
+            .get("extra")
+            .map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                drift_check::yaml::documents(&text, std::path::Path::new(f)).unwrap()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+impl Args {
+    /// Where a Kustomization's source artifact is, and its revision.
+    fn artifact(&self, ks: &Kustomization) -> Result<(PathBuf, String), String> {
+        let source = &ks.spec.source_ref;
+        let namespace = ks.source_namespace().to_string();
+        let root_kind = self
+            .root_source
+            .as_ref()
+            .map_or("GitRepository", |s| s["kind"].as_str().unwrap());
+        if source.kind == root_kind && namespace == "flux-system" && source.name == "flux-system" {
+            return Ok((self.repo.clone(), self.revision.clone()));
+        }
+        let key = (source.kind.clone(), namespace.clone(), source.name.clone());
+        match self.sources.get(&key) {
+            Some(found) => Ok(found.clone()),
+            None if source.kind == "GitRepository" => {
+                Ok((self.repo.clone(), self.revision.clone()))
+            }
+            None => Err(format!(
+                "Source '{}/{namespace}/{}' not found",
+                source.kind, source.name
+            )),
+        }
     }
 }
 
@@ -166,6 +236,10 @@ impl Cluster {
 
     /// Server-side apply as kustomize-controller (force), or its dry-run.
     async fn apply(&self, object: &Value, dry_run: bool) -> Result<(), String> {
+        self.apply_as(object, dry_run, MANAGER).await
+    }
+
+    async fn apply_as(&self, object: &Value, dry_run: bool, manager: &str) -> Result<(), String> {
         let Some((api, name)) = self.api(object) else {
             let gvk = gvk_of(object);
             return Err(format!(
@@ -174,7 +248,7 @@ impl Cluster {
                 object["apiVersion"].as_str().unwrap_or("")
             ));
         };
-        let mut params = PatchParams::apply(MANAGER).force();
+        let mut params = PatchParams::apply(manager).force();
         if dry_run {
             params = params.dry_run();
         }
@@ -293,6 +367,8 @@ struct Outcome {
     message: String,
     objects: Vec<Value>,
     suspended: bool,
+    /// The source's revision, when it was read.
+    revision: Option<String>,
 }
 
 fn fail(reason: &str, message: String) -> Outcome {
@@ -379,7 +455,11 @@ async fn reconcile(cluster: &mut Cluster, raw: &Value, ks: &Kustomization, args:
         strict: false,
         dry_run: false,
     };
-    let mut objects = match drift_check::render::render(&args.repo, ks, &variables) {
+    let (root, revision) = match args.artifact(ks) {
+        Ok(found) => found,
+        Err(message) => return fail("ArtifactFailed", message),
+    };
+    let mut objects = match drift_check::render::render(&root, ks, &variables) {
         Ok(o) => o,
         Err(e) => return fail("BuildFailed", format!("kustomize build failed: {e}")),
     };
@@ -475,13 +555,15 @@ async fn reconcile(cluster: &mut Cluster, raw: &Value, ks: &Kustomization, args:
     Outcome {
         ready: true,
         reason: "ReconciliationSucceeded".into(),
-        message: format!("Applied revision: {}", args.revision),
+        message: format!("Applied revision: {revision}"),
         objects,
         suspended: false,
+        revision: Some(revision),
     }
 }
 
 async fn write_status(cluster: &Cluster, raw: &Value, outcome: &Outcome, revision: &str) {
+    let revision = outcome.revision.as_deref().unwrap_or(revision);
     let now = "2026-11-30T12:00:00Z";
     let status = if outcome.ready {
         let entries: Vec<Value> = outcome
@@ -555,9 +637,13 @@ async fn main() {
         "metadata": {"name": "flux-system", "namespace": "flux-system"},
         "spec": {"interval": "10m", "path": format!("./{}", args.kustomizations_dir.trim_start_matches("./")),
                  "prune": true, "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}});
-    let git = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "flux-system", "namespace": "flux-system"},
-        "spec": {"interval": "1m", "ref": {"branch": "main"}, "url": args.source_url}});
+    let git = args.root_source.clone().unwrap_or_else(|| {
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {"interval": "1m", "ref": {"branch": "main"}, "url": args.source_url}})
+    });
+    let mut root = root;
+    root["spec"]["sourceRef"]["kind"] = git["kind"].clone();
     flux_objects.push(root.clone());
     cluster.rediscover().await;
     cluster.wait_served(&[root.clone(), git.clone()]).await;
@@ -575,6 +661,7 @@ async fn main() {
 
     // 3–5. Reconcile the tree.
     let mut pending: Vec<Value> = vec![root];
+    let mut extras_applied = false;
     let mut done: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut order: Vec<(String, Value)> = Vec::new();
     loop {
@@ -637,6 +724,28 @@ async fn main() {
             done.insert(id, outcome);
         }
         pending = next;
+        if pending.is_empty() && !extras_applied && !args.extra.is_empty() {
+            // What another controller (flux-operator's ResourceSets) applies
+            // once the tree is there; its Kustomizations are reconciled next.
+            extras_applied = true;
+            let (first, rest): (Vec<&Value>, Vec<&Value>) = args
+                .extra
+                .iter()
+                .partition(|o| o["kind"] == "Namespace" || o["kind"] == "CustomResourceDefinition");
+            for o in first.into_iter().chain(rest) {
+                if !cluster.serves(o) && cluster.maybe_generate_crd(o, &args).await {
+                    cluster.wait_served(std::slice::from_ref(o)).await;
+                }
+                match cluster.apply_as(o, false, "flux-operator").await {
+                    Ok(()) => eprintln!("extra: applied {}", ObjectRef::of(o).unwrap()),
+                    Err(e) => eprintln!("extra: {} not applied: {e}", ObjectRef::of(o).unwrap()),
+                }
+                if o["kind"] == "Kustomization" {
+                    pending.push(o.clone());
+                }
+            }
+            continue;
+        }
         if pending.is_empty() {
             break;
         }
