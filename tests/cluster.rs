@@ -36,6 +36,7 @@ use changes::{change_the_platform, changes, docs_ignore, unserved_hpa};
 pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
+mod secrets;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

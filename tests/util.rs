@@ -92,6 +92,7 @@ fn started_by(var: &str) -> &'static str {
         "KUSTOMIZE" => "scripts/services/kustomize",
         "PODMAN" => "scripts/services/podman",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
+        "SOPS" | "AGE" => "scripts/services/sops",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }
