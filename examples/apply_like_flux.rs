@@ -454,6 +454,7 @@ async fn reconcile(cluster: &mut Cluster, raw: &Value, ks: &Kustomization, args:
         sources,
         strict: false,
         dry_run: false,
+        ..Default::default()
     };
     let (root, revision) = match args.artifact(ks) {
         Ok(found) => found,

@@ -221,6 +221,20 @@ pub struct CommonArgs {
     )]
     pub strict_substitution: Option<bool>,
 
+    /// Decrypt SOPS-encrypted objects with each Kustomization's own
+    /// `spec.decryption.secretRef` (its `*.agekey` values), read from the
+    /// cluster, to compare their values too; without it their encrypted values
+    /// are not compared [default: false].
+    #[arg(
+        long,
+        env = "DRIFT_CHECK_SOPS_DECRYPT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub sops_decrypt: Option<bool>,
+
     /// Compare each rendered HelmRelease's latest deployed release manifest
     /// with the cluster (reads Helm's release records, Secrets, in the
     /// storage namespaces; see job/components/helm-manifests) [default: false].

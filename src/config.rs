@@ -78,6 +78,10 @@ pub struct FileConfig {
     /// kustomize-controller's StrictPostBuildSubstitutions feature gate, on by
     /// default since Flux 2.9); default true.
     pub strict_substitution: Option<bool>,
+    /// Decrypt SOPS-encrypted objects with each Kustomization's own
+    /// `spec.decryption.secretRef` (age keys), read from the cluster, to
+    /// compare their values too; default false.
+    pub sops_decrypt: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).
     pub notify: crate::notify::NotifyConfig,
     /// How much one file of the repo or the snapshot may hold.
@@ -306,6 +310,7 @@ impl Config {
                 .strict_substitution
                 .or(file.strict_substitution)
                 .unwrap_or(true),
+            sops_decrypt: args.sops_decrypt.or(file.sops_decrypt).unwrap_or(false),
             limits,
         };
         Ok(Self {
@@ -357,6 +362,7 @@ mod tests {
             "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
             "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
+            "sopsDecrypt": parsed.sops_decrypt,
             "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
         });

@@ -123,8 +123,9 @@ impl LiveSource for Live {
 pub async fn substitution_sources(
     live: &impl LiveSource,
     ks: &Kustomization,
+    sops_decrypt: bool,
 ) -> Result<(SubstitutionSources, BTreeSet<String>), LiveError> {
-    let mut sources = SubstitutionSources::new();
+    let mut sources = SubstitutionSources::default();
     let mut secret_values = BTreeSet::new();
     for reference in ks.spec.post_build.iter().flat_map(|p| &p.substitute_from) {
         let found = live
@@ -139,10 +140,64 @@ pub async fn substitution_sources(
                     secret_values.insert(value.replace('\n', ""));
                 }
             }
-            sources.insert((reference.kind.clone(), reference.name.clone()), data);
+            sources
+                .data
+                .insert((reference.kind.clone(), reference.name.clone()), data);
         }
     }
+    if sops_decrypt {
+        sources.decryption = decryption_keys(live, ks, &mut secret_values).await;
+    }
     Ok((sources, secret_values))
+}
+
+/// The age keys of a Kustomization's `spec.decryption.secretRef` (SOPS), as
+/// kustomize-controller imports them; their values are added to
+/// `secret_values` (scrubbed from every text). A Secret that cannot be read
+/// or holds no usable key is said once, and the objects are compared
+/// without it.
+async fn decryption_keys(
+    live: &impl LiveSource,
+    ks: &Kustomization,
+    secret_values: &mut BTreeSet<String>,
+) -> crate::render::sops::Decryption {
+    use crate::render::sops::{Decryption, decrypt::Keys};
+    let Some(decryption) = &ks.spec.decryption else {
+        return Decryption::NoKey;
+    };
+    let Some(name) = decryption
+        .pointer("/secretRef/name")
+        .and_then(serde_json::Value::as_str)
+    else {
+        return Decryption::Unusable(
+            "spec.decryption has no secretRef (keys from the controller's environment or a cloud KMS are not available to drift-check)".into(),
+        );
+    };
+    let origin = format!("Secret/{}/{name}", ks.namespace);
+    match live.substitution_data("Secret", &ks.namespace, name).await {
+        Ok(Some(data)) => {
+            secret_values.extend(data.values().filter(|v| !v.is_empty()).cloned());
+            match Keys::from_secret(origin.clone(), &data) {
+                Ok(keys) if keys.is_empty() => Decryption::Unusable(format!(
+                    "{origin} (spec.decryption.secretRef) has no *.agekey value{}",
+                    if keys.unsupported.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({} hold PGP keys, which drift-check does not support)",
+                            keys.unsupported.join(", ")
+                        )
+                    }
+                )),
+                Ok(keys) => Decryption::Keys(std::sync::Arc::new(keys)),
+                Err(why) => Decryption::Unusable(why),
+            }
+        }
+        Ok(None) => Decryption::Unusable(format!("{origin} (spec.decryption.secretRef) not found")),
+        Err(e) => Decryption::Unusable(format!(
+            "cannot read {origin} (spec.decryption.secretRef): {e}"
+        )),
+    }
 }
 
 /// Drops, as soon as a live object is read, what no later stage reads of
@@ -159,8 +214,9 @@ pub fn reduce(object: &mut Object) {
     }
 }
 
-/// ConfigMap/Secret data by (kind, name).
-pub type SubstitutionSources = BTreeMap<(String, String), BTreeMap<String, String>>;
+/// What a Kustomization's render reads from the cluster
+/// ([`render::Sources`](crate::render::Sources)).
+pub type SubstitutionSources = crate::render::Sources;
 
 /// The types whose live objects are needed: everything rendered (`objects`)
 /// or in the given Flux inventories, each read at the version git uses (the

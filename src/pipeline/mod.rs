@@ -543,16 +543,19 @@ impl<'a> Run<'a> {
     ) -> Option<Vec<Object>> {
         let sources = match live {
             None => None,
-            Some(live) => match live::substitution_sources(live, ks).await {
-                Ok((sources, secret_values)) => {
-                    self.secret_values.extend(secret_values);
-                    Some(sources)
+            Some(live) => {
+                match live::substitution_sources(live, ks, self.settings.render.sops_decrypt).await
+                {
+                    Ok((sources, secret_values)) => {
+                        self.secret_values.extend(secret_values);
+                        Some(sources)
+                    }
+                    Err(e) => {
+                        self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
+                        return None;
+                    }
                 }
-                Err(e) => {
-                    self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
-                    return None;
-                }
-            },
+            }
         };
         // An ExternalArtifact is composed from the checkout first, as
         // source-watcher does from the GitRepository's artifact.
@@ -587,6 +590,11 @@ impl<'a> Run<'a> {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
                     self.substituted.record(object, paths);
                 }
+                self.notes
+                    .extend(output.notes.into_iter().map(|message| Note {
+                        kustomization: Some(ks.id()),
+                        message,
+                    }));
                 Some(output.objects)
             }
             Err(e) => {

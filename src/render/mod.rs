@@ -39,8 +39,14 @@ use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
 use crate::k8s::object::{Compact, Object, ObjectKey};
 
-/// ConfigMap/Secret data by (kind, name), as read for `substituteFrom`.
-pub type Sources = BTreeMap<(String, String), BTreeMap<String, String>>;
+/// What a Kustomization's render reads from the cluster: the ConfigMap and
+/// Secret data of `postBuild.substituteFrom` by (kind, name), and what its
+/// `spec.decryption` decrypts with.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    pub data: BTreeMap<(String, String), BTreeMap<String, String>>,
+    pub decryption: sops::Decryption,
+}
 
 /// Values the caller read for `postBuild.substituteFrom`, keyed by (kind, name) — kind is "ConfigMap" or
 /// "Secret" — from the Kustomization's namespace. A reference absent from the map is "not found".
@@ -55,6 +61,9 @@ pub struct Variables {
     /// An unset variable without a default is an error, as kustomize-controller
     /// with `--feature-gates=StrictPostBuildSubstitutions=true` makes it.
     pub strict: bool,
+    /// What SOPS-encrypted objects are decrypted with (none: not decrypted,
+    /// their encrypted values are not compared).
+    pub decryption: sops::Decryption,
 }
 
 /// How to render.
@@ -64,6 +73,9 @@ pub struct Options {
     pub kustomize_bin: Option<PathBuf>,
     /// Strict postBuild substitution (see [`Variables::strict`]).
     pub strict_substitution: bool,
+    /// Decrypt SOPS-encrypted objects with the Kustomization's own keys
+    /// ([`Sources::decryption`], read only when this is on).
+    pub sops_decrypt: bool,
     /// How much one file of the source tree may hold.
     pub limits: Limits,
 }
@@ -113,6 +125,9 @@ pub struct Output {
     /// postBuild substitution filled from a `substituteFrom` Secret: what
     /// `diff::mask` hides, whatever the values' length.
     pub secret_paths: Vec<Vec<String>>,
+    /// What the reader should know about this render (e.g. values encrypted
+    /// with SOPS that could not be decrypted, and why).
+    pub notes: Vec<String>,
 }
 
 /// Renders one Kustomization from the tree at `root` with its
@@ -125,9 +140,13 @@ pub fn kustomization(
     options: &Options,
 ) -> Result<Output, RenderError> {
     let variables = Variables {
-        sources: sources.cloned().unwrap_or_default(),
+        sources: sources.map(|s| s.data.clone()).unwrap_or_default(),
         dry_run: sources.is_none(),
         strict: options.strict_substitution,
+        decryption: sources
+            .filter(|_| options.sops_decrypt)
+            .map(|s| s.decryption.clone())
+            .unwrap_or_default(),
     };
     let output = render_with(
         root,
@@ -200,10 +219,16 @@ fn render_with(
             objects
         }
     };
-    if kustomization.spec.decryption.is_some() {
-        sops::without_key(&mut objects)?;
-    }
     let mut secret_paths = vec![Vec::new(); objects.len()];
+    let mut notes = Vec::new();
+    if kustomization.spec.decryption.is_some() {
+        sops::render(
+            &mut objects,
+            &variables.decryption,
+            &mut secret_paths,
+            &mut notes,
+        )?;
+    }
     if let Some(post_build) = &kustomization.spec.post_build {
         let vars = substitute::variables(post_build, variables)?;
         let secret = substitute::secret_variables(post_build, variables);
@@ -213,7 +238,7 @@ fn render_with(
         };
         for (object, paths) in objects.iter_mut().zip(&mut secret_paths) {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            *paths = substitute::object(object, &vars, &secret, mode)?;
+            paths.extend(substitute::object(object, &vars, &secret, mode)?);
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
@@ -224,6 +249,7 @@ fn render_with(
     Ok(Output {
         objects,
         secret_paths,
+        notes,
     })
 }
 

@@ -183,6 +183,55 @@ fn a_sops_encrypted_secret_is_checked_without_the_key_on_all_that_is_in_the_clea
         for value in [canary, "admin-canary-91b2", "new-value-canary", "token-canary", "bmV3LXZhbHVlLWNhbmFyeQ", "dG9rZW4tY2FuYXJ5", "aHVudGVyMi1jYW5hcnk"] {
             assert!(!text.contains(value), "{value} in the report");
         }
+
+        // With the Kustomization's own key (the Secret kustomize-controller
+        // uses) and sopsDecrypt on, the value a person changed is found too,
+        // masked; no value is in the report, nor the key.
+        let key_text = std::fs::read_to_string(&key).unwrap();
+        let key_secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "sops-age", "namespace": "flux-system"},
+            "stringData": {"age.agekey": key_text}});
+        apply(&client, &resources, &key_secret, "test-setup").await;
+        let mut a = args(&p.admin);
+        a.config = None;
+        a.repo = Some(repo.clone());
+        a.source = Some("flux-system/secrets-infra".into());
+        a.kustomizations = vec!["sops-apps".into()];
+        a.sops_decrypt = Some(true);
+        let report = check(&a, DiffMode::Local).await;
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let secret = "Secret/sops-apps/db".to_string();
+        assert_eq!(
+            changes_of(&report),
+            [
+                (secret.clone(), "modified".into(), "/data/password".into(), Some("kubectl-edit".into())),
+                (secret.clone(), "modified".into(), "/data/token".into(), Some("kubectl-edit".into())),
+                (secret.clone(), "modified".into(), "/data/user".into(), None),
+                (secret.clone(), "modified".into(), "/metadata/labels/debug".into(), Some("kubectl-edit".into())),
+            ]
+        );
+        assert!(report.warnings.iter().all(|w| !w.message.contains("SOPS")), "{:#?}", report.warnings);
+        let text = serde_json::to_string(&report).unwrap();
+        let secret_key = key_text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap();
+        for value in [canary, "admin-canary-91b2", "new-value-canary", "token-canary", "bmV3LXZhbHVlLWNhbmFyeQ", "aHVudGVyMi1jYW5hcnk", secret_key] {
+            assert!(!text.contains(value), "{value} in the report");
+        }
+
+        // A key file with garbage: one warning for the Kustomization, which
+        // is checked as without a key.
+        let garbage = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "sops-age", "namespace": "flux-system"},
+            "stringData": {"age.agekey": "AGE-SECRET-KEY-GARBAGE-canary"}});
+        apply(&client, &resources, &garbage, "test-setup").await;
+        let report = check(&a, DiffMode::Local).await;
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(changes_of(&report).len(), 3, "{:#?}", report.findings);
+        let warnings: Vec<&str> = report.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(
+            warnings.contains(&"values encrypted with SOPS not decrypted: Secret/flux-system/sops-age: data key age.agekey, line 1: not an age identity (AGE-SECRET-KEY-1…)"),
+            "{warnings:#?}"
+        );
+        assert!(!serde_json::to_string(&report).unwrap().contains("GARBAGE-canary"));
     });
 }
 
