@@ -43,34 +43,34 @@ const FIRST_BODY: &str = "\
 🔴 Missing objects and conflicts
 - 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · owner flux
   the whole object is missing from the cluster
-  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  who: the object is gone, and its managers with it; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)
   remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization rbac-system -n flux-system`
 - 🔴 new · conflict · HTTPRoute/tenants/acme-portal · flux-system/platform-routes · owner crossplane
   metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…
   spec.rules[0].backendRefs[0].namespace: acme → acme-v18 by apiextensions.crossplane.io/composed/4f1c2f0e…
-  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z: the API server's audit log for HTTPRoute/tenants/acme-portal at that time names the user
+  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z
   remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object, and remove the object from ./infra/k8s/platform-routes in git or from the Composition, so that one owner remains
 
 🟠 Declared fields edited in the cluster
 - 🟠 new · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux
   spec.replicas: 2 → 5 by kubectl-edit
   spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} by kubectl-set
-  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user
+  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z
   remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
 - 🟠 new · modified · Deployment/monitoring/prometheus-server · flux-system/monitoring · owner helm
   spec.template.spec.containers[prometheus-server].args: set to [\"--storage.tsdb.retention.time=90d\",\"--config.file=/etc/config/prometheus.yml\"] by kubectl-patch
-  who: kubectl-patch at 2026-11-24T13:20:00Z: the API server's audit log for Deployment/monitoring/prometheus-server at that time names the user
+  who: kubectl-patch at 2026-11-24T13:20:00Z
   remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: `flux reconcile helmrelease prometheus -n monitoring --force`
 - 🟠 new · modified · Secret/monitoring/alertmanager-matrix · flux-system/monitoring · owner flux
   data.webhook-token: *** (before) → *** (after) by kubectl-edit
-  who: kubectl-edit at 2026-11-23T06:55:00Z: the API server's audit log for Secret/monitoring/alertmanager-matrix at that time names the user
+  who: kubectl-edit at 2026-11-23T06:55:00Z
   remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
 
 🔵 Orphans
 - 🔵 new · orphaned · NetworkPolicy/docs/allow-debug-ingress · flux-system/network-policies · owner flux
   labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
   the whole object is in the cluster only (written by kubectl-client-side-apply)
-  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for NetworkPolicy/docs/allow-debug-ingress at that time names the user
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z
   remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay";
 
 /// The fixture platform's repository, as a Forgejo would serve it.
@@ -461,7 +461,7 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
              - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
              spec.replicas: 2 → 0 by kubectl-edit\n  \
              spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
-             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z\n  \
              remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n\
              \n\
              Still open (4):\n\
