@@ -16,8 +16,8 @@ use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
 use crate::util::matrix::{
-    SECRET_VALUES, Synapse, assert_no_secret, is_page, matrix_section, notices_from, pushgateway,
-    room_for, synapse, unique,
+    SECRET_VALUES, Synapse, assert_no_secret, is_page, is_thread_reply, matrix_section,
+    notices_from, pushgateway, room_for, synapse, thread_replies_from, unique,
 };
 pub(crate) use crate::util::matrix::{config, fixture_repo, fixture_snapshot, run};
 use crate::util::proxy::{Fault, FaultyProxy};
@@ -159,6 +159,39 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
              ✅ Resolved (1):\n\
              - ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since {since}"
         )
+    );
+    // And in the thread of the message that announced it, as Synapse relates it.
+    let replies = thread_replies_from(&events, &bot);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    let relation = &replies[0]["content"]["m.relates_to"];
+    assert_eq!(relation["rel_type"], "m.thread");
+    assert_eq!(relation["event_id"], notices[1]["event_id"]);
+    assert_eq!(relation["is_falling_back"], true);
+    assert_eq!(
+        relation["m.in_reply_to"]["event_id"],
+        notices[1]["event_id"]
+    );
+    let body = replies[0]["content"]["body"].as_str().unwrap();
+    let (head, rest) = body.split_once("Z: ").unwrap();
+    assert!(head.starts_with("drift-check prod at 20"), "{body}");
+    assert_eq!(
+        rest,
+        format!(
+            "1 resolved since this message\n\
+             - ✅ resolved · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · open since {since}"
+        )
+    );
+    // Synapse's own view: the first message is a thread root of one reply.
+    let thread_root = s
+        .event(
+            &owner_token,
+            &room_id,
+            notices[1]["event_id"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(
+        thread_root["unsigned"]["m.relations"]["m.thread"]["count"], 1,
+        "{thread_root:#}"
     );
     assert_no_secret(&events);
 }
@@ -430,16 +463,42 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
         .get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap())
         .unwrap();
     let messages = room.messages(MessagesOptions::backward()).await.unwrap();
-    let bodies: Vec<String> = messages
+    let decrypted: Vec<Value> = messages
         .chunk
         .iter()
         .filter(|e| e.encryption_info().is_some())
         .map(|e| serde_json::from_str::<Value>(e.raw().json().get()).unwrap())
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
         .filter(|e| !is_page(e))
-        .map(|e| e["content"]["body"].as_str().unwrap().to_string())
+        .collect();
+    let body = |e: &Value| e["content"]["body"].as_str().unwrap().to_string();
+    let bodies: Vec<String> = decrypted
+        .iter()
+        .filter(|e| !is_thread_reply(e))
+        .map(body)
         .collect();
     assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    // The first message's thread, encrypted too: the binding resolved, then
+    // docs-portal changed, one reply each run.
+    let first_event = decrypted.last().unwrap()["event_id"].clone();
+    let replies: Vec<&Value> = decrypted.iter().filter(|e| is_thread_reply(e)).collect();
+    assert_eq!(replies.len(), 2, "{decrypted:#?}");
+    for reply in &replies {
+        assert_eq!(
+            reply["content"]["m.relates_to"]["event_id"], first_event,
+            "{reply:#}"
+        );
+    }
+    assert!(
+        body(replies[0]).contains("1 changed since this message\n- 🟠 changed · modified · Deployment/docs/docs-portal · flux-system/docs: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z"),
+        "{}",
+        body(replies[0])
+    );
+    assert!(
+        body(replies[1]).contains("1 resolved since this message\n- ✅ resolved · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · open since "),
+        "{}",
+        body(replies[1])
+    );
     let section = |heading: &str| {
         let start = FIRST_BODY.find(heading).unwrap();
         let end = FIRST_BODY[start..]

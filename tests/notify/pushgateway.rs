@@ -71,15 +71,15 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     );
     let expected: Vec<String> = [
         // crossplane's findings are all explained: its 0 says "checked, nothing unexplained".
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner=""} 0"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="helm"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="",suspended="true"} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="helm",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="true"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux",suspended="false"} 3"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux",suspended="false"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
@@ -141,7 +141,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     assert_eq!(clean_report["summary"]["findings"], 0);
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="",suspended="false"} 0"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
@@ -170,7 +170,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, failed_success) = group_lines(&url, &cluster).await;
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="",suspended="false"} 0"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
@@ -218,7 +218,7 @@ async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings
     assert_eq!(report["kustomizations"][0]["ready"], false, "{report:#}");
     let (lines, _) = group_lines(&url, &cluster).await;
     let expected: Vec<String> = [
-        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux",suspended="false"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
