@@ -28,6 +28,7 @@ mod faults;
 mod pushgateway;
 mod sample;
 mod state;
+mod threads;
 
 use faults::warnings_and_errors;
 use pushgateway::group_lines;
@@ -79,7 +80,11 @@ const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-
 /// A copy of the fixtures where git no longer declares the deleted
 /// ClusterRoleBinding: its `missing` finding is resolved.
 fn scratch_without_the_missing_binding() -> Scratch {
-    let scratch = Scratch::new();
+    without_the_missing_binding(Scratch::new())
+}
+
+/// `scratch` where git no longer declares the deleted ClusterRoleBinding.
+fn without_the_missing_binding(scratch: Scratch) -> Scratch {
     let file = "infra-repo/infra/k8s/rbac-system/clusterrolebindings.yaml";
     let text = std::fs::read_to_string(scratch.dir.path().join(file)).unwrap();
     let cut = text
