@@ -377,3 +377,63 @@ async fn pushgateway_basic_auth_from_env_and_file() {
         "{metrics}"
     );
 }
+
+/// Suspending a Kustomization pauses its drift: its findings series keep the
+/// values of the run before, with `suspended="true"` (not dropped to 0 because
+/// the suspension explains everything); resumed, they are counted again,
+/// `suspended="false"`. Read back from the pushgateway's /metrics.
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_a_suspended_kustomization_keeps_its_findings_with_suspended_true() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("paused");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("  pushgateway:\n    url: {url}\n"));
+    let resumed = Scratch::new();
+    resumed.edit(
+        "live/prod/flux-system.yaml",
+        "    suspend: true\n",
+        "    suspend: false\n",
+    );
+    let crossplane = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.starts_with("drift_check_findings{")
+                    && l.contains("kustomization=\"flux-system/crossplane\"")
+            })
+            .map(|l| l.replace(&cluster, "CLUSTER"))
+            .collect()
+    };
+    let args = ["--cluster", cluster.as_str(), "-k", "crossplane"];
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &args, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let active = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="false"} 1"#,
+    ];
+    assert_eq!(crossplane(&group_lines(&url, &cluster).await.0), active);
+
+    // Suspended (the fixture as it is), twice: the same values, labelled.
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &args, &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let (lines, _) = group_lines(&url, &cluster).await;
+        assert_eq!(
+            crossplane(&lines),
+            [
+                r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="true"} 1"#,
+            ]
+        );
+        assert!(
+            lines.contains(
+                &r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#
+                    .replace("CLUSTER", &cluster)
+            ),
+            "{lines:#?}"
+        );
+    }
+
+    // Resumed: counted again.
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &args, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(crossplane(&group_lines(&url, &cluster).await.0), active);
+}
