@@ -53,7 +53,11 @@ async fn matrix_a_change_is_a_reply_in_its_thread_and_a_resolution_outside_threa
         "{message}"
     );
     let replies = thread_replies_from(&events, &bot);
-    assert_eq!(replies.len(), 1, "one reply per thread per run: {replies:#?}");
+    assert_eq!(
+        replies.len(),
+        1,
+        "one reply per thread per run: {replies:#?}"
+    );
     let relation = &replies[0]["content"]["m.relates_to"];
     assert_eq!(relation["rel_type"], "m.thread");
     assert_eq!(relation["event_id"], announcement);
@@ -64,7 +68,10 @@ async fn matrix_a_change_is_a_reply_in_its_thread_and_a_resolution_outside_threa
         "1 changed since this message\n\
          - 🟠 changed · modified · Deployment/docs/docs-portal · flux-system/docs: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z"
     );
-    assert!(!body.contains("konnectivity"), "outside threadWindow: {body}");
+    assert!(
+        !body.contains("konnectivity"),
+        "outside threadWindow: {body}"
+    );
     assert_eq!(
         s.event(&owner_token, &room_id, announcement.as_str().unwrap())
             .await["unsigned"]["m.relations"]["m.thread"]["count"],
@@ -86,9 +93,7 @@ async fn matrix_remind_after_reposts_open_findings_once_per_period_with_their_si
         &matrix_section(&s, &room, &bot, "    remindAfter: 7d\n"),
     );
     let env = [("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")];
-    let posted = || async {
-        notices_from(&s.events(&owner_token, &room_id).await, &bot)
-    };
+    let posted = || async { notices_from(&s.events(&owner_token, &room_id).await, &bot) };
     for _ in 0..2 {
         let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &[], &env);
         assert_eq!(out.code, 0, "{}", out.stderr);

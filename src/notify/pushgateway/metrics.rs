@@ -545,4 +545,66 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_suspended_kustomization_keeps_its_last_findings_series_labelled_suspended() {
+        let mut report = report();
+        report.errors.clear();
+        let entry = |name: &str, suspended: bool| crate::report::KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended,
+            suspended_since: None,
+            objects: 1,
+            error: None,
+            skipped: None,
+            ready: None,
+            failing: None,
+        };
+        report.kustomizations = vec![entry("a", true), entry("b", false)];
+        let labels = |ks: &str, explained: &str| {
+            BTreeMap::from(
+                [
+                    ("kustomization", ks),
+                    ("owner", "flux"),
+                    ("drift", "modified"),
+                    ("explained", explained),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+        };
+        // The group before: a's drift unexplained (a group of before the label), b's too.
+        let last: Carried = BTreeMap::from([(
+            "drift_check_findings".to_string(),
+            vec![
+                (labels("flux-system/a", "false"), 2.0),
+                (labels("flux-system/b", "false"), 7.0),
+            ],
+        )]);
+        let findings = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("drift_check_findings"))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(
+            findings(&success(&report, 1_700_000_000.0, 2.5, &last)),
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\",suspended=\"false\"} 0",
+                "drift_check_findings{drift=\"modified\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"flux\",suspended=\"true\"} 2",
+            ],
+            "a keeps its 2, b is counted anew"
+        );
+        // No group before: this run's counts, labelled.
+        assert_eq!(
+            findings(&success(&report, 1_700_000_000.0, 2.5, &Carried::new())),
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"\",suspended=\"true\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\",suspended=\"false\"} 0",
+            ]
+        );
+    }
 }
