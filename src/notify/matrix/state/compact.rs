@@ -307,6 +307,22 @@ mod tests {
     }
 
     #[test]
+    fn a_state_written_before_threads_loads_with_no_thread_and_no_reminder() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(
+            br#"{"version":2,"posted_at":"2026-12-01T02:00:00Z","groups":[{"k":"flux-system/apps","d":"modified","s":"edited","t":"2026-11-30T10:00:00Z","c":"0a1b2c3d","o":["Deployment/apps/web"]}]}"#,
+        )
+        .unwrap();
+        let state = decode(&gz.finish().unwrap()).unwrap();
+        let f =
+            &state.findings[&identity(Some("flux-system/apps"), "Deployment/apps/web", "modified")];
+        assert_eq!(
+            (&f.thread, f.reminded, f.since.as_str()),
+            (&None, 0, "2026-11-30T10:00:00Z")
+        );
+    }
+
+    #[test]
     fn a_group_naming_a_message_outside_the_table_is_an_error() {
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(
