@@ -123,7 +123,7 @@ struct Open<'a> {
     content: String,
     seen: Vec<SeenChange>,
     /// The message that announced it, from the state.
-    thread: Option<Thread>,
+    thread: Option<std::sync::Arc<Thread>>,
     /// [`OpenFinding::reminded`] once this run is posted.
     reminded: u32,
 }
@@ -360,6 +360,11 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         ..State::default()
     };
     let detailed = open.len() <= MAX_DETAILED_STATE;
+    // The message of this run, shared by what it announces.
+    let announcing = std::sync::Arc::new(Thread {
+        event: String::new(),
+        at: now.to_string(),
+    });
     for o in &open {
         next.findings.insert(
             o.id.clone(),
@@ -375,10 +380,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                 // A new one is announced by this message: its event id is
                 // filled in once it is posted.
                 thread: match o.tag {
-                    Tag::New => Some(Thread {
-                        event: String::new(),
-                        at: now.to_string(),
-                    }),
+                    Tag::New => Some(announcing.clone()),
                     _ => o.thread.clone(),
                 },
                 reminded: o.reminded,

@@ -65,9 +65,11 @@ mod tests {
             content: "0a1b2c3d".into(),
             changes: vec![],
             paused: false,
-            thread: at.map(|at| Thread {
-                event: "$e".into(),
-                at: at.into(),
+            thread: at.map(|at| {
+                std::sync::Arc::new(Thread {
+                    event: "$e".into(),
+                    at: at.into(),
+                })
             }),
             reminded,
         }

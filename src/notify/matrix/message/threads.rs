@@ -60,7 +60,7 @@ pub(super) fn replies(input: &Input) -> Vec<Reply> {
     let mut by_root: BTreeMap<String, (usize, usize, Vec<Line>)> = BTreeMap::new();
     for o in input.open {
         let Tag::Changed(what) = &o.tag else { continue };
-        let Some(root) = within(o.thread.as_ref(), input.now, input.window) else {
+        let Some(root) = within(o.thread.as_deref(), input.now, input.window) else {
             continue;
         };
         let f = o.finding;
@@ -84,7 +84,7 @@ pub(super) fn replies(input: &Input) -> Vec<Reply> {
         });
     }
     for r in input.resolved {
-        let Some(root) = within(r.thread.as_ref(), input.now, input.window) else {
+        let Some(root) = within(r.thread.as_deref(), input.now, input.window) else {
             continue;
         };
         let ks = r.kustomization.as_deref().unwrap_or("no Kustomization");

@@ -84,7 +84,7 @@ pub fn encode(state: &State) -> Vec<u8> {
     let mut groups: BTreeMap<Key, Vec<&str>> = BTreeMap::new();
     let mut changes = BTreeMap::new();
     let mut events: Vec<(String, String)> = Vec::new();
-    let mut event_index: std::collections::HashMap<&Thread, usize> =
+    let mut event_index: std::collections::HashMap<&std::sync::Arc<Thread>, usize> =
         std::collections::HashMap::new();
     for (id, f) in &state.findings {
         let event = f.thread.as_ref().map(|t| {
@@ -170,10 +170,10 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
         problems: compact.problems,
         ..State::default()
     };
-    let threads: Vec<Thread> = compact
+    let threads: Vec<std::sync::Arc<Thread>> = compact
         .events
         .into_iter()
-        .map(|(event, at)| Thread { event, at })
+        .map(|(event, at)| std::sync::Arc::new(Thread { event, at }))
         .collect();
     for g in compact.groups {
         let thread = match g.event {
@@ -264,10 +264,10 @@ mod tests {
             let mut f = finding(ks, object, since, changes);
             // Announced by one message (web, api) or before threads (pg).
             if ks == "flux-system/apps" {
-                f.thread = Some(Thread {
+                f.thread = Some(std::sync::Arc::new(Thread {
                     event: "$announce:example.org".into(),
                     at: "2026-12-06T02:00:00Z".into(),
-                });
+                }));
             } else {
                 f.reminded = 2;
             }
@@ -292,10 +292,10 @@ mod tests {
         let mut state = synthetic(1_000, |i| i / 50);
         state.version = VERSION;
         for f in state.findings.values_mut() {
-            f.thread = Some(Thread {
+            f.thread = Some(std::sync::Arc::new(Thread {
                 event: "$announce:example.org".into(),
                 at: "2026-12-06T02:00:00Z".into(),
-            });
+            }));
         }
         let bytes = encode(&state);
         let mut json = String::new();
