@@ -45,13 +45,14 @@ fn main() {
         })
         .collect();
     let now = "2026-12-07T02:00:00Z";
-    let (first, _) = drift_check::notify::state_round(&report, &[], now);
+    let (first, _) = drift_check::notify::state_round(&report, &[], now, "$announce:example.org");
 
     // The peak so far (the report, the first round) is not this round's.
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let before = memory("VmRSS");
     let started = Instant::now();
-    let (second, message) = drift_check::notify::state_round(&report, &first, now);
+    let (second, message) =
+        drift_check::notify::state_round(&report, &first, now, "$second:example.org");
     let wall = started.elapsed().as_secs_f64();
     let peak = memory("VmHWM");
     assert!(message.is_none(), "an unchanged run posts nothing");

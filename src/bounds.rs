@@ -105,9 +105,74 @@ pub fn count(
         .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
 }
 
+/// A duration written as people write one — `7d`, `12h`, `1w`, `90m`,
+/// `1d12h`, or ISO 8601 `P7D` — in whole seconds; a day is 24 hours, a
+/// week 7 days. `None` when it is not a duration, or is in months or years
+/// (of no fixed length). A plain number of seconds is refused: `7` is more
+/// likely a typo of `7d` than a wish for seven seconds.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let span: jiff::Span = text.trim().parse().ok()?;
+    let seconds = span
+        .total(jiff::SpanTotal::from(jiff::Unit::Second).days_are_24_hours())
+        .ok()?;
+    (seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= u64::MAX as f64)
+        .then_some(seconds as u64)
+}
+
+/// A duration setting (`7d`) within `range` (in seconds). `Err(None)`:
+/// not a duration at all (the caller names the key and an example).
+pub fn duration(
+    text: &str,
+    range: Range,
+    key: &'static str,
+    example: &'static str,
+) -> Result<Duration, Option<OutOfRange>> {
+    let seconds = parse_duration(text).ok_or(None)?;
+    range
+        .check(seconds, key, example)
+        .map(Duration::from_secs)
+        .map_err(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_read_as_people_write_them_and_vague_ones_refused() {
+        for (text, seconds) in [
+            ("7d", 604_800),
+            ("1w", 604_800),
+            ("12h", 43_200),
+            ("1d12h", 129_600),
+            ("90m", 5_400),
+            ("P7D", 604_800),
+            (" 7 days ", 604_800),
+        ] {
+            assert_eq!(parse_duration(text), Some(seconds), "{text}");
+        }
+        for text in ["", "7", "7x", "1 month", "P1Y", "-7d", "1.5s", "7d foo"] {
+            assert_eq!(parse_duration(text), None, "{text}");
+        }
+        let week = Range {
+            min: 3_600,
+            max: 365 * 86_400,
+            unit: " seconds",
+        };
+        let key = "notify.matrix.remindAfter";
+        assert_eq!(
+            duration("7d", week, key, "`remindAfter: 7d`"),
+            Ok(Duration::from_secs(604_800))
+        );
+        assert_eq!(duration("7x", week, key, "`remindAfter: 7d`"), Err(None));
+        assert_eq!(
+            duration("30m", week, key, "`remindAfter: 7d`")
+                .unwrap_err()
+                .unwrap()
+                .to_string(),
+            "notify.matrix.remindAfter: must be between 3600 and 31536000 seconds, got 1800 (e.g. `remindAfter: 7d`)"
+        );
+    }
 
     #[test]
     fn the_ends_of_a_range_are_in_it_and_their_neighbours_are_not() {

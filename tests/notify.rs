@@ -16,8 +16,8 @@ use matrix_sdk::room::MessagesOptions;
 use serde_json::{Value, json};
 
 use crate::util::matrix::{
-    SECRET_VALUES, Synapse, assert_no_secret, is_page, matrix_section, notices_from, pushgateway,
-    room_for, synapse, unique,
+    SECRET_VALUES, Synapse, assert_no_secret, is_page, is_thread_reply, matrix_section,
+    notices_from, pushgateway, room_for, synapse, thread_replies_from, unique,
 };
 pub(crate) use crate::util::matrix::{config, fixture_repo, fixture_snapshot, run};
 use crate::util::proxy::{Fault, FaultyProxy};
@@ -28,6 +28,7 @@ mod faults;
 mod pushgateway;
 mod sample;
 mod state;
+mod threads;
 
 use faults::warnings_and_errors;
 use pushgateway::group_lines;
@@ -43,34 +44,34 @@ const FIRST_BODY: &str = "\
 🔴 Missing objects and conflicts
 - 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · owner flux
   the whole object is missing from the cluster
-  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  who: the object is gone, and its managers with it; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)
   remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization rbac-system -n flux-system`
 - 🔴 new · conflict · HTTPRoute/tenants/acme-portal · flux-system/platform-routes · owner crossplane
   metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…
   spec.rules[0].backendRefs[0].namespace: acme → acme-v18 by apiextensions.crossplane.io/composed/4f1c2f0e…
-  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z: the API server's audit log for HTTPRoute/tenants/acme-portal at that time names the user
+  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-21T22:04:13Z
   remedy: Flux and Crossplane both manage this object: patch the composite PLANAClient/acme-x7k2p instead of the object, and remove the object from ./infra/k8s/platform-routes in git or from the Composition, so that one owner remains
 
 🟠 Declared fields edited in the cluster
 - 🟠 new · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux
   spec.replicas: 2 → 5 by kubectl-edit
   spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"} by kubectl-set
-  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user
+  who: kubectl-edit at 2026-11-20T08:15:00Z, kubectl-set at 2026-11-21T10:02:00Z
   remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs
 - 🟠 new · modified · Deployment/monitoring/prometheus-server · flux-system/monitoring · owner helm
   spec.template.spec.containers[prometheus-server].args: set to [\"--storage.tsdb.retention.time=90d\",\"--config.file=/etc/config/prometheus.yml\"] by kubectl-patch
-  who: kubectl-patch at 2026-11-24T13:20:00Z: the API server's audit log for Deployment/monitoring/prometheus-server at that time names the user
+  who: kubectl-patch at 2026-11-24T13:20:00Z
   remedy: deployed by HelmRelease monitoring/prometheus: change the HelmRelease's values in git (./infra/k8s/monitoring) through a PR instead of the object; to restore the chart's values now: `flux reconcile helmrelease prometheus -n monitoring --force`
 - 🟠 new · modified · Secret/monitoring/alertmanager-matrix · flux-system/monitoring · owner flux
   data.webhook-token: *** (before) → *** (after) by kubectl-edit
-  who: kubectl-edit at 2026-11-23T06:55:00Z: the API server's audit log for Secret/monitoring/alertmanager-matrix at that time names the user
+  who: kubectl-edit at 2026-11-23T06:55:00Z
   remedy: revert the manual change and make it through a git PR to ./infra/k8s/monitoring
 
 🔵 Orphans
 - 🔵 new · orphaned · NetworkPolicy/docs/allow-debug-ingress · flux-system/network-policies · owner flux
   labelled app.kubernetes.io/managed-by=flux but in no render; Kustomization flux-system/network-policies is the only one rendering NetworkPolicy objects in this namespace
   the whole object is in the cluster only (written by kubectl-client-side-apply)
-  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for NetworkPolicy/docs/allow-debug-ingress at that time names the user
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z
   remedy: delete it, or add it to ./infra/k8s/network-policies in git through a PR if it should stay";
 
 /// The fixture platform's repository, as a Forgejo would serve it.
@@ -79,7 +80,11 @@ const LINKS: &str = "    links:\n      commit: https://git.planapulse.com/plana-
 /// A copy of the fixtures where git no longer declares the deleted
 /// ClusterRoleBinding: its `missing` finding is resolved.
 fn scratch_without_the_missing_binding() -> Scratch {
-    let scratch = Scratch::new();
+    without_the_missing_binding(Scratch::new())
+}
+
+/// `scratch` where git no longer declares the deleted ClusterRoleBinding.
+fn without_the_missing_binding(scratch: Scratch) -> Scratch {
     let file = "infra-repo/infra/k8s/rbac-system/clusterrolebindings.yaml";
     let text = std::fs::read_to_string(scratch.dir.path().join(file)).unwrap();
     let cut = text
@@ -159,6 +164,39 @@ async fn matrix_posts_new_drift_once_then_nothing_then_the_resolved_line() {
              ✅ Resolved (1):\n\
              - ClusterRoleBinding/system:konnectivity-server · missing · flux-system/rbac-system · open since {since}"
         )
+    );
+    // And in the thread of the message that announced it, as Synapse relates it.
+    let replies = thread_replies_from(&events, &bot);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    let relation = &replies[0]["content"]["m.relates_to"];
+    assert_eq!(relation["rel_type"], "m.thread");
+    assert_eq!(relation["event_id"], notices[1]["event_id"]);
+    assert_eq!(relation["is_falling_back"], true);
+    assert_eq!(
+        relation["m.in_reply_to"]["event_id"],
+        notices[1]["event_id"]
+    );
+    let body = replies[0]["content"]["body"].as_str().unwrap();
+    let (head, rest) = body.split_once("Z: ").unwrap();
+    assert!(head.starts_with("drift-check prod at 20"), "{body}");
+    assert_eq!(
+        rest,
+        format!(
+            "1 resolved since this message\n\
+             - ✅ resolved · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · open since {since}"
+        )
+    );
+    // Synapse's own view: the first message is a thread root of one reply.
+    let thread_root = s
+        .event(
+            &owner_token,
+            &room_id,
+            notices[1]["event_id"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(
+        thread_root["unsigned"]["m.relations"]["m.thread"]["count"], 1,
+        "{thread_root:#}"
     );
     assert_no_secret(&events);
 }
@@ -430,16 +468,42 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
         .get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap())
         .unwrap();
     let messages = room.messages(MessagesOptions::backward()).await.unwrap();
-    let bodies: Vec<String> = messages
+    let decrypted: Vec<Value> = messages
         .chunk
         .iter()
         .filter(|e| e.encryption_info().is_some())
         .map(|e| serde_json::from_str::<Value>(e.raw().json().get()).unwrap())
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.message")
         .filter(|e| !is_page(e))
-        .map(|e| e["content"]["body"].as_str().unwrap().to_string())
+        .collect();
+    let body = |e: &Value| e["content"]["body"].as_str().unwrap().to_string();
+    let bodies: Vec<String> = decrypted
+        .iter()
+        .filter(|e| !is_thread_reply(e))
+        .map(body)
         .collect();
     assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    // The first message's thread, encrypted too: the binding resolved, then
+    // docs-portal changed, one reply each run.
+    let first_event = decrypted.last().unwrap()["event_id"].clone();
+    let replies: Vec<&Value> = decrypted.iter().filter(|e| is_thread_reply(e)).collect();
+    assert_eq!(replies.len(), 2, "{decrypted:#?}");
+    for reply in &replies {
+        assert_eq!(
+            reply["content"]["m.relates_to"]["event_id"], first_event,
+            "{reply:#}"
+        );
+    }
+    assert!(
+        body(replies[0]).contains("1 changed since this message\n- 🟠 changed · modified · Deployment/docs/docs-portal · flux-system/docs: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z"),
+        "{}",
+        body(replies[0])
+    );
+    assert!(
+        body(replies[1]).contains("1 resolved since this message\n- ✅ resolved · missing · ClusterRoleBinding/system:konnectivity-server · flux-system/rbac-system · open since "),
+        "{}",
+        body(replies[1])
+    );
     let section = |heading: &str| {
         let start = FIRST_BODY.find(heading).unwrap();
         let end = FIRST_BODY[start..]
@@ -461,7 +525,7 @@ async fn matrix_encrypted_room_with_a_persistent_store_reuses_one_device_and_pos
              - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
              spec.replicas: 2 → 0 by kubectl-edit\n  \
              spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
-             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+             who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z\n  \
              remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n\
              \n\
              Still open (4):\n\

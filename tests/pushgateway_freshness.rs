@@ -88,11 +88,11 @@ async fn a_kustomization_that_could_not_be_checked_keeps_its_series_and_only_it(
         ),
         checked_at
     );
-    assert!(docs.contains(&r#"drift_check_findings{drift="modified",explained="false",kustomization="flux-system/docs",owner="flux"} 1"#.to_string()), "{docs:#?}");
+    assert!(docs.contains(&r#"drift_check_findings{drift="modified",explained="false",kustomization="flux-system/docs",owner="flux",suspended="false"} 1"#.to_string()), "{docs:#?}");
 
     let rbac = lines_of(&url, &cluster, "flux-system/rbac-system").await;
     assert!(
-        rbac.contains(&r#"drift_check_findings{drift="",explained="false",kustomization="flux-system/rbac-system",owner=""} 0"#.to_string()),
+        rbac.contains(&r#"drift_check_findings{drift="",explained="false",kustomization="flux-system/rbac-system",owner="",suspended="false"} 0"#.to_string()),
         "rbac-system updated: {rbac:#?}"
     );
     assert!(

@@ -33,6 +33,8 @@
 //!     stateFile: drift-check-matrix-state.json  # manual runs; in a pod the default is
 //!     # stateConfigMap: drift-check-state      #   this ConfigMap of the pod's namespace
 //!     dailyDigest: false                     # repost open findings once a day when nothing changed
+//!     remindAfter: 7d                        # repost a finding still open, once per period (default: never)
+//!     threadWindow: 7d                       # changed/resolved also in the announcing message's thread (0: off)
 //!     maxMessageBytes: 24576                 # 2048..45000; beyond, "and N more" + the JSON report as a file
 //!     timeoutSeconds: 120                    # the whole delivery, retries included
 //!     retries: 5                             # attempts per request on 429 / 5xx / network errors

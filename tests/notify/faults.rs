@@ -372,13 +372,24 @@ async fn matrix_a_normal_run_logs_no_warning_or_error_in_a_plain_or_an_encrypted
         assert!(out.stderr.contains("\"encrypted\":true"), "{}", out.stderr);
         assert_eq!(warnings_and_errors(&out.stderr), Vec::<String>::new());
     }
-    let encrypted = s
+    let encrypted: Vec<Value> = s
         .events(&reader_token, &room_id)
         .await
         .into_iter()
         .filter(|e| e["sender"] == bot.as_str() && e["type"] == "m.room.encrypted")
-        .count();
-    assert_eq!(encrypted, 4, "two notices, two pages");
+        .collect();
+    assert_eq!(
+        encrypted.len(),
+        5,
+        "two notices, two pages, one reply in the first's thread"
+    );
+    assert_eq!(
+        encrypted
+            .iter()
+            .filter(|e| crate::util::matrix::is_thread_reply(e))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -71,15 +71,15 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     );
     let expected: Vec<String> = [
         // crossplane's findings are all explained: its 0 says "checked, nothing unexplained".
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner=""} 0"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="helm"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux"} 3"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="",suspended="true"} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="conflict",explained="false",instance="",job="drift_check",kustomization="flux-system/platform-routes",owner="crossplane",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/docs",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="helm",suspended="false"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="true"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="true",instance="",job="drift_check",kustomization="flux-system/monitoring",owner="flux",suspended="false"} 3"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="orphaned",explained="false",instance="",job="drift_check",kustomization="flux-system/network-policies",owner="flux",suspended="false"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/docs"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/monitoring"} 1"#,
@@ -141,7 +141,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     assert_eq!(clean_report["summary"]["findings"], 0);
     let (lines, clean_success) = group_lines(&url, &cluster).await;
     let expected_clean: Vec<String> = [
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="",suspended="false"} 0"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
@@ -170,7 +170,7 @@ async fn pushgateway_gets_exact_metrics_after_drifting_clean_and_failed_runs() {
     let (lines, failed_success) = group_lines(&url, &cluster).await;
     let expected_failed: Vec<String> = [
         r#"drift_check_errors{cluster="CLUSTER",instance="",job="drift_check",stage="source"} 1"#,
-        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner=""} 0"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="",suspended="false"} 0"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
@@ -218,7 +218,7 @@ async fn pushgateway_a_failing_kustomization_is_not_ready_and_keeps_its_findings
     assert_eq!(report["kustomizations"][0]["ready"], false, "{report:#}");
     let (lines, _) = group_lines(&url, &cluster).await;
     let expected: Vec<String> = [
-        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux"} 1"#,
+        r#"drift_check_findings{cluster="CLUSTER",drift="missing",explained="false",instance="",job="drift_check",kustomization="flux-system/rbac-system",owner="flux",suspended="false"} 1"#,
         r#"drift_check_kustomization_checked{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 1"#,
         r#"drift_check_kustomization_last_checked_timestamp_seconds{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} T"#,
         r#"drift_check_kustomization_ready{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/rbac-system"} 0"#,
@@ -376,4 +376,64 @@ async fn pushgateway_basic_auth_from_env_and_file() {
         )),
         "{metrics}"
     );
+}
+
+/// Suspending a Kustomization pauses its drift: its findings series keep the
+/// values of the run before, with `suspended="true"` (not dropped to 0 because
+/// the suspension explains everything); resumed, they are counted again,
+/// `suspended="false"`. Read back from the pushgateway's /metrics.
+#[tokio::test(flavor = "multi_thread")]
+async fn pushgateway_a_suspended_kustomization_keeps_its_findings_with_suspended_true() {
+    let Some(url) = pushgateway() else { return };
+    let cluster = unique("paused");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("  pushgateway:\n    url: {url}\n"));
+    let resumed = Scratch::new();
+    resumed.edit(
+        "live/prod/flux-system.yaml",
+        "    suspend: true\n",
+        "    suspend: false\n",
+    );
+    let crossplane = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.starts_with("drift_check_findings{")
+                    && l.contains("kustomization=\"flux-system/crossplane\"")
+            })
+            .map(|l| l.replace(&cluster, "CLUSTER"))
+            .collect()
+    };
+    let args = ["--cluster", cluster.as_str(), "-k", "crossplane"];
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &args, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let active = [
+        r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="false"} 1"#,
+    ];
+    assert_eq!(crossplane(&group_lines(&url, &cluster).await.0), active);
+
+    // Suspended (the fixture as it is), twice: the same values, labelled.
+    for _ in 0..2 {
+        let out = run(&cfg, &fixture_repo(), &fixture_snapshot(), &args, &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let (lines, _) = group_lines(&url, &cluster).await;
+        assert_eq!(
+            crossplane(&lines),
+            [
+                r#"drift_check_findings{cluster="CLUSTER",drift="modified",explained="false",instance="",job="drift_check",kustomization="flux-system/crossplane",owner="flux",suspended="true"} 1"#,
+            ]
+        );
+        assert!(
+            lines.contains(
+                &r#"drift_check_kustomization_suspended{cluster="CLUSTER",instance="",job="drift_check",kustomization="flux-system/crossplane"} 1"#
+                    .replace("CLUSTER", &cluster)
+            ),
+            "{lines:#?}"
+        );
+    }
+
+    // Resumed: counted again.
+    let out = run(&cfg, &resumed.repo(), &resumed.snapshot(), &args, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(crossplane(&group_lines(&url, &cluster).await.0), active);
 }

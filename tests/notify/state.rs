@@ -126,7 +126,7 @@ async fn matrix_a_new_edit_to_a_reported_field_is_posted_as_changed_with_links_t
          - 🟠 changed: spec.replicas was 5 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/docs/docs-portal · flux-system/docs · owner flux\n  \
          spec.replicas: 2 → 0 by kubectl-edit\n  \
          spec.template.spec.containers[docs-portal].env[DEBUG_TOOLBAR]: added {{\"name\":\"DEBUG_TOOLBAR\",\"value\":\"true\"}} by kubectl-set\n  \
-         who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/docs/docs-portal at those times names the user\n  \
+         who: kubectl-edit at 2026-11-24T09:00:00Z, kubectl-set at 2026-11-21T10:02:00Z — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)\n  \
          remedy: revert the manual change and make it through a git PR to ./infra/k8s/docs\n  \
          git: https://git.planapulse.com/plana-pulse/infra/src/commit/7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17/infra/k8s/docs\n\
          \n\
@@ -192,7 +192,7 @@ async fn matrix_failing_and_resumed_kustomizations_are_posted_once_each() {
              🟠 Declared fields edited in the cluster\n\
              - 🟠 new · modified · Composition/planaclient-v18 · flux-system/crossplane · owner flux\n  \
              spec.resources[0].base.spec.rules[0].backendRefs[0].port: 8080 → 8443 by kubectl-client-side-apply\n  \
-             who: kubectl-client-side-apply at 2026-11-22T17:52:36Z: the API server's audit log for Composition/planaclient-v18 at that time names the user\n  \
+             who: kubectl-client-side-apply at 2026-11-22T17:52:36Z — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)\n  \
              remedy: revert the manual change and make it through a git PR to ./infra/k8s/crossplane\n\
              \n\
              Still open (6):\n\

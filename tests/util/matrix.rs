@@ -158,6 +158,20 @@ impl Synapse {
         body["chunk"].as_array().unwrap().clone()
     }
 
+    /// One event, as the server serves it (with its `unsigned` relations).
+    pub async fn event(&self, token: &str, room_id: &str, event_id: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                token,
+                &format!("/_matrix/client/v3/rooms/{room_id}/event/{event_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     pub async fn devices(&self, admin_token: &str, user: &str) -> usize {
         let (status, body) = self
             .call(
@@ -173,11 +187,32 @@ impl Synapse {
 }
 
 /// The bot's `m.room.message` events, newest first, but for the HTML page
-/// that goes with every post (see `matrix_every_post_carries_the_html_page`).
+/// that goes with every post (see `matrix_every_post_carries_the_html_page`)
+/// and the replies in threads (see [`thread_replies_from`]): one a run.
 pub fn notices_from(events: &[Value], user: &str) -> Vec<Value> {
     events
         .iter()
-        .filter(|e| e["sender"] == user && e["type"] == "m.room.message" && !is_page(e))
+        .filter(|e| {
+            e["sender"] == user
+                && e["type"] == "m.room.message"
+                && !is_page(e)
+                && !is_thread_reply(e)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether the event is in a thread (`m.relates_to.rel_type` is `m.thread`;
+/// in the clear also for an encrypted event).
+pub fn is_thread_reply(event: &Value) -> bool {
+    event["content"]["m.relates_to"]["rel_type"] == "m.thread"
+}
+
+/// The bot's replies in threads, newest first.
+pub fn thread_replies_from(events: &[Value], user: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["sender"] == user && is_thread_reply(e))
         .cloned()
         .collect()
 }

@@ -1,7 +1,8 @@
 //! The Matrix client: posts one `m.notice` to the configured room with
 //! matrix-sdk, encrypted when the room is (never plaintext into an encrypted
 //! room), the full report as a file when the message had to be cut, and the
-//! HTML page of the report with every post.
+//! HTML page of the report with every post; then the replies in the
+//! threads of earlier messages (`m.thread`).
 //!
 //! Login: an access token (`DRIFT_CHECK_MATRIX_TOKEN[_FILE]`), restored on the
 //! device it belongs to; or a password (`DRIFT_CHECK_MATRIX_PASSWORD[_FILE]`).
@@ -33,18 +34,19 @@ use matrix_sdk::ruma::api::client::message::send_message_event;
 use matrix_sdk::ruma::api::client::state::get_state_event_for_key;
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::events::StateEventType;
+use matrix_sdk::ruma::events::relation::Thread;
 use matrix_sdk::ruma::events::room::message::{
-    FileInfo, FileMessageEventContent, MessageType, RoomMessageEventContent,
+    FileInfo, FileMessageEventContent, MessageType, Relation, RoomMessageEventContent,
 };
 use matrix_sdk::ruma::{
-    OwnedDeviceId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomAliasId, RoomId,
+    OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomAliasId, RoomId,
     RoomOrAliasId, UInt,
 };
 use matrix_sdk::{Client, RoomState, SessionMeta, SessionTokens};
 use tracing::{info, warn};
 
 use super::config::MatrixSettings;
-use super::message::Message;
+use super::message::{Message, Reply};
 use super::retry::RetryPolicy;
 use crate::notify::secrets::{self, Secret, SecretError};
 
@@ -121,13 +123,15 @@ fn credential() -> Result<Credential, MatrixError> {
     Err(MatrixError::NoCredentials)
 }
 
-/// Posts the message (and the report file when the message was cut), then the page.
+/// Posts the message (and the report file when the message was cut), then
+/// the page, then the replies in threads. Returns the message's event id.
 pub async fn deliver(
     settings: &MatrixSettings,
     message: &Message,
+    replies: &[Reply],
     report: Attachment,
     page: &Attachment,
-) -> Result<(), MatrixError> {
+) -> Result<OwnedEventId, MatrixError> {
     let credential = credential()?;
     let policy = RetryPolicy::new(settings.retries, settings.timeout);
     let _temp;
@@ -157,7 +161,7 @@ pub async fn deliver(
             persistent,
             policy: &policy,
         };
-        post(&client, settings, &login, message, report, page).await
+        post(&client, settings, &login, message, replies, report, page).await
     })
     .await
     .unwrap_or(Err(MatrixError::Timeout(settings.timeout)));
@@ -185,9 +189,10 @@ async fn post(
     settings: &MatrixSettings,
     login_with: &Login<'_>,
     message: &Message,
+    replies: &[Reply],
     report: Attachment,
     page: &Attachment,
-) -> Result<(), MatrixError> {
+) -> Result<OwnedEventId, MatrixError> {
     login(client, settings, login_with).await?;
     let room_id = join(client, &settings.room).await?;
     let encrypted =
@@ -202,14 +207,35 @@ async fn post(
         return Err(MatrixError::EncryptedNeedsStore(settings.room.clone()));
     }
     info!(room = %settings.room, encrypted, "Posting to Matrix");
-    if encrypted {
-        post_encrypted(client, &room_id, message, report, page).await?;
+    let event = if encrypted {
+        post_encrypted(client, &room_id, message, replies, report, page).await?
     } else {
-        post_plain(client, &room_id, login_with.policy, message, report).await?;
+        let event = post_plain(client, &room_id, login_with.policy, message, report).await?;
         send_file_plain(client, &room_id, login_with.policy, message, page).await?;
-    }
-    info!(room = %settings.room, encrypted, "Posted to Matrix");
-    Ok(())
+        for (i, reply) in replies.iter().enumerate() {
+            let content = thread_reply(reply)?;
+            let txn = OwnedTransactionId::from(format!("{}-thread-{i}", message.transaction_id));
+            let request = send_message_event::v3::Request::new(room_id.clone(), txn, &content)
+                .map_err(sdk("a thread reply"))?;
+            client
+                .send(request)
+                .await
+                .map_err(sdk("sending a thread reply"))?;
+        }
+        event
+    };
+    info!(room = %settings.room, encrypted, event = %event, replies = replies.len(), "Posted to Matrix");
+    Ok(event)
+}
+
+/// A reply in the thread of `reply.root` (`m.relates_to` with `rel_type:
+/// m.thread`; clients without threads show it as a reply to the root).
+fn thread_reply(reply: &Reply) -> Result<RoomMessageEventContent, MatrixError> {
+    let root =
+        OwnedEventId::try_from(reply.root.as_str()).map_err(sdk("a thread's root event id"))?;
+    let mut content = RoomMessageEventContent::notice_html(reply.body.clone(), reply.html.clone());
+    content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
+    Ok(content)
 }
 
 /// Reports larger than this go to the room gzipped (Synapse refuses
@@ -286,15 +312,16 @@ async fn post_plain(
     policy: &RetryPolicy,
     message: &Message,
     report: Attachment,
-) -> Result<(), MatrixError> {
+) -> Result<OwnedEventId, MatrixError> {
     let notice = RoomMessageEventContent::notice_html(message.body.clone(), message.html.clone());
     let txn = OwnedTransactionId::from(message.transaction_id.clone());
     let request = send_message_event::v3::Request::new(room_id.to_owned(), txn, &notice)
         .map_err(sdk("the message"))?;
-    client
+    let event = client
         .send(request)
         .await
-        .map_err(sdk("sending the message"))?;
+        .map_err(sdk("sending the message"))?
+        .event_id;
     if message.omitted > 0 {
         let size = UInt::try_from(report.bytes.len()).ok();
         let uploaded = client
@@ -316,7 +343,7 @@ async fn post_plain(
             .await
             .map_err(sdk("sending the full report"))?;
     }
-    Ok(())
+    Ok(event)
 }
 
 /// A file into a plain room: uploaded, then its event (transaction id: the
@@ -360,9 +387,10 @@ async fn post_encrypted(
     client: &Client,
     room_id: &RoomId,
     message: &Message,
+    replies: &[Reply],
     report: Attachment,
     page: &Attachment,
-) -> Result<(), MatrixError> {
+) -> Result<OwnedEventId, MatrixError> {
     let sync = SyncSettings::default()
         .timeout(Duration::ZERO)
         .filter(Filter::FilterDefinition(state_only(room_id)));
@@ -377,13 +405,16 @@ async fn post_encrypted(
             sdk("syncing the room")(std::io::Error::other("joined, but not in the sync"))
         })?;
     let txn = OwnedTransactionId::from(message.transaction_id.clone());
-    room.send(RoomMessageEventContent::notice_html(
-        message.body.clone(),
-        message.html.clone(),
-    ))
-    .with_transaction_id(txn)
-    .await
-    .map_err(sdk("sending the message"))?;
+    let event = room
+        .send(RoomMessageEventContent::notice_html(
+            message.body.clone(),
+            message.html.clone(),
+        ))
+        .with_transaction_id(txn)
+        .await
+        .map_err(sdk("sending the message"))?
+        .response
+        .event_id;
     if message.omitted > 0 {
         let txn = OwnedTransactionId::from(format!("{}-report", message.transaction_id));
         room.send_attachment(
@@ -404,8 +435,15 @@ async fn post_encrypted(
     )
     .await
     .map_err(sdk("uploading the HTML report"))?;
+    for (i, reply) in replies.iter().enumerate() {
+        let txn = OwnedTransactionId::from(format!("{}-thread-{i}", message.transaction_id));
+        room.send(thread_reply(reply)?)
+            .with_transaction_id(txn)
+            .await
+            .map_err(sdk("sending a thread reply"))?;
+    }
     client.sync_once(sync).await.map_err(sdk("final sync"))?;
-    Ok(())
+    Ok(event)
 }
 
 /// A sync of one room's state and of the device's to-device messages and

@@ -43,6 +43,16 @@ pub struct MatrixConfig {
     /// When nothing changed, still post the open findings once a day.
     #[serde(default)]
     pub daily_digest: bool,
+    /// Post a finding still open again this long after it was announced,
+    /// once per period, as "still open for 8 days" (e.g. `7d`; 1h to 365d).
+    /// Default: never.
+    #[serde(default)]
+    pub remind_after: Option<String>,
+    /// Changes and resolutions of findings announced within this long are
+    /// also posted in the announcing message's thread (default `7d`; `0` for
+    /// no thread replies; at most 90d).
+    #[serde(default)]
+    pub thread_window: Option<String>,
     /// Cap of the message (plain + HTML), bytes (default 24576; at most 45000: in an encrypted room the
     /// ciphertext is base64, a third larger, and Matrix caps events at 64 KiB).
     #[serde(default)]
@@ -87,6 +97,10 @@ pub struct MatrixSettings {
     pub store: Option<PathBuf>,
     pub state: StateLocation,
     pub daily_digest: bool,
+    /// `remindAfter`; `None`: no reminders.
+    pub remind_after: Option<Duration>,
+    /// `threadWindow`; zero: no thread replies.
+    pub thread_window: Duration,
     pub max_message_bytes: usize,
     pub timeout: Duration,
     pub retries: usize,
@@ -220,6 +234,33 @@ impl SinkConfig for MatrixConfig {
                 (None, None) => StateLocation::Default(base.join("drift-check-matrix-state.json")),
             },
             daily_digest: m.daily_digest,
+            remind_after: match &m.remind_after {
+                None => None,
+                Some(text) => Some(duration(
+                    text,
+                    crate::bounds::Range {
+                        min: 3_600,
+                        max: 365 * DAY,
+                        unit: " seconds",
+                    },
+                    "notify.matrix.remindAfter",
+                    "`remindAfter: 7d`",
+                )?),
+            },
+            thread_window: match m.thread_window.as_deref().map(str::trim) {
+                None => Duration::from_secs(7 * DAY),
+                Some("0") => Duration::ZERO,
+                Some(text) => duration(
+                    text,
+                    crate::bounds::Range {
+                        min: 0,
+                        max: 90 * DAY,
+                        unit: " seconds",
+                    },
+                    "notify.matrix.threadWindow",
+                    "`threadWindow: 7d`",
+                )?,
+            },
             max_message_bytes: max,
             timeout: crate::bounds::seconds(
                 m.timeout_seconds.unwrap_or(120),
@@ -238,6 +279,27 @@ impl SinkConfig for MatrixConfig {
             },
         })
     }
+}
+
+const DAY: u64 = 86_400;
+
+/// A duration setting: not one at all is an error naming the key and the
+/// value; one out of range, naming the key and the range.
+fn duration(
+    text: &str,
+    range: crate::bounds::Range,
+    key: &'static str,
+    example: &'static str,
+) -> Result<Duration, NotifyConfigError> {
+    crate::bounds::duration(text, range, key, example).map_err(|e| match e {
+        Some(out) => out.into(),
+        None => NotifyConfigError::invalid(
+            key.trim_start_matches("notify."),
+            text,
+            "is not a duration in seconds, minutes, hours, days or weeks",
+            example,
+        ),
+    })
 }
 
 /// `name` or `namespace/name`, DNS-1123 names.
@@ -329,6 +391,35 @@ mod tests {
         m.allow_insecure_http = false;
         m.homeserver = "http://127.0.0.1:8008".into();
         assert!(m.validate(Path::new("")).is_ok());
+    }
+
+    #[test]
+    fn remind_after_and_thread_window_are_durations_within_bounds_named_when_bad() {
+        let mut m = matrix("#alerts:example.org");
+        let s = m.validate(Path::new("")).unwrap();
+        assert_eq!(s.remind_after, None);
+        assert_eq!(s.thread_window, Duration::from_secs(7 * DAY));
+        m.remind_after = Some("7d".into());
+        m.thread_window = Some("0".into());
+        let s = m.validate(Path::new("")).unwrap();
+        assert_eq!(s.remind_after, Some(Duration::from_secs(7 * DAY)));
+        assert_eq!(s.thread_window, Duration::ZERO);
+        m.remind_after = Some("a week".into());
+        assert_eq!(
+            m.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.matrix.remindAfter: \"a week\" is not a duration in seconds, minutes, hours, days or weeks, e.g. `remindAfter: 7d`"
+        );
+        m.remind_after = Some("10m".into());
+        assert_eq!(
+            m.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.matrix.remindAfter: must be between 3600 and 31536000 seconds, got 600 (e.g. `remindAfter: 7d`)"
+        );
+        m.remind_after = None;
+        m.thread_window = Some("100d".into());
+        assert_eq!(
+            m.validate(Path::new("")).unwrap_err().to_string(),
+            "notify.matrix.threadWindow: must be between 0 and 7776000 seconds, got 8640000 (e.g. `threadWindow: 7d`)"
+        );
     }
 
     #[test]

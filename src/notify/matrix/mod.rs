@@ -7,7 +7,8 @@
 //!
 //! - `config.rs`: the section and its validation;
 //! - `sink.rs`: the [`Notifier`](super::Notifier): state, plan, post, save;
-//! - `message/`: what to post (pure);
+//! - `message/`: what to post (pure): the message, and the replies in the
+//!   threads of earlier ones;
 //! - `state.rs`: what was posted last, in a file or a ConfigMap;
 //! - `client.rs`: matrix-sdk: login, join, send (encrypted when the room is);
 //! - `retry.rs`: the one retry policy of every Matrix call.
@@ -43,13 +44,15 @@ pub fn quiet_dependencies(filter: &str) -> String {
 
 /// One run's work on a state of the compact form, without I/O: decode it
 /// (empty bytes: no state yet), plan the message of `report` against it,
-/// encode the next state. Returns the next state's bytes and the message's
-/// plain body (`None`: nothing to post). For `benches/state.rs`.
+/// name `event` as the message that announced what is new, encode the next
+/// state. Returns the next state's bytes and the message's plain body
+/// (`None`: nothing to post). For `benches/state.rs`.
 #[doc(hidden)]
 pub fn state_round(
     report: &crate::report::Report,
     stored: &[u8],
     now: &str,
+    event: &str,
 ) -> (Vec<u8>, Option<String>) {
     let previous = if stored.is_empty() {
         state::State::default()
@@ -62,7 +65,10 @@ pub fn state_round(
         links: message::LinkTemplates::default(),
         note: None,
         report_file: String::new(),
+        remind_after: Some(chrono::Duration::days(7)),
+        thread_window: chrono::Duration::days(7),
     };
-    let plan = message::plan(report, &previous, now, &options);
+    let mut plan = message::plan(report, &previous, now, &options);
+    plan.next.announced_in(event);
     (state::encode(&plan.next), plan.message.map(|m| m.body))
 }

@@ -89,6 +89,11 @@ async fn post<S: StateStore>(
         links: settings.links.clone(),
         note: loaded.note.clone(),
         report_file: attachment.name.clone(),
+        remind_after: settings
+            .remind_after
+            .and_then(|d| chrono::Duration::from_std(d).ok()),
+        thread_window: chrono::Duration::from_std(settings.thread_window)
+            .unwrap_or(chrono::Duration::zero()),
     };
     let plan = message::plan(report, previous, &now, &options);
     let Some(message) = &plan.message else {
@@ -103,8 +108,12 @@ async fn post<S: StateStore>(
         return Ok(());
     };
     let page = page(report, &plan.next, &options);
-    client::deliver(settings, message, attachment, &page).await?;
-    Ok(save(store, &loaded, &plan.next).await?)
+    let event = client::deliver(settings, message, &plan.replies, attachment, &page).await?;
+    let mut next = plan.next;
+    // What it announced as new is known by this event from now on: the
+    // root of its thread.
+    next.announced_in(event.as_str());
+    Ok(save(store, &loaded, &next).await?)
 }
 
 async fn save<S: StateStore>(

@@ -1,6 +1,12 @@
 //! The metrics of a run, in the Prometheus text format the pushgateway takes.
 //! Labels have low cardinality: Kustomization, owner, drift kind, stage —
 //! never object names.
+//!
+//! A suspended Kustomization's drift is paused, not resolved: its
+//! `drift_check_findings` series keep the values of the last group (where
+//! there is one) with `suspended="true"`, instead of dropping to 0 because
+//! the suspension explains everything; on resume they are counted again,
+//! `suspended="false"`.
 
 use std::collections::BTreeMap;
 
@@ -34,9 +40,20 @@ pub fn not_checked(report: &Report) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The whole group, for a completed run (PUT: replaces the group).
-pub fn success(report: &Report, now: f64, duration: f64) -> String {
-    group(report, now, duration, None)
+/// The whole group, for a completed run (PUT: replaces the group); `last`
+/// (the group before) has the series a suspended Kustomization keeps.
+pub fn success(report: &Report, now: f64, duration: f64, last: &Carried) -> String {
+    group(report, now, duration, false, last)
+}
+
+/// The suspended Kustomizations of a run: their findings series are kept.
+pub fn suspended(report: &Report) -> std::collections::BTreeSet<String> {
+    report
+        .kustomizations
+        .iter()
+        .filter(|k| k.suspended)
+        .map(|k| k.id())
+        .collect()
 }
 
 /// The whole group of a run that checked some Kustomizations and could not
@@ -45,20 +62,20 @@ pub fn success(report: &Report, now: f64, duration: f64) -> String {
 /// from `last` (the group before), with the time they were last checked;
 /// the last success timestamp is kept too.
 pub fn partial(report: &Report, now: f64, duration: f64, last: &Carried) -> String {
-    group(report, now, duration, Some(last))
+    group(report, now, duration, true, last)
 }
 
-fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) -> String {
+fn group(report: &Report, now: f64, duration: f64, partial: bool, last: &Carried) -> String {
     let registry = Registry::new();
-    run_metrics(&registry, now, duration, partial.is_none(), report);
+    run_metrics(&registry, now, duration, !partial, report);
     let last_success = gauge(
         &registry,
         "drift_check_last_success_timestamp_seconds",
         "When drift-check last completed a run (Unix time).",
     );
     match partial {
-        None => last_success.set(now),
-        Some(last) => {
+        false => last_success.set(now),
+        true => {
             if let Some((_, t)) = last
                 .get("drift_check_last_success_timestamp_seconds")
                 .and_then(|v| v.first())
@@ -71,11 +88,25 @@ fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) ->
             }
         }
     }
-    let failed = if partial.is_some() {
+    let failed = if partial {
         not_checked(report)
     } else {
         Default::default()
     };
+    // Suspended and checked: the last group's findings series are kept
+    // (when it had some for the Kustomization), else this run's counted.
+    let paused = suspended(report);
+    let kept_paused: std::collections::BTreeSet<&String> = paused
+        .iter()
+        .filter(|k| !failed.contains(*k))
+        .filter(|k| {
+            last.get(KEPT[0]).is_some_and(|series| {
+                series
+                    .iter()
+                    .any(|(l, _)| l.get("kustomization") == Some(*k))
+            })
+        })
+        .collect();
     let checked = gauge_vec(
         &registry,
         "drift_check_kustomization_checked",
@@ -138,20 +169,22 @@ fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) ->
     let findings = gauge_vec(
         &registry,
         "drift_check_findings",
-        "Findings by Kustomization, owner, drift kind and whether they are explained; 0 (no owner, no drift) for a checked Kustomization without unexplained findings.",
-        &["kustomization", "owner", "drift", "explained"],
+        "Findings by Kustomization, owner, drift kind and whether they are explained; 0 (no owner, no drift) for a checked Kustomization without unexplained findings. A suspended Kustomization's keep the values of before its suspension, with suspended=\"true\".",
+        &["kustomization", "owner", "drift", "explained", "suspended"],
     );
-    let mut counts: BTreeMap<[String; 4], f64> = BTreeMap::new();
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| !f.kustomization.as_ref().is_some_and(|k| failed.contains(k)))
-    {
+    let mut counts: BTreeMap<[String; 5], f64> = BTreeMap::new();
+    for f in report.findings.iter().filter(|f| {
+        !f.kustomization
+            .as_ref()
+            .is_some_and(|k| failed.contains(k) || kept_paused.contains(k))
+    }) {
+        let ks = f.kustomization.clone().unwrap_or_default();
         let key = [
-            f.kustomization.clone().unwrap_or_default(),
+            ks.clone(),
             f.owner.as_str().to_string(),
             f.drift.as_str().to_string(),
             f.explained.to_string(),
+            paused.contains(&ks).to_string(),
         ];
         *counts.entry(key).or_default() += 1.0;
     }
@@ -168,14 +201,28 @@ fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) ->
         .filter(|k| k.skipped.is_none() && k.error.is_none())
     {
         let id = k.id();
-        if !counts.keys().any(|key| key[0] == id && key[3] == "false") {
-            counts.insert([id, String::new(), String::new(), "false".into()], 0.0);
+        if !kept_paused.contains(&id) && !counts.keys().any(|key| key[0] == id && key[3] == "false")
+        {
+            let suspended = k.suspended.to_string();
+            counts.insert(
+                [id, String::new(), String::new(), "false".into(), suspended],
+                0.0,
+            );
         }
     }
     for (labels, n) in counts {
-        findings
-            .with_label_values(&[&labels[0], &labels[1], &labels[2], &labels[3]])
-            .set(n);
+        findings.with_label_values(&labels).set(n);
+    }
+    // A suspended Kustomization's findings as they were before: paused.
+    for (labels, value) in last.get(KEPT[0]).into_iter().flatten() {
+        if labels
+            .get("kustomization")
+            .is_some_and(|k| kept_paused.contains(k))
+        {
+            let mut values = finding_labels(labels);
+            values[4] = "true";
+            findings.with_label_values(&values).set(*value);
+        }
     }
     // What is known of the Kustomizations this run could not check: the
     // last group's series of theirs.
@@ -187,27 +234,37 @@ fn group(report: &Report, now: f64, duration: f64, partial: Option<&Carried>) ->
         (KEPT[4], &last_checked),
     ];
     for (name, family) in families {
-        let Some(series) = partial.and_then(|last| last.get(name)) else {
+        let Some(series) = last.get(name).filter(|_| partial) else {
             continue;
         };
         for (labels, value) in series {
             let Some(k) = labels.get("kustomization").filter(|k| failed.contains(*k)) else {
                 continue;
             };
-            let names: &[&str] = if name == KEPT[0] {
-                &["kustomization", "owner", "drift", "explained"]
+            let values: Vec<&str> = if name == KEPT[0] {
+                finding_labels(labels).to_vec()
             } else {
-                &["kustomization"]
+                vec![labels.get("kustomization").map_or("", String::as_str)]
             };
-            let values: Vec<&str> = names
-                .iter()
-                .map(|n| labels.get(*n).map_or("", String::as_str))
-                .collect();
             debug_assert_eq!(values[0], k);
             family.with_label_values(&values).set(*value);
         }
     }
     encode(&registry)
+}
+
+/// The label values of a `drift_check_findings` series of the last group;
+/// `suspended` is "false" in a group pushed before it existed.
+fn finding_labels(labels: &BTreeMap<String, String>) -> [&str; 5] {
+    let get = |n: &str| labels.get(n).map_or("", String::as_str);
+    let suspended = labels.get("suspended").map_or("false", String::as_str);
+    [
+        get("kustomization"),
+        get("owner"),
+        get("drift"),
+        get("explained"),
+        suspended,
+    ]
 }
 
 /// Only the run and failure metrics, for a run that could not complete
@@ -359,7 +416,7 @@ mod tests {
             entry("broken", Some(false)),
             entry("from-git", None),
         ];
-        let text = success(&report, 1_700_000_000.0, 2.5);
+        let text = success(&report, 1_700_000_000.0, 2.5, &Carried::new());
         let findings: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("drift_check_findings"))
@@ -367,14 +424,14 @@ mod tests {
         assert_eq!(
             findings,
             [
-                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\"} 0",
-                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/broken\",owner=\"\"} 0",
-                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/from-git\",owner=\"\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\",suspended=\"false\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/broken\",owner=\"\",suspended=\"false\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/from-git\",owner=\"\",suspended=\"false\"} 0",
             ]
         );
         report.kustomizations[1].error = Some("render failed".into());
         report.kustomizations[2].skipped = Some("its source is another repo".into());
-        let text = success(&report, 1_700_000_000.0, 2.5);
+        let text = success(&report, 1_700_000_000.0, 2.5, &Carried::new());
         let findings: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("drift_check_findings"))
@@ -382,7 +439,7 @@ mod tests {
         assert_eq!(
             findings,
             [
-                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\"} 0"
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/apps\",owner=\"\",suspended=\"false\"} 0"
             ],
             "nothing is known of what could not be checked or was skipped"
         );
@@ -473,8 +530,8 @@ mod tests {
             lines,
             [
                 "drift_check_errors{stage=\"render\"} 1",
-                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\"} 0",
-                "drift_check_findings{drift=\"modified\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"flux\"} 2",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\",suspended=\"false\"} 0",
+                "drift_check_findings{drift=\"modified\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"flux\",suspended=\"false\"} 2",
                 "drift_check_kustomization_checked{kustomization=\"flux-system/a\"} 0",
                 "drift_check_kustomization_checked{kustomization=\"flux-system/b\"} 1",
                 "drift_check_kustomization_last_checked_timestamp_seconds{kustomization=\"flux-system/a\"} 1600000000",
@@ -485,6 +542,68 @@ mod tests {
                 "drift_check_objects{kustomization=\"flux-system/b\"} 4",
                 "drift_check_run_duration_seconds 2.5",
                 "drift_check_run_success 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_suspended_kustomization_keeps_its_last_findings_series_labelled_suspended() {
+        let mut report = report();
+        report.errors.clear();
+        let entry = |name: &str, suspended: bool| crate::report::KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: name.into(),
+            path: format!("./{name}"),
+            revision: None,
+            applied_revision: None,
+            suspended,
+            suspended_since: None,
+            objects: 1,
+            error: None,
+            skipped: None,
+            ready: None,
+            failing: None,
+        };
+        report.kustomizations = vec![entry("a", true), entry("b", false)];
+        let labels = |ks: &str, explained: &str| {
+            BTreeMap::from(
+                [
+                    ("kustomization", ks),
+                    ("owner", "flux"),
+                    ("drift", "modified"),
+                    ("explained", explained),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+        };
+        // The group before: a's drift unexplained (a group of before the label), b's too.
+        let last: Carried = BTreeMap::from([(
+            "drift_check_findings".to_string(),
+            vec![
+                (labels("flux-system/a", "false"), 2.0),
+                (labels("flux-system/b", "false"), 7.0),
+            ],
+        )]);
+        let findings = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("drift_check_findings"))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(
+            findings(&success(&report, 1_700_000_000.0, 2.5, &last)),
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\",suspended=\"false\"} 0",
+                "drift_check_findings{drift=\"modified\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"flux\",suspended=\"true\"} 2",
+            ],
+            "a keeps its 2, b is counted anew"
+        );
+        // No group before: this run's counts, labelled.
+        assert_eq!(
+            findings(&success(&report, 1_700_000_000.0, 2.5, &Carried::new())),
+            [
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/a\",owner=\"\",suspended=\"true\"} 0",
+                "drift_check_findings{drift=\"\",explained=\"false\",kustomization=\"flux-system/b\",owner=\"\",suspended=\"false\"} 0",
             ]
         );
     }

@@ -70,7 +70,16 @@ impl Notifier for PushgatewaySettings {
                 return Ok(push(self, cluster, body, true).await?);
             }
             let body = if completed {
-                metrics::success(report, now, duration)
+                // A suspended Kustomization keeps its findings series.
+                let last = if metrics::suspended(report).is_empty() {
+                    metrics::Carried::default()
+                } else {
+                    last_group(self, cluster).await.unwrap_or_else(|e| {
+                        warn!(error = %e, "Cannot read the pushgateway's group: the suspended Kustomizations' findings are counted as this run sees them");
+                        metrics::Carried::default()
+                    })
+                };
+                metrics::success(report, now, duration, &last)
             } else {
                 metrics::failure(report, now, duration)
             };

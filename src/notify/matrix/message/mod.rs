@@ -10,13 +10,18 @@
 //! a new edit is posted again as `changed`, and an unchanged one never.
 //!
 //! - `render.rs`: the texts, ordered by severity;
+//! - `threads.rs`: the replies in the threads of the messages that announced
+//!   findings now changed or resolved;
+//! - `remind.rs`: when a finding still open is due for a reminder;
 //! - `crate::report::links`: commit and file links (shared with the HTML report).
 //!
 //! Every value is escaped: in `body` as in the text report (a newline or a
 //! terminal escape in a manager's name or a value is written `\n`,
 //! `\u{1b}`, so it cannot forge a line), in `formatted_body` also as HTML.
 
+mod remind;
 mod render;
+mod threads;
 
 use std::collections::BTreeSet;
 
@@ -25,11 +30,12 @@ use sha2::{Digest, Sha256};
 use crate::report::links;
 pub use crate::report::links::LinkTemplates;
 
-use super::state::{OpenFinding, OpenProblem, SeenChange, State, VERSION};
+use super::state::{OpenFinding, OpenProblem, SeenChange, State, Thread, VERSION};
 use crate::classify::Finding;
 use crate::diff::Change;
 use crate::report::Report;
 use crate::report::severity::Severity;
+pub use threads::Reply;
 
 /// How long after the last post a daily digest is due (a little less than a
 /// day, so a nightly job's jitter does not skip a day).
@@ -40,8 +46,13 @@ const DIGEST_AFTER_HOURS: i64 = 23;
 pub struct Plan {
     /// `None`: nothing changed since the last post.
     pub message: Option<Message>,
-    /// The state to save (after the post, when there is one).
+    /// The state to save (after the post, when there is one). The findings
+    /// it announces as new name the message's event once it is posted
+    /// ([`State::announced_in`]).
     pub next: State,
+    /// Posted after the message, one per thread: what changed or was
+    /// resolved among the findings that thread's root announced.
+    pub replies: Vec<Reply>,
 }
 
 /// One `m.notice`.
@@ -68,6 +79,13 @@ pub struct Options {
     pub note: Option<String>,
     /// The name of the full report's file, when a message is cut for size.
     pub report_file: String,
+    /// Post a finding still open again this long after it was announced,
+    /// once per period (`remindAfter`); `None`: never.
+    pub remind_after: Option<chrono::Duration>,
+    /// Changes and resolutions of findings announced within this long are
+    /// also replies in the announcing message's thread (`threadWindow`);
+    /// zero: no replies.
+    pub thread_window: chrono::Duration,
 }
 
 /// The severity of a posted finding, from the state (by its drift kind
@@ -91,6 +109,8 @@ enum Tag {
     Changed(String),
     /// Open, as posted.
     Still,
+    /// Open, as posted, and due for a reminder: "still open for 8 days".
+    Reminder(String),
 }
 
 /// An open unexplained finding of this run.
@@ -102,6 +122,10 @@ struct Open<'a> {
     since: String,
     content: String,
     seen: Vec<SeenChange>,
+    /// The message that announced it, from the state.
+    thread: Option<std::sync::Arc<Thread>>,
+    /// [`OpenFinding::reminded`] once this run is posted.
+    reminded: u32,
 }
 
 /// What kind of problem.
@@ -252,18 +276,27 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         let content = content(f);
         let seen = seen(f);
         let before = previous.findings.get(&id);
-        let tag = match before {
-            None => Tag::New,
-            // Migrated from the first format: its content was not kept.
-            Some(b) if same_content(&b.content, &content) => Tag::Still,
-            Some(b) => Tag::Changed(what_changed(&b.changes, &seen)),
-        };
         let since = [drift_time(f), before.map(|b| b.since.as_str())]
             .into_iter()
             .flatten()
             .min()
             .unwrap_or(now)
             .to_string();
+        let mut reminded = before.map_or(0, |b| b.reminded);
+        let tag = match before {
+            None => Tag::New,
+            // Migrated from the first format: its content was not kept.
+            Some(b) if same_content(&b.content, &content) => {
+                match remind::due(b, &since, now, options.remind_after) {
+                    Some((period, words)) => {
+                        reminded = period;
+                        Tag::Reminder(words)
+                    }
+                    None => Tag::Still,
+                }
+            }
+            Some(b) => Tag::Changed(what_changed(&b.changes, &seen)),
+        };
         open.push(Open {
             finding: f,
             id,
@@ -272,6 +305,8 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             since,
             content,
             seen,
+            thread: before.and_then(|b| b.thread.clone()),
+            reminded,
         });
     }
     open.sort_by_cached_key(|o| (o.severity, o.finding.object.to_string()));
@@ -325,6 +360,11 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         ..State::default()
     };
     let detailed = open.len() <= MAX_DETAILED_STATE;
+    // The message of this run, shared by what it announces.
+    let announcing = std::sync::Arc::new(Thread {
+        event: String::new(),
+        at: now.to_string(),
+    });
     for o in &open {
         next.findings.insert(
             o.id.clone(),
@@ -337,6 +377,13 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                 content: o.content.clone(),
                 changes: if detailed { o.seen.clone() } else { Vec::new() },
                 paused: false,
+                // A new one is announced by this message: its event id is
+                // filled in once it is posted.
+                thread: match o.tag {
+                    Tag::New => Some(announcing.clone()),
+                    _ => o.thread.clone(),
+                },
+                reminded: o.reminded,
             },
         );
     }
@@ -372,8 +419,17 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
         return Plan {
             message: None,
             next,
+            replies: Vec::new(),
         };
     }
+    let replies = threads::replies(&threads::Input {
+        cluster: &report.run.cluster,
+        open: &open,
+        resolved: &resolved,
+        now,
+        window: options.thread_window,
+        max_bytes: options.max_bytes,
+    });
     let mut message = render::render(
         &render::Input {
             report,
@@ -393,6 +449,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
                     .iter()
                     .all(|k| k.error.is_some() || k.skipped.is_some()),
             last_posted: previous.posted_at.as_deref(),
+            audit_hint_given: std::cell::Cell::new(false),
         },
         options.max_bytes,
     );
@@ -400,6 +457,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
     Plan {
         message: Some(message),
         next,
+        replies,
     }
 }
 

@@ -55,6 +55,8 @@ pub(super) struct Input<'a> {
     pub checked_nothing: bool,
     /// When the last message was posted.
     pub last_posted: Option<&'a str>,
+    /// The audit-log hint was said (once per message, on the first "who:").
+    pub audit_hint_given: std::cell::Cell<bool>,
 }
 
 /// Both texts, grown piece by piece.
@@ -199,6 +201,7 @@ fn summary(input: &Input) -> Text {
                 tagged(|t| *t == Tag::Still) + input.kept.len(),
                 "still open",
             ),
+            (tagged(|t| matches!(t, Tag::Reminder(_))), "reminded"),
             (input.resolved.len(), "resolved"),
             (input.paused.len(), "paused while suspended"),
         ] {
@@ -338,7 +341,7 @@ fn problems(input: &Input) -> Text {
         let tag = match &p.tag {
             Tag::New => "new".to_string(),
             Tag::Changed(was) => format!("changed ({was})"),
-            Tag::Still => "still".to_string(),
+            Tag::Still | Tag::Reminder(_) => "still".to_string(),
         };
         let (marker, what) = match p.kind {
             ProblemKind::CouldNotCheck => (

@@ -1,9 +1,11 @@
 //! The compact form of a state, as the ConfigMap keeps it (`binaryData`):
 //! gzip of one JSON document in which the findings are grouped by what they
-//! share — Kustomization, drift kind, severity, since, content hash — each
-//! group listing its objects, sorted. Identities are not stored: they are
-//! the hash of (Kustomization, object, drift kind), computed again when
-//! read. 100,000 findings of a platform take a few hundred KiB.
+//! share — Kustomization, drift kind, severity, since, content hash, the
+//! message that announced them (an index into a table of event ids), the
+//! reminder period — each group listing its objects, sorted. Identities are
+//! not stored: they are the hash of (Kustomization, object, drift kind),
+//! computed again when read. 100,000 findings of a platform take a few
+//! hundred KiB.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -13,7 +15,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::{OpenFinding, OpenProblem, SeenChange, State, VERSION, identity};
+use super::{OpenFinding, OpenProblem, SeenChange, State, Thread, VERSION, identity};
 
 /// Largest state read: a gzip bomb is refused (100,000 findings decode to
 /// about 10 MiB).
@@ -29,6 +31,10 @@ struct Compact {
     problems: BTreeMap<String, OpenProblem>,
     #[serde(default)]
     groups: Vec<Group>,
+    /// The messages that announced findings: `[event id, posted at]`,
+    /// indexed by the groups' `e` (absent in states written before threads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    events: Vec<(String, String)>,
     /// The changes as posted, by identity (small states only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     changes: BTreeMap<String, Vec<SeenChange>>,
@@ -49,16 +55,44 @@ struct Group {
     content: String,
     #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
     paused: bool,
+    /// Index of the announcing message in `events`.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    event: Option<usize>,
+    /// [`OpenFinding::reminded`].
+    #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
+    reminded: u32,
     #[serde(rename = "o")]
     objects: Vec<String>,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// The state, compact and gzipped.
 pub fn encode(state: &State) -> Vec<u8> {
-    type Key<'a> = (&'a Option<String>, &'a str, &'a str, &'a str, &'a str, bool);
+    type Key<'a> = (
+        &'a Option<String>,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        bool,
+        Option<usize>,
+        u32,
+    );
     let mut groups: BTreeMap<Key, Vec<&str>> = BTreeMap::new();
     let mut changes = BTreeMap::new();
+    let mut events: Vec<(String, String)> = Vec::new();
+    let mut event_index: std::collections::HashMap<&std::sync::Arc<Thread>, usize> =
+        std::collections::HashMap::new();
     for (id, f) in &state.findings {
+        let event = f.thread.as_ref().map(|t| {
+            *event_index.entry(t).or_insert_with(|| {
+                events.push((t.event.clone(), t.at.clone()));
+                events.len() - 1
+            })
+        });
         groups
             .entry((
                 &f.kustomization,
@@ -67,6 +101,8 @@ pub fn encode(state: &State) -> Vec<u8> {
                 &f.since,
                 &f.content,
                 f.paused,
+                event,
+                f.reminded,
             ))
             .or_default()
             .push(&f.object);
@@ -80,7 +116,7 @@ pub fn encode(state: &State) -> Vec<u8> {
         problems: state.problems.clone(),
         groups: groups
             .into_iter()
-            .map(|((k, d, s, t, c, p), mut objects)| {
+            .map(|((k, d, s, t, c, p, e, r), mut objects)| {
                 objects.sort_unstable();
                 Group {
                     kustomization: k.clone(),
@@ -89,10 +125,13 @@ pub fn encode(state: &State) -> Vec<u8> {
                     since: t.into(),
                     content: c.into(),
                     paused: p,
+                    event: e,
+                    reminded: r,
                     objects: objects.into_iter().map(String::from).collect(),
                 }
             })
             .collect(),
+        events,
         changes,
     };
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
@@ -110,6 +149,8 @@ pub enum DecodeError {
     TooLarge,
     #[error("not a state")]
     Json(#[source] serde_json::Error),
+    #[error("a group names message {0} of a table of {1}")]
+    Event(usize, usize),
 }
 
 /// The state of [`encode`]'s bytes.
@@ -129,7 +170,21 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
         problems: compact.problems,
         ..State::default()
     };
+    let threads: Vec<std::sync::Arc<Thread>> = compact
+        .events
+        .into_iter()
+        .map(|(event, at)| std::sync::Arc::new(Thread { event, at }))
+        .collect();
     for g in compact.groups {
+        let thread = match g.event {
+            None => None,
+            Some(i) => Some(
+                threads
+                    .get(i)
+                    .cloned()
+                    .ok_or(DecodeError::Event(i, threads.len()))?,
+            ),
+        };
         for object in g.objects {
             let id = identity(g.kustomization.as_deref(), &object, &g.drift);
             let changes = compact.changes.remove(&id).unwrap_or_default();
@@ -144,6 +199,8 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
                     content: g.content.clone(),
                     changes,
                     paused: g.paused,
+                    thread: thread.clone(),
+                    reminded: g.reminded,
                 },
             );
         }
@@ -166,6 +223,8 @@ mod tests {
             content: "0a1b2c3d".into(),
             changes,
             paused: false,
+            thread: None,
+            reminded: 0,
         }
     }
 
@@ -202,7 +261,16 @@ mod tests {
                 vec![],
             ),
         ] {
-            let f = finding(ks, object, since, changes);
+            let mut f = finding(ks, object, since, changes);
+            // Announced by one message (web, api) or before threads (pg).
+            if ks == "flux-system/apps" {
+                f.thread = Some(std::sync::Arc::new(Thread {
+                    event: "$announce:example.org".into(),
+                    at: "2026-12-06T02:00:00Z".into(),
+                }));
+            } else {
+                f.reminded = 2;
+            }
             state
                 .findings
                 .insert(identity(Some(ks), object, "modified"), f);
@@ -216,6 +284,55 @@ mod tests {
             },
         );
         assert_eq!(decode(&encode(&state)).unwrap(), state);
+    }
+
+    /// One event id in the table, however many findings it announced.
+    #[test]
+    fn findings_of_one_message_share_one_entry_of_the_event_table() {
+        let mut state = synthetic(1_000, |i| i / 50);
+        state.version = VERSION;
+        for f in state.findings.values_mut() {
+            f.thread = Some(std::sync::Arc::new(Thread {
+                event: "$announce:example.org".into(),
+                at: "2026-12-06T02:00:00Z".into(),
+            }));
+        }
+        let bytes = encode(&state);
+        let mut json = String::new();
+        GzDecoder::new(&bytes[..])
+            .read_to_string(&mut json)
+            .unwrap();
+        assert_eq!(json.matches("$announce:example.org").count(), 1);
+        assert_eq!(decode(&bytes).unwrap(), state);
+    }
+
+    #[test]
+    fn a_state_written_before_threads_loads_with_no_thread_and_no_reminder() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(
+            br#"{"version":2,"posted_at":"2026-12-01T02:00:00Z","groups":[{"k":"flux-system/apps","d":"modified","s":"edited","t":"2026-11-30T10:00:00Z","c":"0a1b2c3d","o":["Deployment/apps/web"]}]}"#,
+        )
+        .unwrap();
+        let state = decode(&gz.finish().unwrap()).unwrap();
+        let f =
+            &state.findings[&identity(Some("flux-system/apps"), "Deployment/apps/web", "modified")];
+        assert_eq!(
+            (&f.thread, f.reminded, f.since.as_str()),
+            (&None, 0, "2026-11-30T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_group_naming_a_message_outside_the_table_is_an_error() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(
+            br#"{"version":2,"posted_at":null,"groups":[{"k":null,"d":"modified","s":"","t":"","c":"","e":3,"o":["Deployment/a/b"]}],"events":[["$x","t"]]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            decode(&gz.finish().unwrap()).unwrap_err().to_string(),
+            "a group names message 3 of a table of 1"
+        );
     }
 
     /// 100,000 findings of 2,000 Kustomizations, a label added by hand to

@@ -133,6 +133,8 @@ mod tests {
                 time: Some("2026-11-20T08:15:00Z".into()),
             }],
             paused: false,
+            thread: None,
+            reminded: 0,
         }
     }
 

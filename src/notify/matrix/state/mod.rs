@@ -23,6 +23,7 @@ mod file;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -100,6 +101,30 @@ pub struct OpenFinding {
     /// Its Kustomization is suspended: open, but not checked meanwhile.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// The message that announced it as new: the root of its thread. `None`
+    /// in states written before threads (no thread then).
+    /// Shared by the findings of one message (100,000 findings of one
+    /// post hold one copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Arc<Thread>>,
+    /// The last `remindAfter` period it was reminded in (0: never): period
+    /// `n` starts `n × remindAfter` after it was announced.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reminded: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The message that announced a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Thread {
+    /// Its Matrix event id; empty while the message is being posted
+    /// ([`State::announced_in`] fills it in).
+    pub event: String,
+    /// When it was posted (RFC 3339).
+    pub at: String,
 }
 
 /// One change of a posted finding, as the message showed it.
@@ -149,10 +174,29 @@ impl State {
                 content: String::new(),
                 changes: Vec::new(),
                 paused: false,
+                thread: None,
+                reminded: 0,
             });
         }
         self.version = VERSION;
         self
+    }
+
+    /// Names `event` as the message that announced the findings planned as
+    /// new (their thread's `event` is empty), once it is posted.
+    pub fn announced_in(&mut self, event: &str) {
+        let mut posted: Option<Arc<Thread>> = None;
+        for f in self.findings.values_mut() {
+            if let Some(t) = f.thread.as_mut().filter(|t| t.event.is_empty()) {
+                let shared = posted.get_or_insert_with(|| {
+                    Arc::new(Thread {
+                        event: event.to_string(),
+                        at: t.at.clone(),
+                    })
+                });
+                *t = shared.clone();
+            }
+        }
     }
 }
 

@@ -26,6 +26,8 @@ async fn a_state_of_the_first_format_loads_and_migrates_by_identity() {
             content: String::new(),
             changes: vec![],
             paused: false,
+            thread: None,
+            reminded: 0,
         }
     );
     let json = serde_json::to_value(&migrated).unwrap();
@@ -42,6 +44,8 @@ fn open(object: &str, content: &str) -> OpenFinding {
         content: content.into(),
         changes: vec![],
         paused: false,
+        thread: None,
+        reminded: 0,
     }
 }
 

@@ -12,6 +12,7 @@ pub(super) fn finding(input: &Input, o: &Open) -> Text {
         Tag::New => "new".to_string(),
         Tag::Changed(what) => format!("changed: {what}"),
         Tag::Still => format!("still open since {}", o.since),
+        Tag::Reminder(open_for) => format!("{open_for}, since {}", o.since),
     };
     let ks = kustomization(f);
     let file = file_link(input, f);
@@ -36,8 +37,7 @@ pub(super) fn finding(input: &Input, o: &Open) -> Text {
     );
     let changes = message_and_changes(f, &mut body, &mut html);
     if let Some(who) = who(f, &changes) {
-        let _ = writeln!(body, "  who: {}", plain(&who));
-        let _ = writeln!(html, "who: {}<br>", escape(&who));
+        who_line(input, &who, &mut body, &mut html);
     }
     let (b, h) = command(&f.remedy);
     let _ = writeln!(body, "  remedy: {b}");
@@ -104,6 +104,7 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
         Tag::New => "new".to_string(),
         Tag::Changed(_) => "changed".to_string(),
         Tag::Still => format!("still open since {}", o.since),
+        Tag::Reminder(open_for) => format!("{open_for}, since {}", o.since),
     };
     let ks = kustomization(f);
     let file = file_link(input, f);
@@ -162,21 +163,19 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
     managers.sort();
     managers.dedup();
     let who = if f.drift.as_str() == "missing" {
-        Some(
-            "the objects are gone: the API server's audit log (their deletes) names the user"
-                .to_string(),
-        )
+        Some(Who::Gone(
+            "the objects are gone, and their managers with them".to_string(),
+        ))
     } else if managers.is_empty() {
         None
     } else {
-        Some(format!(
-            "{}: the API server's audit log for these objects at the times in the report names the user",
+        Some(Who::Managers(format!(
+            "{} (the times are in the report)",
             managers.join(", ")
-        ))
+        )))
     };
     if let Some(who) = who {
-        let _ = writeln!(body, "  who: {}", plain(&who));
-        let _ = writeln!(html, "who: {}<br>", escape(&who));
+        who_line(input, &who, &mut body, &mut html);
     }
     let (b, h) = command(&f.remedy);
     let _ = writeln!(body, "  remedy: {b}");
@@ -272,14 +271,39 @@ fn change(f: &Finding, c: &Change) -> (String, String) {
     }
 }
 
-/// Who made the change, and how to find the person: a field manager is a
-/// client's name, not a user's; the API server's audit log has the user of
-/// the request that wrote the object at that time.
-fn who(f: &Finding, changes: &[&Change]) -> Option<String> {
+/// What a finding's "who:" line says.
+pub(super) enum Who {
+    /// The field managers that wrote its changes, with their times.
+    Managers(String),
+    /// A missing object: its managers went with it.
+    Gone(String),
+}
+
+/// How to find the person, said once per message (on the first "who:"
+/// line): a field manager is a client's name, not a user's; the API
+/// server's audit log has the user of the request that wrote the object at
+/// that time, or deleted it.
+pub(super) const AUDIT_HINT: &str = "the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)";
+
+/// The "who:" line, with [`AUDIT_HINT`] when it is the message's first.
+fn who_line(input: &Input, who: &Who, body: &mut String, html: &mut String) {
+    let first = !input.audit_hint_given.replace(true);
+    let line = match (who, first) {
+        (Who::Managers(list), true) => {
+            format!("{list} — field managers name clients, not people; {AUDIT_HINT}")
+        }
+        (Who::Gone(words), true) => format!("{words}; {AUDIT_HINT}"),
+        (Who::Managers(text) | Who::Gone(text), false) => text.clone(),
+    };
+    let _ = writeln!(body, "  who: {}", plain(&line));
+    let _ = writeln!(html, "who: {}<br>", escape(&line));
+}
+
+/// Who made the change: its field managers and when they wrote it.
+fn who(f: &Finding, changes: &[&Change]) -> Option<Who> {
     if f.drift.as_str() == "missing" {
-        return Some(format!(
-            "the object is gone, and its managers with it: the API server's audit log (a delete of {}) names the user",
-            f.object
+        return Some(Who::Gone(
+            "the object is gone, and its managers with it".to_string(),
         ));
     }
     let mut writers: Vec<(String, Option<&str>)> = Vec::new();
@@ -294,7 +318,6 @@ fn who(f: &Finding, changes: &[&Change]) -> Option<String> {
     if writers.is_empty() {
         return None;
     }
-    let times = writers.iter().filter(|(_, t)| t.is_some()).count();
     let list: Vec<String> = writers
         .iter()
         .map(|(m, t)| match t {
@@ -302,16 +325,7 @@ fn who(f: &Finding, changes: &[&Change]) -> Option<String> {
             None => m.clone(),
         })
         .collect();
-    let when = match times {
-        0 => "",
-        1 => " at that time",
-        _ => " at those times",
-    };
-    Some(format!(
-        "{}: the API server's audit log for {}{when} names the user",
-        list.join(", "),
-        f.object
-    ))
+    Some(Who::Managers(list.join(", ")))
 }
 
 /// A manager id, long ones (Crossplane's `…/composed/<uuid>`) shortened.

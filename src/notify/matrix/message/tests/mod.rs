@@ -7,6 +7,7 @@ use crate::k8s::object::ObjectRef;
 use crate::report::{ErrorEntry, KustomizationEntry, Run, Source, Summary};
 
 mod problems;
+mod threads;
 
 fn finding(ks: &str, name: &str, fingerprint: &str, desired: Value, live: Value) -> Finding {
     Finding {
@@ -91,6 +92,8 @@ fn options() -> Options {
         links: LinkTemplates::default(),
         note: None,
         report_file: "drift-check-report.json".into(),
+        remind_after: None,
+        thread_window: chrono::Duration::days(7),
     }
 }
 
@@ -165,25 +168,25 @@ const FIRST: &str = "\
 🔴 Missing objects and conflicts
 - 🔴 new · missing · ClusterRoleBinding/system:konnectivity-server · apps/web · owner flux
   the whole object is missing from the cluster
-  who: the object is gone, and its managers with it: the API server's audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user
+  who: the object is gone, and its managers with it; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)
   remedy: find out who deleted it, then let Flux re-create it: `flux reconcile kustomization web -n apps`
 
 🟠 Declared fields edited in the cluster
 - 🟠 new · modified · Deployment/web/pg · apps/db · owner flux
   spec.replicas: 1 → 2 by kubectl-edit
-  who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/pg at that time names the user
+  who: kubectl-edit at 2026-11-20T08:15:00Z
   remedy: revert the manual change and make it through a git PR to ./apps/web
 
 🟡 Fields added in the cluster
 - 🟡 new · modified · Deployment/web/api · apps/web · owner flux
   spec.template.spec.containers[app].env[DEBUG]: added {\"name\":\"DEBUG\",\"value\":\"true\"} by kubectl-set
-  who: kubectl-set at 2026-11-21T10:02:00Z: the API server's audit log for Deployment/web/api at that time names the user
+  who: kubectl-set at 2026-11-21T10:02:00Z
   remedy: revert the manual change and make it through a git PR to ./apps/web
 
 🔵 Orphans
 - 🔵 new · orphaned · Deployment/web/old-worker · apps/web · owner flux
   the whole object is in the cluster only (written by kubectl-client-side-apply)
-  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z: the API server's audit log for Deployment/web/old-worker at that time names the user
+  who: kubectl-client-side-apply at 2026-11-19T16:05:12Z
   remedy: delete it, or add it to ./apps/web in git through a PR if it should stay";
 
 #[test]
@@ -201,7 +204,7 @@ fn first_post_orders_by_severity_with_markers_tags_readable_paths_who_and_remedy
              <h4>🔴 Missing objects and conflicts</h4>\n<ul>\n\
              <li>🔴 <strong>new</strong> · missing · <code>ClusterRoleBinding/system:konnectivity-server</code> · apps/web · owner flux\n\
              <ul>\n<li>the whole object is missing from the cluster</li>\n</ul>\n\
-             who: the object is gone, and its managers with it: the API server&#39;s audit log (a delete of ClusterRoleBinding/system:konnectivity-server) names the user<br>\n\
+             who: the object is gone, and its managers with it; the API server&#39;s audit log names the user (of each write at the time shown, of the delete of a missing object)<br>\n\
              remedy: find out who deleted it, then let Flux re-create it: <code>flux reconcile kustomization web -n apps</code></li>\n</ul>\n\
              <h4>🟠 Declared fields edited in the cluster</h4>\n<ul>\n\
              <li>🟠 <strong>new</strong> · modified · <code>Deployment/web/pg</code> · apps/db · owner flux\n\
@@ -251,7 +254,7 @@ fn a_new_edit_to_a_reported_field_is_posted_as_changed_with_what_changed() {
          🟠 Declared fields edited in the cluster\n\
          - 🟠 changed: spec.replicas was 2 by kubectl-edit at 2026-11-20T08:15:00Z · modified · Deployment/web/pg · apps/db · owner flux\n  \
          spec.replicas: 1 → 0 by kubectl-edit\n  \
-         who: kubectl-edit at 2026-11-24T09:00:00Z: the API server's audit log for Deployment/web/pg at that time names the user\n  \
+         who: kubectl-edit at 2026-11-24T09:00:00Z — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)\n  \
          remedy: revert the manual change and make it through a git PR to ./apps/web\n\
          \n\
          Still open (3):\n\
@@ -338,7 +341,7 @@ fn the_daily_digest_reposts_open_findings_once_a_day() {
          🟠 Declared fields edited in the cluster\n\
          - 🟠 still open since 2026-11-20T08:15:00Z · modified · Deployment/web/api · apps/web · owner flux\n  \
          spec.replicas: 3 → 0 by kubectl-edit\n  \
-         who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/api at that time names the user\n  \
+         who: kubectl-edit at 2026-11-20T08:15:00Z — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)\n  \
          remedy: revert the manual change and make it through a git PR to ./apps/web"
     );
     assert_ne!(d.transaction_id, first.message.unwrap().transaction_id);
@@ -446,7 +449,7 @@ fn paths_are_decoded_list_items_named_and_long_managers_shortened() {
         [
             "  metadata.labels[app.kubernetes.io/managed-by]: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…",
             "  spec.rules[0].backendRefs[0].a~b: flux → crossplane by apiextensions.crossplane.io/composed/4f1c2f0e…",
-            "  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/api at that time names the user",
+            "  who: apiextensions.crossplane.io/composed/4f1c2f0e… at 2026-11-20T08:15:00Z — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)",
         ]
     );
 }
@@ -635,11 +638,11 @@ fn identical_findings_are_one_item_naming_the_first_five() {
          🟠 Declared fields edited in the cluster\n\
          - 🟠 new · modified · 7 Deployment objects in web: api-0, api-1, api-2, api-3, api-4, … and 2 more · apps/web · owner flux\n  \
          spec.replicas: 3 → 0 by kubectl-edit\n  \
-         who: kubectl-edit: the API server's audit log for these objects at the times in the report names the user\n  \
+         who: kubectl-edit (the times are in the report) — field managers name clients, not people; the API server's audit log names the user (of each write at the time shown, of the delete of a missing object)\n  \
          remedy: revert the manual change and make it through a git PR to ./apps/web\n\
          - 🟠 new · modified · Deployment/web/other · apps/web · owner flux\n  \
          spec.replicas: 3 → 1 by kubectl-edit\n  \
-         who: kubectl-edit at 2026-11-20T08:15:00Z: the API server's audit log for Deployment/web/other at that time names the user\n  \
+         who: kubectl-edit at 2026-11-20T08:15:00Z\n  \
          remedy: revert the manual change and make it through a git PR to ./apps/web\n\
          \n\
          The full report, every object by name, is attached (drift-check-report.json)."
