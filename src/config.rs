@@ -505,20 +505,29 @@ mod tests {
             (Some("staging"), Format::Json)
         );
         assert_eq!(
-            s.settings.source.location,
+            s.settings.source.as_ref().unwrap().location,
             Location::Dir(dir.path().join("infra"))
         );
         assert_eq!(s.settings.discover.names, ["docs"]);
     }
 
     #[test]
-    fn a_missing_repo_says_which_flag_and_key() {
-        let err = Config::load(&args(None), None, None)
-            .unwrap_err()
-            .to_string();
+    fn without_repo_every_source_comes_from_the_cluster_and_overrides_name_theirs() {
+        let s = Config::load(&args(None), None, None).unwrap().settings;
+        assert!(s.source.is_none());
+        let mut a = args(None);
+        a.repo = vec!["flux-system/apps=../apps".into(), "./infra".into()];
+        let s = Config::load(&a, None, None).unwrap().settings;
         assert_eq!(
-            err,
-            "--repo is required (or `repo:` in the config file), e.g. --repo ./infra or --repo https://github.com/org/infra.git"
+            s.source.as_ref().unwrap().location,
+            Location::Dir("./infra".into())
+        );
+        assert_eq!(s.sources.overrides.len(), 1);
+        assert_eq!(s.sources.overrides[0].name, "apps");
+        a.repo.push("./other".into());
+        assert_eq!(
+            Config::load(&a, None, None).unwrap_err().to_string(),
+            "--repo ./other: the infra repo is given once; another repo names the GitRepository it stands for: --repo <namespace>/<name>=./other"
         );
     }
 
@@ -548,16 +557,22 @@ mod tests {
         .unwrap();
         let s = Config::load(&args(Some(path)), None, None).unwrap();
         assert_eq!(
-            s.settings.source.location,
+            s.settings.source.as_ref().unwrap().location,
             Location::Url("git@github.com:org/infra.git".into())
         );
-        assert_eq!(s.settings.source.branch, "prod");
-        assert_eq!(s.settings.source.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(s.settings.source.as_ref().unwrap().branch, "prod");
         assert_eq!(
-            s.settings.source.secret_dir,
+            s.settings.source.as_ref().unwrap().cache_dir,
+            Some(dir.path().join("cache"))
+        );
+        assert_eq!(
+            s.settings.source.as_ref().unwrap().secret_dir,
             Some(PathBuf::from("/etc/git"))
         );
-        assert_eq!(s.settings.source.timeout, Duration::from_secs(30));
+        assert_eq!(
+            s.settings.source.as_ref().unwrap().timeout,
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -46,7 +46,9 @@ fn servers() -> Option<Servers> {
 
 /// A ConfigMap manifest in namespace `apps`.
 fn configmap(name: &str, data: &[(&str, &str)]) -> String {
-    let mut text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n");
+    let mut text = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n"
+    );
     for (k, v) in data {
         text.push_str(&format!("  {k}: \"{v}\"\n"));
     }
@@ -55,7 +57,12 @@ fn configmap(name: &str, data: &[(&str, &str)]) -> String {
 
 /// A git repository of one commit per `commits` entry (files to write),
 /// served under `name.git`; returns the work tree and each commit.
-fn served_repo(servers: &Servers, scratch: &Path, name: &str, commits: &[&[(&str, &str)]]) -> (PathBuf, Vec<String>) {
+fn served_repo(
+    servers: &Servers,
+    scratch: &Path,
+    name: &str,
+    commits: &[&[(&str, &str)]],
+) -> (PathBuf, Vec<String>) {
     let work = scratch.join(format!("work-{name}"));
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q"]);
@@ -68,9 +75,20 @@ fn served_repo(servers: &Servers, scratch: &Path, name: &str, commits: &[&[(&str
         git(&work, &["commit", "-qm", "change"]);
         shas.push(git(&work, &["rev-parse", "HEAD"]));
     }
-    let bare = servers.root.join(format!("{name}-{}.git", std::process::id()));
+    let bare = servers
+        .root
+        .join(format!("{name}-{}.git", std::process::id()));
     let _ = std::fs::remove_dir_all(&bare);
-    git(&servers.root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(
+        &servers.root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
     (work, shas)
 }
 
@@ -93,7 +111,12 @@ fn git_repository(name: &str, url: &str, secret: Option<&str>, extra: Value) -> 
 fn secret(name: &str, data: &[(&str, &[u8])]) -> Value {
     let data: serde_json::Map<String, Value> = data
         .iter()
-        .map(|(k, v)| (k.to_string(), Value::from(base64::engine::general_purpose::STANDARD.encode(v))))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                Value::from(base64::engine::general_purpose::STANDARD.encode(v)),
+            )
+        })
         .collect();
     json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
            "metadata": {"name": name, "namespace": "flux-system"}, "data": data})
@@ -113,14 +136,26 @@ fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
 
 /// A live ConfigMap Flux applied, then `kubectl edit`-ed in `edited` keys.
 fn live_configmap(name: &str, ks: &str, data: &[(&str, &str)], edited: &[&str]) -> Value {
-    let data: serde_json::Map<String, Value> = data.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
     let fields = |keys: Vec<&str>| -> Value {
-        let f: serde_json::Map<String, Value> = keys.into_iter().map(|k| (format!("f:{k}"), json!({}))).collect();
+        let f: serde_json::Map<String, Value> = keys
+            .into_iter()
+            .map(|k| (format!("f:{k}"), json!({})))
+            .collect();
         json!({"f:data": f})
     };
-    let flux_keys: Vec<&str> = data.keys().map(String::as_str).filter(|k| !edited.contains(k)).collect();
-    let mut managed = vec![json!({"apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kustomize-controller",
-                                  "operation": "Apply", "time": "2026-12-01T09:00:00Z", "fieldsV1": fields(flux_keys)})];
+    let flux_keys: Vec<&str> = data
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !edited.contains(k))
+        .collect();
+    let mut managed = vec![
+        json!({"apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kustomize-controller",
+                                  "operation": "Apply", "time": "2026-12-01T09:00:00Z", "fieldsV1": fields(flux_keys)}),
+    ];
     if !edited.is_empty() {
         managed.push(json!({"apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kubectl-edit",
                             "operation": "Update", "time": "2026-12-02T10:00:00Z", "fieldsV1": fields(edited.to_vec())}));
@@ -142,37 +177,111 @@ struct Platform {
 
 fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
     let dir = tempfile::tempdir().unwrap();
-    let (_, platform) = served_repo(servers, dir.path(), "platform", &[&[
-        ("infra/settings.yaml", &configmap("platform-settings", &[("region", "eu-west"), ("tier", "gold")])),
-        // No kustomization.yaml: Flux generates one from every manifest
-        // under infra/, so these drafts would break the render were they
-        // not left out by spec.ignore.
-        ("infra/drafts/broken.yaml", "not: [valid\n"),
-    ]]);
-    let (apps_work, apps) = served_repo(servers, dir.path(), "apps", &[
-        &[("deploy/web.yaml", &configmap("web", &[("replicas", "2"), ("color", "blue")]))],
-        &[("deploy/web.yaml", &configmap("web", &[("replicas", "5"), ("color", "blue")]))],
-    ]);
-    let (_, team) = served_repo(servers, dir.path(), "team", &[&[
-        ("config/team.yaml", &configmap("team-config", &[("owner", "team-a"), ("quota", "10")])),
-    ]]);
-    let (_, shared) = served_repo(servers, dir.path(), "shared", &[&[
-        ("base/shared.yaml", &configmap("shared-base", &[("log", "info")])),
-        ("base/kustomization.yaml", "resources: [shared.yaml]\n"),
-    ]]);
+    let (_, platform) = served_repo(
+        servers,
+        dir.path(),
+        "platform",
+        &[&[
+            (
+                "infra/settings.yaml",
+                &configmap(
+                    "platform-settings",
+                    &[("region", "eu-west"), ("tier", "gold")],
+                ),
+            ),
+            // No kustomization.yaml: Flux generates one from every manifest
+            // under infra/, so these drafts would break the render were they
+            // not left out by spec.ignore.
+            ("infra/drafts/broken.yaml", "not: [valid\n"),
+        ]],
+    );
+    let (apps_work, apps) = served_repo(
+        servers,
+        dir.path(),
+        "apps",
+        &[
+            &[(
+                "deploy/web.yaml",
+                &configmap("web", &[("replicas", "2"), ("color", "blue")]),
+            )],
+            &[(
+                "deploy/web.yaml",
+                &configmap("web", &[("replicas", "5"), ("color", "blue")]),
+            )],
+        ],
+    );
+    let (_, team) = served_repo(
+        servers,
+        dir.path(),
+        "team",
+        &[&[(
+            "config/team.yaml",
+            &configmap("team-config", &[("owner", "team-a"), ("quota", "10")]),
+        )]],
+    );
+    let (_, shared) = served_repo(
+        servers,
+        dir.path(),
+        "shared",
+        &[&[
+            (
+                "base/shared.yaml",
+                &configmap("shared-base", &[("log", "info")]),
+            ),
+            ("base/kustomization.yaml", "resources: [shared.yaml]\n"),
+        ]],
+    );
     let applied = [platform[0].clone(), apps[0].clone(), team[0].clone()];
     let ssh = |f: &str| std::fs::read(servers.ssh_secret.join(f)).unwrap();
     let ca = std::fs::read(&servers.ca).unwrap();
     let mut objects = vec![
-        git_repository("platform", &url(&servers.http_auth, "platform"), Some("platform-auth"),
+        git_repository(
+            "platform",
+            &url(&servers.http_auth, "platform"),
+            Some("platform-auth"),
             json!({"ignore": "/infra/drafts/\n",
-                   "include": [{"repository": {"name": "shared"}, "fromPath": "base", "toPath": "infra/shared"}]})),
-        git_repository("shared", &url(&servers.http_auth, "shared"), Some("platform-auth"), json!({})),
-        git_repository("apps", &url(&servers.ssh, "apps"), Some("apps-ssh"), json!({})),
-        git_repository("team", &url(&servers.https_team, "team"), Some("team-https"), json!({})),
-        secret("platform-auth", &[("username", servers.user.as_bytes()), ("password", servers.password.as_bytes())]),
-        secret("apps-ssh", &[("identity", &ssh("identity")), ("known_hosts", &ssh("known_hosts"))]),
-        secret("team-https", &[("username", b"team"), ("password", servers.team_password.as_bytes()), ("ca.crt", &ca)]),
+                   "include": [{"repository": {"name": "shared"}, "fromPath": "base", "toPath": "infra/shared"}]}),
+        ),
+        git_repository(
+            "shared",
+            &url(&servers.http_auth, "shared"),
+            Some("platform-auth"),
+            json!({}),
+        ),
+        git_repository(
+            "apps",
+            &url(&servers.ssh, "apps"),
+            Some("apps-ssh"),
+            json!({}),
+        ),
+        git_repository(
+            "team",
+            &url(&servers.https_team, "team"),
+            Some("team-https"),
+            json!({}),
+        ),
+        secret(
+            "platform-auth",
+            &[
+                ("username", servers.user.as_bytes()),
+                ("password", servers.password.as_bytes()),
+            ],
+        ),
+        secret(
+            "apps-ssh",
+            &[
+                ("identity", &ssh("identity")),
+                ("known_hosts", &ssh("known_hosts")),
+            ],
+        ),
+        secret(
+            "team-https",
+            &[
+                ("username", b"team"),
+                ("password", servers.team_password.as_bytes()),
+                ("ca.crt", &ca),
+            ],
+        ),
         kustomization("platform", "platform", "./infra", &applied[0]),
         kustomization("apps", "apps", "./deploy", &applied[1]),
         kustomization("team", "team", "./config", &applied[2]),
@@ -182,13 +291,33 @@ fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
     // Drift: a person edited one key of each source's ConfigMap; apps' live
     // replicas are what Flux applied (2), not the branch's new head (5).
     let live = vec![
-        live_configmap("platform-settings", "platform", &[("region", "us-east"), ("tier", "gold")], &["region"]),
+        live_configmap(
+            "platform-settings",
+            "platform",
+            &[("region", "us-east"), ("tier", "gold")],
+            &["region"],
+        ),
         live_configmap("shared-base", "platform", &[("log", "debug")], &["log"]),
-        live_configmap("web", "apps", &[("replicas", "2"), ("color", "red")], &["color"]),
-        live_configmap("team-config", "team", &[("owner", "team-a"), ("quota", "99")], &["quota"]),
+        live_configmap(
+            "web",
+            "apps",
+            &[("replicas", "2"), ("color", "red")],
+            &["color"],
+        ),
+        live_configmap(
+            "team-config",
+            "team",
+            &[("owner", "team-a"), ("quota", "99")],
+            &["quota"],
+        ),
     ];
     write_file(dir.path(), "live/apps.yaml", &list_yaml(live));
-    Platform { dir, applied, apps_head: apps[1].clone(), apps_work }
+    Platform {
+        dir,
+        applied,
+        apps_head: apps[1].clone(),
+        apps_work,
+    }
 }
 
 fn check(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
@@ -198,29 +327,53 @@ fn check(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
         .args(["-o", "json", "--git-timeout", "30"])
         .args(extra)
         .output();
-    let report: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
     (out.code, report, out.stderr)
 }
 
 /// `(object, changed paths, explained)` of each finding, sorted.
 fn findings(report: &Value) -> Vec<(String, Vec<String>, bool)> {
-    let mut out: Vec<_> = report["findings"].as_array().unwrap().iter().map(|f| {
-        (
-            format!("{}/{}", f["object"]["kind"].as_str().unwrap(), f["object"]["name"].as_str().unwrap()),
-            f["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string()).collect(),
-            f["explained"].as_bool().unwrap(),
-        )
-    }).collect();
+    let mut out: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                format!(
+                    "{}/{}",
+                    f["object"]["kind"].as_str().unwrap(),
+                    f["object"]["name"].as_str().unwrap()
+                ),
+                f["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["path"].as_str().unwrap().to_string())
+                    .collect(),
+                f["explained"].as_bool().unwrap(),
+            )
+        })
+        .collect();
     out.sort();
     out
 }
 
 fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["kustomizations"].as_array().unwrap().iter().find(|k| k["name"] == name).unwrap()
+    report["kustomizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == name)
+        .unwrap()
 }
 
 fn unexplained(report: &Value) -> Vec<(String, Vec<String>)> {
-    findings(report).into_iter().filter(|f| !f.2).map(|(o, p, _)| (o, p)).collect()
+    findings(report)
+        .into_iter()
+        .filter(|f| !f.2)
+        .map(|(o, p, _)| (o, p))
+        .collect()
 }
 
 #[test]
@@ -233,15 +386,28 @@ fn three_git_repositories_with_their_own_credentials_each_checked_at_the_applied
     assert_eq!(
         unexplained(&report),
         [
-            ("ConfigMap/platform-settings".to_string(), vec!["/data/region".to_string()]),
-            ("ConfigMap/shared-base".to_string(), vec!["/data/log".to_string()]),
-            ("ConfigMap/team-config".to_string(), vec!["/data/quota".to_string()]),
+            (
+                "ConfigMap/platform-settings".to_string(),
+                vec!["/data/region".to_string()]
+            ),
+            (
+                "ConfigMap/shared-base".to_string(),
+                vec!["/data/log".to_string()]
+            ),
+            (
+                "ConfigMap/team-config".to_string(),
+                vec!["/data/quota".to_string()]
+            ),
             ("ConfigMap/web".to_string(), vec!["/data/color".to_string()]),
         ]
     );
     for (i, name) in ["platform", "apps", "team"].into_iter().enumerate() {
         let e = entry(&report, name);
-        assert_eq!(e["revision"], format!("main@sha1:{}", p.applied[i]).as_str(), "{e:#}");
+        assert_eq!(
+            e["revision"],
+            format!("main@sha1:{}", p.applied[i]).as_str(),
+            "{e:#}"
+        );
         assert_eq!(e["source"]["kind"], "GitRepository");
         assert_eq!(e["source"]["namespace"], "flux-system");
         assert_eq!(e["source"]["name"], name);
@@ -251,7 +417,11 @@ fn three_git_repositories_with_their_own_credentials_each_checked_at_the_applied
     // the head's 5 is only a pending reconcile, never unexplained.
     assert_ne!(p.apps_head, p.applied[1]);
     assert!(
-        findings(&report).iter().all(|(o, paths, explained)| !(o == "ConfigMap/web" && paths.contains(&"/data/replicas".to_string()) && !explained)),
+        findings(&report)
+            .iter()
+            .all(|(o, paths, explained)| !(o == "ConfigMap/web"
+                && paths.contains(&"/data/replicas".to_string())
+                && !explained)),
         "{:#?}",
         findings(&report)
     );
@@ -267,24 +437,39 @@ fn a_missing_secret_and_an_unreachable_server_fail_only_their_own_kustomizations
     // team's Secret is gone; apps' server does not answer.
     let p = platform(&servers, |objects| {
         objects.retain(|o| o["metadata"]["name"] != "team-https");
-        for o in objects.iter_mut().filter(|o| o["metadata"]["name"] == "apps" && o["kind"] == "GitRepository") {
+        for o in objects
+            .iter_mut()
+            .filter(|o| o["metadata"]["name"] == "apps" && o["kind"] == "GitRepository")
+        {
             o["spec"]["url"] = json!("ssh://git@127.0.0.1:1/nowhere/apps.git");
         }
     });
     let (code, report, stderr) = check(p.dir.path(), &[]);
     assert_eq!(code, 2, "{stderr}");
-    let team = entry(&report, "team")["error"].as_str().unwrap_or_default().to_string();
+    let team = entry(&report, "team")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
         team,
         "GitRepository/flux-system/team: cannot read Secret flux-system/team-https (it does not exist)"
     );
-    let apps = entry(&report, "apps")["error"].as_str().unwrap_or_default().to_string();
+    let apps = entry(&report, "apps")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(apps.starts_with("GitRepository/flux-system/apps: ssh://git@127.0.0.1:1/nowhere/apps.git: server unreachable"), "{apps}");
     assert_eq!(
         unexplained(&report),
         [
-            ("ConfigMap/platform-settings".to_string(), vec!["/data/region".to_string()]),
-            ("ConfigMap/shared-base".to_string(), vec!["/data/log".to_string()]),
+            (
+                "ConfigMap/platform-settings".to_string(),
+                vec!["/data/region".to_string()]
+            ),
+            (
+                "ConfigMap/shared-base".to_string(),
+                vec!["/data/log".to_string()]
+            ),
         ]
     );
 }
@@ -294,18 +479,33 @@ fn a_repo_given_for_one_source_replaces_it_and_the_others_come_from_the_cluster(
     let Some(servers) = servers() else { return };
     let p = platform(&servers, |_| {});
     // A person's checkout of apps where the color is red, as live: committed.
-    write_file(&p.apps_work, "deploy/web.yaml", &configmap("web", &[("replicas", "2"), ("color", "red")]));
+    write_file(
+        &p.apps_work,
+        "deploy/web.yaml",
+        &configmap("web", &[("replicas", "2"), ("color", "red")]),
+    );
     git(&p.apps_work, &["commit", "-qam", "red"]);
     let over = format!("flux-system/apps={}", p.apps_work.display());
     let (code, report, stderr) = check(p.dir.path(), &["--repo", &over]);
     assert_eq!(report["errors"], json!([]), "{stderr}");
     assert_eq!(code, 1);
     let apps = entry(&report, "apps");
-    assert_eq!(apps["source"]["url"], p.apps_work.display().to_string().as_str());
+    assert_eq!(
+        apps["source"]["url"],
+        p.apps_work.display().to_string().as_str()
+    );
     // The applied commit read from the checkout's own history.
     assert_eq!(apps["revision"], p.applied[1].as_str());
     assert_eq!(
-        unexplained(&report).iter().map(|(o, _)| o.as_str()).collect::<Vec<_>>(),
-        ["ConfigMap/platform-settings", "ConfigMap/shared-base", "ConfigMap/team-config", "ConfigMap/web"]
+        unexplained(&report)
+            .iter()
+            .map(|(o, _)| o.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "ConfigMap/platform-settings",
+            "ConfigMap/shared-base",
+            "ConfigMap/team-config",
+            "ConfigMap/web"
+        ]
     );
 }

@@ -189,7 +189,9 @@ pub fn inputs(generator: &ArtifactGenerator) -> Vec<(String, (String, String, St
                 s.alias.clone(),
                 (
                     s.kind.clone(),
-                    s.namespace.clone().unwrap_or_else(|| generator.namespace.clone()),
+                    s.namespace
+                        .clone()
+                        .unwrap_or_else(|| generator.namespace.clone()),
                     s.name.clone(),
                 ),
             )
@@ -222,15 +224,13 @@ pub fn compose(
         .prefix("drift-check-artifact-")
         .tempdir()
         .map_err(io)?;
-    copy::apply(&trees, &artifact.copy, staging.path()).map_err(|source| {
-        ComposeError::Copy {
-            artifact: id.clone(),
-            generator: format!(
-                "ArtifactGenerator/{}/{}",
-                generator.namespace, generator.name
-            ),
-            source: Box::new(source),
-        }
+    copy::apply(&trees, &artifact.copy, staging.path()).map_err(|source| ComposeError::Copy {
+        artifact: id.clone(),
+        generator: format!(
+            "ArtifactGenerator/{}/{}",
+            generator.namespace, generator.name
+        ),
+        source: Box::new(source),
     })?;
     tracing::info!(artifact = %id, generator = %generator.name, "Composed the artifact from its sources");
     Ok(staging)
@@ -277,8 +277,14 @@ mod tests {
         assert_eq!(
             inputs(g),
             [
-                ("repo".to_string(), ("GitRepository".into(), "flux-system".into(), "infra".into())),
-                ("charts".to_string(), ("OCIRepository".into(), "apps".into(), "charts".into()))
+                (
+                    "repo".to_string(),
+                    ("GitRepository".into(), "flux-system".into(), "infra".into())
+                ),
+                (
+                    "charts".to_string(),
+                    ("OCIRepository".into(), "apps".into(), "charts".into())
+                )
             ]
         );
         assert_eq!(
@@ -310,7 +316,10 @@ mod tests {
             ("oci".to_string(), dir.path().join("b")),
         ]);
         let out = compose(&roots, &g, &g.spec.artifacts[0], Limits::default()).unwrap();
-        assert_eq!(std::fs::read_to_string(out.path().join("x.yaml")).unwrap(), "a: 1\n");
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("x.yaml")).unwrap(),
+            "a: 1\n"
+        );
         assert_eq!(
             std::fs::read_to_string(out.path().join("charts/y.yaml")).unwrap(),
             "b: 2\n"

@@ -626,9 +626,11 @@ mod tests {
 
     #[test]
     fn a_kustomization_of_any_kind_of_source_is_checked() {
-        let object = |name: &str, kind: &str| json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        let object = |name: &str, kind: &str| {
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                "metadata": {"name": name, "namespace": "flux-system"},
-               "spec": {"path": "./", "sourceRef": {"kind": kind, "name": "apps"}}});
+               "spec": {"path": "./", "sourceRef": {"kind": kind, "name": "apps"}}})
+        };
         let (found, issues) = discover::<std::io::Error>(
             Ok(vec![
                 object("oci", "OCIRepository"),

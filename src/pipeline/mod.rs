@@ -451,10 +451,7 @@ pub async fn render(settings: &Settings) -> Renders {
     }
     let mut kustomizations = Vec::new();
     for ks in discovered.selected {
-        let mut objects = match sources
-            .for_kustomization(&ks, settings.render.limits)
-            .await
-        {
+        let mut objects = match sources.for_kustomization(&ks, settings.render.limits).await {
             Ok(trees) => run.render_at(&trees.head, &ks, live.as_ref()).await,
             Err(e) => {
                 run.issues

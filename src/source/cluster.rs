@@ -91,15 +91,9 @@ pub async fn fetch(
     cache: Option<&Path>,
 ) -> Result<Fetched, FetchError> {
     match kind {
-        "GitRepository" => Ok(super::gitrepository::fetch(
-            object,
-            secrets,
-            applied,
-            dest,
-            limits,
-            cache,
-        )
-        .await?),
+        "GitRepository" => {
+            Ok(super::gitrepository::fetch(object, secrets, applied, dest, limits, cache).await?)
+        }
         // The integrator wires `source::oci::fetch` and
         // `source::bucket::fetch` here.
         other => Err(FetchError::NotSupported {
@@ -115,12 +109,18 @@ mod tests {
 
     #[test]
     fn source_objects_are_told_by_group_and_kind() {
-        assert!(is_source(&json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket"})));
+        assert!(is_source(
+            &json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket"})
+        ));
         assert!(is_source(
             &json!({"apiVersion": "source.toolkit.fluxcd.io/v1beta2", "kind": "OCIRepository"})
         ));
-        assert!(!is_source(&json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart"})));
-        assert!(!is_source(&json!({"apiVersion": "v1", "kind": "GitRepository"})));
+        assert!(!is_source(
+            &json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart"})
+        ));
+        assert!(!is_source(
+            &json!({"apiVersion": "v1", "kind": "GitRepository"})
+        ));
         let id = SourceId::of(&json!({"kind": "GitRepository", "metadata": {"name": "a", "namespace": "flux-system"}}))
             .unwrap();
         assert_eq!(id.to_string(), "GitRepository/flux-system/a");

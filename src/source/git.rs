@@ -36,10 +36,7 @@ impl Mirror {
     /// (`refs/tags/v1.2.0`, `refs/pull/1/head`) under its own name.
     fn refspec(&self) -> (String, String) {
         match self.branch.strip_prefix("refs/") {
-            Some(_) => (
-                format!("+{0}:{0}", self.branch),
-                self.branch.clone(),
-            ),
+            Some(_) => (format!("+{0}:{0}", self.branch), self.branch.clone()),
             None => (
                 format!("+refs/heads/{0}:refs/remotes/origin/{0}", self.branch),
                 format!("refs/remotes/origin/{}", self.branch),

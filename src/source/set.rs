@@ -183,7 +183,10 @@ impl Sources {
     ) -> Self {
         let (temp, work) = match options.cache_dir.clone() {
             Some(dir) => (None, dir.join("sources")),
-            None => match tempfile::Builder::new().prefix("drift-check-sources-").tempdir() {
+            None => match tempfile::Builder::new()
+                .prefix("drift-check-sources-")
+                .tempdir()
+            {
                 Ok(t) => {
                     let p = t.path().to_path_buf();
                     (Some(t), p)
@@ -245,8 +248,14 @@ impl Sources {
         // An override names its source; the infra repo comes after it.
         self.repos
             .iter()
-            .position(|(s, _)| matches!(s, Stands::One(ns, n) if *ns == id.namespace && *n == id.name))
-            .or_else(|| self.repos.iter().position(|(s, _)| matches!(s, Stands::Every)))
+            .position(
+                |(s, _)| matches!(s, Stands::One(ns, n) if *ns == id.namespace && *n == id.name),
+            )
+            .or_else(|| {
+                self.repos
+                    .iter()
+                    .position(|(s, _)| matches!(s, Stands::Every))
+            })
     }
 
     /// The (source, revision) pairs to fetch from the cluster.
@@ -377,7 +386,11 @@ impl Sources {
             }
             return;
         }
-        let includes = match self.objects.get(id).and_then(|o| GitSpec::parse(o.get("spec")).ok()) {
+        let includes = match self
+            .objects
+            .get(id)
+            .and_then(|o| GitSpec::parse(o.get("spec")).ok())
+        {
             Some(spec) if id.kind == "GitRepository" => spec.include,
             _ => {
                 done.insert(id.clone());
@@ -395,11 +408,9 @@ impl Sources {
         }
         done.insert(id.clone());
         // In a cycle: already failed, saying so.
-        if self
-            .fetched
-            .iter()
-            .any(|((k, _), r)| k == id && matches!(r, Err(e) if matches!(**e, SourcesError::IncludeCycle { .. })))
-        {
+        if self.fetched.iter().any(|((k, _), r)| {
+            k == id && matches!(r, Err(e) if matches!(**e, SourcesError::IncludeCycle { .. }))
+        }) {
             return;
         }
         for include in &includes {
@@ -429,7 +440,9 @@ impl Sources {
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in keys {
-                let Some(Ok(tree)) = self.fetched.get(&key) else { continue };
+                let Some(Ok(tree)) = self.fetched.get(&key) else {
+                    continue;
+                };
                 let to = tree.root.join(include.to().trim_start_matches("./"));
                 if let Err(e) = copy_dir(&from, &to) {
                     self.fetched.insert(
@@ -514,14 +527,20 @@ impl Sources {
             Some(Err(e)) => return Err(e.clone()),
             None => return Err(Arc::new(SourcesError::NotFound(id))),
         };
-        let applied = ks.status.last_applied_revision.as_ref().and_then(|revision| {
-            match self.fetched.get(&(id.clone(), Some(revision.clone()))) {
-                Some(Ok(tree)) if Some(&tree.revision) == head.revision.as_ref() => None,
-                Some(Ok(tree)) => Some(Ok(checkout(tree, &url))),
-                Some(Err(e)) => Some(Err(e.clone() as Arc<dyn std::error::Error + Send + Sync>)),
-                None => None,
-            }
-        });
+        let applied = ks
+            .status
+            .last_applied_revision
+            .as_ref()
+            .and_then(
+                |revision| match self.fetched.get(&(id.clone(), Some(revision.clone()))) {
+                    Some(Ok(tree)) if Some(&tree.revision) == head.revision.as_ref() => None,
+                    Some(Ok(tree)) => Some(Ok(checkout(tree, &url))),
+                    Some(Err(e)) => {
+                        Some(Err(e.clone() as Arc<dyn std::error::Error + Send + Sync>))
+                    }
+                    None => None,
+                },
+            );
         Ok(KsTrees {
             source: id,
             url,
@@ -644,11 +663,13 @@ async fn fetch_group(
         let result = async {
             std::fs::create_dir_all(&dest).map_err(|source| SourcesError::Fetch {
                 source_id: id.clone(),
-                source: cluster::FetchError::Git(SourceError::Io {
-                    path: dest.clone(),
-                    source,
-                }
-                .into()),
+                source: cluster::FetchError::Git(
+                    SourceError::Io {
+                        path: dest.clone(),
+                        source,
+                    }
+                    .into(),
+                ),
             })?;
             let fetched = tokio::time::timeout(
                 options.limits.timeout + std::time::Duration::from_secs(5),
@@ -740,15 +761,15 @@ async fn read_secrets(
                     ));
                 }
                 Some(read) => match read.await {
-                Ok(Some(data)) => data,
-                Ok(None) => return Err(error("it does not exist".into())),
-                Err(LiveError::Status { code: 403, .. }) => {
-                    return Err(error(format!(
-                        "forbidden: grant get on Secrets in {} with job/components/source-secrets, or mount it and set sources.secretDirs",
-                        id.namespace
-                    )));
-                }
-                Err(e) => return Err(error(crate::error::error_chain(&e))),
+                    Ok(Some(data)) => data,
+                    Ok(None) => return Err(error("it does not exist".into())),
+                    Err(LiveError::Status { code: 403, .. }) => {
+                        return Err(error(format!(
+                            "forbidden: grant get on Secrets in {} with job/components/source-secrets, or mount it and set sources.secretDirs",
+                            id.namespace
+                        )));
+                    }
+                    Err(e) => return Err(error(crate::error::error_chain(&e))),
                 },
             },
         };
@@ -839,7 +860,10 @@ mod tests {
                 "spec": {"url": format!("https://h/{name}.git"), "include": include}})
         };
         let objects = [
-            git("app", serde_json::json!([{"repository": {"name": "shared"}, "fromPath": "base", "toPath": "lib"}])),
+            git(
+                "app",
+                serde_json::json!([{"repository": {"name": "shared"}, "fromPath": "base", "toPath": "lib"}]),
+            ),
             git("shared", serde_json::json!([])),
             git("a", serde_json::json!([{"repository": {"name": "b"}}])),
             git("b", serde_json::json!([{"repository": {"name": "a"}}])),

@@ -131,9 +131,17 @@ mod tests {
 
     #[test]
     fn basic_bearer_ca_and_ssh_are_read_from_fluxs_keys() {
-        let p = parse("https://h/r.git", &secret(&[("username", "u"), ("password", "pw\n")])).unwrap();
+        let p = parse(
+            "https://h/r.git",
+            &secret(&[("username", "u"), ("password", "pw\n")]),
+        )
+        .unwrap();
         assert_eq!(p.credentials.basic, Some(("u".into(), "pw".into())));
-        let p = parse("https://h/r.git", &secret(&[("bearerToken", "tok"), ("ca.crt", "PEM")])).unwrap();
+        let p = parse(
+            "https://h/r.git",
+            &secret(&[("bearerToken", "tok"), ("ca.crt", "PEM")]),
+        )
+        .unwrap();
         assert_eq!(p.credentials.bearer.as_deref(), Some("tok"));
         assert_eq!(p.credentials.ca_pem.as_deref(), Some(&b"PEM"[..]));
         let p = parse(
@@ -143,7 +151,13 @@ mod tests {
         .unwrap();
         assert_eq!(p.identity.as_deref(), Some(&b"KEY"[..]));
         assert_eq!(p.known_hosts.as_deref(), Some(&b"h ssh-ed25519 AAA"[..]));
-        assert!(parse("https://h/r.git", &SourceSecrets::default()).unwrap().credentials.basic.is_none());
+        assert!(
+            parse("https://h/r.git", &SourceSecrets::default())
+                .unwrap()
+                .credentials
+                .basic
+                .is_none()
+        );
     }
 
     #[test]
@@ -158,11 +172,21 @@ mod tests {
             "secretRef: an http(s) URL needs username + password, bearerToken or ca.crt; the Secret has keys {\"token\"}"
         );
         assert_eq!(
-            err("git@h:org/r.git", &[("password", "s3cret-value"), ("username", "u"), ("identity", "K")]),
+            err(
+                "git@h:org/r.git",
+                &[
+                    ("password", "s3cret-value"),
+                    ("username", "u"),
+                    ("identity", "K")
+                ]
+            ),
             "secretRef: an ssh URL needs known_hosts (host keys are always checked)"
         );
         assert_eq!(
-            err("https://h/r.git", &[("username", "u"), ("password", "p"), ("bearerToken", "t")]),
+            err(
+                "https://h/r.git",
+                &[("username", "u"), ("password", "p"), ("bearerToken", "t")]
+            ),
             "secretRef: has both username/password and bearerToken (set one of them)"
         );
         let proxy = SourceSecrets {
@@ -180,10 +204,18 @@ mod tests {
     #[test]
     fn a_proxy_is_read_with_its_credentials() {
         let s = SourceSecrets {
-            proxy: data(&[("address", "http://p:3128"), ("username", "u"), ("password", "pw")]),
+            proxy: data(&[
+                ("address", "http://p:3128"),
+                ("username", "u"),
+                ("password", "pw"),
+            ]),
             ..SourceSecrets::default()
         };
-        let p = parse("https://h/r.git", &s).unwrap().credentials.proxy.unwrap();
+        let p = parse("https://h/r.git", &s)
+            .unwrap()
+            .credentials
+            .proxy
+            .unwrap();
         assert_eq!(p.address, "http://p:3128");
         assert_eq!(p.basic, Some(("u".into(), "pw".into())));
     }

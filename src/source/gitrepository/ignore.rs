@@ -268,7 +268,12 @@ mod tests {
 
     #[test]
     fn sparse_checkout_keeps_only_the_listed_directories() {
-        let dir = tree(&["apps/prod/a.yaml", "apps/dev/b.yaml", "infra/c.yaml", "top.yaml"]);
+        let dir = tree(&[
+            "apps/prod/a.yaml",
+            "apps/dev/b.yaml",
+            "infra/c.yaml",
+            "top.yaml",
+        ]);
         let rules = Rules::load(dir.path(), None).unwrap();
         apply(dir.path(), &rules, &["./apps/prod/".into(), "infra".into()]).unwrap();
         assert_eq!(left(dir.path()), ["apps/prod/a.yaml", "infra/c.yaml"]);

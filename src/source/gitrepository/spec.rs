@@ -174,13 +174,16 @@ pub fn semver_req(range: &str) -> Result<Vec<semver::VersionReq>, String> {
             for token in alternative.split([' ', ',']).filter(|t| !t.is_empty()) {
                 // `>= 1.0` is one comparator written with a space.
                 match parts.last_mut() {
-                    Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => last.push_str(token),
+                    Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => {
+                        last.push_str(token)
+                    }
                     _ => parts.push(token.to_string()),
                 }
             }
             let text = parts.join(", ");
-            semver::VersionReq::parse(text.trim_start_matches('v'))
-                .map_err(|e| format!("{range:?} is not a semver range (e.g. \">=1.0.0 <2.0.0\"): {e}"))
+            semver::VersionReq::parse(text.trim_start_matches('v')).map_err(|e| {
+                format!("{range:?} is not a semver range (e.g. \">=1.0.0 <2.0.0\"): {e}")
+            })
         })
         .collect()
 }
@@ -217,7 +220,8 @@ mod tests {
     #[test]
     fn refs_are_picked_by_source_controllers_precedence() {
         assert_eq!(
-            follow(json!({"branch": "main", "commit": "ABCDEF1234567ABCDEF1234567ABCDEF12345678"})).unwrap(),
+            follow(json!({"branch": "main", "commit": "ABCDEF1234567ABCDEF1234567ABCDEF12345678"}))
+                .unwrap(),
             Follow::Commit {
                 commit: "abcdef1234567abcdef1234567abcdef12345678".into(),
                 branch: Some("main".into())
@@ -282,17 +286,32 @@ mod tests {
                 "\"main\" is not a full ref name (e.g. refs/heads/main)".to_string()
             )
         );
-        assert_eq!(follow(json!({"commit": "xyz"})).unwrap_err().0, "spec.ref.commit");
-        assert_eq!(follow(json!({"semver": "not a range"})).unwrap_err().0, "spec.ref.semver");
         assert_eq!(
-            GitSpec::parse(Some(&json!({"ref": {"branch": "main"}}))).unwrap_err().0,
+            follow(json!({"commit": "xyz"})).unwrap_err().0,
+            "spec.ref.commit"
+        );
+        assert_eq!(
+            follow(json!({"semver": "not a range"})).unwrap_err().0,
+            "spec.ref.semver"
+        );
+        assert_eq!(
+            GitSpec::parse(Some(&json!({"ref": {"branch": "main"}})))
+                .unwrap_err()
+                .0,
             "spec.url"
         );
     }
 
     #[test]
     fn semver_picks_the_highest_tag_in_range_as_flux_does() {
-        let tags = ["v1.0.0", "v1.2.0", "1.10.1", "v2.0.0", "latest", "v1.3.0-rc.1"];
+        let tags = [
+            "v1.0.0",
+            "v1.2.0",
+            "1.10.1",
+            "v2.0.0",
+            "latest",
+            "v1.3.0-rc.1",
+        ];
         let pick = |range: &str| highest_tag(&semver_req(range).unwrap(), tags).map(str::to_string);
         assert_eq!(pick(">=1.0.0 <2.0.0").as_deref(), Some("1.10.1"));
         assert_eq!(pick(">= 1.0.0, < 1.5").as_deref(), Some("v1.2.0"));
