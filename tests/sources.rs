@@ -1,8 +1,8 @@
 //! Every Kustomization checked against its own source, read from the
 //! cluster's objects (here a live snapshot): a platform of three
 //! GitRepositories served by the real git servers of `scripts/test`, each
-//! with credentials of its own (http basic auth, ssh identity + known_hosts,
-//! https with the Secret's ca.crt and another user), drift seeded in objects
+//! with credentials of its own (https basic auth, ssh identity + known_hosts,
+//! https as another user; both https with the Secret's ca.crt), drift seeded in objects
 //! of each; a source whose Secret is missing or whose server is unreachable
 //! fails only its own Kustomizations; `--repo ns/name=<checkout>` replaces
 //! one source; `spec.include` and `spec.ignore` shape the artifact as
@@ -19,7 +19,7 @@ use crate::util::{TestCommand, list_yaml, service, write_file};
 /// The servers and credentials `scripts/services/git-servers` started.
 struct Servers {
     root: PathBuf,
-    http_auth: String,
+    https: String,
     https_team: String,
     ca: String,
     user: String,
@@ -33,7 +33,7 @@ fn servers() -> Option<Servers> {
     let var = |name: &str| service(&format!("DRIFT_CHECK_TEST_GIT_{name}"));
     Some(Servers {
         root: var("ROOT")?.into(),
-        http_auth: var("HTTP_AUTH")?,
+        https: var("HTTPS")?,
         https_team: var("HTTPS_TEAM")?,
         ca: var("CA")?,
         user: var("HTTP_USER")?,
@@ -75,9 +75,7 @@ fn served_repo(
         git(&work, &["commit", "-qm", "change"]);
         shas.push(git(&work, &["rev-parse", "HEAD"]));
     }
-    let bare = servers
-        .root
-        .join(format!("{name}-{}.git", std::process::id()));
+    let bare = servers.root.join(format!("{name}-{}.git", suffix(scratch)));
     let _ = std::fs::remove_dir_all(&bare);
     git(
         &servers.root,
@@ -92,8 +90,18 @@ fn served_repo(
     (work, shas)
 }
 
-fn url(base: &str, name: &str) -> String {
-    format!("{base}/{name}-{}.git", std::process::id())
+/// Repos of each test apart: named after the test's scratch directory.
+fn suffix(scratch: &Path) -> String {
+    scratch
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches('.')
+        .to_lowercase()
+}
+
+fn url(base: &str, scratch: &Path, name: &str) -> String {
+    format!("{base}/{name}-{}.git", suffix(scratch))
 }
 
 fn git_repository(name: &str, url: &str, secret: Option<&str>, extra: Value) -> Value {
@@ -219,7 +227,7 @@ fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
             &configmap("team-config", &[("owner", "team-a"), ("quota", "10")]),
         )]],
     );
-    let (_, shared) = served_repo(
+    let _shared = served_repo(
         servers,
         dir.path(),
         "shared",
@@ -237,26 +245,26 @@ fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
     let mut objects = vec![
         git_repository(
             "platform",
-            &url(&servers.http_auth, "platform"),
+            &url(&servers.https, dir.path(), "platform"),
             Some("platform-auth"),
             json!({"ignore": "/infra/drafts/\n",
                    "include": [{"repository": {"name": "shared"}, "fromPath": "base", "toPath": "infra/shared"}]}),
         ),
         git_repository(
             "shared",
-            &url(&servers.http_auth, "shared"),
+            &url(&servers.https, dir.path(), "shared"),
             Some("platform-auth"),
             json!({}),
         ),
         git_repository(
             "apps",
-            &url(&servers.ssh, "apps"),
+            &url(&servers.ssh, dir.path(), "apps"),
             Some("apps-ssh"),
             json!({}),
         ),
         git_repository(
             "team",
-            &url(&servers.https_team, "team"),
+            &url(&servers.https_team, dir.path(), "team"),
             Some("team-https"),
             json!({}),
         ),
@@ -265,6 +273,7 @@ fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
             &[
                 ("username", servers.user.as_bytes()),
                 ("password", servers.password.as_bytes()),
+                ("ca.crt", &ca),
             ],
         ),
         secret(
@@ -425,7 +434,7 @@ fn three_git_repositories_with_their_own_credentials_each_checked_at_the_applied
         "{:#?}",
         findings(&report)
     );
-    let text = report.to_string() + &stderr;
+    let text = format!("{report}{stderr}");
     for secret in [&servers.password, &servers.team_password] {
         assert!(!text.contains(secret.as_str()), "a credential leaked");
     }
