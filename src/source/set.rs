@@ -132,6 +132,9 @@ struct Tree {
 
 type Fetched = Result<Tree, Arc<SourcesError>>;
 
+/// What one source's fetches gave, by (source, revision asked for).
+type Results = Vec<((SourceId, Option<String>), Fetched)>;
+
 /// Which GitRepositories a repo given with `--repo` stands for.
 enum Stands {
     /// `--repo X` without `--source`: every GitRepository (as before
@@ -326,26 +329,25 @@ impl Sources {
         let cache = options.cache_dir.clone();
         let work = &self.work;
         let objects = &self.objects;
-        let results: Vec<Vec<((SourceId, Option<String>), Fetched)>> =
-            futures::stream::iter(groups)
-                .map(|(id, revisions)| {
-                    let cache = cache.clone();
-                    async move {
-                        fetch_group(
-                            &id,
-                            objects.get(&id),
-                            &revisions,
-                            options,
-                            work,
-                            cache.as_deref(),
-                            live,
-                        )
-                        .await
-                    }
-                })
-                .buffer_unordered(options.concurrency.max(1))
-                .collect()
-                .await;
+        let results: Vec<Results> = futures::stream::iter(groups)
+            .map(|(id, revisions)| {
+                let cache = cache.clone();
+                async move {
+                    fetch_group(
+                        &id,
+                        objects.get(&id),
+                        &revisions,
+                        options,
+                        work,
+                        cache.as_deref(),
+                        live,
+                    )
+                    .await
+                }
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
         self.fetched = results.into_iter().flatten().collect();
         self.apply_includes();
     }
@@ -637,7 +639,7 @@ async fn fetch_group(
     work: &Path,
     cache: Option<&Path>,
     live: Option<&impl LiveSource>,
-) -> Vec<((SourceId, Option<String>), Fetched)> {
+) -> Results {
     let all_fail = |e: Arc<SourcesError>| {
         revisions
             .iter()
