@@ -518,3 +518,68 @@ fn a_repo_given_for_one_source_replaces_it_and_the_others_come_from_the_cluster(
         ]
     );
 }
+
+#[test]
+fn a_semver_ref_follows_the_highest_tag_and_sourceignore_leaves_files_out() {
+    let Some(servers) = servers() else { return };
+    let Some(daemon) = service("DRIFT_CHECK_TEST_GIT_DAEMON") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (work, shas) = served_repo(
+        &servers,
+        dir.path(),
+        "tagged",
+        &[
+            &[
+                ("deploy/web.yaml", &configmap("web", &[("version", "1.0")])),
+                // Left out by .sourceignore: a render would refuse it.
+                ("deploy/scratch/broken.yaml", "not: [valid\n"),
+                (".sourceignore", "deploy/scratch/\n"),
+            ],
+            &[("deploy/web.yaml", &configmap("web", &[("version", "1.1")]))],
+        ],
+    );
+    // v1.0.0 on the first commit, v1.1.0 on the second, v2.0.0 out of range.
+    let bare = servers
+        .root
+        .join(format!("tagged-{}.git", suffix(dir.path())));
+    for (tag, sha) in [
+        ("v1.0.0", &shas[0]),
+        ("v1.1.0", &shas[1]),
+        ("v2.0.0", &shas[1]),
+    ] {
+        git(&work, &["tag", tag, sha]);
+    }
+    git(&work, &["push", "-q", "--tags", bare.to_str().unwrap()]);
+    let mut repo = git_repository(
+        "tagged",
+        &url(&daemon, dir.path(), "tagged"),
+        None,
+        json!({}),
+    );
+    repo["spec"]["ref"] = json!({"semver": ">=1.0.0 <2.0.0"});
+    let mut ks = kustomization("tagged", "tagged", "./deploy", &shas[1]);
+    let applied = format!("v1.1.0@sha1:{}", shas[1]);
+    ks["status"]["lastAppliedRevision"] = json!(applied);
+    write_file(
+        dir.path(),
+        "live/flux-system.yaml",
+        &list_yaml(vec![repo, ks]),
+    );
+    write_file(
+        dir.path(),
+        "live/apps.yaml",
+        &list_yaml(vec![live_configmap(
+            "web",
+            "tagged",
+            &[("version", "1.1")],
+            &[],
+        )]),
+    );
+    let (code, report, stderr) = check(dir.path(), &[]);
+    assert_eq!(report["errors"], json!([]), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(entry(&report, "tagged")["revision"], applied.as_str());
+    assert_eq!(findings(&report), vec![]);
+}
