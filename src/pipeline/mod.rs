@@ -91,6 +91,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         Some(&live),
     )
     .await;
+    let (checked, mut skipped) = (checked, skipped);
+    let checked: Vec<&Kustomization> = checked
+        .into_iter()
+        .filter(|ks| match sources.absent(ks) {
+            Some(reason) => {
+                skipped.push((ks, reason));
+                false
+            }
+            None => true,
+        })
+        .collect();
     let mut entries: Vec<KustomizationEntry> = skipped
         .into_iter()
         .map(|(ks, reason)| {

@@ -483,6 +483,19 @@ impl Sources {
         }
     }
 
+    /// Why a Kustomization is not checked at all: its source object is not
+    /// in the cluster (nor given with `--repo`), so Flux has nothing to apply
+    /// it from either. Listed as skipped, saying so, not an error of the run.
+    pub fn absent(&self, ks: &Kustomization) -> Option<String> {
+        let id = source_of(ks);
+        (id.kind != artifact::EXTERNAL_ARTIFACT
+            && self.repo_index(&id).is_none()
+            && !self.objects.contains_key(&id))
+        .then(|| {
+            format!("its source {id} is not in the cluster: there is nothing to fetch it from")
+        })
+    }
+
     /// The trees a Kustomization renders from, or why it cannot be checked.
     pub async fn for_kustomization(
         &mut self,
