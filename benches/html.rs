@@ -144,6 +144,7 @@ fn synthetic(n: usize) -> Report {
             namespace: "flux-system".into(),
             name: format!("app-{i:03}"),
             path: format!("./apps/app-{i:03}"),
+            source: None,
             revision: None,
             applied_revision: Some("main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17".into()),
             suspended: i % 97 == 0,

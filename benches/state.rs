@@ -20,7 +20,7 @@ fn main() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let args = CommonArgs {
         config: Some(root.join("fixtures/drift-check.yaml")),
-        repo: Some(root.join("fixtures/infra-repo")),
+        repo: vec![root.join("fixtures/infra-repo")],
         live_snapshot: Some(root.join("fixtures/live/prod")),
         ..Default::default()
     };

@@ -45,6 +45,10 @@ impl Range {
         unit: " seconds",
     };
 
+    /// Sources fetched at once (`sources.concurrency`): each holds a git
+    /// thread or a download.
+    pub const SOURCES: Range = Range::count(1, 64);
+
     /// A count from `min` to `max`.
     pub const fn count(min: u64, max: u64) -> Range {
         Range { min, max, unit: "" }

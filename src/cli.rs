@@ -132,13 +132,17 @@ pub struct CommonArgs {
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// The infra repo: a git URL (`https://`, `http://`, `ssh://user@host:port/path`,
-    /// `git@host:path`, `git://`, `file://`) or a local directory (used as it is,
-    /// uncommitted changes included). Credentials come from the environment
-    /// (`DRIFT_CHECK_GIT_TOKEN`, `..._USERNAME`, `..._PASSWORD`, each also `..._FILE`)
-    /// or `--git-secret-dir`, never from flags.
-    #[arg(long, env = "DRIFT_CHECK_REPO")]
-    pub repo: Option<PathBuf>,
+    /// Without it, every Kustomization is checked against its own source, fetched as
+    /// the cluster names it. `--repo <namespace>/<name>=<url-or-checkout>` (repeatable)
+    /// reads that GitRepository from a checkout or another URL. `--repo X` alone is
+    /// the infra repo, standing for the GitRepository `--source` names (every
+    /// GitRepository without `--source`): a git URL (`https://`, `http://`,
+    /// `ssh://user@host:port/path`, `git@host:path`, `git://`, `file://`) or a local
+    /// directory (used as it is, uncommitted changes included). Its credentials come
+    /// from the environment (`DRIFT_CHECK_GIT_TOKEN`, `..._USERNAME`, `..._PASSWORD`,
+    /// each also `..._FILE`) or `--git-secret-dir`, never from flags.
+    #[arg(long, value_name = "REPO", env = "DRIFT_CHECK_REPO")]
+    pub repo: Vec<PathBuf>,
 
     /// The branch Flux follows [default: main].
     #[arg(long, env = "DRIFT_CHECK_BRANCH")]
@@ -195,8 +199,8 @@ pub struct CommonArgs {
     #[arg(long, env = "DRIFT_CHECK_CONTEXT")]
     pub context: Option<String>,
 
-    /// Only Kustomizations whose source is this GitRepository (`namespace/name`)
-    /// are rendered; the others are listed as skipped. Default: all.
+    /// The GitRepository (`namespace/name`) the infra repo `--repo X` stands for;
+    /// every other source is fetched from the cluster. Default: every GitRepository.
     #[arg(long, value_name = "NAMESPACE/NAME", env = "DRIFT_CHECK_SOURCE")]
     pub source: Option<String>,
 

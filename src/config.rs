@@ -6,6 +6,7 @@
 //! the flags and validates everything into the settings the pipeline runs on.
 //! Relative paths in the file are relative to the file's directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -88,6 +89,22 @@ pub struct FileConfig {
     pub limits: LimitsConfig,
     /// What helm-controller deployed: `releaseManifests`, `types`.
     pub helm: crate::helm::HelmConfig,
+    /// How Flux's sources are fetched from the cluster: `secretDirs`,
+    /// `concurrency`.
+    pub sources: SourcesConfig,
+}
+
+/// `sources:` of the config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct SourcesConfig {
+    /// A directory per source (`namespace/name`) holding its Secret's keys as
+    /// files (a Secret mounted into the Job), read instead of the cluster's
+    /// Secret; `certSecretRef` and `proxySecretRef` in sub-directories of
+    /// those names.
+    pub secret_dirs: BTreeMap<String, PathBuf>,
+    /// How many sources are fetched at once (default 4).
+    pub concurrency: Option<u64>,
 }
 
 /// `limits:` of the config file: how much one file of the repo or of the
@@ -198,44 +215,89 @@ impl Config {
             None => (FileConfig::default(), PathBuf::new()),
         };
         let from_file = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
-        let location = match (&args.repo, &file.repo) {
-            (Some(repo), _) => Location::parse(&repo.to_string_lossy()),
-            (None, Some(repo)) => match Location::parse(repo) {
+        let mut overrides = Vec::new();
+        let mut infra = None;
+        for repo in &args.repo {
+            let text = repo.to_string_lossy();
+            match source::set::Override::parse(&text) {
+                Some(o) => overrides.push(o),
+                None if infra.is_none() => infra = Some(Location::parse(&text)),
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "--repo {text}: the infra repo is given once; another repo names the GitRepository it stands for: --repo <namespace>/<name>={text}"
+                    )));
+                }
+            }
+        }
+        let location = match (infra, &file.repo) {
+            (Some(location), _) => Some(location),
+            (None, Some(repo)) => Some(match Location::parse(repo) {
                 Location::Dir(dir) => Location::Dir(base.join(dir)),
                 url => url,
-            },
-            (None, None) => {
-                return Err(ConfigError::Missing {
-                    flag: "--repo",
-                    key: "repo",
-                    example: "--repo ./infra or --repo https://github.com/org/infra.git",
-                });
-            }
+            }),
+            (None, None) => None,
         };
-        let source = source::Options {
-            location,
-            branch: args
-                .branch
-                .clone()
-                .or(file.branch.clone())
-                .unwrap_or_else(|| "main".into()),
-            revision: args.revision.clone().or(file.revision.clone()),
-            cache_dir: args
-                .cache_dir
-                .clone()
-                .or_else(|| from_file(&file.cache_dir)),
-            secret_dir: args
-                .git_secret_dir
-                .clone()
-                .or_else(|| from_file(&file.git_secret_dir)),
-            timeout: bounds::seconds(
-                args.git_timeout.or(file.git_timeout).unwrap_or(120),
-                "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT)",
-                "`gitTimeout: 120`",
+        let timeout = bounds::seconds(
+            args.git_timeout.or(file.git_timeout).unwrap_or(120),
+            "gitTimeout (--git-timeout, DRIFT_CHECK_GIT_TIMEOUT)",
+            "`gitTimeout: 120`",
+        )?;
+        let cache_dir = args
+            .cache_dir
+            .clone()
+            .or_else(|| from_file(&file.cache_dir));
+        let source = match location {
+            None => None,
+            Some(location) => Some(
+                source::Options {
+                    location,
+                    branch: args
+                        .branch
+                        .clone()
+                        .or(file.branch.clone())
+                        .unwrap_or_else(|| "main".into()),
+                    revision: args.revision.clone().or(file.revision.clone()),
+                    cache_dir: cache_dir.clone(),
+                    secret_dir: args
+                        .git_secret_dir
+                        .clone()
+                        .or_else(|| from_file(&file.git_secret_dir)),
+                    timeout,
+                }
+                .validate()
+                .map_err(ConfigError::Invalid)?,
+            ),
+        };
+        let sources = source::set::Options {
+            overrides,
+            secret_dirs: file
+                .sources
+                .secret_dirs
+                .iter()
+                .map(|(id, dir)| {
+                    match id.split_once('/') {
+                        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {}
+                        _ => {
+                            return Err(ConfigError::Invalid(format!(
+                                "sources.secretDirs: {id:?} is not namespace/name (e.g. flux-system/apps: /etc/sources/apps)"
+                            )));
+                        }
+                    }
+                    Ok((id.clone(), base.join(dir)))
+                })
+                .collect::<Result<_, _>>()?,
+            limits: source::fetch::FetchLimits {
+                timeout,
+                ..Default::default()
+            },
+            concurrency: bounds::count(
+                file.sources.concurrency.unwrap_or(4),
+                bounds::Range::SOURCES,
+                "sources.concurrency",
+                "`sources: {concurrency: 4}`",
             )?,
-        }
-        .validate()
-        .map_err(ConfigError::Invalid)?;
+            cache_dir,
+        };
         let limits = file.limits.validate()?;
         let live = live::Options {
             snapshot: args
@@ -317,6 +379,7 @@ impl Config {
             settings: Settings {
                 cluster,
                 source,
+                sources,
                 discover,
                 render,
                 live,
@@ -448,27 +511,36 @@ mod tests {
             (Some("staging"), Format::Json)
         );
         assert_eq!(
-            s.settings.source.location,
+            s.settings.source.as_ref().unwrap().location,
             Location::Dir(dir.path().join("infra"))
         );
         assert_eq!(s.settings.discover.names, ["docs"]);
     }
 
     #[test]
-    fn a_missing_repo_says_which_flag_and_key() {
-        let err = Config::load(&args(None), None, None)
-            .unwrap_err()
-            .to_string();
+    fn without_repo_every_source_comes_from_the_cluster_and_overrides_name_theirs() {
+        let s = Config::load(&args(None), None, None).unwrap().settings;
+        assert!(s.source.is_none());
+        let mut a = args(None);
+        a.repo = vec!["flux-system/apps=../apps".into(), "./infra".into()];
+        let s = Config::load(&a, None, None).unwrap().settings;
         assert_eq!(
-            err,
-            "--repo is required (or `repo:` in the config file), e.g. --repo ./infra or --repo https://github.com/org/infra.git"
+            s.source.as_ref().unwrap().location,
+            Location::Dir("./infra".into())
+        );
+        assert_eq!(s.sources.overrides.len(), 1);
+        assert_eq!(s.sources.overrides[0].name, "apps");
+        a.repo.push("./other".into());
+        assert_eq!(
+            Config::load(&a, None, None).unwrap_err().to_string(),
+            "--repo ./other: the infra repo is given once; another repo names the GitRepository it stands for: --repo <namespace>/<name>=./other"
         );
     }
 
     #[test]
     fn the_cluster_defaults_to_the_snapshot_directory_name() {
         let mut a = args(None);
-        a.repo = Some("r".into());
+        a.repo = vec!["r".into()];
         a.live_snapshot = Some("fixtures/live/prod".into());
         assert_eq!(
             Config::load(&a, None, None)
@@ -491,22 +563,28 @@ mod tests {
         .unwrap();
         let s = Config::load(&args(Some(path)), None, None).unwrap();
         assert_eq!(
-            s.settings.source.location,
+            s.settings.source.as_ref().unwrap().location,
             Location::Url("git@github.com:org/infra.git".into())
         );
-        assert_eq!(s.settings.source.branch, "prod");
-        assert_eq!(s.settings.source.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(s.settings.source.as_ref().unwrap().branch, "prod");
         assert_eq!(
-            s.settings.source.secret_dir,
+            s.settings.source.as_ref().unwrap().cache_dir,
+            Some(dir.path().join("cache"))
+        );
+        assert_eq!(
+            s.settings.source.as_ref().unwrap().secret_dir,
             Some(PathBuf::from("/etc/git"))
         );
-        assert_eq!(s.settings.source.timeout, Duration::from_secs(30));
+        assert_eq!(
+            s.settings.source.as_ref().unwrap().timeout,
+            Duration::from_secs(30)
+        );
     }
 
     #[test]
     fn a_revision_must_be_a_full_sha() {
         let mut a = args(None);
-        a.repo = Some("r".into());
+        a.repo = vec!["r".into()];
         a.revision = Some("abc123".into());
         let err = Config::load(&a, None, None).unwrap_err().to_string();
         assert_eq!(
@@ -520,7 +598,7 @@ mod tests {
     #[test]
     fn server_mode_needs_a_cluster() {
         let mut a = args(None);
-        a.repo = Some("r".into());
+        a.repo = vec!["r".into()];
         a.live_snapshot = Some("snap".into());
         let err = Config::load(&a, None, Some(DiffMode::Server))
             .unwrap_err()
@@ -585,7 +663,7 @@ mod tests {
     #[test]
     fn flags_are_bounded_like_the_file_and_win_over_it() {
         let mut a = args(None);
-        a.repo = Some("r".into());
+        a.repo = vec!["r".into()];
         a.request_timeout = Some(u64::MAX);
         assert!(matches!(
             Config::load(&a, None, None),

@@ -109,7 +109,7 @@ impl Platform {
 
     fn args(&self) -> CommonArgs {
         CommonArgs {
-            repo: Some(self.dir.path().join("repo")),
+            repo: vec![self.dir.path().join("repo")],
             live_snapshot: Some(self.dir.path().join("snapshot")),
             ..Default::default()
         }
@@ -120,7 +120,15 @@ impl Platform {
 fn a_kustomization_of_a_generated_artifact_is_rendered_from_the_composed_tree() {
     let platform = Platform::new();
     let report = check(&platform.args());
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // The OCIRepository's Kustomization alone cannot be checked (below).
+    assert_eq!(
+        report
+            .errors
+            .iter()
+            .map(|e| e.kustomization.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("flux-system/charts")]
+    );
     let apps = report
         .kustomizations
         .iter()
@@ -157,7 +165,7 @@ fn a_kustomization_of_a_generated_artifact_is_rendered_from_the_composed_tree() 
 }
 
 #[test]
-fn a_kustomization_of_an_oci_repository_is_listed_as_skipped() {
+fn a_kustomization_of_an_oci_repository_not_in_the_cluster_could_not_be_checked() {
     let platform = Platform::new();
     let report = check(&platform.args());
     let charts = report
@@ -165,11 +173,10 @@ fn a_kustomization_of_an_oci_repository_is_listed_as_skipped() {
         .iter()
         .find(|k| k.name == "charts")
         .unwrap();
+    assert_eq!(charts.skipped, None);
     assert_eq!(
-        charts.skipped.as_deref(),
-        Some(
-            "its source OCIRepository/flux-system/charts is not a GitRepository: drift-check renders only from git, not from an OCI artifact (pushed by CI, it need not match any commit)"
-        )
+        charts.error.as_deref(),
+        Some("its source OCIRepository/flux-system/charts is not in the cluster")
     );
     assert!(
         report
@@ -180,7 +187,7 @@ fn a_kustomization_of_an_oci_repository_is_listed_as_skipped() {
 }
 
 #[test]
-fn a_generator_with_an_oci_source_is_skipped_not_rendered_from_git() {
+fn a_generator_whose_input_cannot_be_read_could_not_be_checked_never_missing() {
     let platform = Platform::new();
     let path = platform.dir.path().join("snapshot/flux-system.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -190,16 +197,16 @@ fn a_generator_with_an_oci_source_is_skipped_not_rendered_from_git() {
     )
     .unwrap();
     let report = check(&platform.args());
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
     let apps = report
         .kustomizations
         .iter()
         .find(|k| k.name == "apps")
         .unwrap();
+    assert_eq!(apps.skipped, None);
     assert_eq!(
-        apps.skipped.as_deref(),
+        apps.error.as_deref(),
         Some(
-            "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from OCIRepository/flux-system/infra, not only from git: drift-check composes artifacts from the infra repo's checkout alone"
+            "its source ExternalArtifact/flux-system/apps-prod is made from OCIRepository/flux-system/infra, which cannot be read: its source OCIRepository/flux-system/infra is not in the cluster"
         )
     );
     assert_eq!(summary(&report), vec![]);

@@ -73,7 +73,7 @@ pub(crate) fn platform() -> Option<&'static Platform> {
 fn args(kubeconfig: &std::path::Path) -> CommonArgs {
     CommonArgs {
         config: Some(root().join("fixtures/drift-check.yaml")),
-        repo: Some(root().join("fixtures/infra-repo")),
+        repo: vec![root().join("fixtures/infra-repo")],
         kubeconfig: Some(kubeconfig.to_path_buf()),
         request_timeout: Some(20),
         ..Default::default()
@@ -632,7 +632,7 @@ fn a_cluster_scoped_custom_kind_namespaced_by_the_render_is_neither_missing_nor_
         }
         let mut a = args(&p.admin);
         a.config = None;
-        a.repo = Some(root().join("tests/cluster/scope-repo"));
+        a.repo = vec![root().join("tests/cluster/scope-repo")];
         a.source = Some("flux-system/cilium-infra".into());
         for mode in [DiffMode::Local, DiffMode::Server] {
             let report = check(&a, mode).await;

@@ -121,7 +121,7 @@ impl Platform {
 
     fn args(&self) -> CommonArgs {
         CommonArgs {
-            repo: Some(self.dir.path().join("repo")),
+            repo: vec![self.dir.path().join("repo")],
             live_snapshot: Some(self.dir.path().join("snapshot")),
             ..Default::default()
         }

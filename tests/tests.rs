@@ -20,5 +20,6 @@ mod render;
 mod scope;
 mod sink_config;
 mod source;
+mod sources;
 mod util;
 mod webhook;

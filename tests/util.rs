@@ -24,7 +24,7 @@ pub fn root() -> PathBuf {
 pub fn args(repo: &Path, snapshot: &Path) -> CommonArgs {
     CommonArgs {
         config: Some(root().join("fixtures/drift-check.yaml")),
-        repo: Some(repo.to_path_buf()),
+        repo: vec![repo.to_path_buf()],
         live_snapshot: Some(snapshot.to_path_buf()),
         kustomizations_dir: None,
         ..Default::default()

@@ -15,7 +15,7 @@
 //! - A later rule overwrites the files an earlier one wrote (`Overwrite`,
 //!   the default strategy).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::CopyOperation;
@@ -52,16 +52,33 @@ pub enum CopyError {
     },
 }
 
-/// Applies `copies` in order, reading from `tree` (every alias in
-/// `aliases` names it) and writing under `staging`.
+/// Applies `copies` in order, reading from the tree of each rule's alias
+/// (`trees`, by alias) and writing under `staging`.
 pub fn apply(
-    tree: &Tree,
-    aliases: &BTreeSet<String>,
+    trees: &BTreeMap<String, Tree>,
     copies: &[CopyOperation],
     staging: &Path,
 ) -> Result<(), CopyError> {
+    let aliases: BTreeSet<String> = trees.keys().cloned().collect();
     for op in copies {
-        Copy { tree, staging, op }.run(aliases)?;
+        let alias = op
+            .from
+            .strip_prefix('@')
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(alias, _)| alias);
+        // A rule of an unknown alias (or of no alias) is refused by `run`,
+        // naming it; it reads from no tree.
+        let Some(tree) = alias
+            .and_then(|a| trees.get(a))
+            .or_else(|| trees.values().next())
+        else {
+            return Err(CopyError::Rule {
+                from: op.from.clone(),
+                to: op.to.clone(),
+                message: "the generator has no sources".into(),
+            });
+        };
+        Copy { tree, staging, op }.run(&aliases)?;
     }
     Ok(())
 }
@@ -385,8 +402,8 @@ mod tests {
         let repo = repo(files);
         let tree = Tree::confined(repo.path(), "the repo", Limits::default()).unwrap();
         let staging = tempfile::tempdir().unwrap();
-        let aliases = BTreeSet::from(["repo".to_string()]);
-        apply(&tree, &aliases, ops, staging.path()).map_err(|e| crate::error::error_chain(&e))?;
+        let trees = BTreeMap::from([("repo".to_string(), tree)]);
+        apply(&trees, ops, staging.path()).map_err(|e| crate::error::error_chain(&e))?;
         Ok(listing(staging.path()))
     }
 

@@ -13,8 +13,8 @@
 mod copy;
 mod glob;
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -113,16 +113,13 @@ pub fn from_object(object: &Object, default_namespace: &str) -> Result<ArtifactG
 }
 
 /// The generator and artifact a Kustomization's `ExternalArtifact` source
-/// is, when drift-check can compose it from the infra repo, or why it
-/// cannot (the Kustomization is then skipped with that reason).
-///
-/// The infra repo is `source` (`namespace`, `name`) when given; otherwise
-/// any one GitRepository — every source of the generator must then be the
-/// same GitRepository, since the checkout is one repository.
+/// is, when drift-check can compose it, or why it cannot (the
+/// Kustomization is then skipped with that reason). Its sources may be of
+/// any kind: each is fetched as the cluster names it (see
+/// [`crate::source::set`]).
 pub fn resolve<'a>(
     ks: &Kustomization,
     generators: &'a [ArtifactGenerator],
-    source: Option<&(String, String)>,
 ) -> Result<(&'a ArtifactGenerator, &'a OutputArtifact), String> {
     let namespace = ks.source_namespace();
     let name = &ks.spec.source_ref.name;
@@ -144,34 +141,6 @@ pub fn resolve<'a>(
             "its source ExternalArtifact/{namespace}/{name} is made by {id} with spec.pathPattern, which drift-check does not compose"
         ));
     }
-    let mut repos = BTreeSet::new();
-    for s in &generator.spec.sources {
-        let s_namespace = s.namespace.as_deref().unwrap_or(&generator.namespace);
-        let ours = s.kind == "GitRepository"
-            && source.is_none_or(|(ns, n)| ns == s_namespace && *n == s.name);
-        if !ours {
-            return Err(format!(
-                "its source ExternalArtifact/{namespace}/{name} is made by {id} from {}/{s_namespace}/{}, {}",
-                s.kind,
-                s.name,
-                match source {
-                    Some((ns, n)) => format!("not only from the infra repo GitRepository/{ns}/{n}"),
-                    None => "not only from git: drift-check composes artifacts from the infra repo's checkout alone".into(),
-                }
-            ));
-        }
-        repos.insert((s_namespace.to_string(), s.name.clone()));
-    }
-    if repos.len() > 1 {
-        let names: Vec<String> = repos
-            .iter()
-            .map(|(ns, n)| format!("GitRepository/{ns}/{n}"))
-            .collect();
-        return Err(format!(
-            "its source ExternalArtifact/{namespace}/{name} is made by {id} from {}: the checkout is one of them only (name it with --source)",
-            names.join(" and ")
-        ));
-    }
     if let Some(strategy) = artifact
         .copy
         .iter()
@@ -189,7 +158,7 @@ pub fn resolve<'a>(
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     /// The temporary directory or the checkout cannot be opened.
-    #[error("ExternalArtifact {artifact}: cannot compose it from the checkout")]
+    #[error("ExternalArtifact {artifact}: cannot compose it from its sources")]
     Io {
         artifact: String,
         #[source]
@@ -209,11 +178,32 @@ pub enum ComposeError {
     },
 }
 
-/// Composes `artifact` of `generator` from the checkout at `root` (every
-/// alias of the generator is that checkout), reading within `limits`, in a
-/// temporary directory removed when dropped.
+/// The sources of a generator: each alias with its kind, namespace, name.
+pub fn inputs(generator: &ArtifactGenerator) -> Vec<(String, (String, String, String))> {
+    generator
+        .spec
+        .sources
+        .iter()
+        .map(|s| {
+            (
+                s.alias.clone(),
+                (
+                    s.kind.clone(),
+                    s.namespace
+                        .clone()
+                        .unwrap_or_else(|| generator.namespace.clone()),
+                    s.name.clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Composes `artifact` of `generator` from the trees of its sources
+/// (`roots`, by alias), reading within `limits`, in a temporary directory
+/// removed when dropped.
 pub fn compose(
-    root: &Path,
+    roots: &BTreeMap<String, PathBuf>,
     generator: &ArtifactGenerator,
     artifact: &OutputArtifact,
     limits: Limits,
@@ -223,28 +213,26 @@ pub fn compose(
         artifact: id.clone(),
         source,
     };
-    let tree = Tree::confined(root, "the repo", limits).map_err(io)?;
+    let mut trees = BTreeMap::new();
+    for (alias, root) in roots {
+        trees.insert(
+            alias.clone(),
+            Tree::confined(root, "the source", limits).map_err(io)?,
+        );
+    }
     let staging = tempfile::Builder::new()
         .prefix("drift-check-artifact-")
         .tempdir()
         .map_err(io)?;
-    let aliases: BTreeSet<String> = generator
-        .spec
-        .sources
-        .iter()
-        .map(|s| s.alias.clone())
-        .collect();
-    copy::apply(&tree, &aliases, &artifact.copy, staging.path()).map_err(|source| {
-        ComposeError::Copy {
-            artifact: id.clone(),
-            generator: format!(
-                "ArtifactGenerator/{}/{}",
-                generator.namespace, generator.name
-            ),
-            source: Box::new(source),
-        }
+    copy::apply(&trees, &artifact.copy, staging.path()).map_err(|source| ComposeError::Copy {
+        artifact: id.clone(),
+        generator: format!(
+            "ArtifactGenerator/{}/{}",
+            generator.namespace, generator.name
+        ),
+        source: Box::new(source),
     })?;
-    tracing::info!(artifact = %id, generator = %generator.name, "Composed the artifact from the checkout");
+    tracing::info!(artifact = %id, generator = %generator.name, "Composed the artifact from its sources");
     Ok(staging)
 }
 
@@ -279,41 +267,62 @@ mod tests {
     }
 
     #[test]
-    fn an_artifact_made_from_the_infra_repo_alone_is_composed() {
-        let generators = [generator(
-            json!([{"alias": "repo", "kind": "GitRepository", "name": "infra"}]),
-        )];
-        let source = ("flux-system".to_string(), "infra".to_string());
-        let (g, a) = resolve(&ks("apps-prod"), &generators, Some(&source)).unwrap();
-        assert_eq!((g.name.as_str(), a.name.as_str()), ("apps", "apps-prod"));
-        assert!(resolve(&ks("apps-prod"), &generators, None).is_ok());
-    }
-
-    #[test]
-    fn an_artifact_with_a_non_git_source_or_no_generator_says_why_it_is_skipped() {
+    fn an_artifact_of_sources_of_any_kind_is_composed_from_each_alias() {
         let generators = [generator(json!([
             {"alias": "repo", "kind": "GitRepository", "name": "infra"},
-            {"alias": "charts", "kind": "OCIRepository", "name": "charts"}
+            {"alias": "charts", "kind": "OCIRepository", "name": "charts", "namespace": "apps"}
         ]))];
+        let (g, a) = resolve(&ks("apps-prod"), &generators).unwrap();
+        assert_eq!((g.name.as_str(), a.name.as_str()), ("apps", "apps-prod"));
         assert_eq!(
-            resolve(&ks("apps-prod"), &generators, None).unwrap_err(),
-            "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from OCIRepository/flux-system/charts, not only from git: drift-check composes artifacts from the infra repo's checkout alone"
+            inputs(g),
+            [
+                (
+                    "repo".to_string(),
+                    ("GitRepository".into(), "flux-system".into(), "infra".into())
+                ),
+                (
+                    "charts".to_string(),
+                    ("OCIRepository".into(), "apps".into(), "charts".into())
+                )
+            ]
         );
         assert_eq!(
-            resolve(&ks("other"), &generators, None).unwrap_err(),
+            resolve(&ks("other"), &generators).unwrap_err(),
             "its source ExternalArtifact/flux-system/other is made by no ArtifactGenerator drift-check knows (none in the live state or --kustomizations-dir lists an artifact other in flux-system): drift-check cannot tell what it holds"
         );
     }
 
     #[test]
-    fn an_artifact_of_another_git_repository_than_source_is_skipped() {
-        let generators = [generator(
-            json!([{"alias": "repo", "kind": "GitRepository", "name": "apps-repo"}]),
-        )];
-        let source = ("flux-system".to_string(), "infra".to_string());
+    fn each_copy_rule_reads_the_tree_of_its_alias() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in [("a/apps/x.yaml", "a: 1\n"), ("b/charts/y.yaml", "b: 2\n")] {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let g = from_object(
+            &json!({"kind": "ArtifactGenerator", "metadata": {"name": "g"},
+                    "spec": {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "a"},
+                                         {"alias": "oci", "kind": "OCIRepository", "name": "b"}],
+                             "artifacts": [{"name": "out", "copy": [
+                                 {"from": "@repo/apps/x.yaml", "to": "@artifact/"},
+                                 {"from": "@oci/charts/**", "to": "@artifact/charts/"}]}]}}),
+            "flux-system",
+        )
+        .unwrap();
+        let roots = BTreeMap::from([
+            ("repo".to_string(), dir.path().join("a")),
+            ("oci".to_string(), dir.path().join("b")),
+        ]);
+        let out = compose(&roots, &g, &g.spec.artifacts[0], Limits::default()).unwrap();
         assert_eq!(
-            resolve(&ks("apps-prod"), &generators, Some(&source)).unwrap_err(),
-            "its source ExternalArtifact/flux-system/apps-prod is made by ArtifactGenerator/flux-system/apps from GitRepository/flux-system/apps-repo, not only from the infra repo GitRepository/flux-system/infra"
+            std::fs::read_to_string(out.path().join("x.yaml")).unwrap(),
+            "a: 1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("charts/y.yaml")).unwrap(),
+            "b: 2\n"
         );
     }
 

@@ -36,8 +36,8 @@ pub struct Options {
     pub kustomization_file: Option<PathBuf>,
     /// Only these (`name` or `namespace/name`); all when empty.
     pub names: Vec<String>,
-    /// Only those whose source is this GitRepository (namespace, name); the
-    /// others are skipped.
+    /// The GitRepository (namespace, name) `--repo` stands for; `None`:
+    /// every GitRepository (the others are fetched from the cluster).
     pub source: Option<(String, String)>,
     /// How much one manifest file may hold.
     pub limits: Limits,
@@ -127,15 +127,13 @@ pub struct Discovered {
 
 impl Discovered {
     /// The selected Kustomizations to check, and those skipped on purpose
-    /// with why (their source is not the infra repo).
-    pub fn partition(
-        &self,
-        options: &Options,
-    ) -> (Vec<&Kustomization>, Vec<(&Kustomization, String)>) {
+    /// with why (they apply to another cluster, or their artifact cannot
+    /// be composed).
+    pub fn partition(&self) -> (Vec<&Kustomization>, Vec<(&Kustomization, String)>) {
         let mut checked = Vec::new();
         let mut skipped = Vec::new();
         for ks in &self.selected {
-            match skip_reason(ks, options, &self.generators) {
+            match skip_reason(ks, &self.generators) {
                 Some(reason) => skipped.push((ks, reason)),
                 None => checked.push(ks),
             }
@@ -145,46 +143,17 @@ impl Discovered {
 }
 
 /// Why a Kustomization is not checked: it applies to another cluster
-/// (`spec.kubeConfig`), or its source is not the infra repo, or an
-/// `ExternalArtifact` that drift-check cannot compose from it (see
-/// [`artifact::resolve`]).
-fn skip_reason(
-    ks: &Kustomization,
-    options: &Options,
-    generators: &[ArtifactGenerator],
-) -> Option<String> {
+/// (`spec.kubeConfig`), or its source is an `ExternalArtifact` that
+/// drift-check cannot compose (see [`artifact::resolve`]). Every other
+/// source is fetched as the cluster names it.
+fn skip_reason(ks: &Kustomization, generators: &[ArtifactGenerator]) -> Option<String> {
     if ks.spec.kube_config.is_some() {
         return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
     }
-    let source = &ks.spec.source_ref;
-    let source_namespace = ks.source_namespace();
-    if source.kind == artifact::EXTERNAL_ARTIFACT {
-        return artifact::resolve(ks, generators, options.source.as_ref()).err();
+    if ks.spec.source_ref.kind == artifact::EXTERNAL_ARTIFACT {
+        return artifact::resolve(ks, generators).err();
     }
-    if source.kind != "GitRepository" {
-        // An OCI artifact pushed by CI, a bucket, or an artifact that
-        // source-watcher composes: not the git tree drift-check renders.
-        return Some(format!(
-            "its source {}/{}/{} is not a GitRepository: drift-check renders only from git, not from {}",
-            source.kind,
-            source_namespace,
-            source.name,
-            match source.kind.as_str() {
-                "OCIRepository" => "an OCI artifact (pushed by CI, it need not match any commit)",
-                "Bucket" => "a bucket",
-                _ => "this kind of source",
-            }
-        ));
-    }
-    let (namespace, name) = options.source.as_ref()?;
-    let ours =
-        source.kind == "GitRepository" && source.name == *name && source_namespace == namespace;
-    (!ours).then(|| {
-        format!(
-            "its source {}/{}/{} is not the infra repo GitRepository/{namespace}/{name}",
-            source.kind, source_namespace, source.name
-        )
-    })
+    None
 }
 
 /// Finds the Kustomizations to check: those of the live state (`live`, as
@@ -647,7 +616,7 @@ mod tests {
         object["spec"]["kubeConfig"] = json!({"secretRef": {"name": "edge-kubeconfig"}});
         let (found, _) =
             discover::<std::io::Error>(Ok(vec![object]), Path::new("."), &Options::default());
-        let (checked, skipped) = found.partition(&Options::default());
+        let (checked, skipped) = found.partition();
         assert!(checked.is_empty());
         assert_eq!(
             skipped[0].1,
@@ -656,31 +625,28 @@ mod tests {
     }
 
     #[test]
-    fn a_kustomization_of_an_oci_or_bucket_source_is_skipped_with_the_reason() {
-        let object = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-               "metadata": {"name": "apps", "namespace": "flux-system"},
-               "spec": {"path": "./", "sourceRef": {"kind": "OCIRepository", "name": "apps"}}});
+    fn a_kustomization_of_any_kind_of_source_is_checked() {
+        let object = |name: &str, kind: &str| {
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": name, "namespace": "flux-system"},
+               "spec": {"path": "./", "sourceRef": {"kind": kind, "name": "apps"}}})
+        };
         let (found, issues) = discover::<std::io::Error>(
-            Ok(vec![object, ks("infra", json!("./infra"))]),
+            Ok(vec![
+                object("oci", "OCIRepository"),
+                object("bucket", "Bucket"),
+                ks("infra", json!("./infra")),
+            ]),
             Path::new("."),
             &Options::default(),
         );
         assert!(issues.is_empty(), "{issues:?}");
-        let (checked, skipped) = found.partition(&Options::default());
+        let (checked, skipped) = found.partition();
         assert_eq!(
             checked.iter().map(|k| k.id()).collect::<Vec<_>>(),
-            ["flux-system/infra"]
+            ["flux-system/bucket", "flux-system/infra", "flux-system/oci"]
         );
-        assert_eq!(
-            skipped
-                .iter()
-                .map(|(k, why)| (k.id(), why.as_str()))
-                .collect::<Vec<_>>(),
-            [(
-                "flux-system/apps".to_string(),
-                "its source OCIRepository/flux-system/apps is not a GitRepository: drift-check renders only from git, not from an OCI artifact (pushed by CI, it need not match any commit)"
-            )]
-        );
+        assert!(skipped.is_empty());
     }
 
     #[test]

@@ -332,7 +332,34 @@ impl LiveSource for Cluster {
             // are skipped, saying no generator is known.
             Err(e) => tracing::warn!(error = %e, "Could not list ArtifactGenerators"),
         }
+        // Flux's sources: what each Kustomization is fetched from. A kind
+        // whose CRD is not installed has no objects; one the token may not
+        // list leaves its Kustomizations "could not check", naming it.
+        for (kind, version, plural) in crate::source::cluster::KINDS {
+            let gvk = GroupVersionKind::gvk(crate::source::cluster::GROUP, version, kind);
+            let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+            match self.list_all(&ar).await {
+                Ok(sources) => objects.extend(sources),
+                Err(LiveError::Status { code: 404, .. }) => {}
+                Err(e) => tracing::warn!(error = %e, kind, "Could not list Flux sources"),
+            }
+        }
         Ok(objects)
+    }
+
+    async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, Vec<u8>>>, LiveError> {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "Secret"),
+            "secrets",
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
+        let what = format!("get Secret {namespace}/{name}");
+        let found = self.timed(&what, api.get_opt(name)).await?;
+        Ok(found.map(|o| super::snapshot::secret_bytes(&to_object(o, &ar))))
     }
 
     async fn substitution_data(

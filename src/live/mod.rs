@@ -95,6 +95,17 @@ impl LiveSource for Live {
         }
     }
 
+    async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, Vec<u8>>>, LiveError> {
+        match self {
+            Live::Snapshot(s) => s.secret_data(namespace, name).await,
+            Live::Cluster(c) => c.secret_data(namespace, name).await,
+        }
+    }
+
     async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         match self {
             Live::Snapshot(s) => s.fetch(types).await,
@@ -295,8 +306,9 @@ pub async fn dry_runs(
 /// A source of live objects.
 pub trait LiveSource {
     /// What decides what Flux applies, in all namespaces, as stored: Flux
-    /// `Kustomization`s and source-watcher `ArtifactGenerator`s (none when
-    /// source-watcher is not installed).
+    /// `Kustomization`s, source-watcher `ArtifactGenerator`s (none when
+    /// source-watcher is not installed), and Flux's sources
+    /// (`GitRepository`, `OCIRepository`, `Bucket`, `ExternalArtifact`).
     fn flux_objects(&self) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
 
     /// The data of a ConfigMap or Secret (`kind`), for `postBuild.substituteFrom`;
@@ -307,6 +319,15 @@ pub trait LiveSource {
         namespace: &str,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, LiveError>>;
+
+    /// A Secret's data (decoded bytes) a Flux source names; `None` when it
+    /// does not exist. Needs `get` on Secrets in the source's namespace
+    /// (job/components/source-secrets).
+    fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, Vec<u8>>>, LiveError>>;
 
     /// Every live object of the given types, in all namespaces, read at the
     /// version given, each [`reduce`]d. A snapshot hands its objects over

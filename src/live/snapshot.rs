@@ -417,10 +417,28 @@ impl LiveSource for Snapshot {
             .filter(|(key, _)| {
                 (key.group == crate::flux::GROUP && key.kind == crate::flux::KIND)
                     || (key.group == crate::artifact::GROUP && key.kind == crate::artifact::KIND)
+                    || (key.group == crate::source::cluster::GROUP
+                        && crate::source::cluster::KINDS
+                            .iter()
+                            .any(|(kind, _, _)| key.kind == *kind))
             })
             // Parsed for discovery, not kept: an inventory is large.
             .map(|(_, o)| o.peek().into_owned())
             .collect())
+    }
+
+    async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, Vec<u8>>>, LiveError> {
+        let key = crate::k8s::object::ObjectKey {
+            group: String::new(),
+            kind: "Secret".into(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        };
+        Ok(self.state().get(&key).map(secret_bytes))
     }
 
     async fn substitution_data(
@@ -482,6 +500,29 @@ impl LiveSource for Snapshot {
             .map(|(_, stored)| stored.object().clone())
             .collect())
     }
+}
+
+/// A Secret's data, base64-decoded (and `stringData`), as bytes.
+pub fn secret_bytes(object: &Object) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if let Some(Value::Object(data)) = object.get("data") {
+        for (key, value) in data {
+            if let Some(bytes) = value
+                .as_str()
+                .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+            {
+                out.insert(key.clone(), bytes);
+            }
+        }
+    }
+    if let Some(Value::Object(data)) = object.get("stringData") {
+        for (key, value) in data {
+            if let Some(text) = value.as_str() {
+                out.insert(key.clone(), text.as_bytes().to_vec());
+            }
+        }
+    }
+    out
 }
 
 /// The string data of a ConfigMap (`data`) or Secret (`data`, base64-decoded,

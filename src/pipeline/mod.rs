@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::info;
 
-use crate::artifact::{self, ArtifactGenerator};
 use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
@@ -27,7 +26,8 @@ use crate::live::{self, Live, LiveSource};
 use crate::notify;
 use crate::render::{self, Rendered};
 use crate::report::{self, KustomizationEntry, Report};
-use crate::source::{self, Checkout, Repo, SourceError};
+use crate::source::set::Sources;
+use crate::source::{self, Checkout};
 pub use settings::Settings;
 
 /// Whether `check` tells its progress, stage by stage, on stderr.
@@ -49,29 +49,59 @@ impl Progress {
 /// Runs `check`: the whole pipeline on the configured repo and live state.
 pub async fn check(settings: &Settings, progress: Progress) -> Report {
     let mut run = Run::new(settings);
-    let mut repo = match source::open(&settings.source, |name| std::env::var(name).ok()).await {
-        Ok(repo) => repo,
-        Err(e) => {
-            run.issues.push(Issue::new(None, Stage::Source, &e));
-            return run.report(None, Vec::new(), Vec::new(), None);
-        }
+    let infra = match &settings.source {
+        None => None,
+        Some(options) => match source::open(options, |name| std::env::var(name).ok()).await {
+            Ok(repo) => Some(repo),
+            Err(e) => {
+                run.issues.push(Issue::new(None, Stage::Source, &e));
+                return run.report(None, Vec::new(), Vec::new(), None);
+            }
+        },
     };
+    let head = infra.as_ref().map(|repo| repo.head().clone());
     let Some(live) = run.open_live().await else {
-        return run.report(Some(repo.head()), Vec::new(), Vec::new(), None);
+        return run.report(head.as_ref(), Vec::new(), Vec::new(), None);
     };
 
-    let head = repo.head().clone();
-    let (discovered, issues) =
-        discover::discover(live.flux_objects().await, &head.root, &settings.discover);
+    let found = live.flux_objects().await;
+    let source_objects = sources_of(&found);
+    let no_tree = std::path::PathBuf::new();
+    let (discovered, issues) = discover::discover(
+        found,
+        head.as_ref().map_or(&no_tree, |h| &h.root),
+        &settings.discover,
+    );
     run.issues.extend(issues);
-    run.generators = discovered.generators.clone();
     run.issues
         .extend(classify::flux_ignore_issues(&discovered.selected));
-    let (checked, skipped) = discovered.partition(&settings.discover);
+    let (checked, skipped) = discovered.partition();
     progress.line(format_args!(
         "discover: {} Kustomizations",
         discovered.selected.len()
     ));
+    let mut sources = Sources::fetch(
+        &settings.sources,
+        settings.source.as_ref(),
+        infra.map(Ok),
+        settings.discover.source.as_ref(),
+        &source_objects,
+        &discovered.generators,
+        &checked,
+        Some(&live),
+    )
+    .await;
+    let (checked, mut skipped) = (checked, skipped);
+    let checked: Vec<&Kustomization> = checked
+        .into_iter()
+        .filter(|ks| match sources.absent(ks) {
+            Some(reason) => {
+                skipped.push((ks, reason));
+                false
+            }
+            None => true,
+        })
+        .collect();
     let mut entries: Vec<KustomizationEntry> = skipped
         .into_iter()
         .map(|(ks, reason)| {
@@ -83,7 +113,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     let mut rendered = Vec::new();
     for ks in checked {
         let issues = run.issues.len();
-        let r = run.render(&mut repo, &head, ks, &live).await;
+        let r = run.render(&mut sources, ks, &live).await;
         if r.objects.is_none()
             && let Some(failing) = ks.status.failing()
         {
@@ -241,7 +271,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         &state,
         &dry_runs,
         &settings.diff.policy,
-        head.revision.as_deref(),
+        head.as_ref().and_then(|h| h.revision.as_deref()),
     );
     run.notes.extend(notes);
     diffs.extend(diff::helm::deployed(
@@ -286,6 +316,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             r.revision.clone(),
             &run.issues,
         );
+        entry.source = run.checked_sources.remove(&r.ks.id());
         if entry.error.is_none()
             && let Some(issue) = unread
                 .iter()
@@ -299,7 +330,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     if let Some(requests) = api_requests {
         info!(requests, "API requests made");
     }
-    run.report(Some(&head), entries, findings, api_requests)
+    run.report(head.as_ref(), entries, findings, api_requests)
+}
+
+/// Flux's source objects among the live ones.
+fn sources_of<E>(found: &Result<Vec<Object>, E>) -> Vec<Object> {
+    found
+        .iter()
+        .flatten()
+        .filter(|o| source::cluster::is_source(o))
+        .cloned()
+        .collect()
 }
 
 /// Runs `run`: `check`, hands the report to `print` (before any sink, so it
@@ -343,14 +384,17 @@ pub struct Renders {
 pub async fn render(settings: &Settings) -> Renders {
     let mut run = Run::new(settings);
     // The repo is kept until the end: its trees are removed with it.
-    let repo = match source::open(&settings.source, |name| std::env::var(name).ok()).await {
-        Ok(repo) => repo,
-        Err(e) => {
-            return Renders {
-                issues: vec![Issue::new(None, Stage::Source, &e)],
-                ..Renders::default()
-            };
-        }
+    let infra = match &settings.source {
+        None => None,
+        Some(options) => match source::open(options, |name| std::env::var(name).ok()).await {
+            Ok(repo) => Some(repo),
+            Err(e) => {
+                return Renders {
+                    issues: vec![Issue::new(None, Stage::Source, &e)],
+                    ..Renders::default()
+                };
+            }
+        },
     };
     let offline = settings.live.snapshot.is_none() && settings.discover.from_files();
     let live = if offline {
@@ -366,14 +410,31 @@ pub async fn render(settings: &Settings) -> Renders {
             }
         }
     };
-    let head = repo.head();
+    let head = infra.as_ref().map(|repo| repo.head().clone());
     let found = match &live {
         Some(live) => live.flux_objects().await,
         None => Ok(Vec::new()),
     };
-    let (discovered, issues) = discover::discover(found, &head.root, &settings.discover);
+    let source_objects = sources_of(&found);
+    let no_tree = std::path::PathBuf::new();
+    let (discovered, issues) = discover::discover(
+        found,
+        head.as_ref().map_or(&no_tree, |h| &h.root),
+        &settings.discover,
+    );
     run.issues.extend(issues);
-    run.generators = discovered.generators.clone();
+    let selected: Vec<&Kustomization> = discovered.selected.iter().collect();
+    let mut sources = Sources::fetch(
+        &settings.sources,
+        settings.source.as_ref(),
+        infra.map(Ok),
+        settings.discover.source.as_ref(),
+        &source_objects,
+        &discovered.generators,
+        &selected,
+        live.as_ref(),
+    )
+    .await;
     let mut notes = Vec::new();
     if offline {
         let unread: Vec<String> = discovered
@@ -401,14 +462,21 @@ pub async fn render(settings: &Settings) -> Renders {
     }
     let mut kustomizations = Vec::new();
     for ks in discovered.selected {
-        let mut objects = run.render_at(head, &ks, live.as_ref()).await;
+        let mut objects = match sources.for_kustomization(&ks, settings.render.limits).await {
+            Ok(trees) => run.render_at(&trees.head, &ks, live.as_ref()).await,
+            Err(e) => {
+                run.issues
+                    .push(Issue::new(Some(ks.id()), Stage::Source, e.as_ref()));
+                None
+            }
+        };
         for object in objects.iter_mut().flatten() {
             diff::mask::secret_object(object);
             run.substituted.object(object);
         }
         kustomizations.push((ks, objects));
     }
-    let report = run.report(Some(head), Vec::new(), Vec::new(), None);
+    let report = run.report(head.as_ref(), Vec::new(), Vec::new(), None);
     Renders {
         kustomizations,
         issues: report.errors,
@@ -428,8 +496,8 @@ struct Run<'a> {
     notes: Vec<Note>,
     secret_values: BTreeSet<String>,
     substituted: diff::mask::Substituted,
-    /// What `ExternalArtifact` sources are composed of.
-    generators: Vec<ArtifactGenerator>,
+    /// The source each checked Kustomization was rendered from, by id.
+    checked_sources: BTreeMap<String, report::SourceRef>,
 }
 
 impl<'a> Run<'a> {
@@ -442,7 +510,7 @@ impl<'a> Run<'a> {
             notes: Vec::new(),
             secret_values: BTreeSet::new(),
             substituted: Default::default(),
-            generators: Vec::new(),
+            checked_sources: BTreeMap::new(),
         }
     }
 
@@ -464,45 +532,53 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Renders a Kustomization from the commit Flux last applied (fetched
-    /// or read from the checkout when needed), and also from the head when
-    /// that differs. When the applied commit cannot be read, that is an
-    /// error of stage `source`, and the head alone is rendered to compare
-    /// with, none of its drift explained as a pending reconcile.
-    async fn render(
-        &mut self,
-        repo: &mut Repo,
-        head: &Checkout,
-        ks: &Kustomization,
-        live: &Live,
-    ) -> Rendered {
-        // An ExternalArtifact's revision is its digest (`latest@sha256:..`),
-        // no commit to check out, unless the generator takes its source's
-        // (`revision: "@alias"`: `main@sha1:..`).
-        let applied_revision = ks.status.last_applied_revision.as_deref().filter(|r| {
-            ks.spec.source_ref.kind != artifact::EXTERNAL_ARTIFACT || r.contains("@sha1:")
-        });
-        let (applied, applied_unread) = match applied_revision {
-            Some(revision) => match repo.at(revision).await {
-                None => (None, false),
-                Some(Ok(checkout)) => (Some(checkout), false),
-                Some(Err(source)) => {
-                    let error = SourceError::Applied {
-                        kustomization: ks.id(),
-                        revision: revision.to_string(),
-                        source,
-                    };
-                    self.issues
-                        .push(Issue::new(Some(ks.id()), Stage::Source, &error));
-                    (None, true)
-                }
+    /// Renders a Kustomization from the tree Flux last applied (fetched
+    /// or read from the checkout when needed), and also from its source's
+    /// head when that differs. When the applied tree cannot be read, that is
+    /// an error of stage `source`, and the head alone is rendered to compare
+    /// with, none of its drift explained as a pending reconcile. When the
+    /// source cannot be read at all, the Kustomization cannot be checked.
+    async fn render(&mut self, sources: &mut Sources, ks: &Kustomization, live: &Live) -> Rendered {
+        let trees = match sources
+            .for_kustomization(ks, self.settings.render.limits)
+            .await
+        {
+            Ok(trees) => trees,
+            Err(e) => {
+                self.issues
+                    .push(Issue::new(Some(ks.id()), Stage::Source, e.as_ref()));
+                return Rendered {
+                    ks: ks.clone(),
+                    objects: None,
+                    revision: None,
+                    applied_unread: false,
+                    head: None,
+                };
+            }
+        };
+        self.checked_sources.insert(
+            ks.id(),
+            report::SourceRef {
+                kind: trees.source.kind.clone(),
+                namespace: trees.source.namespace.clone(),
+                name: trees.source.name.clone(),
+                url: trees.url.clone(),
             },
+        );
+        let head = trees.head;
+        let (applied, applied_unread) = match trees.applied {
             None => (None, false),
+            Some(Ok(checkout)) => (Some(checkout), false),
+            Some(Err(error)) => {
+                self.issues
+                    .push(Issue::new(Some(ks.id()), Stage::Source, error.as_ref()));
+                (None, true)
+            }
         };
         let Some(applied) = applied else {
             return Rendered {
                 ks: ks.clone(),
-                objects: compact(self.render_at(head, ks, Some(live)).await),
+                objects: compact(self.render_at(&head, ks, Some(live)).await),
                 revision: head.revision.clone(),
                 applied_unread,
                 head: None,
@@ -512,7 +588,7 @@ impl<'a> Run<'a> {
         // The head's render only adds "reconcile pending" findings: its
         // failure is a note (Flux will meet it), not an issue of the run.
         let issues = self.issues.len();
-        let at_head = self.render_at(head, ks, Some(live)).await;
+        let at_head = self.render_at(&head, ks, Some(live)).await;
         for issue in self.issues.split_off(issues) {
             self.notes.push(Note {
                 kustomization: issue.kustomization,
@@ -557,34 +633,7 @@ impl<'a> Run<'a> {
                 }
             }
         };
-        // An ExternalArtifact is composed from the checkout first, as
-        // source-watcher does from the GitRepository's artifact.
-        let composed = if ks.spec.source_ref.kind == artifact::EXTERNAL_ARTIFACT {
-            let composed =
-                artifact::resolve(ks, &self.generators, self.settings.discover.source.as_ref())
-                    .map_err(artifact::ComposeError::NotComposable)
-                    .and_then(|(generator, output)| {
-                        artifact::compose(
-                            &checkout.root,
-                            generator,
-                            output,
-                            self.settings.render.limits,
-                        )
-                    });
-            match composed {
-                Ok(dir) => Some(dir),
-                Err(e) => {
-                    self.issues
-                        .push(Issue::new(Some(ks.id()), Stage::Source, &e));
-                    return None;
-                }
-            }
-        } else {
-            None
-        };
-        let root = composed
-            .as_ref()
-            .map_or(checkout.root.as_path(), |d| d.path());
+        let root = checkout.root.as_path();
         match render::kustomization(root, ks, sources.as_ref(), &self.settings.render) {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
@@ -630,7 +679,10 @@ impl<'a> Run<'a> {
                 note: c.note.clone(),
             },
             None => report::Source {
-                url: self.settings.source.location.display(),
+                url: match &self.settings.source {
+                    Some(options) => options.location.display(),
+                    None => report::FROM_THE_CLUSTER.into(),
+                },
                 revision: None,
                 note: None,
             },

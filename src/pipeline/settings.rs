@@ -10,7 +10,10 @@ pub struct Settings {
     /// The cluster's name in reports, fingerprints and metrics; `None`: the
     /// kubeconfig context names it.
     pub cluster: Option<String>,
-    pub source: source::Options,
+    /// The infra repo given with `--repo` (`None`: every source from the cluster).
+    pub source: Option<source::Options>,
+    /// How the other sources are fetched, and `--repo <ns>/<name>=` overrides.
+    pub sources: source::set::Options,
     pub discover: discover::Options,
     pub render: render::Options,
     pub live: live::Options,

@@ -67,13 +67,30 @@ pub struct Summary {
     pub errors: usize,
 }
 
+/// Where a Kustomization's render came from: its `sourceRef`, and the
+/// source's URL (credentials redacted) or the directory given with `--repo`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+}
+
+/// `run.source.url` when no `--repo` is given: each Kustomization names its own.
+pub const FROM_THE_CLUSTER: &str = "each Kustomization's source, from the cluster";
+
 /// One Kustomization of the run.
 #[derive(Clone, Debug, Serialize)]
 pub struct KustomizationEntry {
     pub namespace: String,
     pub name: String,
     pub path: String,
-    /// The commit its render came from.
+    /// The source it was rendered from (`None`: not checked, or its source
+    /// could not be read).
+    pub source: Option<SourceRef>,
+    /// The revision its render came from, in Flux's format for a source
+    /// read from the cluster (`main@sha1:<sha>`), a commit for `--repo`.
     pub revision: Option<String>,
     /// `status.lastAppliedRevision`.
     pub applied_revision: Option<String>,
@@ -108,6 +125,7 @@ impl KustomizationEntry {
             namespace: ks.namespace.clone(),
             name: ks.name.clone(),
             path: ks.spec.path.clone(),
+            source: None,
             revision,
             applied_revision: ks.status.last_applied_revision.clone(),
             suspended: ks.spec.suspend,
@@ -136,6 +154,7 @@ impl KustomizationEntry {
             namespace: ks.namespace.clone(),
             name: ks.name.clone(),
             path: ks.spec.path.clone(),
+            source: None,
             revision: None,
             applied_revision: ks.status.last_applied_revision.clone(),
             suspended: ks.spec.suspend,

@@ -21,6 +21,19 @@ pub struct Credentials {
     pub identity: Option<PathBuf>,
     /// The known_hosts file for ssh (`known_hosts` in Flux's Secret).
     pub known_hosts: Option<PathBuf>,
+    /// A bearer token for http(s) (`bearerToken` of a GitRepository's Secret).
+    pub bearer: Option<String>,
+    /// CA certificates (PEM) to trust besides the system's (`ca.crt`).
+    pub ca_pem: Option<Vec<u8>>,
+    /// The http(s) proxy (`spec.proxySecretRef`).
+    pub proxy: Option<Proxy>,
+}
+
+/// An http(s) proxy: `address`, and `username` + `password` when it asks.
+#[derive(Clone)]
+pub struct Proxy {
+    pub address: String,
+    pub basic: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -29,6 +42,15 @@ impl std::fmt::Debug for Credentials {
             .field("basic", &self.basic.as_ref().map(|(user, _)| (user, "***")))
             .field("identity", &self.identity)
             .field("known_hosts", &self.known_hosts)
+            .field("bearer", &self.bearer.as_ref().map(|_| "***"))
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field(
+                "proxy",
+                &self
+                    .proxy
+                    .as_ref()
+                    .map(|p| super::location::redact(&p.address)),
+            )
             .finish()
     }
 }
@@ -92,6 +114,7 @@ impl Credentials {
             basic,
             identity,
             known_hosts,
+            ..Self::default()
         })
     }
 
@@ -100,6 +123,12 @@ impl Credentials {
         self.basic
             .iter()
             .map(|(_, password)| password.as_str())
+            .chain(self.bearer.as_deref())
+            .chain(
+                self.proxy
+                    .iter()
+                    .flat_map(|p| p.basic.iter().map(|(_, pw)| pw.as_str())),
+            )
             .collect()
     }
 }

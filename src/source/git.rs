@@ -30,6 +30,21 @@ pub struct Mirror {
     pub connect_timeout: u64,
 }
 
+impl Mirror {
+    /// The refspec fetching the ref followed, and the local ref it lands in:
+    /// a branch name lands in `refs/remotes/origin/`, a full ref name
+    /// (`refs/tags/v1.2.0`, `refs/pull/1/head`) under its own name.
+    fn refspec(&self) -> (String, String) {
+        match self.branch.strip_prefix("refs/") {
+            Some(_) => (format!("+{0}:{0}", self.branch), self.branch.clone()),
+            None => (
+                format!("+refs/heads/{0}:refs/remotes/origin/{0}", self.branch),
+                format!("refs/remotes/origin/{}", self.branch),
+            ),
+        }
+    }
+}
+
 /// How far the deepening goes before giving up on the branch's history
 /// (then the whole history is fetched, then the commit is asked for by id).
 const DEEPEN_STEPS: [u32; 4] = [16, 128, 1024, 8192];
@@ -75,9 +90,8 @@ impl Mirror {
         interrupt: &AtomicBool,
     ) -> Result<ObjectId, SourceError> {
         let repo = self.open()?;
-        let spec = format!("+refs/heads/{0}:refs/remotes/origin/{0}", self.branch);
+        let (spec, name) = self.refspec();
         self.fetch(&repo, &spec, shallow, interrupt)?;
-        let name = format!("refs/remotes/origin/{}", self.branch);
         let head = repo
             .find_reference(name.as_str())
             .ok()
@@ -86,6 +100,33 @@ impl Mirror {
             url: self.display_url(),
             branch: self.branch.clone(),
         })
+    }
+
+    /// Fetches every tag (shallow as `shallow` says) and returns them with
+    /// the commits they point to (annotated tags peeled).
+    pub fn fetch_tags(
+        &self,
+        shallow: Shallow,
+        interrupt: &AtomicBool,
+    ) -> Result<Vec<(String, ObjectId)>, SourceError> {
+        let repo = self.open()?;
+        self.fetch(&repo, "+refs/tags/*:refs/tags/*", shallow, interrupt)?;
+        let repo = self.open()?;
+        let refs = repo
+            .references()
+            .map_err(|e| self.error("list the tags", &e))?;
+        let mut tags = Vec::new();
+        for mut r in refs
+            .tags()
+            .map_err(|e| self.error("list the tags", &e))?
+            .flatten()
+        {
+            let name = r.name().shorten().to_string();
+            if let Ok(id) = r.peel_to_id() {
+                tags.push((name, id.detach()));
+            }
+        }
+        Ok(tags)
     }
 
     /// Makes sure `commit` (a full sha) is in the repository:
@@ -101,7 +142,7 @@ impl Mirror {
         if let Some(id) = find_commit(&repo, commit) {
             return Ok(id);
         }
-        let spec = format!("+refs/heads/{0}:refs/remotes/origin/{0}", self.branch);
+        let (spec, _) = self.refspec();
         let mut steps: Vec<Shallow> = DEEPEN_STEPS.iter().map(|n| Shallow::Deepen(*n)).collect();
         steps.push(Shallow::undo());
         for shallow in steps {
@@ -156,6 +197,9 @@ impl Mirror {
         let mut connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.classify("connect", &e, interrupt))?;
+        if let Some(options) = self.transport_options(repo)? {
+            connection.set_transport_options(options);
+        }
         let basic = self.credentials.basic.clone();
         connection.set_credentials(move |action| match action {
             gix::credentials::helper::Action::Get(ctx) => {
@@ -180,6 +224,74 @@ impl Mirror {
             .receive(gix::progress::Discard, interrupt)
             .map_err(|e| self.classify("fetch", &e, interrupt))?;
         Ok(())
+    }
+
+    /// The http transport's options when the credentials need more than
+    /// basic auth: a bearer token (`Authorization` header), a CA of the
+    /// Secret's own (`ca.crt`), a proxy (`spec.proxySecretRef`).
+    fn transport_options(
+        &self,
+        repo: &gix::Repository,
+    ) -> Result<Option<Box<dyn std::any::Any>>, SourceError> {
+        use gix::protocol::transport::client::blocking_io::http;
+        let c = &self.credentials;
+        if c.bearer.is_none() && c.ca_pem.is_none() && c.proxy.is_none() {
+            return Ok(None);
+        }
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Ok(None);
+        }
+        let mut options = match repo
+            .transport_options(self.url.as_str(), None)
+            .map_err(|e| self.error("configure the http transport", &e))?
+            .map(|o| o.downcast::<http::Options>())
+        {
+            Some(Ok(options)) => *options,
+            _ => http::Options::default(),
+        };
+        if let Some(token) = &c.bearer {
+            options
+                .extra_headers
+                .push(format!("Authorization: Bearer {token}"));
+        }
+        let ca = match &c.ca_pem {
+            Some(pem) => Some(reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                SourceError::Credentials {
+                    message: format!("ca.crt is not a PEM certificate: {}", self.message(&e)),
+                }
+            })?),
+            None => None,
+        };
+        let proxy = match &c.proxy {
+            Some(p) => {
+                let mut proxy = reqwest::Proxy::all(p.address.as_str()).map_err(|e| {
+                    SourceError::Credentials {
+                        message: format!("proxy address: {}", self.message(&e)),
+                    }
+                })?;
+                if let Some((user, password)) = &p.basic {
+                    proxy = proxy.basic_auth(user, password);
+                }
+                Some(proxy)
+            }
+            None => None,
+        };
+        let configure: Box<http::reqwest::ConfigureClientFn> = Box::new(move |mut builder| {
+            for cert in ca.iter().flatten() {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+            if let Some(proxy) = &proxy {
+                builder = builder.proxy(proxy.clone());
+            }
+            Ok(builder)
+        });
+        options.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(
+            http::reqwest::Options {
+                configure_client: Some(configure),
+                configure_request: None,
+            },
+        )));
+        Ok(Some(Box::new(options)))
     }
 
     /// Writes the tree of `commit` to `dest` (regular files and directories,

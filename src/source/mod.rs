@@ -18,10 +18,13 @@
 //! appear in logs, errors or reports.
 
 mod auth;
+pub mod cluster;
 pub mod fetch;
 mod git;
+pub mod gitrepository;
 mod local;
 mod location;
+pub mod set;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -236,6 +239,12 @@ struct Remote {
 /// Files removed on drop (also when opening fails half-way).
 struct Private(Vec<PathBuf>);
 
+impl Private {
+    fn new(paths: Vec<PathBuf>) -> Self {
+        Private(paths)
+    }
+}
+
 impl Drop for Private {
     fn drop(&mut self) {
         for path in &self.0 {
@@ -385,34 +394,7 @@ impl Remote {
         &self,
         work: impl FnOnce(&git::Mirror, &AtomicBool) -> Result<T, SourceError> + Send + 'static,
     ) -> Result<T, SourceError> {
-        let mirror = self.mirror.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (send, receive) = tokio::sync::oneshot::channel();
-        let thread_stop = stop.clone();
-        std::thread::Builder::new()
-            .name("git".into())
-            .spawn(move || {
-                let _ = send.send(work(&mirror, &thread_stop));
-            })
-            .map_err(|source| SourceError::Io {
-                path: self.mirror.dir.clone(),
-                source,
-            })?;
-        match tokio::time::timeout(self.timeout, receive).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(SourceError::Git {
-                url: self.mirror.display_url(),
-                action: "finish",
-                message: "the git thread panicked".into(),
-            }),
-            Err(_) => {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                Err(SourceError::Timeout {
-                    url: self.mirror.display_url(),
-                    seconds: self.timeout.as_secs(),
-                })
-            }
-        }
+        blocking(self.mirror.clone(), self.timeout, work).await
     }
 
     /// Writes the tree of `commit` out (once; reused from the cache).
@@ -433,6 +415,44 @@ impl Remote {
             revision: Some(commit.to_string()),
             note: None,
         })
+    }
+}
+
+/// Runs blocking git work on its own thread, within the timeout: on a
+/// timeout gix is told to stop and the thread is left to end by itself
+/// (a plain thread, so a hung server never holds the process at exit).
+async fn blocking<T: Send + 'static>(
+    mirror: Arc<git::Mirror>,
+    timeout: Duration,
+    work: impl FnOnce(&git::Mirror, &AtomicBool) -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (send, receive) = tokio::sync::oneshot::channel();
+    let thread_stop = stop.clone();
+    let thread_mirror = mirror.clone();
+    std::thread::Builder::new()
+        .name("git".into())
+        .spawn(move || {
+            let _ = send.send(work(&thread_mirror, &thread_stop));
+        })
+        .map_err(|source| SourceError::Io {
+            path: mirror.dir.clone(),
+            source,
+        })?;
+    match tokio::time::timeout(timeout, receive).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(SourceError::Git {
+            url: mirror.display_url(),
+            action: "finish",
+            message: "the git thread panicked".into(),
+        }),
+        Err(_) => {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            Err(SourceError::Timeout {
+                url: mirror.display_url(),
+                seconds: timeout.as_secs(),
+            })
+        }
     }
 }
 

@@ -46,7 +46,7 @@ fn failing_kustomizations_are_one_warning_each_not_a_flood_of_missing_objects() 
             "post build failed: substitute from 'Secret/cluster-secrets' error: secrets \"cluster-secrets\" not found").await;
         let mut a = args(&p.reader);
         a.config = None;
-        a.repo = Some(root().join("tests/cluster/failing-repo"));
+        a.repo = vec![root().join("tests/cluster/failing-repo")];
         a.source = Some("flux-system/failing-infra".into());
         let report = check(&a, DiffMode::Local).await;
         assert!(report.errors.is_empty(), "{:?}", report.errors);

@@ -103,7 +103,7 @@ async fn create(client: &kube::Client, resources: &Resources, o: &Value) {
 fn check_args(kubeconfig: &std::path::Path, manifests: bool) -> drift_check::cli::CommonArgs {
     let mut a = args(kubeconfig);
     a.config = None;
-    a.repo = Some(root().join("tests/cluster/helm-repo"));
+    a.repo = vec![root().join("tests/cluster/helm-repo")];
     a.source = Some("flux-system/helm-infra".into());
     a.helm_release_manifests = Some(manifests);
     a

@@ -85,7 +85,7 @@ type Change = (String, Option<String>);
 async fn check_source(kubeconfig: &std::path::Path, source: &str) -> Report {
     let mut a = args(kubeconfig);
     a.config = None;
-    a.repo = Some(root().join("tests/cluster/signal-repo"));
+    a.repo = vec![root().join("tests/cluster/signal-repo")];
     a.source = Some(format!("flux-system/{source}"));
     check(&a, DiffMode::Local).await
 }

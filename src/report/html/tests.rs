@@ -26,6 +26,7 @@ fn report(findings: Vec<Finding>) -> Report {
             namespace: "flux-system".into(),
             name: "apps".into(),
             path: "./apps".into(),
+            source: None,
             revision: None,
             applied_revision: Some("main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17".into()),
             suspended: false,

@@ -62,6 +62,7 @@ fn report(findings: Vec<Finding>) -> Report {
                     namespace: namespace.into(),
                     name: name.into(),
                     path: format!("./{name}"),
+                    source: None,
                     revision: None,
                     applied_revision: None,
                     suspended: false,
