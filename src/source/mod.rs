@@ -18,10 +18,13 @@
 //! appear in logs, errors or reports.
 
 mod auth;
+pub mod bucket;
 pub mod fetch;
 mod git;
 mod local;
 mod location;
+pub mod oci;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
