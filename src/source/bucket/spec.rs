@@ -94,7 +94,7 @@ impl Spec {
             secret_name,
             keys: None,
             ca: None,
-            object: name,
+            object: name.clone(),
         };
         if secrets.proxy.is_some() {
             return Err(invalid(
