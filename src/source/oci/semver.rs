@@ -6,6 +6,7 @@
 
 use semver::{Comparator, Op, Version, VersionReq};
 
+
 /// A Masterminds/semver constraint: alternatives (`||`) of comparators that
 /// must all hold (separated by spaces or commas).
 #[derive(Clone, Debug)]
@@ -37,18 +38,20 @@ impl Constraint {
             while i < tokens.len() {
                 // Hyphen range `A - B`: >= A, <= B.
                 if tokens.get(i + 1).map(String::as_str) == Some("-") && i + 2 < tokens.len() {
-                    comparators.push(comparator(&format!(">={}", tokens[i]), text)?);
-                    comparators.push(comparator(&format!("<={}", tokens[i + 2]), text)?);
+                    comparators.extend(comparator(&format!(">={}", tokens[i]), text)?);
+                    comparators.extend(comparator(&format!("<={}", tokens[i + 2]), text)?);
                     i += 3;
                     continue;
                 }
                 let token = &tokens[i];
                 if let Some(version) = token.strip_prefix("!=") {
                     not.push(VersionReq {
-                        comparators: vec![comparator(&format!("={version}"), text)?],
+                        comparators: comparator(&format!("={version}"), text)?
+                            .into_iter()
+                            .collect(),
                     });
-                } else {
-                    comparators.push(comparator(token, text)?);
+                } else if let Some(c) = comparator(token, text)? {
+                    comparators.push(c);
                 }
                 i += 1;
             }
@@ -61,10 +64,40 @@ impl Constraint {
     }
 
     /// Whether `version` satisfies the constraint.
+    ///
+    /// As Masterminds/semver v3: a pre-release version matches only a
+    /// constraint that names a pre-release, and then by plain ordering.
     pub fn matches(&self, version: &Version) -> bool {
-        self.alternatives
-            .iter()
-            .any(|a| a.req.matches(version) && !a.not.iter().any(|n| n.matches(version)))
+        self.alternatives.iter().any(|a| {
+            let holds = if a.req.comparators.iter().any(|c| !c.pre.is_empty()) {
+                a.req.comparators.iter().all(|c| ordered_match(c, version))
+            } else {
+                a.req.matches(version)
+            };
+            holds && !a.not.iter().any(|n| n.matches(version))
+        })
+    }
+}
+
+/// A comparator by plain version ordering (pre-releases included).
+fn ordered_match(c: &Comparator, version: &Version) -> bool {
+    let bound = Version {
+        major: c.major,
+        minor: c.minor.unwrap_or(0),
+        patch: c.patch.unwrap_or(0),
+        pre: c.pre.clone(),
+        build: semver::BuildMetadata::EMPTY,
+    };
+    match c.op {
+        Op::Greater => version > &bound,
+        Op::GreaterEq => version >= &bound,
+        Op::Less => version < &bound,
+        Op::LessEq => version <= &bound,
+        _ => {
+            let mut release = version.clone();
+            release.pre = semver::Prerelease::EMPTY;
+            c.matches(&release)
+        }
     }
 }
 
@@ -87,31 +120,24 @@ fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// One comparator in the `semver` crate's terms.
-fn comparator(token: &str, text: &str) -> Result<Comparator, String> {
+/// One comparator in the `semver` crate's terms; `None` for `*` (any
+/// version).
+fn comparator(token: &str, text: &str) -> Result<Option<Comparator>, String> {
     let split = token
         .find(|c: char| !"<>=!~^".contains(c))
         .unwrap_or(token.len());
     let (op, version) = token.split_at(split);
     let version = version.strip_prefix('v').unwrap_or(version);
+    if matches!(version, "*" | "x" | "X") {
+        return Ok(None);
+    }
     let op = match op {
         "" | "=" => "=",
         "~>" => "~",
         other => other,
     };
-    let wildcard = version == "*" || version == "x" || version == "X";
-    let parsed = if wildcard {
-        Comparator::parse("*")
-    } else {
-        Comparator::parse(&format!("{op}{version}"))
-    };
-    parsed
-        .map(|mut c| {
-            if wildcard {
-                c.op = Op::Wildcard;
-            }
-            c
-        })
+    Comparator::parse(&format!("{op}{version}"))
+        .map(Some)
         .map_err(|e| format!("{text:?}: {token:?}: {e}"))
 }
 
