@@ -150,7 +150,14 @@ fn files(dir: &tempfile::TempDir) -> Vec<String> {
             if entry.file_type().unwrap().is_dir() {
                 walk(top, &entry.path(), out);
             } else {
-                out.push(entry.path().strip_prefix(top).unwrap().display().to_string());
+                out.push(
+                    entry
+                        .path()
+                        .strip_prefix(top)
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -216,7 +223,12 @@ fn prefix_spec_ignore_and_the_bucket_sourceignore_narrow_the_objects() {
     assert_eq!(result.unwrap().revision, expected);
     assert_eq!(
         files(&dest),
-        [".sourceignore", "apps-old/cm.yaml", "apps/cm.yaml", "apps/skip/x.yaml"]
+        [
+            ".sourceignore",
+            "apps-old/cm.yaml",
+            "apps/cm.yaml",
+            "apps/skip/x.yaml"
+        ]
     );
 }
 

@@ -56,7 +56,9 @@ pub enum UnpackError {
     #[error("entry {entry:?}: unsupported file type ({kind})")]
     Unsupported { entry: String, kind: String },
     /// More bytes than the limit (a decompression bomb, or simply too big).
-    #[error("unpacks to more than {limit} bytes (at entry {entry:?}): refused as a decompression bomb")]
+    #[error(
+        "unpacks to more than {limit} bytes (at entry {entry:?}): refused as a decompression bomb"
+    )]
     TooLarge { entry: String, limit: u64 },
     /// More files than the limit.
     #[error("holds more than {limit} files: refused")]
@@ -132,8 +134,8 @@ pub fn untar_gz(
                 let room = limits.unpacked_bytes - out.bytes;
                 let mut bounded = (&mut entry).take(room.saturating_add(1));
                 let mut writer = std::io::BufWriter::new(file);
-                let written = std::io::copy(&mut bounded, &mut writer).map_err(|e| {
-                    match e.kind() {
+                let written =
+                    std::io::copy(&mut bounded, &mut writer).map_err(|e| match e.kind() {
                         std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
                             UnpackError::Corrupt(e.to_string())
                         }
@@ -141,8 +143,7 @@ pub fn untar_gz(
                             path: target.clone(),
                             source: e,
                         },
-                    }
-                })?;
+                    })?;
                 if written > room {
                     return Err(UnpackError::TooLarge {
                         entry: name,
@@ -331,7 +332,13 @@ mod tests {
 
     #[test]
     fn refuses_paths_out_of_the_tree() {
-        for name in ["../escaped.yaml", "apps/../../x", "/etc/x", "a\\b", "apps/.."] {
+        for name in [
+            "../escaped.yaml",
+            "apps/../../x",
+            "/etc/x",
+            "a\\b",
+            "apps/..",
+        ] {
             let body = targz(&[(name, tar::EntryType::Regular, b"x", "")]);
             let (dir, result) = unpack(&body);
             match result {
@@ -362,9 +369,7 @@ mod tests {
             let err = result.unwrap_err();
             assert_eq!(
                 err.to_string(),
-                format!(
-                    "entry \"dir/link\": link to {target:?} points out of the tree, refused"
-                )
+                format!("entry \"dir/link\": link to {target:?} points out of the tree, refused")
             );
         }
     }
@@ -403,10 +408,16 @@ mod tests {
             "entry \"fifo\": unsupported file type (Fifo)"
         );
         let (_d, result) = unpack(b"apiVersion: v1\n");
-        assert_eq!(result.unwrap_err().to_string(), "is not a tar.gz (no gzip header)");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "is not a tar.gz (no gzip header)"
+        );
         let (_d, result) = unpack(&[0x1f, 0x8b, 0, 1, 2, 3]);
         assert!(
-            result.unwrap_err().to_string().starts_with("is not a valid tar.gz: "),
+            result
+                .unwrap_err()
+                .to_string()
+                .starts_with("is not a valid tar.gz: "),
         );
     }
 }

@@ -48,7 +48,12 @@ impl Index {
 /// Whether an applied revision (`sha256:<hex>`, or the bare hex older Flux
 /// versions recorded) names `current`.
 pub fn revision_matches(applied: &str, current: &str) -> bool {
-    let hex = |r: &str| r.trim().strip_prefix("sha256:").unwrap_or(r.trim()).to_string();
+    let hex = |r: &str| {
+        r.trim()
+            .strip_prefix("sha256:")
+            .unwrap_or(r.trim())
+            .to_string()
+    };
     hex(applied).eq_ignore_ascii_case(&hex(current))
 }
 

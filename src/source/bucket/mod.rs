@@ -86,7 +86,9 @@ pub enum Error {
         bucket: String,
     },
     /// An object's key cannot be written inside the tree.
-    #[error("Bucket {object}: object key {key:?} climbs out of the tree (absolute or with `..`): refused")]
+    #[error(
+        "Bucket {object}: object key {key:?} climbs out of the tree (absolute or with `..`): refused"
+    )]
     KeyOutside { object: String, key: String },
     /// The objects are more (or bigger) than the limits allow.
     #[error("Bucket {object}: {message}")]
@@ -170,7 +172,11 @@ async fn run(
     if listing.len() as u64 > limits.files {
         return Err(too_large(
             spec,
-            format!("{} objects, more than the limit of {}", listing.len(), limits.files),
+            format!(
+                "{} objects, more than the limit of {}",
+                listing.len(),
+                limits.files
+            ),
         ));
     }
     if total > limits.download_bytes.min(limits.unpacked_bytes) {
@@ -274,7 +280,12 @@ impl Session<'_> {
                 continue;
             }
             out.push(Listed {
-                etag: meta.e_tag.as_deref().map(trim_etag).unwrap_or_default().to_string(),
+                etag: meta
+                    .e_tag
+                    .as_deref()
+                    .map(trim_etag)
+                    .unwrap_or_default()
+                    .to_string(),
                 key,
                 location: meta.location,
                 size: meta.size,
@@ -313,7 +324,12 @@ impl Session<'_> {
                         }
                         Err(e) => return Err(self.classify(e)),
                     };
-                    let etag = result.meta.e_tag.as_deref().map(trim_etag).map(str::to_string);
+                    let etag = result
+                        .meta
+                        .e_tag
+                        .as_deref()
+                        .map(trim_etag)
+                        .map(str::to_string);
                     let bytes = result.bytes().await.map_err(|e| self.classify(e))?;
                     if let Some(parent) = path.parent() {
                         tokio::fs::create_dir_all(parent)
@@ -323,7 +339,11 @@ impl Session<'_> {
                     tokio::fs::write(&path, &bytes)
                         .await
                         .map_err(|e| io(self.spec, &path, e))?;
-                    Ok::<_, Error>((object.key.clone(), Some(etag.unwrap_or_default()), bytes.len() as u64))
+                    Ok::<_, Error>((
+                        object.key.clone(),
+                        Some(etag.unwrap_or_default()),
+                        bytes.len() as u64,
+                    ))
                 }
             }))
             .buffer_unordered(CONCURRENT_GETS)
@@ -348,7 +368,8 @@ impl Session<'_> {
         let lower = message.to_lowercase();
         if matches!(
             e,
-            object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. }
+            object_store::Error::Unauthenticated { .. }
+                | object_store::Error::PermissionDenied { .. }
         ) || lower.contains("403")
             || lower.contains("signaturedoesnotmatch")
             || lower.contains("invalidaccesskeyid")
@@ -471,7 +492,10 @@ fn hex_of(revision: &str) -> &str {
 /// The cache's directory for one bucket (endpoint, name and prefix, hashed).
 fn cache_dir(cache: &Path, spec: &Spec) -> PathBuf {
     use sha2::Digest;
-    let key = format!("{}\n{}\n{}\n{:?}", spec.endpoint, spec.bucket, spec.prefix, spec.ignore);
+    let key = format!(
+        "{}\n{}\n{}\n{:?}",
+        spec.endpoint, spec.bucket, spec.prefix, spec.ignore
+    );
     let digest = sha2::Sha256::digest(key.as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     cache.join("bucket").join(hex)

@@ -80,9 +80,8 @@ impl Spec {
                 "missing (e.g. minio.minio.svc:9000 or s3.amazonaws.com)".into(),
             )
         })?;
-        let bucket = text(&spec["bucketName"]).ok_or_else(|| {
-            invalid("spec.bucketName", "missing (e.g. flux-artifacts)".into())
-        })?;
+        let bucket = text(&spec["bucketName"])
+            .ok_or_else(|| invalid("spec.bucketName", "missing (e.g. flux-artifacts)".into()))?;
         let mut out = Self {
             endpoint,
             bucket,
@@ -195,8 +194,10 @@ mod tests {
             ..Default::default()
         };
         let spec = Spec::parse(
-            &object(json!({"endpoint": "127.0.0.1:9000", "bucketName": "b", "insecure": true,
-                           "prefix": "apps/", "secretRef": {"name": "keys"}})),
+            &object(
+                json!({"endpoint": "127.0.0.1:9000", "bucketName": "b", "insecure": true,
+                           "prefix": "apps/", "secretRef": {"name": "keys"}}),
+            ),
             &secrets,
         )
         .unwrap();
@@ -209,14 +210,19 @@ mod tests {
     #[test]
     fn bad_input_names_the_field_or_secret() {
         let err = |spec: Value, secrets: SourceSecrets| {
-            Spec::parse(&object(spec), &secrets).unwrap_err().to_string()
+            Spec::parse(&object(spec), &secrets)
+                .unwrap_err()
+                .to_string()
         };
         assert_eq!(
             err(json!({"bucketName": "b"}), SourceSecrets::default()),
             "Bucket flux-system/artifacts: spec.endpoint: missing (e.g. minio.minio.svc:9000 or s3.amazonaws.com)"
         );
         assert_eq!(
-            err(json!({"endpoint": "e", "bucketName": "b", "provider": "gcp"}), SourceSecrets::default()),
+            err(
+                json!({"endpoint": "e", "bucketName": "b", "provider": "gcp"}),
+                SourceSecrets::default()
+            ),
             "Bucket flux-system/artifacts: could not check: cloud workload identity is not supported here (spec.provider: gcp; use a secretRef with accesskey/secretkey)"
         );
         let wrong = SourceSecrets {

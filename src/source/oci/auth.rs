@@ -159,15 +159,20 @@ mod tests {
     #[test]
     fn a_secret_of_another_type_is_named_without_its_values() {
         let s = secret(&[("username", "flux"), ("password", "s3cret")]);
-        let err = registry_auth(&spec("x.io"), Some(&s)).unwrap_err().to_string();
+        let err = registry_auth(&spec("x.io"), Some(&s))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "OCIRepository flux-system/apps: Secret flux-system/regcred: not a kubernetes.io/dockerconfigjson Secret (no .dockerconfigjson key; it has: password, username)"
         );
         assert!(!err.contains("s3cret"));
-        let err = certificates(&spec("x.io"), Some(&secret(&[("tls.crt", "C"), ("tls.key", "K")])))
-            .unwrap_err()
-            .to_string();
+        let err = certificates(
+            &spec("x.io"),
+            Some(&secret(&[("tls.crt", "C"), ("tls.key", "K")])),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "OCIRepository flux-system/apps: Secret flux-system/ca: client certificates (tls.crt/tls.key) are not supported here; only ca.crt is"

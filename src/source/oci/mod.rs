@@ -141,7 +141,9 @@ pub enum Error {
         message: String,
     },
     /// A layer is bigger than the download limit.
-    #[error("OCIRepository {object}: layer {digest} is {size} bytes, more than the {limit}-byte download limit")]
+    #[error(
+        "OCIRepository {object}: layer {digest} is {size} bytes, more than the {limit}-byte download limit"
+    )]
     TooLarge {
         object: String,
         digest: String,
@@ -366,7 +368,12 @@ impl Session<'_> {
         loop {
             let page = self
                 .client
-                .list_tags(&reference, &self.auth, Some(1000), all.last().map(String::as_str))
+                .list_tags(
+                    &reference,
+                    &self.auth,
+                    Some(1000),
+                    all.last().map(String::as_str),
+                )
                 .await
                 .map_err(|e| self.classify(&format!("{} tags", self.spec.url), "tag list", e))?;
             let n = page.tags.len();
@@ -399,23 +406,7 @@ impl Session<'_> {
                 (body.to_vec(), n)
             }
         };
-        if body.len() > MAX_MANIFEST_BYTES {
-            return Err(Error::ManifestTooLarge {
-                object: self.spec.object.clone(),
-                reference: whole,
-                size: body.len(),
-            });
-        }
-        let actual = sha256(&body);
-        if actual != digest {
-            return Err(Error::SupplyChain {
-                object: self.spec.object.clone(),
-                what: "manifest",
-                reference: whole,
-                expected: digest.to_string(),
-                actual,
-            });
-        }
+        check_manifest(&self.spec.object, &whole, digest, &body)?;
         let not_artifact = |message: String| Error::NotAnArtifact {
             object: self.spec.object.clone(),
             reference: whole.clone(),
@@ -609,6 +600,29 @@ impl Drop for Blob {
     }
 }
 
+/// A manifest is at most [`MAX_MANIFEST_BYTES`] and hashes to the digest
+/// it was asked for.
+fn check_manifest(object: &str, reference: &str, digest: &str, body: &[u8]) -> Result<(), Error> {
+    if body.len() > MAX_MANIFEST_BYTES {
+        return Err(Error::ManifestTooLarge {
+            object: object.to_string(),
+            reference: reference.to_string(),
+            size: body.len(),
+        });
+    }
+    let actual = sha256(body);
+    if actual != digest {
+        return Err(Error::SupplyChain {
+            object: object.to_string(),
+            what: "manifest",
+            reference: reference.to_string(),
+            expected: digest.to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
 /// The layer source-controller takes (`selectLayer`): the first with
 /// `spec.layerSelector.mediaType`, or the first of all.
 fn select_layer(
@@ -671,12 +685,13 @@ async fn unpack_layer(
             problem,
         })?;
         if operation == Operation::Extract {
-            let rules = unpack::ignore::for_artifact_tree(&dest, ignore.as_deref()).map_err(
-                |problem| Error::Ignore {
-                    object: object.clone(),
-                    problem,
-                },
-            )?;
+            let rules =
+                unpack::ignore::for_artifact_tree(&dest, ignore.as_deref()).map_err(|problem| {
+                    Error::Ignore {
+                        object: object.clone(),
+                        problem,
+                    }
+                })?;
             unpack::ignore::prune(&dest, &rules).map_err(|e| io(&dest, e))?;
         }
         Ok(unpacked)
@@ -720,7 +735,11 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = sha2::Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(format!("sha256:{hex}"))
 }
 
@@ -773,5 +792,34 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Limited<W> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_over_4_mib_is_refused_before_its_digest_is_checked() {
+        let body = vec![b' '; MAX_MANIFEST_BYTES + 1];
+        let digest = sha256(&body);
+        let err = check_manifest("flux-system/apps", "r/apps@x", &digest, &body).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "OCIRepository flux-system/apps: the manifest of r/apps@x is {} bytes, more than the 4 MiB a manifest may have: refused",
+                MAX_MANIFEST_BYTES + 1
+            )
+        );
+        let small = b"{}".to_vec();
+        assert!(check_manifest("o", "r", &sha256(&small), &small).is_ok());
+        let err = check_manifest("o", "r", &sha256(b"other"), &small).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::SupplyChain {
+                what: "manifest",
+                ..
+            }
+        ));
     }
 }

@@ -6,7 +6,6 @@
 
 use semver::{Comparator, Op, Version, VersionReq};
 
-
 /// A Masterminds/semver constraint: alternatives (`||`) of comparators that
 /// must all hold (separated by spaces or commas).
 #[derive(Clone, Debug)]
@@ -187,17 +186,34 @@ mod tests {
 
     #[test]
     fn picks_the_highest_tag_the_constraint_allows() {
-        let t = tags(&["v1.0.0", "v1.2.0", "v1.10.1", "v2.0.0", "latest", "1.5", "v1.11.0-rc.1"]);
+        let t = tags(&[
+            "v1.0.0",
+            "v1.2.0",
+            "v1.10.1",
+            "v2.0.0",
+            "latest",
+            "1.5",
+            "v1.11.0-rc.1",
+        ]);
         assert_eq!(select(&t, ">=1.0.0 <2.0.0", None).unwrap(), Some("v1.10.1"));
-        assert_eq!(select(&t, ">= 1.0.0, < 2.0.0", None).unwrap(), Some("v1.10.1"));
+        assert_eq!(
+            select(&t, ">= 1.0.0, < 2.0.0", None).unwrap(),
+            Some("v1.10.1")
+        );
         assert_eq!(select(&t, "~1.2", None).unwrap(), Some("v1.2.0"));
         assert_eq!(select(&t, "^1", None).unwrap(), Some("v1.10.1"));
         assert_eq!(select(&t, "1.x", None).unwrap(), Some("v1.10.1"));
         assert_eq!(select(&t, "*", None).unwrap(), Some("v2.0.0"));
         assert_eq!(select(&t, "1.2.0", None).unwrap(), Some("v1.2.0"));
-        assert_eq!(select(&t, "<1.0.0 || >=2.0.0", None).unwrap(), Some("v2.0.0"));
+        assert_eq!(
+            select(&t, "<1.0.0 || >=2.0.0", None).unwrap(),
+            Some("v2.0.0")
+        );
         assert_eq!(select(&t, "1.0.0 - 1.5.0", None).unwrap(), Some("v1.2.0"));
-        assert_eq!(select(&t, ">=1.0.0 <2.0.0 !=1.10.1", None).unwrap(), Some("v1.2.0"));
+        assert_eq!(
+            select(&t, ">=1.0.0 <2.0.0 !=1.10.1", None).unwrap(),
+            Some("v1.2.0")
+        );
         assert_eq!(select(&t, ">=3.0.0", None).unwrap(), None);
         // Pre-releases only when the constraint names one of the same version.
         assert_eq!(
@@ -213,7 +229,11 @@ mod tests {
             select(&t, ">=0.0.0-0", Some(".*-dev.*")).unwrap(),
             Some("1.0.0-dev.2")
         );
-        assert!(select(&t, ">=1", Some("(")).unwrap_err().starts_with("semverFilter \"(\""));
+        assert!(
+            select(&t, ">=1", Some("("))
+                .unwrap_err()
+                .starts_with("semverFilter \"(\"")
+        );
         assert!(select(&t, ">=banana", None).is_err());
     }
 }

@@ -160,8 +160,11 @@ impl Spec {
 /// The hex of a `sha256:<64 hex>` digest.
 pub fn parse_digest(digest: &str) -> Option<&str> {
     let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then_some(hex)
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then_some(hex)
 }
 
 /// An OCI revision as source-controller records it: `<tag>@sha256:<hex>`

@@ -63,13 +63,11 @@ impl Rules {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
-            builder
-                .add_line(None, line)
-                .map_err(|e| PatternError {
-                    origin: origin.to_string(),
-                    pattern: line.to_string(),
-                    message: e.to_string(),
-                })?;
+            builder.add_line(None, line).map_err(|e| PatternError {
+                origin: origin.to_string(),
+                pattern: line.to_string(),
+                message: e.to_string(),
+            })?;
             any = true;
         }
         if !any {
@@ -112,7 +110,11 @@ pub fn for_artifact_tree(tree: &Path, spec_ignore: Option<&str>) -> Result<Rules
         found.add(Path::new(""), text, "spec.ignore")?;
     }
     let mut rules = Rules::new();
-    rules.add(Path::new(""), &EXCLUDE_VCS.replace(',', "\n"), "Flux's VCS exclusions")?;
+    rules.add(
+        Path::new(""),
+        &EXCLUDE_VCS.replace(',', "\n"),
+        "Flux's VCS exclusions",
+    )?;
     if found.is_empty() {
         rules.add(
             Path::new(""),
@@ -130,7 +132,11 @@ fn load_ignore_files(top: &Path, domain: &Path, rules: &mut Rules) -> Result<(),
     let dir = top.join(domain);
     let file = dir.join(IGNORE_FILE);
     if let Ok(text) = std::fs::read_to_string(&file) {
-        rules.add(domain, &text, &domain.join(IGNORE_FILE).display().to_string())?;
+        rules.add(
+            domain,
+            &text,
+            &domain.join(IGNORE_FILE).display().to_string(),
+        )?;
     }
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
