@@ -475,8 +475,11 @@ fn content_that_does_not_hash_to_its_digest_is_a_supply_chain_alarm() {
     let Some(r) = registries() else { return };
     let work = tempfile::tempdir().unwrap();
     // A tampered layer: same length, one byte changed.
+    // Blobs are shared by every repository of a registry: content of its
+    // own, so that no other test meets the tampered blob.
+    let unique = format!("replicas: 1\nid: {}\n", uuid::Uuid::new_v4());
     let name = repo("tampered-layer");
-    let layer = r.layer(work.path(), &[("cm.yaml", "replicas: 1\n")]);
+    let layer = r.layer(work.path(), &[("cm.yaml", &unique)]);
     let layer_digest = format!(
         "sha256:{:x}",
         sha2::Sha256::digest(std::fs::read(&layer).unwrap())
@@ -513,7 +516,8 @@ fn content_that_does_not_hash_to_its_digest_is_a_supply_chain_alarm() {
 
     // A tampered manifest: an annotation changed in the registry's storage.
     let name = repo("tampered-manifest");
-    let layer = r.layer(work.path(), &[("cm.yaml", "replicas: 1\n")]);
+    let unique = format!("replicas: 1\nid: {}\n", uuid::Uuid::new_v4());
+    let layer = r.layer(work.path(), &[("cm.yaml", &unique)]);
     let digest = r.push(
         &format!("{name}:v1"),
         &layer,

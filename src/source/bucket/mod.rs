@@ -264,10 +264,7 @@ impl Session<'_> {
         let prefix = self.spec.prefix.as_str();
         // object_store lists by whole path segments; Flux's prefix is a raw
         // string prefix. List the segment part, then filter.
-        let segment = match prefix.rfind('/') {
-            Some(i) => Some(Key::from(&prefix[..i])),
-            None => None,
-        };
+        let segment = prefix.rfind('/').map(|i| Key::from(&prefix[..i]));
         let mut stream = self.store.list(segment.as_ref());
         let mut out = Vec::new();
         while let Some(meta) = stream.next().await {

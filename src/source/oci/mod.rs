@@ -157,7 +157,7 @@ pub enum Error {
         object: String,
         digest: String,
         media_type: String,
-        problem: UnpackError,
+        problem: Box<UnpackError>,
     },
     /// `spec.ref.semver` matches no tag, or does not parse.
     #[error("OCIRepository {object}: spec.ref.semver: {message}")]
@@ -166,7 +166,7 @@ pub enum Error {
     #[error("OCIRepository {object}: {problem}")]
     Ignore {
         object: String,
-        problem: unpack::ignore::PatternError,
+        problem: Box<unpack::ignore::PatternError>,
     },
     /// The fetch took longer than its limit.
     #[error("OCIRepository {object}: timed out after {seconds}s")]
@@ -682,14 +682,14 @@ async fn unpack_layer(
             object: object.clone(),
             digest: digest.clone(),
             media_type: media_type.clone(),
-            problem,
+            problem: Box::new(problem),
         })?;
         if operation == Operation::Extract {
             let rules =
                 unpack::ignore::for_artifact_tree(&dest, ignore.as_deref()).map_err(|problem| {
                     Error::Ignore {
                         object: object.clone(),
-                        problem,
+                        problem: Box::new(problem),
                     }
                 })?;
             unpack::ignore::prune(&dest, &rules).map_err(|e| io(&dest, e))?;
