@@ -18,21 +18,19 @@
 //! downloaded. Registry access uses the ORAS project's `oci-client`.
 
 mod auth;
+mod blob;
 mod semver;
 mod spec;
 
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use sha2::Digest;
 use tracing::{info, warn};
 
 pub use self::semver::{Constraint, select as select_semver};
@@ -40,6 +38,7 @@ pub use spec::{Operation, Ref, Revision, Spec};
 
 use super::fetch::{FetchLimits, Fetched, SourceSecrets};
 use super::unpack::{self, UnpackError};
+use blob::{Limited, cache_path, sha256, sha256_file, store};
 
 /// The largest manifest accepted (the size registries must accept, and
 /// containerd's limit): anything bigger is refused before it is parsed.
@@ -706,43 +705,6 @@ async fn unpack_layer(
     })
 }
 
-/// Where the cache keeps the blob (or manifest) of `digest`.
-fn cache_path(cache: &Path, digest: &str) -> PathBuf {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    cache.join("oci").join("sha256").join(hex)
-}
-
-/// Writes `data` to `path` atomically (a temporary name, then a rename).
-fn store(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let temp = parent.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&temp, data)?;
-    std::fs::rename(&temp, path)
-}
-
-fn sha256(data: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(data);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(format!("sha256:{hex}"))
-}
-
 /// An error and its causes on one line (reqwest keeps the useful part,
 /// "Connection refused", in the source chain).
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -757,42 +719,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// A writer that refuses to write past a byte limit.
-struct Limited<W> {
-    inner: W,
-    left: u64,
-    over: Arc<AtomicBool>,
-}
-
-impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Limited<W> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if buf.len() as u64 > self.left {
-            self.over.store(true, Ordering::Relaxed);
-            return Poll::Ready(Err(std::io::Error::other("download limit exceeded")));
-        }
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                this.left -= n as u64;
-                Poll::Ready(Ok(n))
-            }
-            other => other,
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]
