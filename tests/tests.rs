@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod bad_input;
+mod bucket;
 mod cluster;
 mod config_props;
 mod conformance;
@@ -13,6 +14,7 @@ mod local_checkout;
 mod matrix_scale;
 mod matrix_state;
 mod notify;
+mod oci;
 mod outputs;
 mod packaging;
 mod pushgateway_freshness;

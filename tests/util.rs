@@ -91,6 +91,8 @@ fn started_by(var: &str) -> &'static str {
         "PUSHGATEWAY" => "scripts/services/pushgateway",
         "KUSTOMIZE" => "scripts/services/kustomize",
         "PODMAN" => "scripts/services/podman",
+        "OCI" | "ORAS" => "scripts/services/oci-registry",
+        "S3" => "scripts/services/s3",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
         "SOPS" | "AGE" => "scripts/services/sops",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {

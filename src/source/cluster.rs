@@ -71,6 +71,12 @@ pub enum FetchError {
     /// The GitRepository could not be fetched.
     #[error(transparent)]
     Git(#[from] super::gitrepository::GitRepositoryError),
+    /// The OCIRepository could not be fetched.
+    #[error(transparent)]
+    Oci(Box<super::oci::Error>),
+    /// The Bucket could not be fetched.
+    #[error(transparent)]
+    Bucket(Box<super::bucket::Error>),
     /// The kind's fetcher is not part of this build.
     #[error("{kind} sources are not fetched by this build of drift-check")]
     NotSupported { kind: String },
@@ -94,8 +100,16 @@ pub async fn fetch(
         "GitRepository" => {
             Ok(super::gitrepository::fetch(object, secrets, applied, dest, limits, cache).await?)
         }
-        // The integrator wires `source::oci::fetch` and
-        // `source::bucket::fetch` here.
+        "OCIRepository" => Ok(
+            super::oci::fetch(object, secrets, applied, dest, limits, cache)
+                .await
+                .map_err(|e| FetchError::Oci(Box::new(e)))?,
+        ),
+        "Bucket" => Ok(
+            super::bucket::fetch(object, secrets, applied, dest, limits, cache)
+                .await
+                .map_err(|e| FetchError::Bucket(Box::new(e)))?,
+        ),
         other => Err(FetchError::NotSupported {
             kind: other.to_string(),
         }),

@@ -18,13 +18,16 @@
 //! appear in logs, errors or reports.
 
 mod auth;
+pub mod bucket;
 pub mod cluster;
 pub mod fetch;
 mod git;
 pub mod gitrepository;
 mod local;
 mod location;
+pub mod oci;
 pub mod set;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

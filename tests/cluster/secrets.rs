@@ -55,7 +55,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
 async fn check_one(p: &Platform, repo: &Path, name: &str) -> Report {
     let mut a = args(&p.admin);
     a.config = None;
-    a.repo = Some(repo.to_path_buf());
+    a.repo = vec![repo.to_path_buf()];
     a.source = Some("flux-system/secrets-infra".into());
     a.kustomizations = vec![name.into()];
     check(&a, DiffMode::Local).await
@@ -194,7 +194,7 @@ fn a_sops_encrypted_secret_is_checked_without_the_key_on_all_that_is_in_the_clea
         apply(&client, &resources, &key_secret, "test-setup").await;
         let mut a = args(&p.admin);
         a.config = None;
-        a.repo = Some(repo.clone());
+        a.repo = vec![repo.clone()];
         a.source = Some("flux-system/secrets-infra".into());
         a.kustomizations = vec!["sops-apps".into()];
         a.sops_decrypt = Some(true);

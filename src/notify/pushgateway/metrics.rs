@@ -556,6 +556,7 @@ mod tests {
             namespace: "flux-system".into(),
             name: name.into(),
             path: format!("./{name}"),
+            source: None,
             revision: None,
             applied_revision: None,
             suspended,
