@@ -634,6 +634,7 @@ fn a_cluster_scoped_custom_kind_namespaced_by_the_render_is_neither_missing_nor_
         a.config = None;
         a.repo = vec![root().join("tests/cluster/scope-repo")];
         a.source = Some("flux-system/cilium-infra".into());
+        a.kustomizations = LB_POOLS.iter().map(|n| n.to_string()).collect();
         for mode in [DiffMode::Local, DiffMode::Server] {
             let report = check(&a, mode).await;
             assert!(report.errors.is_empty(), "{mode:?}: {:?}", report.errors);

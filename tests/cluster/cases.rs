@@ -132,7 +132,9 @@ fn a_kustomization_ignore_rule_explains_only_the_path_it_covers_in_both_modes() 
 }
 
 #[test]
-fn kustomizations_of_other_sources_are_skipped_with_the_reason() {
+fn kustomizations_of_a_source_not_in_the_cluster_are_skipped_with_the_reason() {
+    // Every other source is fetched from the cluster; one whose object is
+    // not there (Flux would report the Kustomization failing) is skipped.
     let Some(p) = platform() else { return };
     let mut a = args(&p.admin);
     a.source = Some("flux-system/plana-pulse-infra".into());
@@ -145,7 +147,7 @@ fn kustomizations_of_other_sources_are_skipped_with_the_reason() {
     assert_eq!(
         apps.skipped.as_deref(),
         Some(
-            "its source GitRepository/flux-system/apps is not the infra repo GitRepository/flux-system/plana-pulse-infra"
+            "its source GitRepository/flux-system/apps is not in the cluster: there is nothing to fetch it from"
         )
     );
     assert_eq!(summary(&report), expected());

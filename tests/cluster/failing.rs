@@ -48,6 +48,7 @@ fn failing_kustomizations_are_one_warning_each_not_a_flood_of_missing_objects() 
         a.config = None;
         a.repo = vec![root().join("tests/cluster/failing-repo")];
         a.source = Some("flux-system/failing-infra".into());
+        a.kustomizations = vec!["needs-crd".into(), "needs-secret".into()];
         let report = check(&a, DiffMode::Local).await;
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(report.exit_code(), 0, "{:#?}", report.findings);

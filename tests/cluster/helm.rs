@@ -105,6 +105,7 @@ fn check_args(kubeconfig: &std::path::Path, manifests: bool) -> drift_check::cli
     a.config = None;
     a.repo = vec![root().join("tests/cluster/helm-repo")];
     a.source = Some("flux-system/helm-infra".into());
+    a.kustomizations = vec!["helm-apps".into()];
     a.helm_release_manifests = Some(manifests);
     a
 }
