@@ -141,22 +141,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn kinds_without_a_fetcher_say_so() {
+    async fn each_kind_goes_to_its_own_fetcher_and_others_say_so() {
         let dir = tempfile::tempdir().unwrap();
-        let err = fetch(
-            "Bucket",
-            &json!({}),
-            &SourceSecrets::default(),
-            None,
-            dir.path(),
-            &FetchLimits::default(),
-            None,
-        )
-        .await
-        .unwrap_err();
+        let error = |kind: &'static str| {
+            let dir = dir.path().to_path_buf();
+            async move {
+                fetch(
+                    kind,
+                    &json!({"kind": kind, "metadata": {"name": "x", "namespace": "apps"}, "spec": {}}),
+                    &SourceSecrets::default(),
+                    None,
+                    &dir,
+                    &FetchLimits::default(),
+                    None,
+                )
+                .await
+                .unwrap_err()
+                .to_string()
+            }
+        };
+        // The OCI and Bucket fetchers read their own specs (their errors
+        // name the field), not the dispatch's "not fetched".
+        assert!(error("Bucket").await.contains("spec.endpoint"));
+        assert!(error("OCIRepository").await.contains("spec.url"));
         assert_eq!(
-            err.to_string(),
-            "Bucket sources are not fetched by this build of drift-check"
+            error("HelmRepository").await,
+            "HelmRepository sources are not fetched by this build of drift-check"
         );
     }
 }
