@@ -6,6 +6,7 @@
 //!     --kubeconfig K --revision main@sha1:SHA --flux-crds DIR --report OUT.json \
 //!     [--serve REGEX] [--leave-unserved REGEX] [--source-url URL]
 //!     [--root-source FILE] [--sources 'KIND/NS/NAME=DIR|REVISION;…'] [--extra FILE]
+//!     [--strict-substitution false]
 //! ```
 //!
 //! Platforms of several sources: `--root-source` is the bootstrap source object (YAML, e.g. an
@@ -25,6 +26,7 @@
 //! 3. reconciles Kustomizations as kustomize-controller does, starting from the root: `dependsOn`
 //!    (a dependency not Ready: `DependencyNotReady`, nothing applied), `suspend` (skipped),
 //!    `postBuild.substituteFrom` read from the cluster (missing and not optional: `BuildFailed`),
+//!    strict substitution as Flux 2.9 (an unset variable without a default: `BuildFailed`),
 //!    the render (drift-check's own, `drift_check::render::render`: a failure is `BuildFailed`),
 //!    SOPS-encrypted Secrets (no key here: `BuildFailed`, decryption failed / decryption not
 //!    configured), Flux's normalization (`diff::normalize::desired`: ports' protocol, Secret
@@ -82,6 +84,9 @@ struct Args {
     serve: Regex,
     leave_unserved: Option<Regex>,
     source_url: String,
+    /// `--strict-substitution false`: as kustomize-controller with
+    /// `--feature-gates=StrictPostBuildSubstitutions=false`.
+    strict_substitution: bool,
     root_source: Option<Value>,
     /// (kind, namespace, name) → (artifact directory, revision).
     sources: BTreeMap<(String, String, String), (PathBuf, String)>,
@@ -116,6 +121,7 @@ fn args() -> Args {
             .get("source-url")
             .cloned()
             .unwrap_or_else(|| "https://example.invalid/repo.git".into()),
+        strict_substitution: map.get("strict-substitution").is_none_or(|v| v != "false"),
         root_source: map.get("root-source").map(|f| {
             let text = std::fs::read_to_string(f).unwrap();
             drift_check::yaml::documents(&text, std::path::Path::new(f))
@@ -452,7 +458,9 @@ async fn reconcile(cluster: &mut Cluster, raw: &Value, ks: &Kustomization, args:
     };
     let variables = drift_check::render::Variables {
         sources,
-        strict: false,
+        // kustomize-controller v1.9 (Flux 2.9) fails on an unset variable
+        // without a default (StrictPostBuildSubstitutions, on by default).
+        strict: args.strict_substitution,
         dry_run: false,
         ..Default::default()
     };
