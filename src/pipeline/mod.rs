@@ -463,7 +463,10 @@ pub async fn render(settings: &Settings) -> Renders {
     let mut kustomizations = Vec::new();
     for ks in discovered.selected {
         let mut objects = match sources.for_kustomization(&ks, settings.render.limits).await {
-            Ok(trees) => run.render_at(&trees.head, &ks, live.as_ref()).await,
+            Ok(trees) => match run.inputs(&ks, live.as_ref()).await {
+                Some(inputs) => run.render_at(&trees.head, &ks, inputs.as_ref()),
+                None => None,
+            },
             Err(e) => {
                 run.issues
                     .push(Issue::new(Some(ks.id()), Stage::Source, e.as_ref()));
@@ -575,20 +578,32 @@ impl<'a> Run<'a> {
                 (None, true)
             }
         };
+        // Read once for both renders: substitution data, decryption keys.
+        let Some(inputs) = self.inputs(ks, Some(live)).await else {
+            return Rendered {
+                ks: ks.clone(),
+                objects: None,
+                revision: applied.map_or(head.revision, |a| a.revision),
+                applied_unread,
+                head: None,
+            };
+        };
         let Some(applied) = applied else {
             return Rendered {
                 ks: ks.clone(),
-                objects: compact(self.render_at(&head, ks, Some(live)).await),
+                objects: compact(self.render_at(&head, ks, inputs.as_ref())),
                 revision: head.revision.clone(),
                 applied_unread,
                 head: None,
             };
         };
-        let objects = compact(self.render_at(&applied, ks, Some(live)).await);
+        let objects = compact(self.render_at(&applied, ks, inputs.as_ref()));
         // The head's render only adds "reconcile pending" findings: its
-        // failure is a note (Flux will meet it), not an issue of the run.
-        let issues = self.issues.len();
-        let at_head = self.render_at(&head, ks, Some(live)).await;
+        // failure is a note (Flux will meet it), not an issue of the run;
+        // its render notes repeat the applied render's and are dropped.
+        let (issues, notes) = (self.issues.len(), self.notes.len());
+        let at_head = self.render_at(&head, ks, inputs.as_ref());
+        self.notes.truncate(notes);
         for issue in self.issues.split_off(issues) {
             self.notes.push(Note {
                 kustomization: issue.kustomization,
@@ -609,32 +624,38 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Renders one Kustomization at one tree with its substitution data
-    /// (none read without a live source: `flux build ks --dry-run`).
-    async fn render_at(
+    /// A Kustomization's substitution data and decryption keys, read once
+    /// (`Some(None)`: no live source, as `flux build ks --dry-run`); `None`
+    /// when they cannot be read, an issue of the Kustomization.
+    async fn inputs(
+        &mut self,
+        ks: &Kustomization,
+        live: Option<&Live>,
+    ) -> Option<Option<live::SubstitutionSources>> {
+        let Some(live) = live else {
+            return Some(None);
+        };
+        match live::substitution_sources(live, ks, self.settings.render.sops_decrypt).await {
+            Ok((sources, secret_values)) => {
+                self.secret_values.extend(secret_values);
+                Some(Some(sources))
+            }
+            Err(e) => {
+                self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
+                None
+            }
+        }
+    }
+
+    /// Renders one Kustomization at one tree with what [`Self::inputs`] read.
+    fn render_at(
         &mut self,
         checkout: &Checkout,
         ks: &Kustomization,
-        live: Option<&Live>,
+        sources: Option<&live::SubstitutionSources>,
     ) -> Option<Vec<Object>> {
-        let sources = match live {
-            None => None,
-            Some(live) => {
-                match live::substitution_sources(live, ks, self.settings.render.sops_decrypt).await
-                {
-                    Ok((sources, secret_values)) => {
-                        self.secret_values.extend(secret_values);
-                        Some(sources)
-                    }
-                    Err(e) => {
-                        self.issues.push(Issue::new(Some(ks.id()), Stage::Live, &e));
-                        return None;
-                    }
-                }
-            }
-        };
         let root = checkout.root.as_path();
-        match render::kustomization(root, ks, sources.as_ref(), &self.settings.render) {
+        match render::kustomization(root, ks, sources, &self.settings.render) {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
                     self.substituted.record(object, paths);
