@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 
 use crate::util::{root, service};
 
-struct S3 {
-    url: String,
-    access: String,
-    secret: String,
-    python: String,
+pub(crate) struct S3 {
+    pub(crate) url: String,
+    pub(crate) access: String,
+    pub(crate) secret: String,
+    pub(crate) python: String,
 }
 
-fn s3() -> Option<S3> {
+pub(crate) fn s3() -> Option<S3> {
     Some(S3 {
         url: service("DRIFT_CHECK_TEST_S3_URL")?,
         access: service("DRIFT_CHECK_TEST_S3_ACCESS_KEY")?,
@@ -48,7 +48,7 @@ impl S3 {
     }
 
     /// Creates a bucket of its own holding `files` (key, content).
-    fn bucket(&self, files: &[(&str, &str)]) -> String {
+    pub(crate) fn bucket(&self, files: &[(&str, &str)]) -> String {
         let name = format!("flux-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         self.put(&name, files);
         name
@@ -65,11 +65,11 @@ impl S3 {
     }
 
     /// source-controller's revision, computed by boto3 from the listing.
-    fn revision(&self, bucket: &str, prefix: &str, ignored: &[&str]) -> String {
+    pub(crate) fn revision(&self, bucket: &str, prefix: &str, ignored: &[&str]) -> String {
         self.admin(&["revision", bucket, prefix, &ignored.join(",")])
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         self.url.trim_start_matches("http://").to_string()
     }
 

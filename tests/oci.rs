@@ -18,17 +18,17 @@ use crate::util::{root, service};
 const FLUX_CONTENT: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
 
 /// The registries `scripts/services/oci-registry` started.
-struct Registries {
-    plain: String,
-    storage: PathBuf,
-    tls: String,
-    ca: PathBuf,
-    user: String,
-    password: String,
-    python: String,
+pub(crate) struct Registries {
+    pub(crate) plain: String,
+    pub(crate) storage: PathBuf,
+    pub(crate) tls: String,
+    pub(crate) ca: PathBuf,
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) python: String,
 }
 
-fn registries() -> Option<Registries> {
+pub(crate) fn registries() -> Option<Registries> {
     let var = |name: &str| service(&format!("DRIFT_CHECK_TEST_OCI_{name}"));
     Some(Registries {
         plain: var("REGISTRY")?,
@@ -50,12 +50,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A unique repository name per test (the registries are shared).
-fn repo(name: &str) -> String {
+pub(crate) fn repo(name: &str) -> String {
     format!("{name}-{}", uuid::Uuid::new_v4().simple())
 }
 
 impl Registries {
-    fn script(&self, args: &[&str]) -> String {
+    pub(crate) fn script(&self, args: &[&str]) -> String {
         let out = Command::new(&self.python)
             .arg(root().join("tests/fetchers/oci_push.py"))
             .args(args)
@@ -70,7 +70,7 @@ impl Registries {
     }
 
     /// A deterministic tar.gz of `files` (path, content).
-    fn layer(&self, dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    pub(crate) fn layer(&self, dir: &Path, files: &[(&str, &str)]) -> PathBuf {
         let tree = dir.join(format!("tree-{}", uuid::Uuid::new_v4().simple()));
         for (path, content) in files {
             let p = tree.join(path);

@@ -17,6 +17,7 @@ mod notify;
 mod oci;
 mod outputs;
 mod packaging;
+mod platform_sources;
 mod pushgateway_freshness;
 mod render;
 mod scope;

@@ -467,8 +467,9 @@ fn object_explanation(
         .and_then(|r| r.explain("", subject))
 }
 
-/// "reconcile pending", when the object was compared with a commit other
-/// than the one Flux last applied (the branch head, not applied yet).
+/// "reconcile pending", when the object was compared with a revision other
+/// than the one Flux last applied (the branch head, a newer artifact, not
+/// applied yet).
 fn pending(ctx: &Context<'_>) -> Option<String> {
     // Pending needs the applied commit's render to agree with the cluster:
     // without it, a differing revision explains nothing.
@@ -481,7 +482,14 @@ fn pending(ctx: &Context<'_>) -> Option<String> {
     let same = applied_sha.is_empty()
         || applied_sha.starts_with(checked_sha)
         || checked_sha.starts_with(applied_sha);
-    (!same).then(|| format!("reconcile pending: Flux last applied {applied}, git is at {checked}"))
+    let ks = ctx.kustomization?;
+    let source = match ks.spec.source_ref.kind.as_str() {
+        "GitRepository" | "" => "git".to_string(),
+        kind => format!("its {kind}"),
+    };
+    (!same).then(|| {
+        format!("reconcile pending: Flux last applied {applied}, {source} is at {checked}")
+    })
 }
 
 /// What the owner should do.

@@ -137,6 +137,20 @@ fn a_pending_reconcile_explains_what_flux_itself_wrote() {
         f.explanation.as_deref(),
         Some("reconcile pending: Flux last applied main@sha1:bbbb2222, git is at aaaa1111")
     );
+    // An artifact source's newer revision is named as that source's.
+    k.spec.source_ref.kind = "OCIRepository".into();
+    let f = run(
+        &deploy(2, json!({}), json!([])),
+        &deploy(5, json!({}), by("kustomize-controller")),
+        &k,
+        &[],
+    );
+    assert_eq!(
+        f.explanation.as_deref(),
+        Some(
+            "reconcile pending: Flux last applied main@sha1:bbbb2222, its OCIRepository is at aaaa1111"
+        )
+    );
 }
 
 #[test]
