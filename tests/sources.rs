@@ -19,6 +19,8 @@ use crate::util::{TestCommand, list_yaml, service, write_file};
 /// The servers and credentials `scripts/services/git-servers` started.
 pub(crate) struct Servers {
     pub(crate) root: PathBuf,
+    /// Plain http, no credentials (`/public`).
+    pub(crate) http: String,
     pub(crate) https: String,
     pub(crate) https_team: String,
     pub(crate) ca: String,
@@ -33,6 +35,7 @@ pub(crate) fn servers() -> Option<Servers> {
     let var = |name: &str| service(&format!("DRIFT_CHECK_TEST_GIT_{name}"));
     Some(Servers {
         root: var("ROOT")?.into(),
+        http: var("HTTP")?,
         https: var("HTTPS")?,
         https_team: var("HTTPS_TEAM")?,
         ca: var("CA")?,
