@@ -2,8 +2,59 @@
 //! path) at the commit Flux applied, from URL templates (`{sha}`, `{path}`)
 //! configured under `notify.matrix.links`, or derived from the repository URL
 //! for the forges whose URL layout is known (GitHub, GitLab, Gitea/Forgejo).
+//!
+//! Each Kustomization links into its own source ([`for_kustomization`]): the
+//! configured templates are the run's repository's (`--repo`, or without it
+//! the bootstrap GitRepository `flux-system/flux-system`); another
+//! GitRepository's links are derived from its own URL; an artifact source
+//! (OCIRepository, Bucket, ExternalArtifact) has no commit to link to.
 
-use super::Report;
+use super::{FROM_THE_CLUSTER, KustomizationEntry, Report};
+
+/// The GitRepository `flux bootstrap` creates, which the configured templates
+/// stand for when every source comes from the cluster.
+const BOOTSTRAP: (&str, &str) = ("flux-system", "flux-system");
+
+/// One Kustomization's links: the commit it applied, and its path there.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KustomizationLinks {
+    pub commit: Option<String>,
+    pub file: Option<String>,
+}
+
+/// Where a Kustomization's files are, in its own source at the commit it
+/// applied (else the one rendered). `configured`: `notify.matrix.links`.
+pub fn for_kustomization(
+    configured: &LinkTemplates,
+    report: &Report,
+    k: &KustomizationEntry,
+) -> KustomizationLinks {
+    let run_url = report.run.source.url.as_str();
+    let (templates, run_revision) = match &k.source {
+        None => (configured.or_from_repo(run_url), true),
+        Some(s) if s.url == run_url => (configured.or_from_repo(run_url), true),
+        Some(s) if s.kind != "GitRepository" => return KustomizationLinks::default(),
+        Some(s)
+            if run_url == FROM_THE_CLUSTER
+                && (s.namespace.as_str(), s.name.as_str()) == BOOTSTRAP =>
+        {
+            (configured.or_from_repo(&s.url), false)
+        }
+        Some(s) => (LinkTemplates::default().or_from_repo(&s.url), false),
+    };
+    let run_revision = run_revision
+        .then_some(report.run.source.revision.as_deref())
+        .flatten();
+    let sha = [k.applied_revision.as_deref(), k.revision.as_deref()]
+        .into_iter()
+        .flatten()
+        .chain(run_revision)
+        .find_map(commit_of);
+    KustomizationLinks {
+        commit: sha.and_then(|sha| templates.commit(sha)),
+        file: sha.and_then(|sha| templates.file(sha, &k.path)),
+    }
+}
 
 /// The two templates; `None` where no link can be made.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -247,5 +298,125 @@ mod tests {
         assert_eq!(commit_of("0123456789abcdef"), Some("0123456789abcdef"));
         assert_eq!(commit_of("latest@sha256:0123456789abcdef"), None);
         assert_eq!(commit_of("main"), None);
+    }
+
+    fn entry(source: Option<(&str, &str, &str)>, applied: &str) -> KustomizationEntry {
+        KustomizationEntry {
+            namespace: "flux-system".into(),
+            name: "apps".into(),
+            path: "./apps/prod".into(),
+            source: source.map(|(kind, name, url)| crate::report::SourceRef {
+                kind: kind.into(),
+                namespace: "flux-system".into(),
+                name: name.into(),
+                url: url.into(),
+            }),
+            revision: None,
+            applied_revision: Some(applied.into()),
+            suspended: false,
+            suspended_since: None,
+            objects: 1,
+            error: None,
+            skipped: None,
+            ready: Some(true),
+            failing: None,
+        }
+    }
+
+    fn run(url: &str, revision: Option<&str>) -> Report {
+        Report {
+            schema: crate::report::SCHEMA,
+            run: crate::report::Run {
+                id: "r".into(),
+                started_at: String::new(),
+                finished_at: String::new(),
+                cluster: "prod".into(),
+                source: crate::report::Source {
+                    url: url.into(),
+                    revision: revision.map(str::to_string),
+                    note: None,
+                },
+                api_requests: None,
+            },
+            summary: Default::default(),
+            kustomizations: vec![],
+            findings: vec![],
+            errors: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn each_kustomization_links_into_its_own_source() {
+        let configured = LinkTemplates {
+            commit: Some("https://forge.example/infra/c/{sha}".into()),
+            file: Some("https://forge.example/infra/f/{sha}/{path}".into()),
+        };
+        let applied = "main@sha1:7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17";
+        let sha = "7c1e9d4b2a86f03e5d91c4a7b8e2f6d03a9c5e17";
+        // The run's repo: the configured templates.
+        let with_repo = run("/work/infra", Some("0123abc0123abc"));
+        let own = entry(
+            Some(("GitRepository", "flux-system", "/work/infra")),
+            applied,
+        );
+        assert_eq!(
+            for_kustomization(&configured, &with_repo, &own)
+                .file
+                .as_deref(),
+            Some(format!("https://forge.example/infra/f/{sha}/apps/prod").as_str())
+        );
+        // Another GitRepository: derived from its own URL, at its own commit,
+        // never the run's.
+        let team = entry(
+            Some((
+                "GitRepository",
+                "team",
+                "ssh://git@github.com/acme/team.git",
+            )),
+            applied,
+        );
+        assert_eq!(
+            for_kustomization(&configured, &with_repo, &team),
+            KustomizationLinks {
+                commit: Some(format!("https://github.com/acme/team/commit/{sha}")),
+                file: Some(format!("https://github.com/acme/team/blob/{sha}/apps/prod")),
+            }
+        );
+        let mut unknown = entry(
+            Some(("GitRepository", "team", "https://git.internal/team")),
+            "",
+        );
+        unknown.applied_revision = None;
+        assert_eq!(
+            for_kustomization(&configured, &with_repo, &unknown),
+            KustomizationLinks::default()
+        );
+        // Artifacts: no commit to link to.
+        let oci = entry(
+            Some(("OCIRepository", "apps", "oci://ghcr.io/acme/apps")),
+            "v1@sha256:5f0c3e1d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        );
+        assert_eq!(
+            for_kustomization(&configured, &with_repo, &oci),
+            KustomizationLinks::default()
+        );
+        // Every source from the cluster: the configured templates are the
+        // bootstrap repository's.
+        let cluster = run(FROM_THE_CLUSTER, None);
+        let bootstrap = entry(
+            Some(("GitRepository", "flux-system", "https://git.internal/infra")),
+            applied,
+        );
+        assert_eq!(
+            for_kustomization(&configured, &cluster, &bootstrap)
+                .commit
+                .as_deref(),
+            Some(format!("https://forge.example/infra/c/{sha}").as_str())
+        );
+        assert_eq!(
+            for_kustomization(&configured, &cluster, &unknown),
+            KustomizationLinks::default()
+        );
     }
 }

@@ -348,7 +348,7 @@ impl Report {
                 json
             }
             Format::Markdown => markdown::render(self),
-            Format::Html => html::render(self, &html::Options::for_report(self)),
+            Format::Html => html::render(self, &html::Options::default()),
         }
     }
 }

@@ -138,7 +138,7 @@ fn page(report: &Report, next: &State, options: &message::Options) -> Attachment
     let html = html::render(
         report,
         &html::Options {
-            links: options.links.or_from_repo(&report.run.source.url),
+            links: options.links.clone(),
             first_seen: Some(&first_seen),
         },
     );

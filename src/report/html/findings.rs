@@ -248,8 +248,9 @@ fn row(
         .kustomization
         .as_deref()
         .and_then(|id| report.kustomizations.iter().find(|k| k.id() == id));
-    let link = entry
-        .and_then(|k| commit(report, k).and_then(|sha| safe_url(options.links.file(sha, &k.path))));
+    let link = entry.and_then(|k| {
+        safe_url(super::super::links::for_kustomization(&options.links, report, k).file)
+    });
     let severity = match category {
         Category::Open(s) => s.as_str(),
         Category::Explained => "explained",

@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 
 use self::charts::{Chart, age, age_chart, kustomization_chart};
 use self::findings::section;
-use super::links::{LinkTemplates, commit_of};
+use super::links::LinkTemplates;
 use super::severity::Severity;
 use super::text::escape as plain;
 use super::{KustomizationEntry, Report};
@@ -64,7 +64,8 @@ const MAX_LABEL_CHARS: usize = 34;
 
 /// How to render the page besides the report.
 pub struct Options<'a> {
-    /// Where commits and files are on the git forge.
+    /// Where commits and files are on the git forge, as configured
+    /// (`notify.matrix.links`); each Kustomization links into its own source.
     pub links: LinkTemplates,
     /// When an open finding was first seen (the Matrix state's `since`);
     /// `None` or no answer: the earliest time one of its changes was written.
@@ -77,11 +78,11 @@ pub type FirstSeen<'a> = &'a dyn Fn(&Finding) -> Option<String>;
 /// A finding, and since when it is open (or was written, explained).
 type Dated<'a> = (&'a Finding, Option<String>);
 
-impl Options<'_> {
-    /// Links derived from the report's repository URL; no state.
-    pub fn for_report(report: &Report) -> Options<'static> {
+impl Default for Options<'_> {
+    /// Links derived from each source's URL; no state.
+    fn default() -> Self {
         Options {
-            links: LinkTemplates::default().or_from_repo(&report.run.source.url),
+            links: LinkTemplates::default(),
             first_seen: None,
         }
     }
@@ -379,7 +380,9 @@ impl Page {
             script: SCRIPT,
             marker,
             headline,
-            revision_link: sha.and_then(|s| safe_url(options.links.commit(s))),
+            revision_link: sha.and_then(|s| {
+                safe_url(options.links.or_from_repo(&report.run.source.url).commit(s))
+            }),
             revision,
             rest: rest(report),
             checked_at: plain(&report.run.finished_at).into_owned(),
@@ -517,14 +520,6 @@ fn safe_url(url: Option<String>) -> Option<String> {
 
 /// The commit a Kustomization's objects came from: the applied one, else
 /// the one rendered, else the run's.
-fn commit<'a>(report: &'a Report, k: &'a KustomizationEntry) -> Option<&'a str> {
-    [k.applied_revision.as_deref(), k.revision.as_deref()]
-        .into_iter()
-        .flatten()
-        .chain(report.run.source.revision.as_deref())
-        .find_map(commit_of)
-}
-
 fn cluster_view(
     report: &Report,
     options: &Options,
@@ -541,7 +536,7 @@ fn cluster_view(
         .iter()
         .map(|k| {
             let id = k.id();
-            let sha = commit(report, k);
+            let links = super::links::for_kustomization(&options.links, report, k);
             let revision = k
                 .applied_revision
                 .as_deref()
@@ -551,8 +546,15 @@ fn cluster_view(
             KustomizationRow {
                 namespace: plain(&k.namespace).into_owned(),
                 statuses: statuses(k),
-                source: plain(&format!("{} {}", report.run.source.url, k.path)).into_owned(),
-                revision_link: sha.and_then(|s| safe_url(options.links.commit(s))),
+                source: plain(&format!(
+                    "{} {}",
+                    k.source
+                        .as_ref()
+                        .map_or(report.run.source.url.as_str(), |s| s.url.as_str()),
+                    k.path
+                ))
+                .into_owned(),
+                revision_link: safe_url(links.commit),
                 revision,
                 objects: k.objects,
                 open: open_by.get(id.as_str()).copied().unwrap_or(0),

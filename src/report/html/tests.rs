@@ -75,7 +75,7 @@ fn replicas(name: &str, namespace: &str, manager: &str, time: &str) -> Finding {
 }
 
 fn page(r: &Report) -> Page {
-    Page::new(r, &Options::for_report(r))
+    Page::new(r, &Options::default())
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn the_page_escapes_every_text_and_its_policy_allows_only_its_own_script_and_sty
     f.changes[0].live = Some(json!(canary));
     f.object.kind = canary.into();
     let r = report(vec![f]);
-    let html = render(&r, &Options::for_report(&r));
+    let html = render(&r, &Options::default());
     assert!(!html.contains("<img"), "{html}");
     assert_eq!(html.matches("</script>").count(), 1, "only the page's own");
     assert!(!html.contains('\u{202e}'));

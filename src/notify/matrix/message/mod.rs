@@ -440,7 +440,7 @@ pub fn plan(report: &Report, previous: &State, now: &str, options: &Options) -> 
             problems: &problems,
             fixed: &fixed,
             digest,
-            links: options.links.or_from_repo(&report.run.source.url),
+            links: options.links.clone(),
             note: options.note.as_deref(),
             report_file: &options.report_file,
             checked_nothing: !report.errors.is_empty()

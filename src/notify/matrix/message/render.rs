@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::super::state::OpenFinding;
-use super::links::{self, LinkTemplates, commit_of};
+use super::links::{self, LinkTemplates};
 use super::{Fixed, Message, Open, Problem, ProblemKind, Severity, Tag, severity_of_posted};
 use crate::classify::Finding;
 use crate::diff::{Change, Op};
@@ -45,6 +45,8 @@ pub(super) struct Input<'a> {
     pub problems: &'a [Problem],
     pub fixed: &'a [Fixed<'a>],
     pub digest: bool,
+    /// `notify.matrix.links` as configured: each Kustomization links into
+    /// its own source ([`links::for_kustomization`]).
     pub links: LinkTemplates,
     /// About the state of the last post, right under the summary.
     pub note: Option<&'a str>,
@@ -249,7 +251,12 @@ fn summary(input: &Input) -> Text {
     } else {
         format!(" · {}", rest.join(" · "))
     };
-    let link = sha.and_then(|s| input.links.commit(s));
+    let link = sha.and_then(|s| {
+        input
+            .links
+            .or_from_repo(&input.report.run.source.url)
+            .commit(s)
+    });
     Text {
         body: format!("{}\n", plain(&format!("{head} at {revision}{rest}"))),
         html: format!(

@@ -187,16 +187,11 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
     Text { body, html }
 }
 
-/// The finding's Kustomization path in git, at the commit it applied.
+/// The finding's Kustomization path in its source, at the commit it applied.
 fn file_link(input: &Input, f: &Finding) -> Option<String> {
     let id = f.kustomization.as_deref()?;
     let k = input.report.kustomizations.iter().find(|k| k.id() == id)?;
-    let sha = [k.applied_revision.as_deref(), k.revision.as_deref()]
-        .into_iter()
-        .flatten()
-        .chain(input.report.run.source.revision.as_deref())
-        .find_map(commit_of)?;
-    input.links.file(sha, &k.path)
+    links::for_kustomization(&input.links, input.report, k).file
 }
 
 /// One change, plain and HTML: readable path, git's value → the live one, by whom.
