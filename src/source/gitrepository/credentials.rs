@@ -3,6 +3,8 @@
 //! `spec.secretRef` holds `username` + `password`, or `bearerToken` (http),
 //! `identity` + `known_hosts` (ssh), and `ca.crt` (https with a private
 //! CA); `spec.proxySecretRef` holds `address`, and `username` + `password`.
+//! Client certificates (`tls.crt`/`tls.key`, mutual TLS) are refused by
+//! name: the git transport here cannot present one.
 //! A Secret of another shape is one clear problem; values never appear in it.
 
 use crate::source::auth::{Credentials, Proxy};
@@ -62,6 +64,11 @@ pub fn parse(url: &str, secrets: &SourceSecrets) -> Result<Parsed, String> {
                 }
                 _ => {}
             }
+        } else if secret.0.contains_key("tls.crt") || secret.0.contains_key("tls.key") {
+            return Err(
+                "secretRef: client certificates (tls.crt/tls.key, mutual TLS) are not supported here for git over https; only ca.crt is"
+                    .into(),
+            );
         } else if basic.is_none()
             && bearer.is_none()
             && !secret.0.contains_key("ca.crt")
@@ -188,6 +195,13 @@ mod tests {
                 &[("username", "u"), ("password", "p"), ("bearerToken", "t")]
             ),
             "secretRef: has both username/password and bearerToken (set one of them)"
+        );
+        assert_eq!(
+            err(
+                "https://h/r.git",
+                &[("tls.crt", "C"), ("tls.key", "s3cret-value"), ("ca.crt", "A")]
+            ),
+            "secretRef: client certificates (tls.crt/tls.key, mutual TLS) are not supported here for git over https; only ca.crt is"
         );
         let proxy = SourceSecrets {
             proxy: data(&[("username", "u"), ("password", "s3cret-value")]),
