@@ -16,11 +16,17 @@ use crate::util::{fixture_report, run, service};
 const SECRETS: [&str; 2] = ["s3cr3t-from-git", "hunter2-changed-live"];
 
 /// The fixture report with its run's id, times and repository fixed (the
-/// ages on the page count from the end of the run; the repository is the
-/// checkout's absolute path otherwise).
+/// ages on the page count from the end of the run; the repository, also
+/// each Kustomization's, is the checkout's absolute path otherwise).
 fn fixture() -> Report {
     let mut report = fixture_report();
+    let absolute = report.run.source.url.clone();
     report.run.source.url = "fixtures/infra-repo".into();
+    for source in report.kustomizations.iter_mut().flat_map(|k| &mut k.source) {
+        if source.url == absolute {
+            source.url = "fixtures/infra-repo".into();
+        }
+    }
     report.run.id = "00000000-0000-4000-8000-000000000000".into();
     report.run.started_at = "2026-11-24T14:00:00Z".into();
     report.run.finished_at = "2026-11-24T14:00:05Z".into();

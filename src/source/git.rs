@@ -28,6 +28,8 @@ pub struct Mirror {
     pub ssh_command: Option<String>,
     /// Seconds ssh waits to connect.
     pub connect_timeout: u64,
+    /// Bytes of the packs received so far (0 when the clone was up to date).
+    pub received: std::sync::atomic::AtomicU64,
 }
 
 impl Mirror {
@@ -219,10 +221,19 @@ impl Mirror {
         let prepare = connection
             .prepare_fetch(gix::progress::Discard, Default::default())
             .map_err(|e| self.classify("list the remote's refs", &e, interrupt))?;
-        prepare
+        let outcome = prepare
             .with_shallow(shallow)
             .receive(gix::progress::Discard, interrupt)
             .map_err(|e| self.classify("fetch", &e, interrupt))?;
+        if let gix::remote::fetch::Status::Change {
+            write_pack_bundle, ..
+        } = &outcome.status
+            && let Some(pack) = &write_pack_bundle.data_path
+            && let Ok(meta) = std::fs::metadata(pack)
+        {
+            self.received
+                .fetch_add(meta.len(), std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -305,6 +305,7 @@ pub async fn open(
         ssh_log,
         ssh_command: Some(ssh_command),
         connect_timeout: options.timeout.as_secs().clamp(1, 60),
+        received: Default::default(),
     });
     let mut remote = Remote {
         mirror,

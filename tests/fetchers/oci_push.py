@@ -16,6 +16,8 @@ layers the tests need, good and bad.
       --insecure           plain http
       --ca FILE            the registry's CA (TLS)
       --user U --password P  basic auth
+  oci_push.py pull REF DIR [--insecure]  `oras pull` REF into DIR, each tar.gz layer
+                                       unpacked (the benchmark's baseline, bench/sources)
 
 Flux's shape: config `application/vnd.cncf.flux.config.v1+json` with body `{}`,
 layer `application/vnd.cncf.flux.content.v1.tar+gzip`, manifest annotations
@@ -129,6 +131,17 @@ def push(args):
     print(digest)
 
 
+def pull(args):
+    import oras.client
+
+    host, _, _ = args.ref.partition("/")
+    client = oras.client.OrasClient(hostname=host, insecure=args.insecure)
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in client.pull(target=args.ref, outdir=tmp):
+            with tarfile.open(path, mode="r:gz") as tar:
+                tar.extractall(args.dir, filter="data")
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -150,11 +163,17 @@ def main():
     p.add_argument("--ca")
     p.add_argument("--user")
     p.add_argument("--password")
+    pl = sub.add_parser("pull")
+    pl.add_argument("ref")
+    pl.add_argument("dir")
+    pl.add_argument("--insecure", action="store_true")
     args = parser.parse_args()
     if args.cmd == "targz":
         deterministic_targz(args.dir, args.out)
     elif args.cmd == "evil":
         evil(args.kind, args.out)
+    elif args.cmd == "pull":
+        pull(args)
     else:
         push(args)
 

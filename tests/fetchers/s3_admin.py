@@ -7,6 +7,8 @@ own S3 client.
   s3_admin.py put BUCKET DIR           create BUCKET if missing, upload every file of
                                        DIR under its relative path as the key
   s3_admin.py rm BUCKET KEY            delete one object
+  s3_admin.py get BUCKET DIR           download every object into DIR (the benchmark's
+                                       baseline, bench/sources)
   s3_admin.py revision BUCKET PREFIX IGNORE   source-controller's revision of what the
                                        bucket holds, computed here from its documented
                                        algorithm: sha256 of "<key> <etag>\\n" for the
@@ -57,6 +59,14 @@ def main():
                 key = os.path.relpath(path, directory)
                 with open(path, "rb") as f:
                     s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+    elif cmd == "get":
+        bucket, directory = sys.argv[2], sys.argv[3]
+        s3 = client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                path = os.path.join(directory, obj["Key"])
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                s3.download_file(bucket, obj["Key"], path)
     elif cmd == "rm":
         client("s3").delete_object(Bucket=sys.argv[2], Key=sys.argv[3])
     elif cmd == "revision":

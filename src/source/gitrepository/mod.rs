@@ -130,6 +130,7 @@ pub async fn fetch(
         ssh_log,
         ssh_command: Some(ssh_command),
         connect_timeout: limits.timeout.as_secs().clamp(1, 60),
+        received: Default::default(),
     });
     let timeout = limits.timeout;
     fn depth1() -> Shallow {
@@ -205,7 +206,7 @@ pub async fn fetch(
     Ok(Fetched {
         revision,
         is_applied: wanted.is_some(),
-        downloaded_bytes: 0,
+        downloaded_bytes: mirror.received.load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 

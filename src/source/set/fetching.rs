@@ -35,6 +35,7 @@ pub(super) async fn fetch_group(
     for revision in revisions {
         let asked = revision.clone().or_else(|| head_revision.clone());
         let dest = work.join("trees").join(tree_dir_name(id, asked.as_deref()));
+        let started = std::time::Instant::now();
         let result = async {
             std::fs::create_dir_all(&dest).map_err(|source| SourcesError::Fetch {
                 source_id: id.clone(),
@@ -68,6 +69,13 @@ pub(super) async fn fetch_group(
                 source_id: id.clone(),
                 source,
             })?;
+            tracing::info!(
+                source = %id,
+                revision = %fetched.revision,
+                downloaded_bytes = fetched.downloaded_bytes,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "Fetched a source"
+            );
             Ok(Tree {
                 root: dest.clone(),
                 revision: fetched.revision,
