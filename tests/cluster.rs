@@ -32,7 +32,7 @@ mod failing;
 mod job;
 
 pub use changes::expected;
-use changes::{change_the_platform, changes, docs_ignore, unserved_hpa};
+use changes::{change_the_platform, changes, docs_ignore};
 pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
@@ -114,15 +114,6 @@ impl Resources {
                 Err(e) => panic!("discovery: {e}"),
             }
         }
-    }
-
-    /// Is the object's type served at its version?
-    fn serves(&self, object: &Value) -> bool {
-        let api_version = object["apiVersion"].as_str().unwrap();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk =
-            kube::core::GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap());
-        self.0.resolve_gvk(&gvk).is_some()
     }
 
     fn api(&self, client: &Client, object: &Value) -> (Api<DynamicObject>, String) {
@@ -322,11 +313,6 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         let objects = render(ks);
         let mut entries = Vec::new();
         for object in &objects {
-            if !resources.serves(object) {
-                // The 1.20 test server predates autoscaling/v2: Flux could not
-                // apply it either, and drift-check reports it as not served.
-                continue;
-            }
             let mut applied = object.clone();
             drift_check::diff::normalize::desired(&mut applied);
             apply(&client, &resources, &applied, "kustomize-controller").await;
@@ -368,12 +354,13 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     )
     .await;
     for object in job_objects() {
-        let mut applied = served_version(&resources, object);
+        let mut applied = object;
         drift_check::diff::normalize::desired(&mut applied);
         apply(&client, &resources, &applied, "kustomize-controller").await;
     }
 
     apply_lb_pools(&client, &resources).await;
+    apply_legacy_hpa(&client, &resources).await;
     helm::install_prometheus(&client, &resources).await;
 
     let admin_args = args(&admin);
@@ -477,7 +464,7 @@ async fn write_snapshot(
     files.insert(
         "flux-system".into(),
         flux.objects()
-            .filter(|(key, _)| !LB_POOLS.contains(&key.name.as_str()))
+            .filter(|(key, _)| !LB_POOLS.contains(&key.name.as_str()) && key.name != LEGACY_HPA)
             .map(|(_, o)| o.clone())
             .collect(),
     );
@@ -556,6 +543,33 @@ async fn apply_lb_pools(client: &Client, resources: &Resources) {
     }
 }
 
+/// A Kustomization of the scope tests' source that Flux applied before the
+/// cluster's upgrade removed the version of its one object (an
+/// `autoscaling/v2beta2` HorizontalPodAutoscaler): Ready at that revision,
+/// its object recorded in the inventory, nothing of it in the cluster.
+const LEGACY_HPA: &str = "legacy-hpa";
+
+fn legacy_hpa_manifest() -> Value {
+    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": LEGACY_HPA, "namespace": "flux-system"},
+        "spec": {"interval": "10m", "path": "./legacy-hpa", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "cilium-infra"}}})
+}
+
+async fn apply_legacy_hpa(client: &Client, resources: &Resources) {
+    let manifest = legacy_hpa_manifest();
+    apply(client, resources, &manifest, "kustomize-controller").await;
+    let revision = "main@sha1:5e0c2b9d7f1a4c3e8b6d0a9f2e1c4b7a8d3f6e09";
+    let status = json!({"status": {"lastAppliedRevision": revision, "lastAttemptedRevision": revision,
+        "inventory": {"entries": [{"id": "monitoring_grafana-legacy_autoscaling_HorizontalPodAutoscaler", "v": "v2beta2"}]},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                        "message": format!("Applied revision: {revision}"), "lastTransitionTime": "2026-11-30T09:00:00Z"}]}});
+    let (api, _) = resources.api(client, &manifest);
+    api.patch_status(LEGACY_HPA, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
 fn render(ks: &Kustomization) -> Vec<Value> {
     drift_check::render::render(&root().join("fixtures/infra-repo"), ks, &Default::default())
         .unwrap()
@@ -604,15 +618,6 @@ fn job_objects() -> Vec<Value> {
     let ks: Kustomization =
         discover::from_object(&job_kustomization(), flux::Origin::Live, "flux-system").unwrap();
     drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
-}
-
-/// The 1.20 test server serves CronJob only as batch/v1beta1 (batch/v1 came
-/// with 1.21); the fields job/ uses are the same in both.
-fn served_version(resources: &Resources, mut object: Value) -> Value {
-    if object["kind"] == "CronJob" && !resources.serves(&object) {
-        object["apiVersion"] = json!("batch/v1beta1");
-    }
-    object
 }
 
 #[test]
