@@ -212,7 +212,7 @@ pub(super) async fn change_the_platform(client: &Client, r: &Resources) {
 }
 
 /// The findings the changed platform gives (shared with the snapshot test
-/// of `fixtures/live/apiserver-1.20`, written from this platform).
+/// of `fixtures/live/apiserver-1.36`, written from this platform).
 pub fn expected() -> Vec<crate::util::Row> {
     let row = |k: &str, o: &str, d: &str, w: &str, e: bool| {
         (
