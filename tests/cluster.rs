@@ -5,6 +5,8 @@
 //! `kustomize-controller`), writes each Kustomization's status through the
 //! status subresource, checks that the untouched platform has no finding,
 //! then changes it with the field managers kubectl and controllers use.
+//! kube-controller-manager runs its Job, namespace and garbage collector
+//! controllers (not the Deployment's): see scripts/services/kube-apiserver.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ mod api_errors;
 mod cases;
 mod changes;
 mod chaos;
+mod control_plane;
 mod failing;
 mod job;
 
@@ -360,7 +363,7 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     }
 
     apply_lb_pools(&client, &resources).await;
-    apply_legacy_hpa(&client, &resources).await;
+    control_plane::apply_own_kustomizations(&client, &resources).await;
     helm::install_prometheus(&client, &resources).await;
 
     let admin_args = args(&admin);
@@ -464,7 +467,10 @@ async fn write_snapshot(
     files.insert(
         "flux-system".into(),
         flux.objects()
-            .filter(|(key, _)| !LB_POOLS.contains(&key.name.as_str()) && key.name != LEGACY_HPA)
+            .filter(|(key, _)| {
+                !LB_POOLS.contains(&key.name.as_str())
+                    && !control_plane::KUSTOMIZATIONS.contains(&key.name.as_str())
+            })
             .map(|(_, o)| o.clone())
             .collect(),
     );
@@ -541,33 +547,6 @@ async fn apply_lb_pools(client: &Client, resources: &Resources) {
             .await
             .unwrap();
     }
-}
-
-/// A Kustomization of the scope tests' source that Flux applied before the
-/// cluster's upgrade removed the version of its one object (an
-/// `autoscaling/v2beta2` HorizontalPodAutoscaler): Ready at that revision,
-/// its object recorded in the inventory, nothing of it in the cluster.
-const LEGACY_HPA: &str = "legacy-hpa";
-
-fn legacy_hpa_manifest() -> Value {
-    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": {"name": LEGACY_HPA, "namespace": "flux-system"},
-        "spec": {"interval": "10m", "path": "./legacy-hpa", "prune": true,
-                 "sourceRef": {"kind": "GitRepository", "name": "cilium-infra"}}})
-}
-
-async fn apply_legacy_hpa(client: &Client, resources: &Resources) {
-    let manifest = legacy_hpa_manifest();
-    apply(client, resources, &manifest, "kustomize-controller").await;
-    let revision = "main@sha1:5e0c2b9d7f1a4c3e8b6d0a9f2e1c4b7a8d3f6e09";
-    let status = json!({"status": {"lastAppliedRevision": revision, "lastAttemptedRevision": revision,
-        "inventory": {"entries": [{"id": "monitoring_grafana-legacy_autoscaling_HorizontalPodAutoscaler", "v": "v2beta2"}]},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
-                        "message": format!("Applied revision: {revision}"), "lastTransitionTime": "2026-11-30T09:00:00Z"}]}});
-    let (api, _) = resources.api(client, &manifest);
-    api.patch_status(LEGACY_HPA, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .unwrap();
 }
 
 fn render(ks: &Kustomization) -> Vec<Value> {

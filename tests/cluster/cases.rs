@@ -15,40 +15,8 @@ fn an_untouched_platform_has_no_finding() {
             "{mode}: server defaults are not drift"
         );
         assert_eq!(
-            report.summary.kustomizations, 11,
-            "{mode}: six checked; apps, drift-check, the two lb-pools and legacy-hpa skipped"
-        );
-    }
-}
-
-#[test]
-fn an_object_of_a_version_the_cluster_no_longer_serves_is_missing_and_says_why() {
-    let Some(p) = platform() else { return };
-    let mut a = args(&p.admin);
-    a.config = None;
-    a.repo = vec![root().join("tests/cluster/scope-repo")];
-    a.source = Some("flux-system/cilium-infra".into());
-    a.kustomizations = vec![LEGACY_HPA.into()];
-    for mode in [DiffMode::Local, DiffMode::Server] {
-        let report = runtime().block_on(check(&a, mode));
-        assert!(report.errors.is_empty(), "{mode:?}: {:?}", report.errors);
-        assert_eq!(
-            summary(&report),
-            vec![(
-                "flux-system/legacy-hpa".to_string(),
-                "HorizontalPodAutoscaler/monitoring/grafana-legacy".to_string(),
-                "missing".to_string(),
-                "flux".to_string(),
-                false
-            )],
-            "{mode:?}"
-        );
-        let hpa = &report.findings[0];
-        assert_eq!(hpa.explanation, None, "{mode:?}");
-        let message = hpa.message.as_deref().unwrap();
-        assert!(
-            message.starts_with("the cluster does not serve autoscaling/v2beta2 HorizontalPodAutoscaler (it serves HorizontalPodAutoscaler in "),
-            "{mode:?}: {message}"
+            report.summary.kustomizations, 12,
+            "{mode}: six checked; apps, drift-check and the scope and control-plane tests' four skipped"
         );
     }
 }
