@@ -5,6 +5,8 @@
 //! `kustomize-controller`), writes each Kustomization's status through the
 //! status subresource, checks that the untouched platform has no finding,
 //! then changes it with the field managers kubectl and controllers use.
+//! kube-controller-manager runs its Job, namespace and garbage collector
+//! controllers (not the Deployment's): see scripts/services/kube-apiserver.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,11 +30,12 @@ mod api_errors;
 mod cases;
 mod changes;
 mod chaos;
+mod control_plane;
 mod failing;
 mod job;
 
 pub use changes::expected;
-use changes::{change_the_platform, changes, docs_ignore, unserved_hpa};
+use changes::{change_the_platform, changes, docs_ignore};
 pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
@@ -115,15 +118,6 @@ impl Resources {
                 Err(e) => panic!("discovery: {e}"),
             }
         }
-    }
-
-    /// Is the object's type served at its version?
-    fn serves(&self, object: &Value) -> bool {
-        let api_version = object["apiVersion"].as_str().unwrap();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk =
-            kube::core::GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap());
-        self.0.resolve_gvk(&gvk).is_some()
     }
 
     fn api(&self, client: &Client, object: &Value) -> (Api<DynamicObject>, String) {
@@ -323,11 +317,6 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
         let objects = render(ks);
         let mut entries = Vec::new();
         for object in &objects {
-            if !resources.serves(object) {
-                // The 1.20 test server predates autoscaling/v2: Flux could not
-                // apply it either, and drift-check reports it as not served.
-                continue;
-            }
             let mut applied = object.clone();
             drift_check::diff::normalize::desired(&mut applied);
             apply(&client, &resources, &applied, "kustomize-controller").await;
@@ -369,12 +358,13 @@ async fn setup(admin: PathBuf, reader: PathBuf, server: PathBuf, partial: PathBu
     )
     .await;
     for object in job_objects() {
-        let mut applied = served_version(&resources, object);
+        let mut applied = object;
         drift_check::diff::normalize::desired(&mut applied);
         apply(&client, &resources, &applied, "kustomize-controller").await;
     }
 
     apply_lb_pools(&client, &resources).await;
+    control_plane::apply_own_kustomizations(&client, &resources).await;
     helm::install_prometheus(&client, &resources).await;
 
     let admin_args = args(&admin);
@@ -478,7 +468,10 @@ async fn write_snapshot(
     files.insert(
         "flux-system".into(),
         flux.objects()
-            .filter(|(key, _)| !LB_POOLS.contains(&key.name.as_str()))
+            .filter(|(key, _)| {
+                !LB_POOLS.contains(&key.name.as_str())
+                    && !control_plane::KUSTOMIZATIONS.contains(&key.name.as_str())
+            })
             .map(|(_, o)| o.clone())
             .collect(),
     );
@@ -605,15 +598,6 @@ fn job_objects() -> Vec<Value> {
     let ks: Kustomization =
         discover::from_object(&job_kustomization(), flux::Origin::Live, "flux-system").unwrap();
     drift_check::render::render(&root(), &ks, &Default::default()).unwrap()
-}
-
-/// The 1.20 test server serves CronJob only as batch/v1beta1 (batch/v1 came
-/// with 1.21); the fields job/ uses are the same in both.
-fn served_version(resources: &Resources, mut object: Value) -> Value {
-    if object["kind"] == "CronJob" && !resources.serves(&object) {
-        object["apiVersion"] = json!("batch/v1beta1");
-    }
-    object
 }
 
 #[test]

@@ -345,13 +345,12 @@ fn fingerprints_are_stable_across_runs() {
 
 #[test]
 fn the_snapshot_written_by_a_real_api_server_gives_what_the_cluster_gave() {
-    // fixtures/live/apiserver-1.20 is scripts/regenerate-snapshot's verbatim
-    // dump of the cluster tests' platform: offline, it must give the same
-    // findings as the cluster did (its HPA, autoscaling/v2, is one the 1.20
-    // server could not hold: offline it is simply missing).
+    // fixtures/live/apiserver-1.36 is scripts/regenerate-snapshot's verbatim
+    // dump of the cluster tests' platform on kube-apiserver 1.36: offline, it
+    // must give the same findings as the cluster did.
     let args = crate::util::args(
         &crate::util::root().join("fixtures/infra-repo"),
-        &crate::util::root().join("fixtures/live/apiserver-1.20"),
+        &crate::util::root().join("fixtures/live/apiserver-1.36"),
     );
     let report = crate::util::check(&args);
     assert!(report.errors.is_empty(), "{:?}", report.errors);

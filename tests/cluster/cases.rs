@@ -5,35 +5,20 @@
 use super::*;
 
 #[test]
-fn an_untouched_platform_differs_only_by_what_the_server_cannot_serve() {
+fn an_untouched_platform_has_no_finding() {
     let Some(p) = platform() else { return };
     for (mode, report) in [("local", &p.clean_local), ("server", &p.clean_server)] {
         assert!(report.errors.is_empty(), "{mode}: {:?}", report.errors);
         assert_eq!(
             summary(report),
-            vec![unserved_hpa()],
+            vec![],
             "{mode}: server defaults are not drift"
         );
         assert_eq!(
-            report.summary.kustomizations, 10,
-            "{mode}: six checked, apps, drift-check and the two lb-pools skipped"
+            report.summary.kustomizations, 12,
+            "{mode}: six checked; apps, drift-check and the scope and control-plane tests' four skipped"
         );
     }
-}
-
-#[test]
-fn an_object_of_a_type_the_cluster_does_not_serve_is_missing_and_says_why() {
-    let Some(p) = platform() else { return };
-    let hpa = p
-        .clean_local
-        .findings
-        .iter()
-        .find(|f| f.object.kind == "HorizontalPodAutoscaler")
-        .unwrap();
-    assert!(!hpa.explained);
-    assert_eq!(hpa.explanation, None);
-    let message = hpa.message.as_deref().unwrap();
-    assert!(message.starts_with("the cluster does not serve autoscaling/v2 HorizontalPodAutoscaler (it serves HorizontalPodAutoscaler in "), "{message}");
 }
 
 #[test]

@@ -212,7 +212,7 @@ pub(super) async fn change_the_platform(client: &Client, r: &Resources) {
 }
 
 /// The findings the changed platform gives (shared with the snapshot test
-/// of `fixtures/live/apiserver-1.20`, written from this platform).
+/// of `fixtures/live/apiserver-1.36`, written from this platform).
 pub fn expected() -> Vec<crate::util::Row> {
     let row = |k: &str, o: &str, d: &str, w: &str, e: bool| {
         (
@@ -259,7 +259,6 @@ pub fn expected() -> Vec<crate::util::Row> {
             "flux",
             true,
         ),
-        unserved_hpa(),
         row(
             "flux-system/monitoring",
             "Secret/monitoring/alertmanager-matrix",
@@ -333,16 +332,4 @@ pub(super) fn changes(report: &Report, object: &str) -> BTreeMap<String, Seen> {
             )
         })
         .collect()
-}
-
-/// The only finding of the untouched platform on the 1.20 test server: its
-/// HorizontalPodAutoscaler is `autoscaling/v2`, which 1.20 does not serve.
-pub(super) fn unserved_hpa() -> crate::util::Row {
-    (
-        "flux-system/monitoring".into(),
-        "HorizontalPodAutoscaler/monitoring/grafana".into(),
-        "missing".into(),
-        "flux".into(),
-        false,
-    )
 }

@@ -23,7 +23,8 @@ use crate::util::service;
 /// A kube-apiserver process of this test's own.
 struct OwnServer {
     bin: String,
-    etcd: String,
+    /// The suite's server's flags (its etcd, tokens and keys), one per line.
+    flags: Vec<String>,
     prefix: String,
     port: u16,
     dir: tempfile::TempDir,
@@ -42,18 +43,13 @@ impl OwnServer {
     /// Starts one, or `None` (skipped, loudly) outside `scripts/test`.
     fn start() -> Option<Self> {
         let bin = service("DRIFT_CHECK_TEST_APISERVER_BIN")?;
-        let etcd = service("DRIFT_CHECK_TEST_ETCD")?;
-        let suite = PathBuf::from(service("DRIFT_CHECK_TEST_APISERVER_STATE")?);
-        let dir = tempfile::tempdir().unwrap();
-        for file in ["sa.key", "sa.pub", "tokens.csv"] {
-            std::fs::copy(suite.join(file), dir.path().join(file)).unwrap();
-        }
+        let flags = std::fs::read_to_string(service("DRIFT_CHECK_TEST_APISERVER_FLAGS")?).unwrap();
         let mut server = Self {
             bin,
-            etcd,
+            flags: flags.lines().map(str::to_owned).collect(),
             prefix: format!("/chaos-{}", uuid::Uuid::new_v4().simple()),
             port: free_port(),
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             child: None,
         };
         server.run();
@@ -66,27 +62,10 @@ impl OwnServer {
         let d = self.dir.path();
         let log = std::fs::File::create(d.join("kube-apiserver.log")).unwrap();
         let child = Command::new(&self.bin)
-            .arg(format!("--etcd-servers={}", self.etcd))
+            .args(&self.flags)
             .arg(format!("--etcd-prefix={}", self.prefix))
-            .arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={}", self.port))
-            .arg("--insecure-port=0")
             .arg(format!("--cert-dir={}", d.join("certs").display()))
-            .arg(format!(
-                "--token-auth-file={}",
-                d.join("tokens.csv").display()
-            ))
-            .arg("--authorization-mode=RBAC")
-            .arg("--service-account-issuer=https://kubernetes.default.svc")
-            .arg(format!(
-                "--service-account-key-file={}",
-                d.join("sa.pub").display()
-            ))
-            .arg(format!(
-                "--service-account-signing-key-file={}",
-                d.join("sa.key").display()
-            ))
-            .arg("--service-cluster-ip-range=10.96.0.0/16")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

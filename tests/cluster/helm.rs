@@ -124,10 +124,9 @@ pub(super) async fn install_crd(client: &kube::Client) {
         ),
     );
     let path = root().join("tests/cluster/helmrelease-crd.yaml");
-    let mut crd = drift_check::yaml::documents(&std::fs::read_to_string(&path).unwrap(), &path)
+    let crd = drift_check::yaml::documents(&std::fs::read_to_string(&path).unwrap(), &path)
         .unwrap()
         .remove(0);
-    strip_validations(&mut crd);
     crds.patch(
         "helmreleases.helm.toolkit.fluxcd.io",
         &PatchParams::apply("test-setup").force(),
@@ -345,18 +344,6 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     }
 }
 
-/// Drops `x-kubernetes-validations` (CEL, 1.25+) for the 1.20 server.
-fn strip_validations(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.remove("x-kubernetes-validations");
-            map.values_mut().for_each(strip_validations);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_validations),
-        _ => {}
-    }
-}
-
 /// People's and controllers' changes, with the managers kubectl and the
 /// controllers use.
 async fn edit(client: &kube::Client, r: &Resources) {
@@ -402,23 +389,26 @@ async fn edit(client: &kube::Client, r: &Resources) {
     )
     .await;
     // kubectl scale statefulset/grafana-db --replicas 3: kubectl sends no
-    // field manager, so the server takes its user agent's `kubectl`; servers
-    // since 1.22 record it through the scale subresource, the 1.20 test
-    // server records no manager for it, so the same write is made directly.
+    // field manager, so the server takes its user agent's `kubectl`, and
+    // records it with `subresource: scale` (kubectl 1.36 on 1.36, checked).
     let statefulset = reference(
         "apps/v1",
         "StatefulSet",
         Some("observability"),
         "grafana-db",
     );
-    update(
-        client,
-        r,
-        &statefulset,
-        "kubectl",
-        Patch::Merge(json!({"spec": {"replicas": 3}})),
+    let (api, name) = r.api(client, &statefulset);
+    let params = PatchParams {
+        field_manager: Some("kubectl".into()),
+        ..Default::default()
+    };
+    api.patch_scale(
+        &name,
+        &params,
+        &Patch::Merge(json!({"spec": {"replicas": 3}})),
     )
-    .await;
+    .await
+    .unwrap_or_else(|e| panic!("kubectl scale {name}: {e}"));
     // kubectl label serviceaccount/grafana team=observability
     let account = reference("v1", "ServiceAccount", Some("observability"), "grafana");
     update(
