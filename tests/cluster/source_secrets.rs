@@ -6,7 +6,7 @@
 //! source with those credentials and the person's edit is found.
 
 use super::*;
-use crate::sources::{served_repo, servers};
+use crate::sources::{served_repo, servers, url};
 
 const NS: &str = "team-src";
 const APPS: &str = "team-src-apps";
@@ -107,14 +107,7 @@ fn a_source_secret_the_token_may_not_read_is_named_with_its_grant_and_the_grant_
         "public-src",
         &[&[("deploy/settings.yaml", &settings("public-settings", "3"))]],
     );
-    let suffix = work
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches('.')
-        .to_lowercase();
-    let url = |name: &str, base: &str| format!("{base}/{name}-{suffix}.git");
+    let url = |name: &str, base: &str| url(base, work.path(), name);
 
     runtime().block_on(async {
         let client = client(&p.admin).await;

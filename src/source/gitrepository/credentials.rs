@@ -199,7 +199,11 @@ mod tests {
         assert_eq!(
             err(
                 "https://h/r.git",
-                &[("tls.crt", "C"), ("tls.key", "s3cret-value"), ("ca.crt", "A")]
+                &[
+                    ("tls.crt", "C"),
+                    ("tls.key", "s3cret-value"),
+                    ("ca.crt", "A")
+                ]
             ),
             "secretRef: client certificates (tls.crt/tls.key, mutual TLS) are not supported here for git over https; only ca.crt is"
         );
