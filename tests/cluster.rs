@@ -37,6 +37,7 @@ pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
 mod secrets;
+mod sops_generators;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
