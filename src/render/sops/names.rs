@@ -153,3 +153,107 @@ fn replace_strings(value: &mut Value, from: &str, to: &str) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::flux::Origin;
+
+    fn ks(inventory: &[&str]) -> Kustomization {
+        let entries: Vec<Value> = inventory
+            .iter()
+            .map(|name| json!({"id": format!("apps_{name}__Secret"), "v": "v1"}))
+            .collect();
+        let object = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "flux-system"},
+            "spec": {"path": "./apps", "sourceRef": {"kind": "GitRepository", "name": "infra"}},
+            "status": {"inventory": {"entries": entries}}});
+        crate::discover::from_object(&object, Origin::Live, "flux-system").unwrap()
+    }
+
+    fn secret(name: &str, created: &str, owner: Option<&str>) -> Value {
+        let mut s = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "apps", "creationTimestamp": created}});
+        if let Some(owner) = owner {
+            s["metadata"]["labels"] =
+                json!({OWNER_NAME_LABEL: owner, OWNER_NAMESPACE_LABEL: "flux-system"});
+        }
+        s
+    }
+
+    fn render() -> Vec<Compact> {
+        vec![
+            Compact::new(&json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "app-2b5c7d8f9g", "namespace": "apps"}, "data": {"A": "ENC[SOPS-encrypted file]"}})),
+            Compact::new(&json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "apps"},
+                "spec": {"template": {"spec": {"volumes": [{"secret": {"secretName": "app-2b5c7d8f9g"}}],
+                    "containers": [{"name": "app-2b5c7d8f9g-sidecar"}]}}}})),
+        ]
+    }
+
+    fn unknown() -> UnknownHash {
+        UnknownHash {
+            namespace: Some("apps".into()),
+            name: "app-2b5c7d8f9g".into(),
+            base: "app".into(),
+        }
+    }
+
+    #[test]
+    fn the_inventoried_secret_gives_its_name_to_the_rendered_one_and_its_references() {
+        let state = LiveState::new([
+            secret("app-h4t6m8kb9c", "2026-12-01T00:00:00Z", Some("apps")),
+            // Older generations (prune off), another app, another hash shape.
+            secret("app-5f6g7h8k9m", "2026-11-01T00:00:00Z", Some("apps")),
+            secret("app-extra-h4t6m8kb9c", "2026-12-02T00:00:00Z", Some("apps")),
+            secret("app-notahash", "2026-12-02T00:00:00Z", Some("apps")),
+        ]);
+        let mut objects = render();
+        let notes = resolve(&mut objects, &[unknown()], &ks(&["app-h4t6m8kb9c"]), &state);
+        assert_eq!(objects[0].reference().unwrap().name, "app-h4t6m8kb9c");
+        let web = objects[1].object();
+        assert_eq!(
+            web.pointer("/spec/template/spec/volumes/0/secret/secretName"),
+            Some(&json!("app-h4t6m8kb9c"))
+        );
+        // Only whole references are names: this container is not renamed.
+        assert_eq!(
+            web.pointer("/spec/template/spec/containers/0/name"),
+            Some(&json!("app-2b5c7d8f9g-sidecar"))
+        );
+        assert_eq!(
+            notes,
+            [
+                "Secret/apps/app-…: generated from SOPS-encrypted files, so its name hash is not known without the key: compared with the live Secret app-h4t6m8kb9c this Kustomization applied; its values are not compared"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_inventory_the_newest_labelled_secret_and_nothing_of_another_kustomization() {
+        let state = LiveState::new([
+            secret("app-h4t6m8kb9c", "2026-12-01T00:00:00Z", Some("apps")),
+            secret("app-5f6g7h8k9m", "2026-11-01T00:00:00Z", Some("apps")),
+            secret("app-9m8k7h6g5f", "2026-12-05T00:00:00Z", Some("other")),
+        ]);
+        let mut objects = render();
+        let notes = resolve(&mut objects, &[unknown()], &ks(&[]), &state);
+        assert_eq!(objects[0].reference().unwrap().name, "app-h4t6m8kb9c");
+        assert!(
+            notes[0].contains("(the newest of 2 that could be it: app-5f6g7h8k9m, app-h4t6m8kb9c)"),
+            "{notes:?}"
+        );
+        // No live Secret of this Kustomization: left as rendered (missing).
+        let state = LiveState::new([secret(
+            "app-9m8k7h6g5f",
+            "2026-12-05T00:00:00Z",
+            Some("other"),
+        )]);
+        let mut objects = render();
+        assert!(resolve(&mut objects, &[unknown()], &ks(&[]), &state).is_empty());
+        assert_eq!(objects[0].reference().unwrap().name, "app-2b5c7d8f9g");
+    }
+}
