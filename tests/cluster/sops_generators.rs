@@ -248,6 +248,25 @@ fn a_secret_generated_from_sops_files_is_neither_missing_nor_orphaned_without_th
             assert_no_canary(&report, &[&armored, &age_text]);
         }
 
+        // The binary, with the age key, debug logs and the HTML page: no
+        // decrypted value, no key in any output.
+        let html = work.path().join("report.html");
+        let kubeconfig = p.admin.to_str().unwrap();
+        let out = TestCommand::new()
+            .args(["check", "-o", "json", "--sops-decrypt", "--log-level", "debug", "--source", "flux-system/secrets-infra", "-k", "sops-gen", "--kubeconfig", kubeconfig, "--repo"])
+            .arg(&repo)
+            .arg("--html-out")
+            .arg(&html)
+            .output();
+        let report: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+        assert_eq!(crate::util::summary_of_json(&report).len(), 1, "{}", out.stdout);
+        let page = std::fs::read_to_string(&html).unwrap();
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("HTML", &page)] {
+            for canary in canaries().iter().chain(&key_lines(&[&age_text])) {
+                assert!(!text.contains(canary), "{canary} in {what}");
+            }
+        }
+
         // A PGP key that does not match, then garbage: one warning each, the
         // Kustomization checked as without a key, nothing missing/orphaned.
         for (data, expected) in [
@@ -273,23 +292,30 @@ fn a_secret_generated_from_sops_files_is_neither_missing_nor_orphaned_without_th
 
 /// No decrypted value, value a person wrote, nor key is in any output.
 fn assert_no_canary(report: &Report, keys: &[&str]) {
-    let canaries = [
+    for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
+        let text = report.render(format);
+        for canary in canaries().iter().chain(&key_lines(keys)) {
+            assert!(!text.contains(canary), "{canary} in the {format:?} report");
+        }
+    }
+}
+
+/// The decrypted values, the value a person wrote, and their base64.
+fn canaries() -> [&'static str; 6] {
+    [
         "gen-canary-a1c4",
         "gen-canary-b2d9",
         "db-canary-3f7e",
         "person-canary-9e2",
         "cGVyc29uLWNhbmFyeS05ZTI",
         "Z2VuLWNhbmFyeS1hMWM0",
-    ];
-    let key_lines: Vec<&str> = keys
-        .iter()
+    ]
+}
+
+/// The lines of key material of these keys.
+fn key_lines<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    keys.iter()
         .flat_map(|k| k.lines())
         .filter(|l| l.len() > 20 && !l.starts_with("-----") && !l.starts_with('#'))
-        .collect();
-    for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
-        let text = report.render(format);
-        for canary in canaries.iter().chain(&key_lines) {
-            assert!(!text.contains(canary), "{canary} in the {format:?} report");
-        }
-    }
+        .collect()
 }

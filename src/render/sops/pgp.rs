@@ -8,7 +8,7 @@
 //! same in memory with rpgp: no keyring on disk, no `gpg` process.
 
 use pgp::composed::{Message, PublicOrSecret, SignedSecretKey};
-use pgp::types::{KeyDetails, Password};
+use pgp::types::Password;
 use serde_json::{Map, Value};
 
 /// The secret keys of one `*.asc` value (armored, one or more keys; public
@@ -35,6 +35,7 @@ pub fn import(armored: &str) -> Result<Vec<SignedSecretKey>, String> {
 /// The upper-case hex fingerprint of a key (as SOPS writes `fp`).
 #[cfg(test)]
 fn fingerprint(key: &SignedSecretKey) -> String {
+    use pgp::types::KeyDetails;
     key.fingerprint().to_string().to_uppercase()
 }
 
