@@ -362,6 +362,22 @@ mod tests {
     }
 
     #[test]
+    fn yaml_strings_are_quoted_as_sops_decrypt_writes_them() {
+        // The expected text is what `sops --decrypt` (v3.13.3) wrote for
+        // these values.
+        let document = json!({"a": "true", "b": "yes", "c": "5432", "d": "", "e": "01234",
+            "f": "08", "g": "1:20", "h": "~", "i": "x y", "j": "a.b/c-d@e",
+            "k": "line1\nline2\n", "l": "line1\nline2", "m": {}, "o": "null", "p": ".5"});
+        let out = yaml(document.as_object().unwrap(), "").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a: \"true\"\nb: \"yes\"\nc: \"5432\"\nd: \"\"\ne: \"01234\"\nf: \"08\"\ng: \"1:20\"\nh: \"~\"\ni: x y\nj: a.b/c-d@e\nk: |\n    line1\n    line2\nl: |-\n    line1\n    line2\nm: {}\no: \"null\"\np: \".5\"\n"
+        );
+        // sops writes the key `n` quoted (a YAML 1.1 boolean): not exact here.
+        assert!(yaml(json!({"n": []}).as_object().unwrap(), "").is_err());
+    }
+
+    #[test]
     fn dotenv_lines_keep_comments_and_escape_newlines() {
         let lines = [
             DotenvLine::Comment(" generated".into()),
