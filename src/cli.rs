@@ -225,10 +225,10 @@ pub struct CommonArgs {
     )]
     pub strict_substitution: Option<bool>,
 
-    /// Decrypt SOPS-encrypted objects with each Kustomization's own
-    /// `spec.decryption.secretRef` (its `*.agekey` values), read from the
-    /// cluster, to compare their values too; without it their encrypted values
-    /// are not compared [default: false].
+    /// Decrypt SOPS-encrypted objects and generator input files with each
+    /// Kustomization's own `spec.decryption.secretRef` (its `*.agekey` and
+    /// `*.asc` values), read from the cluster, to compare their values too;
+    /// without it their encrypted values are not compared [default: false].
     #[arg(
         long,
         env = "DRIFT_CHECK_SOPS_DECRYPT",

@@ -80,7 +80,7 @@ pub struct FileConfig {
     /// default since Flux 2.9); default true.
     pub strict_substitution: Option<bool>,
     /// Decrypt SOPS-encrypted objects with each Kustomization's own
-    /// `spec.decryption.secretRef` (age keys), read from the cluster, to
+    /// `spec.decryption.secretRef` (age and PGP keys), read from the cluster, to
     /// compare their values too; default false.
     pub sops_decrypt: Option<bool>,
     /// Sinks of `run`: `matrix:` and `pushgateway:` (see `notify::config`).

@@ -40,6 +40,7 @@ pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
 mod secrets;
+mod sops_generators;
 mod source_secrets;
 
 fn runtime() -> tokio::runtime::Runtime {

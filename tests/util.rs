@@ -94,7 +94,7 @@ fn started_by(var: &str) -> &'static str {
         "OCI" | "ORAS" => "scripts/services/oci-registry",
         "S3" => "scripts/services/s3",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
-        "SOPS" | "AGE" => "scripts/services/sops",
+        "SOPS" | "AGE" | "GPG" => "scripts/services/sops",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }

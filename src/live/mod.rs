@@ -162,7 +162,7 @@ pub async fn substitution_sources(
     Ok((sources, secret_values))
 }
 
-/// The age keys of a Kustomization's `spec.decryption.secretRef` (SOPS), as
+/// The age and PGP keys of a Kustomization's `spec.decryption.secretRef` (SOPS), as
 /// kustomize-controller imports them; their values are added to
 /// `secret_values` (scrubbed from every text). A Secret that cannot be read
 /// or holds no usable key is said once, and the objects are compared
@@ -190,15 +190,7 @@ async fn decryption_keys(
             secret_values.extend(data.values().filter(|v| !v.is_empty()).cloned());
             match Keys::from_secret(origin.clone(), &data) {
                 Ok(keys) if keys.is_empty() => Decryption::Unusable(format!(
-                    "{origin} (spec.decryption.secretRef) has no *.agekey value{}",
-                    if keys.unsupported.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " ({} hold PGP keys, which drift-check does not support)",
-                            keys.unsupported.join(", ")
-                        )
-                    }
+                    "{origin} (spec.decryption.secretRef) has no *.agekey or *.asc value"
                 )),
                 Ok(keys) => Decryption::Keys(std::sync::Arc::new(keys)),
                 Err(why) => Decryption::Unusable(why),

@@ -211,6 +211,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     );
     let dropped = diff::scope::as_stored(&mut rendered, &state.scopes);
     run.substituted.as_stored(&state.scopes);
+    run.live_names_of_encrypted_generated_secrets(&mut rendered, &state);
     if dropped > 0 {
         info!(
             objects = dropped,
@@ -501,6 +502,9 @@ struct Run<'a> {
     substituted: diff::mask::Substituted,
     /// The source each checked Kustomization was rendered from, by id.
     checked_sources: BTreeMap<String, report::SourceRef>,
+    /// By Kustomization id: its Secrets generated from SOPS-encrypted files
+    /// not decrypted, whose name hash is not Flux's (both renders).
+    unknown_hashes: BTreeMap<String, Vec<render::sops::UnknownHash>>,
 }
 
 impl<'a> Run<'a> {
@@ -514,6 +518,7 @@ impl<'a> Run<'a> {
             secret_values: BTreeSet::new(),
             substituted: Default::default(),
             checked_sources: BTreeMap::new(),
+            unknown_hashes: BTreeMap::new(),
         }
     }
 
@@ -647,6 +652,31 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Gives each Secret generated from SOPS-encrypted files that were not
+    /// decrypted the name of the live Secret Flux applied for it
+    /// ([`render::sops::names`]); one note each (for the applied render).
+    fn live_names_of_encrypted_generated_secrets(
+        &mut self,
+        rendered: &mut [Rendered],
+        state: &live::LiveState,
+    ) {
+        for r in rendered.iter_mut() {
+            let Some(unknown) = self.unknown_hashes.get(&r.ks.id()) else {
+                continue;
+            };
+            if let Some(objects) = r.objects.as_mut() {
+                let notes = render::sops::names::resolve(objects, unknown, &r.ks, state);
+                self.notes.extend(notes.into_iter().map(|message| Note {
+                    kustomization: Some(r.ks.id()),
+                    message,
+                }));
+            }
+            if let Some((objects, _)) = r.head.as_mut() {
+                render::sops::names::resolve(objects, unknown, &r.ks, state);
+            }
+        }
+    }
+
     /// Renders one Kustomization at one tree with what [`Self::inputs`] read.
     fn render_at(
         &mut self,
@@ -659,6 +689,12 @@ impl<'a> Run<'a> {
             Ok(output) => {
                 for (object, paths) in output.objects.iter().zip(&output.secret_paths) {
                     self.substituted.record(object, paths);
+                }
+                if !output.unknown_hashes.is_empty() {
+                    self.unknown_hashes
+                        .entry(ks.id())
+                        .or_default()
+                        .extend(output.unknown_hashes);
                 }
                 self.notes
                     .extend(output.notes.into_iter().map(|message| Note {

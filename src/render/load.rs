@@ -23,6 +23,35 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 #[derive(Clone, Debug)]
 pub struct Root {
     tree: Tree,
+    /// Files read as decrypted in memory ([`Root::with_plain`]).
+    plain: Plain,
+}
+
+/// The SOPS-encrypted files of the tree that kustomize-controller decrypts
+/// before the build, decrypted: by canonical path. Held in memory only;
+/// `Debug` names the files, never their content.
+#[derive(Clone, Default)]
+pub struct Plain(std::collections::BTreeMap<PathBuf, Vec<u8>>);
+
+impl Plain {
+    pub fn insert(&mut self, path: PathBuf, content: Vec<u8>) {
+        self.0.insert(path, content);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The decrypted content of a file (canonical path).
+    pub fn get(&self, path: &Path) -> Option<&[u8]> {
+        self.0.get(path).map(Vec::as_slice)
+    }
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl Root {
@@ -33,7 +62,17 @@ impl Root {
                 source,
             }
         })?;
-        Ok(Self { tree })
+        Ok(Self {
+            tree,
+            plain: Plain::default(),
+        })
+    }
+
+    /// The same root, reading the files of `plain` as their decrypted
+    /// content (the files on disk stay as they are).
+    pub fn with_plain(mut self, plain: Plain) -> Self {
+        self.plain = plain;
+        self
     }
 
     /// The canonical root directory.
@@ -83,14 +122,22 @@ impl Root {
         Ok(self.tree.kind(path)?.1 == Kind::Dir)
     }
 
-    /// The text of a regular file under the root, bounded.
+    /// The text of a regular file under the root, bounded (decrypted, for
+    /// a file of [`Root::with_plain`]).
     pub fn read_text(&self, path: &Path) -> Result<String, RenderError> {
-        Ok(self.tree.read_text(path)?)
+        match self.plain.0.get(path) {
+            Some(content) => Ok(String::from_utf8_lossy(content).into_owned()),
+            None => Ok(self.tree.read_text(path)?),
+        }
     }
 
-    /// The bytes of a regular file under the root, bounded.
+    /// The bytes of a regular file under the root, bounded (decrypted, for
+    /// a file of [`Root::with_plain`]).
     pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, RenderError> {
-        Ok(self.tree.read_bytes(path)?)
+        match self.plain.0.get(path) {
+            Some(content) => Ok(content.clone()),
+            None => Ok(self.tree.read_bytes(path)?),
+        }
     }
 
     /// Every YAML document of a file of the repo (empty documents skipped),

@@ -128,6 +128,9 @@ pub struct Output {
     /// What the reader should know about this render (e.g. values encrypted
     /// with SOPS that could not be decrypted, and why).
     pub notes: Vec<String>,
+    /// Secrets generated from SOPS-encrypted files that were not decrypted:
+    /// their name hash is not Flux's ([`sops::names`] finds the live name).
+    pub unknown_hashes: Vec<sops::UnknownHash>,
 }
 
 /// Renders one Kustomization from the tree at `root` with its
@@ -201,6 +204,17 @@ fn render_with(
 ) -> Result<Output, RenderError> {
     let root = load::Root::new(root, limits)?;
     let (dir, kust, file) = flux::root_kustomization(&root, kustomization)?;
+    let mut notes = Vec::new();
+    // kustomize-controller decrypts the files generators read before the
+    // build; drift-check in memory.
+    let mut decrypted = sops::files::Decrypted::default();
+    if kustomization.spec.decryption.is_some()
+        && let sops::Decryption::Keys(keys) = &variables.decryption
+        && binary.is_none()
+    {
+        decrypted = sops::files::decrypt_sources(&root, &dir, &kust, keys, &mut notes);
+    }
+    let root = root.with_plain(std::mem::take(&mut decrypted.plain));
     let mut objects: Vec<Object> = match binary {
         None => {
             let resources = kustomize::build_root(&root, &dir, &kust, &file)?;
@@ -220,13 +234,15 @@ fn render_with(
         }
     };
     let mut secret_paths = vec![Vec::new(); objects.len()];
-    let mut notes = Vec::new();
+    let mut unknown_hashes = Vec::new();
     if kustomization.spec.decryption.is_some() {
         sops::render(
             &mut objects,
             &variables.decryption,
+            &decrypted.values,
             &mut secret_paths,
             &mut notes,
+            &mut unknown_hashes,
         )?;
     }
     if let Some(post_build) = &kustomization.spec.post_build {
@@ -250,6 +266,7 @@ fn render_with(
         objects,
         secret_paths,
         notes,
+        unknown_hashes,
     })
 }
 

@@ -11,7 +11,7 @@ use super::*;
 /// A Kustomization of the `secrets-infra` source at `path`, applied as Flux
 /// does from `plain` (the tree as kustomize-controller sees it once
 /// decrypted), with a Ready status and its inventory.
-async fn reconcile_like_flux(
+pub(super) async fn reconcile_like_flux(
     client: &Client,
     resources: &Resources,
     manifest: &Value,
@@ -43,7 +43,7 @@ async fn reconcile_like_flux(
     stored
 }
 
-fn write(dir: &Path, files: &[(&str, &str)]) {
+pub(super) fn write(dir: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -52,7 +52,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
 }
 
 /// A check of the one Kustomization `name`, rendered from `repo`.
-async fn check_one(p: &Platform, repo: &Path, name: &str) -> Report {
+pub(super) async fn check_one(p: &Platform, repo: &Path, name: &str) -> Report {
     let mut a = args(&p.admin);
     a.config = None;
     a.repo = vec![repo.to_path_buf()];
@@ -61,7 +61,7 @@ async fn check_one(p: &Platform, repo: &Path, name: &str) -> Report {
     check(&a, DiffMode::Local).await
 }
 
-fn changes_of(report: &Report) -> Vec<(String, String, String, Option<String>)> {
+pub(super) fn changes_of(report: &Report) -> Vec<(String, String, String, Option<String>)> {
     let mut found: Vec<_> = report
         .findings
         .iter()

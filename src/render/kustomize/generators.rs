@@ -459,7 +459,8 @@ fn go_json(value: &Value, out: &mut String) {
     }
 }
 
-fn go_string(s: &str, out: &mut String) {
+/// A JSON string as Go's `encoding/json` writes it (also SOPS's JSON store).
+pub fn go_string(s: &str, out: &mut String) {
     let quoted = serde_json::to_string(s).unwrap_or_default();
     for c in quoted.chars() {
         match c {

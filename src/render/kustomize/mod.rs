@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use generators::{go_string as go_json_string, hash as name_hash};
 pub use resource::Resource;
 
 use super::RenderError;

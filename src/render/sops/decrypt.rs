@@ -1,9 +1,10 @@
-//! SOPS decryption with the Kustomization's own age keys, in memory.
+//! SOPS decryption with the Kustomization's own age and PGP keys, in memory.
 //!
 //! What kustomize-controller does with `spec.decryption.secretRef`
 //! (`internal/decryptor`): the Secret's `*.agekey` values are age
-//! identities; the object's data key is the age-encrypted file in its
-//! `sops.age[].enc`; each value `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` is
+//! identities, its `*.asc` values armored PGP secret keys ([`super::pgp`]);
+//! the object's data key is the age-encrypted file in its `sops.age[].enc`
+//! or the OpenPGP message in its `sops.pgp[].enc`; each value `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` is
 //! AES-256-GCM with that key, the IV as nonce (32 bytes) and, as additional
 //! data, the path of keys to the value joined with `:` plus a final `:` (a
 //! list's items have their list's path), as getsops/sops `aes.Cipher` and
@@ -34,50 +35,51 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
-/// The key providers SOPS metadata can name besides age.
+/// The key providers SOPS metadata can name besides age and PGP.
 const OTHER_PROVIDERS: &[(&str, &str)] = &[
-    ("pgp", "PGP"),
     ("kms", "AWS KMS"),
     ("gcp_kms", "GCP KMS"),
     ("azure_kv", "Azure Key Vault"),
     ("hc_vault", "HashiCorp Vault"),
 ];
 
-/// The age identities of a Kustomization's decryption Secret. Never
-/// printed: `Debug` says how many there are.
+/// The age identities and PGP secret keys of a Kustomization's decryption
+/// Secret. Never printed: `Debug` says how many there are.
 #[derive(Clone)]
 pub struct Keys {
     age: Vec<age::x25519::Identity>,
+    pgp: Vec<pgp::composed::SignedSecretKey>,
     /// Where they come from (`Secret/<namespace>/<name>`), for messages.
     pub origin: String,
-    /// Data keys of the Secret holding keys drift-check cannot use (`*.asc`).
-    pub unsupported: Vec<String>,
 }
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Keys({} age identities from {})",
+            "Keys({} age identities, {} PGP keys from {})",
             self.age.len(),
+            self.pgp.len(),
             self.origin
         )
     }
 }
 
 impl Keys {
-    /// Reads the identities out of a decryption Secret's data (decoded), as
+    /// Reads the keys out of a decryption Secret's data (decoded), as
     /// kustomize-controller imports them: every `*.agekey` value is an age
-    /// identity file (`AGE-SECRET-KEY-1…` lines, `#` comments). A value that
-    /// is not one is an error naming its data key, never quoting it.
+    /// identity file (`AGE-SECRET-KEY-1…` lines, `#` comments), every
+    /// `*.asc` value armored PGP secret keys. A value that is neither is an
+    /// error naming its data key, never quoting it (kustomize-controller
+    /// fails the import too).
     pub fn from_secret<'a>(
         origin: String,
         data: impl IntoIterator<Item = (&'a String, &'a String)>,
     ) -> Result<Self, String> {
         let mut keys = Keys {
             age: Vec::new(),
+            pgp: Vec::new(),
             origin,
-            unsupported: Vec::new(),
         };
         for (name, value) in data {
             if name.ends_with(".agekey") {
@@ -97,15 +99,17 @@ impl Keys {
                     keys.age.push(identity);
                 }
             } else if name.ends_with(".asc") {
-                keys.unsupported.push(name.clone());
+                let imported = super::pgp::import(value)
+                    .map_err(|why| format!("{}: data key {name}: {why}", keys.origin))?;
+                keys.pgp.extend(imported);
             }
         }
         Ok(keys)
     }
 
-    /// Whether there is any age identity to decrypt with.
+    /// Whether there is no key at all to decrypt with.
     pub fn is_empty(&self) -> bool {
-        self.age.is_empty()
+        self.age.is_empty() && self.pgp.is_empty()
     }
 }
 
@@ -115,9 +119,9 @@ impl Keys {
 pub enum DecryptError {
     #[error("its SOPS metadata has no version, or version {0} (drift-check reads SOPS 3 files)")]
     Version(String),
-    #[error("it is encrypted for {0}, not age: those keys are not supported")]
+    #[error("it is encrypted for {0}, not age or PGP: those keys are not supported")]
     Provider(String),
-    #[error("no age key of {origin} decrypts its data key (it is encrypted for {recipients})")]
+    #[error("no key of {origin} decrypts its data key (it is encrypted for {recipients})")]
     NoMatchingKey { origin: String, recipients: String },
     #[error("{path}: {reason}")]
     Value { path: String, reason: &'static str },
@@ -174,22 +178,22 @@ pub fn object(
     Ok(walk.decrypted)
 }
 
-/// The 32-byte data key, from the first age stanza one of the keys opens.
+/// The 32-byte data key, from the first age stanza one of the keys opens,
+/// else the first PGP stanza (SOPS tries its key groups' keys in order).
 fn data_key(sops: &Map<String, Value>, keys: &Keys) -> Result<Vec<u8>, DecryptError> {
-    let stanzas: Vec<&Map<String, Value>> = sops
-        .get("age")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .collect();
-    if stanzas.is_empty() {
+    let stanzas = |provider: &str| -> Vec<&Map<String, Value>> {
+        sops.get(provider)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .collect()
+    };
+    let (age_stanzas, pgp_stanzas) = (stanzas("age"), stanzas("pgp"));
+    if age_stanzas.is_empty() && pgp_stanzas.is_empty() {
         let others: Vec<&str> = OTHER_PROVIDERS
             .iter()
-            .filter(|(key, _)| {
-                sops.get(*key)
-                    .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-            })
+            .filter(|(key, _)| !stanzas(key).is_empty())
             .map(|(_, name)| *name)
             .collect();
         return Err(DecryptError::Provider(if others.is_empty() {
@@ -198,7 +202,7 @@ fn data_key(sops: &Map<String, Value>, keys: &Keys) -> Result<Vec<u8>, DecryptEr
             others.join(", ")
         }));
     }
-    for stanza in &stanzas {
+    for stanza in &age_stanzas {
         let Some(enc) = stanza.get("enc").and_then(Value::as_str) else {
             continue;
         };
@@ -215,11 +219,22 @@ fn data_key(sops: &Map<String, Value>, keys: &Keys) -> Result<Vec<u8>, DecryptEr
             }
         }
     }
+    if let Some(key) = super::pgp::data_key(&pgp_stanzas, &keys.pgp) {
+        return Ok(key);
+    }
+    let field = |stanza: &&Map<String, Value>, name: &str| {
+        stanza.get(name).and_then(Value::as_str).map(str::to_string)
+    };
     Err(DecryptError::NoMatchingKey {
         origin: keys.origin.clone(),
-        recipients: stanzas
+        recipients: age_stanzas
             .iter()
-            .filter_map(|s| s.get("recipient").and_then(Value::as_str))
+            .filter_map(|s| field(s, "recipient"))
+            .chain(
+                pgp_stanzas
+                    .iter()
+                    .filter_map(|s| field(s, "fp").map(|fp| format!("PGP {fp}"))),
+            )
             .collect::<Vec<_>>()
             .join(", "),
     })
@@ -446,7 +461,7 @@ mod tests {
         let error = super::object(&mut object.clone(), &sops, &other_keys).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "no age key of Secret/flux-system/other decrypts its data key (it is encrypted for age1kmyd7hygcjuhmwvrctpk20lys8nhkl4e6xsg853nwvagecsgl3dqmztegh)"
+            "no key of Secret/flux-system/other decrypts its data key (it is encrypted for age1kmyd7hygcjuhmwvrctpk20lys8nhkl4e6xsg853nwvagecsgl3dqmztegh)"
         );
         let mut future = sops.clone();
         future.insert("version".into(), json!("4.0.0"));
@@ -464,7 +479,34 @@ mod tests {
         let error = super::object(&mut object.clone(), &kms, &keys(KEY)).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "it is encrypted for AWS KMS, not age: those keys are not supported"
+            "it is encrypted for AWS KMS, not age or PGP: those keys are not supported"
+        );
+    }
+
+    #[test]
+    fn a_pgp_stanza_opens_with_the_armored_secret_key_of_the_secret_and_not_with_another() {
+        let (object, sops) = fixture(include_str!("testdata/secret-pgp.yaml"));
+        let pgp = BTreeMap::from([(
+            "sops.asc".to_string(),
+            include_str!("testdata/test-pgp.asc").to_string(),
+        )]);
+        let pgp_keys = Keys::from_secret("Secret/flux-system/sops-gpg".into(), &pgp).unwrap();
+        let mut decrypted = object.clone();
+        let paths = super::object(&mut decrypted, &sops, &pgp_keys).unwrap();
+        assert_eq!(
+            decrypted["stringData"],
+            json!({"password": "pgp-canary-4e1d"})
+        );
+        assert_eq!(paths, ["/stringData/password"]);
+        // The age key of the other fixtures does not open it: the error
+        // names the PGP fingerprint it is encrypted for.
+        let fpr = include_str!("testdata/test-pgp.fpr").trim();
+        let error = super::object(&mut object.clone(), &sops, &keys(KEY)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no key of Secret/flux-system/sops-age decrypts its data key (it is encrypted for PGP {fpr})"
+            )
         );
     }
 
@@ -480,12 +522,20 @@ mod tests {
             "Secret/flux-system/sops-age: data key age.agekey, line 2: not an age identity (AGE-SECRET-KEY-1…)"
         );
         assert!(!error.contains("s3cr3t"));
-        let pgp = BTreeMap::from([("key.asc".to_string(), "-----BEGIN PGP".to_string())]);
-        let keys = Keys::from_secret("Secret/x/y".into(), &pgp).unwrap();
-        assert!(keys.is_empty() && keys.unsupported == ["key.asc"]);
+        let pgp = BTreeMap::from([(
+            "key.asc".to_string(),
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\ns3cr3t\n".to_string(),
+        )]);
+        let error = Keys::from_secret("Secret/x/y".into(), &pgp).unwrap_err();
+        assert_eq!(
+            error,
+            "Secret/x/y: data key key.asc: not an armored OpenPGP key (-----BEGIN PGP PRIVATE KEY BLOCK-----)"
+        );
+        let keys = Keys::from_secret("Secret/x/y".into(), &BTreeMap::new()).unwrap();
+        assert!(keys.is_empty());
         assert_eq!(
             format!("{keys:?}"),
-            "Keys(0 age identities from Secret/x/y)"
+            "Keys(0 age identities, 0 PGP keys from Secret/x/y)"
         );
     }
 }

@@ -15,11 +15,16 @@
 //! is said about a value nobody can read.
 
 pub mod decrypt;
+mod emit;
+pub mod files;
+pub mod names;
+mod pgp;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use base64::Engine;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::RenderError;
 use crate::k8s::object::Object;
@@ -61,20 +66,37 @@ const IDENTITY: &[(&str, &str)] = &[
     ("/metadata/namespace", "metadata.namespace"),
 ];
 
+/// A Secret generated from SOPS-encrypted files that were not decrypted:
+/// kustomize hashed its encrypted content into its name, Flux its
+/// decrypted content, so the hash suffix of its name is not Flux's and
+/// cannot be known without the key ([`names`] finds the live one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownHash {
+    pub namespace: Option<String>,
+    /// The name rendered (`<base>-<hash of the encrypted content>`).
+    pub name: String,
+    /// The name without its hash suffix.
+    pub base: String,
+}
+
 /// Renders the encrypted objects of a Kustomization with `spec.decryption`
 /// as kustomize-controller decrypts them, SOPS metadata removed: with keys,
 /// decrypted (the paths of the values decrypted go to `secret_paths`, so
-/// that they are masked wherever shown); without, or where they do not
-/// open an object, encrypted values are left as markers and a Secret's data
-/// generated from a SOPS-encrypted file is reduced to markers (a dotenv
-/// file's `sops_*` keys dropped: decryption never makes them keys). Each
-/// object that keys did not open is a note. An object whose identity stays
-/// encrypted cannot be compared with anything: an error naming the field.
+/// that they are masked wherever shown, as do those of `decrypted`, the
+/// values of generator inputs [`files`] decrypted before the build);
+/// without, or where they do not open an object, encrypted values are left
+/// as markers and a Secret's data generated from a SOPS-encrypted file is
+/// reduced to markers (such a Secret's name, hashed over encrypted content,
+/// goes to `unknown`). Each object that keys did not open is a note. An
+/// object whose identity stays encrypted cannot be compared with anything:
+/// an error naming the field.
 pub(super) fn render(
     objects: &mut [Object],
     decryption: &Decryption,
+    decrypted: &BTreeSet<String>,
     secret_paths: &mut [Vec<String>],
     notes: &mut Vec<String>,
+    unknown: &mut Vec<UnknownHash>,
 ) -> Result<(), RenderError> {
     if let Decryption::Unusable(why) = decryption {
         notes.push(format!("values encrypted with SOPS not decrypted: {why}"));
@@ -109,26 +131,37 @@ pub(super) fn render(
             }
         }
         if object.get("kind").and_then(Value::as_str) == Some("Secret") {
-            encrypted_generator_inputs(object, keys, paths, notes);
+            let hash = super::kustomize::name_hash(object);
+            if encrypted_generator_inputs(object)
+                && let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str)
+                && let Some(base) = name.strip_suffix(&format!("-{hash}"))
+            {
+                unknown.push(UnknownHash {
+                    namespace: object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    name: name.to_string(),
+                    base: base.to_string(),
+                });
+            }
+        }
+        if !decrypted.is_empty() {
+            files::mask(object, decrypted, paths);
         }
     }
     Ok(())
 }
 
-/// A Secret made by a `secretGenerator` from SOPS-encrypted files. A dotenv
-/// file given to `envs:` made one key per variable, its values SOPS values,
-/// and its metadata `sops_*` keys: with keys, the values are decrypted (as
-/// kustomize-controller decrypts the file before the build); the `sops_*`
-/// keys go. Any other value that is a SOPS value, or a whole SOPS document
-/// (a file given to `files:`, which kustomize-controller re-emits decrypted
-/// in its own formatting), is a marker.
-fn encrypted_generator_inputs(
-    secret: &mut Object,
-    keys: Option<&decrypt::Keys>,
-    paths: &mut Vec<String>,
-    notes: &mut Vec<String>,
-) {
-    let name = clear_identity(secret);
+/// A Secret made by a `secretGenerator` from SOPS-encrypted files that were
+/// not decrypted before the build ([`files`]: no key, or keys that do not
+/// open them). A dotenv file given to `envs:` made one key per variable,
+/// its values SOPS values, and its metadata `sops_*` keys, which go
+/// (decryption never makes them keys). Any other value that is a SOPS
+/// value, or a whole SOPS document (a file given to `files:`), is a marker.
+/// Returns whether any value became a marker.
+fn encrypted_generator_inputs(secret: &mut Object) -> bool {
+    let mut encrypted = false;
     for (field, encoded) in [("data", true), ("stringData", false)] {
         let Some(Value::Object(values)) = secret.get_mut(field) else {
             continue;
@@ -144,36 +177,7 @@ fn encrypted_generator_inputs(
             }
         };
         if values.contains_key("sops_mac") {
-            let (metadata, variables): (Map<String, Value>, Map<String, Value>) = values
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), Value::from(decode(v.as_str()?)?))))
-                .partition(|(k, _)| k.starts_with("sops_"));
             values.retain(|key, _| !key.starts_with("sops_"));
-            if let Some(keys) = keys {
-                let mut plain = Value::Object(variables);
-                match decrypt::object(&mut plain, &dotenv_metadata(&metadata), keys) {
-                    Ok(found) => {
-                        for (key, value) in plain.as_object().into_iter().flatten() {
-                            let text = match value {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            };
-                            let value = if encoded {
-                                base64::engine::general_purpose::STANDARD.encode(text)
-                            } else {
-                                text
-                            };
-                            values.insert(key.clone(), Value::from(value));
-                        }
-                        let base = format!("/{field}");
-                        paths.extend(found.iter().map(|p| format!("{base}{p}")));
-                        continue;
-                    }
-                    Err(e) => notes.push(format!(
-                        "{name}: values from a SOPS-encrypted dotenv file not decrypted, not compared: {e}"
-                    )),
-                }
-            }
         }
         for value in values.values_mut() {
             let Some(text) = value.as_str().and_then(decode) else {
@@ -182,44 +186,14 @@ fn encrypted_generator_inputs(
             let trimmed = text.trim();
             if is_encrypted_text(trimmed) {
                 *value = Value::from(trimmed);
+                encrypted = true;
             } else if is_sops_document(trimmed) {
                 *value = Value::from(ENCRYPTED_FILE);
+                encrypted = true;
             }
         }
     }
-}
-
-/// A dotenv file's SOPS metadata (`sops_version`, `sops_mac`,
-/// `sops_age__list_0__map_enc`, …, newlines escaped as `\n`) as the
-/// `sops` mapping of a YAML file.
-fn dotenv_metadata(flat: &Map<String, Value>) -> Map<String, Value> {
-    let mut sops = Map::new();
-    let mut age: Vec<Map<String, Value>> = Vec::new();
-    for (key, value) in flat {
-        let key = key.trim_start_matches("sops_");
-        let text = value.as_str().unwrap_or_default().replace("\\n", "\n");
-        if let Some(rest) = key.strip_prefix("age__list_") {
-            let Some((index, field)) = rest.split_once("__map_") else {
-                continue;
-            };
-            let Ok(index) = index.parse::<usize>() else {
-                continue;
-            };
-            if age.len() <= index {
-                age.resize_with(index + 1, Map::new);
-            }
-            age[index].insert(field.to_string(), Value::from(text));
-        } else if key == "mac_only_encrypted" {
-            sops.insert(key.to_string(), Value::from(text == "true"));
-        } else {
-            sops.insert(key.to_string(), Value::from(text));
-        }
-    }
-    sops.insert(
-        "age".into(),
-        Value::Array(age.into_iter().map(Value::Object).collect()),
-    );
-    sops
+    encrypted
 }
 
 /// A whole SOPS file: YAML or JSON with a `sops` mapping holding a `mac`, or
@@ -279,12 +253,19 @@ mod tests {
 
     use super::*;
 
-    fn no_key(objects: &mut [Object]) -> Result<(), RenderError> {
+    fn no_key(objects: &mut [Object]) -> Result<Vec<UnknownHash>, RenderError> {
         let mut paths = vec![Vec::new(); objects.len()];
-        let mut notes = Vec::new();
-        render(objects, &Decryption::NoKey, &mut paths, &mut notes)?;
+        let (mut notes, mut unknown) = (Vec::new(), Vec::new());
+        render(
+            objects,
+            &Decryption::NoKey,
+            &BTreeSet::new(),
+            &mut paths,
+            &mut notes,
+            &mut unknown,
+        )?;
         assert!(notes.is_empty() && paths.iter().all(Vec::is_empty));
-        Ok(())
+        Ok(unknown)
     }
 
     const ENC: &str = "ENC[AES256_GCM,data:q83vN0w=,iv:2VQ5vIh0Yw1QhL4c1T1pS1nE8bI5kP1+3WcXhQyQ2rA=,tag:7CkK0e9bPqYh2yP0c3Jb0w==,type:str]";
@@ -322,22 +303,39 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_generated_from_sops_files_keeps_its_keys_and_drops_sops_metadata_keys() {
+    fn a_secret_generated_from_sops_files_keeps_its_keys_drops_sops_metadata_keys_and_its_hash() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let yaml_file = format!("password: {ENC}\nsops:\n  mac: {ENC}\n  version: 3.9.4\n");
-        let mut objects = vec![json!({"apiVersion": "v1", "kind": "Secret",
+        let mut secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "app", "namespace": "apps"},
+            "type": "Opaque",
             "data": {
                 // From a dotenv file given to `envs:`.
                 "API_KEY": b64(ENC), "sops_mac": b64(ENC), "sops_version": b64("3.9.4"),
                 "sops_age__list_0__map_recipient": b64("age1…"),
                 // A whole file given to `files:`, and one in the clear.
-                "config.yaml": b64(&yaml_file), "plain.txt": b64("hello")}})];
-        no_key(&mut objects).unwrap();
+                "config.yaml": b64(&yaml_file), "plain.txt": b64("hello")}});
+        // kustomize hashed the encrypted content into the name.
+        let hash = super::super::kustomize::name_hash(&secret);
+        secret["metadata"]["name"] = json!(format!("app-{hash}"));
+        let mut objects = vec![secret];
+        let unknown = no_key(&mut objects).unwrap();
         assert_eq!(
             objects[0]["data"],
             json!({"API_KEY": ENC, "config.yaml": ENCRYPTED_FILE, "plain.txt": b64("hello")})
         );
+        assert_eq!(
+            unknown,
+            [UnknownHash {
+                namespace: Some("apps".into()),
+                name: format!("app-{hash}"),
+                base: "app".into()
+            }]
+        );
+        // With disableNameSuffixHash the name is Flux's: nothing unknown.
+        let mut objects = vec![json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "app", "namespace": "apps"}, "data": {"API_KEY": b64(ENC)}})];
+        assert_eq!(no_key(&mut objects).unwrap(), []);
     }
 
     #[test]
@@ -360,40 +358,6 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_generated_from_a_sops_dotenv_file_is_decrypted_with_the_key() {
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        // kustomize's secretGenerator `envs:` makes one key per line.
-        let data: Map<String, Value> = include_str!("testdata/app.env")
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), Value::from(b64(v))))
-            .collect();
-        let mut objects = vec![json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "app", "namespace": "apps"}, "data": data})];
-        let key = include_str!("testdata/test.agekey");
-        let keys = decrypt::Keys::from_secret(
-            "Secret/flux-system/sops-age".into(),
-            &std::collections::BTreeMap::from([("age.agekey".to_string(), key.to_string())]),
-        )
-        .unwrap();
-        let mut paths = vec![Vec::new()];
-        let mut notes = Vec::new();
-        render(
-            &mut objects,
-            &Decryption::Keys(Arc::new(keys)),
-            &mut paths,
-            &mut notes,
-        )
-        .unwrap();
-        assert_eq!(notes, Vec::<String>::new());
-        assert_eq!(
-            objects[0]["data"],
-            json!({"API_KEY": b64("k3y-canary"), "DB_URL": b64("postgres://db")})
-        );
-        assert_eq!(paths, [["/data/API_KEY", "/data/DB_URL"]]);
-    }
-
-    #[test]
     fn an_object_the_keys_do_not_open_is_a_note_and_compared_without_them() {
         let mut objects = vec![json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "db", "namespace": "apps"}, "stringData": {"password": ENC}, "sops": sops()})];
@@ -404,12 +368,14 @@ mod tests {
         )
         .unwrap();
         let mut paths = vec![Vec::new()];
-        let mut notes = Vec::new();
+        let (mut notes, mut unknown) = (Vec::new(), Vec::new());
         render(
             &mut objects,
             &Decryption::Keys(Arc::new(keys)),
+            &BTreeSet::new(),
             &mut paths,
             &mut notes,
+            &mut unknown,
         )
         .unwrap();
         assert_eq!(objects[0]["stringData"]["password"], ENC);

@@ -4,6 +4,7 @@
 //! ([`robustness`]).
 
 mod robustness;
+mod sops;
 mod transformers;
 
 use serde_json::{Value, json};
