@@ -17,11 +17,11 @@ use crate::source::git;
 use crate::util::{TestCommand, list_yaml, service, write_file};
 
 /// The servers and credentials `scripts/services/git-servers` started.
-struct Servers {
-    root: PathBuf,
+pub(crate) struct Servers {
+    pub root: PathBuf,
     https: String,
     https_team: String,
-    ca: String,
+    pub ca: String,
     user: String,
     password: String,
     team_password: String,
@@ -29,7 +29,7 @@ struct Servers {
     ssh_secret: PathBuf,
 }
 
-fn servers() -> Option<Servers> {
+pub(crate) fn servers() -> Option<Servers> {
     let var = |name: &str| service(&format!("DRIFT_CHECK_TEST_GIT_{name}"));
     Some(Servers {
         root: var("ROOT")?.into(),
@@ -45,7 +45,7 @@ fn servers() -> Option<Servers> {
 }
 
 /// A ConfigMap manifest in namespace `apps`.
-fn configmap(name: &str, data: &[(&str, &str)]) -> String {
+pub(crate) fn configmap(name: &str, data: &[(&str, &str)]) -> String {
     let mut text = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n"
     );
@@ -57,7 +57,7 @@ fn configmap(name: &str, data: &[(&str, &str)]) -> String {
 
 /// A git repository of one commit per `commits` entry (files to write),
 /// served under `name.git`; returns the work tree and each commit.
-fn served_repo(
+pub(crate) fn served_repo(
     servers: &Servers,
     scratch: &Path,
     name: &str,
@@ -91,7 +91,7 @@ fn served_repo(
 }
 
 /// Repos of each test apart: named after the test's scratch directory.
-fn suffix(scratch: &Path) -> String {
+pub(crate) fn suffix(scratch: &Path) -> String {
     scratch
         .file_name()
         .unwrap()
@@ -100,11 +100,11 @@ fn suffix(scratch: &Path) -> String {
         .to_lowercase()
 }
 
-fn url(base: &str, scratch: &Path, name: &str) -> String {
+pub(crate) fn url(base: &str, scratch: &Path, name: &str) -> String {
     format!("{base}/{name}-{}.git", suffix(scratch))
 }
 
-fn git_repository(name: &str, url: &str, secret: Option<&str>, extra: Value) -> Value {
+pub(crate) fn git_repository(name: &str, url: &str, secret: Option<&str>, extra: Value) -> Value {
     let mut spec = json!({"interval": "1m", "url": url, "ref": {"branch": "main"}});
     if let Some(secret) = secret {
         spec["secretRef"] = json!({"name": secret});
@@ -116,7 +116,7 @@ fn git_repository(name: &str, url: &str, secret: Option<&str>, extra: Value) -> 
            "metadata": {"name": name, "namespace": "flux-system"}, "spec": spec})
 }
 
-fn secret(name: &str, data: &[(&str, &[u8])]) -> Value {
+pub(crate) fn secret(name: &str, data: &[(&str, &[u8])]) -> Value {
     let data: serde_json::Map<String, Value> = data
         .iter()
         .map(|(k, v)| {
@@ -130,7 +130,7 @@ fn secret(name: &str, data: &[(&str, &[u8])]) -> Value {
            "metadata": {"name": name, "namespace": "flux-system"}, "data": data})
 }
 
-fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
+pub(crate) fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
     let revision = format!("main@sha1:{applied}");
     json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
            "metadata": {"name": name, "namespace": "flux-system"},
@@ -143,7 +143,12 @@ fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
 }
 
 /// A live ConfigMap Flux applied, then `kubectl edit`-ed in `edited` keys.
-fn live_configmap(name: &str, ks: &str, data: &[(&str, &str)], edited: &[&str]) -> Value {
+pub(crate) fn live_configmap(
+    name: &str,
+    ks: &str,
+    data: &[(&str, &str)],
+    edited: &[&str],
+) -> Value {
     let data: serde_json::Map<String, Value> = data
         .iter()
         .map(|(k, v)| (k.to_string(), Value::from(*v)))
@@ -329,7 +334,7 @@ fn platform(servers: &Servers, edit: impl FnOnce(&mut Vec<Value>)) -> Platform {
     }
 }
 
-fn check(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
+pub(crate) fn check(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
     let out = TestCommand::new()
         .args(["check", "--cluster", "test", "--live-snapshot"])
         .arg(dir.join("live"))
@@ -342,7 +347,7 @@ fn check(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
 }
 
 /// `(object, changed paths, explained)` of each finding, sorted.
-fn findings(report: &Value) -> Vec<(String, Vec<String>, bool)> {
+pub(crate) fn findings(report: &Value) -> Vec<(String, Vec<String>, bool)> {
     let mut out: Vec<_> = report["findings"]
         .as_array()
         .unwrap()
@@ -368,7 +373,7 @@ fn findings(report: &Value) -> Vec<(String, Vec<String>, bool)> {
     out
 }
 
-fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["kustomizations"]
         .as_array()
         .unwrap()
@@ -377,7 +382,7 @@ fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
-fn unexplained(report: &Value) -> Vec<(String, Vec<String>)> {
+pub(crate) fn unexplained(report: &Value) -> Vec<(String, Vec<String>)> {
     findings(report)
         .into_iter()
         .filter(|f| !f.2)
