@@ -169,7 +169,7 @@ fn a_secret_of_the_wrong_shape_is_one_clear_problem_naming_keys_never_values() {
         &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
     )
     .unwrap();
-    let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&ec).unwrap();
+    let der = ec.to_pkcs8v1().unwrap();
     let ec_pem = format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64::engine::general_purpose::STANDARD.encode(der.as_ref())
