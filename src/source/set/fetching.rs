@@ -5,6 +5,7 @@ use crate::source::githubapp::TokenCache;
 
 /// Fetches one source at each revision asked for (`None`: its head, the
 /// revision of `status.artifact`, as source-controller has it now).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_group(
     id: &SourceId,
     object: Option<&Value>,
