@@ -94,7 +94,7 @@ pub(crate) fn served_repo(
 }
 
 /// Repos of each test apart: named after the test's scratch directory.
-fn suffix(scratch: &Path) -> String {
+pub(crate) fn suffix(scratch: &Path) -> String {
     scratch
         .file_name()
         .unwrap()
@@ -133,7 +133,7 @@ pub(crate) fn secret(name: &str, data: &[(&str, &[u8])]) -> Value {
            "metadata": {"name": name, "namespace": "flux-system"}, "data": data})
 }
 
-fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
+pub(crate) fn kustomization(name: &str, source: &str, path: &str, applied: &str) -> Value {
     let revision = format!("main@sha1:{applied}");
     json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
            "metadata": {"name": name, "namespace": "flux-system"},

@@ -93,6 +93,7 @@ fn started_by(var: &str) -> &'static str {
         "PODMAN" => "scripts/services/podman",
         "OCI" | "ORAS" => "scripts/services/oci-registry",
         "S3" => "scripts/services/s3",
+        "GITHUB" => "scripts/services/github-app",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
         "SOPS" | "AGE" | "GPG" => "scripts/services/sops",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::fetch::{FetchLimits, Fetched, SourceSecrets};
+use super::githubapp::TokenCache;
 
 /// The API group of Flux's source kinds.
 pub const GROUP: &str = "source.toolkit.fluxcd.io";
@@ -86,7 +87,9 @@ pub enum FetchError {
 }
 
 /// Fetches the source `object` of `kind` at `applied` (Flux's revision), or
-/// at its head when `None`, into the empty directory `dest`.
+/// at its head when `None`, into the empty directory `dest`. `tokens`: the
+/// run's GitHub App installation tokens.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch(
     kind: &str,
     object: &Value,
@@ -95,11 +98,13 @@ pub async fn fetch(
     dest: &Path,
     limits: &FetchLimits,
     cache: Option<&Path>,
+    tokens: &TokenCache,
 ) -> Result<Fetched, FetchError> {
     match kind {
-        "GitRepository" => {
-            Ok(super::gitrepository::fetch(object, secrets, applied, dest, limits, cache).await?)
-        }
+        "GitRepository" => Ok(super::gitrepository::fetch(
+            object, secrets, applied, dest, limits, cache, tokens,
+        )
+        .await?),
         "OCIRepository" => Ok(
             super::oci::fetch(object, secrets, applied, dest, limits, cache)
                 .await
@@ -154,6 +159,7 @@ mod tests {
                     &dir,
                     &FetchLimits::default(),
                     None,
+                    &TokenCache::default(),
                 )
                 .await
                 .unwrap_err()

@@ -22,6 +22,7 @@ pub mod bucket;
 pub mod cluster;
 pub mod fetch;
 mod git;
+pub mod githubapp;
 pub mod gitrepository;
 mod local;
 mod location;

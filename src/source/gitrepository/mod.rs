@@ -19,6 +19,7 @@ use gix::remote::fetch::Shallow;
 use serde_json::Value;
 
 use super::fetch::{FetchLimits, Fetched, SourceSecrets};
+use super::githubapp::{self, GitHubAppError, TokenCache};
 use super::{Private, SourceError, git};
 pub use spec::{Follow, GitSpec, Include};
 
@@ -40,6 +41,9 @@ pub enum GitRepositoryError {
     /// The artifact is larger than the limits.
     #[error("the artifact has more than {0}")]
     TooLarge(String),
+    /// No GitHub App installation token could be had.
+    #[error(transparent)]
+    GitHubApp(#[from] GitHubAppError),
     /// Fetching or writing failed.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -47,7 +51,9 @@ pub enum GitRepositoryError {
 
 /// Fetches the GitRepository `object` at the commit of `applied` (Flux's
 /// revision, `main@sha1:<sha>`), or at the head of its ref when `None`, into
-/// `dest`, as its artifact has it (without `spec.include`).
+/// `dest`, as its artifact has it (without `spec.include`). GitHub App
+/// tokens come from `tokens`, the run's.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch(
     object: &Value,
     secrets: &SourceSecrets,
@@ -55,28 +61,26 @@ pub async fn fetch(
     dest: &Path,
     limits: &FetchLimits,
     cache: Option<&Path>,
+    tokens: &TokenCache,
 ) -> Result<Fetched, GitRepositoryError> {
     let spec = GitSpec::parse(object.get("spec")).map_err(spec_error)?;
-    match spec.provider.as_deref() {
-        None | Some("") | Some("generic") => {}
-        Some("github") => {
-            return Err(GitRepositoryError::Unsupported(
-                "GitHub App credentials are not supported yet (spec.provider: github)".into(),
-            ));
-        }
+    let github = match spec.provider.as_deref() {
+        None | Some("") | Some("generic") => false,
+        Some("github") => true,
         Some(other) => {
             return Err(GitRepositoryError::Unsupported(format!(
                 "spec.provider {other}: cloud workload identity is not supported here (use a secretRef)"
             )));
         }
-    }
+    };
     if spec.recurse_submodules {
         return Err(GitRepositoryError::Unsupported(
             "submodules are not supported (spec.recurseSubmodules: true)".into(),
         ));
     }
     let follow = spec.follow().map_err(spec_error)?;
-    let parsed = credentials::parse(&spec.url, secrets).map_err(GitRepositoryError::Secret)?;
+    let parsed =
+        credentials::parse(&spec.url, secrets, github).map_err(GitRepositoryError::Secret)?;
     let temp;
     let base = match cache {
         Some(dir) => dir.to_path_buf(),
@@ -108,6 +112,15 @@ pub async fn fetch(
         known_hosts.clone(),
     ]);
     let mut credentials = parsed.credentials;
+    if let Some(app) = &parsed.app {
+        let http = githubapp::client(
+            credentials.ca_pem.as_deref(),
+            credentials.proxy.as_ref(),
+            limits.timeout,
+        )?;
+        let token = tokens.token(app, &http).await?;
+        credentials.basic = Some((githubapp::USERNAME.into(), token.expose().to_string()));
+    }
     if let Some(data) = &parsed.identity {
         super::write_private(&identity, data)?;
         credentials.identity = Some(identity.clone());

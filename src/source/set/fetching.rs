@@ -1,9 +1,11 @@
 //! Fetching a group of sources, and reading the Secrets they name.
 
 use super::*;
+use crate::source::githubapp::TokenCache;
 
 /// Fetches one source at each revision asked for (`None`: its head, the
 /// revision of `status.artifact`, as source-controller has it now).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_group(
     id: &SourceId,
     object: Option<&Value>,
@@ -12,6 +14,7 @@ pub(super) async fn fetch_group(
     work: &Path,
     cache: Option<&Path>,
     live: Option<&impl LiveSource>,
+    tokens: &TokenCache,
 ) -> Results {
     let all_fail = |e: Arc<SourcesError>| {
         revisions
@@ -57,6 +60,7 @@ pub(super) async fn fetch_group(
                     &dest,
                     &options.limits,
                     cache.as_deref(),
+                    tokens,
                 ),
             )
             .await

@@ -332,6 +332,8 @@ impl Sources {
         let cache = options.cache_dir.clone();
         let work = &self.work;
         let objects = &self.objects;
+        // GitHub App installation tokens, shared by this run's fetches.
+        let tokens = &crate::source::githubapp::TokenCache::default();
         let results: Vec<Results> = futures::stream::iter(groups)
             .map(|(id, revisions)| {
                 let cache = cache.clone();
@@ -344,6 +346,7 @@ impl Sources {
                         work,
                         cache.as_deref(),
                         live,
+                        tokens,
                     )
                     .await
                 }
