@@ -95,6 +95,7 @@ fn started_by(var: &str) -> &'static str {
         "S3" => "scripts/services/s3",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
         "SOPS" | "AGE" => "scripts/services/sops",
+        "FLUX" => "scripts/services/flux",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }
