@@ -214,5 +214,19 @@ fn the_real_kustomize_controller_applies_a_platform_and_only_a_persons_edit_is_d
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // And its pruned Namespace, which the namespace controller empties
+        // first: applied again while Terminating, it fails the next run.
+        let (api, name) = resources.api(
+            &client,
+            &json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": APPS}}),
+        );
+        while api.get_opt(&name).await.unwrap().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the Namespace {APPS} is not gone after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     });
 }
