@@ -39,6 +39,7 @@ use changes::{change_the_platform, changes, docs_ignore};
 pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
+mod real_flux;
 mod secrets;
 mod sops_generators;
 mod source_secrets;

@@ -96,6 +96,7 @@ fn started_by(var: &str) -> &'static str {
         "GITHUB" => "scripts/services/github-app",
         "CHROMIUM" | "CHROMEDRIVER" => "scripts/services/chromium",
         "SOPS" | "AGE" | "GPG" => "scripts/services/sops",
+        "FLUX" => "scripts/services/flux",
         "APISERVER" | "ETCD" | "KUBECONFIG" | "READER" | "SERVER" | "PARTIAL" => {
             "scripts/services/kube-apiserver"
         }
