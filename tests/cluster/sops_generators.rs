@@ -267,6 +267,39 @@ fn a_secret_generated_from_sops_files_is_neither_missing_nor_orphaned_without_th
             }
         }
 
+        // `run` with the age key, posting to a real Matrix room, the
+        // pushgateway and a state file: none of them holds a decrypted
+        // value, the value the person wrote, or a key.
+        let (Some(synapse), Some(gateway)) = (crate::util::matrix::synapse(), crate::util::matrix::pushgateway()) else {
+            panic!("the sinks' services are asked for with the cluster's");
+        };
+        let (bot, owner_token, room_id, alias) = crate::util::matrix::room_for(&synapse, "sops").await;
+        let config = work.path().join("run.yaml");
+        std::fs::write(&config, format!(
+            "cluster: sops-canary\nnotify:\n{}  pushgateway:\n    url: {gateway}\n",
+            crate::util::matrix::matrix_section(&synapse, &alias, &bot, "")
+        )).unwrap();
+        let out = TestCommand::new()
+            .args(["run", "-o", "json", "--sops-decrypt", "--source", "flux-system/secrets-infra", "-k", "sops-gen", "--kubeconfig", kubeconfig, "--config"])
+            .arg(&config)
+            .arg("--repo")
+            .arg(&repo)
+            .env("DRIFT_CHECK_MATRIX_PASSWORD", "bot-pass")
+            .output();
+        assert_eq!(out.code, 0, "delivered: {}", out.stderr);
+        let events = synapse.events(&owner_token, &room_id).await;
+        let posted = crate::util::matrix::notices_from(&events, &bot);
+        assert_eq!(posted.len(), 1, "{events:#?}");
+        let room = serde_json::to_string(&events).unwrap();
+        let state = std::fs::read_to_string(work.path().join("state.json")).unwrap();
+        let metrics = reqwest::get(format!("{gateway}/metrics")).await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cluster=\"sops-canary\""), "the run's series were pushed");
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("the Matrix room", &room), ("the state", &state), ("the pushgateway", &metrics)] {
+            for canary in canaries().iter().chain(&key_lines(&[&age_text])) {
+                assert!(!text.contains(canary), "{canary} in {what}");
+            }
+        }
+
         // A PGP key that does not match, then garbage: one warning each, the
         // Kustomization checked as without a key, nothing missing/orphaned.
         for (data, expected) in [
