@@ -24,8 +24,11 @@ FETCHERS = os.path.join(HERE, "..", "tests", "fetchers")
 env = os.environ
 
 
-def run(*args, cwd=None, python=None):
-    out = subprocess.run(list(args), cwd=cwd, check=True, capture_output=True, text=True)
+def run(*args, cwd=None, extra_env=None):
+    out = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, **(extra_env or {})})
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(args[:3])}...: exit {out.returncode}: {out.stderr.strip()[-2000:]}")
     return out.stdout.strip()
 
 
@@ -180,8 +183,8 @@ def baseline(d):
                 url = env["DRIFT_CHECK_TEST_GIT_HTTPS"].replace(
                     "https://",
                     f"https://{env['DRIFT_CHECK_TEST_GIT_HTTP_USER']}:{env['DRIFT_CHECK_TEST_GIT_HTTP_PASSWORD']}@")
-                run("git", "-c", f"http.sslCAInfo={env['DRIFT_CHECK_TEST_GIT_CA']}", "clone", "-q",
-                    "--depth", "1", f"{url}/{name}.git", dest)
+                run("git", "clone", "-q", "--depth", "1", f"{url}/{name}.git", dest,
+                    extra_env={"GIT_SSL_CAINFO": env["DRIFT_CHECK_TEST_GIT_CA"]})
             elif s["kind"] == "OCIRepository":
                 run(env["DRIFT_CHECK_TEST_ORAS_PYTHON"], f"{FETCHERS}/oci_push.py", "pull",
                     f"{env['DRIFT_CHECK_TEST_OCI_REGISTRY']}/{name}:v{s['version']}", dest, "--insecure")
