@@ -260,6 +260,18 @@ fn every_kind_of_source_at_once_each_edit_found_and_nothing_else() {
         assert_eq!(e["revision"], revision, "{e:#}");
     }
 
+    // Each (source, revision) fetched once: the Bucket Flux applied at its
+    // current revision once, the OCIRepository at the applied digest and
+    // at the range's head.
+    let fetches = |source: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.contains("Fetched a source") && l.contains(source))
+            .count()
+    };
+    assert_eq!(fetches("Bucket/flux-system/bucket-apps"), 1, "{stderr}");
+    assert_eq!(fetches("OCIRepository/flux-system/oci-apps"), 2, "{stderr}");
+
     let text = format!("{report}{stderr}");
     for credential in [&git.password, &git.team_password, &oci.password, &s3.secret] {
         assert!(!text.contains(credential.as_str()), "a credential leaked");

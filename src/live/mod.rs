@@ -206,10 +206,15 @@ async fn decryption_keys(
 /// Drops, as soon as a live object is read, what no later stage reads of
 /// it: its `status`, which the diff strips anyway
 /// ([`crate::diff::normalize::strip_status`]) — except a Flux
-/// Kustomization's, which discovery reads, and a HelmRelease's (Ready). managedFields stay: attribution
+/// Kustomization's, which discovery reads, a HelmRelease's (Ready), and a
+/// Flux source's (`status.artifact.revision`: the revision source-controller
+/// holds, fetched as the source's head). managedFields stay: attribution
 /// reads them. Key order is kept.
 pub fn reduce(object: &mut Object) {
-    if crate::flux::is_kustomization(object) || crate::helm::is_helm_release(object) {
+    if crate::flux::is_kustomization(object)
+        || crate::helm::is_helm_release(object)
+        || crate::source::cluster::is_source(object)
+    {
         return;
     }
     if let Some(map) = object.as_object_mut() {

@@ -329,6 +329,19 @@ impl Sources {
         for (id, revision) in wanted {
             groups.entry(id).or_default().push(revision);
         }
+        // Flux applied what the source holds now: the head's one fetch is
+        // that revision too (a Kustomization with no tree of its applied
+        // revision renders the head, which is it).
+        for (id, revisions) in &mut groups {
+            let head = self
+                .objects
+                .get(id)
+                .and_then(|o| o.pointer("/status/artifact/revision"))
+                .and_then(Value::as_str);
+            if head.is_some() && revisions.contains(&None) {
+                revisions.retain(|r| r.is_none() || r.as_deref() != head);
+            }
+        }
         let cache = options.cache_dir.clone();
         let work = &self.work;
         let objects = &self.objects;
