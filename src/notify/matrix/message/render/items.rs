@@ -42,9 +42,7 @@ pub(super) fn finding(input: &Input, o: &Open) -> Text {
     let (b, h) = command(&f.remedy);
     let _ = writeln!(body, "  remedy: {b}");
     let _ = write!(html, "remedy: {h}");
-    if let Some(url) = &file {
-        let _ = writeln!(body, "  git: {}", plain(url));
-    }
+    source_line(input, f, file.as_deref(), &mut body, &mut html);
     html.push_str("</li>\n");
     Text { body, html }
 }
@@ -180,9 +178,7 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
     let (b, h) = command(&f.remedy);
     let _ = writeln!(body, "  remedy: {b}");
     let _ = write!(html, "remedy: {h}");
-    if let Some(url) = &file {
-        let _ = writeln!(body, "  git: {}", plain(url));
-    }
+    source_line(input, f, file.as_deref(), &mut body, &mut html);
     html.push_str("</li>\n");
     Text { body, html }
 }
@@ -192,6 +188,51 @@ fn file_link(input: &Input, f: &Finding) -> Option<String> {
     let id = f.kustomization.as_deref()?;
     let k = input.report.kustomizations.iter().find(|k| k.id() == id)?;
     links::for_kustomization(&input.links, input.report, k).file
+}
+
+/// Where the finding's Kustomization was checked from: the git link, or
+/// for an artifact source (no commit to link to) its kind, name and the
+/// digest checked.
+fn source_line(
+    input: &Input,
+    f: &Finding,
+    file: Option<&str>,
+    body: &mut String,
+    html: &mut String,
+) {
+    if let Some(url) = file {
+        let _ = writeln!(body, "  git: {}", plain(url));
+        return;
+    }
+    let Some(k) = f
+        .kustomization
+        .as_deref()
+        .and_then(|id| input.report.kustomizations.iter().find(|k| k.id() == id))
+    else {
+        return;
+    };
+    let Some(source) = k.source.as_ref().filter(|s| s.kind != "GitRepository") else {
+        return;
+    };
+    let revision = k
+        .revision
+        .as_deref()
+        .map(|r| format!(" at {}", short_digest(r)))
+        .unwrap_or_default();
+    let line = format!(
+        "{} {}/{}{revision}",
+        source.kind, source.namespace, source.name
+    );
+    let _ = writeln!(body, "  source: {}", plain(&line));
+    let _ = write!(html, "<br>source: <code>{}</code>", escape(&line));
+}
+
+/// A revision with its sha256 digest cut to 12 hex characters.
+fn short_digest(revision: &str) -> String {
+    match revision.split_once("sha256:") {
+        Some((head, digest)) if digest.len() > 12 => format!("{head}sha256:{}", &digest[..12]),
+        _ => links::short_revision(revision),
+    }
 }
 
 /// One change, plain and HTML: readable path, git's value → the live one, by whom.

@@ -456,6 +456,46 @@ fn paths_are_decoded_list_items_named_and_long_managers_shortened() {
 }
 
 #[test]
+fn a_finding_of_an_artifact_source_names_the_source_and_the_digest_checked() {
+    let mut r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
+    let k = r
+        .kustomizations
+        .iter_mut()
+        .find(|k| k.id() == "apps/web")
+        .unwrap();
+    k.source = Some(crate::report::SourceRef {
+        kind: "OCIRepository".into(),
+        namespace: "flux-system".into(),
+        name: "apps".into(),
+        url: "oci://ghcr.io/acme/apps".into(),
+    });
+    k.revision = Some(
+        "v1.1.0@sha256:7c8a606e518855a1c666af15239aec2fab2a97ec091d8888aae1c4fa6dd1118b".into(),
+    );
+    let m = plan(&r, &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    assert!(
+        m.body
+            .contains("\n  source: OCIRepository flux-system/apps at v1.1.0@sha256:7c8a606e5188"),
+        "{}",
+        m.body
+    );
+    assert!(
+        !m.body.contains("  git: "),
+        "no commit to link to: {}",
+        m.body
+    );
+    assert!(
+        m.html.contains(
+            "<br>source: <code>OCIRepository flux-system/apps at v1.1.0@sha256:7c8a606e5188</code>"
+        ),
+        "{}",
+        m.html
+    );
+}
+
+#[test]
 fn links_go_to_the_applied_commit_and_the_kustomization_path() {
     let mut r = report(vec![finding("apps/web", "api", "f1", json!(3), json!(0))]);
     r.run.source.revision = None;
