@@ -149,28 +149,7 @@ fn read(dir: &tempfile::TempDir, path: &str) -> String {
 }
 
 fn files(dir: &tempfile::TempDir) -> Vec<String> {
-    fn walk(top: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                walk(top, &entry.path(), out);
-            } else {
-                out.push(
-                    entry
-                        .path()
-                        .strip_prefix(top)
-                        .unwrap()
-                        .display()
-                        .to_string(),
-                );
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let top = dir.path().join("tree");
-    walk(&top, &top, &mut out);
-    out.sort();
-    out
+    crate::util::tree_files(&dir.path().join("tree"))
 }
 
 #[test]

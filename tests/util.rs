@@ -323,3 +323,25 @@ pub fn summary_of_json(report: &serde_json::Value) -> Vec<Row> {
     rows.sort();
     rows
 }
+
+/// Every file under `top`, as `/`-separated paths relative to it, sorted
+/// (nothing when `top` does not exist).
+pub fn tree_files(top: &Path) -> Vec<String> {
+    fn walk(top: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(top, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(top) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(top, top, &mut out);
+    out.sort();
+    out
+}
