@@ -186,7 +186,9 @@ pub struct CommonArgs {
     pub kustomizations: Vec<String>,
 
     /// Cluster name for reports and fingerprints. Default: the snapshot
-    /// directory's name, or the kubeconfig context.
+    /// directory's name, or the kubeconfig context. With a fleet (the config
+    /// file's `clusters:`, several `--context`, `--all-contexts`): check only
+    /// the cluster of this name.
     #[arg(long, env = "DRIFT_CHECK_CLUSTER")]
     pub cluster: Option<String>,
 
@@ -195,9 +197,26 @@ pub struct CommonArgs {
     #[arg(long, env = "DRIFT_CHECK_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Kubeconfig context to use instead of the current one.
-    #[arg(long, env = "DRIFT_CHECK_CONTEXT")]
-    pub context: Option<String>,
+    /// Kubeconfig context to use instead of the current one. Repeated
+    /// (`--context prod-eu --context prod-us`): one run over those clusters,
+    /// one report for them all.
+    #[arg(
+        long,
+        value_name = "CONTEXT",
+        env = "DRIFT_CHECK_CONTEXT",
+        value_delimiter = ','
+    )]
+    pub context: Vec<String>,
+
+    /// Check every context of the kubeconfig (`--kubeconfig`, else
+    /// $KUBECONFIG or ~/.kube/config), one cluster each, in one run.
+    #[arg(long, env = "DRIFT_CHECK_ALL_CONTEXTS")]
+    pub all_contexts: bool,
+
+    /// How many clusters of a fleet are checked at once (1 to 256)
+    /// [default: the number of CPUs].
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_CLUSTERS_IN_FLIGHT")]
+    pub clusters_in_flight: Option<u64>,
 
     /// The GitRepository (`namespace/name`) the infra repo `--repo X` stands for;
     /// every other source is fetched from the cluster. Default: every GitRepository.

@@ -92,6 +92,10 @@ pub struct FileConfig {
     /// How Flux's sources are fetched from the cluster: `secretDirs`,
     /// `concurrency`.
     pub sources: SourcesConfig,
+    /// The fleet: several clusters checked in one run, one report for them.
+    pub clusters: Vec<crate::fleet::ClusterConfig>,
+    /// How many clusters of the fleet are checked at once (default: the CPUs).
+    pub clusters_in_flight: Option<u64>,
 }
 
 /// `sources:` of the config file.
@@ -158,6 +162,8 @@ const MAX_FILE_BYTES: u64 = 4 << 30;
 pub struct Config {
     pub settings: Settings,
     pub output: Format,
+    /// The clusters of the run; `None`: the one cluster of the settings.
+    pub fleet: Option<crate::fleet::Fleet>,
 }
 
 /// A configuration that cannot be used.
@@ -197,6 +203,9 @@ pub enum ConfigError {
     /// wait; beyond the maximum a deadline or a size overflows).
     #[error(transparent)]
     OutOfRange(#[from] OutOfRange),
+    /// The clusters of the fleet cannot be made out.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
 }
 
 impl Config {
@@ -309,7 +318,10 @@ impl Config {
                     .kubeconfig
                     .clone()
                     .or_else(|| from_file(&file.kubeconfig)),
-                context: args.context.clone().or(file.context.clone()),
+                context: match args.context.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => file.context.clone(),
+                },
                 timeout: bounds::seconds(
                     args.request_timeout.or(file.request_timeout).unwrap_or(30),
                     "requestTimeout (--request-timeout, DRIFT_CHECK_REQUEST_TIMEOUT)",
@@ -324,7 +336,29 @@ impl Config {
             },
             limits,
         };
-        let cluster = args.cluster.clone().or(file.cluster.clone()).or_else(|| {
+        let fleet = crate::fleet::resolve(&crate::fleet::Given {
+            clusters: &file.clusters,
+            base: &base,
+            contexts: &args.context,
+            all_contexts: args.all_contexts,
+            kubeconfig: live.cluster.kubeconfig.as_deref(),
+            select: args.cluster.as_deref(),
+            in_flight: bounds::count(
+                args.clusters_in_flight
+                    .or(file.clusters_in_flight)
+                    .unwrap_or_else(|| crate::fleet::default_in_flight().min(256)),
+                Range::count(1, 256),
+                "clustersInFlight (--clusters-in-flight, DRIFT_CHECK_CLUSTERS_IN_FLIGHT)",
+                "`clustersInFlight: 4`",
+            )?,
+        })?;
+        // With a fleet, `--cluster` picks one of it; the name is the member's.
+        let named = if fleet.is_some() {
+            None
+        } else {
+            args.cluster.clone()
+        };
+        let cluster = named.or(file.cluster.clone()).or_else(|| {
             live.snapshot
                 .as_ref()
                 .and_then(|s| s.file_name())
@@ -395,6 +429,7 @@ impl Config {
                 notify: file.notify.validate(&base)?,
             },
             output: output.or(file.output).unwrap_or_default(),
+            fleet,
         })
     }
 }

@@ -14,7 +14,9 @@
 //! (issues and notes), [`yaml`], [`files`] (bounded reads confined to a
 //! tree: the repo, a snapshot), [`bounds`] (the range of every number
 //! setting). Above them, [`cli`] and [`config`] (flags,
-//! environment and config file, layered into each stage's settings).
+//! environment and config file, layered into each stage's settings), and
+//! [`fleet`]: the clusters of a run, each checked by the same per-cluster
+//! pipeline, at most `--clusters-in-flight` at once.
 
 pub mod artifact;
 pub mod bounds;
@@ -26,6 +28,7 @@ pub mod diff;
 pub mod discover;
 pub mod error;
 pub mod files;
+pub mod fleet;
 pub mod flux;
 pub mod helm;
 pub mod k8s;
@@ -37,4 +40,4 @@ pub mod report;
 pub mod source;
 pub mod yaml;
 
-pub use pipeline::{Progress, Renders, Settings, check, render, run};
+pub use pipeline::{Progress, Renders, Settings, check, check_cluster, render, run, run_fleet};

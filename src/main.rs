@@ -8,6 +8,7 @@ use clap::Parser;
 use drift_check::Progress;
 use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode};
 use drift_check::config::Config;
+use drift_check::report::Format;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,7 +36,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => {
             let config = Config::load(&args.common, args.output, args.diff_mode)?;
-            let report = drift_check::check(&config.settings, progress).await;
+            if let Some(fleet) = config.fleet.as_ref().filter(|f| f.is_many()) {
+                let report = drift_check::fleet::run(fleet, &config.settings, progress).await;
+                stdout.write_all(report.render(config.output).as_bytes())?;
+                write_page(args.html_out.as_deref(), report.render(Format::Html))?;
+                return Ok(report.exit_code());
+            }
+            let report = match &config.fleet {
+                Some(fleet) => {
+                    drift_check::check_cluster(&fleet.members[0], &config.settings, progress).await
+                }
+                None => drift_check::check(&config.settings, progress).await,
+            };
             stdout.write_all(report.render(config.output).as_bytes())?;
             write_html(args.html_out.as_deref(), &report)?;
             Ok(report.exit_code())
@@ -47,6 +59,23 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => {
             let config = Config::load(&args.common, args.output, args.diff_mode)?;
             let mut html = Ok(());
+            if let Some(fleet) = &config.fleet {
+                // One cluster (`--cluster NAME`): its report as a single run prints it.
+                let one = !fleet.is_many();
+                let code = drift_check::run_fleet(fleet, &config.settings, progress, |report| {
+                    let single = report.clusters.first().and_then(|c| c.report.as_ref());
+                    let (text, page) = match single.filter(|_| one) {
+                        Some(r) => (r.render(config.output), r.render(Format::Html)),
+                        None => (report.render(config.output), report.render(Format::Html)),
+                    };
+                    let _ = stdout.write_all(text.as_bytes());
+                    let _ = stdout.flush();
+                    html = write_page(args.html_out.as_deref(), page);
+                })
+                .await;
+                html?;
+                return Ok(code);
+            }
             let code = drift_check::run(&config.settings, progress, |report| {
                 let _ = stdout.write_all(report.render(config.output).as_bytes());
                 let _ = stdout.flush();
@@ -89,11 +118,19 @@ fn write_html(
     path: Option<&std::path::Path>,
     report: &drift_check::report::Report,
 ) -> anyhow::Result<()> {
+    match path {
+        Some(_) => write_page(path, report.render(Format::Html)),
+        None => Ok(()),
+    }
+}
+
+/// `--html-out`: an HTML page, written to a file.
+fn write_page(path: Option<&std::path::Path>, html: String) -> anyhow::Result<()> {
     use anyhow::Context;
     let Some(path) = path else {
         return Ok(());
     };
-    std::fs::write(path, report.render(drift_check::report::Format::Html)).with_context(|| {
+    std::fs::write(path, html).with_context(|| {
         format!(
             "--html-out {}: cannot write the HTML report",
             path.display()

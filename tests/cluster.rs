@@ -32,6 +32,7 @@ mod changes;
 mod chaos;
 mod control_plane;
 mod failing;
+mod fleet;
 mod job;
 
 pub use changes::expected;

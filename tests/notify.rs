@@ -25,6 +25,7 @@ use crate::util::{Scratch, root, service};
 
 /// The message of the fixture platform's first run, as the room receives it.
 mod faults;
+mod fleet;
 mod pushgateway;
 mod sample;
 mod state;

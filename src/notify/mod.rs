@@ -63,6 +63,7 @@
 //! for that guarantee (a password without a store is a new device each run).
 
 pub mod config;
+mod fleet;
 mod matrix;
 mod pushgateway;
 mod secrets;
@@ -77,6 +78,7 @@ use tracing::{error, info};
 
 pub use config::NotifyConfigError;
 use config::SinkConfig;
+pub use fleet::{FleetDelivery, fleet_exit_code, notify_fleet};
 pub use matrix::{quiet_dependencies, state_round};
 
 use crate::k8s::client::ClusterOptions;
@@ -102,6 +104,16 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 pub trait Notifier: Send + Sync {
     /// Sends the run, retries included; `Err` when the sink did not get it.
     fn send<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), SinkError>>;
+
+    /// Sends a fleet's run: by default each cluster's report in turn, as
+    /// [`Notifier::send`] sends one (a sink with one message for the fleet,
+    /// or state across clusters, does its own).
+    fn send_fleet<'a>(
+        &'a self,
+        fleet: &'a FleetDelivery<'a>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(fleet::each_cluster(self, fleet))
+    }
 }
 
 /// What became of one sink.
@@ -144,7 +156,7 @@ macro_rules! sinks {
 
         impl NotifySettings {
             /// The configured sinks, by key, in the order of the list.
-            fn sinks(&self) -> Vec<(&'static str, &dyn Notifier)> {
+            pub(crate) fn sinks(&self) -> Vec<(&'static str, &dyn Notifier)> {
                 let mut sinks: Vec<(&'static str, &dyn Notifier)> = Vec::new();
                 $(if let Some(settings) = &self.$name {
                     sinks.push((stringify!($name), settings));

@@ -20,11 +20,13 @@ use crate::classify;
 use crate::diff::{self, DiffMode};
 use crate::discover;
 use crate::error::{Issue, Note, Stage};
+use crate::fleet;
 use crate::flux::{Kustomization, Origin};
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::live::{self, Live, LiveSource};
 use crate::notify;
 use crate::render::{self, Rendered};
+use crate::report::fleet::FleetReport;
 use crate::report::{self, KustomizationEntry, Report};
 use crate::source::set::Sources;
 use crate::source::{self, Checkout};
@@ -39,7 +41,7 @@ pub enum Progress {
 }
 
 impl Progress {
-    fn line(self, line: std::fmt::Arguments<'_>) {
+    pub(crate) fn line(self, line: std::fmt::Arguments<'_>) {
         if self == Progress::Stderr {
             eprintln!("{line}");
         }
@@ -334,6 +336,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     run.report(head.as_ref(), entries, findings, api_requests)
 }
 
+/// The per-cluster check of a fleet: [`check`] with the cluster's name and
+/// connection (or snapshot) in the settings; nothing shared with the other
+/// clusters' checks but the settings read.
+pub async fn check_cluster(
+    member: &fleet::Member,
+    settings: &Settings,
+    progress: Progress,
+) -> Report {
+    check(&fleet::member_settings(member, settings), progress).await
+}
+
 /// Flux's source objects among the live ones.
 fn sources_of<E>(found: &Result<Vec<Object>, E>) -> Vec<Object> {
     found
@@ -362,6 +375,29 @@ pub async fn run(settings: &Settings, progress: Progress, print: impl FnOnce(&Re
     ))
     .await;
     notify::exit_code(&report, &sinks)
+}
+
+/// Runs `run` over a fleet: every cluster checked (a bounded stream), the
+/// fleet report handed to `print`, then to the sinks: one Matrix message for
+/// the fleet, each cluster's metrics in its own pushgateway group (those of
+/// clusters that left the fleet deleted), each cluster's report to the
+/// webhook. Exit code as [`run`]'s, over the whole fleet.
+pub async fn run_fleet(
+    fleet: &fleet::Fleet,
+    settings: &Settings,
+    progress: Progress,
+    print: impl FnOnce(&FleetReport),
+) -> u8 {
+    let report = fleet::run(fleet, settings, progress).await;
+    print(&report);
+    let sinks = Box::pin(notify::notify_fleet(
+        &settings.notify,
+        &settings.live.cluster,
+        &report,
+        fleet.complete,
+    ))
+    .await;
+    notify::fleet_exit_code(&report, &sinks)
 }
 
 /// What `render` produced: each selected Kustomization with its objects
@@ -791,6 +827,7 @@ fn compact(objects: Option<Vec<Object>>) -> Option<Vec<Compact>> {
     objects.map(|objects| objects.iter().map(Compact::new).collect())
 }
 
-fn now() -> String {
+/// Now, as the reports write times.
+pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

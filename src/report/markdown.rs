@@ -163,7 +163,7 @@ pub(super) fn escape(text: &str) -> String {
 /// A code span, when the text can be one as it is (no backtick, pipe,
 /// backslash or control character: nothing is escaped inside a code span);
 /// else the escaped text.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let plain = !text.contains(['`', '|', '\\'])
         && matches!(super::text::escape(text), std::borrow::Cow::Borrowed(_));
     if plain {

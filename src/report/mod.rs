@@ -8,6 +8,7 @@
 //! Shared by the report's readers: [`severity`] (how urgent a finding is),
 //! [`links`] (commit and file links on the git forge).
 
+pub mod fleet;
 pub mod html;
 pub mod links;
 mod markdown;

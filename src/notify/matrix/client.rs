@@ -276,8 +276,13 @@ impl Attachment {
 
     /// The report's HTML page (`html`) as the file to attach.
     pub fn page(report: &crate::report::Report, html: String) -> Self {
+        Self::page_named(Self::name(report, "html"), html)
+    }
+
+    /// An HTML page as the file `name`.
+    pub fn page_named(name: String, html: String) -> Self {
         Self {
-            name: Self::name(report, "html"),
+            name,
             mime: mime::TEXT_HTML_UTF_8,
             bytes: html.into_bytes(),
         }
@@ -285,8 +290,12 @@ impl Attachment {
 
     /// The report's JSON (`json`) as the file to attach.
     pub fn of(report: &crate::report::Report, json: &str) -> Self {
+        Self::json(Self::name(report, "json"), json)
+    }
+
+    /// A JSON document as the file `name` (gzipped as `name.gz` when large).
+    pub fn json(name: String, json: &str) -> Self {
         use std::io::Write as _;
-        let name = Self::name(report, "json");
         if json.len() <= GZIP_OVER_BYTES {
             return Self {
                 name,

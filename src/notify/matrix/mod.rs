@@ -7,6 +7,7 @@
 //!
 //! - `config.rs`: the section and its validation;
 //! - `sink.rs`: the [`Notifier`](super::Notifier): state, plan, post, save;
+//! - `fleet.rs`: one message for a fleet run, the state kept per cluster;
 //! - `message/`: what to post (pure): the message, and the replies in the
 //!   threads of earlier ones;
 //! - `state.rs`: what was posted last, in a file or a ConfigMap;
@@ -15,6 +16,7 @@
 
 mod client;
 mod config;
+mod fleet;
 mod message;
 mod retry;
 mod sink;

@@ -70,6 +70,14 @@ impl Notifier for MatrixSettings {
             }
         })
     }
+
+    /// One message for the whole fleet, each cluster's state its own.
+    fn send_fleet<'a>(
+        &'a self,
+        fleet: &'a crate::notify::FleetDelivery<'a>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(super::fleet::send(self, fleet))
+    }
 }
 
 /// Plans against `loaded`, posts, saves to `store` (when there is one).
@@ -146,7 +154,7 @@ fn page(report: &Report, next: &State, options: &message::Options) -> Attachment
 }
 
 /// The state's store: a file, or a ConfigMap (by default in a pod).
-async fn state_store(
+pub(super) async fn state_store(
     location: &StateLocation,
     cluster: &ClusterOptions,
 ) -> Result<Store, SinkError> {

@@ -5,9 +5,11 @@
 //!
 //! - `config.rs`: the section and its validation;
 //! - `sink.rs`: the [`Notifier`](super::Notifier): PUT or POST with retries;
-//! - `metrics.rs`: the text format of a run (pure).
+//! - `metrics.rs`: the text format of a run (pure);
+//! - `fleet.rs`: a fleet run: a group per cluster, those that left deleted.
 
 mod config;
+mod fleet;
 mod metrics;
 mod sink;
 

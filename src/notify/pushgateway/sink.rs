@@ -86,17 +86,25 @@ impl Notifier for PushgatewaySettings {
             Ok(push(self, cluster, body, completed).await?)
         })
     }
+
+    /// Each cluster's group, then the groups of clusters that left the fleet deleted.
+    fn send_fleet<'a>(
+        &'a self,
+        fleet: &'a crate::notify::FleetDelivery<'a>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(super::fleet::send(self, fleet))
+    }
 }
 
 /// How to authenticate to the pushgateway.
 #[derive(Debug)]
-enum Auth {
+pub(super) enum Auth {
     None,
     Bearer(Secret),
     Basic(String, Secret),
 }
 
-fn auth() -> Result<Auth, PushgatewayError> {
+pub(super) fn auth() -> Result<Auth, PushgatewayError> {
     if let Some(token) = secrets::from_env("DRIFT_CHECK_PUSHGATEWAY_TOKEN")? {
         return Ok(Auth::Bearer(token));
     }
@@ -112,7 +120,7 @@ fn auth() -> Result<Auth, PushgatewayError> {
 
 /// The group's URL: `/metrics/job/drift_check/cluster/<name>`, with the
 /// `@base64` form when the name is not a plain path segment.
-fn group_url(base: &str, cluster: &str) -> String {
+pub(super) fn group_url(base: &str, cluster: &str) -> String {
     let plain = !cluster.is_empty()
         && cluster
             .chars()
