@@ -200,7 +200,7 @@ fn unique(members: Vec<(Member, String)>) -> (Vec<Member>, Vec<Rejected>) {
         match first.get(&m.name) {
             Some(earlier) => rejected.push(Rejected {
                 reason: format!(
-                    "could not check: the cluster name {:?} of {origin} is already that of {earlier}; give each cluster its own name",
+                    "the cluster name {:?} of {origin} is already that of {earlier}; give each cluster its own name",
                     m.name
                 ),
                 name: m.name,

@@ -70,7 +70,7 @@ fn a_name_given_twice_is_one_cluster_that_cannot_be_checked_and_the_others_are()
     assert_eq!(fleet.rejected.len(), 1);
     assert_eq!(
         fleet.rejected[0].reason,
-        "could not check: the cluster name \"a\" of clusters[2] is already that of clusters[0]; give each cluster its own name"
+        "the cluster name \"a\" of clusters[2] is already that of clusters[0]; give each cluster its own name"
     );
 }
 

@@ -383,7 +383,7 @@ mod tests {
         let labels = BTreeMap::from([("env".to_string(), "prod".to_string())]);
         let mixed = fleet(vec![
             entry("a", 0, true),
-            ClusterEntry::not_checked("b", &labels, "could not check: a name given twice"),
+            ClusterEntry::not_checked("b", &labels, "a name given twice"),
             entry("c", 1, false),
         ]);
         assert_eq!(mixed.exit_code(), 2);

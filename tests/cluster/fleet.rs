@@ -213,7 +213,7 @@ fn a_fleet_of_api_servers_is_one_report_and_what_cannot_be_checked_is_scoped_to_
     assert_eq!(
         twice.error.as_deref(),
         Some(
-            "could not check: the cluster name \"eu\" of clusters[3] is already that of clusters[0]; give each cluster its own name"
+            "the cluster name \"eu\" of clusters[3] is already that of clusters[0]; give each cluster its own name"
         )
     );
     assert_eq!(

@@ -66,7 +66,7 @@ async fn matrix_gets_one_message_for_the_fleet_worst_cluster_first_and_keeps_sta
                "findings": report["summary"]["findings"], "unexplained": 12})
     );
     let events = s.events(&owner_token, &room_id).await;
-    let notices = notices_from(&events, &bot);
+    let notices = messages(&events, &bot);
     assert_eq!(notices.len(), 1, "one message for the fleet: {notices:#?}");
     let body = notices[0]["content"]["body"].as_str().unwrap();
     assert!(
@@ -109,7 +109,7 @@ async fn matrix_gets_one_message_for_the_fleet_worst_cluster_first_and_keeps_sta
     // Nothing new anywhere: nothing is posted.
     let second = run_fleet(&cfg, &[], &env);
     assert_eq!(second.code, 2, "{}", second.stderr);
-    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    let notices = messages(&s.events(&owner_token, &room_id).await, &bot);
     assert_eq!(
         notices.len(),
         1,
@@ -129,7 +129,7 @@ async fn matrix_gets_one_message_for_the_fleet_worst_cluster_first_and_keeps_sta
     );
     let third = run_fleet(&cfg, &[], &env);
     assert_eq!(third.code, 2, "{}", third.stderr);
-    let notices = notices_from(&s.events(&owner_token, &room_id).await, &bot);
+    let notices = messages(&s.events(&owner_token, &room_id).await, &bot);
     assert_eq!(notices.len(), 2, "{notices:#?}");
     let body = notices[0]["content"]["body"].as_str().unwrap();
     assert!(
@@ -142,6 +142,15 @@ async fn matrix_gets_one_message_for_the_fleet_worst_cluster_first_and_keeps_sta
     );
     assert!(!body.contains("── cluster eu"), "{body}");
     assert_no_secret(&s.events(&owner_token, &room_id).await);
+}
+
+/// The bot's messages, newest first, without the files that go with them
+/// (the page; the full report when a message is cut for size).
+fn messages(events: &[Value], bot: &str) -> Vec<Value> {
+    notices_from(events, bot)
+        .into_iter()
+        .filter(|e| e["content"]["msgtype"] == "m.notice")
+        .collect()
 }
 
 /// Whether the pushgateway holds a group for `cluster` with the fleet's mark.
