@@ -33,6 +33,7 @@ mod chaos;
 mod control_plane;
 mod failing;
 mod job;
+mod job_run;
 
 pub use changes::expected;
 use changes::{change_the_platform, changes, docs_ignore};
