@@ -226,7 +226,7 @@ fn our_render(tree: &Path, file: &Path) -> Result<Vec<Value>, String> {
 fn cli_quirk(d: &Difference) -> Option<&'static str> {
     let unquoted = matches!(
         (&d.flux, &d.ours),
-        (Some(f @ (Value::Number(_) | Value::Bool(_))), Some(Value::String(o))) if f.to_string() == *o
+        (Some(f @ (Value::Number(_) | Value::Bool(_))), Some(Value::String(o))) if serde_json::from_str::<Value>(o).ok().as_ref() == Some(f)
     );
     (d.object.1 == "Secret" && d.pointer.starts_with("/stringData/") && unquoted)
         .then_some("flux build re-emits a Secret's stringData untagged (maskSopsData)")
