@@ -41,6 +41,7 @@ pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
 mod real_flux;
+mod real_flux_platform;
 mod secrets;
 mod sops_generators;
 mod source_secrets;
