@@ -34,6 +34,7 @@ mod control_plane;
 mod failing;
 mod fleet;
 mod job;
+mod job_run;
 
 pub use changes::expected;
 use changes::{change_the_platform, changes, docs_ignore};
@@ -41,6 +42,7 @@ pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
 mod real_flux;
+mod real_flux_platform;
 mod secrets;
 mod sops_generators;
 mod source_secrets;

@@ -8,6 +8,7 @@ mod cluster;
 mod config_props;
 mod conformance;
 mod fixture_platform;
+mod flux_build;
 mod github_app;
 mod html;
 mod image;

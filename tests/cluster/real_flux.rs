@@ -12,6 +12,10 @@ use crate::sources::{served_repo, servers};
 
 const APPS: &str = "flux-apps";
 
+/// One test at a time on Flux's cluster: each checks the whole cluster, so
+/// another test's platform or edits there would be its findings.
+pub(super) static FLUX_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn namespace() -> String {
     format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {APPS}\n")
 }
@@ -35,7 +39,7 @@ fn web(name: &str) -> String {
 
 /// The Ready condition of `object`, once its observed generation is the
 /// current one: `Some((status, message))`.
-fn ready(object: &DynamicObject) -> Option<(String, String)> {
+pub(super) fn ready(object: &DynamicObject) -> Option<(String, String)> {
     let status = object.data.get("status")?;
     let generation = object.metadata.generation?;
     if status["observedGeneration"].as_i64() != Some(generation) {
@@ -56,7 +60,7 @@ fn ready(object: &DynamicObject) -> Option<(String, String)> {
 
 /// Waits until Flux reports `object` Ready=True; fails with its status and
 /// the controllers' log tails otherwise.
-async fn wait_ready(client: &Client, resources: &Resources, object: &Value) {
+pub(super) async fn wait_ready(client: &Client, resources: &Resources, object: &Value) {
     let (api, name) = resources.api(client, object);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -79,24 +83,28 @@ async fn wait_ready(client: &Client, resources: &Resources, object: &Value) {
 }
 
 /// The last lines of each controller's log (scripts/services/flux).
-fn controller_logs() -> String {
+pub(super) fn controller_logs() -> String {
     let Ok(dir) = std::env::var("DRIFT_CHECK_TEST_FLUX") else {
         return String::new();
     };
-    ["source-controller", "kustomize-controller"]
-        .iter()
-        .map(|name| {
-            let log = std::fs::read_to_string(format!("{dir}/{name}.log")).unwrap_or_default();
-            let tail: Vec<_> = log.lines().rev().take(15).collect();
-            let tail: Vec<_> = tail.into_iter().rev().collect();
-            format!("--- {name}.log\n{}", tail.join("\n"))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    [
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+    ]
+    .iter()
+    .map(|name| {
+        let log = std::fs::read_to_string(format!("{dir}/{name}.log")).unwrap_or_default();
+        let tail: Vec<_> = log.lines().rev().take(15).collect();
+        let tail: Vec<_> = tail.into_iter().rev().collect();
+        format!("--- {name}.log\n{}", tail.join("\n"))
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// drift-check over the whole cluster, its sources read from the cluster.
-async fn check_cluster(kubeconfig: &std::path::Path) -> Report {
+pub(super) async fn check_cluster(kubeconfig: &std::path::Path) -> Report {
     let mut a = args(kubeconfig);
     a.config = None;
     a.repo = Vec::new();
@@ -110,6 +118,7 @@ fn the_real_kustomize_controller_applies_a_platform_and_only_a_persons_edit_is_d
     else {
         return;
     };
+    let _cluster = FLUX_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let kubeconfig = PathBuf::from(kubeconfig);
     let work = tempfile::tempdir().unwrap();
     let (_, commits) = served_repo(
