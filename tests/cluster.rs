@@ -40,6 +40,7 @@ pub(crate) use job::job_kubeconfig;
 mod helm;
 mod partial_failures;
 mod real_flux;
+mod remote;
 mod secrets;
 mod sops_generators;
 mod source_secrets;
