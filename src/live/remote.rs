@@ -40,9 +40,25 @@ impl Spoke {
     /// `spec.kubeConfig`), a spoke for a `secretRef`, an error for what
     /// drift-check cannot follow.
     pub fn of(ks: &Kustomization) -> Result<Option<Self>, RemoteError> {
-        let Some(reference) = &ks.spec.kube_config else {
-            return Ok(None);
-        };
+        match &ks.spec.kube_config {
+            None => Ok(None),
+            Some(reference) => Self::new(
+                &ks.namespace,
+                reference,
+                ks.spec.service_account_name.as_deref(),
+            )
+            .map(Some),
+        }
+    }
+
+    /// The spoke of a `spec.kubeConfig` reference (a Kustomization's or a
+    /// HelmRelease's) of an object in `namespace`, applying as
+    /// `service_account`.
+    pub fn new(
+        namespace: &str,
+        reference: &Value,
+        service_account: Option<&str>,
+    ) -> Result<Self, RemoteError> {
         let text = |pointer: &str| {
             reference
                 .pointer(pointer)
@@ -51,20 +67,18 @@ impl Spoke {
                 .map(str::to_string)
         };
         if let Some(secret) = text("/secretRef/name") {
-            return Ok(Some(Self {
-                namespace: ks.namespace.clone(),
+            return Ok(Self {
+                namespace: namespace.to_string(),
                 secret,
                 key: text("/secretRef/key"),
-                service_account: ks
-                    .spec
-                    .service_account_name
-                    .clone()
-                    .filter(|s| !s.is_empty()),
-            }));
+                service_account: service_account
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            });
         }
         if let Some(config_map) = text("/configMapRef/name") {
             return Err(RemoteError::WorkloadIdentity {
-                config_map: format!("{}/{config_map}", ks.namespace),
+                config_map: format!("{namespace}/{config_map}"),
             });
         }
         Err(RemoteError::NoReference)
@@ -91,7 +105,7 @@ impl Spoke {
 pub enum RemoteError {
     /// `spec.kubeConfig.configMapRef`: Flux 2.7 workload identity.
     #[error(
-        "could not check: workload identity (spec.kubeConfig.configMapRef {config_map}) is not supported: give the Kustomization a kubeconfig Secret (spec.kubeConfig.secretRef) to check it"
+        "could not check: workload identity (spec.kubeConfig.configMapRef {config_map}) is not supported: give it a kubeconfig Secret (spec.kubeConfig.secretRef) to check it"
     )]
     WorkloadIdentity { config_map: String },
     /// `spec.kubeConfig` names neither a Secret nor a ConfigMap.

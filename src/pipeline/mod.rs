@@ -241,7 +241,7 @@ async fn compare(
 ) {
     let settings = run.settings;
     let (discovered, head, progress) = (at.discovered, at.head, at.progress);
-    let releases = helm::read(
+    let mut releases = helm::read(
         &rendered,
         live,
         &settings.helm,
@@ -332,7 +332,9 @@ async fn compare(
         DiffMode::Local => BTreeMap::new(),
     };
 
-    let deployed = releases.deployed(&rendered, &state);
+    let remote_releases = std::mem::take(&mut releases.remote);
+    let on_spokes = remote::helm_on_spokes(run, live, remote_releases, &rendered, &state).await;
+    let deployed = releases.deployed(&rendered, &state, &state.scopes);
     run.issues.extend(helm::ignore_issues(&deployed));
     let all_rendered = Rendered::identities(&rendered);
     let (mut diffs, notes) = diff::renders(
@@ -355,6 +357,17 @@ async fn compare(
         &all_rendered,
         &settings.diff.policy,
     ));
+    let nothing = live::LiveState::default();
+    for spoke in &on_spokes {
+        run.issues.extend(helm::ignore_issues(&spoke.deployed));
+        run.notes.extend(helm::notes(&spoke.deployed));
+        diffs.extend(diff::helm::deployed(
+            &spoke.deployed,
+            [&spoke.state, &nothing],
+            &BTreeSet::new(),
+            &settings.diff.policy,
+        ));
+    }
     let mut findings = classify::findings(
         diffs,
         rendered

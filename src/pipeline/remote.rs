@@ -4,15 +4,18 @@
 //! what a spoke that cannot be reached leaves in the report. The spoke's
 //! live source itself is [`crate::live::remote`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::Value;
 use tracing::info;
 
-use super::Run;
-use crate::error::{Issue, Stage};
+use super::{Run, helm};
+use crate::diff::helm::Deployed;
+use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
+use crate::k8s::object::{self, Object};
 use crate::live::remote::{RemoteError, Spoke};
-use crate::live::{Live, LiveError};
+use crate::live::{Live, LiveError, LiveSource, LiveState};
 use crate::render::Rendered;
 use crate::report::KustomizationEntry;
 
@@ -109,6 +112,92 @@ pub fn unreachable(
         run.issues.push(issue);
         entries.push(entry);
     }
+}
+
+/// What the HelmReleases with `spec.kubeConfig` of one spoke deployed
+/// there, and that spoke's live objects of their types.
+pub struct HelmOnSpoke<'a> {
+    pub deployed: Vec<Deployed<'a>>,
+    pub state: LiveState,
+}
+
+/// Compares each HelmRelease with `spec.kubeConfig` on its spoke, as a local
+/// one is compared on the cluster checked: its kubeconfig Secret read where
+/// the HelmRelease lives (`live`, whose objects are `state`), as
+/// helm-controller reads it; its release records and objects read on the
+/// spoke. A spoke that cannot be reached is an issue of each such
+/// HelmRelease's Kustomization, naming the HelmRelease and the Secret.
+pub async fn helm_on_spokes<'a>(
+    run: &mut Run<'_>,
+    live: &Live,
+    remote: Vec<(usize, Object)>,
+    rendered: &'a [Rendered],
+    state: &LiveState,
+) -> Vec<HelmOnSpoke<'a>> {
+    let settings = run.settings;
+    let mut groups: BTreeMap<Spoke, Vec<(usize, Object)>> = BTreeMap::new();
+    for (i, o) in remote {
+        let namespace = object::namespace(&o).unwrap_or(&rendered[i].ks.namespace);
+        let service_account = o
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str);
+        let reference = o.pointer("/spec/kubeConfig").unwrap_or(&Value::Null);
+        match Spoke::new(namespace, reference, service_account) {
+            Ok(spoke) => groups.entry(spoke).or_default().push((i, o)),
+            Err(e) => run.issues.push(release_issue(&rendered[i].ks, &o, &e)),
+        }
+    }
+    let mut out = Vec::new();
+    for (spoke, found) in groups {
+        let on_spoke =
+            match crate::live::remote::connect(live, &spoke, &settings.live.cluster).await {
+                Ok(on_spoke) => on_spoke,
+                Err(e) => {
+                    for (i, o) in &found {
+                        run.issues.push(release_issue(&rendered[*i].ks, o, &e));
+                    }
+                    continue;
+                }
+            };
+        let releases = helm::on(
+            found,
+            rendered,
+            &on_spoke,
+            &settings.helm,
+            &mut run.issues,
+            &mut run.notes,
+        )
+        .await;
+        let types = releases.types(rendered, &settings.helm, &BTreeSet::new());
+        let mut spoke_state = on_spoke.fetch(&types).await;
+        for e in std::mem::take(&mut spoke_state.errors) {
+            run.notes.push(Note {
+                kustomization: None,
+                message: format!(
+                    "cluster {}: objects HelmReleases deployed: {e}: those of that type are not checked",
+                    spoke.cluster()
+                ),
+            });
+        }
+        let deployed = releases.deployed(rendered, state, &spoke_state.scopes);
+        out.push(HelmOnSpoke {
+            deployed,
+            state: spoke_state,
+        });
+    }
+    out
+}
+
+/// An issue of the Kustomization rendering a HelmRelease, naming it.
+fn release_issue(ks: &Kustomization, release: &Object, error: &RemoteError) -> Issue {
+    let mut issue = Issue::new(Some(ks.id()), Stage::Live, error);
+    issue.message = format!(
+        "HelmRelease {}/{}: {}",
+        object::namespace(release).unwrap_or(&ks.namespace),
+        object::name(release).unwrap_or("?"),
+        issue.message
+    );
+    issue
 }
 
 #[cfg(test)]

@@ -19,14 +19,14 @@ const NS: &str = "fleet";
 const SOURCE: &str = "remote-infra";
 
 /// A spoke API server, started by the test setup's script.
-struct Spoke {
-    admin: PathBuf,
-    server: String,
-    ca: Vec<u8>,
+pub(super) struct Spoke {
+    pub(super) admin: PathBuf,
+    pub(super) server: String,
+    pub(super) ca: Vec<u8>,
 }
 
 /// Starts (or restarts) the extra API server `name` on the setup's etcd.
-fn spoke(name: &str) -> Option<Spoke> {
+pub(super) fn spoke(name: &str) -> Option<Spoke> {
     let state = PathBuf::from(service("DRIFT_CHECK_TEST_APISERVER_STATE")?);
     let out = std::process::Command::new(root().join("scripts/services/kube-apiserver"))
         .args(["extra", state.to_str().unwrap(), name])
@@ -48,13 +48,13 @@ fn spoke(name: &str) -> Option<Spoke> {
     Some(Spoke { admin, server, ca })
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A self-contained kubeconfig, as Flux's kubeconfig Secrets hold.
-fn kubeconfig(server: &str, cluster: &str, user: &str) -> String {
+pub(super) fn kubeconfig(server: &str, cluster: &str, user: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: spoke\n\
          clusters:\n- name: spoke\n  cluster:\n    server: {server}\n{cluster}\
@@ -63,11 +63,11 @@ fn kubeconfig(server: &str, cluster: &str, user: &str) -> String {
     )
 }
 
-fn ca(pem: &[u8]) -> String {
+pub(super) fn ca(pem: &[u8]) -> String {
     format!("    certificate-authority-data: {}\n", b64(pem))
 }
 
-const TOKEN: &str = "    token: admintoken\n";
+pub(super) const TOKEN: &str = "    token: admintoken\n";
 
 /// A Kustomization of `./spoke-apps` (or `./hub-apps` without a Secret),
 /// its status as kustomize-controller writes it after applying.
