@@ -257,7 +257,7 @@ mod tests {
         );
         assert_eq!(
             Spoke::of(&identity).err().unwrap().to_string(),
-            "could not check: workload identity (spec.kubeConfig.configMapRef flux-system/eks-prod) is not supported: give the Kustomization a kubeconfig Secret (spec.kubeConfig.secretRef) to check it"
+            "could not check: workload identity (spec.kubeConfig.configMapRef flux-system/eks-prod) is not supported: give it a kubeconfig Secret (spec.kubeConfig.secretRef) to check it"
         );
         let empty = ks("flux-system", spec(json!({"kubeConfig": {}})));
         assert_eq!(
