@@ -135,6 +135,21 @@ pub async fn helm_on_spokes<'a>(
     state: &LiveState,
 ) -> Vec<HelmOnSpoke<'a>> {
     let settings = run.settings;
+    if matches!(live, Live::Snapshot(_)) {
+        // A snapshot holds one cluster: said once per HelmRelease, not an error.
+        for (i, o) in remote {
+            let ks = &rendered[i].ks;
+            run.notes.push(Note {
+                kustomization: Some(ks.id()),
+                message: format!(
+                    "HelmRelease {}/{} installs into another cluster (spec.kubeConfig), which a live snapshot does not hold: what it deployed is not checked",
+                    object::namespace(&o).unwrap_or(&ks.namespace),
+                    object::name(&o).unwrap_or("?"),
+                ),
+            });
+        }
+        return Vec::new();
+    }
     let mut groups: BTreeMap<Spoke, Vec<(usize, Object)>> = BTreeMap::new();
     for (i, o) in remote {
         let namespace = object::namespace(&o).unwrap_or(&rendered[i].ks.namespace);
