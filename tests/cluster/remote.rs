@@ -157,7 +157,7 @@ fn component_grant(secrets: &[&str]) -> Vec<Value> {
     objects
 }
 
-const REMOTE: [&str; 9] = [
+const REMOTE: [&str; 10] = [
     "spoke-a",
     "spoke-b",
     "down",
@@ -167,6 +167,7 @@ const REMOTE: [&str; 9] = [
     "exec",
     "missing",
     "hub-apps",
+    "as-deployer",
 ];
 
 async fn check_fleet(p: &Platform) -> Report {
@@ -256,6 +257,11 @@ fn remote_kustomizations_are_checked_on_their_spoke_and_each_broken_kubeconfig_i
         let exec = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws-iam-authenticator\n      args: [token, -i, prod]\n";
         broken(h, "exec", "exec-kubeconfig", Some(kubeconfig(&a.server, &ca(&a.ca), exec))).await;
         broken(h, "missing", "missing-kubeconfig", None).await;
+        // Impersonated on the spoke, as Flux does: a service account that
+        // may list nothing there leaves its objects unchecked, saying who.
+        let mut as_deployer = manifest("as-deployer", Some(("spoke-a-kubeconfig", None)));
+        as_deployer["spec"]["serviceAccountName"] = json!("deployer");
+        apply(h.0, h.1, &as_deployer, "kustomize-controller").await;
 
         // Without the grant: each remote Kustomization names its Secret.
         let report = check_fleet(p).await;
@@ -301,6 +307,16 @@ fn remote_kustomizations_are_checked_on_their_spoke_and_each_broken_kubeconfig_i
             "could not check: Secret {NS}/exec-kubeconfig, key \"value\": user \"flux\" runs an exec credential plugin (aws-iam-authenticator), refused as kustomize-controller refuses it without --insecure-kubeconfig-exec (allow it with --insecure-kubeconfig-exec or `insecureKubeconfigExec: true`)"
         ));
         assert_eq!(error("missing"), format!("could not check: Secret {NS}/missing-kubeconfig (spec.kubeConfig.secretRef) not found"));
+        assert_eq!(
+            (entry(&report, "as-deployer").error.as_deref(), entry(&report, "as-deployer").cluster.as_deref()),
+            (Some("could not check: v1 configmaps forbidden, v1 namespaces forbidden"), Some("fleet/spoke-a-kubeconfig"))
+        );
+        let impersonated = "cannot list resource \"configmaps\" in API group \"\" at the cluster scope";
+        assert!(
+            report.errors.iter().any(|e| e.message.starts_with("cluster fleet/spoke-a-kubeconfig: list v1 configmaps: Forbidden (403): ")
+                && e.message.contains(&format!("User \"system:serviceaccount:{NS}:deployer\" {impersonated}"))),
+            "{:#?}", report.errors
+        );
         assert_eq!(report.exit_code(), 2);
         let text = format!("{report:?}");
         for secret in ["s3cr3t", "admintoken"] {
@@ -322,6 +338,11 @@ fn remote_kustomizations_are_checked_on_their_spoke_and_each_broken_kubeconfig_i
             "{:#?}", report.findings
         );
         assert!(report.findings.iter().all(|f| !f.explained));
+        let text = report.render(drift_check::report::Format::Text);
+        assert!(
+            text.contains("fleet/spoke-b (./spoke-apps, on cluster fleet/spoke-b-kubeconfig:config): 2 objects"),
+            "{text}"
+        );
 
         // Gone again, so that no other test's whole-cluster check sees them.
         let ns = reference("v1", "Namespace", None, NS);
