@@ -127,7 +127,7 @@ pub enum RemoteError {
     Read {
         secret: String,
         #[source]
-        source: LiveError,
+        source: Box<LiveError>,
     },
     /// The Secret's kubeconfig cannot be used.
     #[error("could not check: {0}")]
@@ -138,7 +138,7 @@ pub enum RemoteError {
         secret: String,
         server: String,
         #[source]
-        source: LiveError,
+        source: Box<LiveError>,
     },
 }
 
@@ -159,7 +159,12 @@ pub async fn connect(
         Ok(Some(data)) => data,
         Ok(None) => return Err(RemoteError::NotFound { secret }),
         Err(LiveError::Status { code: 403, .. }) => return Err(RemoteError::Forbidden { secret }),
-        Err(source) => return Err(RemoteError::Read { secret, source }),
+        Err(source) => {
+            return Err(RemoteError::Read {
+                secret,
+                source: Box::new(source),
+            });
+        }
     };
     let (key, bytes) = kubeconfig::pick(&data, spoke.key.as_deref(), &secret)?;
     let parsed = kubeconfig::parse(bytes, options.remote, &secret, key)?;
@@ -176,13 +181,13 @@ pub async fn connect(
         Cluster::of_connection(connection, options).map_err(|source| RemoteError::Unreachable {
             secret: secret.clone(),
             server: "client".into(),
-            source,
+            source: Box::new(source),
         })?;
     if let Err(source) = cluster.probe().await {
         return Err(RemoteError::Unreachable {
             secret,
             server: cluster.server().to_string(),
-            source,
+            source: Box::new(source),
         });
     }
     tracing::info!(spoke = %spoke.cluster(), server = cluster.server(), "Connected to a spoke");
