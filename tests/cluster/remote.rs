@@ -171,12 +171,16 @@ const REMOTE: [&str; 10] = [
 ];
 
 async fn check_fleet(p: &Platform) -> Report {
-    let mut a = args(&p.partial);
+    check_fleet_as(&p.partial, DiffMode::Local).await
+}
+
+async fn check_fleet_as(kubeconfig: &std::path::Path, mode: DiffMode) -> Report {
+    let mut a = args(kubeconfig);
     a.config = None;
     a.repo = vec![root().join("tests/cluster/remote-repo")];
     a.source = Some(format!("{NS}/{SOURCE}"));
     a.kustomizations = REMOTE.iter().map(|n| format!("{NS}/{n}")).collect();
-    check(&a, DiffMode::Local).await
+    check(&a, mode).await
 }
 
 fn entry<'r>(report: &'r Report, name: &str) -> &'r KustomizationEntry {
@@ -343,6 +347,34 @@ fn remote_kustomizations_are_checked_on_their_spoke_and_each_broken_kubeconfig_i
             text.contains("fleet/spoke-b (./spoke-apps, on cluster fleet/spoke-b-kubeconfig:config): 2 objects"),
             "{text}"
         );
+        let edits = found(&report);
+
+        // Left on spoke A by an earlier revision of spoke-a: its orphan, on
+        // spoke A only. In server mode, with Flux's dry-run on each spoke
+        // (the spokes' token is Flux's): the same edits.
+        let stale = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "stale", "namespace": "edge",
+                "labels": {"kustomize.toolkit.fluxcd.io/name": "spoke-a",
+                           "kustomize.toolkit.fluxcd.io/namespace": NS}},
+            "data": {"level": "1"}});
+        apply(&client_a, &resources_a, &stale, "kustomize-controller").await;
+        let report = check_fleet_as(&p.admin, DiffMode::Server).await;
+        let orphans: Vec<(Option<&str>, String)> = report
+            .findings
+            .iter()
+            .filter(|f| f.drift.as_str() == "orphaned")
+            .map(|f| (f.kustomization.as_deref(), f.object.to_string()))
+            .collect();
+        assert_eq!(orphans, [(Some("fleet/spoke-a"), "ConfigMap/edge/stale".to_string())], "{:#?}", report.findings);
+        let mut want = edits.clone();
+        want.push((
+            "fleet/spoke-a-kubeconfig".to_string(),
+            "ConfigMap/edge/stale orphaned".to_string(),
+            String::new(),
+            Some("kustomize-controller".to_string()),
+        ));
+        want.sort();
+        assert_eq!(found(&report), want, "{:#?}", report.findings);
 
         // Gone again, so that no other test's whole-cluster check sees them.
         let ns = reference("v1", "Namespace", None, NS);
