@@ -139,22 +139,19 @@ fn secret(name: &str, key: &str, value: &str) -> Value {
         "metadata": {"name": name, "namespace": NS}, "data": {key: b64(value.as_bytes())}})
 }
 
-/// The component's Role and RoleBinding, for these Secrets in `NS` and the
-/// test's partial user instead of the Job's ServiceAccount.
+/// The component's ClusterRole, for these Secrets, and the RoleBinding in
+/// `NS` its kustomization.yaml shows, for the test's partial user instead of
+/// the Job's ServiceAccount.
 fn component_grant(secrets: &[&str]) -> Vec<Value> {
-    let mut objects = yaml_objects(&root().join("job/components/kubeconfig-secrets/role.yaml"));
-    for object in &mut objects {
-        object["metadata"]["namespace"] = json!(NS);
-        match object["kind"].as_str().unwrap() {
-            "Role" => object["rules"][0]["resourceNames"] = json!(secrets),
-            "RoleBinding" => {
-                object["subjects"] = json!([{"apiGroup": "rbac.authorization.k8s.io",
-                                             "kind": "User", "name": "drift-partial"}]);
-            }
-            other => panic!("unexpected {other} in the component"),
-        }
-    }
-    objects
+    let mut role = yaml_objects(&root().join("job/components/kubeconfig-secrets/clusterrole.yaml"));
+    assert_eq!(role.len(), 1);
+    role[0]["rules"][0]["resourceNames"] = json!(secrets);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "drift-check-kubeconfig-secrets", "namespace": NS},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "drift-check-kubeconfig-secrets"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "drift-partial"}]});
+    vec![role.remove(0), binding]
 }
 
 const REMOTE: [&str; 10] = [
@@ -287,7 +284,15 @@ fn remote_kustomizations_are_checked_on_their_spoke_and_each_broken_kubeconfig_i
         for object in component_grant(&secrets) {
             apply(h.0, h.1, &object, "test-setup").await;
         }
-        let report = check_fleet(p).await;
+        let mut report = check_fleet(p).await;
+        for _ in 0..50 {
+            if entry(&report, "spoke-a").error.is_none() {
+                break;
+            }
+            // RBAC's authorizer cache takes a moment to see the new binding.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            report = check_fleet(p).await;
+        }
         for (name, cluster) in [("spoke-a", "fleet/spoke-a-kubeconfig"), ("spoke-b", "fleet/spoke-b-kubeconfig:config")] {
             let e = entry(&report, name);
             assert_eq!((e.error.as_deref(), e.cluster.as_deref(), e.objects), (None, Some(cluster), 2), "{:#?}", report.errors);
