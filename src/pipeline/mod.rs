@@ -187,30 +187,9 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         &mut findings,
     )
     .await;
-    let mut api_requests = live.requests();
-    for (spoke, group) in spokes {
-        let cluster = spoke.cluster();
-        match live::remote::connect(&live, &spoke, &settings.live.cluster).await {
-            Ok(on_spoke) => {
-                let at = Compare {
-                    known: remote::known_on(&discovered.known, Some(&cluster)),
-                    ..at
-                };
-                compare(
-                    &mut run,
-                    &on_spoke,
-                    Some(&cluster),
-                    group,
-                    &at,
-                    &mut entries,
-                    &mut findings,
-                )
-                .await;
-                api_requests = api_requests.map(|n| n + on_spoke.requests().unwrap_or(0));
-            }
-            Err(e) => remote::unreachable(&mut run, &cluster, &e, group, &mut entries),
-        }
-    }
+    let on_spokes =
+        remote::compare_on_spokes(&mut run, &live, spokes, &at, &mut entries, &mut findings).await;
+    let api_requests = live.requests().map(|n| n + on_spokes);
     if let Some(requests) = api_requests {
         info!(requests, "API requests made");
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use tracing::info;
 
-use super::{Run, helm};
+use super::{Compare, Run, helm};
 use crate::diff::helm::Deployed;
 use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
@@ -79,6 +79,45 @@ pub fn known_on(known: &[Kustomization], cluster: Option<&str>) -> Vec<Kustomiza
         .collect()
 }
 
+/// Compares each spoke's renders on the spoke ([`super::compare`]), with
+/// the Kustomizations that apply there as the owners of its objects; a spoke
+/// that cannot be reached is [`not_reached`]. Returns the API requests made
+/// to the spokes.
+pub async fn compare_on_spokes(
+    run: &mut Run<'_>,
+    hub: &Live,
+    spokes: BTreeMap<Spoke, Vec<Rendered>>,
+    at: &Compare<'_>,
+    entries: &mut Vec<KustomizationEntry>,
+    findings: &mut Vec<crate::classify::Finding>,
+) -> usize {
+    let mut requests = 0;
+    for (spoke, group) in spokes {
+        let cluster = spoke.cluster();
+        match crate::live::remote::connect(hub, &spoke, &run.settings.live.cluster).await {
+            Ok(on_spoke) => {
+                let at = Compare {
+                    known: known_on(&at.discovered.known, Some(&cluster)),
+                    ..*at
+                };
+                super::compare(
+                    run,
+                    &on_spoke,
+                    Some(&cluster),
+                    group,
+                    &at,
+                    entries,
+                    findings,
+                )
+                .await;
+                requests += on_spoke.requests().unwrap_or(0);
+            }
+            Err(e) => not_reached(run, &cluster, &e, group, entries),
+        }
+    }
+    requests
+}
+
 /// An error reading a cluster's live state, naming the spoke when it is one.
 pub fn issue_on(cluster: Option<&str>, error: &LiveError) -> Issue {
     let mut issue = Issue::new(None, Stage::Live, error);
@@ -91,7 +130,7 @@ pub fn issue_on(cluster: Option<&str>, error: &LiveError) -> Issue {
 /// A spoke that could not be reached: each of its Kustomizations "could not
 /// check", naming the Secret and what failed; nothing of them is compared,
 /// so nothing is reported missing or resolved.
-pub fn unreachable(
+pub fn not_reached(
     run: &mut Run<'_>,
     cluster: &str,
     error: &RemoteError,
