@@ -184,6 +184,13 @@ pub async fn connect(
             source: Box::new(source),
         })?;
     if let Err(source) = cluster.probe().await {
+        // The message names the server once, before the request.
+        let what = "GET /version".to_string();
+        let source = match source {
+            LiveError::Request { message, .. } => LiveError::Request { what, message },
+            LiveError::Timeout { seconds, .. } => LiveError::Timeout { what, seconds },
+            other => other,
+        };
         return Err(RemoteError::Unreachable {
             secret,
             server: cluster.server().to_string(),
