@@ -154,6 +154,7 @@ fn synthetic(n: usize) -> Report {
             skipped: None,
             ready: Some(true),
             failing: None,
+            cluster: None,
         })
         .collect();
     let findings = (0..n)

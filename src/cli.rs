@@ -278,6 +278,32 @@ pub struct CommonArgs {
     /// How many API requests run at once (1 to 256) [default: 8].
     #[arg(long, value_name = "N", env = "DRIFT_CHECK_CONCURRENCY")]
     pub concurrency: Option<u64>,
+
+    /// Let the kubeconfig Secrets of remote Kustomizations (spec.kubeConfig)
+    /// run exec credential plugins, as kustomize-controller's flag of the
+    /// same name [default: false].
+    #[arg(
+        long,
+        env = "DRIFT_CHECK_INSECURE_KUBECONFIG_EXEC",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub insecure_kubeconfig_exec: Option<bool>,
+
+    /// Let the kubeconfig Secrets of remote Kustomizations disable TLS
+    /// verification (insecure-skip-tls-verify), as kustomize-controller's
+    /// flag of the same name [default: false].
+    #[arg(
+        long,
+        env = "DRIFT_CHECK_INSECURE_KUBECONFIG_TLS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub insecure_kubeconfig_tls: Option<bool>,
 }
 
 /// Log formats.

@@ -73,6 +73,12 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     /// How many API requests run at once (default 8).
     pub concurrency: Option<u64>,
+    /// Let remote Kustomizations' kubeconfig Secrets run exec credential
+    /// plugins (kustomize-controller's `--insecure-kubeconfig-exec`); default false.
+    pub insecure_kubeconfig_exec: Option<bool>,
+    /// Let remote Kustomizations' kubeconfig Secrets disable TLS
+    /// verification (kustomize-controller's `--insecure-kubeconfig-tls`); default false.
+    pub insecure_kubeconfig_tls: Option<bool>,
     /// A kustomize binary to run for the build step instead of the native engine.
     pub kustomize_bin: Option<PathBuf>,
     /// An unset postBuild variable without a default is an error (as
@@ -333,6 +339,16 @@ impl Config {
                     "concurrency (--concurrency, DRIFT_CHECK_CONCURRENCY)",
                     "`concurrency: 8`",
                 )?,
+                remote: crate::k8s::kubeconfig::Allow {
+                    exec: args
+                        .insecure_kubeconfig_exec
+                        .or(file.insecure_kubeconfig_exec)
+                        .unwrap_or(false),
+                    insecure_tls: args
+                        .insecure_kubeconfig_tls
+                        .or(file.insecure_kubeconfig_tls)
+                        .unwrap_or(false),
+                },
             },
             limits,
         };
@@ -461,6 +477,8 @@ mod tests {
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
             "kustomizeBin": parsed.kustomize_bin, "strictSubstitution": parsed.strict_substitution,
             "sopsDecrypt": parsed.sops_decrypt,
+            "insecureKubeconfigExec": parsed.insecure_kubeconfig_exec,
+            "insecureKubeconfigTls": parsed.insecure_kubeconfig_tls,
             "branch": parsed.branch, "revision": parsed.revision, "cacheDir": parsed.cache_dir,
             "gitSecretDir": parsed.git_secret_dir, "gitTimeout": parsed.git_timeout,
         });

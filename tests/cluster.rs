@@ -43,6 +43,7 @@ mod helm;
 mod partial_failures;
 mod real_flux;
 mod real_flux_platform;
+mod remote;
 mod secrets;
 mod sops_generators;
 mod source_secrets;

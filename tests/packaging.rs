@@ -239,3 +239,32 @@ fn the_helm_manifests_component_adds_only_secret_reads_and_the_flag() {
         "the HelmReleases a Kustomization renders are read"
     );
 }
+
+#[test]
+fn the_kubeconfig_secrets_component_adds_only_get_on_named_secrets() {
+    let objects = job_objects_with(&["components/kubeconfig-secrets"]);
+    let role = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "drift-check-kubeconfig-secrets")
+        .expect("the component's ClusterRole");
+    assert_eq!(role["kind"], "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+                            "resourceNames": ["spoke-kubeconfig"]}])
+    );
+    // It grants nothing by itself: the operator binds it where the
+    // Secrets are (a RoleBinding shipped here would land in drift-check).
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["roleRef"]["name"] != "drift-check-kubeconfig-secrets"),
+        "no binding shipped"
+    );
+    assert!(
+        job_objects()
+            .iter()
+            .all(|o| o["metadata"]["name"] != "drift-check-kubeconfig-secrets"),
+        "reading kubeconfig Secrets is opt-in"
+    );
+}

@@ -156,11 +156,11 @@ struct Unchecked<'k> {
 
 impl<'k> Unchecked<'k> {
     fn of(known: &'k [Kustomization], checked: &BTreeSet<String>, state: &LiveState) -> Self {
-        // One that applies to another cluster (`spec.kubeConfig`) owns
-        // nothing here.
+        // `known` holds only those applying to the cluster compared (one
+        // with `spec.kubeConfig` owns nothing on the hub, and vice versa).
         let kustomizations: Vec<&Kustomization> = known
             .iter()
-            .filter(|k| !checked.contains(&k.id()) && k.spec.kube_config.is_none())
+            .filter(|k| !checked.contains(&k.id()))
             .collect();
         let index: BTreeMap<(&str, &str), usize> = kustomizations
             .iter()
@@ -440,10 +440,9 @@ mod tests {
                 objects: Some(&objects),
             },
         ];
-        // One applying to another cluster owns nothing here.
-        let mut remote = kustomization("edge", "apps", &[]);
-        remote.spec.kube_config = Some(json!({"secretRef": {"name": "edge"}}));
-        let known = [failed.clone(), apps.clone(), remote];
+        // (One applying to another cluster is not among `known`: the
+        // pipeline passes the owners on the cluster compared.)
+        let known = [failed.clone(), apps.clone()];
         let none = BTreeSet::new();
         let found = platform(
             &renders,

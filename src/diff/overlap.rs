@@ -103,10 +103,8 @@ impl<'a, 'k> Overlaps<'a, 'k> {
             out.insert(key, list.iter().map(|&i| rendering(i, key)).collect());
         }
         let rendered_ids: BTreeSet<String> = renders.iter().map(|r| r.ks.id()).collect();
-        // One that applies to another cluster (`spec.kubeConfig`) applies nothing here.
-        let not_rendered = known
-            .iter()
-            .filter(|k| !rendered_ids.contains(&k.id()) && k.spec.kube_config.is_none());
+        // `known` holds only those applying to the cluster compared.
+        let not_rendered = known.iter().filter(|k| !rendered_ids.contains(&k.id()));
         for ks in not_rendered {
             for key in inventory(ks) {
                 // Only objects some render has: the others are not compared.
@@ -251,14 +249,12 @@ mod tests {
             rendered(ks("apps", &[]), Some(vec![config_map("shared")])),
             rendered(ks("broken", &["apps_shared__ConfigMap"]), None),
         ];
-        // One applying to another cluster claims nothing here.
-        let mut remote = ks("remote", &["apps_shared__ConfigMap"]);
-        remote.spec.kube_config = Some(json!({"secretRef": {"name": "edge"}}));
+        // (One applying to another cluster is not among `known`: the
+        // pipeline passes the owners on the cluster compared.)
         let known = vec![
             rendered[0].ks.clone(),
             rendered[1].ks.clone(),
             ks("other", &["apps_elsewhere__ConfigMap"]),
-            remote,
         ];
         let all = Rendered::identities(&rendered);
         let overlaps = Overlaps::of(&rendered, &known, &all, &Scopes::default());

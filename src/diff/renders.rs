@@ -39,7 +39,8 @@ pub struct Attributed<'a> {
 /// mode, what a server-side apply of each rendered object gives;
 /// `head_revision` is the commit of the checked tree (for orphans of a
 /// Kustomization that did not render); `all_rendered`, the identity of every
-/// object rendered ([`Rendered::identities`]).
+/// object rendered ([`Rendered::identities`]); `known`, the Kustomizations
+/// that apply to the cluster compared (the owners of its objects).
 #[expect(
     clippy::too_many_arguments,
     reason = "the stage's inputs, each from another stage"

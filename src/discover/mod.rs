@@ -127,8 +127,7 @@ pub struct Discovered {
 
 impl Discovered {
     /// The selected Kustomizations to check, and those skipped on purpose
-    /// with why (they apply to another cluster, or their artifact cannot
-    /// be composed).
+    /// with why (their artifact cannot be composed).
     pub fn partition(&self) -> (Vec<&Kustomization>, Vec<(&Kustomization, String)>) {
         let mut checked = Vec::new();
         let mut skipped = Vec::new();
@@ -142,14 +141,11 @@ impl Discovered {
     }
 }
 
-/// Why a Kustomization is not checked: it applies to another cluster
-/// (`spec.kubeConfig`), or its source is an `ExternalArtifact` that
-/// drift-check cannot compose (see [`artifact::resolve`]). Every other
-/// source is fetched as the cluster names it.
+/// Why a Kustomization is not checked: its source is an `ExternalArtifact`
+/// that drift-check cannot compose (see [`artifact::resolve`]). Every other
+/// source is fetched as the cluster names it; one that applies to another
+/// cluster (`spec.kubeConfig`) is checked there (`live::remote`).
 fn skip_reason(ks: &Kustomization, generators: &[ArtifactGenerator]) -> Option<String> {
-    if ks.spec.kube_config.is_some() {
-        return Some("it applies to another cluster (spec.kubeConfig), not the one checked".into());
-    }
     if ks.spec.source_ref.kind == artifact::EXTERNAL_ARTIFACT {
         return artifact::resolve(ks, generators).err();
     }
@@ -611,17 +607,14 @@ mod tests {
     }
 
     #[test]
-    fn a_kustomization_applying_to_another_cluster_is_skipped_saying_why() {
+    fn a_kustomization_applying_to_another_cluster_is_checked_there() {
         let mut object = ks("remote", json!("./remote"));
         object["spec"]["kubeConfig"] = json!({"secretRef": {"name": "edge-kubeconfig"}});
         let (found, _) =
             discover::<std::io::Error>(Ok(vec![object]), Path::new("."), &Options::default());
         let (checked, skipped) = found.partition();
-        assert!(checked.is_empty());
-        assert_eq!(
-            skipped[0].1,
-            "it applies to another cluster (spec.kubeConfig), not the one checked"
-        );
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(checked[0].id(), "flux-system/remote");
     }
 
     #[test]

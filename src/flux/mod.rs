@@ -87,9 +87,9 @@ pub enum Origin {
 /// The CRD's other fields do not change what is applied and are ignored:
 /// `interval`, `retryInterval`, `timeout`, `dependsOn`, `healthChecks`,
 /// `healthCheckExprs`, `wait`, `force`, `deletionPolicy`,
-/// `serviceAccountName` (who applies, not what), `kubeConfig` (where: such a
-/// Kustomization is skipped by `check`, see `discover`). Fields the CRD does
-/// not have are pruned by the API server, and ignored here too.
+/// Fields the CRD does not have are pruned by the API server, and ignored
+/// here too. `kubeConfig` and `serviceAccountName` say where and as whom:
+/// a remote Kustomization is compared on its spoke (`live::remote`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct KustomizationSpec {
@@ -113,6 +113,9 @@ pub struct KustomizationSpec {
     /// `spec.kubeConfig`: Flux applies to another cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_config: Option<Value>,
+    /// `spec.serviceAccountName`: impersonated on a spoke, as Flux does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
     /// `spec.decryption` (SOPS): drift-check cannot decrypt, so a render
     /// meeting an encrypted object with it set is an error naming the field.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,9 @@ pub struct ClusterOptions {
     pub timeout: Duration,
     /// How many LISTs (or dry-runs) run at once.
     pub concurrency: usize,
+    /// What a spoke's kubeconfig, read from a hub Secret, may do
+    /// (`--insecure-kubeconfig-exec`, `--insecure-kubeconfig-tls`).
+    pub remote: super::kubeconfig::Allow,
 }
 
 /// No client could be configured.

@@ -4,6 +4,7 @@
 //! the one way to build a client for a cluster.
 
 pub mod client;
+pub mod kubeconfig;
 pub mod managed;
 pub mod object;
 pub mod scope;

@@ -24,7 +24,7 @@ use tracing::{debug, info};
 
 use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
 pub use crate::k8s::client::ClusterOptions;
-use crate::k8s::client::Connection;
+pub use crate::k8s::client::Connection;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::{self, Scopes};
 
@@ -96,6 +96,16 @@ impl Cluster {
         let connection = Connection::new(options)
             .await
             .map_err(|e| LiveError::Config(crate::error::error_chain(&e)))?;
+        Self::of_connection(connection, options)
+    }
+
+    /// A client for a configuration made elsewhere (a spoke's kubeconfig
+    /// from a hub Secret), with the timeouts and concurrency of `options`.
+    /// Makes no request.
+    pub fn of_connection(
+        connection: Connection,
+        options: &ClusterOptions,
+    ) -> Result<Self, LiveError> {
         let server = connection.server();
         let mut config = connection.config;
         // The client's own timeouts are a backstop; each call's deadline
@@ -127,6 +137,20 @@ impl Cluster {
     /// The kubeconfig context, as a default cluster name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// One request that proves the API server answers and accepts the
+    /// credentials (`GET /version` needs no RBAC grant beyond
+    /// authentication).
+    pub async fn probe(&self) -> Result<(), LiveError> {
+        self.timed("GET /version", self.client.apiserver_version())
+            .await
+            .map(|_| ())
     }
 
     /// API requests made so far.

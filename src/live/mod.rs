@@ -10,6 +10,7 @@
 //! server-side apply dry-runs.
 
 pub mod cluster;
+pub mod remote;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};

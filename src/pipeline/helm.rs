@@ -20,6 +20,9 @@ pub(super) struct Releases {
     found: Vec<(usize, Object)>,
     /// The latest deployed manifest by HelmRelease id, when read.
     manifests: BTreeMap<String, Vec<Object>>,
+    /// Those with `spec.kubeConfig`: they install into another cluster,
+    /// where they are compared ([`super::remote::helm_on_spokes`]).
+    pub(super) remote: Vec<(usize, Object)>,
 }
 
 /// Finds the HelmReleases of the renders; with `options.release_manifests`,
@@ -43,25 +46,53 @@ pub(super) async fn read(
         .map(|(i, o)| (i, o.peek().into_owned()))
         .collect();
     // A HelmRelease with spec.kubeConfig installs into another cluster.
-    found.retain(|(i, o)| {
-        let ks = &rendered[*i].ks;
-        let remote = HelmRelease::of(o, ks).filter(|hr| hr.remote);
-        if let Some(hr) = &remote {
-            notes.push(Note {
-                kustomization: Some(ks.id()),
-                message: format!(
-                    "HelmRelease {} installs into another cluster (spec.kubeConfig): what it deployed is not checked",
-                    hr.id()
-                ),
-            });
-        }
-        remote.is_none()
-    });
+    let remote = found
+        .extract_if(.., |(i, o)| {
+            HelmRelease::of(o, &rendered[*i].ks).is_some_and(|hr| hr.remote)
+        })
+        .collect();
+    let manifests = manifests(&found, rendered, live, options, issues, notes).await;
+    Releases {
+        found,
+        manifests,
+        remote,
+    }
+}
+
+/// The releases of `found` (on the cluster `live` reads), each compared as
+/// a local one is: with its latest deployed manifest read when asked.
+pub(super) async fn on(
+    found: Vec<(usize, Object)>,
+    rendered: &[Rendered],
+    live: &impl LiveSource,
+    options: &helm::Options,
+    issues: &mut Vec<Issue>,
+    notes: &mut Vec<Note>,
+) -> Releases {
+    let manifests = manifests(&found, rendered, live, options, issues, notes).await;
+    Releases {
+        found,
+        manifests,
+        remote: Vec::new(),
+    }
+}
+
+/// With `options.release_manifests`, each release's latest deployed
+/// manifest, by HelmRelease id (a record that cannot be read is an issue
+/// of its Kustomization; none deployed yet, a note).
+async fn manifests(
+    found: &[(usize, Object)],
+    rendered: &[Rendered],
+    live: &impl LiveSource,
+    options: &helm::Options,
+    issues: &mut Vec<Issue>,
+    notes: &mut Vec<Note>,
+) -> BTreeMap<String, Vec<Object>> {
     let mut manifests = BTreeMap::new();
     if !options.release_manifests {
-        return Releases { found, manifests };
+        return manifests;
     }
-    for (i, o) in &found {
+    for (i, o) in found {
         let ks = &rendered[*i].ks;
         let Some(hr) = HelmRelease::of(o, ks) else {
             continue;
@@ -106,7 +137,7 @@ pub(super) async fn read(
             }),
         }
     }
-    Releases { found, manifests }
+    manifests
 }
 
 impl Releases {
@@ -141,14 +172,15 @@ impl Releases {
         out
     }
 
-    /// Each HelmRelease as it is live (as rendered when it is not in the
-    /// cluster), with its manifest's objects as helm-controller applied
-    /// them: in the release namespace unless cluster-scoped, with Helm's
-    /// labels and annotations.
+    /// Each HelmRelease as it is live in `state` (as rendered when it is
+    /// not there), with its manifest's objects as helm-controller applied
+    /// them: in the release namespace unless cluster-scoped (`scopes`: of
+    /// the cluster it installs into), with Helm's labels and annotations.
     pub(super) fn deployed<'a>(
         self,
         rendered: &'a [Rendered],
         state: &LiveState,
+        scopes: &crate::k8s::scope::Scopes,
     ) -> Vec<Deployed<'a>> {
         let mut out = Vec::new();
         for (i, object) in &self.found {
@@ -174,7 +206,7 @@ impl Releases {
                             .unwrap_or("")
                             .to_string();
                         if object::namespace(&o).is_none()
-                            && !state.scopes.is_cluster_scoped(&group, &kind)
+                            && !scopes.is_cluster_scoped(&group, &kind)
                             && let Some(metadata) = o
                                 .get_mut("metadata")
                                 .and_then(serde_json::Value::as_object_mut)

@@ -10,6 +10,7 @@
 //! never hides the drift in the rest.
 
 mod helm;
+mod remote;
 mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,6 +113,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         })
         .collect();
 
+    let checked = remote::followable(checked, &live, &mut run.issues, &mut entries);
     let mut rendered = Vec::new();
     for ks in checked {
         let issues = run.issues.len();
@@ -165,9 +167,64 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         "render: {objects} objects ({failed} Kustomizations failed)"
     ));
 
-    let releases = helm::read(
-        &rendered,
+    // Each cluster compared on its own: the one checked, then each spoke
+    // its remote Kustomizations apply to (scope, orphans and overlaps per
+    // cluster; a spoke that cannot be reached is "could not check" for its
+    // Kustomizations only).
+    let (local, spokes) = remote::by_cluster(rendered);
+    let mut findings = Vec::new();
+    let at = Compare {
+        known: remote::known_on(&discovered.known, None),
+        discovered: &discovered,
+        head: head.as_ref(),
+        progress,
+    };
+    compare(
+        &mut run,
         &live,
+        None,
+        local,
+        &at,
+        &mut entries,
+        &mut findings,
+    )
+    .await;
+    let on_spokes =
+        remote::compare_on_spokes(&mut run, &live, spokes, &at, &mut entries, &mut findings).await;
+    let api_requests = live.requests().map(|n| n + on_spokes);
+    if let Some(requests) = api_requests {
+        info!(requests, "API requests made");
+    }
+    run.report(head.as_ref(), entries, findings, api_requests)
+}
+
+/// What [`compare`] reads besides the cluster's renders.
+struct Compare<'d> {
+    /// The Kustomizations applying to the cluster compared (owners of its
+    /// objects, for orphans and overlaps).
+    known: Vec<Kustomization>,
+    discovered: &'d discover::Discovered,
+    head: Option<&'d Checkout>,
+    progress: Progress,
+}
+
+/// Compares the renders of the Kustomizations applying to one cluster
+/// (`cluster`: a spoke's name, `None` for the cluster checked) with its live
+/// state: adds their findings and report entries.
+async fn compare(
+    run: &mut Run<'_>,
+    live: &Live,
+    cluster: Option<&str>,
+    mut rendered: Vec<Rendered>,
+    at: &Compare<'_>,
+    entries: &mut Vec<KustomizationEntry>,
+    all_findings: &mut Vec<classify::Finding>,
+) {
+    let settings = run.settings;
+    let (discovered, head, progress) = (at.discovered, at.head, at.progress);
+    let mut releases = helm::read(
+        &rendered,
+        live,
         &settings.helm,
         &mut run.issues,
         &mut run.notes,
@@ -225,16 +282,12 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         state.len() + helm_state.len(),
         types.len() + helm_types.len()
     ));
-    run.issues.extend(
-        state
-            .errors
-            .iter()
-            .map(|e| Issue::new(None, Stage::Live, e)),
-    );
+    run.issues
+        .extend(state.errors.iter().map(|e| remote::issue_on(cluster, e)));
     // A type the cluster did not list leaves each Kustomization with objects
     // of it unchecked: its own error, never "in sync". (A snapshot file that
     // cannot be parsed is already an error of the whole snapshot.)
-    let unread = match &live {
+    let unread = match live {
         Live::Cluster(_) => diff::unread_types(&rendered, &state),
         Live::Snapshot(_) => Vec::new(),
     };
@@ -248,7 +301,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
     let dry_runs = match settings.diff.mode {
         DiffMode::Server => {
             let (results, issues, notes) = live::dry_runs(
-                &live,
+                live,
                 dry_run_work(&rendered, &state),
                 settings.live.cluster.concurrency,
             )
@@ -260,13 +313,15 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         DiffMode::Local => BTreeMap::new(),
     };
 
-    let deployed = releases.deployed(&rendered, &state);
+    let remote_releases = std::mem::take(&mut releases.remote);
+    let on_spokes = remote::helm_on_spokes(run, live, remote_releases, &rendered, &state).await;
+    let deployed = releases.deployed(&rendered, &state, &state.scopes);
     run.issues.extend(helm::ignore_issues(&deployed));
     let all_rendered = Rendered::identities(&rendered);
     let (mut diffs, notes) = diff::renders(
         &rendered,
         &all_rendered,
-        &discovered.known,
+        &at.known,
         diff::orphans::Unreadable {
             broken: &discovered.broken,
             incomplete: discovered.incomplete,
@@ -274,7 +329,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         &state,
         &dry_runs,
         &settings.diff.policy,
-        head.as_ref().and_then(|h| h.revision.as_deref()),
+        head.and_then(|h| h.revision.as_deref()),
     );
     run.notes.extend(notes);
     diffs.extend(diff::helm::deployed(
@@ -283,6 +338,17 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         &all_rendered,
         &settings.diff.policy,
     ));
+    let nothing = live::LiveState::default();
+    for spoke in &on_spokes {
+        run.issues.extend(helm::ignore_issues(&spoke.deployed));
+        run.notes.extend(helm::notes(&spoke.deployed));
+        diffs.extend(diff::helm::deployed(
+            &spoke.deployed,
+            [&spoke.state, &nothing],
+            &BTreeSet::new(),
+            &settings.diff.policy,
+        ));
+    }
     let mut findings = classify::findings(
         diffs,
         rendered
@@ -294,7 +360,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             .chain(state.of_kind("CompositeResourceDefinition")),
         &settings.classify,
         &settings.diff.policy,
-        &run.cluster,
+        cluster.unwrap_or(&run.cluster),
     );
     for f in &mut findings {
         run.substituted.changes(&f.object, &mut f.changes);
@@ -320,6 +386,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
             &run.issues,
         );
         entry.source = run.checked_sources.remove(&r.ks.id());
+        entry.cluster = cluster.map(str::to_string);
         if entry.error.is_none()
             && let Some(issue) = unread
                 .iter()
@@ -329,11 +396,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         }
         entries.push(entry);
     }
-    let api_requests = live.requests();
-    if let Some(requests) = api_requests {
-        info!(requests, "API requests made");
-    }
-    run.report(head.as_ref(), entries, findings, api_requests)
+    all_findings.extend(findings);
 }
 
 /// The per-cluster check of a fleet: [`check`] with the cluster's name and

@@ -320,6 +320,7 @@ mod tests {
             skipped: None,
             ready: Some(true),
             failing: None,
+            cluster: None,
         }
     }
 

@@ -109,6 +109,10 @@ pub struct KustomizationEntry {
     pub ready: Option<bool>,
     /// Why Flux cannot apply it, in Flux's words, when it is failing.
     pub failing: Option<Failing>,
+    /// The cluster it applies to, when not the one checked
+    /// (`spec.kubeConfig`): its kubeconfig Secret, `namespace/name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl KustomizationEntry {
@@ -146,6 +150,7 @@ impl KustomizationEntry {
             skipped: None,
             ready: ks.status.ready().map(|c| c.status == "True"),
             failing: ks.status.failing(),
+            cluster: None,
         }
     }
 
@@ -165,6 +170,7 @@ impl KustomizationEntry {
             skipped: Some(reason),
             ready: ks.status.ready().map(|c| c.status == "True"),
             failing: ks.status.failing(),
+            cluster: None,
         }
     }
 

@@ -150,6 +150,7 @@ fn partly_checked_with_an_overlap() -> Report {
         skipped: None,
         ready: Some(true),
         failing: None,
+        cluster: None,
     });
     r.errors.push(ErrorEntry {
         kustomization: Some("flux-system/apps".into()),
@@ -235,6 +236,7 @@ fn a_kustomization_not_checked_without_an_error_is_never_in_sync() {
             skipped: None,
             ready: None,
             failing: None,
+            cluster: None,
         });
     }
     r.warnings.push(Warning {

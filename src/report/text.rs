@@ -69,10 +69,16 @@ pub(super) fn render(report: &Report) -> String {
                     .map(|r| format!(", applied {r}"))
                     .unwrap_or_default();
                 let suspended = if k.suspended { ", SUSPENDED" } else { "" };
+                // A remote Kustomization (spec.kubeConfig): the spoke it is checked on.
+                let on = k
+                    .cluster
+                    .as_deref()
+                    .map(|c| format!(", on cluster {c}"))
+                    .unwrap_or_default();
                 line(
                     &mut out,
                     format_args!(
-                        "{} ({}{applied}{suspended}): {} objects",
+                        "{} ({}{applied}{suspended}{on}): {} objects",
                         k.id(),
                         k.path,
                         k.objects

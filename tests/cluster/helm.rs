@@ -286,6 +286,20 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
     create(
         &client,
         &resources,
+        &as_created(
+            edge.clone(),
+            "observability",
+            "edge",
+            ("observability", "edge"),
+        ),
+    )
+    .await;
+    // What it deployed is on its spoke, reached with the kubeconfig of its
+    // Secret (in the HelmRelease's namespace, as helm-controller reads it).
+    let spoke = edge_spoke(&client, &resources).await;
+    create(
+        &spoke.0,
+        &spoke.1,
         &as_created(edge, "observability", "edge", ("observability", "edge")),
     )
     .await;
@@ -342,6 +356,25 @@ async fn setup(p: &'static super::Platform, job: &std::path::Path) -> Helm {
         partial_unbound,
         partial_bound,
     }
+}
+
+/// The spoke HelmRelease observability/edge installs into: an API server
+/// of its own, its kubeconfig in the Secret the HelmRelease names, the
+/// release namespace there. Returns a client for it.
+async fn edge_spoke(hub: &kube::Client, hub_resources: &Resources) -> (kube::Client, Resources) {
+    use super::remote::{TOKEN, b64, ca, kubeconfig, spoke};
+    let edge = spoke("helm-edge").expect("the test setup's API server state");
+    let value = kubeconfig(&edge.server, &ca(&edge.ca), TOKEN);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "edge-kubeconfig", "namespace": "observability"},
+        "data": {"value": b64(value.as_bytes())}});
+    apply(hub, hub_resources, &secret, "test-setup").await;
+    let client = client(&edge.admin).await;
+    let resources = Resources::new(&client).await;
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "observability"}});
+    apply(&client, &resources, &namespace, "test-setup").await;
+    (client, resources)
 }
 
 /// People's and controllers' changes, with the managers kubectl and the
@@ -456,6 +489,16 @@ async fn edit(client: &kube::Client, r: &Resources) {
         Patch::Merge(json!({"data": {"agent.yaml": "server: {log_level: debug}\n"}})),
     )
     .await;
+    // The same edit on the spoke, where it installed it: found there.
+    let spoke = edge_spoke(client, r).await;
+    update(
+        &spoke.0,
+        &spoke.1,
+        &edge,
+        "kubectl-edit",
+        Patch::Merge(json!({"data": {"agent.yaml": "server: {log_level: trace}\n"}})),
+    )
+    .await;
 }
 
 fn row(object: &str, drift: &str, explained: bool) -> Row {
@@ -490,6 +533,8 @@ fn changes(report: &Report, object: &str) -> Vec<(String, Op, Option<String>, Op
 
 fn people_edits() -> Vec<Row> {
     vec![
+        // On the spoke of HelmRelease observability/edge (spec.kubeConfig).
+        row("ConfigMap/observability/edge-agent", "modified", false),
         row("ConfigMap/observability/grafana", "modified", false),
         row("Deployment/observability/grafana", "modified", false),
         row("Deployment/observability/loki", "modified", true),
@@ -546,6 +591,17 @@ fn each_person_edit_of_a_helm_object_is_one_unexplained_helm_finding_naming_the_
         changes(r, "StatefulSet/observability/grafana-db"),
         [("/spec/replicas".into(), Op::Replace, by("kubectl"), None)]
     );
+    // Found on the spoke of HelmRelease observability/edge, from the
+    // spoke's managedFields (the hub's object of that name is not its).
+    assert_eq!(
+        changes(r, "ConfigMap/observability/edge-agent"),
+        [(
+            "/data/agent.yaml".into(),
+            Op::Replace,
+            by("kubectl-edit"),
+            None
+        )]
+    );
     assert_eq!(
         changes(r, "ServiceAccount/observability/grafana"),
         [(
@@ -598,19 +654,15 @@ fn a_suspended_helm_release_explains_and_a_failing_one_is_one_warning() {
         .filter(|w| w.kustomization.as_deref() == Some(KS))
         .map(|w| w.message.as_str())
         .collect();
-    assert_eq!(warnings.len(), 3, "{warnings:#?}");
-    assert_eq!(
-        warnings[0],
-        "HelmRelease observability/edge installs into another cluster (spec.kubeConfig): what it deployed is not checked"
-    );
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
     assert!(
-        warnings[1].starts_with("HelmRelease observability/loki is suspended since 20"),
+        warnings[0].starts_with("HelmRelease observability/loki is suspended since 20"),
         "{}",
-        warnings[1]
+        warnings[0]
     );
-    assert!(warnings[1].ends_with(": what it deployed can drift from git silently; resume it with `flux resume helmrelease loki -n observability`"));
+    assert!(warnings[0].ends_with(": what it deployed can drift from git silently; resume it with `flux resume helmrelease loki -n observability`"));
     assert_eq!(
-        warnings[2],
+        warnings[1],
         "HelmRelease observability/tempo is failing since 2026-11-29T04:00:00Z (UpgradeFailed): Helm upgrade failed for release observability/tempo with chart tempo@1.10.0: context deadline exceeded; see `flux get helmrelease tempo -n observability`"
     );
 }
@@ -689,7 +741,12 @@ fn release_records_need_the_helm_manifests_role_in_the_storage_namespace() {
         .iter()
         .map(|e| e.message.as_str())
         .collect();
-    assert_eq!(errors.len(), 3, "one per HelmRelease: {errors:?}");
+    assert_eq!(errors.len(), 4, "one per HelmRelease: {errors:?}");
+    // The remote one's kubeconfig Secret is no more readable than records.
+    assert!(
+        errors.contains(&"HelmRelease observability/edge: could not check: cannot read Secret observability/edge-kubeconfig (forbidden: grant get on it with job/components/kubeconfig-secrets)"),
+        "{errors:?}"
+    );
     assert_eq!(
         errors[0],
         "HelmRelease flux-system/grafana: cannot read its release records (helm.releaseManifests; job/components/helm-manifests grants it): list the Helm release records of observability-grafana in namespace observability: Forbidden (403): secrets is forbidden: User \"drift-partial\" cannot list resource \"secrets\" in API group \"\" in the namespace \"observability\""

@@ -411,6 +411,7 @@ mod tests {
             skipped: None,
             ready,
             failing: None,
+            cluster: None,
         };
         report.kustomizations = vec![
             entry("apps", Some(true)),
@@ -475,6 +476,7 @@ mod tests {
             skipped: None,
             ready: None,
             failing: None,
+            cluster: None,
         };
         report.kustomizations = vec![entry("a"), entry("b")];
         report.kustomizations[0].error = Some("x".into());
@@ -566,6 +568,7 @@ mod tests {
             skipped: None,
             ready: None,
             failing: None,
+            cluster: None,
         };
         report.kustomizations = vec![entry("a", true), entry("b", false)];
         let labels = |ks: &str, explained: &str| {

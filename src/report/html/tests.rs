@@ -36,6 +36,7 @@ fn report(findings: Vec<Finding>) -> Report {
             skipped: None,
             ready: Some(true),
             failing: None,
+            cluster: None,
         }],
         findings,
         errors: vec![],

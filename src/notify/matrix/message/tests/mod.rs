@@ -72,6 +72,7 @@ fn report(findings: Vec<Finding>) -> Report {
                     skipped: None,
                     ready: None,
                     failing: None,
+                    cluster: None,
                 }
             })
             .collect(),
