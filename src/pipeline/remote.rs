@@ -165,7 +165,8 @@ pub struct HelmOnSpoke<'a> {
 /// the HelmRelease lives (`live`, whose objects are `state`), as
 /// helm-controller reads it; its release records and objects read on the
 /// spoke. A spoke that cannot be reached is an issue of each such
-/// HelmRelease's Kustomization, naming the HelmRelease and the Secret.
+/// HelmRelease's Kustomization, naming the HelmRelease and the Secret. Only
+/// those on the hub are followed: a HelmRelease never applied deployed nothing.
 pub async fn helm_on_spokes<'a>(
     run: &mut Run<'_>,
     live: &Live,
@@ -189,8 +190,14 @@ pub async fn helm_on_spokes<'a>(
         }
         return Vec::new();
     }
+    // One that is not on the hub was never applied (its Kustomization is
+    // failing, or not reconciled yet): it installed nothing on its spoke, and
+    // its entry already says it is missing.
+    let applied = remote
+        .into_iter()
+        .filter(|(_, o)| object::ObjectRef::of(o).is_some_and(|r| state.get(&r.key()).is_some()));
     let mut groups: BTreeMap<Spoke, Vec<(usize, Object)>> = BTreeMap::new();
-    for (i, o) in remote {
+    for (i, o) in applied {
         let namespace = object::namespace(&o).unwrap_or(&rendered[i].ks.namespace);
         let service_account = o
             .pointer("/spec/serviceAccountName")
