@@ -72,14 +72,14 @@ pub(super) async fn read(
         {
             Ok(records) => records,
             Err(e) => {
-                issues.push(Issue {
-                    kustomization: Some(ks.id()),
-                    stage: Stage::Live,
-                    message: format!(
+                issues.push(Issue::described(
+                    Some(ks.id()),
+                    Stage::Live,
+                    &format!(
                         "HelmRelease {}: cannot read its release records (helm.releaseManifests; job/components/helm-manifests grants it): {e}",
                         hr.id()
                     ),
-                });
+                ));
                 continue;
             }
         };
@@ -99,11 +99,11 @@ pub(super) async fn read(
             Ok(decoded) => {
                 manifests.insert(hr.id(), decoded.objects);
             }
-            Err(e) => issues.push(Issue {
-                kustomization: Some(ks.id()),
-                stage: Stage::Live,
-                message: format!("HelmRelease {}: {e}", hr.id()),
-            }),
+            Err(e) => issues.push(Issue::described(
+                Some(ks.id()),
+                Stage::Live,
+                &format!("HelmRelease {}: {e}", hr.id()),
+            )),
         }
     }
     Releases { found, manifests }
@@ -221,10 +221,12 @@ pub(super) fn ignore_issues(deployed: &[Deployed<'_>]) -> Vec<Issue> {
             crate::classify::IgnoreRule::of_helm_release(&d.release)
                 .1
                 .into_iter()
-                .map(|e| Issue {
-                    kustomization: Some(d.release.kustomization.clone()),
-                    stage: Stage::Discover,
-                    message: format!("HelmRelease {}: {e}", d.release.id()),
+                .map(|e| {
+                    Issue::described(
+                        Some(d.release.kustomization.clone()),
+                        Stage::Discover,
+                        &format!("HelmRelease {}: {e}", d.release.id()),
+                    )
                 })
         })
         .collect()

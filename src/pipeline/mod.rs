@@ -726,8 +726,8 @@ impl<'a> Run<'a> {
             .map(|e| &mut e.message)
             .chain(self.notes.iter_mut().map(|w| &mut w.message))
         {
-            diff::mask::scrub_text(text, &self.secret_values);
-            *text = source::redact_urls(text);
+            crate::redact::secret_values(text, &self.secret_values);
+            *text = crate::redact::text(text);
         }
         let source = match checkout {
             Some(c) => report::Source {

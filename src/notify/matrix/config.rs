@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::message::LinkTemplates;
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http,
     refuse_insecure_http,
 };
 
@@ -135,7 +135,7 @@ impl SinkConfig for MatrixConfig {
         if has_userinfo(&m.homeserver) {
             return Err(invalid(
                 "matrix.homeserver",
-                &redact_userinfo(&m.homeserver),
+                &crate::redact::url(&m.homeserver),
                 "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
                 "https://matrix.example.org",
             ));
@@ -194,7 +194,7 @@ impl SinkConfig for MatrixConfig {
             if !is_http_url(t) || has_userinfo(t) || needs.iter().any(|n| !t.contains(n)) {
                 return Err(invalid(
                     key,
-                    &redact_userinfo(t),
+                    &crate::redact::url(t),
                     if needs.len() == 1 {
                         "is not an http(s) URL template with {sha} and no credentials"
                     } else {

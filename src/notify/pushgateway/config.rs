@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http,
     refuse_insecure_http,
 };
 
@@ -76,7 +76,7 @@ impl SinkConfig for PushgatewayConfig {
         if has_userinfo(&p.url) {
             return Err(invalid(
                 "pushgateway.url",
-                &redact_userinfo(&p.url),
+                &crate::redact::url(&p.url),
                 "has credentials in it: they belong in DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
                 "http://pushgateway.monitoring:9091",
             ));

@@ -16,7 +16,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_url,
+    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http,
     refuse_insecure_http,
 };
 
@@ -71,13 +71,13 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.0))
+        f.write_str(&crate::redact::url(&self.0))
     }
 }
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", redact_url(&self.0))
+        write!(f, "{:?}", crate::redact::url(&self.0))
     }
 }
 
@@ -92,7 +92,7 @@ impl SinkConfig for WebhookConfig {
         if !is_http_url(&self.url) || reqwest::Url::parse(&self.url).is_err() {
             return Err(invalid(
                 "webhook.url",
-                &redact_url(&self.url),
+                &crate::redact::url(&self.url),
                 "is not an http(s) URL",
                 "https://hooks.example.org/drift-check",
             ));
@@ -100,7 +100,7 @@ impl SinkConfig for WebhookConfig {
         if has_userinfo(&self.url) {
             return Err(invalid(
                 "webhook.url",
-                &redact_url(&self.url),
+                &crate::redact::url(&self.url),
                 "has credentials in it: put a token in a file named by bearerTokenFile",
                 "https://hooks.example.org/drift-check",
             ));
@@ -208,7 +208,7 @@ mod tests {
         let mut c = webhook("http://hooks.example.org/drift?token=t0k3n");
         let err = c.validate(Path::new("")).unwrap_err().to_string();
         assert!(
-            err.starts_with("notify.webhook.url: \"http://hooks.example.org/drift?***\" is plain http to another machine with a query"),
+            err.starts_with("notify.webhook.url: \"http://hooks.example.org/drift?token=***\" is plain http to another machine with a query"),
             "{err}"
         );
         c.url = "http://127.0.0.1:8080/drift?token=t0k3n".into();
@@ -223,7 +223,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "notify.webhook.url: \"ftp://***@hooks.example.org/x?***\" is not an http(s) URL, e.g. https://hooks.example.org/drift-check"
+            "notify.webhook.url: \"ftp://u:***@hooks.example.org/x?token=***\" is not an http(s) URL, e.g. https://hooks.example.org/drift-check"
         );
     }
 
@@ -234,7 +234,7 @@ mod tests {
             .unwrap();
         let debug = format!("{s:?}");
         assert!(
-            debug.contains("\"https://hooks.example.org/x?***\""),
+            debug.contains("\"https://hooks.example.org/x?token=***\""),
             "{debug}"
         );
         assert!(!debug.contains("t0k3n"));

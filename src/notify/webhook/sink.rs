@@ -142,7 +142,7 @@ mod tests {
         let text = crate::error::error_chain(&err);
         assert!(
             text.starts_with(&format!(
-                "POST http://127.0.0.1:{port}/hook?*** failed after 2 attempts: error sending request"
+                "POST http://127.0.0.1:{port}/hook?token=*** failed after 2 attempts: error sending request"
             )),
             "{text}"
         );

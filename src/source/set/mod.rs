@@ -639,7 +639,7 @@ impl Sources {
             Some(endpoint) => format!("{endpoint}/{url}"),
             None => url.to_string(),
         };
-        super::redact(&url)
+        crate::redact::url(&url)
     }
 }
 
