@@ -9,7 +9,7 @@ use crate::diff::helm::Deployed;
 use crate::error::{Issue, Note, Stage};
 use crate::helm::{self, HelmRelease, release};
 use crate::k8s::object::{self, Object, ObjectRef};
-use crate::live::{LiveSource, LiveState, TypeRef};
+use crate::live::{Live, LiveState, TypeRef};
 use crate::render::Rendered;
 use crate::report;
 
@@ -27,7 +27,7 @@ pub(super) struct Releases {
 /// read is an issue of its Kustomization; none deployed yet, a note).
 pub(super) async fn read(
     rendered: &[Rendered],
-    live: &impl LiveSource,
+    live: &Live,
     options: &helm::Options,
     issues: &mut Vec<Issue>,
     notes: &mut Vec<Note>,

@@ -22,7 +22,7 @@ use crate::discover;
 use crate::error::{Issue, Note, Stage};
 use crate::flux::{Kustomization, Origin};
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
-use crate::live::{self, Live, LiveSource};
+use crate::live::{self, Live};
 use crate::notify;
 use crate::render::{self, Rendered};
 use crate::report::{self, KustomizationEntry, Report};
