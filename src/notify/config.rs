@@ -52,6 +52,45 @@ impl NotifyConfigError {
     }
 }
 
+/// What one sink's URL must be: the rules every sink's URL is checked by
+/// ([`SinkUrl::check`]), in one order: an http(s) URL, without credentials,
+/// and not plain http to another machine when a secret goes with it.
+pub struct SinkUrl {
+    /// The key under `notify.` (`webhook.url`).
+    pub key: &'static str,
+    /// A good value, for the error.
+    pub example: &'static str,
+    /// Where credentials go instead of the URL (`they belong in ...`).
+    pub credentials_belong: &'static str,
+}
+
+impl SinkUrl {
+    /// Checks `url`. `cleartext` is the problem and example to report when
+    /// a secret would go with it over plain http to another machine
+    /// (`None`: no secret goes, or `allowInsecureHttp` is set).
+    pub fn check(
+        &self,
+        url: &str,
+        cleartext: Option<(&'static str, &'static str)>,
+    ) -> Result<(), NotifyConfigError> {
+        let invalid = |problem| {
+            NotifyConfigError::invalid(self.key, &crate::redact::url(url), problem, self.example)
+        };
+        if !is_http_url(url) || reqwest::Url::parse(url).is_err() {
+            return Err(invalid("is not an http(s) URL"));
+        }
+        if has_userinfo(url) {
+            return Err(invalid(self.credentials_belong));
+        }
+        match cleartext {
+            Some((problem, example)) if is_insecure_http(url) => {
+                Err(refuse_insecure_http(self.key, url, problem, example))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// `scheme://user:password@host...`: credentials that would end up in logs.
 pub fn has_userinfo(url: &str) -> bool {
     authority(url).contains('@')

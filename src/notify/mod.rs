@@ -65,6 +65,7 @@
 pub mod config;
 mod matrix;
 mod pushgateway;
+pub mod retry;
 mod secrets;
 mod webhook;
 

@@ -15,10 +15,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http,
-    refuse_insecure_http,
-};
+use crate::notify::config::{NotifyConfigError, SinkConfig, SinkUrl};
 
 /// `notify.webhook:`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -89,40 +86,27 @@ impl SinkConfig for WebhookConfig {
 
     fn validate(&self, base: &Path) -> Result<WebhookSettings, NotifyConfigError> {
         let invalid = NotifyConfigError::invalid;
-        if !is_http_url(&self.url) || reqwest::Url::parse(&self.url).is_err() {
-            return Err(invalid(
-                "webhook.url",
-                &crate::redact::url(&self.url),
-                "is not an http(s) URL",
+        let cleartext = if self.allow_insecure_http {
+            None
+        } else if self.bearer_token_file.is_some() {
+            Some((
+                "is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
                 "https://hooks.example.org/drift-check",
-            ));
+            ))
+        } else if self.url.contains('?') {
+            Some((
+                "is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
+                "https://hooks.example.org/drift-check?token=…",
+            ))
+        } else {
+            None
+        };
+        SinkUrl {
+            key: "webhook.url",
+            example: "https://hooks.example.org/drift-check",
+            credentials_belong: "has credentials in it: put a token in a file named by bearerTokenFile",
         }
-        if has_userinfo(&self.url) {
-            return Err(invalid(
-                "webhook.url",
-                &crate::redact::url(&self.url),
-                "has credentials in it: put a token in a file named by bearerTokenFile",
-                "https://hooks.example.org/drift-check",
-            ));
-        }
-        if is_insecure_http(&self.url) && !self.allow_insecure_http {
-            if self.bearer_token_file.is_some() {
-                return Err(refuse_insecure_http(
-                    "webhook.url",
-                    &self.url,
-                    "is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
-                    "https://hooks.example.org/drift-check",
-                ));
-            }
-            if self.url.contains('?') {
-                return Err(refuse_insecure_http(
-                    "webhook.url",
-                    &self.url,
-                    "is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
-                    "https://hooks.example.org/drift-check?token=…",
-                ));
-            }
-        }
+        .check(&self.url, cleartext)?;
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
