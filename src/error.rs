@@ -1,10 +1,14 @@
 //! What went wrong, shared by every stage: an [`Issue`] (something that
 //! could not be checked, with its [`Stage`]), a [`Note`] (a warning), and how
-//! a chain of causes is printed.
+//! a chain of causes is printed. Every text made here is redacted by
+//! [`crate::redact`], the one module this imports.
 
 use serde::Serialize;
 
-/// An error and its causes on one line, each cause once.
+use crate::redact;
+
+/// An error and its causes on one line, each cause once, redacted
+/// ([`redact::text`]: credentials in URLs, `Authorization` values).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
@@ -16,7 +20,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    message
+    redact::text(&message)
 }
 
 /// The stage of the pipeline something happened in.
@@ -69,10 +73,15 @@ pub struct Issue {
 }
 
 impl Issue {
-    /// An issue from an error and its causes (credentials in any URL it
-    /// quotes redacted).
+    /// An issue from an error and its causes (redacted, see [`error_chain`]).
     pub fn new(kustomization: Option<String>, stage: Stage, error: &dyn std::error::Error) -> Self {
-        let message = crate::source::redact_urls(&error_chain(error));
+        Self::described(kustomization, stage, &error_chain(error))
+    }
+
+    /// An issue described by a message of its own (redacted as an error
+    /// chain is).
+    pub fn described(kustomization: Option<String>, stage: Stage, message: &str) -> Self {
+        let message = redact::text(message);
         tracing::warn!(kustomization, stage = stage.as_str(), error = %message, "Could not check");
         Self {
             kustomization,

@@ -11,7 +11,7 @@
 //! [`k8s`] (object identity, managedFields, the label selector), [`flux`]
 //! (Flux's API types, labels, annotations, managers, revisions),
 //! [`crossplane`] (Crossplane's markers), [`error`]
-//! (issues and notes), [`yaml`], [`files`] (bounded reads confined to a
+//! (issues and notes), [`redact`] (what is never printed), [`yaml`], [`files`] (bounded reads confined to a
 //! tree: the repo, a snapshot), [`bounds`] (the range of every number
 //! setting). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings), and
@@ -35,6 +35,7 @@ pub mod k8s;
 pub mod live;
 pub mod notify;
 pub mod pipeline;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod source;

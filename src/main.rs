@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let message = drift_check::source::redact_urls(&format!("{e:#}"));
+            let message = drift_check::redact::text(&format!("{e:#}"));
             eprintln!(
                 "drift-check: {}",
                 drift_check::report::escape_text(&message)

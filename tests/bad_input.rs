@@ -687,6 +687,6 @@ fn a_list_of_one_hundred_thousand_objects_loads() {
     let state = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(drift_check::live::LiveSource::fetch(&snapshot, &types));
+        .block_on(snapshot.fetch(&types));
     assert_eq!(state.len(), 100_000);
 }

@@ -403,8 +403,8 @@ async fn write_snapshot(
     kustomizations: &[Kustomization],
     dir: &std::path::Path,
 ) {
+    use drift_check::live::TypeRef;
     use drift_check::live::cluster::{Cluster, ClusterOptions};
-    use drift_check::live::{LiveSource, TypeRef};
     let options = ClusterOptions {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         timeout: std::time::Duration::from_secs(30),
@@ -563,7 +563,6 @@ fn render(ks: &Kustomization) -> Vec<Value> {
 
 #[test]
 fn substitution_variables_are_read_from_the_kustomization_namespace() {
-    use drift_check::live::LiveSource;
     use drift_check::live::cluster::{Cluster, ClusterOptions};
     let Some(p) = platform() else { return };
     runtime().block_on(async {

@@ -52,7 +52,7 @@ fn a_secret_over_plain_http_to_another_machine_is_a_config_error_naming_the_key(
         ),
         (
             2,
-            "drift-check: config file: notify.webhook.url: \"http://hooks.example.org/drift?***\" is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true, e.g. https://hooks.example.org/drift-check?token=…".to_string()
+            "drift-check: config file: notify.webhook.url: \"http://hooks.example.org/drift?token=***\" is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true, e.g. https://hooks.example.org/drift-check?token=***".to_string()
         )
     );
 }

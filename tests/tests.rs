@@ -21,6 +21,7 @@ mod outputs;
 mod packaging;
 mod platform_sources;
 mod pushgateway_freshness;
+mod redaction;
 mod render;
 mod scope;
 mod sink_config;

@@ -155,7 +155,7 @@ fn webhook_gets_the_exact_json_report_again_after_a_502() {
         .find(|l| l.contains("Webhook POST failed, retrying"))
         .unwrap_or_else(|| panic!("no retry logged: {}", out.stderr));
     assert!(
-        retried.contains(&format!("http://127.0.0.1:{port}/hooks/drift?***"))
+        retried.contains(&format!("http://127.0.0.1:{port}/hooks/drift?token=***"))
             && retried.contains("HTTP 502 Bad Gateway: bad gateway"),
         "{retried}"
     );
@@ -183,7 +183,7 @@ fn webhook_that_keeps_failing_fails_the_sink_with_exit_3_and_a_redacted_url() {
     assert_eq!(receiver.requests().len(), 2);
     assert!(
         out.stderr.contains(&format!(
-            "POST http://127.0.0.1:{port}/x?*** failed after 2 attempts: HTTP 500 Internal Server Error: boom"
+            "POST http://127.0.0.1:{port}/x?sig=*** failed after 2 attempts: HTTP 500 Internal Server Error: boom"
         )),
         "{}",
         out.stderr

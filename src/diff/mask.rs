@@ -14,10 +14,8 @@
 //! bytes where they mean nothing.
 //!
 //! Error and warning texts are different: an API server's message may quote
-//! a value, and there is no path to go by. [`scrub_text`] replaces the values
-//! read from Secrets there: a value of [`WHOLE_TOKEN_BELOW`] bytes or more
-//! wherever it occurs, a shorter one only where it stands as a whole token —
-//! a Secret holding `a` must not turn every `a` of a message into `***`.
+//! a value, and there is no path to go by; [`crate::redact::secret_values`]
+//! replaces them there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,13 +26,9 @@ use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 
 /// Placeholder for a Secret value.
-pub const MASK: &str = "***";
+pub use crate::redact::MASK;
 const BEFORE: &str = "*** (before)";
 const AFTER: &str = "*** (after)";
-
-/// Values read from Secrets shorter than this (in bytes) are scrubbed from
-/// texts only where they stand as a whole token (see [`scrub_text`]).
-pub const WHOLE_TOKEN_BELOW: usize = 4;
 
 /// Masks the values of changes to a Secret's data.
 pub fn secret_changes(changes: &mut [Change]) {
@@ -172,45 +166,6 @@ fn mask_strings(value: &mut Value, secrets: &BTreeSet<String>) {
         Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, secrets)),
         Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, secrets)),
         _ => {}
-    }
-}
-
-/// Replaces the values read from Secrets in a text: one of
-/// [`WHOLE_TOKEN_BELOW`] bytes or more wherever it occurs, a shorter one only
-/// as a whole token (not next to a letter, digit or `_`). Longer values go
-/// first, so a short one inside a long one cannot leave part of it.
-pub fn scrub_text(text: &mut String, secrets: &BTreeSet<String>) {
-    let mut secrets: Vec<&str> = secrets
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in secrets {
-        if !text.contains(secret) {
-            continue;
-        }
-        if secret.len() >= WHOLE_TOKEN_BELOW {
-            *text = text.replace(secret, MASK);
-            continue;
-        }
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let mut out = String::with_capacity(text.len());
-        let mut copied = 0;
-        for (at, _) in text.match_indices(secret) {
-            let end = at + secret.len();
-            if at < copied
-                || word(text[..at].chars().next_back())
-                || word(text[end..].chars().next())
-            {
-                continue;
-            }
-            out.push_str(&text[copied..at]);
-            out.push_str(MASK);
-            copied = end;
-        }
-        out.push_str(&text[copied..]);
-        *text = out;
     }
 }
 
@@ -370,20 +325,5 @@ mod tests {
         };
         substituted.changes(&other, &mut elsewhere);
         assert_eq!(elsewhere[0].desired, Some(json!("ab")), "another object");
-    }
-
-    #[test]
-    fn texts_lose_long_values_anywhere_and_short_ones_as_whole_tokens() {
-        let secrets = BTreeSet::from(["T0K3N-123".to_string(), "a".to_string(), "ab".to_string()]);
-        let mut text =
-            "quota: the value T0K3N-123 is invalid; a at \"ab\", table abc b_a a".to_string();
-        scrub_text(&mut text, &secrets);
-        assert_eq!(
-            text,
-            "quota: the value *** is invalid; *** at \"***\", table abc b_a ***"
-        );
-        let mut text = "xT0K3N-123x".to_string();
-        scrub_text(&mut text, &secrets);
-        assert_eq!(text, "x***x");
     }
 }

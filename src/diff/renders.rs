@@ -237,11 +237,11 @@ pub fn unread_types(rendered: &[Rendered], state: &LiveState) -> Vec<Issue> {
             .filter_map(|t| state.failed.get(t).map(String::as_str))
             .collect();
         if !unread.is_empty() {
-            out.push(Issue {
-                kustomization: Some(r.ks.id()),
-                stage: Stage::Live,
-                message: format!("could not check: {}", unread.join(", ")),
-            });
+            out.push(Issue::described(
+                Some(r.ks.id()),
+                Stage::Live,
+                &format!("could not check: {}", unread.join(", ")),
+            ));
         }
     }
     out

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
-use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
+use super::{LiveError, LiveState, Stored, TypeRef};
 pub use crate::k8s::client::ClusterOptions;
 pub use crate::k8s::client::Connection;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
@@ -336,8 +336,9 @@ fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
     Value::Object(object)
 }
 
-impl LiveSource for Cluster {
-    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+/// The reads of [`super::Live`], from the cluster.
+impl Cluster {
+    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         let gvk = GroupVersionKind::gvk(crate::flux::GROUP, "v1", crate::flux::KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
         let mut objects = self.list_all(&ar).await?;
@@ -371,7 +372,7 @@ impl LiveSource for Cluster {
         Ok(objects)
     }
 
-    async fn secret_data(
+    pub async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
@@ -386,7 +387,7 @@ impl LiveSource for Cluster {
         Ok(found.map(|o| super::snapshot::secret_bytes(&to_object(o, &ar))))
     }
 
-    async fn substitution_data(
+    pub async fn substitution_data(
         &self,
         kind: &str,
         namespace: &str,
@@ -409,7 +410,7 @@ impl LiveSource for Cluster {
         Ok(found.map(|o| super::snapshot::object_data(&to_object(o, &ar))))
     }
 
-    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+    pub async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         let before = self.requests();
         let mut state = LiveState::default();
         let resolved = match self.resolve(types).await {
@@ -465,11 +466,15 @@ impl LiveSource for Cluster {
         state
     }
 
-    async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
+    pub async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
         self.dry_run_apply(object).await
     }
 
-    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+    pub async fn helm_records(
+        &self,
+        namespace: &str,
+        release: &str,
+    ) -> Result<Vec<Object>, LiveError> {
         let ar = ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("", "v1", "Secret"),
             "secrets",

@@ -36,7 +36,8 @@ pub struct Options {
     pub limits: crate::files::Limits,
 }
 
-/// The live source of a run: a snapshot, or a connected cluster.
+/// The live source of a run: a snapshot, or a connected cluster. The one
+/// dispatch between the two (a closed set: no trait besides it).
 pub enum Live {
     Snapshot(Snapshot),
     Cluster(Cluster),
@@ -76,15 +77,23 @@ impl Live {
     }
 }
 
-impl LiveSource for Live {
-    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+/// Every read of the live state, answered by the snapshot or the cluster:
+/// the one place the two are told apart.
+impl Live {
+    /// What decides what Flux applies, in all namespaces, as stored: Flux
+    /// `Kustomization`s, source-watcher `ArtifactGenerator`s (none when
+    /// source-watcher is not installed), and Flux's sources
+    /// (`GitRepository`, `OCIRepository`, `Bucket`, `ExternalArtifact`).
+    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         match self {
             Live::Snapshot(s) => s.flux_objects().await,
             Live::Cluster(c) => c.flux_objects().await,
         }
     }
 
-    async fn substitution_data(
+    /// The data of a ConfigMap or Secret (`kind`), for `postBuild.substituteFrom`;
+    /// `None` when it does not exist. Secret data comes back decoded.
+    pub async fn substitution_data(
         &self,
         kind: &str,
         namespace: &str,
@@ -96,7 +105,10 @@ impl LiveSource for Live {
         }
     }
 
-    async fn secret_data(
+    /// A Secret's data (decoded bytes) a Flux source names; `None` when it
+    /// does not exist. Needs `get` on Secrets in the source's namespace
+    /// (job/components/source-secrets).
+    pub async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
@@ -107,21 +119,37 @@ impl LiveSource for Live {
         }
     }
 
-    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+    /// Every live object of the given types, in all namespaces, read at the
+    /// version given, each [`reduce`]d. A snapshot hands its objects over
+    /// (moves them, never copies): a second fetch of the same types finds
+    /// none. Types that cannot be read are reported in
+    /// [`LiveState::errors`], types not served (at that version) in
+    /// [`LiveState::unserved`].
+    pub async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         match self {
             Live::Snapshot(s) => s.fetch(types).await,
             Live::Cluster(c) => c.fetch(types).await,
         }
     }
 
-    async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
+    /// What the object would be after Flux applied it (server-side apply
+    /// dry-run as `kustomize-controller`). Only a cluster can answer.
+    pub async fn dry_run(&self, object: &Object) -> Result<Object, LiveError> {
         match self {
             Live::Snapshot(s) => s.dry_run(object).await,
             Live::Cluster(c) => c.dry_run(object).await,
         }
     }
 
-    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+    /// Helm's deployed release records of `release` in `namespace`: the
+    /// Secrets labelled `owner=helm`, `name=<release>`, `status=deployed`
+    /// (see [`crate::helm::release`]), one LIST with that selector. Needs
+    /// get/list on Secrets there (`helm.releaseManifests`).
+    pub async fn helm_records(
+        &self,
+        namespace: &str,
+        release: &str,
+    ) -> Result<Vec<Object>, LiveError> {
         match self {
             Live::Snapshot(s) => s.helm_records(namespace, release).await,
             Live::Cluster(c) => c.helm_records(namespace, release).await,
@@ -133,7 +161,7 @@ impl LiveSource for Live {
 /// from its namespace (a reference that does not exist is left out), and the
 /// values that came from Secrets (to scrub from every output).
 pub async fn substitution_sources(
-    live: &impl LiveSource,
+    live: &Live,
     ks: &Kustomization,
     sops_decrypt: bool,
 ) -> Result<(SubstitutionSources, BTreeSet<String>), LiveError> {
@@ -169,7 +197,7 @@ pub async fn substitution_sources(
 /// or holds no usable key is said once, and the objects are compared
 /// without it.
 async fn decryption_keys(
-    live: &impl LiveSource,
+    live: &Live,
     ks: &Kustomization,
     secret_values: &mut BTreeSet<String>,
 ) -> crate::render::sops::Decryption {
@@ -264,7 +292,7 @@ pub fn types_to_fetch<'a>(
 /// escalation check (applying a role needs `escalate`, a binding `bind`,
 /// which the job is not given) is only a note.
 pub async fn dry_runs(
-    live: &impl LiveSource,
+    live: &Live,
     work: Vec<(&Kustomization, ObjectKey, Object)>,
     concurrency: usize,
 ) -> (BTreeMap<ObjectKey, Object>, Vec<Issue>, Vec<Note>) {
@@ -299,55 +327,6 @@ pub async fn dry_runs(
         }
     }
     (out, issues, notes)
-}
-
-/// A source of live objects.
-pub trait LiveSource {
-    /// What decides what Flux applies, in all namespaces, as stored: Flux
-    /// `Kustomization`s, source-watcher `ArtifactGenerator`s (none when
-    /// source-watcher is not installed), and Flux's sources
-    /// (`GitRepository`, `OCIRepository`, `Bucket`, `ExternalArtifact`).
-    fn flux_objects(&self) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
-
-    /// The data of a ConfigMap or Secret (`kind`), for `postBuild.substituteFrom`;
-    /// `None` when it does not exist. Secret data comes back decoded.
-    fn substitution_data(
-        &self,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, LiveError>>;
-
-    /// A Secret's data (decoded bytes) a Flux source names; `None` when it
-    /// does not exist. Needs `get` on Secrets in the source's namespace
-    /// (job/components/source-secrets).
-    fn secret_data(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<BTreeMap<String, Vec<u8>>>, LiveError>>;
-
-    /// Every live object of the given types, in all namespaces, read at the
-    /// version given, each [`reduce`]d. A snapshot hands its objects over
-    /// (moves them, never copies): a second fetch of the same types finds
-    /// none. Types that cannot be read are reported in
-    /// [`LiveState::errors`], types not served (at that version) in
-    /// [`LiveState::unserved`].
-    fn fetch(&self, types: &BTreeSet<TypeRef>) -> impl Future<Output = LiveState>;
-
-    /// What the object would be after Flux applied it (server-side apply
-    /// dry-run as `kustomize-controller`). Only a cluster can answer.
-    fn dry_run(&self, object: &Object) -> impl Future<Output = Result<Object, LiveError>>;
-
-    /// Helm's deployed release records of `release` in `namespace`: the
-    /// Secrets labelled `owner=helm`, `name=<release>`, `status=deployed`
-    /// (see [`crate::helm::release`]), one LIST with that selector. Needs
-    /// get/list on Secrets there (`helm.releaseManifests`).
-    fn helm_records(
-        &self,
-        namespace: &str,
-        release: &str,
-    ) -> impl Future<Output = Result<Vec<Object>, LiveError>>;
 }
 
 /// A type to read: API group, version and kind.

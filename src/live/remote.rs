@@ -17,7 +17,7 @@
 use serde_json::Value;
 
 use super::cluster::{Cluster, ClusterOptions, Connection};
-use super::{Live, LiveError, LiveSource};
+use super::{Live, LiveError};
 use crate::flux::Kustomization;
 use crate::k8s::kubeconfig::{self, KubeconfigError};
 

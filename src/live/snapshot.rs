@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{LiveError, LiveSource, LiveState, Stored, TypeRef};
+use super::{LiveError, LiveState, Stored, TypeRef};
 use crate::files::{Limits, Tree};
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
@@ -21,7 +21,7 @@ use crate::yaml;
 /// A loaded snapshot.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// What is left of the snapshot: [`LiveSource::fetch`] moves objects out.
+    /// What is left of the snapshot: [`Snapshot::fetch`] moves objects out.
     state: Mutex<LiveState>,
     /// Kinds a file that could not be read may have held: their absence
     /// proves nothing (unknown, not missing).
@@ -409,8 +409,9 @@ impl<'de> Visitor<'de> for ItemsVisitor {
     }
 }
 
-impl LiveSource for Snapshot {
-    async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+/// The reads of [`super::Live`], from the snapshot.
+impl Snapshot {
+    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
         Ok(self
             .state()
             .stored()
@@ -427,7 +428,7 @@ impl LiveSource for Snapshot {
             .collect())
     }
 
-    async fn secret_data(
+    pub async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
@@ -441,7 +442,7 @@ impl LiveSource for Snapshot {
         Ok(self.state().get(&key).map(secret_bytes))
     }
 
-    async fn substitution_data(
+    pub async fn substitution_data(
         &self,
         kind: &str,
         namespace: &str,
@@ -456,7 +457,7 @@ impl LiveSource for Snapshot {
         Ok(self.state().get(&key).map(object_data))
     }
 
-    async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
+    pub async fn fetch(&self, types: &BTreeSet<TypeRef>) -> LiveState {
         let wanted: BTreeSet<(String, String)> = types.iter().map(TypeRef::key).collect();
         // Moved, not copied: the snapshot's objects exist once. Snapshot
         // errors are reported once, by whoever loaded it.
@@ -478,13 +479,17 @@ impl LiveSource for Snapshot {
         state
     }
 
-    async fn dry_run(&self, _object: &Object) -> Result<Object, LiveError> {
+    pub async fn dry_run(&self, _object: &Object) -> Result<Object, LiveError> {
         Err(LiveError::Unsupported(
             "a server-side dry-run needs a cluster, not a live snapshot".into(),
         ))
     }
 
-    async fn helm_records(&self, namespace: &str, release: &str) -> Result<Vec<Object>, LiveError> {
+    pub async fn helm_records(
+        &self,
+        namespace: &str,
+        release: &str,
+    ) -> Result<Vec<Object>, LiveError> {
         use crate::helm::release::{DEPLOYED, NAME_LABEL, OWNER_LABEL, STATUS_LABEL};
         Ok(self
             .state()

@@ -52,34 +52,48 @@ impl NotifyConfigError {
     }
 }
 
+/// What one sink's URL must be: the rules every sink's URL is checked by
+/// ([`SinkUrl::check`]), in one order: an http(s) URL, without credentials,
+/// and not plain http to another machine when a secret goes with it.
+pub struct SinkUrl {
+    /// The key under `notify.` (`webhook.url`).
+    pub key: &'static str,
+    /// A good value, for the error.
+    pub example: &'static str,
+    /// Where credentials go instead of the URL (`they belong in ...`).
+    pub credentials_belong: &'static str,
+}
+
+impl SinkUrl {
+    /// Checks `url`. `cleartext` is the problem and example to report when
+    /// a secret would go with it over plain http to another machine
+    /// (`None`: no secret goes, or `allowInsecureHttp` is set).
+    pub fn check(
+        &self,
+        url: &str,
+        cleartext: Option<(&'static str, &'static str)>,
+    ) -> Result<(), NotifyConfigError> {
+        let invalid = |problem| {
+            NotifyConfigError::invalid(self.key, &crate::redact::url(url), problem, self.example)
+        };
+        if !is_http_url(url) || reqwest::Url::parse(url).is_err() {
+            return Err(invalid("is not an http(s) URL"));
+        }
+        if has_userinfo(url) {
+            return Err(invalid(self.credentials_belong));
+        }
+        match cleartext {
+            Some((problem, example)) if is_insecure_http(url) => {
+                Err(refuse_insecure_http(self.key, url, problem, example))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// `scheme://user:password@host...`: credentials that would end up in logs.
 pub fn has_userinfo(url: &str) -> bool {
     authority(url).contains('@')
-}
-
-/// The URL with its credentials replaced by `***`, to quote it in an error.
-pub fn redact_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
-
-/// The URL as logs and errors may show it: credentials and the query
-/// (webhook URLs often carry a token there) replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let url = redact_userinfo(url);
-    let url = url.split_once('#').map_or(url.as_str(), |(u, _)| u);
-    match url.split_once('?') {
-        Some((base, _)) => format!("{base}?***"),
-        None => url.to_string(),
-    }
 }
 
 /// `http://` or `https://` and a host.
@@ -113,7 +127,7 @@ pub fn refuse_insecure_http(
     problem: &'static str,
     example: &'static str,
 ) -> NotifyConfigError {
-    NotifyConfigError::invalid(key, &redact_url(url), problem, example)
+    NotifyConfigError::invalid(key, &crate::redact::url(url), problem, example)
 }
 
 /// `user:password@host:port` of a URL.
@@ -127,19 +141,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_lose_their_credentials_and_query_in_messages() {
-        assert_eq!(
-            redact_userinfo("https://pusher:hunter2@pg.example.org/a@b"),
-            "https://***@pg.example.org/a@b"
-        );
-        assert_eq!(
-            redact_url("https://u:p@hooks.example.org/x?token=abc#frag"),
-            "https://***@hooks.example.org/x?***"
-        );
-        assert_eq!(
-            redact_url("http://hooks.example.org/drift"),
-            "http://hooks.example.org/drift"
-        );
+    fn userinfo_is_found_in_the_authority_only() {
+        assert!(has_userinfo("https://pusher:hunter2@pg.example.org/a"));
         assert!(!has_userinfo("http://hooks.example.org/a@b"));
     }
 

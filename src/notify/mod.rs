@@ -66,6 +66,7 @@ pub mod config;
 mod fleet;
 mod matrix;
 mod pushgateway;
+pub mod retry;
 mod secrets;
 mod webhook;
 

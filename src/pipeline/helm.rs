@@ -9,7 +9,7 @@ use crate::diff::helm::Deployed;
 use crate::error::{Issue, Note, Stage};
 use crate::helm::{self, HelmRelease, release};
 use crate::k8s::object::{self, Object, ObjectRef};
-use crate::live::{LiveSource, LiveState, TypeRef};
+use crate::live::{Live, LiveState, TypeRef};
 use crate::render::Rendered;
 use crate::report;
 
@@ -30,7 +30,7 @@ pub(super) struct Releases {
 /// read is an issue of its Kustomization; none deployed yet, a note).
 pub(super) async fn read(
     rendered: &[Rendered],
-    live: &impl LiveSource,
+    live: &Live,
     options: &helm::Options,
     issues: &mut Vec<Issue>,
     notes: &mut Vec<Note>,
@@ -64,7 +64,7 @@ pub(super) async fn read(
 pub(super) async fn on(
     found: Vec<(usize, Object)>,
     rendered: &[Rendered],
-    live: &impl LiveSource,
+    live: &Live,
     options: &helm::Options,
     issues: &mut Vec<Issue>,
     notes: &mut Vec<Note>,
@@ -83,7 +83,7 @@ pub(super) async fn on(
 async fn manifests(
     found: &[(usize, Object)],
     rendered: &[Rendered],
-    live: &impl LiveSource,
+    live: &Live,
     options: &helm::Options,
     issues: &mut Vec<Issue>,
     notes: &mut Vec<Note>,
@@ -103,14 +103,14 @@ async fn manifests(
         {
             Ok(records) => records,
             Err(e) => {
-                issues.push(Issue {
-                    kustomization: Some(ks.id()),
-                    stage: Stage::Live,
-                    message: format!(
+                issues.push(Issue::described(
+                    Some(ks.id()),
+                    Stage::Live,
+                    &format!(
                         "HelmRelease {}: cannot read its release records (helm.releaseManifests; job/components/helm-manifests grants it): {e}",
                         hr.id()
                     ),
-                });
+                ));
                 continue;
             }
         };
@@ -130,11 +130,11 @@ async fn manifests(
             Ok(decoded) => {
                 manifests.insert(hr.id(), decoded.objects);
             }
-            Err(e) => issues.push(Issue {
-                kustomization: Some(ks.id()),
-                stage: Stage::Live,
-                message: format!("HelmRelease {}: {e}", hr.id()),
-            }),
+            Err(e) => issues.push(Issue::described(
+                Some(ks.id()),
+                Stage::Live,
+                &format!("HelmRelease {}: {e}", hr.id()),
+            )),
         }
     }
     manifests
@@ -253,10 +253,12 @@ pub(super) fn ignore_issues(deployed: &[Deployed<'_>]) -> Vec<Issue> {
             crate::classify::IgnoreRule::of_helm_release(&d.release)
                 .1
                 .into_iter()
-                .map(|e| Issue {
-                    kustomization: Some(d.release.kustomization.clone()),
-                    stage: Stage::Discover,
-                    message: format!("HelmRelease {}: {e}", d.release.id()),
+                .map(|e| {
+                    Issue::described(
+                        Some(d.release.kustomization.clone()),
+                        Stage::Discover,
+                        &format!("HelmRelease {}: {e}", d.release.id()),
+                    )
                 })
         })
         .collect()

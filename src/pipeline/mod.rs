@@ -24,7 +24,7 @@ use crate::error::{Issue, Note, Stage};
 use crate::fleet;
 use crate::flux::{Kustomization, Origin};
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
-use crate::live::{self, Live, LiveSource};
+use crate::live::{self, Live};
 use crate::notify;
 use crate::render::{self, Rendered};
 use crate::report::fleet::FleetReport;
@@ -825,8 +825,8 @@ impl<'a> Run<'a> {
             .map(|e| &mut e.message)
             .chain(self.notes.iter_mut().map(|w| &mut w.message))
         {
-            diff::mask::scrub_text(text, &self.secret_values);
-            *text = source::redact_urls(text);
+            crate::redact::secret_values(text, &self.secret_values);
+            *text = crate::redact::text(text);
         }
         let source = match checkout {
             Some(c) => report::Source {

@@ -15,7 +15,7 @@ use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
 use crate::k8s::object::{self, Object};
 use crate::live::remote::{RemoteError, Spoke};
-use crate::live::{Live, LiveError, LiveSource, LiveState};
+use crate::live::{Live, LiveError, LiveState};
 use crate::render::Rendered;
 use crate::report::KustomizationEntry;
 

@@ -351,7 +351,7 @@ pub enum RenderError {
     /// native engine does not fetch.
     #[error(
         "{file}: {field}: remote resource {} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)",
-        crate::source::redact(url)
+        crate::redact::url(url)
     )]
     Remote {
         file: String,

@@ -46,10 +46,7 @@ impl std::fmt::Debug for Credentials {
             .field("ca_pem", &self.ca_pem.is_some())
             .field(
                 "proxy",
-                &self
-                    .proxy
-                    .as_ref()
-                    .map(|p| super::location::redact(&p.address)),
+                &self.proxy.as_ref().map(|p| crate::redact::url(&p.address)),
             )
             .finish()
     }

@@ -12,8 +12,8 @@ use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
 use super::auth::Credentials;
-use super::location::scrub;
 use super::{Failure, SourceError};
+use crate::redact;
 
 /// A bare repository holding what was fetched of one remote.
 pub struct Mirror {
@@ -317,11 +317,11 @@ impl Mirror {
     }
 
     pub fn display_url(&self) -> String {
-        super::location::redact(&self.url)
+        redact::url(&self.url)
     }
 
     fn message(&self, error: &dyn std::error::Error) -> String {
-        scrub(
+        redact::credentials(
             &crate::error::error_chain(error),
             &self.url,
             &self.credentials.secrets(),

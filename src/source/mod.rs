@@ -41,7 +41,7 @@ use sha2::Digest;
 use tracing::info;
 
 pub use auth::Credentials;
-pub use location::{Location, redact, redact_urls};
+pub use location::Location;
 
 /// A tree ready to render.
 #[derive(Clone, Debug)]
@@ -463,7 +463,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The cache directory's name for a URL: readable, and unique per URL.
 fn repo_dir_name(url: &str) -> String {
-    let redacted = redact(url);
+    let redacted = crate::redact::url(url);
     let digest = sha2::Sha256::digest(url.as_bytes());
     let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     let tail: String = redacted

@@ -19,8 +19,8 @@
 //! whose identity changed. An encrypted room is synced (state only, no
 //! timeline) and posted to through matrix-sdk's encryption.
 //!
-//! Retries: one policy for every call (`retry.rs`), bounded by
-//! `timeoutSeconds`.
+//! Retries: the sinks' one policy (`notify/retry.rs`) for every call
+//! (`retry.rs` hands it to matrix-sdk), bounded by `timeoutSeconds`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,7 +47,8 @@ use tracing::{info, warn};
 
 use super::config::MatrixSettings;
 use super::message::{Message, Reply};
-use super::retry::RetryPolicy;
+use super::retry::request_config;
+use crate::notify::retry::RetryPolicy;
 use crate::notify::secrets::{self, Secret, SecretError};
 
 /// The Matrix sink failed.
@@ -133,7 +134,7 @@ pub async fn deliver(
     page: &Attachment,
 ) -> Result<OwnedEventId, MatrixError> {
     let credential = credential()?;
-    let policy = RetryPolicy::new(settings.retries, settings.timeout);
+    let policy = RetryPolicy::within(settings.retries, settings.timeout);
     let _temp;
     let (store, persistent) = match &settings.store {
         Some(dir) => (dir.clone(), true),
@@ -150,7 +151,7 @@ pub async fn deliver(
         let client = Client::builder()
             .homeserver_url(&settings.homeserver)
             .sqlite_store(&store, None)
-            .request_config(policy.request_config())
+            .request_config(request_config(&policy))
             .build()
             .await
             .map_err(sdk("cannot set up the client"))?;
@@ -335,7 +336,7 @@ async fn post_plain(
         let size = UInt::try_from(report.bytes.len()).ok();
         let uploaded = client
             .media()
-            .upload(&report.mime, report.bytes, Some(policy.request_config()))
+            .upload(&report.mime, report.bytes, Some(request_config(policy)))
             .await
             .map_err(sdk("uploading the full report"))?;
         let mut info = FileInfo::new();
@@ -366,11 +367,7 @@ async fn send_file_plain(
 ) -> Result<(), MatrixError> {
     let uploaded = client
         .media()
-        .upload(
-            &file.mime,
-            file.bytes.clone(),
-            Some(policy.request_config()),
-        )
+        .upload(&file.mime, file.bytes.clone(), Some(request_config(policy)))
         .await
         .map_err(sdk("uploading the HTML report"))?;
     let mut info = FileInfo::new();
@@ -591,9 +588,13 @@ async fn whoami(
         .build()
         .map_err(sdk("HTTP client"))?;
     let url = format!("{homeserver}/_matrix/client/v3/account/whoami");
+    let shown = crate::redact::url(&url);
     let answer = policy
-        .send("whoami", || http.get(&url).bearer_auth(token.expose()))
+        .send("Matrix whoami", &shown, || {
+            http.get(&url).bearer_auth(token.expose())
+        })
         .await
+        .answer
         .map_err(sdk("whoami"))?;
     if !answer.status.is_success() {
         return Err(sdk("whoami")(std::io::Error::other(format!(

@@ -8,10 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::message::LinkTemplates;
-use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
-    refuse_insecure_http,
-};
+use crate::notify::config::{NotifyConfigError, SinkConfig, SinkUrl, has_userinfo, is_http_url};
 
 /// `notify.matrix:`. The token comes from `DRIFT_CHECK_MATRIX_TOKEN` (or the
 /// file named by `DRIFT_CHECK_MATRIX_TOKEN_FILE`), or a password from
@@ -132,30 +129,18 @@ impl SinkConfig for MatrixConfig {
     fn validate(&self, base: &Path) -> Result<MatrixSettings, NotifyConfigError> {
         let invalid = NotifyConfigError::invalid;
         let m = self;
-        if has_userinfo(&m.homeserver) {
-            return Err(invalid(
-                "matrix.homeserver",
-                &redact_userinfo(&m.homeserver),
-                "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
-                "https://matrix.example.org",
-            ));
+        SinkUrl {
+            key: "matrix.homeserver",
+            example: "https://matrix.example.org",
+            credentials_belong: "has credentials in it: they belong in DRIFT_CHECK_MATRIX_TOKEN or DRIFT_CHECK_MATRIX_PASSWORD",
         }
-        if !is_http_url(&m.homeserver) {
-            return Err(invalid(
-                "matrix.homeserver",
-                &m.homeserver,
-                "is not an http(s) URL",
-                "https://matrix.example.org",
-            ));
-        }
-        if is_insecure_http(&m.homeserver) && !m.allow_insecure_http {
-            return Err(refuse_insecure_http(
-                "matrix.homeserver",
-                &m.homeserver,
+        .check(
+            &m.homeserver,
+            (!m.allow_insecure_http).then_some((
                 "is plain http to another machine: the access token would cross the network in cleartext; use https, or set notify.matrix.allowInsecureHttp: true",
                 "https://matrix.example.org",
-            ));
-        }
+            )),
+        )?;
         let server_part = |s: &str| {
             s.split_once(':')
                 .is_some_and(|(a, b)| a.len() > 1 && !b.is_empty())
@@ -194,7 +179,7 @@ impl SinkConfig for MatrixConfig {
             if !is_http_url(t) || has_userinfo(t) || needs.iter().any(|n| !t.contains(n)) {
                 return Err(invalid(
                     key,
-                    &redact_userinfo(t),
+                    &crate::redact::url(t),
                     if needs.len() == 1 {
                         "is not an http(s) URL template with {sha} and no credentials"
                     } else {

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_userinfo,
-    refuse_insecure_http,
+    NotifyConfigError, SinkConfig, SinkUrl, is_insecure_http, refuse_insecure_http,
 };
 
 /// `notify.pushgateway:`. Credentials: `DRIFT_CHECK_PUSHGATEWAY_TOKEN` (bearer)
@@ -59,40 +58,28 @@ pub fn credentials_set() -> bool {
 
 /// Credentials over plain http to another machine, not allowed.
 pub fn insecure_credentials(url: &str) -> NotifyConfigError {
-    refuse_insecure_http(
-        "pushgateway.url",
-        url,
-        "is plain http to another machine and credentials are set (DRIFT_CHECK_PUSHGATEWAY_*): they would cross the network in cleartext; use https, or set notify.pushgateway.allowInsecureHttp: true",
-        "https://pushgateway.monitoring:9091",
-    )
+    refuse_insecure_http("pushgateway.url", url, INSECURE.0, INSECURE.1)
 }
+
+/// Credentials over plain http to another machine: the problem and a good value.
+const INSECURE: (&str, &str) = (
+    "is plain http to another machine and credentials are set (DRIFT_CHECK_PUSHGATEWAY_*): they would cross the network in cleartext; use https, or set notify.pushgateway.allowInsecureHttp: true",
+    "https://pushgateway.monitoring:9091",
+);
 
 impl SinkConfig for PushgatewayConfig {
     type Settings = PushgatewaySettings;
 
     fn validate(&self, _base: &Path) -> Result<PushgatewaySettings, NotifyConfigError> {
-        let invalid = NotifyConfigError::invalid;
         let p = self;
-        if has_userinfo(&p.url) {
-            return Err(invalid(
-                "pushgateway.url",
-                &redact_userinfo(&p.url),
-                "has credentials in it: they belong in DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
-                "http://pushgateway.monitoring:9091",
-            ));
+        let cleartext = (!p.allow_insecure_http && credentials_set()).then_some(INSECURE);
+        SinkUrl {
+            key: "pushgateway.url",
+            example: "http://pushgateway.monitoring:9091",
+            credentials_belong: "has credentials in it: they belong in DRIFT_CHECK_PUSHGATEWAY_USERNAME and DRIFT_CHECK_PUSHGATEWAY_PASSWORD",
         }
-        if !is_http_url(&p.url) {
-            return Err(invalid(
-                "pushgateway.url",
-                &p.url,
-                "is not an http(s) URL",
-                "http://pushgateway.monitoring:9091",
-            ));
-        }
+        .check(&p.url, cleartext)?;
         let insecure = is_insecure_http(&p.url) && !p.allow_insecure_http;
-        if insecure && credentials_set() {
-            return Err(insecure_credentials(&p.url));
-        }
         Ok(PushgatewaySettings {
             url: p.url.trim_end_matches('/').to_string(),
             timeout: crate::bounds::seconds(

@@ -3,7 +3,7 @@
 //! only the run and failure metrics, so the last success timestamp and the
 //! last findings survive it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use futures::future::BoxFuture;
@@ -11,6 +11,7 @@ use tracing::{debug, warn};
 
 use super::config::PushgatewaySettings;
 use super::metrics;
+use crate::notify::retry::RetryPolicy;
 use crate::notify::secrets::{self, Secret, SecretError};
 use crate::notify::{Delivery, Notifier, SinkError};
 
@@ -224,53 +225,32 @@ async fn push(
         reqwest::Method::POST
     };
     let name = if replace_group { "PUT" } else { "POST" };
-    let mut delay = Duration::from_millis(500);
-    let mut reason = String::new();
-    for attempt in 1..=settings.retries {
-        let mut request = client
-            .request(method.clone(), &url)
-            .header("content-type", "text/plain; version=0.0.4")
-            .body(body.clone());
-        request = match &auth {
-            Auth::None => request,
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-            Auth::Basic(user, password) => request.basic_auth(user, Some(password.expose())),
-        };
-        let retryable = match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                debug!(url = %url, method = name, attempt, "Pushed metrics");
-                return Ok(());
+    let policy = RetryPolicy::per_request(settings.retries, settings.timeout);
+    let sent = policy
+        .send(&format!("Pushgateway {name}"), &url, || {
+            let request = client
+                .request(method.clone(), &url)
+                .header("content-type", "text/plain; version=0.0.4")
+                .body(body.clone());
+            match &auth {
+                Auth::None => request,
+                Auth::Bearer(token) => request.bearer_auth(token.expose()),
+                Auth::Basic(user, password) => request.basic_auth(user, Some(password.expose())),
             }
-            Ok(response) => {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                reason = format!("HTTP {status}: {}", text.trim());
-                status.is_server_error() || status.as_u16() == 429
-            }
-            // Without the URL: reqwest puts it in its message, ours names it already.
-            Err(e) => {
-                reason = crate::error::error_chain(&e.without_url());
-                true
-            }
-        };
-        if !retryable {
-            return Err(PushgatewayError::Push {
-                method: name,
-                url,
-                attempts: attempt,
-                reason,
-            });
+        })
+        .await;
+    let reason = match sent.answer {
+        Ok(answer) if answer.status.is_success() => {
+            debug!(url = %url, method = name, attempts = sent.attempts, "Pushed metrics");
+            return Ok(());
         }
-        if attempt < settings.retries {
-            warn!(url = %url, attempt, reason = %reason, "Pushgateway push failed, retrying");
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-        }
-    }
+        Ok(answer) => answer.reason(),
+        Err(e) => crate::error::error_chain(&e),
+    };
     Err(PushgatewayError::Push {
         method: name,
         url,
-        attempts: settings.retries,
+        attempts: sent.attempts,
         reason,
     })
 }

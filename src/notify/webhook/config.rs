@@ -15,10 +15,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::notify::config::{
-    NotifyConfigError, SinkConfig, has_userinfo, is_http_url, is_insecure_http, redact_url,
-    refuse_insecure_http,
-};
+use crate::notify::config::{NotifyConfigError, SinkConfig, SinkUrl};
 
 /// `notify.webhook:`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -71,13 +68,13 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.0))
+        f.write_str(&crate::redact::url(&self.0))
     }
 }
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", redact_url(&self.0))
+        write!(f, "{:?}", crate::redact::url(&self.0))
     }
 }
 
@@ -89,40 +86,27 @@ impl SinkConfig for WebhookConfig {
 
     fn validate(&self, base: &Path) -> Result<WebhookSettings, NotifyConfigError> {
         let invalid = NotifyConfigError::invalid;
-        if !is_http_url(&self.url) || reqwest::Url::parse(&self.url).is_err() {
-            return Err(invalid(
-                "webhook.url",
-                &redact_url(&self.url),
-                "is not an http(s) URL",
+        let cleartext = if self.allow_insecure_http {
+            None
+        } else if self.bearer_token_file.is_some() {
+            Some((
+                "is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
                 "https://hooks.example.org/drift-check",
-            ));
+            ))
+        } else if self.url.contains('?') {
+            Some((
+                "is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
+                "https://hooks.example.org/drift-check?token=…",
+            ))
+        } else {
+            None
+        };
+        SinkUrl {
+            key: "webhook.url",
+            example: "https://hooks.example.org/drift-check",
+            credentials_belong: "has credentials in it: put a token in a file named by bearerTokenFile",
         }
-        if has_userinfo(&self.url) {
-            return Err(invalid(
-                "webhook.url",
-                &redact_url(&self.url),
-                "has credentials in it: put a token in a file named by bearerTokenFile",
-                "https://hooks.example.org/drift-check",
-            ));
-        }
-        if is_insecure_http(&self.url) && !self.allow_insecure_http {
-            if self.bearer_token_file.is_some() {
-                return Err(refuse_insecure_http(
-                    "webhook.url",
-                    &self.url,
-                    "is plain http to another machine and bearerTokenFile is set: the token would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
-                    "https://hooks.example.org/drift-check",
-                ));
-            }
-            if self.url.contains('?') {
-                return Err(refuse_insecure_http(
-                    "webhook.url",
-                    &self.url,
-                    "is plain http to another machine with a query, where receivers take a token: it would cross the network in cleartext; use https, or set notify.webhook.allowInsecureHttp: true",
-                    "https://hooks.example.org/drift-check?token=…",
-                ));
-            }
-        }
+        .check(&self.url, cleartext)?;
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -208,7 +192,7 @@ mod tests {
         let mut c = webhook("http://hooks.example.org/drift?token=t0k3n");
         let err = c.validate(Path::new("")).unwrap_err().to_string();
         assert!(
-            err.starts_with("notify.webhook.url: \"http://hooks.example.org/drift?***\" is plain http to another machine with a query"),
+            err.starts_with("notify.webhook.url: \"http://hooks.example.org/drift?token=***\" is plain http to another machine with a query"),
             "{err}"
         );
         c.url = "http://127.0.0.1:8080/drift?token=t0k3n".into();
@@ -223,7 +207,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "notify.webhook.url: \"ftp://***@hooks.example.org/x?***\" is not an http(s) URL, e.g. https://hooks.example.org/drift-check"
+            "notify.webhook.url: \"ftp://u:***@hooks.example.org/x?token=***\" is not an http(s) URL, e.g. https://hooks.example.org/drift-check"
         );
     }
 
@@ -234,7 +218,7 @@ mod tests {
             .unwrap();
         let debug = format!("{s:?}");
         assert!(
-            debug.contains("\"https://hooks.example.org/x?***\""),
+            debug.contains("\"https://hooks.example.org/x?token=***\""),
             "{debug}"
         );
         assert!(!debug.contains("t0k3n"));

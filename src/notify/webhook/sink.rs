@@ -1,21 +1,17 @@
-//! The webhook sink's [`Notifier`]: one POST of the JSON report, retried with
-//! backoff on 429, 5xx, connect errors and timeouts; any 2xx is delivered.
+//! The webhook sink's [`Notifier`]: one POST of the JSON report, retried by
+//! the sinks' one policy ([`RetryPolicy`]); any 2xx is delivered.
 //! Every attempt carries the same `Idempotency-Key` (the run id), so a
 //! receiver can drop the duplicate of a retry that did arrive. Redirects are
 //! not followed (a POST would turn into a GET, and the token would travel on).
 
-use std::time::Duration;
-
 use futures::future::BoxFuture;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::config::WebhookSettings;
+use crate::notify::retry::RetryPolicy;
 use crate::notify::secrets::{self, SecretError};
 use crate::notify::{Delivery, Notifier, SinkError};
 use crate::report::Format;
-
-/// Longest part of a refusal's response body quoted in the error.
-const MAX_REASON_CHARS: usize = 300;
 
 /// The webhook sink failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,63 +52,36 @@ async fn post(settings: &WebhookSettings, body: String, run_id: &str) -> Result<
         .build()
         .map_err(WebhookError::Client)?;
     let url = settings.url.to_string();
-    let mut delay = Duration::from_millis(500);
-    let mut reason = String::new();
-    for attempt in 1..=settings.retries {
-        let mut request = client
-            .post(settings.url.expose())
-            .header("content-type", "application/json")
-            .header("idempotency-key", run_id)
-            .body(body.clone());
-        for (name, value) in &settings.headers {
-            request = request.header(name, value);
-        }
-        if let Some(token) = &token {
-            request = request.bearer_auth(token.expose());
-        }
-        let retryable = match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                debug!(url = %url, attempt, status = %response.status(), "Posted the report");
-                return Ok(());
+    let policy = RetryPolicy::per_request(settings.retries, settings.timeout);
+    let sent = policy
+        .send("Webhook POST", &url, || {
+            let mut request = client
+                .post(settings.url.expose())
+                .header("content-type", "application/json")
+                .header("idempotency-key", run_id)
+                .body(body.clone());
+            for (name, value) in &settings.headers {
+                request = request.header(name, value);
             }
-            Ok(response) => {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                reason = format!("HTTP {status}: {}", cut(text.trim()));
-                status.is_server_error() || status.as_u16() == 429
+            match &token {
+                Some(token) => request.bearer_auth(token.expose()),
+                None => request,
             }
-            // Without the URL: reqwest puts it, credentials and all, in its message.
-            Err(e) => {
-                reason = crate::error::error_chain(&e.without_url());
-                true
-            }
-        };
-        if !retryable {
-            return Err(WebhookError::Post {
-                url,
-                attempts: attempt,
-                reason,
-            });
+        })
+        .await;
+    let reason = match sent.answer {
+        Ok(answer) if answer.status.is_success() => {
+            debug!(url = %url, attempts = sent.attempts, status = %answer.status, "Posted the report");
+            return Ok(());
         }
-        if attempt < settings.retries {
-            warn!(url = %url, attempt, reason = %reason, "Webhook POST failed, retrying");
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-        }
-    }
+        Ok(answer) => answer.reason(),
+        Err(e) => crate::error::error_chain(&e),
+    };
     Err(WebhookError::Post {
         url,
-        attempts: settings.retries,
+        attempts: sent.attempts,
         reason,
     })
-}
-
-/// At most [`MAX_REASON_CHARS`] characters: a proxy's error page is long.
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(MAX_REASON_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -142,17 +111,10 @@ mod tests {
         let text = crate::error::error_chain(&err);
         assert!(
             text.starts_with(&format!(
-                "POST http://127.0.0.1:{port}/hook?*** failed after 2 attempts: error sending request"
+                "POST http://127.0.0.1:{port}/hook?token=*** failed after 2 attempts: error sending request"
             )),
             "{text}"
         );
         assert!(!text.contains("t0k3n"), "{text}");
-    }
-
-    #[test]
-    fn a_long_refusal_is_cut() {
-        assert_eq!(cut("short"), "short");
-        let long = "x".repeat(MAX_REASON_CHARS + 10);
-        assert_eq!(cut(&long).chars().count(), MAX_REASON_CHARS + 1);
     }
 }

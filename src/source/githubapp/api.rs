@@ -127,7 +127,7 @@ async fn send<T: serde::de::DeserializeOwned>(
     method: &'static str,
     url: &str,
 ) -> Result<T, GitHubAppError> {
-    let shown = crate::source::redact(url);
+    let shown = crate::redact::url(url);
     let failed = |reason: String| GitHubAppError::Request {
         app: app.id,
         what,

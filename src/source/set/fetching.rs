@@ -13,7 +13,7 @@ pub(super) async fn fetch_group(
     options: &Options,
     work: &Path,
     cache: Option<&Path>,
-    live: Option<&impl LiveSource>,
+    live: Option<&Live>,
     tokens: &TokenCache,
 ) -> Results {
     let all_fail = |e: Arc<SourcesError>| {
@@ -105,7 +105,7 @@ pub(super) async fn read_secrets(
     id: &SourceId,
     object: &Value,
     options: &Options,
-    live: Option<&impl LiveSource>,
+    live: Option<&Live>,
 ) -> Result<SourceSecrets, SourcesError> {
     let spec = object.get("spec");
     let name = |field: &str| {

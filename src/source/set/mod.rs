@@ -27,7 +27,7 @@ use super::gitrepository::GitSpec;
 use super::{Checkout, Location, Repo, SourceError};
 use crate::artifact::{self, ArtifactGenerator};
 use crate::flux::Kustomization;
-use crate::live::{LiveError, LiveSource};
+use crate::live::{Live, LiveError};
 
 mod fetching;
 use fetching::{copy_dir, fetch_group};
@@ -185,7 +185,7 @@ impl Sources {
         objects: &[Value],
         generators: &[ArtifactGenerator],
         checked: &[&Kustomization],
-        live: Option<&impl LiveSource>,
+        live: Option<&Live>,
     ) -> Self {
         let (temp, work) = match options.cache_dir.clone() {
             Some(dir) => (None, dir.join("sources")),
@@ -323,7 +323,7 @@ impl Sources {
         &mut self,
         wanted: BTreeSet<(SourceId, Option<String>)>,
         options: &Options,
-        live: Option<&impl LiveSource>,
+        live: Option<&Live>,
     ) {
         let mut groups: BTreeMap<SourceId, Vec<Option<String>>> = BTreeMap::new();
         for (id, revision) in wanted {
@@ -639,7 +639,7 @@ impl Sources {
             Some(endpoint) => format!("{endpoint}/{url}"),
             None => url.to_string(),
         };
-        super::redact(&url)
+        crate::redact::url(&url)
     }
 }
 
