@@ -5,8 +5,6 @@
 //! for the fleet, the pushgateway also deletes the groups of clusters that
 //! left the fleet.
 
-use tracing::{error, info};
-
 use super::{Delivery, Notifier, NotifySettings, SinkError, SinkResult};
 use crate::k8s::client::ClusterOptions;
 use crate::report::fleet::{ClusterStatus, FleetReport};
@@ -67,25 +65,7 @@ pub async fn notify_fleet(
         hub,
         complete,
     };
-    let sends = settings.sinks().into_iter().map(|(sink, notifier)| {
-        let delivery = &delivery;
-        async move {
-            let error = notifier
-                .send_fleet(delivery)
-                .await
-                .err()
-                .map(|e| crate::error::error_chain(&*e));
-            SinkResult { sink, error }
-        }
-    });
-    let results = futures::future::join_all(sends).await;
-    for r in &results {
-        match &r.error {
-            None => info!(sink = r.sink, "Delivered"),
-            Some(e) => error!(sink = r.sink, error = %e, "Sink failed"),
-        }
-    }
-    results
+    super::to_every_sink(settings, |notifier| notifier.send_fleet(&delivery)).await
 }
 
 /// `run`'s exit code over a fleet: 2 a cluster (or part of one) could not

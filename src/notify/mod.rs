@@ -191,14 +191,18 @@ pub async fn notify(
         duration,
         cluster,
     };
+    to_every_sink(settings, |notifier| notifier.send(&delivery)).await
+}
+
+/// Runs `send` on every configured sink at once and logs each outcome.
+pub(crate) async fn to_every_sink<'a>(
+    settings: &'a NotifySettings,
+    send: impl Fn(&'a dyn Notifier) -> BoxFuture<'a, Result<(), SinkError>>,
+) -> Vec<SinkResult> {
     let sends = settings.sinks().into_iter().map(|(sink, notifier)| {
-        let delivery = &delivery;
+        let sent = send(notifier);
         async move {
-            let error = notifier
-                .send(delivery)
-                .await
-                .err()
-                .map(|e| crate::error::error_chain(&*e));
+            let error = sent.await.err().map(|e| crate::error::error_chain(&*e));
             SinkResult { sink, error }
         }
     });
