@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::RenderError;
-use super::kustomize::KustFile;
+use super::kustomize::{KNOWN_FIELDS, KustFile};
 use super::load::{self, Root};
 use super::sourceignore::Ignore;
 use crate::files::{FileError, Kind};
@@ -48,7 +48,7 @@ pub fn root_kustomization(
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
         Some(kpath) => {
-            let mut kust = KustFile::read_for_flux(root, &kpath)?;
+            let mut kust = read_leniently(root, &kpath)?;
             // fluxcd/pkg `kustomize_generator.go` `WriteFile`: a kustomization
             // file without `resources` gets `buildMetadata: [originAnnotations]`
             // ("to avoid kustomization.yaml is empty"), so its objects are
@@ -69,6 +69,36 @@ pub fn root_kustomization(
     };
     inject(root, &mut kust, ks, &dir);
     Ok((dir, kust, file))
+}
+
+/// Reads the kustomization at `spec.path` the way Flux does before it
+/// injects the spec: decoded leniently (sigs.k8s.io/yaml `Unmarshal`), so
+/// fields kustomize does not know are dropped rather than refused — they
+/// never reach kustomize.
+fn read_leniently(root: &Root, path: &Path) -> Result<KustFile, RenderError> {
+    let file = root.rel(path);
+    let mut documents = root.parse_kustomization(path)?;
+    if documents.len() > 1 {
+        return Err(RenderError::Kustomization {
+            file,
+            message: "expected one YAML document".into(),
+        });
+    }
+    let mut document = documents.pop().unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut document {
+        map.retain(|key, _| KNOWN_FIELDS.contains(&key.as_str()));
+        if let Some(Value::Array(labels)) = map.get_mut("labels") {
+            for label in labels.iter_mut().filter_map(Value::as_object_mut) {
+                label.retain(|key, _| {
+                    matches!(
+                        key.as_str(),
+                        "pairs" | "includeSelectors" | "includeTemplates" | "fields"
+                    )
+                });
+            }
+        }
+    }
+    KustFile::parse(document, &file)
 }
 
 /// The kustomization Flux writes into a directory that has none: every

@@ -147,7 +147,7 @@ pub struct Label {
 }
 
 /// The fields of a kustomization (kustomize's `types.Kustomization`).
-const KNOWN_FIELDS: &[&str] = &[
+pub const KNOWN_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
     "metadata",
@@ -211,36 +211,6 @@ impl KustFile {
             })?;
         parsed.has_content = has_content;
         Ok(parsed)
-    }
-
-    /// Reads the kustomization at `spec.path` the way Flux does before it
-    /// injects the spec: decoded leniently (sigs.k8s.io/yaml `Unmarshal`),
-    /// so fields kustomize does not know are dropped rather than refused —
-    /// they never reach kustomize.
-    pub fn read_for_flux(root: &Root, path: &Path) -> Result<Self, RenderError> {
-        let file = root.rel(path);
-        let mut documents = root.parse_kustomization(path)?;
-        if documents.len() > 1 {
-            return Err(RenderError::Kustomization {
-                file,
-                message: "expected one YAML document".into(),
-            });
-        }
-        let mut document = documents.pop().unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut document {
-            map.retain(|key, _| KNOWN_FIELDS.contains(&key.as_str()));
-            if let Some(Value::Array(labels)) = map.get_mut("labels") {
-                for label in labels.iter_mut().filter_map(Value::as_object_mut) {
-                    label.retain(|key, _| {
-                        matches!(
-                            key.as_str(),
-                            "pairs" | "includeSelectors" | "includeTemplates" | "fields"
-                        )
-                    });
-                }
-            }
-        }
-        Self::parse(document, &file)
     }
 
     /// Reads the kustomization file at `path`.
