@@ -268,3 +268,27 @@ fn the_kubeconfig_secrets_component_adds_only_get_on_named_secrets() {
         "reading kubeconfig Secrets is opt-in"
     );
 }
+
+#[test]
+fn the_source_secrets_component_adds_only_get_on_named_secrets_bound_by_the_operator() {
+    let objects = job_objects_with(&["components/source-secrets"]);
+    let role = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "drift-check-source-secrets")
+        .expect("the component's ClusterRole");
+    assert_eq!(role["kind"], "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+                            "resourceNames": ["flux-system"]}])
+    );
+    // job/'s `namespace:` would move a Role or RoleBinding shipped here out
+    // of the sources' namespace into drift-check, where it grants nothing.
+    assert!(
+        objects
+            .iter()
+            .all(|o| !(o["kind"] == "Role" || o["kind"] == "RoleBinding")
+                || o["metadata"]["name"] != "drift-check-source-secrets"),
+        "no namespaced grant shipped"
+    );
+}

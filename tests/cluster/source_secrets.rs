@@ -62,21 +62,21 @@ async fn reconciled(
     applied
 }
 
-/// The component's Role and RoleBinding, for the Secret `secret` in `NS`
-/// and the test's partial user instead of the Job's ServiceAccount.
+/// The component's ClusterRole, for the Secret `secret`, bound in `NS` as
+/// its kustomization.yaml says (to the test's partial user instead of the
+/// Job's ServiceAccount).
 fn component_grant(secret: &str) -> Vec<Value> {
-    let mut objects = yaml_objects(&root().join("job/components/source-secrets/role.yaml"));
-    for object in &mut objects {
-        object["metadata"]["namespace"] = json!(NS);
-        match object["kind"].as_str().unwrap() {
-            "Role" => object["rules"][0]["resourceNames"] = json!([secret]),
-            "RoleBinding" => {
-                object["subjects"] = json!([{"apiGroup": "rbac.authorization.k8s.io",
-                                             "kind": "User", "name": "drift-partial"}]);
-            }
-            other => panic!("unexpected {other} in the component"),
-        }
-    }
+    let mut objects = yaml_objects(&root().join("job/components/source-secrets/clusterrole.yaml"));
+    assert_eq!(objects.len(), 1, "the component ships one ClusterRole");
+    let role = &mut objects[0];
+    assert_eq!(role["kind"], "ClusterRole");
+    role["rules"][0]["resourceNames"] = json!([secret]);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                         "metadata": {"name": "drift-check-source-secrets", "namespace": NS},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                     "name": role["metadata"]["name"]},
+                         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "drift-partial"}]});
+    objects.push(binding);
     objects
 }
 
