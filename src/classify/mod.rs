@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diff::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
 use crate::error::{Issue, Stage};
-use crate::flux::{Kustomization, revision_commit};
+use crate::flux::{Kustomization, Origin, revision_commit};
 use crate::flux::{PRUNE_ANNOTATION, RECONCILE_ANNOTATION, SSA_ANNOTATION};
 use crate::k8s::managed;
 use crate::k8s::object::{self, Object, ObjectRef};
@@ -413,6 +413,14 @@ fn object_explanation(
                     "not applied: {failing}; it never applied this object (not in its inventory, no field written by Flux)"
                 ));
             }
+        }
+        if drift == Drift::Missing && ks.origin == Origin::Live && ks.status.never_reconciled() {
+            // Created in the cluster (by a parent Kustomization, or just
+            // now) and not reconciled yet: Flux has applied nothing of it.
+            return Some(format!(
+                "not applied yet: Kustomization {} has not been reconciled by Flux yet (it has no status); Flux applies it on its first reconcile",
+                ks.id()
+            ));
         }
         if drift == Drift::Missing
             && let Some(pending) = pending(ctx)

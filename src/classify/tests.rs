@@ -711,3 +711,27 @@ fn drift_detection_ignore_explains_what_it_covers_and_enabled_detection_explains
         )
     );
 }
+
+#[test]
+fn an_object_of_a_kustomization_flux_has_not_reconciled_yet_is_not_applied_yet() {
+    // A parent Kustomization created it a moment ago (or the controller is
+    // busy): no status at all, nothing of it applied.
+    let mut k = ks(false);
+    k.status = KustomizationStatus::default();
+    let f = missing(&deploy(2, json!({}), json!([])), &k);
+    assert_eq!(
+        (f.drift, f.explained, f.explanation.as_deref()),
+        (
+            Drift::Missing,
+            true,
+            Some(
+                "not applied yet: Kustomization flux-system/docs has not been reconciled by Flux yet (it has no status); Flux applies it on its first reconcile"
+            )
+        )
+    );
+    // Read from the repository (no cluster object, so no status to go by):
+    // what is missing is drift.
+    k.origin = Origin::File("clusters/prod/docs.yaml".into());
+    let f = missing(&deploy(2, json!({}), json!([])), &k);
+    assert_eq!((f.drift, f.explained), (Drift::Missing, false));
+}

@@ -57,11 +57,15 @@ pub(super) fn render(report: &Report) -> String {
             .filter(|f| f.kustomization == id)
             .collect();
         let title = id.as_deref().unwrap_or("(no Kustomization)");
+        // A remote Kustomization (spec.kubeConfig): the spoke it applies to.
         let path = report
             .kustomizations
             .iter()
             .find(|k| Some(k.id()) == id)
-            .map(|k| format!(" — {}", code(&k.path)))
+            .map(|k| match &k.cluster {
+                Some(cluster) => format!(" — {} on cluster {}", code(&k.path), code(cluster)),
+                None => format!(" — {}", code(&k.path)),
+            })
             .unwrap_or_default();
         let _ = writeln!(out, "## {}{path}\n", escape(title));
         let error = report

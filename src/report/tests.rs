@@ -254,3 +254,49 @@ fn a_kustomization_not_checked_without_an_error_is_never_in_sync() {
         "{markdown}"
     );
 }
+
+#[test]
+fn a_remote_kustomization_names_the_spoke_its_objects_are_on_in_every_format() {
+    let mut r = partly_checked_with_an_overlap();
+    r.kustomizations[0].error = None;
+    r.kustomizations[0].cluster = Some("staging/cluster-kubeconfig".into());
+    r.errors.clear();
+    r.summarize();
+
+    let text = r.render(Format::Text);
+    assert!(
+        text.contains(
+            "flux-system/apps (./apps, on cluster staging/cluster-kubeconfig): 2 objects"
+        ),
+        "{text}"
+    );
+    let markdown = r.render(Format::Markdown);
+    assert!(
+        markdown
+            .contains("## flux-system/apps — `./apps` on cluster `staging/cluster-kubeconfig`\n"),
+        "{markdown}"
+    );
+    let html = html::render(&r, &html::Options::default());
+    // The finding's row and the Kustomization's row are filtered as the
+    // spoke's, and the cluster filter offers the spoke beside the hub.
+    // (`/` is written `&#x2f;` in the page.)
+    let spoke = "staging&#x2f;cluster-kubeconfig";
+    assert!(
+        html.contains(&format!(r#"<tr class="finding" data-c="{spoke}""#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"<tr class="kustomization" data-c="{spoke}""#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("on cluster <code>{spoke}</code>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            r#"<option value="prod">prod</option><option value="{spoke}">"#
+        )),
+        "{html}"
+    );
+}

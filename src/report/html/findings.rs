@@ -256,7 +256,13 @@ fn row(
         Category::Explained => "explained",
     };
     Row {
-        cluster: plain(&report.run.cluster).into_owned(),
+        // A remote Kustomization's objects are on its spoke.
+        cluster: plain(
+            entry
+                .and_then(|k| k.cluster.as_deref())
+                .unwrap_or(&report.run.cluster),
+        )
+        .into_owned(),
         kustomization: plain(f.kustomization.as_deref().unwrap_or(NO_KUSTOMIZATION)).into_owned(),
         namespace: namespace(f),
         kind: plain(&f.object.kind).into_owned(),

@@ -185,6 +185,10 @@ struct ClusterView {
 struct KustomizationRow {
     id: String,
     namespace: String,
+    /// The cluster it applies to: a spoke's name for a remote Kustomization
+    /// (`spec.kubeConfig`), else the cluster checked.
+    cluster: String,
+    remote: bool,
     statuses: Vec<Status>,
     source: String,
     revision: String,
@@ -403,7 +407,7 @@ impl Page {
                 errors: summary.errors,
             },
             clusters: vec![cluster_view(report, options, &open)],
-            filters: filters(&cluster, &report.findings),
+            filters: filters(report, &report.findings),
             age_chart: age_chart(&open, now),
             kustomization_chart: kustomization_chart(report, &open),
             sections,
@@ -545,6 +549,8 @@ fn cluster_view(
                 .unwrap_or_else(|| "unknown".to_string());
             KustomizationRow {
                 namespace: plain(&k.namespace).into_owned(),
+                cluster: plain(k.cluster.as_deref().unwrap_or(&report.run.cluster)).into_owned(),
+                remote: k.cluster.is_some(),
                 statuses: statuses(k),
                 source: plain(&format!(
                     "{} {}",
@@ -670,7 +676,17 @@ fn parts(text: &str) -> Vec<Part> {
 const NO_NAMESPACE: &str = "(cluster-scoped)";
 const NO_KUSTOMIZATION: &str = "(no Kustomization)";
 
-fn filters(cluster: &str, findings: &[Finding]) -> Vec<Filter> {
+fn filters(report: &Report, findings: &[Finding]) -> Vec<Filter> {
+    // The cluster checked, and each spoke a remote Kustomization applies to.
+    let clusters: BTreeSet<String> = std::iter::once(report.run.cluster.as_str())
+        .chain(
+            report
+                .kustomizations
+                .iter()
+                .filter_map(|k| k.cluster.as_deref()),
+        )
+        .map(|c| plain(c).into_owned())
+        .collect();
     let collect = |f: &dyn Fn(&Finding) -> String| -> Vec<String> {
         findings
             .iter()
@@ -696,7 +712,7 @@ fn filters(cluster: &str, findings: &[Finding]) -> Vec<Filter> {
         Filter {
             name: "cluster",
             label: "Cluster",
-            values: vec![cluster.to_string()],
+            values: clusters.into_iter().collect(),
         },
         Filter {
             name: "namespace",

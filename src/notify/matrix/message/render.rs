@@ -432,7 +432,7 @@ fn tail(input: &Input) -> Text {
                 o.severity,
                 o.finding.object.to_string(),
                 o.finding.drift.as_str(),
-                kustomization(o.finding),
+                kustomization(input.report, o.finding),
                 o.since.as_str(),
             )
         }));
@@ -522,10 +522,21 @@ fn more(t: &mut Text, total: usize) {
     t.html.push_str("</ul>\n");
 }
 
-fn kustomization(f: &Finding) -> String {
-    f.kustomization
-        .clone()
-        .unwrap_or_else(|| "no Kustomization".into())
+/// The finding's Kustomization, and the spoke it applies to when it is a
+/// remote one (`spec.kubeConfig`): its objects are on that cluster.
+fn kustomization(report: &Report, f: &Finding) -> String {
+    let Some(id) = f.kustomization.as_deref() else {
+        return "no Kustomization".into();
+    };
+    match report
+        .kustomizations
+        .iter()
+        .find(|k| k.id() == id)
+        .and_then(|k| k.cluster.as_deref())
+    {
+        Some(cluster) => format!("{id} on cluster {cluster}"),
+        None => id.to_string(),
+    }
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {

@@ -14,7 +14,7 @@ pub(super) fn finding(input: &Input, o: &Open) -> Text {
         Tag::Still => format!("still open since {}", o.since),
         Tag::Reminder(open_for) => format!("{open_for}, since {}", o.since),
     };
-    let ks = kustomization(f);
+    let ks = kustomization(input.report, f);
     let file = file_link(input, f);
     let mut body = format!(
         "- {} {}\n",
@@ -104,7 +104,7 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
         Tag::Still => format!("still open since {}", o.since),
         Tag::Reminder(open_for) => format!("{open_for}, since {}", o.since),
     };
-    let ks = kustomization(f);
+    let ks = kustomization(input.report, f);
     let file = file_link(input, f);
     let place = f
         .object

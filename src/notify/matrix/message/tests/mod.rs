@@ -692,3 +692,26 @@ fn identical_findings_are_one_item_naming_the_first_five() {
     assert_eq!(m.omitted, 2, "the full report goes along");
     assert_eq!(p.next.findings.len(), 8);
 }
+
+#[test]
+fn a_finding_of_a_remote_kustomization_names_the_spoke_it_is_on() {
+    let mut r = report(mixed());
+    // apps/db applies to a spoke (spec.kubeConfig): its objects are there.
+    r.kustomizations[1].cluster = Some("staging/cluster-kubeconfig".into());
+    let m = plan(&r, &State::default(), NOW, &options())
+        .message
+        .unwrap();
+    assert!(
+        m.body.contains(
+            "- 🟠 new · modified · Deployment/web/pg · apps/db on cluster staging/cluster-kubeconfig · owner flux"
+        ),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("· Deployment/web/api · apps/web · owner flux"),
+        "{}",
+        m.body
+    );
+}
