@@ -14,6 +14,7 @@
 """
 
 import json
+import os
 import pathlib
 import re
 import sys
@@ -76,7 +77,67 @@ def manifests(work, ks_dir, url, crds):
             elif doc.get("kind") == "Kustomization" and doc.get("apiVersion", "").startswith("kustomize.toolkit"):
                 doc["spec"]["interval"] = "1h"
                 items.append(doc)
+    # A root Kustomization whose GitRepository is made by the bootstrap (not
+    # in KS_DIR): one of that name, served from the working copy.
+    served = {(d["metadata"].get("namespace", "default"), d["metadata"]["name"])
+              for d in items if d.get("kind") == "GitRepository"}
+    for doc in [d for d in items if d.get("kind") == "Kustomization"]:
+        ref = doc["spec"].get("sourceRef") or {}
+        key = (ref.get("namespace") or doc["metadata"].get("namespace", "default"), ref.get("name"))
+        if ref.get("kind") == "GitRepository" and key not in served:
+            served.add(key)
+            items.append({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                          "metadata": {"name": key[1], "namespace": key[0]},
+                          "spec": {"interval": "1h", "url": url, "ref": {"branch": "main"}}})
+    if os.environ.get("BENCH_PERMISSIVE_CRDS") is not None:
+        items[:0] = permissive_crds(work, re.compile(os.environ["BENCH_PERMISSIVE_CRDS"] or "$^"))
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+# Groups the API server serves itself, or that are not objects at all.
+BUILT_IN = {"", "v1", "apps", "batch", "policy", "autoscaling", "rbac.authorization.k8s.io",
+            "networking.k8s.io", "storage.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
+            "admissionregistration.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io",
+            "certificates.k8s.io", "resource.k8s.io", "flowcontrol.apiserver.k8s.io",
+            "apiregistration.k8s.io", "kustomize.config.k8s.io", "config.kubernetes.io"}
+FLUX_SERVED = {"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"}
+
+
+def permissive_crds(work, missing):
+    """A permissive CRD (any field kept) for each kind of the repository
+    whose group the API server does not serve: on a real cluster the
+    platform's HelmReleases (or flux-operator, for Flux's notification and
+    image kinds, at its own version) install them. Kinds matching `missing`
+    (`Kind.group`) are left out: their Kustomizations fail as on a cluster
+    without the CRD."""
+    kinds = {}
+    for path in pathlib.Path(work).rglob("*.y*ml"):
+        for doc in documents(path):
+            api, kind = doc.get("apiVersion"), doc.get("kind")
+            if not (isinstance(api, str) and isinstance(kind, str) and isinstance(doc.get("metadata"), dict)):
+                continue
+            group, _, version = api.rpartition("/")
+            if group in BUILT_IN or group in FLUX_SERVED or "$" in api or missing.search(f"{kind}.{group}"):
+                continue
+            kinds.setdefault((group, kind), set()).add(version)
+    crds = []
+    for (group, kind), versions in sorted(kinds.items()):
+        plural = kind.lower() + ("es" if kind.lower().endswith(("s", "x", "ch")) else "s")
+        ordered = sorted(versions)
+        crds.append({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": "Cluster" if kind.startswith("Cluster") else "Namespaced",
+                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
+                               "listKind": f"{kind}List"},
+                     "versions": [{"name": v, "served": True, "storage": v == ordered[-1],
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}
+                                  for v in ordered]}})
+        if group.endswith(".k8s.io"):
+            crds[-1]["metadata"]["annotations"] = {
+                "api-approved.kubernetes.io": "https://github.com/kubernetes/enhancements/pull/1111"}
+    return crds
 
 
 def edits(out):

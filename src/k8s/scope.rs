@@ -5,7 +5,8 @@
 //! a snapshot, from the snapshot's own objects; then from the
 //! `CustomResourceDefinition`s of the render (`spec.scope`) for kinds not
 //! served yet. A kind nobody spoke for falls back to the built-in table
-//! [`is_builtin_cluster_scoped`], which is also all the render engine knows.
+//! [`is_builtin_cluster_scoped`]. (The render engine has its own, narrower
+//! table: what kustomize knows, `render::kustomize::scope`.)
 
 use std::collections::BTreeMap;
 

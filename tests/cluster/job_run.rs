@@ -230,7 +230,9 @@ fn the_job_runs_as_its_service_account_and_writes_only_its_state() {
             ("list", ("", "secrets"), None, None, true),
             ("create", ("", "configmaps"), Some(NAMESPACE), None, true),
             ("update", ("", "configmaps"), Some(NAMESPACE), Some("drift-check-state"), true),
-            ("update", ("", "configmaps"), Some(NAMESPACE), Some("drift-check"), false),
+            // A fleet's state: one ConfigMap per cluster, names not known ahead.
+            ("update", ("", "configmaps"), Some(NAMESPACE), Some("drift-check-state-prod-eu"), true),
+            ("update", ("", "configmaps"), Some("default"), Some("drift-check-state"), false),
             ("create", ("", "configmaps"), Some("default"), None, false),
             ("create", ("", "secrets"), Some(NAMESPACE), None, false),
             ("delete", ("apps", "deployments"), Some("default"), Some("docs-portal"), false),

@@ -115,8 +115,9 @@ pub enum StateLocation {
         namespace: Option<String>,
         name: String,
     },
-    /// Neither set: the ConfigMap `drift-check-state` in a pod, else this file.
-    Default(PathBuf),
+    /// Neither set: the ConfigMap `config_map` of the pod's namespace in a
+    /// pod (`drift-check-state`), else the file.
+    Default { file: PathBuf, config_map: String },
 }
 
 /// Largest message accepted for `maxMessageBytes`: Matrix caps events at 64 KiB,
@@ -216,7 +217,10 @@ impl SinkConfig for MatrixConfig {
                         "drift-check/drift-check-state",
                     )
                 })?,
-                (None, None) => StateLocation::Default(base.join("drift-check-matrix-state.json")),
+                (None, None) => StateLocation::Default {
+                    file: base.join("drift-check-matrix-state.json"),
+                    config_map: "drift-check-state".into(),
+                },
             },
             daily_digest: m.daily_digest,
             remind_after: match &m.remind_after {
@@ -343,7 +347,10 @@ mod tests {
         assert_eq!(s.homeserver, "https://matrix.example.org");
         assert_eq!(
             s.state,
-            StateLocation::Default("/etc/drift-check/drift-check-matrix-state.json".into())
+            StateLocation::Default {
+                file: "/etc/drift-check/drift-check-matrix-state.json".into(),
+                config_map: "drift-check-state".into()
+            }
         );
         assert_eq!((s.max_message_bytes, s.retries), (24_576, 5));
     }

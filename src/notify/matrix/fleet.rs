@@ -257,7 +257,11 @@ fn file_name(started_at: &str, extension: &str) -> String {
 pub fn location_of(state: &StateLocation, cluster: &str) -> StateLocation {
     match state {
         StateLocation::File(path) => StateLocation::File(file_of(path, cluster)),
-        StateLocation::Default(path) => StateLocation::Default(file_of(path, cluster)),
+        // In a pod, as in a file: one ConfigMap per cluster.
+        StateLocation::Default { file, config_map } => StateLocation::Default {
+            file: file_of(file, cluster),
+            config_map: format!("{config_map}-{}", dns_part(cluster)),
+        },
         StateLocation::ConfigMap { namespace, name } => StateLocation::ConfigMap {
             namespace: namespace.clone(),
             name: format!("{name}-{}", dns_part(cluster)),
@@ -333,6 +337,18 @@ mod tests {
             panic!()
         };
         assert_eq!(name, "drift-check-state-prod-eu");
+        // Neither set: in a pod the default ConfigMap, per cluster too.
+        let default = StateLocation::Default {
+            file: PathBuf::from("/etc/drift-check/state.json"),
+            config_map: "drift-check-state".into(),
+        };
+        assert_eq!(
+            location_of(&default, "prod-eu"),
+            StateLocation::Default {
+                file: PathBuf::from("/etc/drift-check/state-prod-eu.json"),
+                config_map: "drift-check-state-prod-eu".into()
+            }
+        );
         let StateLocation::ConfigMap { name, .. } = location_of(&cm, "Prod_EU") else {
             panic!()
         };

@@ -160,10 +160,12 @@ pub(super) async fn state_store(
 ) -> Result<Store, SinkError> {
     let (namespace, name) = match location {
         StateLocation::File(path) => return Ok(Store::File(FileStore { path: path.clone() })),
-        StateLocation::Default(path) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
-            return Ok(Store::File(FileStore { path: path.clone() }));
+        StateLocation::Default { file, .. }
+            if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() =>
+        {
+            return Ok(Store::File(FileStore { path: file.clone() }));
         }
-        StateLocation::Default(_) => (None, "drift-check-state".to_string()),
+        StateLocation::Default { config_map, .. } => (None, config_map.clone()),
         StateLocation::ConfigMap { namespace, name } => (namespace.clone(), name.clone()),
     };
     let client = match crate::k8s::client::client(cluster).await {

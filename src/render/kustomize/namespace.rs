@@ -128,7 +128,9 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
         ]);
         let namespaces: Vec<Option<&str>> = out.iter().map(resource::namespace).collect();
-        assert_eq!(namespaces, [Some("apps"), None, None, Some("apps")]);
+        // A CRD's kind, cluster-scoped or not, is namespaced for kustomize
+        // (`kustomize build` sets it on a Composition too).
+        assert_eq!(namespaces, [Some("apps"), None, Some("apps"), Some("apps")]);
         let renamed = run(vec![
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old"}}),
         ]);
