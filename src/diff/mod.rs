@@ -55,7 +55,9 @@ pub struct Change {
 }
 
 /// How an object differs from git.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Drift {
     /// In the render and the cluster, with changed or person-added fields.

@@ -23,13 +23,19 @@ use crate::flux::{Failing, Kustomization};
 /// The JSON schema id. Fields are added to it, never renamed.
 pub const SCHEMA: &str = "drift-check/v1";
 
+/// The schema id's type; an alias, so that serde does not borrow it from
+/// the input when a report is read back.
+pub type Schema = &'static str;
+
 /// Reads `schema`: only this one (a report read back, e.g. a shard's).
 fn schema_v1<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
     let schema = String::deserialize(d)?;
     if schema == SCHEMA {
         Ok(SCHEMA)
     } else {
-        Err(serde::de::Error::custom(format!("schema {schema:?}, not {SCHEMA:?}")))
+        Err(serde::de::Error::custom(format!(
+            "schema {schema:?}, not {SCHEMA:?}"
+        )))
     }
 }
 
@@ -37,7 +43,7 @@ fn schema_v1<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     #[serde(deserialize_with = "schema_v1")]
-    pub schema: &'static str,
+    pub schema: Schema,
     pub run: Run,
     pub summary: Summary,
     pub kustomizations: Vec<KustomizationEntry>,
@@ -384,4 +390,4 @@ pub(crate) fn short(value: &serde_json::Value) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
