@@ -69,6 +69,15 @@ pub enum FaninError {
         #[source]
         source: kube::Error,
     },
+    #[error(
+        "the Job {namespace}/{name} has {completions:?} completions, not --shards {count} (DRIFT_CHECK_SHARDS): set both to the same N"
+    )]
+    Completions {
+        namespace: String,
+        name: String,
+        completions: Option<i32>,
+        count: u32,
+    },
     #[error("cannot write this shard's result, ConfigMap {namespace}/{name}")]
     Write {
         namespace: String,
@@ -119,6 +128,15 @@ impl Fanin {
                 name: settings.job.clone(),
                 source,
             })?;
+        let completions = job.spec.as_ref().and_then(|s| s.completions);
+        if completions.and_then(|c| u32::try_from(c).ok()) != Some(settings.shard.count) {
+            return Err(FaninError::Completions {
+                namespace,
+                name: settings.job.clone(),
+                completions,
+                count: settings.shard.count,
+            });
+        }
         let owner = OwnerReference {
             api_version: "batch/v1".into(),
             kind: "Job".into(),

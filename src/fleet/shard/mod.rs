@@ -59,6 +59,54 @@ pub struct ShardSettings {
     pub wait: Duration,
 }
 
+/// The shard flags do not make a shard.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardArgError {
+    #[error("--shards 0: there is at least one shard")]
+    Zero,
+    #[error(
+        "--shards {count} needs --shard-index (JOB_COMPLETION_INDEX, set in an Indexed Job's pods)"
+    )]
+    NoIndex { count: u32 },
+    #[error(
+        "--shard-index {index} is not below --shards {count}: the Job's completions and --shards differ"
+    )]
+    Index { index: u32, count: u32 },
+    #[error("--shards needs --shard-job (DRIFT_CHECK_SHARD_JOB): the Job owns the shards' results")]
+    NoJob,
+    #[error(
+        "--shards splits the clusters of a fleet (`clusters:`, --context, --all-contexts); this run checks one cluster: run it unsharded"
+    )]
+    NoFleet,
+}
+
+/// The shard of `--shards`, `--shard-index`, `--shard-job`,
+/// `--shard-wait`; `None` unsharded (no `--shards`, or 1).
+pub fn settings(
+    shards: Option<u32>,
+    index: Option<u32>,
+    job: Option<&str>,
+    wait: Duration,
+) -> Result<Option<ShardSettings>, ShardArgError> {
+    let count = match shards {
+        None | Some(1) => return Ok(None),
+        Some(0) => return Err(ShardArgError::Zero),
+        Some(n) => n,
+    };
+    let index = index.ok_or(ShardArgError::NoIndex { count })?;
+    if index >= count {
+        return Err(ShardArgError::Index { index, count });
+    }
+    let job = job
+        .filter(|j| !j.trim().is_empty())
+        .ok_or(ShardArgError::NoJob)?;
+    Ok(Some(ShardSettings {
+        shard: Shard { index, count },
+        job: job.to_string(),
+        wait,
+    }))
+}
+
 /// The shard of a cluster of this name among `count`.
 pub fn shard_of(name: &str, count: u32) -> u32 {
     let digest = Sha256::digest(name.as_bytes());
