@@ -96,7 +96,7 @@ pub(crate) fn job_objects() -> Vec<Value> {
 }
 
 /// `job/` rendered with the given optional components, as Flux applies it.
-fn job_objects_with(components: &[&str]) -> Vec<Value> {
+pub(crate) fn job_objects_with(components: &[&str]) -> Vec<Value> {
     let ks = drift_check::discover::from_object(
         &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "drift-check", "namespace": "flux-system"},
