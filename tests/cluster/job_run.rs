@@ -347,10 +347,10 @@ fn an_indexed_job_from_the_sharded_cronjob_gets_a_pod_per_index_and_may_fan_in()
                     .clone()
             };
             let field = |name: &str| var_field(&var(name));
-            // Set by the job controller from the index annotation.
+            // Set by the job controller, from the index label (1.36).
             assert_eq!(
                 field("JOB_COMPLETION_INDEX"),
-                "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+                "metadata.labels['batch.kubernetes.io/job-completion-index']"
             );
             assert_eq!(
                 field("DRIFT_CHECK_SHARD_JOB"),

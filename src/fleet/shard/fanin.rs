@@ -358,8 +358,9 @@ impl Fanin {
         let Some(created) = &lease.metadata.creation_timestamp else {
             return true;
         };
+        // `creationTimestamp` has whole seconds: one more, never early.
         let waited = jiff::Timestamp::now().duration_since(created.0);
-        waited.unsigned_abs() >= self.wait && !waited.is_negative()
+        !waited.is_negative() && waited.unsigned_abs() >= self.wait + Duration::from_secs(1)
     }
 
     fn lease(&self) -> String {
