@@ -230,3 +230,30 @@ fn a_result_over_the_limit_drops_the_largest_reports_and_says_so() {
         Err(PayloadError::Decode { .. })
     ));
 }
+
+#[test]
+fn the_flags_make_a_shard_or_one_clear_error() {
+    let wait = Duration::from_secs(600);
+    assert!(settings(None, Some(2), None, wait).unwrap().is_none());
+    assert!(settings(Some(1), Some(0), None, wait).unwrap().is_none());
+    let s = settings(Some(4), Some(3), Some("drift-check-29412"), wait)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.shard, s.job.as_str()),
+        (Shard { index: 3, count: 4 }, "drift-check-29412")
+    );
+    let error = |shards, index, job| settings(shards, index, job, wait).unwrap_err().to_string();
+    assert_eq!(
+        error(Some(0), Some(0), Some("j")),
+        "--shards 0: there is at least one shard"
+    );
+    assert!(
+        error(Some(4), None, Some("j"))
+            .starts_with("--shards 4 needs --shard-index (JOB_COMPLETION_INDEX")
+    );
+    assert!(
+        error(Some(4), Some(4), Some("j")).starts_with("--shard-index 4 is not below --shards 4")
+    );
+    assert!(error(Some(4), Some(0), Some(" ")).starts_with("--shards needs --shard-job"));
+}
