@@ -62,7 +62,7 @@ pub enum Command {
     /// code: 0 the run completed and every sink got it (drift or not), 2
     /// something could not be checked, 3 a sink failed.
     #[command(after_long_help = SINKS)]
-    Run(CheckArgs),
+    Run(RunArgs),
     /// Print what Kustomizations render to, as Flux would apply it (like `flux build ks`),
     /// with Secret values masked. Exit code: 0, or 2 when a render failed.
     /// With `--kustomizations-dir` or `--kustomization-file` and no
@@ -110,6 +110,64 @@ pub struct CheckArgs {
     /// (for a CI artifact or a web server), whatever `-o` prints.
     #[arg(long, value_name = "PATH", env = "DRIFT_CHECK_HTML_OUT")]
     pub html_out: Option<PathBuf>,
+}
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+/// `run` as one shard of a Kubernetes Indexed Job (job/sharded, README
+/// "Sharding: when to switch").
+#[derive(Debug, Default, Args)]
+pub struct ShardArgs {
+    /// Split the fleet's clusters over N shards, the Indexed Job's
+    /// `completions`: this process checks those of shard --shard-index, and
+    /// the last shard to report merges and notifies.
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_SHARDS")]
+    pub shards: Option<u32>,
+
+    /// This shard, 0 to N-1 (Kubernetes sets JOB_COMPLETION_INDEX in an
+    /// Indexed Job's pods).
+    #[arg(long, value_name = "I", env = "JOB_COMPLETION_INDEX")]
+    pub shard_index: Option<u32>,
+
+    /// The Job the shards are pods of: it owns their results (ConfigMaps)
+    /// and their Lease (from the pod's label batch.kubernetes.io/job-name).
+    #[arg(long, value_name = "NAME", env = "DRIFT_CHECK_SHARD_JOB")]
+    pub shard_job: Option<String>,
+
+    /// How long the shards wait, after the first one reported, for the
+    /// others; then the clusters of those that did not report are "could
+    /// not check".
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "DRIFT_CHECK_SHARD_WAIT",
+        default_value_t = 600
+    )]
+    pub shard_wait: u64,
+}
+
+impl ShardArgs {
+    /// The shard this process is; `None` for an unsharded run (no
+    /// `--shards`, or 1).
+    pub fn settings(
+        &self,
+    ) -> Result<Option<crate::fleet::shard::ShardSettings>, crate::fleet::shard::ShardArgError>
+    {
+        crate::fleet::shard::settings(
+            self.shards,
+            self.shard_index,
+            self.shard_job.as_deref(),
+            std::time::Duration::from_secs(self.shard_wait),
+        )
+    }
 }
 
 /// Flags of `render`.

@@ -3,7 +3,7 @@
 //! a chain of causes is printed. Every text made here is redacted by
 //! [`crate::redact`], the one module this imports.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::redact;
 
@@ -24,7 +24,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// The stage of the pipeline something happened in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     Config,
@@ -65,7 +65,7 @@ impl PartialEq<&str> for Stage {
 
 /// Something that could not be checked: which Kustomization (if one), in
 /// which stage, and why, on one line.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Issue {
     pub kustomization: Option<String>,
     pub stage: Stage,
@@ -93,7 +93,7 @@ impl Issue {
 
 /// Not drift and not an error, but worth a look (a suspension, a render of
 /// the branch head that failed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     pub kustomization: Option<String>,
     pub message: String,

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use drift_check::Progress;
-use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode};
+use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode, RunArgs};
 use drift_check::config::Config;
+use drift_check::fleet::shard::{self, ShardArgError};
 use drift_check::report::Format;
 
 #[tokio::main]
@@ -56,9 +57,27 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             stdout.write_all(drift_check::config::EXAMPLE.as_bytes())?;
             Ok(0)
         }
-        Command::Run(args) => {
+        Command::Run(RunArgs { check: args, shard }) => {
+            let shard = shard.settings()?;
             let config = Config::load(&args.common, args.output, args.diff_mode)?;
             let mut html = Ok(());
+            if let Some(shard) = &shard {
+                let fleet = config.fleet.as_ref().ok_or(ShardArgError::NoFleet)?;
+                let code = Box::pin(shard::run(
+                    fleet,
+                    &config.settings,
+                    shard,
+                    progress,
+                    |report| {
+                        let _ = stdout.write_all(report.render(config.output).as_bytes());
+                        let _ = stdout.flush();
+                        html = write_page(args.html_out.as_deref(), report.render(Format::Html));
+                    },
+                ))
+                .await;
+                html?;
+                return Ok(code);
+            }
             if let Some(fleet) = &config.fleet {
                 // One cluster (`--cluster NAME`): its report as a single run prints it.
                 let one = !fleet.is_many();

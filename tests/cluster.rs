@@ -35,6 +35,7 @@ mod failing;
 mod fleet;
 mod job;
 mod job_run;
+mod shards;
 
 pub use changes::expected;
 use changes::{change_the_platform, changes, docs_ignore};

@@ -96,7 +96,7 @@ pub(crate) fn job_objects() -> Vec<Value> {
 }
 
 /// `job/` rendered with the given optional components, as Flux applies it.
-fn job_objects_with(components: &[&str]) -> Vec<Value> {
+pub(crate) fn job_objects_with(components: &[&str]) -> Vec<Value> {
     let ks = drift_check::discover::from_object(
         &serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "drift-check", "namespace": "flux-system"},
@@ -290,5 +290,64 @@ fn the_source_secrets_component_adds_only_get_on_named_secrets_bound_by_the_oper
             .all(|o| !(o["kind"] == "Role" || o["kind"] == "RoleBinding")
                 || o["metadata"]["name"] != "drift-check-source-secrets"),
         "no namespaced grant shipped"
+    );
+}
+
+#[test]
+fn the_sharded_component_makes_an_indexed_job_of_n_shards_with_its_fan_in_role() {
+    let objects = job_objects_with(&["components/sharded"]);
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    let job = &cronjob["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    let n = job["completions"].as_i64().unwrap();
+    assert!(n > 1 && job["parallelism"] == n, "{job}");
+    assert_eq!(job["backoffLimitPerIndex"], 1);
+    assert_eq!(
+        job["podFailurePolicy"]["rules"][0],
+        serde_json::json!({"action": "FailIndex", "onExitCodes":
+            {"containerName": "drift-check", "operator": "In", "values": [1, 2, 3]}})
+    );
+    let env = job["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let var = |name: &str| {
+        env.iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(var("DRIFT_CHECK_SHARDS")["value"], n.to_string());
+    assert_eq!(
+        var("DRIFT_CHECK_SHARD_JOB")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.labels['batch.kubernetes.io/job-name']"
+    );
+    let wait: u64 = var("DRIFT_CHECK_SHARD_WAIT")["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait < job["activeDeadlineSeconds"].as_u64().unwrap());
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role" && o["metadata"]["name"] == "drift-check-shards")
+        .expect("the fan-in Role");
+    assert_eq!(role["metadata"]["namespace"], "drift-check");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "delete"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}
+        ])
+    );
+    let binding = objects
+        .iter()
+        .find(|o| o["kind"] == "RoleBinding" && o["metadata"]["name"] == "drift-check-shards")
+        .unwrap();
+    assert_eq!(binding["subjects"][0]["name"], "drift-check");
+    assert!(
+        job_objects()
+            .iter()
+            .all(|o| o["metadata"]["name"] != "drift-check-shards"),
+        "the plain CronJob is not sharded"
     );
 }

@@ -194,6 +194,29 @@ impl TestCommand {
         }
     }
 
+    /// Starts the binary and kills it (SIGKILL, as an OOM kill or a node
+    /// lost) after `after`, mid-run: the test fails if it ended before.
+    pub fn killed_after(&mut self, after: std::time::Duration) -> Output {
+        use std::process::Stdio;
+        let mut child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        std::thread::sleep(after);
+        let ended = child.try_wait().unwrap();
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(ended.is_none(), "it ended before it was killed: {stderr}");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        }
+    }
+
     /// Runs the binary to its end.
     pub fn output(&mut self) -> Output {
         let out = self.cmd.output().expect("the binary runs");

@@ -26,7 +26,7 @@ pub use owner::Owner;
 pub use rules::{IgnoreRule, IgnoreRuleSpec};
 
 /// One classified difference between git and the cluster.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// `namespace/name` of the Kustomization, `None` for an orphan no
     /// Kustomization can be tied to.

@@ -22,7 +22,9 @@ use crate::k8s::object::{self, Object};
 pub use crate::crossplane::{COMPOSITE_LABEL, MANAGER_PREFIX as CROSSPLANE_MANAGER_PREFIX};
 
 /// Who should be edited to change an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Owner {
     /// Flux: change it in git.

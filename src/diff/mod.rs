@@ -30,7 +30,7 @@ use crate::k8s::managed;
 use crate::k8s::object::{self, Object, ObjectRef};
 
 /// One field that differs, as a JSON Patch operation from git to live.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Change {
     /// JSON Pointer into the object (`""` for the whole object).
     pub path: String,
@@ -55,7 +55,9 @@ pub struct Change {
 }
 
 /// How an object differs from git.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Drift {
     /// In the render and the cluster, with changed or person-added fields.
@@ -220,7 +222,7 @@ impl Change {
 }
 
 /// What happened to a field, seen from git: JSON Patch operation names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
     /// A declared field has another value live.

@@ -19,6 +19,7 @@
 //! today's single-cluster run, report and all.
 
 mod members;
+pub mod shard;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -269,7 +269,7 @@ pub struct Condition {
 }
 
 /// Why Flux cannot apply a Kustomization, in its own words.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failing {
     /// The Ready condition's reason (`BuildFailed`, `ReconciliationFailed`, ...).
     pub reason: String,

@@ -51,7 +51,7 @@ pub struct FleetSummary {
 }
 
 /// Where one cluster stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClusterStatus {
     /// Not checked, or partly: its report's errors (or `error`) say what.

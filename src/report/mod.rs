@@ -15,7 +15,7 @@ mod markdown;
 pub mod severity;
 pub(crate) mod text;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::classify::Finding;
 use crate::flux::{Failing, Kustomization};
@@ -23,10 +23,27 @@ use crate::flux::{Failing, Kustomization};
 /// The JSON schema id. Fields are added to it, never renamed.
 pub const SCHEMA: &str = "drift-check/v1";
 
+/// The schema id's type; an alias, so that serde does not borrow it from
+/// the input when a report is read back.
+pub type Schema = &'static str;
+
+/// Reads `schema`: only this one (a report read back, e.g. a shard's).
+fn schema_v1<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let schema = String::deserialize(d)?;
+    if schema == SCHEMA {
+        Ok(SCHEMA)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "schema {schema:?}, not {SCHEMA:?}"
+        )))
+    }
+}
+
 /// Everything a run found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
-    pub schema: &'static str,
+    #[serde(deserialize_with = "schema_v1")]
+    pub schema: Schema,
     pub run: Run,
     pub summary: Summary,
     pub kustomizations: Vec<KustomizationEntry>,
@@ -37,7 +54,7 @@ pub struct Report {
 }
 
 /// When and against what the run happened.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Run {
     pub id: String,
     pub started_at: String,
@@ -49,7 +66,7 @@ pub struct Run {
 }
 
 /// The git source that was rendered.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Source {
     pub url: String,
     /// The commit checked, `None` when unknown (a plain local directory).
@@ -59,7 +76,7 @@ pub struct Source {
 }
 
 /// Counts for a glance.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub kustomizations: usize,
     pub objects: usize,
@@ -70,7 +87,7 @@ pub struct Summary {
 
 /// Where a Kustomization's render came from: its `sourceRef`, and the
 /// source's URL (credentials redacted) or the directory given with `--repo`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRef {
     pub kind: String,
     pub namespace: String,
@@ -82,7 +99,7 @@ pub struct SourceRef {
 pub const FROM_THE_CLUSTER: &str = "each Kustomization's source, from the cluster";
 
 /// One Kustomization of the run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KustomizationEntry {
     pub namespace: String,
     pub name: String,
@@ -373,4 +390,4 @@ pub(crate) fn short(value: &serde_json::Value) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

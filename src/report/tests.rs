@@ -1,6 +1,6 @@
 use super::*;
 
-pub(super) fn report(errors: usize, unexplained: bool) -> Report {
+pub(crate) fn report(errors: usize, unexplained: bool) -> Report {
     let mut r = Report {
         schema: SCHEMA,
         run: Run {

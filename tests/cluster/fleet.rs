@@ -14,7 +14,7 @@ use crate::util::TestCommand;
 /// The two API servers' admin kubeconfigs: (clean, drifted).
 static SERVERS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
 
-fn servers() -> Option<&'static (PathBuf, PathBuf)> {
+pub(super) fn servers() -> Option<&'static (PathBuf, PathBuf)> {
     let state = service("DRIFT_CHECK_TEST_APISERVER_STATE")?;
     Some(SERVERS.get_or_init(|| {
         runtime().block_on(async {
@@ -104,7 +104,7 @@ fn fleet_args(config: Option<PathBuf>) -> CommonArgs {
 }
 
 /// A kubeconfig that reaches nothing (nothing listens on port 1).
-fn down(dir: &std::path::Path) -> PathBuf {
+pub(super) fn down(dir: &std::path::Path) -> PathBuf {
     let path = dir.join("down.kubeconfig");
     std::fs::write(&path, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n").unwrap();
     path

@@ -19,11 +19,11 @@ use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
 
 use super::*;
 
-const NAMESPACE: &str = "drift-check";
+pub(super) const NAMESPACE: &str = "drift-check";
 
 /// What `kubectl create job --from=cronjob/drift-check` creates: the
 /// CronJob's job template, owned by the CronJob.
-fn job_from(cronjob: &CronJob, name: &str) -> Job {
+pub(super) fn job_from(cronjob: &CronJob, name: &str) -> Job {
     let template = cronjob.spec.as_ref().unwrap().job_template.clone();
     let mut annotations = template
         .metadata
@@ -53,7 +53,7 @@ fn job_from(cronjob: &CronJob, name: &str) -> Job {
 }
 
 /// Polls `probe` every 200 ms until it gives a value, for at most `limit`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+pub(super) async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     what: &str,
     limit: Duration,
     mut probe: impl FnMut() -> F,
@@ -68,7 +68,7 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-async fn pods_of(pods: &Api<Pod>, job: &str) -> Vec<Pod> {
+pub(super) async fn pods_of(pods: &Api<Pod>, job: &str) -> Vec<Pod> {
     let selector = format!("batch.kubernetes.io/job-name={job}");
     pods.list(&ListParams::default().labels(&selector))
         .await
@@ -172,7 +172,7 @@ fn a_job_made_from_the_cronjob_gets_its_pod_from_the_job_controller() {
 }
 
 /// Whether the real authorizer lets the job's ServiceAccount do `verb`.
-async fn may(
+pub(super) async fn may(
     client: &Client,
     verb: &str,
     (group, resource): (&str, &str),
@@ -298,4 +298,149 @@ fn the_job_runs_as_its_service_account_and_writes_only_its_state() {
         assert!(!remembered.is_empty(), "the posted findings are remembered");
         assert_eq!(state.meta().namespace.as_deref(), Some(NAMESPACE));
     });
+}
+
+#[test]
+fn an_indexed_job_from_the_sharded_cronjob_gets_a_pod_per_index_and_may_fan_in() {
+    let Some(p) = platform() else { return };
+    runtime().block_on(async {
+        let client = client(&p.admin).await;
+        let cronjob = super::shards::sharded_cronjob(&client).await;
+        let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+        let name = crate::util::matrix::unique("drift-check-sharded-");
+        let created = jobs
+            .create(&PostParams::default(), &job_from(&cronjob, &name))
+            .await
+            .unwrap();
+        let spec = created.spec.as_ref().unwrap();
+        assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
+        let n = spec.completions.unwrap();
+        assert!(n > 1 && spec.parallelism == Some(n));
+        assert_eq!(spec.backoff_limit_per_index, Some(1));
+
+        let found = eventually(
+            "the job controller creates a Pod per index",
+            Duration::from_secs(60),
+            || async {
+                let found = pods_of(&pods, &name).await;
+                (found.len() == n as usize).then_some(found)
+            },
+        )
+        .await;
+        let mut indexes = Vec::new();
+        for pod in &found {
+            let meta = &pod.metadata;
+            let index =
+                meta.annotations.as_ref().unwrap()["batch.kubernetes.io/job-completion-index"]
+                    .clone();
+            let labels = meta.labels.as_ref().unwrap();
+            assert_eq!(labels["batch.kubernetes.io/job-completion-index"], index);
+            // DRIFT_CHECK_SHARD_JOB reads this label.
+            assert_eq!(labels["batch.kubernetes.io/job-name"], name);
+            let env = pod.spec.as_ref().unwrap().containers[0]
+                .env
+                .clone()
+                .unwrap();
+            let var = |var: &str| {
+                env.iter()
+                    .find(|v| v.name == var)
+                    .unwrap_or_else(|| panic!("{var}: {env:#?}"))
+                    .clone()
+            };
+            let field = |name: &str| var_field(&var(name));
+            // Set by the job controller, from the index label (1.36).
+            assert_eq!(
+                field("JOB_COMPLETION_INDEX"),
+                "metadata.labels['batch.kubernetes.io/job-completion-index']"
+            );
+            assert_eq!(
+                field("DRIFT_CHECK_SHARD_JOB"),
+                "metadata.labels['batch.kubernetes.io/job-name']"
+            );
+            assert_eq!(var("DRIFT_CHECK_SHARDS").value, Some(n.to_string()));
+            assert_eq!(
+                pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Pending")
+            );
+            indexes.push(index.parse::<i32>().unwrap());
+        }
+        indexes.sort();
+        assert_eq!(indexes, (0..n).collect::<Vec<_>>());
+
+        // The fan-in's RBAC, answered by the real authorizer.
+        for (verb, resource, namespace, name, allowed) in [
+            (
+                "get",
+                ("batch", "jobs"),
+                Some(NAMESPACE),
+                Some(name.as_str()),
+                true,
+            ),
+            (
+                "create",
+                ("coordination.k8s.io", "leases"),
+                Some(NAMESPACE),
+                None,
+                true,
+            ),
+            (
+                "update",
+                ("coordination.k8s.io", "leases"),
+                Some(NAMESPACE),
+                Some("x-fanin"),
+                true,
+            ),
+            ("create", ("", "configmaps"), Some(NAMESPACE), None, true),
+            (
+                "delete",
+                ("", "configmaps"),
+                Some(NAMESPACE),
+                Some("x-shard-0"),
+                true,
+            ),
+            (
+                "update",
+                ("", "configmaps"),
+                Some(NAMESPACE),
+                Some("drift-check"),
+                false,
+            ),
+            (
+                "update",
+                ("coordination.k8s.io", "leases"),
+                Some("kube-system"),
+                Some("kube-controller-manager"),
+                false,
+            ),
+            (
+                "delete",
+                ("batch", "jobs"),
+                Some(NAMESPACE),
+                Some(name.as_str()),
+                false,
+            ),
+            ("create", ("batch", "jobs"), Some(NAMESPACE), None, false),
+        ] {
+            assert_eq!(
+                may(&client, verb, resource, namespace, name).await,
+                allowed,
+                "{verb} {resource:?} in {namespace:?} named {name:?}"
+            );
+        }
+        let background = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        jobs.delete(&name, &background).await.unwrap();
+    });
+}
+
+/// The downward API field of an environment variable.
+fn var_field(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
+    var.value_from
+        .as_ref()
+        .and_then(|v| v.field_ref.as_ref())
+        .map(|f| f.field_path.clone())
+        .unwrap_or_else(|| panic!("{var:?}"))
 }
