@@ -402,8 +402,8 @@ fn an_indexed_job_from_the_sharded_cronjob_gets_a_pod_per_index_and_may_fan_in()
             (
                 "update",
                 ("", "configmaps"),
-                Some(NAMESPACE),
-                Some("drift-check"),
+                Some("default"),
+                Some("x-shard-0"),
                 false,
             ),
             (
