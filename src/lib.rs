@@ -41,4 +41,5 @@ pub mod report;
 pub mod source;
 pub mod yaml;
 
-pub use pipeline::{Progress, Renders, Settings, check, check_cluster, render, run, run_fleet};
+pub use fleet::{check_cluster, run_fleet};
+pub use pipeline::{Progress, Renders, Settings, check, render, run};

@@ -51,7 +51,7 @@ pub fn renders<'a>(
     known: &'a [Kustomization],
     unreadable: orphans::Unreadable<'_>,
     state: &'a LiveState,
-    dry_runs: &'a BTreeMap<ObjectKey, Object>,
+    dry_runs: &BTreeMap<ObjectKey, Object>,
     policy: &Policy,
     head_revision: Option<&'a str>,
 ) -> (Vec<Attributed<'a>>, Vec<Note>) {
@@ -278,7 +278,7 @@ fn compare<'o>(
     desired: &'o Object,
     live: Option<&'o Object>,
     unserved: Option<&String>,
-    would_be: Option<&'o Object>,
+    would_be: Option<&Object>,
     policy: &Policy,
 ) -> Option<ObjectDiff<'o>> {
     match (unserved, would_be) {

@@ -23,17 +23,23 @@
 //! partial render. The native engine is checked against kustomize 5.5 on the
 //! cases of `fixtures/conformance` (`conformance` tests).
 
+pub mod batch;
 mod external;
 mod flux;
 mod folded;
+mod inputs;
 mod kustomize;
 mod load;
 pub mod sops;
 mod sourceignore;
+pub mod stored;
 mod substitute;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use batch::{Batch, Made, SourceRef};
+pub use inputs::substitution_sources;
 
 use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
