@@ -11,10 +11,11 @@
 //!    injects the spec (`targetNamespace`, `namePrefix`/`nameSuffix`,
 //!    `patches`, `images`, `components`), as fluxcd/pkg
 //!    `kustomize_generator.go` does;
-//! 2. `kustomize` builds it natively (no subprocess) — or, with
+//! 2. `kustomize`, the engine (its own errors, [`KustomizeError`]; no Flux
+//!    in it), builds it natively (no subprocess) — or, with
 //!    [`render_with_kustomize_binary`], `external` runs the real binary on
 //!    a copy of the tree;
-//! 3. `substitute` runs `postBuild` variable substitution (fluxcd/pkg
+//! 3. `flux::substitute` runs `postBuild` variable substitution (fluxcd/pkg
 //!    `kustomize_varsub.go`);
 //! 4. `flux` stamps the owner labels, then `spec.commonMetadata`.
 //!
@@ -30,9 +31,7 @@ mod folded;
 mod inputs;
 mod kustomize;
 pub mod sops;
-mod sourceignore;
 pub mod stored;
-mod substitute;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -253,15 +252,15 @@ fn render_with(
         )?;
     }
     if let Some(post_build) = &kustomization.spec.post_build {
-        let vars = substitute::variables(post_build, variables)?;
-        let secret = substitute::secret_variables(post_build, variables);
-        let mode = substitute::Mode {
+        let vars = flux::substitute::variables(post_build, variables)?;
+        let secret = flux::substitute::secret_variables(post_build, variables);
+        let mode = flux::substitute::Mode {
             strict: variables.strict,
             always: post_build.substitute_strategy == SubstituteStrategy::Always,
         };
         for (object, paths) in objects.iter_mut().zip(&mut secret_paths) {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            paths.extend(substitute::object(object, &vars, &secret, mode)?);
+            paths.extend(flux::substitute::object(object, &vars, &secret, mode)?);
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }

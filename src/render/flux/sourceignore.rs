@@ -6,9 +6,9 @@
 //! scan behind Flux's generated kustomization, which only ever sees what the
 //! artifact holds.
 
-use super::kustomize::KustomizeError;
-use super::load::Root;
 use crate::files::FileError;
+use crate::render::kustomize::KustomizeError;
+use crate::render::load::Root;
 
 /// source-controller's default patterns (its `VCSPatterns` and
 /// `ExtendedPatterns`, used when a GitRepository sets no `spec.ignore`).

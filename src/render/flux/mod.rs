@@ -9,6 +9,15 @@
 //! after the build, the owner labels (fluxcd/pkg `ssa` `SetOwnerLabels`)
 //! and `spec.commonMetadata` (`ssautil.SetCommonMetadata`, applied after the
 //! owner labels in kustomize-controller's `apply`).
+//!
+//! All of Flux's part of a render is in this folder, around the engine
+//! (`render::kustomize`, which knows no Flux): the generated kustomization
+//! and what it leaves out ([`sourceignore`]), the kustomization read
+//! leniently as Flux reads it, and postBuild variable substitution
+//! ([`substitute`]).
+
+pub(super) mod sourceignore;
+pub(super) mod substitute;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,11 +26,11 @@ use serde_json::{Map, Value, json};
 
 use super::kustomize::{KNOWN_FIELDS, KustFile};
 use super::load::{self, Root};
-use super::sourceignore::Ignore;
 use super::{KustomizeError, RenderError};
 use crate::files::{FileError, Kind};
 use crate::flux::{CommonMetadata, Image, Kustomization, Selector};
 use crate::flux::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
+use sourceignore::Ignore;
 
 /// The directory to build, its kustomization with the spec injected, and the
 /// name to give that kustomization in messages.
