@@ -179,12 +179,9 @@ pub async fn render(settings: &Settings) -> Renders {
             &made.substituted,
         );
     }
-    let mut report = report::Builder::new(None, None);
-    report.read_secrets(&made);
-    report.take(crate::error::Outcome::with((), run));
     Renders {
         kustomizations,
-        issues: report.build().errors,
+        issues: report::scrubbed(run, &made.secret_values).issues,
         notes,
     }
 }

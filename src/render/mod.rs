@@ -19,6 +19,9 @@
 //!    `kustomize_varsub.go`);
 //! 4. `flux` stamps the owner labels, then `spec.commonMetadata`.
 //!
+//! Over every checked Kustomization, [`batch`] renders each at the commit
+//! Flux applied and at its head, and keeps what the renders read.
+//!
 //! [`render`] is pure apart from reading files under the source root, and a
 //! render either fails with one [`RenderError`] or is complete: there is no
 //! partial render. The native engine is checked against kustomize 5.5 on the

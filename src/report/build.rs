@@ -198,18 +198,7 @@ impl Builder {
     /// The report, with every value read from a Secret scrubbed from the
     /// issues and notes, and credentials in the URLs they quote redacted.
     pub fn build(self) -> Report {
-        let Problems {
-            mut issues,
-            mut notes,
-        } = self.problems;
-        for text in issues
-            .iter_mut()
-            .map(|e| &mut e.message)
-            .chain(notes.iter_mut().map(|w| &mut w.message))
-        {
-            crate::redact::secret_values(text, &self.secret_values);
-            *text = crate::redact::text(text);
-        }
+        let Problems { issues, notes } = scrubbed(self.problems, &self.secret_values);
         let mut report = Report {
             schema: SCHEMA,
             run: super::Run {
@@ -229,6 +218,21 @@ impl Builder {
         report.summarize();
         report
     }
+}
+
+/// `problems` with every value of `secret_values` scrubbed from their
+/// texts, and credentials in the URLs they quote redacted.
+pub fn scrubbed(mut problems: Problems, secret_values: &BTreeSet<String>) -> Problems {
+    for text in problems
+        .issues
+        .iter_mut()
+        .map(|e| &mut e.message)
+        .chain(problems.notes.iter_mut().map(|w| &mut w.message))
+    {
+        crate::redact::secret_values(text, secret_values);
+        *text = crate::redact::text(text);
+    }
+    problems
 }
 
 /// The warnings of the HelmReleases, once each: suspended, not Ready.

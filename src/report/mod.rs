@@ -18,7 +18,7 @@ pub(crate) mod text;
 
 use serde::Serialize;
 
-pub use build::{Builder, helm_notes};
+pub use build::{Builder, helm_notes, scrubbed};
 
 use crate::classify::Finding;
 use crate::flux::{Failing, Kustomization};
