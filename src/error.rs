@@ -98,3 +98,75 @@ pub struct Note {
     pub kustomization: Option<String>,
     pub message: String,
 }
+
+/// What every stage gives back: its value, and the problems it met on the
+/// way — each naming its stage and its Kustomization or object, redacted
+/// when it was made ([`Issue::new`]). A stage never stops on one
+/// Kustomization's problem: the others' values are in `value`.
+#[must_use = "an outcome's problems belong in the report"]
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub value: T,
+    pub issues: Vec<Issue>,
+    pub notes: Vec<Note>,
+}
+
+impl<T> Outcome<T> {
+    /// A value met with no problem.
+    pub fn of(value: T) -> Self {
+        Self {
+            value,
+            issues: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// A value and the problems gathered while making it.
+    pub fn with(value: T, problems: Problems) -> Self {
+        Self {
+            value,
+            issues: problems.issues,
+            notes: problems.notes,
+        }
+    }
+
+    /// Hands the problems to `problems` (after those already there) and
+    /// returns the value: how a caller chains stages.
+    pub fn into_value(self, problems: &mut Problems) -> T {
+        problems.issues.extend(self.issues);
+        problems.notes.extend(self.notes);
+        self.value
+    }
+
+    /// The same problems, with the value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        Outcome {
+            value: f(self.value),
+            issues: self.issues,
+            notes: self.notes,
+        }
+    }
+}
+
+/// The issues and notes gathered so far, in the order met.
+#[derive(Clone, Debug, Default)]
+pub struct Problems {
+    pub issues: Vec<Issue>,
+    pub notes: Vec<Note>,
+}
+
+impl Problems {
+    /// Adds the problems of `outcome` and returns its value (see
+    /// [`Outcome::into_value`]).
+    pub fn take<T>(&mut self, outcome: Outcome<T>) -> T {
+        outcome.into_value(self)
+    }
+
+    /// A note about `kustomization` (or the run, with `None`).
+    pub fn note(&mut self, kustomization: Option<String>, message: String) {
+        self.notes.push(Note {
+            kustomization,
+            message,
+        });
+    }
+}

@@ -1,17 +1,18 @@
 //! drift-check: what in a Flux-managed cluster differs from git, who changed
 //! it, and whether that is explained.
 //!
-//! One module per stage of the pipeline, run in sequence by [`pipeline`]:
+//! One module per stage of the pipeline, run in sequence by [`pipeline`],
+//! each returning an [`error::Outcome`] (see ARCHITECTURE.md):
 //!
 //! ```text
-//! source ─► discover ─► render ─► live ─► diff ─► classify ─► report ─► notify
+//! source ─► live ─► discover ─► render ─► helm ─► diff ─► classify ─► report ─► notify
 //! ```
 //!
 //! Below them, the vocabulary every stage shares and none imports upwards:
 //! [`k8s`] (object identity, managedFields, the label selector), [`flux`]
 //! (Flux's API types, labels, annotations, managers, revisions),
 //! [`crossplane`] (Crossplane's markers), [`error`]
-//! (issues and notes), [`redact`] (what is never printed), [`yaml`], [`files`] (bounded reads confined to a
+//! (issues, notes, the outcome of a stage), [`redact`] (what is never printed), [`yaml`], [`files`] (bounded reads confined to a
 //! tree: the repo, a snapshot), [`bounds`] (the range of every number
 //! setting). Above them, [`cli`] and [`config`] (flags,
 //! environment and config file, layered into each stage's settings), and
@@ -41,4 +42,5 @@ pub mod report;
 pub mod source;
 pub mod yaml;
 
-pub use pipeline::{Progress, Renders, Settings, check, check_cluster, render, run, run_fleet};
+pub use fleet::{check_cluster, run_fleet};
+pub use pipeline::{Progress, Renders, Settings, check, render, run};

@@ -12,6 +12,7 @@ mod flux_build;
 mod github_app;
 mod html;
 mod image;
+mod layers;
 mod local_checkout;
 mod matrix_scale;
 mod matrix_state;

@@ -25,12 +25,7 @@ use crate::files::{Limits, Tree};
 use crate::flux::Kustomization;
 use crate::k8s::object::{self, Object};
 
-/// The API group of source-watcher's ArtifactGenerator.
-pub const GROUP: &str = "source.extensions.fluxcd.io";
-/// The version drift-check reads (source-watcher v2, Flux 2.7).
-pub const VERSION: &str = "v1beta1";
-/// The ArtifactGenerator kind.
-pub const KIND: &str = "ArtifactGenerator";
+pub use crate::flux::kinds::artifact::{GROUP, KIND, VERSION};
 /// The kind a Kustomization's `sourceRef` names for a generated artifact.
 pub const EXTERNAL_ARTIFACT: &str = "ExternalArtifact";
 

@@ -54,3 +54,25 @@ pub fn remedy(hr: &HelmRelease, drift: Drift) -> String {
         ),
     }
 }
+
+/// The HelmReleases' `spec.driftDetection.ignore` rules that do not
+/// compile: an issue each, naming the HelmRelease (helm-controller fails on
+/// them too); the others are used.
+pub fn ignore_issues(deployed: &[crate::helm::Deployed<'_>]) -> Vec<crate::error::Issue> {
+    use crate::error::{Issue, Stage};
+    deployed
+        .iter()
+        .flat_map(|d| {
+            super::IgnoreRule::of_helm_release(&d.release)
+                .1
+                .into_iter()
+                .map(|e| {
+                    Issue::described(
+                        Some(d.release.kustomization.clone()),
+                        Stage::Discover,
+                        &format!("HelmRelease {}: {e}", d.release.id()),
+                    )
+                })
+        })
+        .collect()
+}

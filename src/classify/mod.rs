@@ -9,6 +9,7 @@
 mod helm;
 pub mod owner;
 pub mod rules;
+mod run;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,7 @@ use crate::k8s::object::{self, Object, ObjectRef};
 use crate::k8s::selector::Subject;
 pub use owner::Owner;
 pub use rules::{IgnoreRule, IgnoreRuleSpec};
+pub use run::run;
 
 /// One classified difference between git and the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -98,6 +100,15 @@ impl Rules {
                     .collect()
             }),
         })
+    }
+}
+
+/// [`flux_ignore_issues`] as a stage's outcome.
+pub fn kustomization_rules(kustomizations: &[Kustomization]) -> crate::error::Outcome<()> {
+    crate::error::Outcome {
+        value: (),
+        issues: flux_ignore_issues(kustomizations),
+        notes: Vec::new(),
     }
 }
 

@@ -19,24 +19,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Attributed, Change, Drift, ObjectDiff, Op, Policy, mask};
-use crate::flux::Kustomization;
-use crate::helm::{self, HelmRelease};
+use super::{Attributed, Change, Drift, ObjectDiff, Op, Policy};
+use crate::helm::{self, Deployed};
 use crate::k8s::managed;
 use crate::k8s::object::{self, Object, ObjectKey, ObjectRef, pointer};
 use crate::live::LiveState;
-
-/// A HelmRelease to check, and what it deployed when that was read.
-#[derive(Clone, Debug)]
-pub struct Deployed<'a> {
-    /// The Kustomization that renders the HelmRelease.
-    pub kustomization: &'a Kustomization,
-    pub release: HelmRelease,
-    /// The objects of its latest deployed release, as helm-controller
-    /// applied them (namespaced, with Helm's labels and annotations);
-    /// `None` when not read.
-    pub manifest: Option<Vec<Object>>,
-}
 
 /// Kubectl's own bookkeeping, never a person's change of configuration.
 const BOOKKEEPING: &[&str] =
@@ -133,7 +120,7 @@ pub fn deployed<'a>(
 /// The fields of `live` a person manager wrote last, each with its live
 /// value: a list item the person made is added (`kubectl set env`), any
 /// other field set to its live value (what the chart says is not known
-/// here). Secret values are masked.
+/// here). Values are masked by [`super::run`].
 pub fn person_changes(live: &Object, policy: &Policy) -> Vec<Change> {
     let entries = managed::entries(live);
     let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -177,15 +164,14 @@ pub fn person_changes(live: &Object, policy: &Policy) -> Vec<Change> {
         }
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
-    if live.get("kind").and_then(Value::as_str) == Some("Secret") {
-        mask::secret_changes(&mut changes);
-    }
     changes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flux::Kustomization;
+    use crate::helm::HelmRelease;
     use serde_json::json;
 
     fn grafana(managed_fields: Value) -> Object {
@@ -390,7 +376,9 @@ mod tests {
                 {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-24T10:00:00Z",
                  "fieldsV1": {"f:data": {"f:admin-password": {}}}}]},
             "data": {"admin-password": "c2VjcmV0LXZhbHVl"}});
-        let changes = person_changes(&live, &Policy::default());
+        let mut changes = person_changes(&live, &Policy::default());
+        let object = ObjectRef::of(&live).unwrap();
+        super::super::mask::changes(&object, &mut changes, &Default::default());
         assert_eq!(changes.len(), 1);
         assert!(
             !serde_json::to_string(&changes)

@@ -17,21 +17,32 @@
 //! a value, and there is no path to go by; [`crate::redact::secret_values`]
 //! replaces them there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::{Change, Op};
-use crate::k8s::object::{Object, ObjectKey, ObjectRef};
-use crate::k8s::scope::Scopes;
+use crate::k8s::object::{Object, ObjectRef};
+pub use crate::render::stored::Substituted;
 
 /// Placeholder for a Secret value.
 pub use crate::redact::MASK;
 const BEFORE: &str = "*** (before)";
 const AFTER: &str = "*** (after)";
 
+/// Masks the values of one object's changes: those of a Secret's data, and
+/// those postBuild substitution filled from a Secret ([`Substituted`]). The
+/// one place the diff masks, called once per object as its changes leave
+/// the comparison ([`super::run`]).
+pub fn changes(object: &ObjectRef, changes: &mut [Change], substituted: &Substituted) {
+    if object.kind == "Secret" {
+        secret_changes(changes);
+    }
+    substituted.changes(object, changes);
+}
+
 /// Masks the values of changes to a Secret's data.
-pub fn secret_changes(changes: &mut [Change]) {
+fn secret_changes(changes: &mut [Change]) {
     for change in changes.iter_mut().filter(|c| is_secret_data(&c.path)) {
         mask_both(change);
     }
@@ -47,64 +58,13 @@ fn mask_both(change: &mut Change) {
     change.live = change.live.as_ref().map(|v| masked(v, live));
 }
 
-/// Where postBuild substitution put values read from Secrets: per object,
-/// the JSON Pointers of those values, and the values themselves (strings).
-#[derive(Clone, Debug, Default)]
-pub struct Substituted {
-    by_object: BTreeMap<ObjectKey, Places>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Places {
-    paths: BTreeSet<String>,
-    values: BTreeSet<String>,
-}
-
 impl Substituted {
-    /// Records the places of one rendered object (`paths` from the render).
-    /// An object rendered twice (the applied commit and the head) keeps the
-    /// places of both.
-    pub fn record(&mut self, object: &Object, paths: &[String]) {
-        if paths.is_empty() {
-            return;
-        }
-        let Some(key) = ObjectRef::of(object).map(|o| o.key()) else {
-            return;
-        };
-        let places = self.by_object.entry(key).or_default();
-        for path in paths {
-            if let Some(Value::String(value)) = object.pointer(path) {
-                places.values.insert(value.clone());
-            }
-            places.paths.insert(path.clone());
-        }
-    }
-
-    /// Keys objects as the API server stores them (no namespace on a
-    /// cluster-scoped kind), as `diff::scope::as_stored` does the renders.
-    pub fn as_stored(&mut self, scopes: &Scopes) {
-        self.by_object = std::mem::take(&mut self.by_object)
-            .into_iter()
-            .map(|(mut key, places)| {
-                if scopes.is_cluster_scoped(&key.group, &key.kind) {
-                    key.namespace = None;
-                }
-                (key, places)
-            })
-            .fold(BTreeMap::new(), |mut all, (key, places)| {
-                let into: &mut Places = all.entry(key).or_default();
-                into.paths.extend(places.paths);
-                into.values.extend(places.values);
-                all
-            });
-    }
-
     /// Masks the recorded places of a rendered object (for printing it).
     pub fn object(&self, object: &mut Object) {
         let Some(key) = ObjectRef::of(object).map(|o| o.key()) else {
             return;
         };
-        let Some(places) = self.by_object.get(&key) else {
+        let Some(places) = self.places(&key) else {
             return;
         };
         for path in &places.paths {
@@ -120,7 +80,7 @@ impl Substituted {
     /// from a Secret into this object is masked too (the live copy of a list
     /// may hold it at another index). The same bytes elsewhere are kept.
     pub fn changes(&self, object: &ObjectRef, changes: &mut [Change]) {
-        let Some(places) = self.by_object.get(&object.key()) else {
+        let Some(places) = self.places(&object.key()) else {
             return;
         };
         for change in changes {
@@ -166,6 +126,16 @@ fn mask_strings(value: &mut Value, secrets: &BTreeSet<String>) {
         Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, secrets)),
         Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, secrets)),
         _ => {}
+    }
+}
+
+/// Masks rendered objects for printing (`drift-check render`): every value
+/// of a Secret's data, and the places values read from Secrets were
+/// substituted.
+pub fn printed(objects: &mut [Object], substituted: &Substituted) {
+    for object in objects {
+        secret_object(object);
+        substituted.object(object);
     }
 }
 

@@ -1,12 +1,20 @@
-//! Stage `diff`: what differs between a rendered object and its live copy,
-//! and who changed it.
+//! Stage `diff`: what differs between one cluster's renders and its live
+//! objects, and who changed it. One entry, [`run`].
 //!
-//! Input: a rendered object and the live object (managedFields included).
-//! Output: [`Change`]s, each a JSON Pointer with the rendered and live values
-//! and the field manager that last set the live value, with Secret values masked.
-//! Before it, [`scope::as_stored`] makes the renders what the API server
-//! stores (no namespace on a cluster-scoped kind), so identities match.
-//! Pure: no I/O, no cluster client.
+//! Input ([`Input`]): the renders of the Kustomizations applying to the
+//! cluster (as the API server stores them), the Kustomizations that own its
+//! objects, its live objects, and the HelmReleases' deployed objects. Output
+//! ([`Compared`]): each object's difference ([`Attributed`]: an
+//! [`ObjectDiff`] of [`Change`]s — a JSON Pointer, the rendered and live
+//! values, the field manager that last set the live value — with the
+//! Kustomization and commit it was compared against), in report order:
+//! per Kustomization its rendered objects, what only its head has
+//! (pending), its orphans; then the platform's orphans; then what the
+//! HelmReleases deployed. Secret values are masked in one place
+//! ([`mask::changes`]), as the changes leave the comparison.
+//!
+//! Pure apart from one read: in server mode ([`DiffMode::Server`]), the
+//! server-side apply dry-runs of the rendered objects that exist live.
 
 mod compare;
 pub mod helm;
@@ -16,10 +24,12 @@ pub mod orphans;
 pub mod overlap;
 mod quantity;
 mod renders;
+mod run;
 pub mod schema;
 pub mod scope;
 
-pub use renders::{Attributed, renders, unread_types};
+pub use renders::Attributed;
+pub use run::{Compared, Input, run};
 
 use regex::Regex;
 use serde::Serialize;
@@ -366,7 +376,7 @@ impl Default for Policy {
 }
 
 /// Compares a rendered object with its live copy. Both are normalized first
-/// (see [`normalize`]); Secret values in the result are masked.
+/// (see [`normalize`]). Values are as they are: [`run`] masks them.
 pub fn compare(desired: &Object, live: &Object, policy: &Policy) -> Vec<Change> {
     let mut want = desired.clone();
     normalize::desired(&mut want);
@@ -374,12 +384,7 @@ pub fn compare(desired: &Object, live: &Object, policy: &Policy) -> Vec<Change> 
     normalize::live(&mut have);
     let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
-    let mut changes = compare::Comparison::new(object::group_of(api_version), kind, live, policy)
-        .run(&want, &have);
-    if kind == "Secret" {
-        mask::secret_changes(&mut changes);
-    }
-    changes
+    compare::Comparison::new(object::group_of(api_version), kind, live, policy).run(&want, &have)
 }
 
 /// The manager and time of the latest write to an object's spec or metadata

@@ -1,4 +1,4 @@
-//! Every render against the live state: the diff stage's entry point.
+//! Every render against the live state, for [`super::run`].
 //!
 //! Input: each Kustomization's render (at the commit Flux applied, and at the
 //! head when Flux has not applied it yet), every Kustomization discovered, the
@@ -7,7 +7,8 @@
 //! report order: per Kustomization its rendered objects, then what only its
 //! head has (pending), then its orphans; then the platform's orphans; and a
 //! note for each live object whose managedFields cannot be read. The renders
-//! are expected as the API server stores them ([`super::scope::as_stored`]).
+//! are expected as the API server stores them
+//! ([`crate::render::batch::as_stored`]).
 //! Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,7 +52,7 @@ pub fn renders<'a>(
     known: &'a [Kustomization],
     unreadable: orphans::Unreadable<'_>,
     state: &'a LiveState,
-    dry_runs: &'a BTreeMap<ObjectKey, Object>,
+    dry_runs: &BTreeMap<ObjectKey, Object>,
     policy: &Policy,
     head_revision: Option<&'a str>,
 ) -> (Vec<Attributed<'a>>, Vec<Note>) {
@@ -278,7 +279,7 @@ fn compare<'o>(
     desired: &'o Object,
     live: Option<&'o Object>,
     unserved: Option<&String>,
-    would_be: Option<&'o Object>,
+    would_be: Option<&Object>,
     policy: &Policy,
 ) -> Option<ObjectDiff<'o>> {
     match (unserved, would_be) {

@@ -17,52 +17,10 @@
 //! kustomize prints (`drift-check render`, like `flux build ks`), while
 //! identity ([`ObjectKey`]) and comparison see what the cluster stores.
 
-use serde_json::Value;
-
-use crate::k8s::object::{self, Object, ObjectKey};
+use crate::k8s::object::ObjectKey;
 use crate::k8s::scope::Scopes;
-use crate::render::Rendered;
-
-/// Drops `metadata.namespace` from an object whose kind is cluster-scoped,
-/// as the API server does on create and apply. Returns whether it did.
-pub fn drop_cluster_scoped_namespace(object: &mut Object, scopes: &Scopes) -> bool {
-    let Some(kind) = object.get("kind").and_then(Value::as_str) else {
-        return false;
-    };
-    let group = object::group_of(
-        object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    );
-    if !scopes.is_cluster_scoped(group, kind) {
-        return false;
-    }
-    object
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-        .and_then(|metadata| metadata.remove("namespace"))
-        .is_some()
-}
-
-/// [`drop_cluster_scoped_namespace`] on every object of every render (at
-/// the applied commit and at the head). Returns how many objects lost their
-/// namespace.
-pub fn as_stored(rendered: &mut [Rendered], scopes: &Scopes) -> usize {
-    let mut dropped = 0;
-    for r in rendered {
-        let at_head = r.head.iter_mut().flat_map(|(objects, _)| objects);
-        for object in r.objects.iter_mut().flatten().chain(at_head) {
-            // Only an object of a cluster-scoped kind with a namespace changes.
-            if object.reference().is_some_and(|o| {
-                o.namespace.is_some() && scopes.is_cluster_scoped(o.group(), &o.kind)
-            }) {
-                dropped += usize::from(object.update(|o| drop_cluster_scoped_namespace(o, scopes)));
-            }
-        }
-    }
-    dropped
-}
+pub use crate::k8s::scope::drop_cluster_scoped_namespace;
+pub use crate::render::stored::as_stored;
 
 /// The identity an inventory id (`<namespace>_<name>_<group>_<kind>`) names,
 /// without a namespace when the kind is cluster-scoped: what the API server
@@ -78,7 +36,9 @@ pub fn inventory_key(id: &str, scopes: &Scopes) -> Option<ObjectKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s::object::Object;
     use crate::k8s::scope::Scope;
+    use crate::render::Rendered;
     use serde_json::json;
 
     fn pool(namespace: Option<&str>) -> Object {

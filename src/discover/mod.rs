@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 use crate::artifact::{self, ArtifactGenerator};
-use crate::error::{Issue, Stage};
+use crate::error::{Issue, Outcome, Stage};
 use crate::files::{FileError, Limits, Tree};
 use crate::flux::{
     Kustomization, KustomizationSpec, KustomizationStatus, Origin, is_kustomization,
@@ -160,7 +160,7 @@ pub fn discover<E: std::error::Error>(
     live: Result<Vec<Object>, E>,
     root: &Path,
     options: &Options,
-) -> (Discovered, Vec<Issue>) {
+) -> Outcome<Discovered> {
     let mut issues = Vec::new();
     let mut broken = Vec::new();
     let mut incomplete = false;
@@ -222,8 +222,8 @@ pub fn discover<E: std::error::Error>(
         issue(&e);
         Vec::new()
     });
-    (
-        Discovered {
+    Outcome {
+        value: Discovered {
             known,
             selected,
             broken,
@@ -231,7 +231,8 @@ pub fn discover<E: std::error::Error>(
             generators,
         },
         issues,
-    )
+        notes: Vec::new(),
+    }
 }
 
 /// A Kustomization definition that could not be read.
@@ -526,8 +527,11 @@ mod tests {
             ks("broken", json!(["./x"])),
             ks("infra", json!("./infra")),
         ];
-        let (found, issues) =
-            discover::<std::io::Error>(Ok(live), Path::new("."), &Options::default());
+        let Outcome {
+            value: found,
+            issues,
+            ..
+        } = discover::<std::io::Error>(Ok(live), Path::new("."), &Options::default());
         let names: Vec<_> = found.selected.iter().map(Kustomization::id).collect();
         assert_eq!(names, ["flux-system/apps", "flux-system/infra"]);
         assert_eq!(found.broken, ["flux-system/broken"]);
@@ -585,7 +589,11 @@ mod tests {
             ),
             kustomization("docs", json!([{"paths": ["/spec/replicas"]}])),
         ]);
-        let (found, issues) = discover(live, Path::new("."), &Options::default());
+        let Outcome {
+            value: found,
+            issues,
+            ..
+        } = discover(live, Path::new("."), &Options::default());
         assert!(issues.is_empty(), "{issues:?}");
         let names: Vec<String> = found.selected.iter().map(Kustomization::id).collect();
         assert_eq!(names, ["flux-system/apps", "flux-system/docs"]);
@@ -610,7 +618,7 @@ mod tests {
     fn a_kustomization_applying_to_another_cluster_is_checked_there() {
         let mut object = ks("remote", json!("./remote"));
         object["spec"]["kubeConfig"] = json!({"secretRef": {"name": "edge-kubeconfig"}});
-        let (found, _) =
+        let Outcome { value: found, .. } =
             discover::<std::io::Error>(Ok(vec![object]), Path::new("."), &Options::default());
         let (checked, skipped) = found.partition();
         assert!(skipped.is_empty(), "{skipped:?}");
@@ -624,7 +632,11 @@ mod tests {
                "metadata": {"name": name, "namespace": "flux-system"},
                "spec": {"path": "./", "sourceRef": {"kind": kind, "name": "apps"}}})
         };
-        let (found, issues) = discover::<std::io::Error>(
+        let Outcome {
+            value: found,
+            issues,
+            ..
+        } = discover::<std::io::Error>(
             Ok(vec![
                 object("oci", "OCIRepository"),
                 object("bucket", "Bucket"),

@@ -9,7 +9,7 @@
 //!
 //! The run ([`run`]) is a bounded stream over the members: at most
 //! `clusters_in_flight` checks at once, each the per-cluster check
-//! (`pipeline::check_cluster`, a function of the cluster and the settings,
+//! ([`check_cluster`], a function of the cluster and the settings,
 //! no state shared between clusters). Only each cluster's report is kept
 //! once its check finishes: the live objects, renders and trees of a cluster
 //! are dropped with its check, so memory follows the clusters in flight,
@@ -18,6 +18,7 @@
 //! No fleet (no list, at most one `--context`): `None`, and the run is
 //! today's single-cluster run, report and all.
 
+mod check;
 mod members;
 pub mod shard;
 
@@ -31,6 +32,7 @@ use serde::Deserialize;
 use crate::pipeline::{Progress, Settings};
 use crate::report::Report;
 use crate::report::fleet::{ClusterEntry, FleetReport};
+pub use check::{check_cluster, run_fleet};
 pub use members::{FleetError, Given, resolve};
 
 /// One entry of the config file's `clusters:`.
@@ -142,11 +144,11 @@ pub fn member_settings(member: &Member, settings: &Settings) -> Settings {
 /// one's report (with how long it took) in the fleet's order; the rejected
 /// ones are entries of their own.
 pub async fn run(fleet: &Fleet, settings: &Settings, progress: Progress) -> FleetReport {
-    let started_at = crate::pipeline::now();
+    let started_at = crate::report::now();
     let checks = futures::stream::iter(fleet.members.iter().enumerate())
         .map(|(i, member)| async move {
             let started = std::time::Instant::now();
-            let report = crate::pipeline::check_cluster(member, settings, progress).await;
+            let report = check_cluster(member, settings, progress).await;
             progress.line(format_args!(
                 "cluster {}: {} findings, {} unexplained, {} errors",
                 member.name,

@@ -9,6 +9,22 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod kinds;
+
+/// ` since T` of a warning, when T is known.
+pub fn since(at: Option<&str>) -> String {
+    at.map(|at| format!(" since {at}")).unwrap_or_default()
+}
+
+/// `: message` of a warning, when there is one.
+pub fn detail(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
 use crate::k8s::object::{self, Object};
 pub use crate::k8s::selector::Selector;
 

@@ -1,8 +1,12 @@
-//! Helm's and helm-controller's vocabulary, shared by the stages that look at
-//! what a Flux `HelmRelease` deployed: the HelmRelease fields drift-check
-//! reads (release name and namespaces, suspension, Ready, drift detection),
-//! the labels and annotations helm-controller and Helm put on every object
-//! of a release, and Helm's release records ([`release`]).
+//! Stage `helm`: what helm-controller deployed for the HelmReleases the
+//! checked Kustomizations render ([`releases`]: found in the renders, their
+//! release records read, the types their objects need, each one as it is
+//! live; [`spokes`]: those with `spec.kubeConfig`, on their cluster).
+//!
+//! Also the vocabulary the diff and classify stages read of a HelmRelease:
+//! its fields (release name and namespaces, suspension, Ready, drift
+//! detection), the labels and annotations helm-controller and Helm put on
+//! every object of a release, and Helm's release records ([`release`]).
 //!
 //! How the objects are marked (helm-controller v1, Helm v3):
 //! - helm-controller's post-renderer labels every object
@@ -15,6 +19,8 @@
 //! - helm-controller writes as field manager `helm-controller`.
 
 pub mod release;
+pub mod releases;
+pub mod spokes;
 
 use std::collections::BTreeMap;
 
@@ -26,10 +32,8 @@ use crate::flux::{self, Condition, Failing};
 use crate::k8s::managed;
 use crate::k8s::object::{self, Object};
 
-/// The API group of Flux HelmReleases.
-pub const GROUP: &str = "helm.toolkit.fluxcd.io";
-/// The HelmRelease kind.
-pub const KIND: &str = "HelmRelease";
+pub use crate::flux::kinds::helm::{GROUP, KIND, is_helm_release};
+pub use releases::{Deployed, Releases, read};
 /// helm-controller's label naming the HelmRelease of an object.
 pub const NAME_LABEL: &str = "helm.toolkit.fluxcd.io/name";
 /// helm-controller's label naming that HelmRelease's namespace.
@@ -44,14 +48,6 @@ pub const MANAGED_BY_HELM: &str = "Helm";
 pub const HELM_CONTROLLER: &str = "helm-controller";
 /// Helm's longest release name; helm-controller shortens longer ones.
 const MAX_RELEASE_NAME: usize = 53;
-
-/// Is this object a Flux HelmRelease (any served version)?
-pub fn is_helm_release(o: &Object) -> bool {
-    o.get("kind").and_then(Value::as_str) == Some(KIND)
-        && o.get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| object::group_of(v) == GROUP)
-}
 
 /// The kinds read for a release whose manifest is not read
 /// (`helm.releaseManifests: false`, the default), as `apiVersion`, `kind`.

@@ -20,23 +20,9 @@ use serde_json::Value;
 
 use crate::k8s::object::{self, Object};
 
-/// The label Helm sets on its records (`owner=helm`).
-pub const OWNER_LABEL: &str = "owner";
-/// The label naming the release of a record.
-pub const NAME_LABEL: &str = "name";
-/// The label holding the record's status.
-pub const STATUS_LABEL: &str = "status";
-/// The label holding the record's revision.
-pub const VERSION_LABEL: &str = "version";
-/// The status of the revision that is live.
-pub const DEPLOYED: &str = "deployed";
-/// The Secret type of Helm's records.
-pub const SECRET_TYPE: &str = "helm.sh/release.v1";
-
-/// The label selector of a release's deployed records.
-pub fn selector(release: &str) -> String {
-    format!("{OWNER_LABEL}=helm,{NAME_LABEL}={release},{STATUS_LABEL}={DEPLOYED}")
-}
+pub use crate::flux::kinds::helm::{
+    DEPLOYED, NAME_LABEL, OWNER_LABEL, SECRET_TYPE, STATUS_LABEL, VERSION_LABEL, selector,
+};
 
 /// A decoded release record: what it deployed.
 #[derive(Clone, Debug, PartialEq)]

@@ -218,6 +218,28 @@ pub fn is_builtin_cluster_scoped(group: &str, kind: &str) -> bool {
         .any(|(g, k)| *g == group && *k == kind)
 }
 
+/// Drops `metadata.namespace` from an object whose kind is cluster-scoped,
+/// as the API server does on create and apply. Returns whether it did.
+pub fn drop_cluster_scoped_namespace(object: &mut Object, scopes: &Scopes) -> bool {
+    let Some(kind) = object.get("kind").and_then(Value::as_str) else {
+        return false;
+    };
+    let group = object::group_of(
+        object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    );
+    if !scopes.is_cluster_scoped(group, kind) {
+        return false;
+    }
+    object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|metadata| metadata.remove("namespace"))
+        .is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

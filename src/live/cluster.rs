@@ -345,9 +345,9 @@ impl Cluster {
         // source-watcher (Flux 2.7+) is optional: a cluster without its
         // CRD answers 404, and has no generated artifacts.
         let gvk = GroupVersionKind::gvk(
-            crate::artifact::GROUP,
-            crate::artifact::VERSION,
-            crate::artifact::KIND,
+            crate::flux::kinds::artifact::GROUP,
+            crate::flux::kinds::artifact::VERSION,
+            crate::flux::kinds::artifact::KIND,
         );
         let ar = ApiResource::from_gvk_with_plural(&gvk, "artifactgenerators");
         match self.list_all(&ar).await {
@@ -360,8 +360,8 @@ impl Cluster {
         // Flux's sources: what each Kustomization is fetched from. A kind
         // whose CRD is not installed has no objects; one the token may not
         // list leaves its Kustomizations "could not check", naming it.
-        for (kind, version, plural) in crate::source::cluster::KINDS {
-            let gvk = GroupVersionKind::gvk(crate::source::cluster::GROUP, version, kind);
+        for (kind, version, plural) in crate::flux::kinds::source::KINDS {
+            let gvk = GroupVersionKind::gvk(crate::flux::kinds::source::GROUP, version, kind);
             let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
             match self.list_all(&ar).await {
                 Ok(sources) => objects.extend(sources),
@@ -481,7 +481,7 @@ impl Cluster {
         );
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
         let what = format!("list the Helm release records of {release} in namespace {namespace}");
-        let params = ListParams::default().labels(&crate::helm::release::selector(release));
+        let params = ListParams::default().labels(&crate::flux::kinds::helm::selector(release));
         let list = self.timed(&what, api.list(&params)).await?;
         Ok(list.items.into_iter().map(|i| to_object(i, &ar)).collect())
     }

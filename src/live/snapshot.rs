@@ -417,9 +417,10 @@ impl Snapshot {
             .stored()
             .filter(|(key, _)| {
                 (key.group == crate::flux::GROUP && key.kind == crate::flux::KIND)
-                    || (key.group == crate::artifact::GROUP && key.kind == crate::artifact::KIND)
-                    || (key.group == crate::source::cluster::GROUP
-                        && crate::source::cluster::KINDS
+                    || (key.group == crate::flux::kinds::artifact::GROUP
+                        && key.kind == crate::flux::kinds::artifact::KIND)
+                    || (key.group == crate::flux::kinds::source::GROUP
+                        && crate::flux::kinds::source::KINDS
                             .iter()
                             .any(|(kind, _, _)| key.kind == *kind))
             })
@@ -490,7 +491,7 @@ impl Snapshot {
         namespace: &str,
         release: &str,
     ) -> Result<Vec<Object>, LiveError> {
-        use crate::helm::release::{DEPLOYED, NAME_LABEL, OWNER_LABEL, STATUS_LABEL};
+        use crate::flux::kinds::helm::{DEPLOYED, NAME_LABEL, OWNER_LABEL, STATUS_LABEL};
         Ok(self
             .state()
             .stored()

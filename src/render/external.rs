@@ -16,9 +16,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::RenderError;
 use super::kustomize::KustFile;
 use super::load::{KUSTOMIZATION_FILE_NAMES, Root};
+use super::{KustomizeError, RenderError};
 use crate::files::{FileError, Kind};
 
 /// A temporary copy of the source tree, removed when dropped.
@@ -46,7 +46,7 @@ pub fn build(
     copy_tree(root, root.path(), &temp.0, &mut visited)?;
     let relative = dir.strip_prefix(root.path()).unwrap_or(Path::new(""));
     let target = temp.0.join(relative);
-    let write_error = |source| RenderError::Read {
+    let write_error = |source| KustomizeError::Read {
         path: format!("{} (temporary copy)", root.rel(dir)),
         source,
     };
@@ -76,7 +76,7 @@ pub fn build(
         });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    root.parse_documents(&stdout, &format!("output of {}", binary.display()))
+    Ok(root.parse_documents(&stdout, &format!("output of {}", binary.display()))?)
 }
 
 /// Copies the source tree (without `.git`) as source-controller's artifact
@@ -94,7 +94,7 @@ fn copy_tree(
     let tree = root.tree();
     let write_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| RenderError::Read {
+        move |source| KustomizeError::Read {
             path: format!("{} (temporary copy)", path.display()),
             source,
         }

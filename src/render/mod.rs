@@ -11,29 +11,38 @@
 //!    injects the spec (`targetNamespace`, `namePrefix`/`nameSuffix`,
 //!    `patches`, `images`, `components`), as fluxcd/pkg
 //!    `kustomize_generator.go` does;
-//! 2. `kustomize` builds it natively (no subprocess) — or, with
+//! 2. `kustomize`, the engine (its own errors, [`KustomizeError`]; no Flux
+//!    in it), builds it natively (no subprocess) — or, with
 //!    [`render_with_kustomize_binary`], `external` runs the real binary on
 //!    a copy of the tree;
-//! 3. `substitute` runs `postBuild` variable substitution (fluxcd/pkg
+//! 3. `flux::substitute` runs `postBuild` variable substitution (fluxcd/pkg
 //!    `kustomize_varsub.go`);
 //! 4. `flux` stamps the owner labels, then `spec.commonMetadata`.
+//!
+//! Over every checked Kustomization, [`batch`] renders each at the commit
+//! Flux applied and at its head, and keeps what the renders read.
 //!
 //! [`render`] is pure apart from reading files under the source root, and a
 //! render either fails with one [`RenderError`] or is complete: there is no
 //! partial render. The native engine is checked against kustomize 5.5 on the
 //! cases of `fixtures/conformance` (`conformance` tests).
 
+pub mod batch;
 mod external;
 mod flux;
 mod folded;
+mod inputs;
 mod kustomize;
-mod load;
 pub mod sops;
-mod sourceignore;
-mod substitute;
+pub mod stored;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use batch::{Batch, Made, SourceRef};
+pub use inputs::substitution_sources;
+pub use kustomize::KustomizeError;
+use kustomize::load;
 
 use crate::files::Limits;
 use crate::flux::{Kustomization, SubstituteStrategy};
@@ -177,7 +186,7 @@ pub fn render(
 /// [`render`] with the real `kustomize` binary at `binary` doing the
 /// kustomize build (Flux's preparation and post-processing stay the same),
 /// for repositories using what the native engine refuses
-/// ([`RenderError::Unsupported`], [`RenderError::Remote`]). The binary runs on
+/// ([`KustomizeError::Unsupported`], [`KustomizeError::Remote`]). The binary runs on
 /// a temporary copy of the source tree.
 pub fn render_with_kustomize_binary(
     root: &Path,
@@ -246,15 +255,15 @@ fn render_with(
         )?;
     }
     if let Some(post_build) = &kustomization.spec.post_build {
-        let vars = substitute::variables(post_build, variables)?;
-        let secret = substitute::secret_variables(post_build, variables);
-        let mode = substitute::Mode {
+        let vars = flux::substitute::variables(post_build, variables)?;
+        let secret = flux::substitute::secret_variables(post_build, variables);
+        let mode = flux::substitute::Mode {
             strict: variables.strict,
             always: post_build.substitute_strategy == SubstituteStrategy::Always,
         };
         for (object, paths) in objects.iter_mut().zip(&mut secret_paths) {
             let subject = kustomize::Resource::new(object.clone(), "").subject();
-            paths.extend(substitute::object(object, &vars, &secret, mode)?);
+            paths.extend(flux::substitute::object(object, &vars, &secret, mode)?);
             check_identity(object, &subject, "after postBuild substitution")?;
         }
     }
@@ -287,11 +296,12 @@ fn check_identity(object: &Object, origin: &str, when: &'static str) -> Result<(
     .find(|(pointer, _)| !has(pointer))
     .map(|(_, name)| name);
     match missing {
-        Some(missing) => Err(RenderError::Identity {
+        Some(missing) => Err(KustomizeError::Identity {
             origin: origin.to_string(),
             when,
             missing,
-        }),
+        }
+        .into()),
         None => Ok(()),
     }
 }
@@ -311,106 +321,13 @@ pub(crate) fn describe(error: &serde_json::Error) -> String {
 /// source root. No message quotes a value of a Secret or a variable.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The source root itself does not exist or cannot be resolved.
-    #[error("source root {}: {source}", path.display())]
-    Root {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// `spec.path`, a resource, a component or a file a kustomization names
-    /// does not exist.
-    #[error("{file}: {field}: {path} does not exist")]
-    NotFound {
-        file: String,
-        field: String,
-        path: String,
-    },
-    /// A path leaves the source root (Flux's secure file system refuses it).
-    #[error("{file}: {field}: {path} is outside the source root")]
-    OutsideRoot {
-        file: String,
-        field: String,
-        path: String,
-    },
-    /// A file was refused (a symlink out of the root, a FIFO or device, a
-    /// file over the size limit) or does not exist; names it.
+    /// The kustomize engine failed (a file, a kustomization, a transformer).
     #[error(transparent)]
-    File(#[from] crate::files::FileError),
-    /// A file or directory exists but cannot be read.
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file is not valid YAML (the message has the line, never the text).
-    #[error("{path}: {message}")]
-    Yaml { path: String, message: String },
-    /// A resource names a remote base (a URL or git repository), which the
-    /// native engine does not fetch.
-    #[error(
-        "{file}: {field}: remote resource {} is not supported by the native renderer (vendor it into the repository, or use the external kustomize binary option)",
-        crate::redact::url(url)
-    )]
-    Remote {
-        file: String,
-        field: String,
-        url: String,
-    },
-    /// A YAML document of a resource file is not a Kubernetes object: it has
-    /// no `apiVersion`, `kind` or `metadata.name`.
-    #[error("{file}: document {index}: not a Kubernetes object: missing {missing}")]
-    NotAnObject {
-        file: String,
-        index: usize,
-        missing: &'static str,
-    },
+    Kustomize(#[from] KustomizeError),
     /// The external kustomize binary could not run or failed (its last
     /// line of error output, quoted values removed).
     #[error("{binary}: kustomize build failed: {message}")]
     External { binary: String, message: String },
-    /// An object lost its apiVersion, kind or name to a patch or to
-    /// variable substitution (`origin`: the file it came from, or the
-    /// object as it was before substitution).
-    #[error("{origin}: an object has no {missing} {when}")]
-    Identity {
-        origin: String,
-        when: &'static str,
-        missing: &'static str,
-    },
-    /// A kustomization file is malformed (wrong shape, unknown field, wrong kind).
-    #[error("{file}: invalid kustomization: {message}")]
-    Kustomization { file: String, message: String },
-    /// A directory holds more than one kustomization file.
-    #[error("{dir}: found more than one kustomization file ({names})")]
-    AmbiguousKustomization { dir: String, names: String },
-    /// A directory used as a resource or component has no kustomization file.
-    #[error("{dir}: no kustomization.yaml, kustomization.yml or Kustomization in this directory")]
-    NoKustomization { dir: String },
-    /// A kustomization field the native engine does not implement.
-    #[error(
-        "{file}: {field} is not supported by the native renderer (use the external kustomize binary option)"
-    )]
-    Unsupported { file: String, field: String },
-    /// Kustomizations include each other in a cycle.
-    #[error("{file}: cycle: {path} is already being built")]
-    Cycle { file: String, path: String },
-    /// Two resources have the same identity (kustomize: "may not add
-    /// resource with an already registered id").
-    #[error("{file}: {object} is already defined ({other})")]
-    Duplicate {
-        file: String,
-        object: String,
-        other: String,
-    },
-    /// A patch, generator or transformer cannot be applied as written.
-    #[error("{file}: {field}: {message}")]
-    Transform {
-        file: String,
-        field: String,
-        message: String,
-    },
     /// A file of a directory Flux scans for its generated kustomization is
     /// not Kubernetes YAML.
     #[error("{file}: failed to decode Kubernetes YAML: {message}")]
@@ -438,6 +355,14 @@ pub enum RenderError {
         "post build failed for '{object}': envsubst error: variable substitution failed: {message}"
     )]
     Substitute { object: String, message: String },
+}
+
+/// A file refused by the tree (a symlink out of the root, a FIFO, a file
+/// over the size limit), as the engine reports it.
+impl From<crate::files::FileError> for RenderError {
+    fn from(error: crate::files::FileError) -> Self {
+        RenderError::Kustomize(KustomizeError::File(error))
+    }
 }
 
 #[cfg(test)]

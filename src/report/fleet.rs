@@ -162,7 +162,7 @@ impl FleetReport {
             schema: SCHEMA,
             run: FleetRun {
                 started_at,
-                finished_at: crate::pipeline::now(),
+                finished_at: super::now(),
             },
             summary: FleetSummary::default(),
             clusters,

@@ -8,6 +8,7 @@
 //! Shared by the report's readers: [`severity`] (how urgent a finding is),
 //! [`links`] (commit and file links on the git forge).
 
+mod build;
 pub mod fleet;
 pub mod html;
 pub mod links;
@@ -17,8 +18,15 @@ pub(crate) mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use build::{Builder, helm_notes, scrubbed};
+
 use crate::classify::Finding;
 use crate::flux::{Failing, Kustomization};
+
+/// Now, as the reports write times.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 /// The JSON schema id. Fields are added to it, never renamed.
 pub const SCHEMA: &str = "drift-check/v1";
@@ -85,15 +93,7 @@ pub struct Summary {
     pub errors: usize,
 }
 
-/// Where a Kustomization's render came from: its `sourceRef`, and the
-/// source's URL (credentials redacted) or the directory given with `--repo`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceRef {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub url: String,
-}
+pub use crate::render::SourceRef;
 
 /// `run.source.url` when no `--repo` is given: each Kustomization names its own.
 pub const FROM_THE_CLUSTER: &str = "each Kustomization's source, from the cluster";
@@ -211,33 +211,15 @@ impl Report {
     }
 }
 
-/// How the warning of a Kustomization Flux fails on too, and drift-check
-/// could not render either, begins.
-pub const NOT_CHECKED_FAILING: &str = "not checked: Flux reports it failing too";
-/// How the warning of a Kustomization Flux never reconciled, and drift-check
-/// could not render either, begins.
-pub const NOT_CHECKED_NEW: &str = "not yet reconciled by Flux: not checked";
-
 pub use crate::error::Issue as ErrorEntry;
 /// Not drift, but worth a look.
 pub use crate::error::Note as Warning;
+pub use crate::render::batch::{NOT_CHECKED_FAILING, NOT_CHECKED_NEW};
 /// Something that could not be checked.
 /// Control characters of a text written as escapes (see the text report).
 pub use text::escape as escape_text;
 
-/// ` since T` of a warning, when T is known.
-fn since(at: Option<&str>) -> String {
-    at.map(|at| format!(" since {at}")).unwrap_or_default()
-}
-
-/// `: message` of a warning, when there is one.
-fn detail(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    }
-}
+use crate::flux::{detail, since};
 
 /// The warning for a Kustomization Flux cannot apply: reported once, with
 /// Flux's own message, instead of a finding per object it never applied.
@@ -252,36 +234,6 @@ pub fn failing(ks: &Kustomization, failing: &Failing) -> Warning {
             failing.reason,
             ks.name,
             ks.namespace
-        ),
-    }
-}
-
-/// The warning for a suspended HelmRelease: its objects drift silently.
-pub fn helm_suspension(hr: &crate::helm::HelmRelease) -> Warning {
-    let since = since(hr.suspended_since.as_deref());
-    Warning {
-        kustomization: Some(hr.kustomization.clone()),
-        message: format!(
-            "HelmRelease {} is suspended{since}: what it deployed can drift from git silently; resume it with `flux resume helmrelease {} -n {}`",
-            hr.id(),
-            hr.name,
-            hr.namespace
-        ),
-    }
-}
-
-/// The warning for a HelmRelease helm-controller reports not Ready, once.
-pub fn helm_failing(hr: &crate::helm::HelmRelease, failing: &Failing) -> Warning {
-    let since = since(failing.since.as_deref());
-    let message = detail(&failing.message);
-    Warning {
-        kustomization: Some(hr.kustomization.clone()),
-        message: format!(
-            "HelmRelease {} is failing{since} ({}){message}; see `flux get helmrelease {} -n {}`",
-            hr.id(),
-            failing.reason,
-            hr.name,
-            hr.namespace
         ),
     }
 }

@@ -11,26 +11,17 @@ use serde_json::Value;
 use super::fetch::{FetchLimits, Fetched, SourceSecrets};
 use super::githubapp::TokenCache;
 
-/// The API group of Flux's source kinds.
-pub const GROUP: &str = "source.toolkit.fluxcd.io";
+pub use crate::flux::kinds::source::{GROUP, KINDS, is_source};
 
-/// The source kinds a Kustomization's `sourceRef` may name, with the
-/// version and plural drift-check lists them at.
-pub const KINDS: [(&str, &str, &str); 4] = [
-    ("GitRepository", "v1", "gitrepositories"),
-    ("OCIRepository", "v1", "ocirepositories"),
-    ("Bucket", "v1", "buckets"),
-    ("ExternalArtifact", "v1", "externalartifacts"),
-];
-
-/// Whether an object is one of Flux's source objects.
-pub fn is_source(object: &Value) -> bool {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|v| v.starts_with(&format!("{GROUP}/")))
-        && KINDS.iter().any(|(k, _, _)| *k == kind)
+/// Flux's source objects among the live ones read (none when they could
+/// not be read).
+pub fn sources_of<E>(found: &Result<Vec<Value>, E>) -> Vec<Value> {
+    found
+        .iter()
+        .flatten()
+        .filter(|o| is_source(o))
+        .cloned()
+        .collect()
 }
 
 /// A source, as a Kustomization's `sourceRef` names it.

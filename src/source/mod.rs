@@ -24,6 +24,7 @@ pub mod fetch;
 mod git;
 pub mod githubapp;
 pub mod gitrepository;
+mod infra;
 mod local;
 mod location;
 pub mod oci;
@@ -41,6 +42,7 @@ use sha2::Digest;
 use tracing::info;
 
 pub use auth::Credentials;
+pub use infra::{Infra, open_infra};
 pub use location::Location;
 
 /// A tree ready to render.

@@ -24,7 +24,7 @@ pub fn merge(
         .filter_map(|r| r.as_ref().ok())
         .map(|r| r.started_at.clone())
         .min()
-        .unwrap_or_else(crate::pipeline::now);
+        .unwrap_or_else(crate::report::now);
     let mut shards: Vec<VecDeque<ClusterEntry>> = (0..count)
         .map(|index| entries(fleet, index, count, results.remove(&index)))
         .collect();

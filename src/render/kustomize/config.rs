@@ -1,7 +1,7 @@
 //! `configurations`: transformer configuration files.
 //!
 //! Input: the files a kustomization lists under `configurations`. Output:
-//! extra field specs for the transformers — `nameReference` (e.g. Flux
+//! extra field specs for the transformers — `nameReference` (e.g. a
 //! HelmRelease `spec/valuesFrom/name` naming a generated ConfigMap),
 //! `commonLabels`, `commonAnnotations` and `images` — merged upwards from
 //! bases to the kustomizations that include them, as kustomize's
@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::KustomizeError;
 use super::fieldspec::FieldSpec;
-use crate::render::RenderError;
 
 /// A name reference: objects of (group, kind) are named at `field`.
 #[derive(Clone, Debug)]
@@ -42,12 +42,13 @@ impl Config {
     }
 
     /// Reads one configuration file (already parsed) into this one.
-    pub fn read(&mut self, document: Value, file: &str) -> Result<(), RenderError> {
-        let parsed: File =
-            crate::k8s::object::from_value(&document).map_err(|e| RenderError::Kustomization {
+    pub fn read(&mut self, document: Value, file: &str) -> Result<(), KustomizeError> {
+        let parsed: File = crate::k8s::object::from_value(&document).map_err(|e| {
+            KustomizeError::Kustomization {
                 file: file.into(),
                 message: crate::render::describe(&e),
-            })?;
+            }
+        })?;
         for (field, present) in [
             ("namePrefix", parsed.name_prefix.is_some()),
             ("nameSuffix", parsed.name_suffix.is_some()),
@@ -57,7 +58,7 @@ impl Config {
             ("replicas", parsed.replicas.is_some()),
         ] {
             if present {
-                return Err(RenderError::Unsupported {
+                return Err(KustomizeError::Unsupported {
                     file: file.into(),
                     field: format!("configurations: {field}"),
                 });

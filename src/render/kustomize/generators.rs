@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Context;
+use super::KustomizeError;
 use super::resource::{self, Resource};
 use super::scope::compared_namespace;
-use crate::render::RenderError;
 
 /// `generatorOptions`, and the `options` of one generator.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -70,7 +70,7 @@ pub fn generate(
     secrets: &[Value],
     global: Option<&Value>,
     resources: &mut Vec<Resource>,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     let global: Option<Options> = global
         .map(|g| {
             crate::k8s::object::from_value(g)
@@ -105,7 +105,11 @@ pub fn generate(
 }
 
 /// The data pairs of a generator, in order, values as raw bytes.
-fn pairs(ctx: &Context, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
+fn pairs(
+    ctx: &Context,
+    field: &str,
+    g: &Generator,
+) -> Result<Vec<(String, Vec<u8>)>, KustomizeError> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     for env in g.envs.iter().chain(&g.env) {
         let path = ctx.root.resolve(ctx.dir, env, ctx.file, field)?;
@@ -208,7 +212,7 @@ fn build(
     kind: &str,
     g: &Generator,
     options: &Options,
-) -> Result<Value, RenderError> {
+) -> Result<Value, KustomizeError> {
     if g.name.is_empty() {
         return Err(ctx.error(field, "a generator needs a name"));
     }
@@ -267,7 +271,7 @@ fn add(
     behavior: Option<&str>,
     generated: Resource,
     resources: &mut Vec<Resource>,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     // kustomize compares namespaces as `scope::compared_namespace` does, and
     // finds an object by any name it has had (a base's generated object,
     // prefixed since): `create` collides with it, `merge`/`replace` update it.
@@ -290,7 +294,7 @@ fn add(
     match behavior.unwrap_or("create") {
         "create" => {
             if resources.iter().any(same) {
-                return Err(RenderError::Duplicate {
+                return Err(KustomizeError::Duplicate {
                     file: ctx.file.into(),
                     object: generated.subject(),
                     other: format!("{field}: use behavior merge or replace"),

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use super::KustomizeError;
 use super::fieldspec::{FieldSpec, any, core, group_kind, kind};
 use super::resource::Resource;
-use crate::render::RenderError;
 
 /// Labels of pod and PVC templates: kustomize's `metadataLabelsFieldSpecs`
 /// without `metadata/labels` itself (annotations go to the pod templates
@@ -170,7 +170,7 @@ pub fn apply(
     specs: &[FieldSpec],
     file: &str,
     field: &str,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     if pairs.is_empty() {
         return Ok(());
     }
@@ -182,7 +182,7 @@ pub fn apply(
                 }
                 Ok(())
             })
-            .map_err(|message| RenderError::Transform {
+            .map_err(|message| KustomizeError::Transform {
                 file: file.to_string(),
                 field: field.to_string(),
                 message: format!("{}: {}: {message}", resource.subject(), spec.path),

@@ -1,17 +1,22 @@
 //! The native kustomize engine.
 //!
 //! Input: a directory with its kustomization (read from disk, or prepared by
-//! Flux). Output: the resources of `kustomize build`, in its order.
+//! the caller). Output: the resources of `kustomize build`, in its order.
 //!
 //! The order of work follows kustomize v5's `KustTarget`: resources (each
 //! base built on its own), generators, components (applied to what was
 //! accumulated), then the built-in transformers in kustomize's order; at the
 //! very end, hash suffixes and name references. One file per transformer.
+//! Errors are the engine's own ([`KustomizeError`]); the engine knows
+//! nothing of Flux, whose preparation and post-processing wrap it
+//! (`render::flux`, `render::substitute`).
 
 mod config;
+mod error;
 mod fieldspec;
 mod generators;
 mod images;
+pub mod load;
 mod metadata;
 mod names;
 mod namespace;
@@ -30,11 +35,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use error::KustomizeError;
 pub use generators::{go_string as go_json_string, hash as name_hash};
 pub use resource::Resource;
 
-use super::RenderError;
-use super::load::{self, Root};
+use load::Root;
 
 /// Where a kustomization's generators and patches are declared: for loading
 /// the files they name and for errors naming the file and field.
@@ -45,8 +50,8 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    pub(super) fn error(&self, field: &str, message: impl Into<String>) -> RenderError {
-        RenderError::Transform {
+    pub(super) fn error(&self, field: &str, message: impl Into<String>) -> KustomizeError {
+        KustomizeError::Transform {
             file: self.file.into(),
             field: field.into(),
             message: message.into(),
@@ -186,12 +191,12 @@ pub const KNOWN_FIELDS: &[&str] = &[
 impl KustFile {
     /// Parses a kustomization document. Keys set to `null` count as absent,
     /// as in kustomize.
-    pub fn parse(document: Value, file: &str) -> Result<Self, RenderError> {
+    pub fn parse(document: Value, file: &str) -> Result<Self, KustomizeError> {
         let mut document = match document {
             Value::Null => Value::Object(Default::default()),
             Value::Object(_) => document,
             _ => {
-                return Err(RenderError::Kustomization {
+                return Err(KustomizeError::Kustomization {
                     file: file.into(),
                     message: "expected a map".into(),
                 });
@@ -204,21 +209,22 @@ impl KustFile {
                 .keys()
                 .any(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
         }
-        let mut parsed: Self =
-            crate::k8s::object::from_value(&document).map_err(|e| RenderError::Kustomization {
+        let mut parsed: Self = crate::k8s::object::from_value(&document).map_err(|e| {
+            KustomizeError::Kustomization {
                 file: file.into(),
                 message: crate::render::describe(&e),
-            })?;
+            }
+        })?;
         parsed.has_content = has_content;
         Ok(parsed)
     }
 
     /// Reads the kustomization file at `path`.
-    pub fn read(root: &Root, path: &Path) -> Result<Self, RenderError> {
+    pub fn read(root: &Root, path: &Path) -> Result<Self, KustomizeError> {
         let file = root.rel(path);
         let mut documents = root.parse_kustomization(path)?;
         if documents.len() > 1 {
-            return Err(RenderError::Kustomization {
+            return Err(KustomizeError::Kustomization {
                 file,
                 message: "expected one YAML document".into(),
             });
@@ -258,9 +264,9 @@ pub fn build_root(
     dir: &Path,
     kust: &KustFile,
     file: &str,
-) -> Result<Vec<Resource>, RenderError> {
+) -> Result<Vec<Resource>, KustomizeError> {
     if kust.is_component() {
-        return Err(RenderError::Kustomization {
+        return Err(KustomizeError::Kustomization {
             file: file.into(),
             message: "kind Component cannot be built on its own; use it from a Kustomization's components".into(),
         });
@@ -277,21 +283,23 @@ pub fn build_root(
     metadata.finish(&mut resources);
     generators::add_hash_suffixes(&mut resources);
     names::fix_references(&mut resources, &config.name_references);
-    vars::resolve(&mut resources).map_err(|message| RenderError::Transform {
+    vars::resolve(&mut resources).map_err(|message| KustomizeError::Transform {
         file: file.into(),
         field: "vars".into(),
         message,
     })?;
     if let Some(options) = &kust.sort_options {
         let options: replacements::SortOptions =
-            crate::k8s::object::from_value(options).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(options).map_err(|e| KustomizeError::Kustomization {
                 file: file.into(),
                 message: format!("sortOptions: {}", crate::render::describe(&e)),
             })?;
-        replacements::sort(&mut resources, &options).map_err(|message| RenderError::Transform {
-            file: file.into(),
-            field: "sortOptions".into(),
-            message,
+        replacements::sort(&mut resources, &options).map_err(|message| {
+            KustomizeError::Transform {
+                file: file.into(),
+                field: "sortOptions".into(),
+                message,
+            }
         })?;
     }
     Ok(resources)
@@ -317,15 +325,15 @@ impl Builder<'_> {
         file: &str,
         resources: &mut Vec<Resource>,
         config: &mut config::Config,
-    ) -> Result<(), RenderError> {
+    ) -> Result<(), KustomizeError> {
         if !kust.has_content {
-            return Err(RenderError::Kustomization {
+            return Err(KustomizeError::Kustomization {
                 file: file.into(),
                 message: "kustomization.yaml is empty".into(),
             });
         }
         if let Some(field) = kust.unsupported() {
-            return Err(RenderError::Unsupported {
+            return Err(KustomizeError::Unsupported {
                 file: file.into(),
                 field: field.into(),
             });
@@ -360,7 +368,7 @@ impl Builder<'_> {
             self.component(dir, entry, file, resources, config)?;
         }
         self.transform(dir, kust, file, resources, config)?;
-        vars::bind(resources, &kust.vars).map_err(|message| RenderError::Transform {
+        vars::bind(resources, &kust.vars).map_err(|message| KustomizeError::Transform {
             file: file.into(),
             field: "vars".into(),
             message,
@@ -375,9 +383,9 @@ impl Builder<'_> {
         entry: &str,
         file: &str,
         config: &mut config::Config,
-    ) -> Result<Vec<Resource>, RenderError> {
+    ) -> Result<Vec<Resource>, KustomizeError> {
         if load::is_remote(entry) {
-            return Err(RenderError::Remote {
+            return Err(KustomizeError::Remote {
                 file: file.into(),
                 field: "resources".into(),
                 url: entry.into(),
@@ -387,7 +395,7 @@ impl Builder<'_> {
         if self.root.is_dir(&path)? {
             let (kust, kfile) = self.directory(&path)?;
             if kust.is_component() {
-                return Err(RenderError::Kustomization {
+                return Err(KustomizeError::Kustomization {
                     file: kfile,
                     message:
                         "kind Component cannot be used as a resource; list it under components"
@@ -422,9 +430,9 @@ impl Builder<'_> {
         file: &str,
         resources: &mut Vec<Resource>,
         config: &mut config::Config,
-    ) -> Result<(), RenderError> {
+    ) -> Result<(), KustomizeError> {
         if load::is_remote(entry) {
-            return Err(RenderError::Remote {
+            return Err(KustomizeError::Remote {
                 file: file.into(),
                 field: "components".into(),
                 url: entry.into(),
@@ -432,14 +440,14 @@ impl Builder<'_> {
         }
         let path = self.root.resolve(dir, entry, file, "components")?;
         if !self.root.is_dir(&path)? {
-            return Err(RenderError::Kustomization {
+            return Err(KustomizeError::Kustomization {
                 file: file.into(),
                 message: format!("components: {entry} is not a directory"),
             });
         }
         let (kust, kfile) = self.directory(&path)?;
         if !kust.is_component() {
-            return Err(RenderError::Kustomization {
+            return Err(KustomizeError::Kustomization {
                 file: kfile,
                 message: "a component must have kind: Component".into(),
             });
@@ -454,19 +462,19 @@ impl Builder<'_> {
     }
 
     /// Reads the kustomization of a directory used as a resource or component.
-    fn directory(&self, dir: &Path) -> Result<(KustFile, String), RenderError> {
+    fn directory(&self, dir: &Path) -> Result<(KustFile, String), KustomizeError> {
         let kpath =
             self.root
                 .kustomization_file(dir)?
-                .ok_or_else(|| RenderError::NoKustomization {
+                .ok_or_else(|| KustomizeError::NoKustomization {
                     dir: self.root.rel(dir),
                 })?;
         Ok((KustFile::read(self.root, &kpath)?, self.root.rel(&kpath)))
     }
 
-    fn enter(&mut self, dir: &Path, file: &str) -> Result<(), RenderError> {
+    fn enter(&mut self, dir: &Path, file: &str) -> Result<(), KustomizeError> {
         if self.stack.iter().any(|d| d == dir) {
-            return Err(RenderError::Cycle {
+            return Err(KustomizeError::Cycle {
                 file: file.into(),
                 path: self.root.rel(dir),
             });
@@ -484,7 +492,7 @@ impl Builder<'_> {
         file: &str,
         resources: &mut Vec<Resource>,
         config: &config::Config,
-    ) -> Result<(), RenderError> {
+    ) -> Result<(), KustomizeError> {
         let ctx = Context {
             root: self.root,
             dir,
@@ -573,7 +581,7 @@ impl Builder<'_> {
             kust.patches_json6902.len(),
         );
         images::replicas(resources, &parse_list(&kust.replicas, file, "replicas")?).map_err(
-            |message| RenderError::Transform {
+            |message| KustomizeError::Transform {
                 file: file.into(),
                 field: "replicas".into(),
                 message,
@@ -588,7 +596,7 @@ impl Builder<'_> {
         track(resources, "ImageTagTransformer", kust.images.len());
         for replacement in self.replacements(dir, kust, file)? {
             replacements::apply(resources, &replacement).map_err(|message| {
-                RenderError::Transform {
+                KustomizeError::Transform {
                     file: file.into(),
                     field: "replacements".into(),
                     message,
@@ -609,7 +617,7 @@ impl Builder<'_> {
         dir: &Path,
         kust: &KustFile,
         file: &str,
-    ) -> Result<Vec<replacements::Replacement>, RenderError> {
+    ) -> Result<Vec<replacements::Replacement>, KustomizeError> {
         let mut out = Vec::new();
         for entry in
             parse_list::<replacements::Replacement>(&kust.replacements, file, "replacements")?
@@ -648,11 +656,11 @@ fn parse_list<T: serde::de::DeserializeOwned>(
     entries: &[Value],
     file: &str,
     field: &str,
-) -> Result<Vec<T>, RenderError> {
+) -> Result<Vec<T>, KustomizeError> {
     entries
         .iter()
         .map(|e| {
-            crate::k8s::object::from_value(e).map_err(|e| RenderError::Kustomization {
+            crate::k8s::object::from_value(e).map_err(|e| KustomizeError::Kustomization {
                 file: file.into(),
                 message: format!("{field}: {}", crate::render::describe(&e)),
             })
@@ -665,7 +673,7 @@ fn append(
     resources: &mut Vec<Resource>,
     added: Vec<Resource>,
     file: &str,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     let mut known: std::collections::HashMap<_, usize> = resources
         .iter()
         .enumerate()
@@ -674,7 +682,7 @@ fn append(
     for r in added {
         let id = r.id();
         if let Some(&i) = known.get(&id) {
-            return Err(RenderError::Duplicate {
+            return Err(KustomizeError::Duplicate {
                 file: file.into(),
                 object: r.subject(),
                 other: format!("from {} and {}", resources[i].origin, r.origin),

@@ -1,5 +1,5 @@
 //! kustomize's build metadata (`buildMetadata: [originAnnotations,
-//! transformerAnnotations]`, which Flux sets from the Kustomization's
+//! transformerAnnotations]`, which a caller may set, e.g. from a
 //! `spec.buildMetadata`), as kustomize 5.8 writes it (`api/resource/origin.go`,
 //! `api/internal/target/kusttarget.go`, `api/resmap/reswrangler.go`):
 //!
@@ -17,8 +17,8 @@
 
 use serde_json::{Map, Value};
 
+use super::KustomizeError;
 use super::resource::Resource;
-use crate::render::RenderError;
 
 /// The resource's origin.
 pub const ORIGIN: &str = "config.kubernetes.io/origin";
@@ -35,13 +35,13 @@ pub struct BuildMetadata {
 impl BuildMetadata {
     /// Reads `buildMetadata`. `managedByLabel` (a label naming the kustomize
     /// version) is refused: its value depends on the binary.
-    pub fn parse(value: Option<&Value>, file: &str) -> Result<Self, RenderError> {
+    pub fn parse(value: Option<&Value>, file: &str) -> Result<Self, KustomizeError> {
         let mut metadata = Self::default();
         let Some(value) = value else {
             return Ok(metadata);
         };
         let options: Vec<String> =
-            serde_json::from_value(value.clone()).map_err(|e| RenderError::Kustomization {
+            serde_json::from_value(value.clone()).map_err(|e| KustomizeError::Kustomization {
                 file: file.into(),
                 message: format!("buildMetadata: {}", crate::render::describe(&e)),
             })?;
@@ -50,13 +50,13 @@ impl BuildMetadata {
                 "originAnnotations" => metadata.origin = true,
                 "transformerAnnotations" => metadata.transformations = true,
                 "managedByLabel" => {
-                    return Err(RenderError::Unsupported {
+                    return Err(KustomizeError::Unsupported {
                         file: file.into(),
                         field: "buildMetadata: managedByLabel".into(),
                     });
                 }
                 other => {
-                    return Err(RenderError::Kustomization {
+                    return Err(KustomizeError::Kustomization {
                         file: file.into(),
                         message: format!(
                             "buildMetadata: unknown option {other:?} (originAnnotations, transformerAnnotations)"

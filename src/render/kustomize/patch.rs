@@ -12,11 +12,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Context;
+use super::KustomizeError;
 use super::resource::{self, Resource};
 use super::scope::compared_namespace;
 use super::selector::{Selector, TargetMatcher};
 use super::smp;
-use crate::render::RenderError;
 
 /// One entry of `patches` or `patchesJson6902`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -55,7 +55,7 @@ impl From<PatchOptions> for smp::Keep {
 
 /// The text of a patch given inline or by `path`.
 impl Context<'_> {
-    fn text(&self, entry: &Entry, field: &str) -> Result<String, RenderError> {
+    fn text(&self, entry: &Entry, field: &str) -> Result<String, KustomizeError> {
         match (&entry.patch, &entry.path) {
             (Some(_), Some(_)) => Err(self.error(field, "a patch has both patch and path")),
             (Some(text), None) => Ok(text.clone()),
@@ -68,7 +68,7 @@ impl Context<'_> {
     }
 
     /// Parses patch text: a list is JSON 6902, maps are strategic merge.
-    fn parse(&self, text: &str, field: &str) -> Result<Patch, RenderError> {
+    fn parse(&self, text: &str, field: &str) -> Result<Patch, KustomizeError> {
         let name = format!("{} ({field})", self.file);
         let mut documents = self.root.parse_documents(text, &name)?;
         if let [Value::Array(_)] = documents.as_slice() {
@@ -98,7 +98,7 @@ pub fn strategic_merge(
     ctx: &Context,
     entries: &[Value],
     resources: &mut Vec<Resource>,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     const FIELD: &str = "patchesStrategicMerge";
     for entry in entries {
         let text = match entry {
@@ -131,7 +131,7 @@ pub fn patches(
     entries: &[Value],
     field: &str,
     resources: &mut Vec<Resource>,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     for raw in entries {
         let entry: Entry = crate::k8s::object::from_value(raw).map_err(|e| {
             ctx.error(
@@ -231,7 +231,7 @@ fn apply_untargeted(
     document: &Value,
     resources: &mut Vec<Resource>,
     options: PatchOptions,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     let wanted_ns = resource::namespace(document).map(str::to_string);
     let want_name = resource::name(document);
     let matching: Vec<usize> = resources

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::render::RenderError;
+use super::KustomizeError;
 
 /// One object in a kustomize build.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ impl Resource {
         }
     }
 
-    /// `Kind/namespace/name` as Flux names a subject.
+    /// `Kind/namespace/name`, as a subject of an event names it.
     pub fn subject(&self) -> String {
         subject(&self.object)
     }
@@ -112,7 +112,7 @@ pub fn subject(object: &Value) -> String {
 /// Turns the documents of a resource file into resources: `List` kinds are
 /// flattened, and every object must have `apiVersion`, `kind` and
 /// `metadata.name`.
-pub fn from_documents(documents: Vec<Value>, file: &str) -> Result<Vec<Resource>, RenderError> {
+pub fn from_documents(documents: Vec<Value>, file: &str) -> Result<Vec<Resource>, KustomizeError> {
     let mut out = Vec::new();
     for (index, document) in documents.into_iter().enumerate() {
         flatten(document, file, index + 1, &mut out)?;
@@ -125,7 +125,7 @@ fn flatten(
     file: &str,
     index: usize,
     out: &mut Vec<Resource>,
-) -> Result<(), RenderError> {
+) -> Result<(), KustomizeError> {
     let is_list =
         kind(&document).ends_with("List") && document.get("items").is_some_and(Value::is_array);
     if is_list {
@@ -146,7 +146,7 @@ fn flatten(
         None
     };
     if let Some(missing) = missing {
-        return Err(RenderError::NotAnObject {
+        return Err(KustomizeError::NotAnObject {
             file: file.to_string(),
             index,
             missing,

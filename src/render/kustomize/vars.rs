@@ -1,4 +1,4 @@
-//! `vars` (deprecated in kustomize, still honoured by it and so by Flux).
+//! `vars` (deprecated in kustomize, still honoured by it).
 //!
 //! Input: the `vars` of every kustomization of the build and the resources.
 //! Output: each `$(NAME)` in the fields of kustomize's `varReference` field

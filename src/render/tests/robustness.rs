@@ -285,7 +285,9 @@ EOF2"#,
                             "postBuild": {"substitute": {"REGION": "eu"}}}));
     assert!(matches!(
         render(dir.path(), &ks, &Variables::default()),
-        Err(RenderError::Unsupported { .. })
+        Err(RenderError::Kustomize(
+            super::super::KustomizeError::Unsupported { .. }
+        ))
     ));
     let objects =
         render_with_kustomize_binary(dir.path(), &ks, &Variables::default(), &binary).unwrap();

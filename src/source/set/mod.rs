@@ -502,6 +502,27 @@ impl Sources {
         }
     }
 
+    /// Splits `checked` into those whose source can be fetched and those
+    /// skipped, with why ([`Self::absent`]).
+    #[allow(clippy::type_complexity)]
+    pub fn partition<'k>(
+        &self,
+        checked: Vec<&'k Kustomization>,
+    ) -> (Vec<&'k Kustomization>, Vec<(&'k Kustomization, String)>) {
+        let mut skipped = Vec::new();
+        let checked = checked
+            .into_iter()
+            .filter(|ks| match self.absent(ks) {
+                Some(reason) => {
+                    skipped.push((*ks, reason));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        (checked, skipped)
+    }
+
     /// Why a Kustomization is not checked at all: its source object is not
     /// in the cluster (nor given with `--repo`), so Flux has nothing to apply
     /// it from either. Listed as skipped, saying so, not an error of the run.

@@ -1,47 +1,54 @@
-//! The HelmReleases the checked Kustomizations render, passed along the
-//! pipeline: found in the renders, their release records read when asked
-//! (`helm.releaseManifests`), the types their objects need added to the one
-//! fetch, then each HelmRelease as it is live, for the diff.
+//! Stage `helm` on one cluster: the HelmReleases the checked Kustomizations
+//! render, found in the renders, their release records read when asked
+//! (`helm.releaseManifests`), the types their objects need fetched, then
+//! each HelmRelease as it is live with what it deployed ([`Deployed`]), for
+//! the diff. Those with `spec.kubeConfig` are followed to their spoke
+//! ([`super::spokes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diff::helm::Deployed;
-use crate::error::{Issue, Note, Stage};
-use crate::helm::{self, HelmRelease, release};
+use super::{HelmRelease, Options, release};
+use crate::error::{Issue, Note, Outcome, Problems, Stage};
+use crate::flux::Kustomization;
 use crate::k8s::object::{self, Object, ObjectRef};
 use crate::live::{Live, LiveState, TypeRef};
 use crate::render::Rendered;
-use crate::report;
+
+/// A HelmRelease to check, and what it deployed when that was read.
+#[derive(Clone, Debug)]
+pub struct Deployed<'a> {
+    /// The Kustomization that renders the HelmRelease.
+    pub kustomization: &'a Kustomization,
+    pub release: HelmRelease,
+    /// The objects of its latest deployed release, as helm-controller
+    /// applied them (namespaced, with Helm's labels and annotations);
+    /// `None` when not read.
+    pub manifest: Option<Vec<Object>>,
+}
 
 /// The rendered HelmReleases, and the manifests read of their releases.
-pub(super) struct Releases {
+pub struct Releases {
     /// Each rendered HelmRelease (of the applied render) with the index of
     /// its Kustomization's render.
     found: Vec<(usize, Object)>,
     /// The latest deployed manifest by HelmRelease id, when read.
     manifests: BTreeMap<String, Vec<Object>>,
     /// Those with `spec.kubeConfig`: they install into another cluster,
-    /// where they are compared ([`super::remote::helm_on_spokes`]).
-    pub(super) remote: Vec<(usize, Object)>,
+    /// where they are compared ([`super::spokes::on_spokes`]).
+    pub remote: Vec<(usize, Object)>,
 }
 
 /// Finds the HelmReleases of the renders; with `options.release_manifests`,
 /// reads each one's latest deployed release record (a record that cannot be
 /// read is an issue of its Kustomization; none deployed yet, a note).
-pub(super) async fn read(
-    rendered: &[Rendered],
-    live: &Live,
-    options: &helm::Options,
-    issues: &mut Vec<Issue>,
-    notes: &mut Vec<Note>,
-) -> Releases {
+pub async fn read(rendered: &[Rendered], live: &Live, options: &Options) -> Outcome<Releases> {
     let mut found: Vec<(usize, Object)> = rendered
         .iter()
         .enumerate()
         .flat_map(|(i, r)| r.objects.iter().flatten().map(move |o| (i, o)))
         .filter(|(_, o)| {
             o.reference()
-                .is_some_and(|r| r.kind == helm::KIND && r.group() == helm::GROUP)
+                .is_some_and(|r| r.kind == super::KIND && r.group() == super::GROUP)
         })
         .map(|(i, o)| (i, o.peek().into_owned()))
         .collect();
@@ -51,12 +58,13 @@ pub(super) async fn read(
             HelmRelease::of(o, &rendered[*i].ks).is_some_and(|hr| hr.remote)
         })
         .collect();
-    let manifests = manifests(&found, rendered, live, options, issues, notes).await;
-    Releases {
-        found,
-        manifests,
-        remote,
-    }
+    manifests(&found, rendered, live, options)
+        .await
+        .map(|manifests| Releases {
+            found,
+            manifests,
+            remote,
+        })
 }
 
 /// The releases of `found` (on the cluster `live` reads), each compared as
@@ -65,16 +73,15 @@ pub(super) async fn on(
     found: Vec<(usize, Object)>,
     rendered: &[Rendered],
     live: &Live,
-    options: &helm::Options,
-    issues: &mut Vec<Issue>,
-    notes: &mut Vec<Note>,
-) -> Releases {
-    let manifests = manifests(&found, rendered, live, options, issues, notes).await;
-    Releases {
-        found,
-        manifests,
-        remote: Vec::new(),
-    }
+    options: &Options,
+) -> Outcome<Releases> {
+    manifests(&found, rendered, live, options)
+        .await
+        .map(|manifests| Releases {
+            found,
+            manifests,
+            remote: Vec::new(),
+        })
 }
 
 /// With `options.release_manifests`, each release's latest deployed
@@ -84,14 +91,14 @@ async fn manifests(
     found: &[(usize, Object)],
     rendered: &[Rendered],
     live: &Live,
-    options: &helm::Options,
-    issues: &mut Vec<Issue>,
-    notes: &mut Vec<Note>,
-) -> BTreeMap<String, Vec<Object>> {
+    options: &Options,
+) -> Outcome<BTreeMap<String, Vec<Object>>> {
     let mut manifests = BTreeMap::new();
+    let mut problems = Problems::default();
     if !options.release_manifests {
-        return manifests;
+        return Outcome::of(manifests);
     }
+    let (issues, notes) = (&mut problems.issues, &mut problems.notes);
     for (i, o) in found {
         let ks = &rendered[*i].ks;
         let Some(hr) = HelmRelease::of(o, ks) else {
@@ -137,17 +144,17 @@ async fn manifests(
             )),
         }
     }
-    manifests
+    Outcome::with(manifests, problems)
 }
 
 impl Releases {
     /// The types to read for the releases' objects: those of each manifest
     /// read, else `options.types`; a type `already` holds (at whatever
     /// version) is not added again.
-    pub(super) fn types(
+    pub fn types(
         &self,
         rendered: &[Rendered],
-        options: &helm::Options,
+        options: &Options,
         already: &BTreeSet<TypeRef>,
     ) -> BTreeSet<TypeRef> {
         let mut have: BTreeSet<(String, String)> = already.iter().map(TypeRef::key).collect();
@@ -176,7 +183,7 @@ impl Releases {
     /// not there), with its manifest's objects as helm-controller applied
     /// them: in the release namespace unless cluster-scoped (`scopes`: of
     /// the cluster it installs into), with Helm's labels and annotations.
-    pub(super) fn deployed<'a>(
+    pub fn deployed<'a>(
         self,
         rendered: &'a [Rendered],
         state: &LiveState,
@@ -227,39 +234,4 @@ impl Releases {
         }
         out
     }
-}
-
-/// The warnings of the HelmReleases, once each: suspended, not Ready.
-pub(super) fn notes(deployed: &[Deployed<'_>]) -> Vec<Note> {
-    let mut out = Vec::new();
-    for d in deployed {
-        if d.release.suspended {
-            out.push(report::helm_suspension(&d.release));
-        }
-        if let Some(failing) = &d.release.failing {
-            out.push(report::helm_failing(&d.release, failing));
-        }
-    }
-    out
-}
-
-/// The HelmReleases' `spec.driftDetection.ignore` rules that do not
-/// compile: an issue each, naming the HelmRelease (helm-controller fails on
-/// them too); the others are used.
-pub(super) fn ignore_issues(deployed: &[Deployed<'_>]) -> Vec<Issue> {
-    deployed
-        .iter()
-        .flat_map(|d| {
-            crate::classify::IgnoreRule::of_helm_release(&d.release)
-                .1
-                .into_iter()
-                .map(|e| {
-                    Issue::described(
-                        Some(d.release.kustomization.clone()),
-                        Stage::Discover,
-                        &format!("HelmRelease {}: {e}", d.release.id()),
-                    )
-                })
-        })
-        .collect()
 }

@@ -6,9 +6,9 @@
 //! scan behind Flux's generated kustomization, which only ever sees what the
 //! artifact holds.
 
-use super::RenderError;
-use super::load::Root;
 use crate::files::FileError;
+use crate::render::kustomize::KustomizeError;
+use crate::render::load::Root;
 
 /// source-controller's default patterns (its `VCSPatterns` and
 /// `ExtendedPatterns`, used when a GitRepository sets no `spec.ignore`).
@@ -71,7 +71,7 @@ impl Ignore {
     /// Adds the `.sourceignore` of `dir` (segments relative to the root), if
     /// it has one. One that is a FIFO, a device, a symlink out of the root or
     /// over the size limit is an error naming it.
-    pub fn load(&mut self, root: &Root, dir: &[String]) -> Result<(), RenderError> {
+    pub fn load(&mut self, root: &Root, dir: &[String]) -> Result<(), KustomizeError> {
         let path = dir
             .iter()
             .fold(root.path().to_path_buf(), |p, s| p.join(s))
@@ -80,7 +80,7 @@ impl Ignore {
             return Ok(());
         }
         let text = match root.read_text(&path) {
-            Err(RenderError::File(FileError::NotFound { .. })) => return Ok(()),
+            Err(KustomizeError::File(FileError::NotFound { .. })) => return Ok(()),
             other => other?,
         };
         for line in text.lines() {

@@ -9,19 +9,28 @@
 //! after the build, the owner labels (fluxcd/pkg `ssa` `SetOwnerLabels`)
 //! and `spec.commonMetadata` (`ssautil.SetCommonMetadata`, applied after the
 //! owner labels in kustomize-controller's `apply`).
+//!
+//! All of Flux's part of a render is in this folder, around the engine
+//! (`render::kustomize`, which knows no Flux): the generated kustomization
+//! and what it leaves out ([`sourceignore`]), the kustomization read
+//! leniently as Flux reads it, and postBuild variable substitution
+//! ([`substitute`]).
+
+pub(super) mod sourceignore;
+pub(super) mod substitute;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::RenderError;
 use super::kustomize::{KNOWN_FIELDS, KustFile};
 use super::load::{self, Root};
-use super::sourceignore::Ignore;
+use super::{KustomizeError, RenderError};
 use crate::files::{FileError, Kind};
 use crate::flux::{CommonMetadata, Image, Kustomization, Selector};
 use crate::flux::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
+use sourceignore::Ignore;
 
 /// The directory to build, its kustomization with the spec injected, and the
 /// name to give that kustomization in messages.
@@ -40,11 +49,12 @@ pub fn root_kustomization(
     let relative = if relative.is_empty() { "." } else { relative };
     let dir = root.resolve(root.path(), relative, &origin, "spec.path")?;
     if !dir.is_dir() {
-        return Err(RenderError::NotFound {
+        return Err(KustomizeError::NotFound {
             file: origin,
             field: "spec.path".into(),
             path: format!("{path} (not a directory)"),
-        });
+        }
+        .into());
     }
     let (mut kust, file) = match root.kustomization_file(&dir)? {
         Some(kpath) => {
@@ -79,10 +89,11 @@ fn read_leniently(root: &Root, path: &Path) -> Result<KustFile, RenderError> {
     let file = root.rel(path);
     let mut documents = root.parse_kustomization(path)?;
     if documents.len() > 1 {
-        return Err(RenderError::Kustomization {
+        return Err(KustomizeError::Kustomization {
             file,
             message: "expected one YAML document".into(),
-        });
+        }
+        .into());
     }
     let mut document = documents.pop().unwrap_or(Value::Null);
     if let Value::Object(map) = &mut document {
@@ -98,7 +109,7 @@ fn read_leniently(root: &Root, path: &Path) -> Result<KustFile, RenderError> {
             }
         }
     }
-    KustFile::parse(document, &file)
+    Ok(KustFile::parse(document, &file)?)
 }
 
 /// The kustomization Flux writes into a directory that has none: every

@@ -23,11 +23,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::RenderError;
-use super::Variables;
 use crate::flux::PostBuild;
 use crate::flux::SUBSTITUTE_ANNOTATION;
 use crate::k8s::object;
+use crate::render::{RenderError, Variables};
 
 /// The variables for `postBuild`: `substituteFrom` sources in order, then
 /// `substitute` on top. Names are validated.

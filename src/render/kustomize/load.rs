@@ -1,7 +1,7 @@
 //! Reading files under the source root.
 //!
 //! Input: paths named by kustomizations. Output: canonical paths confined to
-//! the source root (as Flux's secure file system confines kustomize), file
+//! the source root (as kustomize confines a build to its root), file
 //! text, and YAML documents — with every error naming the file relative to
 //! the root.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::RenderError;
+use super::KustomizeError;
 use crate::files::{FileError, Kind, Limits, Tree};
 use crate::yaml::{self, Dialect};
 
@@ -55,9 +55,9 @@ impl std::fmt::Debug for Plain {
 }
 
 impl Root {
-    pub fn new(path: &Path, limits: Limits) -> Result<Self, RenderError> {
+    pub fn new(path: &Path, limits: Limits) -> Result<Self, KustomizeError> {
         let tree = Tree::confined(path, "the source root", limits).map_err(|source| {
-            RenderError::Root {
+            KustomizeError::Root {
                 path: path.to_path_buf(),
                 source,
             }
@@ -100,15 +100,15 @@ impl Root {
         target: &str,
         file: &str,
         field: &str,
-    ) -> Result<PathBuf, RenderError> {
+    ) -> Result<PathBuf, KustomizeError> {
         match self.tree.resolve(&base.join(target)) {
             Ok(path) => Ok(path),
-            Err(FileError::Outside { .. }) => Err(RenderError::OutsideRoot {
+            Err(FileError::Outside { .. }) => Err(KustomizeError::OutsideRoot {
                 file: file.into(),
                 field: field.into(),
                 path: target.into(),
             }),
-            Err(FileError::NotFound { .. }) => Err(RenderError::NotFound {
+            Err(FileError::NotFound { .. }) => Err(KustomizeError::NotFound {
                 file: file.into(),
                 field: field.into(),
                 path: target.into(),
@@ -118,13 +118,13 @@ impl Root {
     }
 
     /// Is `path` (resolved) a directory? Refuses a FIFO, socket or device.
-    pub fn is_dir(&self, path: &Path) -> Result<bool, RenderError> {
+    pub fn is_dir(&self, path: &Path) -> Result<bool, KustomizeError> {
         Ok(self.tree.kind(path)?.1 == Kind::Dir)
     }
 
     /// The text of a regular file under the root, bounded (decrypted, for
     /// a file of [`Root::with_plain`]).
-    pub fn read_text(&self, path: &Path) -> Result<String, RenderError> {
+    pub fn read_text(&self, path: &Path) -> Result<String, KustomizeError> {
         match self.plain.0.get(path) {
             Some(content) => Ok(String::from_utf8_lossy(content).into_owned()),
             None => Ok(self.tree.read_text(path)?),
@@ -133,7 +133,7 @@ impl Root {
 
     /// The bytes of a regular file under the root, bounded (decrypted, for
     /// a file of [`Root::with_plain`]).
-    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, RenderError> {
+    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, KustomizeError> {
         match self.plain.0.get(path) {
             Some(content) => Ok(content.clone()),
             None => Ok(self.tree.read_bytes(path)?),
@@ -142,7 +142,7 @@ impl Root {
 
     /// Every YAML document of a file of the repo (empty documents skipped),
     /// with folded scalars as kustomize emits them ([`super::folded`]).
-    pub fn read_documents(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
+    pub fn read_documents(&self, path: &Path) -> Result<Vec<Value>, KustomizeError> {
         let text = self.read_text(path)?;
         self.parse_source_documents(&text, &self.rel(path))
     }
@@ -154,9 +154,9 @@ impl Root {
         &self,
         text: &str,
         name: &str,
-    ) -> Result<Vec<Value>, RenderError> {
+    ) -> Result<Vec<Value>, KustomizeError> {
         let mut documents = self.parse_documents(text, name)?;
-        super::folded::as_kustomize_emits(text, &mut documents);
+        crate::render::folded::as_kustomize_emits(text, &mut documents);
         Ok(documents)
     }
 
@@ -164,22 +164,27 @@ impl Root {
     /// kustomize (kyaml, YAML 1.2) reads it: only `true`/`false` are
     /// booleans (`yes`, `on`, `y` stay strings), `0644` is octal. Errors
     /// carry the line but never a snippet of the text.
-    pub fn parse_documents(&self, text: &str, name: &str) -> Result<Vec<Value>, RenderError> {
+    pub fn parse_documents(&self, text: &str, name: &str) -> Result<Vec<Value>, KustomizeError> {
         self.parse(text, name, Dialect::Kyaml)
     }
 
     /// Parses a kustomization file as kustomize reads one (sigs.k8s.io/yaml:
     /// YAML 1.1, so `yes`, `on`, `n` are booleans; a repeated key keeps its
     /// last value).
-    pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, RenderError> {
+    pub fn parse_kustomization(&self, path: &Path) -> Result<Vec<Value>, KustomizeError> {
         let text = self.read_text(path)?;
         self.parse(&text, &self.rel(path), Dialect::SigsYaml)
     }
 
-    fn parse(&self, text: &str, name: &str, dialect: Dialect) -> Result<Vec<Value>, RenderError> {
+    fn parse(
+        &self,
+        text: &str,
+        name: &str,
+        dialect: Dialect,
+    ) -> Result<Vec<Value>, KustomizeError> {
         let limits = self.tree.limits();
         serde_saphyr::from_multiple_with_options::<Value>(text, yaml::options(dialect, limits))
-            .map_err(|e| RenderError::Yaml {
+            .map_err(|e| KustomizeError::Yaml {
                 path: name.to_string(),
                 message: yaml::message(&e, limits),
             })
@@ -188,7 +193,7 @@ impl Root {
     /// The kustomization file of a directory, if it has one; more than one is
     /// an error, as in kustomize. One that is a FIFO, or a symlink out of the
     /// root, is refused.
-    pub fn kustomization_file(&self, dir: &Path) -> Result<Option<PathBuf>, RenderError> {
+    pub fn kustomization_file(&self, dir: &Path) -> Result<Option<PathBuf>, KustomizeError> {
         let mut found = Vec::new();
         for name in KUSTOMIZATION_FILE_NAMES {
             let path = dir.join(name);
@@ -204,7 +209,7 @@ impl Root {
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.into_iter().next()),
-            _ => Err(RenderError::AmbiguousKustomization {
+            _ => Err(KustomizeError::AmbiguousKustomization {
                 dir: self.rel(dir),
                 names: found
                     .iter()
