@@ -184,16 +184,9 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// Merges `defaults` < `file` (its path and its text as a value) < the
-    /// environment < the flags: `given`, the fields clap read, split by
-    /// `from_env` (the fields it read from the environment).
-    pub fn new(
-        defaults: Value,
-        file: Option<(&Path, Value)>,
-        given: serde_json::Map<String, Value>,
-        from_env: &BTreeSet<String>,
-    ) -> Self {
-        let (env, flags) = command_line(given, from_env);
+    /// Merges `defaults` < `file` (its path and its text as a value) <
+    /// `env` < `flags` (as the file would write them, see [`command_line`]).
+    pub fn new(defaults: Value, file: Option<(&Path, Value)>, env: Value, flags: Value) -> Self {
         let mut figment = Figment::new().merge(Layered::new(Layer::Default, defaults));
         if let Some((path, value)) = &file {
             figment = figment.merge(Layered::new(
@@ -266,9 +259,9 @@ impl Layers {
     }
 }
 
-/// The settings clap read, split into those of the environment and those
-/// of flags, each as the config file would write them.
-fn command_line(
+/// The settings clap read (by field), split into those of the environment
+/// (`from_env`) and those of flags, each as the config file would write them.
+pub fn command_line(
     given: serde_json::Map<String, Value>,
     from_env: &BTreeSet<String>,
 ) -> (Value, Value) {

@@ -83,28 +83,39 @@ impl Config {
         diff_mode: Option<DiffMode>,
     ) -> Result<Validated<Self>, ConfigError> {
         let file = file::Read::from(args.config.as_deref()).map_err(ConfigError::File)?;
+        let (env, flags) = layers::command_line(given(args, output, diff_mode), &args.from_env);
         let layers = Layers::new(
             layers::defaults(crate::fleet::default_in_flight().min(256)),
             file.value.as_ref().map(|(path, value)| (path.as_path(), value.clone())),
-            given(args, output, diff_mode),
-            &args.from_env,
+            env,
+            flags,
         );
-        let limits = stages::limits(&layers)?;
-        let (source, sources) = source::validate(&layers, &file, args)?;
-        let live = cluster::live(&layers, args, &file, limits)?;
-        let (fleet, cluster) = cluster::fleet(&layers, args, &file, &live)?;
-        let diff = stages::diff(&layers)?;
+        Self::from_layers(args, &file, &layers)
+    }
+
+    /// Each stage's part of the `layers` (`file` for the file-only sections,
+    /// `args` for the repos and clusters).
+    fn from_layers(
+        args: &CommonArgs,
+        file: &file::Read,
+        layers: &Layers,
+    ) -> Result<Validated<Self>, ConfigError> {
+        let limits = stages::limits(layers)?;
+        let (source, sources) = source::validate(layers, file, args)?;
+        let live = cluster::live(layers, args, file, limits)?;
+        let (fleet, cluster) = cluster::fleet(layers, args, file, &live)?;
+        let diff = stages::diff(layers)?;
         Ok(Validated(Self {
             settings: Settings {
                 cluster,
                 source,
                 sources,
-                discover: stages::discover(&layers, limits)?,
-                render: stages::render(&layers, limits)?,
+                discover: stages::discover(layers, limits)?,
+                render: stages::render(layers, limits)?,
                 live,
                 diff,
-                classify: stages::classify(&layers, &file, args)?,
-                helm: stages::helm(&layers, &file)?,
+                classify: stages::classify(layers, file, args)?,
+                helm: stages::helm(layers, file)?,
                 notify: file.config.notify.validate(&file.base())?,
             },
             output: layers.require("output")?.0,
@@ -154,5 +165,7 @@ fn count(
     Ok(bounds::count(value, range, at.to_string(), example)?)
 }
 
+#[cfg(test)]
+mod layered;
 #[cfg(test)]
 mod tests;
