@@ -13,6 +13,27 @@ use crate::diff::DiffMode;
 use crate::report::Format;
 use crate::yaml;
 
+/// `text` as `T`; an error names the line, the column and the key
+/// (`limits.fileBytes: invalid u64 at line 3, column 14`).
+fn keyed<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, yaml::YamlError> {
+    let limits = crate::files::Limits::default();
+    let options = yaml::options(yaml::Dialect::Kubectl, &limits);
+    let mut key = String::new();
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            key = e.path().to_string();
+            e.into_inner()
+        })
+    })
+    .map_err(|e| yaml::YamlError::Parse {
+        path: path.to_path_buf(),
+        message: match yaml::message(&e, &limits) {
+            message if key.is_empty() || key == "." => message,
+            message => format!("{key}: {message}"),
+        },
+    })
+}
+
 /// The config file read: its settings, its text as a value (for the
 /// layers), and its path.
 #[derive(Debug, Default)]
@@ -27,9 +48,11 @@ impl Read {
         let Some(path) = path else {
             return Ok(Self::default());
         };
+        let limits = crate::files::Limits::default();
+        let text = yaml::read_bounded(path, limits.file_bytes)?;
         Ok(Self {
-            config: yaml::read_document::<FileConfig>(path)?,
-            value: Some((path.to_path_buf(), yaml::read_document(path)?)),
+            config: keyed(&text, path)?,
+            value: Some((path.to_path_buf(), yaml::document(&text, path)?)),
         })
     }
 
