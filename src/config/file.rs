@@ -28,7 +28,7 @@ fn keyed<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, y
     .map_err(|e| yaml::YamlError::Parse {
         path: path.to_path_buf(),
         message: match yaml::message(&e, &limits) {
-            message if key.is_empty() || key == "." => message,
+            message if key.is_empty() || key == "." || key == "?" => message,
             message => format!("{key}: {message}"),
         },
     })
