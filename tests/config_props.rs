@@ -171,14 +171,54 @@ proptest! {
 /// The number settings of the command line: flag, variable, and the file's
 /// line around the value.
 const LAYERED_NUMBERS: &[(&str, &str, &str, &str)] = &[
-    ("--git-timeout", "DRIFT_CHECK_GIT_TIMEOUT", "gitTimeout: ", ""),
-    ("--request-timeout", "DRIFT_CHECK_REQUEST_TIMEOUT", "requestTimeout: ", ""),
-    ("--concurrency", "DRIFT_CHECK_CONCURRENCY", "concurrency: ", ""),
-    ("--sources-concurrency", "DRIFT_CHECK_SOURCES_CONCURRENCY", "sources: {concurrency: ", "}"),
-    ("--clusters-in-flight", "DRIFT_CHECK_CLUSTERS_IN_FLIGHT", "clustersInFlight: ", ""),
-    ("--limits-file-bytes", "DRIFT_CHECK_LIMITS_FILE_BYTES", "limits: {fileBytes: ", "}"),
-    ("--limits-yaml-nodes", "DRIFT_CHECK_LIMITS_YAML_NODES", "limits: {yamlNodes: ", "}"),
-    ("--limits-yaml-documents", "DRIFT_CHECK_LIMITS_YAML_DOCUMENTS", "limits: {yamlDocuments: ", "}"),
+    (
+        "--git-timeout",
+        "DRIFT_CHECK_GIT_TIMEOUT",
+        "gitTimeout: ",
+        "",
+    ),
+    (
+        "--request-timeout",
+        "DRIFT_CHECK_REQUEST_TIMEOUT",
+        "requestTimeout: ",
+        "",
+    ),
+    (
+        "--concurrency",
+        "DRIFT_CHECK_CONCURRENCY",
+        "concurrency: ",
+        "",
+    ),
+    (
+        "--sources-concurrency",
+        "DRIFT_CHECK_SOURCES_CONCURRENCY",
+        "sources: {concurrency: ",
+        "}",
+    ),
+    (
+        "--clusters-in-flight",
+        "DRIFT_CHECK_CLUSTERS_IN_FLIGHT",
+        "clustersInFlight: ",
+        "",
+    ),
+    (
+        "--limits-file-bytes",
+        "DRIFT_CHECK_LIMITS_FILE_BYTES",
+        "limits: {fileBytes: ",
+        "}",
+    ),
+    (
+        "--limits-yaml-nodes",
+        "DRIFT_CHECK_LIMITS_YAML_NODES",
+        "limits: {yamlNodes: ",
+        "}",
+    ),
+    (
+        "--limits-yaml-documents",
+        "DRIFT_CHECK_LIMITS_YAML_DOCUMENTS",
+        "limits: {yamlDocuments: ",
+        "}",
+    ),
 ];
 
 /// `drift-check check` with this config file, variables and flags: exit
@@ -205,8 +245,10 @@ fn a_bad_number_is_named_by_the_layer_it_came_from_a_flag_over_a_variable_over_t
         let (code, file) = check(&path, &[], &[]);
         assert_eq!(code, 2, "{file}");
         assert!(
-            file.starts_with(&format!("drift-check: {}: {key}: must be between", path.display()))
-                && file.contains("got 0 "),
+            file.starts_with(&format!(
+                "drift-check: {}: {key}: must be between",
+                path.display()
+            )) && file.contains("got 0 "),
             "{file}"
         );
         let (_, env) = check(&path, &[(var, "99999999999")], &[]);
@@ -215,7 +257,11 @@ fn a_bad_number_is_named_by_the_layer_it_came_from_a_flag_over_a_variable_over_t
                 && env.contains("got 99999999999 "),
             "{env}"
         );
-        let (_, cli) = check(&path, &[(var, "99999999999")], &[&format!("{flag}=88888888888")]);
+        let (_, cli) = check(
+            &path,
+            &[(var, "99999999999")],
+            &[&format!("{flag}=88888888888")],
+        );
         assert!(
             cli.starts_with(&format!("drift-check: {flag}: must be between"))
                 && cli.contains("got 88888888888 "),
@@ -250,7 +296,10 @@ fn a_wrong_type_in_the_file_names_the_file_the_key_the_line_and_the_column() {
         let (code, last) = check(&path, &[], &[]);
         assert_eq!(
             (code, last),
-            (2, format!("drift-check: config file: {}: {expected}", path.display())),
+            (
+                2,
+                format!("drift-check: config file: {}: {expected}", path.display())
+            ),
             "{text}"
         );
     }

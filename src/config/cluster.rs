@@ -4,8 +4,8 @@
 
 use super::file::Read;
 use super::layers::Layers;
-use super::{ConfigError, seconds};
-use crate::bounds::{self, Range};
+use super::{ConfigError, count, seconds};
+use crate::bounds::Range;
 use crate::cli::CommonArgs;
 use crate::files::Limits;
 use crate::fleet::{self, Fleet};
@@ -18,7 +18,6 @@ pub fn live(
     file: &Read,
     limits: Limits,
 ) -> Result<live::Options, ConfigError> {
-    let (concurrency, at) = layers.require::<u64>("concurrency")?;
     Ok(live::Options {
         snapshot: layers.path("liveSnapshot")?,
         cluster: ClusterOptions {
@@ -29,10 +28,10 @@ pub fn live(
                 _ => file.config.context.clone(),
             },
             timeout: seconds(layers, "requestTimeout", "`requestTimeout: 30`")?,
-            concurrency: bounds::count(
-                concurrency,
+            concurrency: count(
+                layers,
+                "concurrency",
                 Range::count(1, 256),
-                at.to_string(),
                 "`concurrency: 8`",
             )?,
             remote: crate::k8s::kubeconfig::Allow {
@@ -52,7 +51,6 @@ pub fn fleet(
     file: &Read,
     live: &live::Options,
 ) -> Result<(Option<Fleet>, Option<String>), ConfigError> {
-    let (in_flight, at) = layers.require::<u64>("clustersInFlight")?;
     let fleet = fleet::resolve(&fleet::Given {
         clusters: &file.config.clusters,
         base: &file.base(),
@@ -60,10 +58,10 @@ pub fn fleet(
         all_contexts: args.all_contexts,
         kubeconfig: live.cluster.kubeconfig.as_deref(),
         select: args.cluster.as_deref(),
-        in_flight: bounds::count(
-            in_flight,
+        in_flight: count(
+            layers,
+            "clustersInFlight",
             Range::count(1, 256),
-            at.to_string(),
             "`clustersInFlight: 4`",
         )?,
     })?;

@@ -33,9 +33,7 @@ pub enum ConfigError {
     )]
     SecondInfraRepo { repo: String },
     /// A `sources.secretDirs` entry is not keyed `namespace/name`.
-    #[error(
-        "{at}: {id:?} is not namespace/name (e.g. flux-system/apps: /etc/sources/apps)"
-    )]
+    #[error("{at}: {id:?} is not namespace/name (e.g. flux-system/apps: /etc/sources/apps)")]
     SecretDirId { at: Origin, id: String },
     /// The branch cannot be a git branch name.
     #[error("{at}: {branch:?} is not a branch name (e.g. main)")]

@@ -37,11 +37,18 @@ fn source(c: &Config) -> &crate::source::Options {
 }
 
 fn path(path: &Option<std::path::PathBuf>) -> String {
-    path.as_ref().map_or("None".into(), |p| p.display().to_string())
+    path.as_ref()
+        .map_or("None".into(), |p| p.display().to_string())
 }
 
 fn managers(policy: fn(&crate::diff::Policy, &str) -> bool, c: &Config) -> String {
-    let names = ["m-file", "m-env", "m-flag", "kustomize-controller", "kubectl-edit"];
+    let names = [
+        "m-file",
+        "m-env",
+        "m-flag",
+        "kustomize-controller",
+        "kubectl-edit",
+    ];
     let named: Vec<_> = names
         .into_iter()
         .filter(|m| policy(&c.settings.diff.policy, m))
@@ -173,7 +180,12 @@ fn shown(row: &Row, top: usize) -> String {
 fn each_layer_overrides_the_one_below_for_every_setting() {
     for row in ROWS {
         for (top, expected) in row.shown.iter().enumerate() {
-            assert_eq!(&shown(row, top), expected, "--{} with layers to {top}", row.flag);
+            assert_eq!(
+                &shown(row, top),
+                expected,
+                "--{} with layers to {top}",
+                row.flag
+            );
         }
     }
 }
@@ -183,7 +195,11 @@ fn every_setting_of_the_command_line_has_a_row() {
     let rows: BTreeSet<_> = ROWS.iter().map(|r| r.flag).collect();
     for setting in layers::SETTINGS.iter() {
         if setting.key != "clustersInFlight" {
-            assert!(rows.contains(setting.flag.as_str()), "no row for --{}", setting.flag);
+            assert!(
+                rows.contains(setting.flag.as_str()),
+                "no row for --{}",
+                setting.flag
+            );
         }
     }
 }

@@ -340,11 +340,7 @@ mod tests {
     fn every_setting_has_a_flag_a_variable_and_a_default_or_none_on_purpose() {
         for s in SETTINGS.iter() {
             let env = s.env.as_deref().unwrap_or_default();
-            assert_eq!(
-                env,
-                format!("DRIFT_CHECK_{}", s.id.to_uppercase()),
-                "{s:?}"
-            );
+            assert_eq!(env, format!("DRIFT_CHECK_{}", s.id.to_uppercase()), "{s:?}");
         }
         let keys: Vec<_> = SETTINGS.iter().map(|s| s.key.as_str()).collect();
         for key in ["concurrency", "sources.concurrency", "output", "diffMode"] {

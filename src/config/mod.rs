@@ -86,7 +86,9 @@ impl Config {
         let (env, flags) = layers::command_line(given(args, output, diff_mode), &args.from_env);
         let layers = Layers::new(
             layers::defaults(crate::fleet::default_in_flight().min(256)),
-            file.value.as_ref().map(|(path, value)| (path.as_path(), value.clone())),
+            file.value
+                .as_ref()
+                .map(|(path, value)| (path.as_path(), value.clone())),
             env,
             flags,
         );

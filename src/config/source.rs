@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use super::file::Read;
 use super::layers::Layers;
-use super::{ConfigError, seconds};
-use crate::bounds::{self, Range};
+use super::{ConfigError, count, seconds};
+use crate::bounds::Range;
 use crate::cli::CommonArgs;
 use crate::source::{self, Location};
 
@@ -21,10 +21,14 @@ pub fn validate(
     let (infra, overrides) = repos(args)?;
     let location = match infra {
         Some(location) => Some(location),
-        None => file.config.repo.as_ref().map(|repo| match Location::parse(repo) {
-            Location::Dir(dir) => Location::Dir(file.base().join(dir)),
-            url => url,
-        }),
+        None => file
+            .config
+            .repo
+            .as_ref()
+            .map(|repo| match Location::parse(repo) {
+                Location::Dir(dir) => Location::Dir(file.base().join(dir)),
+                url => url,
+            }),
     };
     let timeout = seconds(layers, "gitTimeout", "`gitTimeout: 120`")?;
     let cache_dir = layers.path("cacheDir")?;
@@ -39,7 +43,6 @@ pub fn validate(
             timeout,
         }),
     };
-    let (concurrency, at) = layers.require::<u64>("sources.concurrency")?;
     let sources = source::set::Options {
         overrides,
         secret_dirs: secret_dirs(file)?,
@@ -47,10 +50,10 @@ pub fn validate(
             timeout,
             ..Default::default()
         },
-        concurrency: bounds::count(
-            concurrency,
+        concurrency: count(
+            layers,
+            "sources.concurrency",
             Range::SOURCES,
-            at.to_string(),
             "`sources: {concurrency: 4}`",
         )?,
         cache_dir,
@@ -60,9 +63,7 @@ pub fn validate(
 
 /// `--repo`: the infra repo (at most one), and the GitRepositories others
 /// stand for.
-fn repos(
-    args: &CommonArgs,
-) -> Result<(Option<Location>, Vec<source::set::Override>), ConfigError> {
+fn repos(args: &CommonArgs) -> Result<(Option<Location>, Vec<source::set::Override>), ConfigError> {
     let mut overrides = Vec::new();
     let mut infra = None;
     for repo in &args.repo {
@@ -104,9 +105,7 @@ fn revision(layers: &Layers) -> Result<Option<String>, ConfigError> {
 }
 
 /// `sources.secretDirs`: `namespace/name` keys, directories relative to the file.
-fn secret_dirs(
-    file: &Read,
-) -> Result<std::collections::BTreeMap<String, PathBuf>, ConfigError> {
+fn secret_dirs(file: &Read) -> Result<std::collections::BTreeMap<String, PathBuf>, ConfigError> {
     let base = file.base();
     file.config
         .sources

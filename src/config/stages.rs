@@ -108,7 +108,12 @@ pub fn helm(layers: &Layers, file: &Read) -> Result<crate::helm::Options, Config
 /// The origin of a key of the file only.
 pub fn in_file(file: &Read, key: &str) -> Origin {
     Origin {
-        layer: Layer::File(file.value.as_ref().map(|(p, _)| p.clone()).unwrap_or_default()),
+        layer: Layer::File(
+            file.value
+                .as_ref()
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default(),
+        ),
         key: key.to_string(),
     }
 }
