@@ -46,10 +46,13 @@ pub enum ConfigError {
     /// The server-side dry-run asked for, with a snapshot instead of a cluster.
     #[error("{mode} server needs a cluster: it cannot be used with {snapshot}")]
     ServerModeWithSnapshot { mode: Origin, snapshot: Origin },
-    /// The Kustomizations to discover are asked for in a way that cannot be
-    /// (the discover stage's message names the setting).
-    #[error("{0}")]
-    Discover(String),
+    /// The Kustomizations to discover are asked for in a way that cannot be.
+    #[error("{at}")]
+    Discover {
+        at: Origin,
+        #[source]
+        source: crate::discover::OptionsError,
+    },
     /// `helm:` is invalid (the helm stage's message names the key).
     #[error("{0}")]
     Helm(String),

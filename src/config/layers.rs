@@ -169,7 +169,7 @@ pub fn defaults(clusters_in_flight: u64) -> Value {
 
 /// A value of the merged layers that cannot be read as its setting's type.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}: {source}")]
+#[error("{origin}")]
 pub struct LayerError {
     pub origin: Origin,
     #[source]

@@ -50,7 +50,13 @@ pub fn discover(layers: &Layers, limits: Limits) -> Result<crate::discover::Opti
         layers.value::<String>("source")?.as_deref(),
         limits,
     )
-    .map_err(ConfigError::Discover)
+    .map_err(|source| ConfigError::Discover {
+        at: layers.origin(match source {
+            crate::discover::OptionsError::KustomizationsDir { .. } => "kustomizationsDir",
+            crate::discover::OptionsError::Source(_) => "source",
+        }),
+        source,
+    })
 }
 
 /// How the Kustomizations are built.

@@ -338,3 +338,47 @@ fn config_errors_print_each_message_once_and_no_library_hint() {
         "config file: DIR/c.yaml: line 3 column 1: duplicate mapping key \"cluster\""
     );
 }
+
+#[test]
+fn errors_name_the_layer_and_the_key_of_the_bad_value() {
+    for (file, expected) in [
+        (
+            "branch: a..b",
+            "DIR/c.yaml: branch: \"a..b\" is not a branch name (e.g. main)",
+        ),
+        (
+            "kustomizationsDir: /etc",
+            "DIR/c.yaml: kustomizationsDir: /etc is absolute: it must be a directory inside the repo, relative to its root (e.g. clusters/prod)",
+        ),
+        (
+            "source: apps",
+            "DIR/c.yaml: source: \"apps\" is not namespace/name (e.g. flux-system/plana-pulse-infra)",
+        ),
+        (
+            "sources: {secretDirs: {apps: /a}}",
+            "DIR/c.yaml: sources.secretDirs: \"apps\" is not namespace/name (e.g. flux-system/apps: /etc/sources/apps)",
+        ),
+        (
+            "diffMode: server\nliveSnapshot: snap",
+            "DIR/c.yaml: diffMode server needs a cluster: it cannot be used with DIR/c.yaml: liveSnapshot",
+        ),
+    ] {
+        assert_eq!(message(&format!("repo: r\n{file}\n")), expected, "{file}");
+    }
+    let mut a = args(None);
+    a.repo = vec!["r".into()];
+    a.source = Some("apps".into());
+    a.from_env.insert("source".into());
+    assert_eq!(
+        Config::load(&a, None, None).unwrap_err().to_string(),
+        "DRIFT_CHECK_SOURCE"
+    );
+    a.source = None;
+    a.live_snapshot = Some("snap".into());
+    assert_eq!(
+        Config::load(&a, None, Some(DiffMode::Server))
+            .unwrap_err()
+            .to_string(),
+        "--diff-mode server needs a cluster: it cannot be used with --live-snapshot"
+    );
+}
