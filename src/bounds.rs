@@ -7,6 +7,7 @@
 //! therefore one error naming the setting (its key, flag and variable), the
 //! range and an example — never a panic, never silently clamped.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// The longest wait any setting may ask for: a day. A nightly job that waits
@@ -17,9 +18,9 @@ pub const MAX_SECONDS: u64 = 24 * 60 * 60;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: must be between {min} and {max}{unit}, got {value} (e.g. {example})")]
 pub struct OutOfRange {
-    /// The setting as a person writes it: the config key, with its flag and
-    /// environment variable where it has them.
-    pub key: &'static str,
+    /// The setting as the person wrote it: the config key (with the file),
+    /// the flag or the environment variable.
+    pub key: Cow<'static, str>,
     pub value: u64,
     pub min: u64,
     pub max: u64,
@@ -67,14 +68,14 @@ impl Range {
     pub fn check(
         self,
         value: u64,
-        key: &'static str,
+        key: impl Into<Cow<'static, str>>,
         example: &'static str,
     ) -> Result<u64, OutOfRange> {
         if (self.min..=self.max).contains(&value) {
             Ok(value)
         } else {
             Err(OutOfRange {
-                key,
+                key: key.into(),
                 value,
                 min: self.min,
                 max: self.max,
@@ -88,7 +89,7 @@ impl Range {
 /// A timeout of `value` seconds, within [`Range::SECONDS`].
 pub fn seconds(
     value: u64,
-    key: &'static str,
+    key: impl Into<Cow<'static, str>>,
     example: &'static str,
 ) -> Result<Duration, OutOfRange> {
     Range::SECONDS
@@ -100,7 +101,7 @@ pub fn seconds(
 pub fn count(
     value: u64,
     range: Range,
-    key: &'static str,
+    key: impl Into<Cow<'static, str>>,
     example: &'static str,
 ) -> Result<usize, OutOfRange> {
     // Every range of a count is far below usize::MAX on a 64-bit target.
@@ -128,7 +129,7 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 pub fn duration(
     text: &str,
     range: Range,
-    key: &'static str,
+    key: impl Into<Cow<'static, str>>,
     example: &'static str,
 ) -> Result<Duration, Option<OutOfRange>> {
     let seconds = parse_duration(text).ok_or(None)?;

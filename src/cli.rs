@@ -1,10 +1,15 @@
-//! Command-line interface: flags follow kubectl's habits; every flag can
-//! also come from the environment (`DRIFT_CHECK_*`) or the config file.
+//! Command-line interface: flags follow kubectl's habits; every setting
+//! flag can also come from the environment (`DRIFT_CHECK_*`) or the config
+//! file, whose key follows from the field's name (see `config::layers`).
+//! Fields that are not settings of one key are `#[serde(skip)]`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
 use crate::diff::DiffMode;
 use crate::report::Format;
@@ -41,6 +46,43 @@ pub struct Cli {
         env = "DRIFT_CHECK_PROGRESS"
     )]
     pub progress: ProgressMode,
+}
+
+impl Cli {
+    /// Parses the command line and the environment, noting which settings
+    /// the environment gave (so that an error names the variable, not the
+    /// flag). Exits with clap's message on a bad flag.
+    pub fn parse_layered() -> Self {
+        Self::layered(&Self::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Cli::parse_layered`] of these arguments.
+    pub fn try_parse_layered_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::layered(&Self::command().try_get_matches_from(args)?)
+    }
+
+    fn layered(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut cli = Self::from_arg_matches(matches)?;
+        let Some((_, sub)) = matches.subcommand() else {
+            return Ok(cli);
+        };
+        let from_env = sub
+            .ids()
+            .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::EnvVariable))
+            .map(|id| id.to_string())
+            .collect();
+        match &mut cli.command {
+            Command::Check(args) => args.common.from_env = from_env,
+            Command::Run(args) => args.check.common.from_env = from_env,
+            Command::Render(args) => args.common.from_env = from_env,
+            Command::Config(_) => {}
+        }
+        Ok(cli)
+    }
 }
 
 /// When to show progress.
@@ -183,12 +225,20 @@ pub struct RenderArgs {
     pub kustomization_file: Option<PathBuf>,
 }
 
-/// Flags shared by `check` and `render`.
-#[derive(Clone, Debug, Default, Args)]
+/// Flags shared by `check` and `render`. Serialized, a field is the config
+/// key of its camelCased name (`None`s and empty lists left out).
+#[derive(Clone, Debug, Default, Args, Serialize)]
 pub struct CommonArgs {
     /// Config file (YAML). Flags and environment variables override it.
     #[arg(long, env = "DRIFT_CHECK_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
+
+    /// The fields clap read from the environment rather than from a flag
+    /// (filled by [`Cli::parse_layered`]).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub from_env: BTreeSet<String>,
 
     /// Without it, every Kustomization is checked against its own source, fetched as
     /// the cluster names it. `--repo <namespace>/<name>=<url-or-checkout>` (repeatable)
@@ -200,6 +250,7 @@ pub struct CommonArgs {
     /// from the environment (`DRIFT_CHECK_GIT_TOKEN`, `..._USERNAME`, `..._PASSWORD`,
     /// each also `..._FILE`) or `--git-secret-dir`, never from flags.
     #[arg(long, value_name = "REPO", env = "DRIFT_CHECK_REPO")]
+    #[serde(skip)]
     pub repo: Vec<PathBuf>,
 
     /// The branch Flux follows [default: main].
@@ -241,6 +292,7 @@ pub struct CommonArgs {
         env = "DRIFT_CHECK_KUSTOMIZATIONS",
         value_delimiter = ','
     )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kustomizations: Vec<String>,
 
     /// Cluster name for reports and fingerprints. Default: the snapshot
@@ -248,6 +300,7 @@ pub struct CommonArgs {
     /// file's `clusters:`, several `--context`, `--all-contexts`): check only
     /// the cluster of this name.
     #[arg(long, env = "DRIFT_CHECK_CLUSTER")]
+    #[serde(skip)]
     pub cluster: Option<String>,
 
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster
@@ -264,11 +317,13 @@ pub struct CommonArgs {
         env = "DRIFT_CHECK_CONTEXT",
         value_delimiter = ','
     )]
+    #[serde(skip)]
     pub context: Vec<String>,
 
     /// Check every context of the kubeconfig (`--kubeconfig`, else
     /// $KUBECONFIG or ~/.kube/config), one cluster each, in one run.
     #[arg(long, env = "DRIFT_CHECK_ALL_CONTEXTS")]
+    #[serde(skip)]
     pub all_contexts: bool,
 
     /// How many clusters of a fleet are checked at once (1 to 256)
@@ -336,6 +391,58 @@ pub struct CommonArgs {
     /// How many API requests run at once (1 to 256) [default: 8].
     #[arg(long, value_name = "N", env = "DRIFT_CHECK_CONCURRENCY")]
     pub concurrency: Option<u64>,
+
+    /// How many of Flux's sources are fetched at once (1 to 64) [default: 4].
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_SOURCES_CONCURRENCY")]
+    pub sources_concurrency: Option<u64>,
+
+    /// Bytes one file of the repo or the snapshot may hold (1 to 4294967296)
+    /// [default: 536870912].
+    #[arg(long, value_name = "BYTES", env = "DRIFT_CHECK_LIMITS_FILE_BYTES")]
+    pub limits_file_bytes: Option<u64>,
+
+    /// YAML nodes one file may hold (1 to 1000000000) [default: 40000000].
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_LIMITS_YAML_NODES")]
+    pub limits_yaml_nodes: Option<u64>,
+
+    /// YAML documents one file may hold (1 to 10000000) [default: 100000].
+    #[arg(long, value_name = "N", env = "DRIFT_CHECK_LIMITS_YAML_DOCUMENTS")]
+    pub limits_yaml_documents: Option<u64>,
+
+    /// A field manager whose writes to declared fields are expected;
+    /// repeatable, replaces the defaults (kube-controller-manager and common
+    /// autoscalers).
+    #[arg(
+        long = "controller-manager",
+        value_name = "MANAGER",
+        env = "DRIFT_CHECK_CONTROLLER_MANAGERS",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub controller_managers: Vec<String>,
+
+    /// A field manager of people (`*` wildcards): fields it adds that git
+    /// does not declare are drift; repeatable, replaces the defaults
+    /// (kubectl*, k9s*, lens*, ...).
+    #[arg(
+        long = "person-manager",
+        value_name = "PATTERN",
+        env = "DRIFT_CHECK_PERSON_MANAGERS",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub person_managers: Vec<String>,
+
+    /// A field manager of Flux itself; repeatable, replaces the default
+    /// (kustomize-controller).
+    #[arg(
+        long = "flux-manager",
+        value_name = "MANAGER",
+        env = "DRIFT_CHECK_FLUX_MANAGERS",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flux_managers: Vec<String>,
 
     /// Let the kubeconfig Secrets of remote Kustomizations (spec.kubeConfig)
     /// run exec credential plugins, as kustomize-controller's flag of the

@@ -4,7 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use drift_check::Progress;
 use drift_check::cli::{Cli, Command, ConfigCommand, LogFormat, ProgressMode, RunArgs};
 use drift_check::config::Config;
@@ -13,7 +12,7 @@ use drift_check::report::Format;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_layered();
     if let Err(message) = init_logging(&cli) {
         eprintln!("drift-check: {message}");
         return ExitCode::from(2);

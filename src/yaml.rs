@@ -156,7 +156,7 @@ pub fn read_document<T: DeserializeOwned>(path: &Path) -> Result<T, YamlError> {
 
 /// Reads a file the operator named, refusing what is not a regular file and
 /// bounding the read.
-fn read_bounded(path: &Path, limit: u64) -> Result<String, YamlError> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<String, YamlError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let tree = Tree::open(
         dir.unwrap_or(Path::new(".")),

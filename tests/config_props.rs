@@ -1,7 +1,9 @@
 //! Property tests of configuration: whatever a config file or a flag holds,
 //! loading it is a value or one error naming the setting — never a panic.
 //! (`requestTimeout: 18446744073709551615` once panicked with "overflow when
-//! adding durations"; 9223372036854775807 panicked a worker.)
+//! adding durations"; 9223372036854775807 panicked a worker.) And the layers
+//! as the binary meets them: a bad value is named by the layer it came from,
+//! a flag over a `DRIFT_CHECK_*` variable over the file.
 
 use clap::Parser;
 use drift_check::cli::{Cli, Command};
@@ -115,9 +117,13 @@ proptest! {
             Err(err) => {
                 let message = format!("{:#}", anyhow::Error::from(err));
                 prop_assert!(!(min..=max).contains(&value), "{text}: {message}");
-                // A `notify:` key's error is under "config file: ".
-                let message = message.strip_prefix("config file: ").unwrap_or(&message);
-                prop_assert!(message.starts_with(key), "{text}: {message}");
+                // The file and the key: `DIR/drift-check.yaml: limits.fileBytes: must be ...`,
+                // a `notify:` key's under "config file: " and without the file.
+                let named = message
+                    .split_once("drift-check.yaml: ")
+                    .map_or(message.as_str(), |(_, key)| key);
+                let named = named.strip_prefix("config file: ").unwrap_or(named);
+                prop_assert!(named.starts_with(key), "{text}: {message}");
                 prop_assert!(message.contains(&value.to_string()), "{text}: {message}");
             }
         }
@@ -125,7 +131,12 @@ proptest! {
 
     #[test]
     fn timeouts_and_concurrency_on_the_command_line_are_bounded_like_the_file(
-        flag in prop::sample::select(vec!["--request-timeout", "--git-timeout", "--concurrency"]),
+        flag in prop::sample::select(vec![
+            "--request-timeout",
+            "--git-timeout",
+            "--concurrency",
+            "--sources-concurrency",
+        ]),
         value in number(),
     ) {
         let value = value.to_string();
@@ -133,14 +144,19 @@ proptest! {
         let Ok(Cli { command: Command::Check(args), .. }) = cli else {
             return Err(TestCaseError::fail(format!("{flag} {value} does not parse")));
         };
-        let max = if flag == "--concurrency" { 256 } else { 86_400 };
+        let max = match flag {
+            "--concurrency" => 256,
+            "--sources-concurrency" => 64,
+            _ => 86_400,
+        };
         let in_range = (1..=max).contains(&value.parse::<u64>().unwrap());
         match Config::load(&args.common, None, None) {
             Ok(_) => prop_assert!(in_range, "{flag} {value} was accepted"),
             Err(err) => {
                 let message = err.to_string();
                 prop_assert!(!in_range, "{flag} {value}: {message}");
-                prop_assert!(message.contains(flag), "{flag} {value}: {message}");
+                let named = format!("{flag}: must be between 1 and {max}");
+                prop_assert!(message.starts_with(&named), "{flag} {value}: {message}");
             }
         }
     }
@@ -149,6 +165,143 @@ proptest! {
     #[test]
     fn any_config_file_loads_or_is_one_error(text in config_text()) {
         let _ = load_file(&text);
+    }
+}
+
+/// The number settings of the command line: flag, variable, and the file's
+/// line around the value.
+const LAYERED_NUMBERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "--git-timeout",
+        "DRIFT_CHECK_GIT_TIMEOUT",
+        "gitTimeout: ",
+        "",
+    ),
+    (
+        "--request-timeout",
+        "DRIFT_CHECK_REQUEST_TIMEOUT",
+        "requestTimeout: ",
+        "",
+    ),
+    (
+        "--concurrency",
+        "DRIFT_CHECK_CONCURRENCY",
+        "concurrency: ",
+        "",
+    ),
+    (
+        "--sources-concurrency",
+        "DRIFT_CHECK_SOURCES_CONCURRENCY",
+        "sources: {concurrency: ",
+        "}",
+    ),
+    (
+        "--clusters-in-flight",
+        "DRIFT_CHECK_CLUSTERS_IN_FLIGHT",
+        "clustersInFlight: ",
+        "",
+    ),
+    (
+        "--limits-file-bytes",
+        "DRIFT_CHECK_LIMITS_FILE_BYTES",
+        "limits: {fileBytes: ",
+        "}",
+    ),
+    (
+        "--limits-yaml-nodes",
+        "DRIFT_CHECK_LIMITS_YAML_NODES",
+        "limits: {yamlNodes: ",
+        "}",
+    ),
+    (
+        "--limits-yaml-documents",
+        "DRIFT_CHECK_LIMITS_YAML_DOCUMENTS",
+        "limits: {yamlDocuments: ",
+        "}",
+    ),
+];
+
+/// `drift-check check` with this config file, variables and flags: exit
+/// code and the last line of stderr.
+fn check(config: &std::path::Path, env: &[(&str, &str)], flags: &[&str]) -> (i32, String) {
+    let out = crate::util::TestCommand::new()
+        .args(["check", "--config"])
+        .arg(config)
+        .args(flags)
+        .envs(env)
+        .output();
+    let last = out.stderr.trim_end().lines().last().unwrap_or_default();
+    (out.code, last.to_string())
+}
+
+#[test]
+fn a_bad_number_is_named_by_the_layer_it_came_from_a_flag_over_a_variable_over_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    for &(flag, var, before, after) in LAYERED_NUMBERS {
+        std::fs::write(&path, format!("repo: r\n{before}0{after}\n")).unwrap();
+        let key = before.replace(": {", ".");
+        let key = key.trim_end_matches(": ");
+        let (code, file) = check(&path, &[], &[]);
+        assert_eq!(code, 2, "{file}");
+        assert!(
+            file.starts_with(&format!(
+                "drift-check: {}: {key}: must be between",
+                path.display()
+            )) && file.contains("got 0 "),
+            "{file}"
+        );
+        let (_, env) = check(&path, &[(var, "99999999999")], &[]);
+        assert!(
+            env.starts_with(&format!("drift-check: {var}: must be between"))
+                && env.contains("got 99999999999 "),
+            "{env}"
+        );
+        let (_, cli) = check(
+            &path,
+            &[(var, "99999999999")],
+            &[&format!("{flag}=88888888888")],
+        );
+        assert!(
+            cli.starts_with(&format!("drift-check: {flag}: must be between"))
+                && cli.contains("got 88888888888 "),
+            "{cli}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_type_in_the_file_names_the_file_the_key_the_line_and_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    for (text, expected) in [
+        (
+            "repo: r\nlimits:\n  fileBytes: lots\n",
+            "limits.fileBytes: invalid u64 at line 3, column 14",
+        ),
+        (
+            "repo: r\nnotify: {matrix: {retries: x}}\n",
+            "notify.matrix.retries: invalid u64 at line 2, column 28",
+        ),
+        (
+            "repo: r\nsopsDecrypt: maybe\n",
+            "sopsDecrypt: invalid boolean at line 2, column 14",
+        ),
+        (
+            "repo: r\nlimits: {fileBytez: 3}\n",
+            "limits.fileBytez: unknown field `fileBytez`, expected one of fileBytes, yamlNodes, yamlDocuments at line 2, column 10",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let (code, last) = check(&path, &[], &[]);
+        assert_eq!(
+            (code, last),
+            (
+                2,
+                format!("drift-check: config file: {}: {expected}", path.display())
+            ),
+            "{text}"
+        );
     }
 }
 

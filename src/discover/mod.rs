@@ -52,7 +52,7 @@ impl Options {
         names: Vec<String>,
         source: Option<&str>,
         limits: Limits,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, OptionsError> {
         if let Some(dir) = &kustomizations_dir {
             validate_dir(dir)?;
         }
@@ -62,11 +62,7 @@ impl Options {
                 Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
                     Some((ns.to_string(), name.to_string()))
                 }
-                _ => {
-                    return Err(format!(
-                        "source: {text:?} is not namespace/name (e.g. flux-system/plana-pulse-infra)"
-                    ));
-                }
+                _ => return Err(OptionsError::Source(text.to_string())),
             },
         };
         Ok(Self {
@@ -85,14 +81,29 @@ impl Options {
     }
 }
 
+/// Options that cannot be: each message says what is wrong with the value
+/// and shows a good one; the caller names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// The Kustomizations' directory is absolute or leaves the repo.
+    #[error(
+        "{} {why}: it must be a directory inside the repo, relative to its root (e.g. clusters/prod)",
+        dir.display()
+    )]
+    KustomizationsDir { dir: PathBuf, why: &'static str },
+    /// The source is not `namespace/name`.
+    #[error("{0:?} is not namespace/name (e.g. flux-system/plana-pulse-infra)")]
+    Source(String),
+}
+
 /// `--kustomizations-dir` is a directory of the repo: relative, and no `..`
 /// climbing out of it (symlinks are checked when it is read).
-fn validate_dir(dir: &Path) -> Result<(), String> {
-    let refuse = |why: &str| {
-        Err(format!(
-            "kustomizations-dir: {} {why}: it must be a directory inside the repo, relative to its root (e.g. clusters/prod)",
-            dir.display()
-        ))
+fn validate_dir(dir: &Path) -> Result<(), OptionsError> {
+    let refuse = |why| {
+        Err(OptionsError::KustomizationsDir {
+            dir: dir.to_path_buf(),
+            why,
+        })
     };
     let mut depth = 0usize;
     for component in dir.components() {

@@ -75,30 +75,6 @@ pub struct Options {
 }
 
 impl Options {
-    /// Checks the branch and the revision asked for; the message names the
-    /// setting and shows a good value.
-    pub fn validate(self) -> Result<Self, String> {
-        let branch = &self.branch;
-        if branch.is_empty()
-            || branch.starts_with('-')
-            || branch.contains("..")
-            || branch.contains(' ')
-        {
-            return Err(format!(
-                "branch: {branch:?} is not a branch name (e.g. main)"
-            ));
-        }
-        if let Some(revision) = &self.revision {
-            let sha = crate::flux::revision_commit(revision);
-            if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "revision: {revision:?} is not a full commit sha (40 hex digits, or Flux's main@sha1:<sha>)"
-                ));
-            }
-        }
-        Ok(self)
-    }
-
     /// Options for a local directory (or URL) with the defaults.
     pub fn new(location: Location) -> Self {
         Self {
