@@ -102,6 +102,14 @@ pub struct Fleet {
 }
 
 impl Fleet {
+    /// The entries of the clusters that cannot be checked at all (a name
+    /// given twice), after the checked ones in a fleet report.
+    pub fn rejected_entries(&self) -> impl Iterator<Item = ClusterEntry> + '_ {
+        self.rejected
+            .iter()
+            .map(|r| ClusterEntry::not_checked(&r.name, &r.labels, &r.reason))
+    }
+
     /// More than one cluster: the report groups by cluster.
     pub fn is_many(&self) -> bool {
         self.members.len() + self.rejected.len() > 1
@@ -168,12 +176,7 @@ pub async fn run(fleet: &Fleet, settings: &Settings, progress: Progress) -> Flee
             ClusterEntry::checked(&m.name, &m.labels, report, took)
         })
         .collect();
-    clusters.extend(
-        fleet
-            .rejected
-            .iter()
-            .map(|r| ClusterEntry::not_checked(&r.name, &r.labels, &r.reason)),
-    );
+    clusters.extend(fleet.rejected_entries());
     FleetReport::new(started_at, clusters)
 }
 

@@ -32,12 +32,7 @@ pub fn merge(
     for m in &fleet.members {
         clusters.extend(shards[shard_of(&m.name, count) as usize].pop_front());
     }
-    clusters.extend(
-        fleet
-            .rejected
-            .iter()
-            .map(|r| ClusterEntry::not_checked(&r.name, &r.labels, &r.reason)),
-    );
+    clusters.extend(fleet.rejected_entries());
     FleetReport::new(started_at, clusters)
 }
 

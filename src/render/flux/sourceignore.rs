@@ -9,35 +9,9 @@
 use crate::files::FileError;
 use crate::render::kustomize::KustomizeError;
 use crate::render::load::Root;
-
-/// source-controller's default patterns (its `VCSPatterns` and
-/// `ExtendedPatterns`, used when a GitRepository sets no `spec.ignore`).
-const DEFAULTS: &[&str] = &[
-    ".git/",
-    ".gitignore",
-    ".gitmodules",
-    ".gitattributes",
-    "*.jpg",
-    "*.jpeg",
-    "*.gif",
-    "*.png",
-    "*.wmv",
-    "*.flv",
-    "*.tar.gz",
-    "*.zip",
-    ".github/",
-    ".circleci/",
-    ".travis.yml",
-    ".gitlab-ci.yml",
-    "appveyor.yml",
-    ".drone.yml",
-    "cloudbuild.yaml",
-    "codeship-services.yml",
-    "codeship-steps.yml",
-    "**/.goreleaser.yml",
-    "**/.sops.yaml",
-    "**/.flux.yaml",
-];
+// source-controller's default patterns (when a GitRepository sets no
+// `spec.ignore`), as the source stage filters a fetched tree with them.
+use crate::source::gitrepository::ignore::DEFAULTS;
 
 /// One pattern, relative to the directory of its `.sourceignore`.
 #[derive(Clone, Debug)]

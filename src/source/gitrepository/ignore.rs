@@ -13,7 +13,7 @@ use gix::glob::pattern::Case;
 
 /// source-controller's default excludes (`ExcludeVCS`, `ExcludeExt`,
 /// `ExcludeCI`, `ExcludeExtra`), lowest priority.
-const DEFAULTS: [&str; 24] = [
+pub const DEFAULTS: [&str; 24] = [
     ".git/",
     ".gitignore",
     ".gitmodules",
