@@ -50,7 +50,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         return run.build();
     };
     run.connected(&live);
-    let found = live.flux_objects().await;
+    let found = live.flux_objects(source::KINDS).await;
     let source_objects = source::cluster::sources_of(&found);
     let discovered = run.take(discover::discover(found, infra.root(), &settings.discover));
     run.take(classify::kustomization_rules(&discovered.selected));
@@ -144,7 +144,7 @@ pub async fn render(settings: &Settings) -> Renders {
         },
     };
     let found = match &live {
-        Some(live) => live.flux_objects().await,
+        Some(live) => live.flux_objects(source::KINDS).await,
         None => Ok(Vec::new()),
     };
     let source_objects = source::cluster::sources_of(&found);
