@@ -116,6 +116,11 @@ mod tests {
         assert!(!is_source(
             &json!({"apiVersion": "v1", "kind": "GitRepository"})
         ));
+        for kind in KINDS {
+            let object =
+                json!({"apiVersion": format!("{GROUP}/{}", kind.version), "kind": kind.kind});
+            assert!(is_source(&object), "{kind:?}");
+        }
         let id = SourceId::of(&json!({"kind": "GitRepository", "metadata": {"name": "a", "namespace": "flux-system"}}))
             .unwrap();
         assert_eq!(id.to_string(), "GitRepository/flux-system/a");
@@ -144,6 +149,15 @@ mod tests {
         // name the field), not the dispatch's "not fetched".
         assert!(error("Bucket").await.contains("spec.endpoint"));
         assert!(error("OCIRepository").await.contains("spec.url"));
+        // Every kind of the table but the composed one reaches a folder.
+        for kind in KINDS.iter().map(|k| k.kind) {
+            let message = error(kind).await;
+            assert_eq!(
+                message.contains("not fetched by this build"),
+                kind == "ExternalArtifact",
+                "{kind}: {message}"
+            );
+        }
         for kind in ["HelmRepository", "ExternalArtifact"] {
             assert_eq!(
                 error(kind).await,
