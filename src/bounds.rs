@@ -214,3 +214,39 @@ mod tests {
         );
     }
 }
+
+/// Settings that went through validation: only the config layers make one
+/// (`config::Config::load`), so a stage given a `Validated<T>` knows each
+/// value is in its range. Here, in a leaf, so that the pipeline below the
+/// config can take one.
+#[derive(Clone, Debug)]
+pub struct Validated<T>(T);
+
+impl<T> Validated<T> {
+    /// Marks `value` validated: for the config layers, once each stage's
+    /// part has been checked.
+    pub(crate) fn new(value: T) -> Self {
+        Validated(value)
+    }
+
+    /// The settings, to be changed by a caller that knows better (a test,
+    /// `render --kustomization-file`).
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+
+    /// The settings with changes that keep every value in its range (a
+    /// fleet member's connection and cache directory, the one file
+    /// `render --kustomization-file` renders).
+    pub fn map(self, change: impl FnOnce(T) -> T) -> Self {
+        Validated(change(self.0))
+    }
+}
+
+impl<T> std::ops::Deref for Validated<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

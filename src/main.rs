@@ -104,9 +104,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(code)
         }
         Command::Render(args) => {
-            let mut config = Config::load(&args.common, None, None)?;
-            config.settings.discover.kustomization_file = args.kustomization_file;
-            let renders = drift_check::render(&config.settings).await;
+            let file = args.kustomization_file;
+            let settings = Config::load(&args.common, None, None)?
+                .settings
+                .map(|mut s| {
+                    s.discover.kustomization_file = file;
+                    s
+                });
+            let renders = drift_check::render(&settings).await;
             for (ks, objects) in &renders.kustomizations {
                 for object in objects.iter().flatten() {
                     writeln!(stdout, "---\n# Kustomization {ks}")?;

@@ -23,6 +23,7 @@ pub use error::ConfigError;
 pub use file::{FileConfig, LimitsConfig, SourcesConfig};
 pub use layers::{Layer, Origin};
 
+pub use crate::bounds::Validated;
 use crate::bounds::{self, Range};
 use crate::cli::CommonArgs;
 use crate::diff::DiffMode;
@@ -33,32 +34,12 @@ use layers::Layers;
 /// A commented config file with every key (`drift-check config example`).
 pub const EXAMPLE: &str = include_str!("example.yaml");
 
-/// Settings that went through validation: only [`Config::load`] makes one,
-/// so a stage given a `Validated<T>` knows each value is in its range.
-#[derive(Clone, Debug)]
-pub struct Validated<T>(T);
-
-impl<T> Validated<T> {
-    /// The settings, to be changed by a caller that knows better (a test,
-    /// `render --kustomization-file`).
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for Validated<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 /// The layered configuration: the pipeline's settings (each stage's part
 /// validated by that stage) and how to print the report.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub settings: Settings,
+    /// What the pipeline takes: each stage's part validated.
+    pub settings: Validated<Settings>,
     pub output: Format,
     /// The clusters of the run; `None`: the one cluster of the settings.
     pub fleet: Option<crate::fleet::Fleet>,
@@ -107,8 +88,8 @@ impl Config {
         let live = cluster::live(layers, args, file, limits)?;
         let (fleet, cluster) = cluster::fleet(layers, args, file, &live)?;
         let diff = stages::diff(layers)?;
-        Ok(Validated(Self {
-            settings: Settings {
+        Ok(Validated::new(Self {
+            settings: Validated::new(Settings {
                 cluster,
                 source,
                 sources,
@@ -119,7 +100,7 @@ impl Config {
                 classify: stages::classify(layers, file, args)?,
                 helm: stages::helm(layers, file)?,
                 notify: file.config.notify.validate(&file.base())?,
-            },
+            }),
             output: layers.require("output")?.0,
             fleet,
         }))

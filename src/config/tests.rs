@@ -281,7 +281,11 @@ fn flags_are_bounded_like_the_file_and_win_over_it() {
     ));
     a.request_timeout = Some(86_400);
     a.concurrency = Some(3);
-    let live = Config::load(&a, None, None).unwrap().settings.live;
+    let live = Config::load(&a, None, None)
+        .unwrap()
+        .settings
+        .into_inner()
+        .live;
     assert_eq!(live.cluster.timeout, Duration::from_secs(86_400));
     assert_eq!(live.cluster.concurrency, 3);
 
@@ -289,13 +293,21 @@ fn flags_are_bounded_like_the_file_and_win_over_it() {
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, "repo: r\nconcurrency: 2\nrequestTimeout: 5\n").unwrap();
     let mut a = args(Some(path));
-    let live = Config::load(&a, None, None).unwrap().settings.live;
+    let live = Config::load(&a, None, None)
+        .unwrap()
+        .settings
+        .into_inner()
+        .live;
     assert_eq!(
         (live.cluster.concurrency, live.cluster.timeout.as_secs()),
         (2, 5)
     );
     a.concurrency = Some(4);
-    let live = Config::load(&a, None, None).unwrap().settings.live;
+    let live = Config::load(&a, None, None)
+        .unwrap()
+        .settings
+        .into_inner()
+        .live;
     assert_eq!(
         (live.cluster.concurrency, live.cluster.timeout.as_secs()),
         (4, 5)

@@ -3,6 +3,7 @@
 //! and the fleet run with its sinks ([`run_fleet`]). Here, above the
 //! pipeline, so that the pipeline never imports the fleet.
 
+use crate::bounds::Validated;
 use crate::notify;
 use crate::pipeline::{self, Progress, Settings};
 use crate::report::Report;
@@ -13,7 +14,11 @@ use super::{Fleet, Member, member_settings};
 /// The per-cluster check of a fleet: [`pipeline::check`] with the cluster's
 /// name and connection (or snapshot) in the settings; nothing shared with
 /// the other clusters' checks but the settings read.
-pub async fn check_cluster(member: &Member, settings: &Settings, progress: Progress) -> Report {
+pub async fn check_cluster(
+    member: &Member,
+    settings: &Validated<Settings>,
+    progress: Progress,
+) -> Report {
     pipeline::check(&member_settings(member, settings), progress).await
 }
 
@@ -24,7 +29,7 @@ pub async fn check_cluster(member: &Member, settings: &Settings, progress: Progr
 /// webhook. Exit code as [`pipeline::run`]'s, over the whole fleet.
 pub async fn run_fleet(
     fleet: &Fleet,
-    settings: &Settings,
+    settings: &Validated<Settings>,
     progress: Progress,
     print: impl FnOnce(&FleetReport),
 ) -> u8 {

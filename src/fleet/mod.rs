@@ -29,6 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Deserialize;
 
+use crate::bounds::Validated;
 use crate::pipeline::{Progress, Settings};
 use crate::report::Report;
 use crate::report::fleet::{ClusterEntry, FleetReport};
@@ -124,8 +125,12 @@ pub fn default_in_flight() -> u64 {
 /// The settings of one member: `settings` with its name, its connection
 /// (or snapshot) and, when sources are cached, a cache of its own (two
 /// clusters in flight never fetch into one clone).
-pub fn member_settings(member: &Member, settings: &Settings) -> Settings {
-    let mut s = settings.clone();
+pub fn member_settings(member: &Member, settings: &Validated<Settings>) -> Validated<Settings> {
+    settings.clone().map(|s| member_of(member, s))
+}
+
+/// `s` with `member`'s name, connection and cache.
+fn member_of(member: &Member, mut s: Settings) -> Settings {
     s.cluster = Some(member.name.clone());
     match &member.target {
         Target::Kubeconfig { file, context } => {
@@ -151,7 +156,7 @@ pub fn member_settings(member: &Member, settings: &Settings) -> Settings {
 /// Checks every member, at most `fleet.in_flight` at once, and keeps each
 /// one's report (with how long it took) in the fleet's order; the rejected
 /// ones are entries of their own.
-pub async fn run(fleet: &Fleet, settings: &Settings, progress: Progress) -> FleetReport {
+pub async fn run(fleet: &Fleet, settings: &Validated<Settings>, progress: Progress) -> FleetReport {
     let started_at = crate::report::now();
     let checks = futures::stream::iter(fleet.members.iter().enumerate())
         .map(|(i, member)| async move {

@@ -165,10 +165,13 @@ fn all_contexts_reads_the_kubeconfig_and_an_unreadable_one_is_named() {
 
 #[test]
 fn a_member_has_its_own_name_connection_and_source_cache() {
-    let mut settings = crate::config::Config::load(&Default::default(), None, None)
+    let settings = crate::config::Config::load(&Default::default(), None, None)
         .unwrap()
-        .settings;
-    settings.sources.cache_dir = Some("/cache".into());
+        .settings
+        .map(|mut s| {
+            s.sources.cache_dir = Some("/cache".into());
+            s
+        });
     let member = Member {
         name: "eu".into(),
         labels: BTreeMap::new(),

@@ -1,5 +1,5 @@
 //! The kinds of Flux's other controllers that more than one stage names: the
-//! source kinds (source-controller), source-watcher's ArtifactGenerator,
+//! source kinds' group and shape (source-controller), source-watcher's ArtifactGenerator,
 //! helm-controller's HelmRelease and the labels of the Helm release records
 //! it writes. Here, in the shared vocabulary, so that the live source can
 //! recognise and list them without importing the stages that fetch,
@@ -11,28 +11,18 @@ use crate::k8s::object::{self, Object};
 
 /// source-controller's kinds.
 pub mod source {
-    use super::Value;
-
     /// The API group of Flux's source kinds.
     pub const GROUP: &str = "source.toolkit.fluxcd.io";
 
-    /// The source kinds a Kustomization's `sourceRef` may name, with the
-    /// version and plural drift-check lists them at.
-    pub const KINDS: [(&str, &str, &str); 4] = [
-        ("GitRepository", "v1", "gitrepositories"),
-        ("OCIRepository", "v1", "ocirepositories"),
-        ("Bucket", "v1", "buckets"),
-        ("ExternalArtifact", "v1", "externalartifacts"),
-    ];
-
-    /// Whether an object is one of Flux's source objects.
-    pub fn is_source(object: &Value) -> bool {
-        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.starts_with(&format!("{GROUP}/")))
-            && KINDS.iter().any(|(k, _, _)| *k == kind)
+    /// A source kind a Kustomization's `sourceRef` may name, with the
+    /// version and plural drift-check lists it at. The list itself is the
+    /// source stage's (`source::KINDS`, one line per kind): the live source
+    /// is handed it, as it comes before the stage that declares it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SourceKind {
+        pub kind: &'static str,
+        pub version: &'static str,
+        pub plural: &'static str,
     }
 }
 

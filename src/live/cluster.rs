@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, info};
 
 use super::{LiveError, LiveState, Stored, TypeRef};
+use crate::flux::kinds::source::SourceKind;
 pub use crate::k8s::client::ClusterOptions;
 pub use crate::k8s::client::Connection;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
@@ -338,7 +339,7 @@ fn to_object(item: DynamicObject, ar: &ApiResource) -> Object {
 
 /// The reads of [`super::Live`], from the cluster.
 impl Cluster {
-    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+    pub async fn flux_objects(&self, sources: &[SourceKind]) -> Result<Vec<Object>, LiveError> {
         let gvk = GroupVersionKind::gvk(crate::flux::GROUP, "v1", crate::flux::KIND);
         let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
         let mut objects = self.list_all(&ar).await?;
@@ -360,13 +361,19 @@ impl Cluster {
         // Flux's sources: what each Kustomization is fetched from. A kind
         // whose CRD is not installed has no objects; one the token may not
         // list leaves its Kustomizations "could not check", naming it.
-        for (kind, version, plural) in crate::flux::kinds::source::KINDS {
-            let gvk = GroupVersionKind::gvk(crate::flux::kinds::source::GROUP, version, kind);
-            let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+        for source in sources {
+            let gvk = GroupVersionKind::gvk(
+                crate::flux::kinds::source::GROUP,
+                source.version,
+                source.kind,
+            );
+            let ar = ApiResource::from_gvk_with_plural(&gvk, source.plural);
             match self.list_all(&ar).await {
-                Ok(sources) => objects.extend(sources),
+                Ok(found) => objects.extend(found),
                 Err(LiveError::Status { code: 404, .. }) => {}
-                Err(e) => tracing::warn!(error = %e, kind, "Could not list Flux sources"),
+                Err(e) => {
+                    tracing::warn!(error = %e, kind = source.kind, "Could not list Flux sources")
+                }
             }
         }
         Ok(objects)

@@ -21,6 +21,7 @@ use futures::StreamExt;
 
 use crate::error::{Issue, Note, Stage};
 use crate::flux::Kustomization;
+use crate::flux::kinds::source::SourceKind;
 use crate::k8s::object::{Compact, Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 use cluster::{Cluster, ClusterOptions};
@@ -85,11 +86,11 @@ impl Live {
     /// What decides what Flux applies, in all namespaces, as stored: Flux
     /// `Kustomization`s, source-watcher `ArtifactGenerator`s (none when
     /// source-watcher is not installed), and Flux's sources
-    /// (`GitRepository`, `OCIRepository`, `Bucket`, `ExternalArtifact`).
-    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+    /// of the kinds in `sources` (the source stage's `source::KINDS`).
+    pub async fn flux_objects(&self, sources: &[SourceKind]) -> Result<Vec<Object>, LiveError> {
         match self {
-            Live::Snapshot(s) => s.flux_objects().await,
-            Live::Cluster(c) => c.flux_objects().await,
+            Live::Snapshot(s) => s.flux_objects(sources).await,
+            Live::Cluster(c) => c.flux_objects(sources).await,
         }
     }
 
@@ -163,13 +164,18 @@ impl Live {
 /// it: its `status`, which the diff strips anyway
 /// ([`crate::diff::normalize::strip_status`]) — except a Flux
 /// Kustomization's, which discovery reads, a HelmRelease's (Ready), and a
-/// Flux source's (`status.artifact.revision`: the revision source-controller
+/// Flux source's, of any kind of its group (`status.artifact.revision`: the revision source-controller
 /// holds, fetched as the source's head). managedFields stay: attribution
 /// reads them. Key order is kept.
 pub fn reduce(object: &mut Object) {
     if crate::flux::is_kustomization(object)
         || crate::flux::kinds::helm::is_helm_release(object)
-        || crate::flux::kinds::source::is_source(object)
+        || crate::k8s::object::group_of(
+            object
+                .get("apiVersion")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(""),
+        ) == crate::flux::kinds::source::GROUP
     {
         return;
     }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{LiveError, LiveState, Stored, TypeRef};
 use crate::files::{Limits, Tree};
+use crate::flux::kinds::source::SourceKind;
 use crate::k8s::object::{Object, ObjectKey, ObjectRef};
 use crate::k8s::scope::Scopes;
 use crate::yaml;
@@ -411,7 +412,7 @@ impl<'de> Visitor<'de> for ItemsVisitor {
 
 /// The reads of [`super::Live`], from the snapshot.
 impl Snapshot {
-    pub async fn flux_objects(&self) -> Result<Vec<Object>, LiveError> {
+    pub async fn flux_objects(&self, sources: &[SourceKind]) -> Result<Vec<Object>, LiveError> {
         Ok(self
             .state()
             .stored()
@@ -420,9 +421,7 @@ impl Snapshot {
                     || (key.group == crate::flux::kinds::artifact::GROUP
                         && key.kind == crate::flux::kinds::artifact::KIND)
                     || (key.group == crate::flux::kinds::source::GROUP
-                        && crate::flux::kinds::source::KINDS
-                            .iter()
-                            .any(|(kind, _, _)| key.kind == *kind))
+                        && sources.iter().any(|s| key.kind == s.kind))
             })
             // Parsed for discovery, not kept: an inventory is large.
             .map(|(_, o)| o.peek().into_owned())
@@ -637,7 +636,7 @@ mod tests {
         )
         .unwrap();
         let snap = Snapshot::load(dir.path(), Limits::default());
-        let ks = snap.flux_objects().await.unwrap();
+        let ks = snap.flux_objects(&[]).await.unwrap();
         assert_eq!(ks[0]["status"], serde_json::json!({"s": 1}));
         let state = snap
             .fetch(&BTreeSet::from([TypeRef::new("v1", "ConfigMap")]))

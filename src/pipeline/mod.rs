@@ -14,6 +14,7 @@
 mod cluster;
 mod settings;
 
+use crate::bounds::Validated;
 use crate::error::{Issue, Problems};
 use crate::flux::Kustomization;
 use crate::k8s::object::Object;
@@ -39,8 +40,9 @@ impl Progress {
     }
 }
 
-/// Runs `check`: the whole pipeline on the configured repo and live state.
-pub async fn check(settings: &Settings, progress: Progress) -> Report {
+/// Runs `check`: the whole pipeline on the configured repo and live state,
+/// with settings the config layers validated.
+pub async fn check(settings: &Validated<Settings>, progress: Progress) -> Report {
     let mut run = report::Builder::new(settings.cluster.as_deref(), settings.source.as_ref());
     let Some(infra) = run.take(source::open_infra(settings.source.as_ref()).await) else {
         return run.build();
@@ -50,7 +52,7 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
         return run.build();
     };
     run.connected(&live);
-    let found = live.flux_objects().await;
+    let found = live.flux_objects(source::KINDS).await;
     let source_objects = source::cluster::sources_of(&found);
     let discovered = run.take(discover::discover(found, infra.root(), &settings.discover));
     run.take(classify::kustomization_rules(&discovered.selected));
@@ -92,7 +94,11 @@ pub async fn check(settings: &Settings, progress: Progress) -> Report {
 /// Runs `run`: `check`, hands the report to `print` (before any sink, so it
 /// is never lost), then sends it to the configured sinks. Returns the exit
 /// code (see [`notify::exit_code`]).
-pub async fn run(settings: &Settings, progress: Progress, print: impl FnOnce(&Report)) -> u8 {
+pub async fn run(
+    settings: &Validated<Settings>,
+    progress: Progress,
+    print: impl FnOnce(&Report),
+) -> u8 {
     let started = std::time::Instant::now();
     let report = check(settings, progress).await;
     let duration = started.elapsed();
@@ -126,7 +132,7 @@ pub struct Renders {
 /// Kustomizations come from the repo or a file and there is no snapshot, no
 /// cluster is touched: `postBuild.substituteFrom` is not read, as
 /// `flux build ks --dry-run` does, and a note says so.
-pub async fn render(settings: &Settings) -> Renders {
+pub async fn render(settings: &Validated<Settings>) -> Renders {
     let mut run = Problems::default();
     let failed = |run: Problems| Renders {
         issues: run.issues,
@@ -144,7 +150,7 @@ pub async fn render(settings: &Settings) -> Renders {
         },
     };
     let found = match &live {
-        Some(live) => live.flux_objects().await,
+        Some(live) => live.flux_objects(source::KINDS).await,
         None => Ok(Vec::new()),
     };
     let source_objects = source::cluster::sources_of(&found);

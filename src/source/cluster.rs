@@ -4,14 +4,22 @@
 //! revision is given) into an empty directory.
 
 use std::fmt;
-use std::path::Path;
 
 use serde_json::Value;
 
-use super::fetch::{FetchLimits, Fetched, SourceSecrets};
-use super::githubapp::TokenCache;
+use super::fetch::{Fetched, Request};
+pub use super::{KINDS, SourceKind};
+pub use crate::flux::kinds::source::GROUP;
 
-pub use crate::flux::kinds::source::{GROUP, KINDS, is_source};
+/// Whether an object is one of Flux's source objects, of a kind in [`KINDS`].
+pub fn is_source(object: &Value) -> bool {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|v| crate::k8s::object::group_of(v) == GROUP)
+        && KINDS.iter().any(|k| k.kind == kind)
+}
 
 /// Flux's source objects among the live ones read (none when they could
 /// not be read).
@@ -77,44 +85,21 @@ pub enum FetchError {
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-/// Fetches the source `object` of `kind` at `applied` (Flux's revision), or
-/// at its head when `None`, into the empty directory `dest`. `tokens`: the
-/// run's GitHub App installation tokens.
-#[allow(clippy::too_many_arguments)]
-pub async fn fetch(
-    kind: &str,
-    object: &Value,
-    secrets: &SourceSecrets,
-    applied: Option<&str>,
-    dest: &Path,
-    limits: &FetchLimits,
-    cache: Option<&Path>,
-    tokens: &TokenCache,
-) -> Result<Fetched, FetchError> {
-    match kind {
-        "GitRepository" => Ok(super::gitrepository::fetch(
-            object, secrets, applied, dest, limits, cache, tokens,
-        )
-        .await?),
-        "OCIRepository" => Ok(
-            super::oci::fetch(object, secrets, applied, dest, limits, cache)
-                .await
-                .map_err(|e| FetchError::Oci(Box::new(e)))?,
-        ),
-        "Bucket" => Ok(
-            super::bucket::fetch(object, secrets, applied, dest, limits, cache)
-                .await
-                .map_err(|e| FetchError::Bucket(Box::new(e)))?,
-        ),
-        other => Err(FetchError::NotSupported {
-            kind: other.to_string(),
-        }),
-    }
+/// Fetches the source of `kind` the request names, by the folder that
+/// fetches that kind (`source_kinds!` in `src/source/mod.rs`).
+pub async fn fetch(kind: &str, request: &Request<'_>) -> Result<Fetched, FetchError> {
+    super::fetch_kind(kind, request).await.unwrap_or_else(|| {
+        Err(FetchError::NotSupported {
+            kind: kind.to_string(),
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::fetch::{FetchLimits, SourceSecrets};
+    use crate::source::githubapp::TokenCache;
     use serde_json::json;
 
     #[test]
@@ -131,6 +116,11 @@ mod tests {
         assert!(!is_source(
             &json!({"apiVersion": "v1", "kind": "GitRepository"})
         ));
+        for kind in KINDS {
+            let object =
+                json!({"apiVersion": format!("{GROUP}/{}", kind.version), "kind": kind.kind});
+            assert!(is_source(&object), "{kind:?}");
+        }
         let id = SourceId::of(&json!({"kind": "GitRepository", "metadata": {"name": "a", "namespace": "flux-system"}}))
             .unwrap();
         assert_eq!(id.to_string(), "GitRepository/flux-system/a");
@@ -142,28 +132,37 @@ mod tests {
         let error = |kind: &'static str| {
             let dir = dir.path().to_path_buf();
             async move {
-                fetch(
-                    kind,
-                    &json!({"kind": kind, "metadata": {"name": "x", "namespace": "apps"}, "spec": {}}),
-                    &SourceSecrets::default(),
-                    None,
-                    &dir,
-                    &FetchLimits::default(),
-                    None,
-                    &TokenCache::default(),
-                )
-                .await
-                .unwrap_err()
-                .to_string()
+                let object = json!({"kind": kind, "metadata": {"name": "x", "namespace": "apps"}, "spec": {}});
+                let request = Request {
+                    object: &object,
+                    secrets: &SourceSecrets::default(),
+                    applied: None,
+                    dest: &dir,
+                    limits: &FetchLimits::default(),
+                    cache: None,
+                    tokens: &TokenCache::default(),
+                };
+                fetch(kind, &request).await.unwrap_err().to_string()
             }
         };
         // The OCI and Bucket fetchers read their own specs (their errors
         // name the field), not the dispatch's "not fetched".
         assert!(error("Bucket").await.contains("spec.endpoint"));
         assert!(error("OCIRepository").await.contains("spec.url"));
-        assert_eq!(
-            error("HelmRepository").await,
-            "HelmRepository sources are not fetched by this build of drift-check"
-        );
+        // Every kind of the table but the composed one reaches a folder.
+        for kind in KINDS.iter().map(|k| k.kind) {
+            let message = error(kind).await;
+            assert_eq!(
+                message.contains("not fetched by this build"),
+                kind == "ExternalArtifact",
+                "{kind}: {message}"
+            );
+        }
+        for kind in ["HelmRepository", "ExternalArtifact"] {
+            assert_eq!(
+                error(kind).await,
+                format!("{kind} sources are not fetched by this build of drift-check")
+            );
+        }
     }
 }

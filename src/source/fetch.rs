@@ -9,7 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
+
+use serde_json::Value;
+
+use super::githubapp::TokenCache;
 
 /// A Secret's `data`, decoded. Never printed: its `Debug` lists keys only.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -76,4 +81,21 @@ pub struct Fetched {
     pub is_applied: bool,
     /// Bytes downloaded (0 when served from the cache).
     pub downloaded_bytes: u64,
+}
+
+/// What a kind's fetcher is asked: fetch the source `object` at `applied`
+/// (Flux's revision), or at its head when `None`, into the empty directory
+/// `dest`. Each kind's folder has a `fetch_source(&Request)` that the kind's
+/// line in `source_kinds!` (`src/source/mod.rs`) routes to.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub object: &'a Value,
+    pub secrets: &'a SourceSecrets,
+    pub applied: Option<&'a str>,
+    pub dest: &'a Path,
+    pub limits: &'a FetchLimits,
+    /// The run's cache directory of sources, when there is one.
+    pub cache: Option<&'a Path>,
+    /// The run's GitHub App installation tokens.
+    pub tokens: &'a TokenCache,
 }

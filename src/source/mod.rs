@@ -16,20 +16,59 @@
 //! older commits are written out from its own object database, never
 //! fetched. Any other local directory is used as it is. Credentials never
 //! appear in logs, errors or reports.
+//!
+//! The sources Kustomizations name in the cluster are fetched by kind, one
+//! folder per kind, each listed once in the `source_kinds!` table below.
 
 mod auth;
-pub mod bucket;
 pub mod cluster;
 pub mod fetch;
 mod git;
 pub mod githubapp;
-pub mod gitrepository;
 mod infra;
 mod local;
 mod location;
-pub mod oci;
 pub mod set;
 pub mod unpack;
+
+/// Declares each source kind's module (its folder), lists the kind in
+/// [`KINDS`] (with the version and plural the live source lists it at), and
+/// routes [`cluster::fetch`] of the kind to the folder's `fetch_source`
+/// (taking a [`fetch::Request`]); `also` lists kinds read but fetched by no
+/// folder of this stage.
+macro_rules! source_kinds {
+    ($(mod $module:ident: $kind:literal $version:literal $plural:literal,)*
+     also [$($other:literal $other_version:literal $other_plural:literal),* $(,)?]) => {
+        $(pub mod $module;)*
+
+        /// The source kinds a Kustomization's `sourceRef` may name: those
+        /// the live source lists, and this stage fetches (or composes).
+        pub const KINDS: &[SourceKind] = &[
+            $(SourceKind { kind: $kind, version: $version, plural: $plural },)*
+            $(SourceKind { kind: $other, version: $other_version, plural: $other_plural },)*
+        ];
+
+        /// The fetch of a source of `kind` by its folder; `None`: no folder
+        /// fetches it.
+        async fn fetch_kind(
+            kind: &str,
+            request: &fetch::Request<'_>,
+        ) -> Option<Result<fetch::Fetched, cluster::FetchError>> {
+            match kind {
+                $($kind => Some($module::fetch_source(request).await),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+source_kinds! {
+    mod gitrepository: "GitRepository" "v1" "gitrepositories",
+    mod oci: "OCIRepository" "v1" "ocirepositories",
+    mod bucket: "Bucket" "v1" "buckets",
+    // Composed from its ArtifactGenerator's sources (`set/`, `artifact`).
+    also ["ExternalArtifact" "v1" "externalartifacts"]
+}
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +80,7 @@ use gix::remote::fetch::Shallow;
 use sha2::Digest;
 use tracing::info;
 
+pub use crate::flux::kinds::source::SourceKind;
 pub use auth::Credentials;
 pub use infra::{Infra, open_infra};
 pub use location::Location;

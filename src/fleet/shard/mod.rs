@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::Fleet;
+use crate::bounds::Validated;
 use crate::pipeline::{Progress, Settings};
 use crate::report::fleet::FleetReport;
 pub use fanin::{Fanin, FaninError, Role};
@@ -145,7 +146,7 @@ pub fn select(fleet: &Fleet, index: u32, count: u32) -> Fleet {
 /// not make it into the fleet's report.
 pub async fn run(
     fleet: &Fleet,
-    settings: &Settings,
+    settings: &Validated<Settings>,
     shard: &ShardSettings,
     progress: Progress,
     print: impl FnOnce(&FleetReport),

@@ -31,7 +31,8 @@ use tracing::info;
 pub use index::{Index, revision_matches};
 pub use spec::Spec;
 
-use super::fetch::{FetchLimits, Fetched, SourceSecrets};
+use super::cluster::FetchError;
+use super::fetch::{FetchLimits, Fetched, Request, SourceSecrets};
 use super::unpack::ignore::{IGNORE_FILE, PatternError, Rules};
 
 /// Objects downloaded at once.
@@ -117,6 +118,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The fetcher of Bucket sources, as the source kinds' table calls it.
+pub async fn fetch_source(r: &Request<'_>) -> Result<Fetched, FetchError> {
+    fetch(r.object, r.secrets, r.applied, r.dest, r.limits, r.cache)
+        .await
+        .map_err(|e| FetchError::Bucket(Box::new(e)))
 }
 
 /// Fetches the bucket's objects into `dest`. `applied` is the revision the

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use gix::remote::fetch::Shallow;
 use serde_json::Value;
 
-use super::fetch::{FetchLimits, Fetched, SourceSecrets};
+use super::cluster::FetchError;
+use super::fetch::{FetchLimits, Fetched, Request, SourceSecrets};
 use super::githubapp::{self, GitHubAppError, TokenCache};
 use super::{Private, SourceError, git};
 pub use spec::{Follow, GitSpec, Include};
@@ -47,6 +48,11 @@ pub enum GitRepositoryError {
     /// Fetching or writing failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+}
+
+/// The fetcher of GitRepository sources, as the source kinds' table calls it.
+pub async fn fetch_source(r: &Request<'_>) -> Result<Fetched, FetchError> {
+    Ok(fetch(r.object, r.secrets, r.applied, r.dest, r.limits, r.cache, r.tokens).await?)
 }
 
 /// Fetches the GitRepository `object` at the commit of `applied` (Flux's

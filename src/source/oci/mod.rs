@@ -36,7 +36,8 @@ use tracing::{info, warn};
 pub use self::semver::{Constraint, select as select_semver};
 pub use spec::{Operation, Ref, Revision, Spec};
 
-use super::fetch::{FetchLimits, Fetched, SourceSecrets};
+use super::cluster::FetchError;
+use super::fetch::{FetchLimits, Fetched, Request, SourceSecrets};
 use super::unpack::{self, UnpackError};
 use blob::{Limited, cache_path, sha256, sha256_file, store};
 
@@ -185,6 +186,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The fetcher of OCIRepository sources, as the source kinds' table calls it.
+pub async fn fetch_source(r: &Request<'_>) -> Result<Fetched, FetchError> {
+    fetch(r.object, r.secrets, r.applied, r.dest, r.limits, r.cache)
+        .await
+        .map_err(|e| FetchError::Oci(Box::new(e)))
 }
 
 /// Fetches the artifact the Kustomization applied (`applied`), or the one

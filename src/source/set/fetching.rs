@@ -1,6 +1,7 @@
 //! Fetching a group of sources, and reading the Secrets they name.
 
 use super::*;
+use crate::source::fetch::Request;
 use crate::source::githubapp::TokenCache;
 
 /// Fetches one source at each revision asked for (`None`: its head, the
@@ -54,13 +55,15 @@ pub(super) async fn fetch_group(
                 options.limits.timeout + std::time::Duration::from_secs(5),
                 cluster::fetch(
                     &id.kind,
-                    object,
-                    &secrets,
-                    asked.as_deref(),
-                    &dest,
-                    &options.limits,
-                    cache.as_deref(),
-                    tokens,
+                    &Request {
+                        object,
+                        secrets: &secrets,
+                        applied: asked.as_deref(),
+                        dest: &dest,
+                        limits: &options.limits,
+                        cache: cache.as_deref(),
+                        tokens,
+                    },
                 ),
             )
             .await
