@@ -7,7 +7,9 @@
 //! `cargo bench --bench scale`). Steps: DRIFT_CHECK_BENCH_STEPS
 //! (Kustomizations, comma-separated, default `200,2000`); objects per
 //! Kustomization: DRIFT_CHECK_BENCH_OBJECTS (50). DRIFT_CHECK_BENCH_KEEP=DIR
-//! keeps the repo and the last snapshot there (to profile a run).
+//! keeps the repo and the last snapshot there (to profile a run);
+//! DRIFT_CHECK_BENCH_REUSE=1 measures a server that already holds the
+//! platform (nothing applied).
 //!
 //! At each step the Kustomizations not applied yet are applied the way Flux
 //! applies them; in every hundredth one (the 7th, 107th, ...) a person then
@@ -54,6 +56,9 @@ fn main() {
     let dir = kept.as_deref().unwrap_or(temporary.path());
     let repo = dir.join("repo");
     synthetic::generate(&repo, largest, per);
+    // The API server already holds the platform, drift included (a run
+    // kept with DRIFT_CHECK_BENCH_KEEP, its server left running): measure only.
+    let reuse = std::env::var_os("DRIFT_CHECK_BENCH_REUSE").is_some();
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_drift-check"));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -65,9 +70,17 @@ fn main() {
     for &n in &steps {
         let started = Instant::now();
         let range = applied..n;
-        runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
-        for i in range.filter(|i| i % 100 == 7) {
-            expected.extend(runtime.block_on(synthetic_cluster::inject(&client, i)));
+        if reuse {
+            expected.extend(
+                range
+                    .filter(|i| i % 100 == 7)
+                    .flat_map(synthetic_cluster::injected),
+            );
+        } else {
+            runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
+            for i in range.filter(|i| i % 100 == 7) {
+                expected.extend(runtime.block_on(synthetic_cluster::inject(&client, i)));
+            }
         }
         eprintln!(
             "applied Kustomizations {applied}..{n} in {:.0} s",

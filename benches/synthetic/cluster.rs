@@ -183,6 +183,12 @@ pub async fn inject(client: &kube::Client, i: usize) -> [Finding; 2] {
         .delete("settings-5", &DeleteParams::default())
         .await
         .unwrap();
+    injected(i)
+}
+
+/// What [`inject`] changes in Kustomization `i`, as findings.
+pub fn injected(i: usize) -> [Finding; 2] {
+    let namespace = format!("app-{i:03}");
     let finding = |drift: &str, kind: &str, name: &str| {
         (drift.into(), kind.into(), namespace.clone(), name.into())
     };
