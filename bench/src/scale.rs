@@ -30,8 +30,10 @@ use serde_json::Value;
 mod synthetic;
 #[path = "synthetic/cluster.rs"]
 mod synthetic_cluster;
+#[path = "synthetic/drift.rs"]
+mod synthetic_drift;
 
-use synthetic_cluster::Finding;
+use synthetic_drift::Finding;
 
 fn main() {
     let Ok(kubeconfig) = std::env::var("DRIFT_CHECK_TEST_KUBECONFIG") else {
@@ -74,12 +76,12 @@ fn main() {
             expected.extend(
                 range
                     .filter(|i| i % 100 == 7)
-                    .flat_map(synthetic_cluster::injected),
+                    .flat_map(synthetic_drift::injected),
             );
         } else {
             runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
             for i in range.filter(|i| i % 100 == 7) {
-                expected.extend(runtime.block_on(synthetic_cluster::inject(&client, i)));
+                expected.extend(runtime.block_on(synthetic_drift::inject(&client, i)));
             }
         }
         eprintln!(
@@ -96,7 +98,7 @@ fn main() {
         let limit = runtime.block_on(raw_list(&client));
         let snapshot = dir.join("snapshot");
         let started = Instant::now();
-        let written = runtime.block_on(synthetic_cluster::dump(&client, &snapshot));
+        let written = runtime.block_on(synthetic_drift::dump(&client, &snapshot));
         eprintln!(
             "wrote a snapshot of {written} objects in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -164,7 +166,7 @@ struct Limit {
 /// `check`'s LISTs, every page read as text and dropped (no parse).
 async fn raw_list(client: &kube::Client) -> Limit {
     let started = Instant::now();
-    let sizes: Vec<usize> = futures::stream::iter(synthetic_cluster::TYPES)
+    let sizes: Vec<usize> = futures::stream::iter(synthetic_drift::TYPES)
         .map(|(api_version, kind, plural)| async move {
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);

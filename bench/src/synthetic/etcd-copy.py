@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copies every etcd key under one prefix to another (etcd's v3 JSON gateway):
 a second API server started with --etcd-prefix TO then serves a cluster with
-the same objects. For the fleet benchmark only (benches/fleet.rs).
+the same objects. For the fleet benchmark only (bench/src/fleet.rs).
 
     etcd-copy.py ETCD_URL FROM TO     e.g. http://127.0.0.1:2379 /registry /c1
 """

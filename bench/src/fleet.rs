@@ -26,8 +26,10 @@ use serde_json::Value;
 mod synthetic;
 #[path = "synthetic/cluster.rs"]
 mod synthetic_cluster;
+#[path = "synthetic/drift.rs"]
+mod synthetic_drift;
 
-use synthetic_cluster::Finding;
+use synthetic_drift::Finding;
 
 /// Kustomizations of one snapshot cluster (× 50 objects), and the one edited.
 const SMALL: usize = 4;
@@ -57,10 +59,10 @@ fn main() {
 
     runtime.block_on(synthetic_cluster::apply(&client, &repo, 0..SMALL));
     let mut expected: BTreeSet<Finding> = runtime
-        .block_on(synthetic_cluster::inject(&client, EDITED))
+        .block_on(synthetic_drift::inject(&client, EDITED))
         .into();
     let snapshot = dir.path().join("snapshot");
-    let objects = runtime.block_on(synthetic_cluster::dump(&client, &snapshot));
+    let objects = runtime.block_on(synthetic_drift::dump(&client, &snapshot));
     let mut rows = Vec::new();
     for &n in &fleets {
         let members: String = (0..n)
@@ -74,7 +76,7 @@ fn main() {
     let started = Instant::now();
     runtime.block_on(synthetic_cluster::apply(&client, &repo, SMALL..LARGE));
     for i in (SMALL..LARGE).filter(|i| i % 100 == EDITED) {
-        expected.extend(runtime.block_on(synthetic_cluster::inject(&client, i)));
+        expected.extend(runtime.block_on(synthetic_drift::inject(&client, i)));
     }
     eprintln!(
         "applied {LARGE} Kustomizations in {:.0} s",
@@ -131,7 +133,7 @@ fn numbers(name: &str, default: &str) -> Vec<usize> {
 /// prefix of the extra API server `name`: a cluster of its own with the same
 /// objects, in seconds rather than the minutes applying them again takes.
 fn copy_etcd(state: &str, name: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/synthetic/etcd-copy.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/src/synthetic/etcd-copy.py");
     let etcd = std::env::var("DRIFT_CHECK_TEST_ETCD").unwrap();
     let status = Command::new("python3")
         .arg(script)
