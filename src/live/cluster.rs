@@ -231,26 +231,37 @@ impl Cluster {
 
     /// Every object of one type, all namespaces, page by page, each object
     /// passed to `keep` as its page arrives (reduced: a page's status and
-    /// parsed form never outlive it).
+    /// parsed form never outlive it). A page is read as plain JSON, each item
+    /// parsed once into the object kept (no typed metadata converted back).
     async fn list_each<T>(
         &self,
         ar: &ApiResource,
         mut keep: impl FnMut(Object) -> Option<T>,
     ) -> Result<Vec<T>, LiveError> {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+        let url = kube::core::Request::new(api.resource_url());
         let what = format!("list {}", describe(ar));
         let mut kept = Vec::new();
         let mut params = ListParams::default().limit(PAGE_SIZE);
         loop {
-            let page = self.timed(&what, api.list(&params)).await?;
-            kept.extend(page.items.into_iter().filter_map(|item| {
-                let mut object = to_object(item, ar);
+            let mut request = url
+                .list(&params)
+                .map_err(|e| LiveError::Config(format!("{what}: {e}")))?;
+            request.extensions_mut().insert("list");
+            let text = self.timed(&what, self.client.request_text(request)).await?;
+            let page: Page = serde_json::from_str(&text).map_err(|e| LiveError::Request {
+                what: format!("{what} (API server {})", self.server),
+                message: format!("the answer is not a list of objects: {e}"),
+            })?;
+            drop(text);
+            kept.extend(page.items.into_iter().flatten().filter_map(|item| {
+                let mut object = with_type(item, ar);
                 super::reduce(&mut object);
                 keep(object)
             }));
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
+            match page.metadata.next {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
             }
         }
         debug!(resource = %describe(ar), objects = kept.len(), "Listed");
@@ -319,6 +330,36 @@ fn learn_scopes(scopes: &mut Scopes, discovery: &Discovery) {
 /// `group/version kind` of a resource, for messages.
 fn describe(ar: &ApiResource) -> String {
     format!("{} {}", ar.api_version, ar.plural)
+}
+
+/// One LIST page as the API server writes it: the items as plain JSON, and
+/// the token of the next page.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(default)]
+    items: Option<Vec<Value>>,
+}
+
+/// A LIST page's `metadata`: what is read of it.
+#[derive(Default, serde::Deserialize)]
+struct PageMeta {
+    #[serde(rename = "continue", default)]
+    next: Option<String>,
+}
+
+/// A listed item with its `apiVersion` and `kind` first, as kubectl prints
+/// them (the items of a built-in type's list carry neither).
+fn with_type(item: Value, ar: &ApiResource) -> Object {
+    let Value::Object(mut fields) = item else {
+        return item;
+    };
+    fields.shift_remove("apiVersion");
+    fields.shift_remove("kind");
+    fields.shift_insert(0, "apiVersion".into(), Value::from(ar.api_version.clone()));
+    fields.shift_insert(1, "kind".into(), Value::from(ar.kind.clone()));
+    Value::Object(fields)
 }
 
 /// A listed item as a plain object, `apiVersion` and `kind` first as kubectl

@@ -65,8 +65,8 @@ impl Snapshot {
                 .into_iter()
                 .map(|e| LiveError::Snapshot(yaml::YamlError::Tree(e))),
         );
-        for file in files {
-            match yaml::read_documents_as::<Document>(&tree, &file) {
+        for (file, parsed) in parse_files(&tree, files) {
+            match parsed {
                 Ok(docs) => {
                     let shown = PathBuf::from(tree.rel(&file));
                     for (index, doc) in docs.into_iter().enumerate() {
@@ -103,6 +103,50 @@ impl Snapshot {
     fn state(&self) -> MutexGuard<'_, LiveState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Parses snapshot files on as many threads as there are cores (a dump is
+/// one file per type: the big ones are parsed side by side), the largest
+/// first; returns each file with what it held, in the order given.
+fn parse_files(
+    tree: &Tree,
+    files: Vec<PathBuf>,
+) -> Vec<(PathBuf, Result<Vec<Document>, yaml::YamlError>)> {
+    let size = |file: &PathBuf| std::fs::metadata(tree.root().join(file)).map_or(0, |m| m.len());
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(size(&files[i])));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len());
+    let mut parsed: Vec<(usize, Result<Vec<Document>, yaml::YamlError>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        while let Some(&i) =
+                            order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            done.push((i, yaml::read_documents_as::<Document>(tree, &files[i])));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+    parsed.sort_by_key(|(i, _)| *i);
+    files
+        .into_iter()
+        .zip(parsed.into_iter().map(|(_, r)| r))
+        .collect()
 }
 
 /// The kinds a snapshot file that could not be parsed names on its `kind:`

@@ -48,7 +48,7 @@ pub fn quiet_dependencies(filter: &str) -> String {
 /// (empty bytes: no state yet), plan the message of `report` against it,
 /// name `event` as the message that announced what is new, encode the next
 /// state. Returns the next state's bytes and the message's plain body
-/// (`None`: nothing to post). For `benches/state.rs`.
+/// (`None`: nothing to post). For `bench/src/state.rs`.
 #[doc(hidden)]
 pub fn state_round(
     report: &crate::report::Report,

@@ -7,7 +7,9 @@
 //! `cargo bench --bench scale`). Steps: DRIFT_CHECK_BENCH_STEPS
 //! (Kustomizations, comma-separated, default `200,2000`); objects per
 //! Kustomization: DRIFT_CHECK_BENCH_OBJECTS (50). DRIFT_CHECK_BENCH_KEEP=DIR
-//! keeps the repo and the last snapshot there (to profile a run).
+//! keeps the repo and the last snapshot there (to profile a run);
+//! DRIFT_CHECK_BENCH_REUSE=1 measures a server that already holds the
+//! platform (nothing applied).
 //!
 //! At each step the Kustomizations not applied yet are applied the way Flux
 //! applies them; in every hundredth one (the 7th, 107th, ...) a person then
@@ -19,17 +21,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[path = "synthetic/mod.rs"]
 mod synthetic;
 #[path = "synthetic/cluster.rs"]
 mod synthetic_cluster;
+#[path = "synthetic/drift.rs"]
+mod synthetic_drift;
 
-/// (drift, kind, namespace, name) of a finding.
-type Finding = (String, String, String, String);
+use synthetic_drift::Finding;
 
 fn main() {
     let Ok(kubeconfig) = std::env::var("DRIFT_CHECK_TEST_KUBECONFIG") else {
@@ -54,6 +58,9 @@ fn main() {
     let dir = kept.as_deref().unwrap_or(temporary.path());
     let repo = dir.join("repo");
     synthetic::generate(&repo, largest, per);
+    // The API server already holds the platform, drift included (a run
+    // kept with DRIFT_CHECK_BENCH_KEEP, its server left running): measure only.
+    let reuse = std::env::var_os("DRIFT_CHECK_BENCH_REUSE").is_some();
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_drift-check"));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -61,12 +68,21 @@ fn main() {
     let mut expected = BTreeSet::new();
     let mut applied = 0;
     let mut rows = Vec::new();
+    let mut limits = Vec::new();
     for &n in &steps {
         let started = Instant::now();
         let range = applied..n;
-        runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
-        for i in range.filter(|i| i % 100 == 7) {
-            expected.extend(runtime.block_on(inject(&client, i)));
+        if reuse {
+            expected.extend(
+                range
+                    .filter(|i| i % 100 == 7)
+                    .flat_map(synthetic_drift::injected),
+            );
+        } else {
+            runtime.block_on(synthetic_cluster::apply(&client, &repo, range.clone()));
+            for i in range.filter(|i| i % 100 == 7) {
+                expected.extend(runtime.block_on(synthetic_drift::inject(&client, i)));
+            }
         }
         eprintln!(
             "applied Kustomizations {applied}..{n} in {:.0} s",
@@ -79,9 +95,10 @@ fn main() {
             &repo,
             &["--kubeconfig".as_ref(), kubeconfig.as_os_str()],
         );
+        let limit = runtime.block_on(raw_list(&client));
         let snapshot = dir.join("snapshot");
         let started = Instant::now();
-        let written = runtime.block_on(dump(&client, &snapshot));
+        let written = runtime.block_on(synthetic_drift::dump(&client, &snapshot));
         eprintln!(
             "wrote a snapshot of {written} objects in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -94,6 +111,14 @@ fn main() {
         if kept.is_none() || n != largest {
             std::fs::remove_dir_all(&snapshot).unwrap();
         }
+        limits.push(format!(
+            "| {} | {:.1} s | {:.1} s | {:.2}× | {:.0} MiB |",
+            cluster.objects,
+            cluster.wall,
+            limit.wall,
+            cluster.wall / limit.wall,
+            limit.bytes as f64 / (1 << 20) as f64
+        ));
         for (mode, measured) in [("API server", cluster), ("snapshot", offline)] {
             assert_eq!(
                 measured.findings, expected,
@@ -120,99 +145,61 @@ fn main() {
     for row in rows {
         println!("{row}");
     }
-}
-
-/// A person's changes in Kustomization `i`: scales a Deployment with
-/// `kubectl edit`'s field manager and deletes a ConfigMap.
-async fn inject(client: &kube::Client, i: usize) -> [Finding; 2] {
-    let namespace = format!("app-{i:03}");
-    let deployments = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        &namespace,
-        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    println!();
+    println!(
+        "| objects | `check` against the API server | raw LIST of the same types | ratio | LIST bytes |"
     );
-    deployments
-        .patch(
-            "web-0",
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..Default::default()
-            },
-            &Patch::Merge(json!({"spec": {"replicas": 5}})),
-        )
-        .await
-        .unwrap();
-    let config_maps = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        &namespace,
-        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
-    );
-    config_maps
-        .delete("settings-5", &DeleteParams::default())
-        .await
-        .unwrap();
-    let finding = |drift: &str, kind: &str, name: &str| {
-        (drift.into(), kind.into(), namespace.clone(), name.into())
-    };
-    [
-        finding("modified", "Deployment", "web-0"),
-        finding("missing", "ConfigMap", "settings-5"),
-    ]
-}
-
-/// Writes what the API server holds of the platform's types as
-/// `kubectl get -A -o yaml` would (one `kind: List` file per type,
-/// managedFields included); returns how many objects.
-async fn dump(client: &kube::Client, dir: &Path) -> usize {
-    std::fs::create_dir_all(dir).unwrap();
-    let types = [
-        ("apps/v1", "Deployment", "deployments"),
-        ("v1", "Service", "services"),
-        ("v1", "ConfigMap", "configmaps"),
-        ("v1", "ServiceAccount", "serviceaccounts"),
-        ("rbac.authorization.k8s.io/v1", "Role", "roles"),
-        (
-            "rbac.authorization.k8s.io/v1",
-            "RoleBinding",
-            "rolebindings",
-        ),
-        (
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            "kustomizations",
-        ),
-    ];
-    let mut count = 0;
-    for (api_version, kind, plural) in types {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
-        let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
-        let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
-        let mut items = Vec::new();
-        let mut params = ListParams::default().limit(500);
-        loop {
-            let page = api.list(&params).await.unwrap();
-            for item in page.items {
-                let mut object = serde_json::to_value(item).unwrap();
-                object["apiVersion"] = api_version.into();
-                object["kind"] = kind.into();
-                items.push(object);
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
-            }
-        }
-        count += items.len();
-        let list = json!({"apiVersion": "v1", "kind": "List",
-            "metadata": {"resourceVersion": ""}, "items": items});
-        std::fs::write(
-            dir.join(format!("{plural}.yaml")),
-            drift_check::yaml::to_string(&list),
-        )
-        .unwrap();
+    println!("|---|---|---|---|---|");
+    for row in limits {
+        println!("{row}");
     }
-    count
+}
+
+/// What the raw LIST of the platform's types took.
+struct Limit {
+    wall: f64,
+    bytes: usize,
+}
+
+/// The limit `check` is measured against: the same client (kube, rustls),
+/// the same page size (500) and the same requests in flight (8) as
+/// `check`'s LISTs, every page read as text and dropped (no parse).
+async fn raw_list(client: &kube::Client) -> Limit {
+    let started = Instant::now();
+    let sizes: Vec<usize> = futures::stream::iter(synthetic_drift::TYPES)
+        .map(|(api_version, kind, plural)| async move {
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+            let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+            let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
+            let url = kube::core::Request::new(api.resource_url());
+            let mut params = ListParams::default().limit(500);
+            let mut bytes = 0;
+            loop {
+                let text = client
+                    .request_text(url.list(&params).unwrap())
+                    .await
+                    .unwrap();
+                bytes += text.len();
+                // The token is at the head of the page: read it from there.
+                let head = &text[..text.len().min(4096)];
+                let token = head
+                    .split_once("\"continue\":\"")
+                    .and_then(|(_, rest)| rest.split_once('"').map(|(token, _)| token.to_string()));
+                match token.filter(|t| !t.is_empty()) {
+                    Some(token) => params = params.continue_token(&token),
+                    None => break,
+                }
+            }
+            bytes
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    Limit {
+        wall: started.elapsed().as_secs_f64(),
+        bytes: sizes.iter().sum(),
+    }
 }
 
 /// What one `check` run measured.

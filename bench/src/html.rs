@@ -17,7 +17,7 @@ use drift_check::report::{Format, KustomizationEntry, Report, Run, SCHEMA, Sourc
 use fantoccini::Locator;
 use serde_json::json;
 
-#[path = "../tests/util/browser.rs"]
+#[path = "../../tests/util/browser.rs"]
 mod browser;
 
 fn main() {

@@ -3,7 +3,7 @@
 //! (encoded) — as a run of the CronJob does between its GET and its write
 //! of the ConfigMap. Wall time and the memory it takes beyond the report.
 //!
-//! Run with `cargo bench --bench state`. Findings: DRIFT_CHECK_BENCH_FINDINGS
+//! Run with `bench/state` (`cargo bench --bench state`). Findings: DRIFT_CHECK_BENCH_FINDINGS
 //! (100,000), the fixture platform's findings copied under new names, one
 //! Kustomization per 50.
 

@@ -4,7 +4,7 @@
 //! `git clone --depth 1` / a full `git clone` of the same repo, side by side;
 //! then reading a commit N commits back (drift-check deepens the shallow clone).
 //!
-//! `cargo bench --bench clone` (needs `git`). Sizes: DRIFT_CHECK_BENCH_COMMITS
+//! Run with `bench/clone` (`cargo bench --bench clone`; needs `git`). Sizes: DRIFT_CHECK_BENCH_COMMITS
 //! (2000), DRIFT_CHECK_BENCH_FILES (10000), DRIFT_CHECK_BENCH_RUNS (3). The
 //! generated repo is kept in DRIFT_CHECK_BENCH_DIR (default: a directory
 //! under the system's temp dir) and reused when its sizes match.
