@@ -158,7 +158,6 @@ impl Measured {
     /// Every cluster in the report, checked, with exactly the drift injected.
     fn verify(&self, clusters: usize, expected: &BTreeSet<Finding>) {
         assert_eq!(self.clusters, clusters as u64, "clusters in the report");
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         for cluster in self.report["clusters"].as_array().unwrap() {
             let report = &cluster["report"];
             assert_eq!(
@@ -166,19 +165,7 @@ impl Measured {
                 "{}: errors",
                 cluster["name"]
             );
-            let found: BTreeSet<Finding> = report["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| {
-                    (
-                        text(&f["drift"]),
-                        text(&f["object"]["kind"]),
-                        text(&f["object"]["namespace"]),
-                        text(&f["object"]["name"]),
-                    )
-                })
-                .collect();
+            let found: BTreeSet<Finding> = synthetic_drift::findings_of(report);
             assert_eq!(
                 &found, expected,
                 "{}: not the drift injected",

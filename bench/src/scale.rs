@@ -236,20 +236,7 @@ fn run(binary: &Path, repo: &Path, live: &[&std::ffi::OsStr]) -> Measured {
                 .map(|v| v.parse::<u64>().unwrap())
         })
         .unwrap_or(0);
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let findings = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                text(&f["drift"]),
-                text(&f["object"]["kind"]),
-                text(&f["object"]["namespace"]),
-                text(&f["object"]["name"]),
-            )
-        })
-        .collect();
+    let findings = synthetic_drift::findings_of(&report);
     Measured {
         wall,
         rss_kib,

@@ -10,6 +10,25 @@ use serde_json::json;
 /// (drift, kind, namespace, name) of a finding.
 pub type Finding = (String, String, String, String);
 
+/// Every finding of a `check -o json` report, as the drift injected is
+/// written.
+pub fn findings_of(report: &serde_json::Value) -> std::collections::BTreeSet<Finding> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                text(&f["drift"]),
+                text(&f["object"]["kind"]),
+                text(&f["object"]["namespace"]),
+                text(&f["object"]["name"]),
+            )
+        })
+        .collect()
+}
+
 /// The types `check` lists on the synthetic platform: (apiVersion, kind, plural).
 pub const TYPES: [(&str, &str, &str); 7] = [
     ("apps/v1", "Deployment", "deployments"),
