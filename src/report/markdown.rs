@@ -57,22 +57,16 @@ pub(super) fn render(report: &Report) -> String {
             .filter(|f| f.kustomization == id)
             .collect();
         let title = id.as_deref().unwrap_or("(no Kustomization)");
+        let entry = id.as_deref().and_then(|id| report.kustomization(id));
         // A remote Kustomization (spec.kubeConfig): the spoke it applies to.
-        let path = report
-            .kustomizations
-            .iter()
-            .find(|k| Some(k.id()) == id)
+        let path = entry
             .map(|k| match &k.cluster {
                 Some(cluster) => format!(" — {} on cluster {}", code(&k.path), code(cluster)),
                 None => format!(" — {}", code(&k.path)),
             })
             .unwrap_or_default();
         let _ = writeln!(out, "## {}{path}\n", escape(title));
-        let error = report
-            .kustomizations
-            .iter()
-            .find(|k| Some(k.id()) == id)
-            .and_then(|k| k.error.as_deref());
+        let error = entry.and_then(|k| k.error.as_deref());
         match error {
             // Partly checked: what was compared is still listed.
             Some(error) if error.starts_with("could not check: ") => {

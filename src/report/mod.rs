@@ -198,6 +198,16 @@ impl KustomizationEntry {
 }
 
 impl Report {
+    /// The entry of the Kustomization `ns/name`.
+    pub fn kustomization(&self, id: &str) -> Option<&KustomizationEntry> {
+        self.kustomizations.iter().find(|k| k.id() == id)
+    }
+
+    /// The entry of the Kustomization a finding belongs to.
+    pub fn kustomization_of(&self, f: &Finding) -> Option<&KustomizationEntry> {
+        self.kustomization(f.kustomization.as_deref()?)
+    }
+
     /// The warning saying a Kustomization was not checked although that is
     /// no error of the run (Flux fails on it too, or never reconciled it,
     /// and drift-check could not render it either): such a one is never

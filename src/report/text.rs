@@ -61,7 +61,7 @@ pub(super) fn render(report: &Report) -> String {
     }
     for (id, mut findings) in groups {
         let _ = writeln!(out);
-        match report.kustomizations.iter().find(|k| Some(k.id()) == id) {
+        match id.as_deref().and_then(|id| report.kustomization(id)) {
             Some(k) => {
                 let applied = k
                     .applied_revision

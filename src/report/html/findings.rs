@@ -244,10 +244,7 @@ fn row(
             }
         }
     }
-    let entry = f
-        .kustomization
-        .as_deref()
-        .and_then(|id| report.kustomizations.iter().find(|k| k.id() == id));
+    let entry = report.kustomization_of(f);
     let link = entry.and_then(|k| {
         safe_url(super::super::links::for_kustomization(&options.links, report, k).file)
     });

@@ -528,12 +528,7 @@ fn kustomization(report: &Report, f: &Finding) -> String {
     let Some(id) = f.kustomization.as_deref() else {
         return "no Kustomization".into();
     };
-    match report
-        .kustomizations
-        .iter()
-        .find(|k| k.id() == id)
-        .and_then(|k| k.cluster.as_deref())
-    {
+    match report.kustomization(id).and_then(|k| k.cluster.as_deref()) {
         Some(cluster) => format!("{id} on cluster {cluster}"),
         None => id.to_string(),
     }

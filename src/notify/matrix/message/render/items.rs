@@ -185,8 +185,7 @@ pub(super) fn group(input: &Input, members: &[&Open]) -> Text {
 
 /// The finding's Kustomization path in its source, at the commit it applied.
 fn file_link(input: &Input, f: &Finding) -> Option<String> {
-    let id = f.kustomization.as_deref()?;
-    let k = input.report.kustomizations.iter().find(|k| k.id() == id)?;
+    let k = input.report.kustomization_of(f)?;
     links::for_kustomization(&input.links, input.report, k).file
 }
 
@@ -204,11 +203,7 @@ fn source_line(
         let _ = writeln!(body, "  git: {}", plain(url));
         return;
     }
-    let Some(k) = f
-        .kustomization
-        .as_deref()
-        .and_then(|id| input.report.kustomizations.iter().find(|k| k.id() == id))
-    else {
+    let Some(k) = input.report.kustomization_of(f) else {
         return;
     };
     let Some(source) = k.source.as_ref().filter(|s| s.kind != "GitRepository") else {
